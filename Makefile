@@ -1,0 +1,49 @@
+# One command for each common loop. The virtual environment is made on first use.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install run test test-unit lint fmt bench check-migrations lock clean
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c requirements/constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Web server, one worker on every queue, and beat, on SQLite and a folder broker. Ctrl-C stops all.
+run: install
+	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --no-input
+	DEBUG=$${DEBUG:-1} $(PY) manage.py bootstrap
+	DEBUG=$${DEBUG:-1} PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile.dev
+
+test: install
+	$(BIN)/pytest
+
+test-unit: install
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest -m "not integration and not browser"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+check-migrations: install
+	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+
+bench: install
+	for script in bench/*.py; do $(PY) $$script || exit 1; done
+
+# Refresh the pinned versions after changing pyproject.toml.
+lock: install
+	$(PY) -m pip freeze --exclude-editable | grep -v '^-e' | sed 's/+cpu//' > requirements/constraints.txt
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,84 @@
+"""The named cast every test can use, and switches for tests that need real servers.
+
+Two teams: "Vision" (ada, a curator; ben, a member) and "Language" (carol, a member).
+Nothing here touches the network beyond loopback.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import AbstractUser
+from django.test import Client
+
+from tests.factories import MembershipFactory, TeamFactory, UserFactory
+from tracker.teams.models import Role, Team
+
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
+@dataclass
+class Cast:
+    vision: Team
+    language: Team
+    ada: AbstractUser
+    ben: AbstractUser
+    carol: AbstractUser
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings) -> None:  # type: ignore[no-untyped-def]
+    """Tests render templates without running collectstatic first."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
+def cast(db: None) -> Cast:
+    vision = TeamFactory(name="Vision", slug="vision")
+    language = TeamFactory(name="Language", slug="language")
+    ada = UserFactory(username="ada")
+    ben = UserFactory(username="ben")
+    carol = UserFactory(username="carol")
+    MembershipFactory(team=vision, user=ada, role=Role.CURATOR)
+    MembershipFactory(team=vision, user=ben, role=Role.MEMBER)
+    MembershipFactory(team=language, user=carol, role=Role.MEMBER)
+    return Cast(vision=vision, language=language, ada=ada, ben=ben, carol=carol)
+
+
+def client_for(user: AbstractUser) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data folder {SHARED_DATA} is absent (it sits beside the checkout)")
+    return SHARED_DATA
+
+
+def require_env(name: str) -> str:
+    value = os.environ.get(name, "")
+    if not value:
+        pytest.skip(f"set {name} to run this test against a real server")
+    return value
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return require_env("REDIS_URL")
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    url = require_env("DATABASE_URL")
+    if not url.startswith(("postgres", "pgsql")):
+        pytest.skip("DATABASE_URL does not name PostgreSQL")
+    return url

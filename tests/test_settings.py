@@ -1,0 +1,56 @@
+"""Bad configuration stops start-up with a message that names the variable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def manage_check(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG"}
+    }
+    clean |= {"VAR_DIR": str(tmp_path), **env}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("ARXIV_DELAY_SECONDS", "three"),
+        ("DEBUG", "perhaps"),
+        ("DATABASE_URL", "nosuchdb://x"),
+        ("EMBEDDING_BATCH_SIZE", "-4"),
+        ("EMAIL_URL", "pigeon://x"),
+    ],
+)
+def test_bad_value_names_the_variable(tmp_path: Path, variable: str, value: str) -> None:
+    result = manage_check(tmp_path, **({"DEBUG": "1"} | {variable: value}))
+    assert result.returncode != 0
+    assert variable in result.stderr
+
+
+def test_secret_key_required_when_debug_is_off(tmp_path: Path) -> None:
+    result = manage_check(tmp_path, DEBUG="0")
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_defaults_pass_the_checks(tmp_path: Path) -> None:
+    result = manage_check(tmp_path, DEBUG="1")
+    assert result.returncode == 0, result.stderr

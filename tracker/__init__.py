@@ -1,0 +1,1 @@
+"""Paper triage and reproduction tracker."""

@@ -1,0 +1,297 @@
+"""Papers, their versions and sources, harvest runs, embeddings and duplicate candidates.
+
+Papers are shared by all teams (the corpus); what a team says about a paper (ratings,
+comments, reproductions) lives in the team-owned apps.
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+import numpy as np
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class PaperKind(models.TextChoices):
+    ARXIV = "arxiv", "arXiv paper"
+    LAB_REPORT = "lab_report", "Lab report"
+
+
+class PaperQuerySet(models.QuerySet["Paper"]):
+    def visible(self) -> Self:
+        """Papers shown in the inbox, search and digests: not hidden, not merged away."""
+        return self.filter(hidden=False, merged_into__isnull=True)
+
+    def arxiv(self) -> Self:
+        return self.filter(kind=PaperKind.ARXIV)
+
+
+class Paper(models.Model):
+    arxiv_id = models.CharField(
+        max_length=32,
+        null=True,
+        blank=True,
+        unique=True,
+        help_text="Versionless arXiv id (2401.01234 or hep-th/9901001); empty for lab reports.",
+    )
+    canonical_url = models.URLField(max_length=1000, unique=True)
+    kind = models.CharField(max_length=16, choices=PaperKind.choices, default=PaperKind.ARXIV)
+    lab = models.CharField(max_length=120, blank=True, db_index=True)
+    title = models.TextField()
+    # Lower-cased, punctuation and spacing folded: the key for duplicate candidates.
+    normalized_title = models.CharField(max_length=500, db_index=True, blank=True)
+    abstract = models.TextField(blank=True)
+    authors = models.JSONField(default=list, blank=True, help_text="Author names, in order.")
+    categories = models.JSONField(default=list, blank=True)
+    primary_category = models.CharField(max_length=32, blank=True, db_index=True)
+    comment = models.TextField(blank=True)
+    journal_ref = models.TextField(blank=True)
+    doi = models.CharField(max_length=200, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    updated_at_source = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    revised_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a new version of an already-stored paper arrived."
+    )
+    pdf_url = models.URLField(max_length=1000, blank=True)
+    code_urls = models.JSONField(default=list, blank=True)
+    hidden = models.BooleanField(default=False, db_index=True)
+    pinned_for_digest = models.BooleanField(default=False)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_papers"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PaperQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-published_at", "-id"]
+        indexes = [models.Index(fields=["kind", "-published_at"], name="paper_kind_published")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=PaperKind.values), name="paper_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind=PaperKind.ARXIV) | models.Q(arxiv_id__isnull=False),
+                name="paper_arxiv_kind_has_id",
+            ),
+            models.CheckConstraint(condition=models.Q(version__gte=1), name="paper_version_gte_1"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title[:80]
+
+    @property
+    def is_revised(self) -> bool:
+        return self.revised_at is not None
+
+    @property
+    def has_code(self) -> bool:
+        return bool(self.code_urls)
+
+    @property
+    def abs_url(self) -> str:
+        if self.arxiv_id:
+            return f"https://arxiv.org/abs/{self.arxiv_id}"
+        return self.canonical_url
+
+
+class PaperVersion(models.Model):
+    """One arXiv version as it was seen; the paper row holds the newest."""
+
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    title = models.TextField()
+    abstract = models.TextField(blank=True)
+    authors = models.JSONField(default=list, blank=True)
+    updated_at_source = models.DateTimeField(null=True, blank=True)
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["paper", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["paper", "version"], name="paperversion_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.paper_id} v{self.version}"
+
+
+class SourceKind(models.TextChoices):
+    ARXIV = "arxiv", "arXiv query"
+    FEED = "feed", "RSS/Atom feed"
+    OAI = "oai", "arXiv OAI-PMH set"
+
+
+class SourceQuerySet(models.QuerySet["Source"]):
+    def enabled(self) -> Self:
+        return self.filter(enabled=True)
+
+
+class Source(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    kind = models.CharField(max_length=16, choices=SourceKind.choices)
+    query = models.TextField(blank=True, help_text="arXiv query, e.g. cat:cs.CL OR cat:cs.LG")
+    url = models.URLField(max_length=1000, blank=True, help_text="Feed URL (RSS/Atom).")
+    lab = models.CharField(max_length=120, blank=True)
+    oai_set = models.CharField(max_length=64, blank=True, help_text="OAI-PMH set, e.g. cs")
+    enabled = models.BooleanField(default=True)
+    interval_minutes = models.PositiveIntegerField(
+        default=360, help_text="How often the scheduled harvest runs."
+    )
+    window_days = models.PositiveIntegerField(
+        default=7, help_text="How far back the first harvest reaches."
+    )
+    cursor = models.DateTimeField(
+        null=True, blank=True, help_text="Newest update already committed; harvests stop here."
+    )
+    resume_token = models.TextField(blank=True, help_text="OAI-PMH resumptionToken of a run.")
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = SourceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=SourceKind.values), name="source_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind="arxiv") | ~models.Q(query=""),
+                name="source_arxiv_has_query",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind="feed") | ~models.Q(url=""), name="source_feed_has_url"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class HarvestRun(models.Model):
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="runs")
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    fetched = models.PositiveIntegerField(default=0)
+    new = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
+
+
+class PaperSource(models.Model):
+    """Which source saw which paper, and where (the arXiv listing, a lab's blog post)."""
+
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="paper_sources")
+    source = models.ForeignKey(
+        Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="paper_sources"
+    )
+    url = models.URLField(max_length=1000)
+    title = models.TextField(blank=True, help_text="The entry's own title at that source.")
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["paper", "url"], name="papersource_unique_url"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.paper_id} @ {self.url}"
+
+
+class Embedding(models.Model):
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="embeddings")
+    model_name = models.CharField(max_length=200, db_index=True)
+    dimension = models.PositiveIntegerField()
+    vector = models.BinaryField(help_text="float32, L2-normalised, little-endian.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["paper", "model_name"], name="embedding_unique"),
+            models.CheckConstraint(condition=models.Q(dimension__gt=0), name="embedding_dim_pos"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.paper_id} [{self.model_name}]"
+
+    def as_array(self) -> np.ndarray:
+        return np.frombuffer(bytes(self.vector), dtype="<f4")
+
+
+class CandidateStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ACCEPTED = "accepted", "Merged"
+    REJECTED = "rejected", "Not a duplicate"
+
+
+class DuplicateCandidate(models.Model):
+    """Two papers that may be one work; a curator decides. Stored with paper_a < paper_b."""
+
+    paper_a = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="+")
+    paper_b = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=32, help_text="title, embedding or arxiv-link")
+    score = models.FloatField(default=1.0)
+    status = models.CharField(
+        max_length=16, choices=CandidateStatus.choices, default=CandidateStatus.OPEN, db_index=True
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["paper_a", "paper_b"], name="dupcandidate_unique"),
+            models.CheckConstraint(
+                condition=models.Q(paper_a__lt=models.F("paper_b")), name="dupcandidate_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.paper_a_id} ~ {self.paper_b_id} ({self.status})"
+
+
+class PaperMerge(models.Model):
+    """A curator's merge of one paper into another, with what it moved, so it can be undone."""
+
+    survivor = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="merges_received")
+    merged = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="merges_given")
+    candidate = models.ForeignKey(
+        DuplicateCandidate, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    merged_at = models.DateTimeField(default=timezone.now)
+    moved = models.JSONField(default=dict, help_text="Ids of the rows moved, per model.")
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-merged_at"]
+
+    def __str__(self) -> str:
+        return f"{self.merged_id} -> {self.survivor_id}"

@@ -1,0 +1,55 @@
+from django.contrib import admin
+
+from tracker.reproductions.models import Claim, Reproduction, ReproductionEvent, ResultLog
+
+
+class ReproductionEventInline(admin.TabularInline):
+    model = ReproductionEvent
+    extra = 0
+    readonly_fields = ["actor", "kind", "from_status", "to_status", "note", "at"]
+
+
+@admin.register(Reproduction)
+class ReproductionAdmin(admin.ModelAdmin):
+    list_display = ["paper", "team", "status", "due_date", "compute_spent_gpu_hours", "updated_at"]
+    list_filter = ["status", "team"]
+    raw_id_fields = ["paper"]
+    filter_horizontal = ["assignees"]
+    list_select_related = ["paper", "team"]
+    inlines = [ReproductionEventInline]
+
+
+@admin.register(Claim)
+class ClaimAdmin(admin.ModelAdmin):
+    list_display = [
+        "paper",
+        "team",
+        "metric",
+        "dataset",
+        "claimed_value",
+        "higher_is_better",
+        "tolerance",
+    ]
+    list_filter = ["team"]
+    raw_id_fields = ["paper"]
+    list_select_related = ["paper", "team"]
+
+
+@admin.register(ResultLog)
+class ResultLogAdmin(admin.ModelAdmin):
+    list_display = [
+        "claim",
+        "reproduction",
+        "reproduced_value",
+        "spread",
+        "logged_by",
+        "created_at",
+    ]
+    raw_id_fields = ["claim", "reproduction"]
+    list_select_related = ["claim", "reproduction"]
+
+
+@admin.register(ReproductionEvent)
+class ReproductionEventAdmin(admin.ModelAdmin):
+    list_display = ["reproduction", "actor", "kind", "from_status", "to_status", "at"]
+    raw_id_fields = ["reproduction"]

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ReproductionsConfig(AppConfig):
+    name = "tracker.reproductions"
+    label = "reproductions"

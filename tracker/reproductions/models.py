@@ -1,0 +1,172 @@
+"""Reproductions, the claims they test, the results logged against them, and their history."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from tracker.papers.models import Paper
+from tracker.teams.models import Team, TeamScopedQuerySet
+
+
+class Status(models.TextChoices):
+    PROPOSED = "proposed", "Proposed"
+    ACCEPTED = "accepted", "Accepted"
+    IN_PROGRESS = "in_progress", "In progress"
+    REPRODUCED = "reproduced", "Reproduced"
+    PARTLY_REPRODUCED = "partly_reproduced", "Partly reproduced"
+    NOT_REPRODUCED = "not_reproduced", "Not reproduced"
+    ABANDONED = "abandoned", "Abandoned"
+
+
+OPEN_STATUSES = (Status.PROPOSED, Status.ACCEPTED, Status.IN_PROGRESS)
+FINISHED_STATUSES = (Status.REPRODUCED, Status.PARTLY_REPRODUCED, Status.NOT_REPRODUCED)
+
+
+class ReproductionQuerySet(TeamScopedQuerySet):
+    def open(self) -> Self:
+        return self.filter(status__in=OPEN_STATUSES)
+
+    def finished(self) -> Self:
+        return self.filter(status__in=FINISHED_STATUSES)
+
+
+class Reproduction(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="reproductions")
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="reproductions")
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    assignees = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="assigned_reproductions"
+    )
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.PROPOSED, db_index=True
+    )
+    outcome_override_reason = models.TextField(
+        blank=True, help_text="Why the outcome differs from what the claims' verdicts give."
+    )
+    abandon_reason = models.TextField(blank=True)
+    due_date = models.DateField(null=True, blank=True)
+    compute_budget_gpu_hours = models.DecimalField(
+        max_digits=10, decimal_places=2, null=True, blank=True
+    )
+    compute_spent_gpu_hours = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = ReproductionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-updated_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=Status.values), name="reproduction_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(compute_spent_gpu_hours__gte=0),
+                name="reproduction_spent_nonnegative",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status=Status.ABANDONED) | ~models.Q(abandon_reason=""),
+                name="reproduction_abandon_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Reproduction of {self.paper} ({self.get_status_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class ReproductionEvent(models.Model):
+    """Every status change, assignment and override: who, when, from what to what."""
+
+    reproduction = models.ForeignKey(Reproduction, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=32, default="status")
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20, blank=True)
+    note = models.TextField(blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.reproduction_id}: {self.from_status} -> {self.to_status}"
+
+
+class Claim(models.Model):
+    """A number the paper claims, recorded by a team so it can be tested."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="claims")
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="claims")
+    metric = models.CharField(max_length=120)
+    dataset = models.CharField(max_length=200)
+    setting = models.CharField(max_length=300, blank=True)
+    claimed_value = models.FloatField()
+    higher_is_better = models.BooleanField(default=True)
+    tolerance = models.FloatField(
+        default=0.0, help_text="How far below the claim (absolute) still counts as reproduced."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = TeamScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["paper", "metric", "dataset"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(tolerance__gte=0), name="claim_tolerance_gte_0"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric} on {self.dataset}: {self.claimed_value}"
+
+
+class ResultLogQuerySet(models.QuerySet["ResultLog"]):
+    def for_user(self, user: object) -> Self:
+        return self.filter(reproduction__in=Reproduction.objects.for_user(user))  # type: ignore[arg-type]
+
+
+class ResultLog(models.Model):
+    reproduction = models.ForeignKey(Reproduction, on_delete=models.CASCADE, related_name="results")
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="results")
+    reproduced_value = models.FloatField()
+    seeds = models.JSONField(default=list, blank=True, help_text="Seeds used, e.g. [0, 1, 2].")
+    spread = models.FloatField(null=True, blank=True, help_text="Std. dev. over seeds.")
+    compute_gpu_hours = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    run_url = models.URLField(max_length=1000, blank=True)
+    note = models.TextField(blank=True)
+    logged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ResultLogQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(compute_gpu_hours__gte=0), name="resultlog_compute_nonnegative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.claim}: {self.reproduced_value}"

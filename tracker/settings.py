@@ -1,0 +1,289 @@
+"""One settings module; every value that differs between machines comes from the environment.
+
+Unset variables give the embedded default (SQLite, no broker server, the packaged model),
+so `make run` works on a bare machine. Values that cannot be parsed do not crash the
+import: they are collected in CONFIG_ERRORS and reported by a system check that names the
+variable (tracker/checks.py), so `manage.py check` and every start-up say what is wrong.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import environ
+from kombu import Exchange, Queue
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+CONFIG_ERRORS: list[tuple[str, str]] = []
+
+
+def _read(name: str, parse: Any, default: Any) -> Any:
+    """Parse one variable; on a bad value keep the default and remember the error."""
+    try:
+        return parse(name, default=default)
+    except Exception as exc:
+        CONFIG_ERRORS.append((name, f"{exc.__class__.__name__}: {exc}"))
+        return default
+
+
+DEBUG: bool = _read("DEBUG", env.bool, False)
+SECRET_KEY: str = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        CONFIG_ERRORS.append(("SECRET_KEY", "must be set when DEBUG is off"))
+    # Only ever used locally: DEBUG on, or start-up refused by the check above.
+    SECRET_KEY = "insecure-local-development-key-not-for-production"  # noqa: S105
+
+ALLOWED_HOSTS: list[str] = _read("ALLOWED_HOSTS", env.list, ["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS: list[str] = _read("CSRF_TRUSTED_ORIGINS", env.list, [])
+SITE_URL: str = _read("SITE_URL", env.str, "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "axes",
+    "tracker.core",
+    "tracker.teams",
+    "tracker.papers",
+    "tracker.topics",
+    "tracker.triage",
+    "tracker.reproductions",
+    "tracker.digests",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    # Every page needs a login unless its view is marked public (login, health check).
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "tracker.core.middleware.ContentSecurityPolicyMiddleware",
+    # Last, as django-axes asks: it turns a lockout into its response.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+ROOT_URLCONF = "tracker.urls"
+WSGI_APPLICATION = "tracker.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "tracker.teams.context_processors.current_team",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------------------
+_SQLITE_URL = f"sqlite:///{VAR_DIR / 'tracker.sqlite3'}"
+DATABASE_URL: str = _read("DATABASE_URL", env.str, _SQLITE_URL)
+# The two databases the search and upsert code is written and tested for.
+_ENGINES = {"django.db.backends.sqlite3", "django.db.backends.postgresql"}
+try:
+    DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+    if DATABASES["default"].get("ENGINE") not in _ENGINES:
+        raise ValueError("use a postgres:// or sqlite:/// URL")
+except Exception as exc:
+    CONFIG_ERRORS.append(("DATABASE_URL", f"{exc.__class__.__name__}: {exc}"))
+    DATABASES = {"default": env.db_url_config(_SQLITE_URL)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    # WAL lets the web process read while the worker writes; the timeout waits out a
+    # writer instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+    }
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache: also the cross-process arXiv politeness gate (cache.add with expiry) ------------
+REDIS_URL: str = _read("REDIS_URL", env.str, "")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        }
+    }
+else:
+    # The database cache's add() is one INSERT, so it is atomic across processes.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "tracker_cache",
+        }
+    }
+
+# --- Auth -----------------------------------------------------------------------------------
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+# Five wrong passwords lock that username from that address for 15 minutes.
+AXES_FAILURE_LIMIT: int = _read("AXES_FAILURE_LIMIT", env.int, 5)
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+
+# --- I18N / time ------------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+# --- Static files (whitenoise; htmx, KaTeX and charts are vendored, no CDN) ------------------
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "tracker" / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# --- Security (production: DEBUG off) ---------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+_HTTPS: bool = _read("HTTPS", env.bool, not DEBUG)
+SESSION_COOKIE_SECURE = _HTTPS
+CSRF_COOKIE_SECURE = _HTTPS
+SECURE_SSL_REDIRECT: bool = _read("SECURE_SSL_REDIRECT", env.bool, False)
+SECURE_HSTS_SECONDS: int = _read("SECURE_HSTS_SECONDS", env.int, 0 if DEBUG else 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = False
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _HTTPS else None
+# W008: a proxy in front terminates TLS and redirects; the app would redirect health checks.
+# W005, W021: subdomains and the browser preload list are the operator's choice, not ours.
+SILENCED_SYSTEM_CHECKS = ["security.W008", "security.W005", "security.W021"]
+
+# --- Email ------------------------------------------------------------------------------------
+EMAIL_URL: str = _read("EMAIL_URL", env.str, "consolemail://")
+try:
+    globals().update(env.email_url_config(EMAIL_URL))
+except Exception as exc:
+    CONFIG_ERRORS.append(("EMAIL_URL", f"{exc.__class__.__name__}: {exc}"))
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL: str = _read("DEFAULT_FROM_EMAIL", env.str, "Paper tracker <tracker@localhost>")
+EMAIL_TIMEOUT = 20
+
+# --- Pipeline ---------------------------------------------------------------------------------
+EMBEDDING_MODEL: str = _read("EMBEDDING_MODEL", env.str, "packaged:all-MiniLM-L6-v2")
+EMBEDDING_BATCH_SIZE: int = _read("EMBEDDING_BATCH_SIZE", env.int, 64)
+ARXIV_API_URL: str = _read("ARXIV_API_URL", env.str, "https://export.arxiv.org/api/query")
+ARXIV_OAI_URL: str = _read("ARXIV_OAI_URL", env.str, "https://oaipmh.arxiv.org/oai")
+ARXIV_DELAY_SECONDS: float = _read("ARXIV_DELAY_SECONDS", env.float, 3.0)
+ARXIV_PAGE_SIZE: int = _read("ARXIV_PAGE_SIZE", env.int, 100)
+HARVEST_WINDOW_DAYS: int = _read("HARVEST_WINDOW_DAYS", env.int, 7)
+FETCH_TIMEOUT_SECONDS: float = _read("FETCH_TIMEOUT_SECONDS", env.float, 20.0)
+FETCH_MAX_BYTES: int = _read("FETCH_MAX_BYTES", env.int, 20 * 1024 * 1024)
+# Admin-entered URLs may not reach private or loopback addresses unless this is on (tests).
+FETCH_ALLOW_PRIVATE: bool = _read("FETCH_ALLOW_PRIVATE", env.bool, False)
+
+# --- Celery: the reliability policy, written once --------------------------------------------
+CELERY_BROKER_URL = REDIS_URL or "filesystem://"
+if REDIS_URL:
+    CELERY_RESULT_BACKEND = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # A message unacked for this long is redelivered. Every time limit below stays
+        # under it, so a task still running is never handed to a second worker.
+        "visibility_timeout": 2 * 60 * 60,
+    }
+else:
+    # Embedded default: the broker is a folder, results a folder; no server to run.
+    _broker_dir = VAR_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+    CELERY_RESULT_BACKEND = f"file://{VAR_DIR / 'results'}"
+CELERY_TASK_DEFAULT_QUEUE = "default"
+# Each queue has its own exchange and key, so a message lands in exactly one queue.
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name, type="direct"), routing_key=name)
+    for name in ("default", "harvest", "ml", "email")
+]
+CELERY_TASK_ROUTES = {
+    "workers.tasks.harvest_*": {"queue": "harvest"},
+    "workers.tasks.embed_*": {"queue": "ml"},
+    "workers.tasks.cluster_*": {"queue": "ml"},
+    "workers.tasks.send_*": {"queue": "email"},
+}
+# Every task is idempotent, so acknowledging after it finishes turns a crashed worker
+# into a repeat of the work instead of a loss of it.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# With acks_late each process reserves one message only: a long harvest does not hold
+# back the queue behind it, and a killed process loses one message at most.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Hard limit 1 h, soft 55 min: both well below the 2 h visibility timeout above.
+CELERY_TASK_TIME_LIMIT = 60 * 60
+CELERY_TASK_SOFT_TIME_LIMIT = 55 * 60
+# Results are only read by tests and operators; keep them one day.
+CELERY_RESULT_EXPIRES = 24 * 60 * 60
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+# A restarted embedding worker (model load ~seconds, memory ~0.5 GB) should not leak.
+CELERY_WORKER_MAX_TASKS_PER_CHILD = 200
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ALWAYS_EAGER: bool = _read("CELERY_TASK_ALWAYS_EAGER", env.bool, False)
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    # /health/ shows when a worker last ran this, so a dead worker is visible.
+    "record-heartbeat": {"task": "workers.tasks.record_heartbeat_task", "schedule": 60.0},
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+}
