@@ -83,6 +83,11 @@ class TeamStats:
     median_days: float | None
     calibration: list[RaterCalibration]
 
+    @property
+    def days_axis(self) -> float:
+        """The strip chart's right end: the slowest verdict, and never less than a day."""
+        return max([1.0, *self.days_to_verdict])
+
 
 def _ranks(values: list[float]) -> list[float]:
     """Ranks from 1, ties sharing their average rank (as Spearman's rho needs)."""

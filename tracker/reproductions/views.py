@@ -109,7 +109,11 @@ def reproduction_detail(request: HttpRequest, pk: int) -> HttpResponse:
     results = list(
         ResultLog.objects.filter(reproduction=reproduction).select_related("logged_by", "claim")
     )
-    claims = list(Claim.objects.for_team(membership.team).filter(paper=reproduction.paper))
+    claims = list(
+        Claim.objects.for_team(membership.team)
+        .filter(paper=reproduction.paper)
+        .order_by("created_at", "id")
+    )
     rows = claim_rows(claims, results, reproduction.pk)
     computed = reproduction_outcome(reproduction)
     next_statuses = [Status(s) for s in Status.values if s in TRANSITIONS[reproduction.status]]
@@ -132,7 +136,10 @@ def reproduction_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 initial={"assignees": [u.pk for u in reproduction.assignees.all()]},
             ),
             "claim_form": ClaimForm(),
-            "result_form": ResultForm(reproduction=reproduction),
+            # The claim recorded last is usually the one being run.
+            "result_form": ResultForm(
+                reproduction=reproduction, initial={"claim": claims[-1].pk if claims else None}
+            ),
             "plan_form": PlanForm(
                 initial={
                     "due_date": reproduction.due_date,
