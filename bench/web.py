@@ -86,10 +86,13 @@ def seed() -> dict[str, object]:
         ]
     )
     topics = Topic.objects.bulk_create(
-        [Topic(label=f"Topic {i}: {w}", size=PAPERS // TOPICS) for i, w in enumerate(
-            ["agents", "RLHF", "diffusion", "retrieval", "MoE", "tokenizers", "ViT", "speech"]
-            * (TOPICS // 8)
-        )]
+        [
+            Topic(label=f"Topic {i}: {w}", size=PAPERS // TOPICS)
+            for i, w in enumerate(
+                ["agents", "RLHF", "diffusion", "retrieval", "MoE", "tokenizers", "ViT", "speech"]
+                * (TOPICS // 8)
+            )
+        ]
     )
     categories = ["cs.CL", "cs.LG", "cs.AI", "cs.CV"]
     labs = ["OpenAI", "Google DeepMind", "Meta AI", "Anthropic", "Qwen", "DeepSeek", "Mistral"]
@@ -158,8 +161,14 @@ def seed() -> dict[str, object]:
     )
     claims = Claim.objects.bulk_create(
         [
-            Claim(team=team, paper_id=r.paper_id, metric="acc", dataset="MMLU",
-                  claimed_value=70.0, tolerance=0.5)
+            Claim(
+                team=team,
+                paper_id=r.paper_id,
+                metric="acc",
+                dataset="MMLU",
+                claimed_value=70.0,
+                tolerance=0.5,
+            )
             for r in repros
         ]
     )
@@ -173,8 +182,10 @@ def seed() -> dict[str, object]:
 
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    print(f"seeded {PAPERS} papers, {MEMBERS} members, {RATINGS} ratings "
-          f"in {time.perf_counter() - started:.1f}s")
+    print(
+        f"seeded {PAPERS} papers, {MEMBERS} members, {RATINGS} ratings "
+        f"in {time.perf_counter() - started:.1f}s"
+    )
     return {"paper_ids": paper_ids[-5000:], "usernames": [u.username for u in users]}
 
 
@@ -224,7 +235,7 @@ def drive(base: str, pages: dict[str, list[str]], usernames: list[str]) -> dict[
     def client(index: int) -> None:
         rng = random.Random(index)
         session = sessions[index]
-        for name, paths in pages.items():  # warm-up, not measured
+        for paths in pages.values():  # warm-up, not measured
             session.get(base + paths[0], timeout=30)
         barrier.wait()
         for _ in range(ROUNDS):
@@ -272,18 +283,31 @@ def main() -> int:
     data = seed()
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"],
-        cwd=ROOT, env=env, check=True,
+        cwd=ROOT,
+        env=env,
+        check=True,
     )
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     gunicorn = subprocess.Popen(
         [
-            sys.executable, "-m", "gunicorn", "tracker.wsgi",
-            "--bind", f"127.0.0.1:{port}",
-            "--workers", "4", "--worker-class", "gthread", "--threads", "4",
-            "--log-level", "warning",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "tracker.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "4",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "4",
+            "--log-level",
+            "warning",
         ],
-        cwd=ROOT, env=env,
+        cwd=ROOT,
+        env=env,
     )
     try:
         wait_for(f"{base}/health/")
@@ -317,11 +341,15 @@ def main() -> int:
     failed = []
     for name, values in timings.items():
         ratio = p95(values) / base_p95
-        print(f"{name:<18}{len(values):>6}{median(values):>10.1f}{p95(values):>10.1f}{ratio:>12.1f}x")
+        print(
+            f"{name:<18}{len(values):>6}{median(values):>10.1f}{p95(values):>10.1f}{ratio:>12.1f}x"
+        )
         if name != "trivial /health/" and (ratio > 5 or p95(values) > 200):
             failed.append(name)
-    print("target: p95 within 5x the trivial page and under 200 ms: "
-          + ("met" if not failed else "missed by " + ", ".join(failed)))
+    print(
+        "target: p95 within 5x the trivial page and under 200 ms: "
+        + ("met" if not failed else "missed by " + ", ".join(failed))
+    )
     return 0
 
 

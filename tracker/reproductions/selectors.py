@@ -18,6 +18,8 @@ from tracker.reproductions.verdicts import claim_gap, claim_verdict
 from tracker.teams.models import Membership, Team
 
 BOARD_LIMIT = 500
+# A column shows its most recently updated cards; the rest are counted, and the CSV has all.
+COLUMN_CARDS = 30
 
 
 def board_queryset(membership: Membership, mine: bool = False) -> QuerySet[Reproduction]:
@@ -35,6 +37,11 @@ class BoardColumn:
     status: str
     label: str
     items: list[Reproduction]
+    total: int
+
+    @property
+    def hidden(self) -> int:
+        return self.total - len(self.items)
 
 
 def board_columns(membership: Membership, mine: bool = False) -> list[BoardColumn]:
@@ -44,10 +51,11 @@ def board_columns(membership: Membership, mine: bool = False) -> list[BoardColum
         .select_related("paper", "proposed_by")
         .prefetch_related("assignees")[:BOARD_LIMIT]
     )
-    return [
-        BoardColumn(value, label, [r for r in reproductions if r.status == value])
-        for value, label in Status.choices
-    ]
+    columns = []
+    for value, label in Status.choices:
+        cards = [r for r in reproductions if r.status == value]
+        columns.append(BoardColumn(value, label, cards[:COLUMN_CARDS], len(cards)))
+    return columns
 
 
 @dataclass

@@ -96,7 +96,7 @@ def board(request: HttpRequest) -> HttpResponse:
         {
             "columns": columns,
             "mine": mine,
-            "total": sum(len(c.items) for c in columns),
+            "total": sum(c.total for c in columns),
             "today": timezone.localdate(),
         },
     )

@@ -27,9 +27,9 @@ from tracker.teams.models import Membership, Team
 from tracker.topics.models import Topic, TopicFollow
 from tracker.triage.models import Rating, RatingHistory, Skip
 
-# The inbox is about new papers: without a date filter it looks this far back, which keeps
-# its queries bounded by a few days of harvest instead of the whole corpus.
-INBOX_WINDOW_DAYS = 14
+# The inbox is about this week's papers: without a date filter it looks this far back,
+# which bounds its queries by a week of harvest instead of the whole corpus.
+INBOX_WINDOW_DAYS = 7
 INBOX_PAGE_SIZE = 50
 # Raters "disagree" when one calls a paper essential and another close to worthless.
 DISPUTE_RANGE = 3
@@ -131,9 +131,9 @@ def inbox_build(
 ) -> Inbox:
     """The inbox page: one page of papers grouped by topic, followed topics first.
 
-    Four queries whatever the number of papers: followed topics, the page (LIMIT before
-    grouping, so grouping never touches more than `limit` rows), counts per topic, counts
-    per category.
+    Four queries whatever the number of papers: followed topics, the page in two halves
+    (LIMIT before grouping, so grouping never touches more than `limit` rows), and the
+    counts per topic and category.
     """
     user_id = membership.user_id
     followed_topics = list(Topic.objects.filter(follows__user_id=user_id).order_by("label"))
@@ -146,24 +146,39 @@ def inbox_build(
     follows = TopicFollow.objects.filter(
         user_id=user_id, topic_id=OuterRef("paper_topic__topic_id")
     )
-    page = list(
+    page_qs = (
         with_team_score(page_qs, membership.team)
         .annotate(followed=Exists(follows))
         .select_related("paper_topic__topic")
-        .order_by("-followed", "-published_at", "-id")[:limit]
     )
+    # Followed topics first, newest first within each half. Two LIMITed queries that walk
+    # the published_at index and stop early, instead of one that sorts the whole window.
+    page = list(page_qs.filter(followed=True)[:limit])
+    page += list(page_qs.filter(followed=False)[:limit])
+    page = page[:limit]
 
-    counts = {
-        row["paper_topic__topic_id"]: row
-        for row in base.order_by()
-        .values("paper_topic__topic_id", "paper_topic__topic__label")
+    # One scan of the window gives both facets: counts per topic and per category.
+    topic_rows: dict[int | None, dict[str, Any]] = {}
+    category_counts: dict[str, int] = {}
+    for row in (
+        base.order_by()
+        .values("paper_topic__topic_id", "paper_topic__topic__label", "primary_category")
         .annotate(n=Count("id"))
-    }
+    ):
+        entry = topic_rows.setdefault(
+            row["paper_topic__topic_id"], {"label": row["paper_topic__topic__label"], "n": 0}
+        )
+        entry["n"] += row["n"]
+        if row["primary_category"]:
+            category_counts[row["primary_category"]] = (
+                category_counts.get(row["primary_category"], 0) + row["n"]
+            )
+    counts = topic_rows
     topic_counts = sorted(
         (
             TopicGroup(
                 topic_id=topic_id,
-                label=row["paper_topic__topic__label"] or "No topic yet",
+                label=row["label"] or "No topic yet",
                 followed=topic_id in followed_ids,
                 count=row["n"],
             )
@@ -171,14 +186,7 @@ def inbox_build(
         ),
         key=lambda g: (not g.followed, -g.count, g.label),
     )
-    categories = [
-        (row["primary_category"], row["n"])
-        for row in base.order_by()
-        .exclude(primary_category="")
-        .values("primary_category")
-        .annotate(n=Count("id"))
-        .order_by("-n", "primary_category")
-    ]
+    categories = sorted(category_counts.items(), key=lambda item: (-item[1], item[0]))
 
     groups: dict[int | None, TopicGroup] = {}
     for paper in page:
