@@ -19,6 +19,27 @@ from tracker.triage.selectors import inbox_build, inbox_papers, rating_summary
 from tracker.triage.services import comment_create, rating_set, skip_create, topic_follow_set
 
 
+def _attach_row_urls(papers: list[Paper]) -> None:
+    """Each row's four links, reversed once per page instead of once per row and link.
+
+    Reversing is the largest cost of rendering fifty rows; the pattern is reversed with a
+    marker id and the marker replaced.
+    """
+    marker = "2147483647"
+    patterns = {
+        name: reverse(view, args=[int(marker)])
+        for name, view in (
+            ("detail_url", "papers:detail"),
+            ("rate_url", "triage:rate"),
+            ("skip_url", "triage:skip"),
+            ("propose_url", "reproductions:propose"),
+        )
+    }
+    for paper in papers:
+        for name, pattern in patterns.items():
+            setattr(paper, name, pattern.replace(marker, str(paper.pk)))
+
+
 @require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
     membership = require_membership(request)
@@ -31,6 +52,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
             papers = papers.filter(paper_topic__topic_id=filters.topic)
         return papers_export(papers[:EXPORT_LIMIT], fmt, "inbox")
     data = inbox_build(membership, filters)
+    _attach_row_urls([paper for group in data.groups for paper in group.papers])
     query = filters.as_query()
     return render(
         request,
