@@ -195,3 +195,33 @@ def test_every_portal_page_carries_a_csp_without_inline_scripts(cast) -> None:  
         assert "unsafe-inline" not in script_src and "unsafe-eval" not in script_src
         html = response.content.decode()
         assert "<script>" not in html and " onclick=" not in html and " onload=" not in html
+
+
+def test_a_member_who_is_not_assigned_cannot_change_status_or_log_results(cast) -> None:  # type: ignore[no-untyped-def]
+    from tests.factories import MembershipFactory, UserFactory
+
+    dan = UserFactory(username="dan")
+    MembershipFactory(team=cast.vision, user=dan)
+    repro = reproduction_underway(cast)
+    claim = Claim.objects.get(paper=repro.paper)
+    client = client_for(dan)
+    assert (
+        client.post(
+            f"/reproductions/{repro.pk}/status/", {"to_status": "abandoned", "reason": "x"}
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            f"/reproductions/{repro.pk}/results/", {"claim": claim.pk, "reproduced_value": "1"}
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(f"/reproductions/{repro.pk}/assign/", {"assignees": [dan.pk]}).status_code
+        == 403
+    )
+    page = client.get(f"/reproductions/{repro.pk}/").content.decode()
+    assert "Log result" not in page and "Save assignees" not in page
+    repro.refresh_from_db()
+    assert repro.status == "in_progress" and not ResultLog.objects.exists()
