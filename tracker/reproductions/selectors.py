@@ -19,7 +19,7 @@ from tracker.teams.models import Membership, Team
 
 BOARD_LIMIT = 500
 # A column shows its most recently updated cards; the rest are counted, and the CSV has all.
-COLUMN_CARDS = 30
+COLUMN_CARDS = 25
 
 
 def board_queryset(membership: Membership, mine: bool = False) -> QuerySet[Reproduction]:

@@ -90,6 +90,12 @@ def board(request: HttpRequest) -> HttpResponse:
             "reproductions",
         )
     columns = board_columns(membership, mine)
+    # Reversed once for the page, not once per card (see the inbox rows).
+    marker = "2147483647"
+    pattern = reverse("reproductions:detail", args=[int(marker)])
+    for column in columns:
+        for card in column.items:
+            card.detail_url = pattern.replace(marker, str(card.pk))  # type: ignore[attr-defined]
     return render(
         request,
         "reproductions/board.html",
