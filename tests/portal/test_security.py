@@ -114,6 +114,7 @@ def _csrf_posts(cast) -> list[tuple[str, dict]]:  # type: ignore[no-untyped-def]
         (f"/reproductions/{repro.pk}/results/", {"claim": claim.pk, "reproduced_value": "1"}),
         ("/tokens/", {"name": "x"}),
         (f"/tokens/{token.pk}/revoke/", {}),
+        ("/team/", {"team": cast.vision.pk}),
         ("/accounts/logout/", {}),
     ]
 
@@ -225,3 +226,14 @@ def test_a_member_who_is_not_assigned_cannot_change_status_or_log_results(cast) 
     assert "Log result" not in page and "Save assignees" not in page
     repro.refresh_from_db()
     assert repro.status == "in_progress" and not ResultLog.objects.exists()
+
+
+def test_switching_team_only_to_ones_own_teams(cast) -> None:  # type: ignore[no-untyped-def]
+    from tests.factories import MembershipFactory
+
+    MembershipFactory(team=cast.language, user=cast.ada)
+    ada, ben = client_for(cast.ada), client_for(cast.ben)
+    assert ben.post("/team/", {"team": cast.language.pk}).status_code == 404
+    ada.post("/team/", {"team": cast.language.pk})
+    assert ada.get("/inbox/").context["current_team"] == cast.language
+    assert b"Your teams" in ada.get("/").content

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from tracker.core.heartbeat import heartbeat_last
 from tracker.core.selectors import home_summary
 from tracker.teams.models import ApiToken
-from tracker.teams.selectors import require_membership
+from tracker.teams.selectors import SESSION_KEY, require_membership, team_for_user
 from tracker.teams.services import api_token_create, api_token_revoke
 
 
@@ -74,3 +74,16 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     api_token_revoke(token)
     messages.success(request, f"Token “{token.name}” revoked.")
     return redirect("tokens")
+
+
+@require_POST
+def team_switch(request: HttpRequest) -> HttpResponse:
+    """Act for another of one's teams; someone else's team is a 404."""
+    try:
+        team_id = int(request.POST.get("team", ""))
+    except ValueError:
+        return redirect("home")
+    team = team_for_user(team_id, request)
+    request.session[SESSION_KEY] = team.pk
+    messages.success(request, f"Now working in {team.name}.")
+    return redirect("home")

@@ -130,6 +130,32 @@
     }
   });
 
+  // An action that fails (a refusal, a lost connection) says so instead of doing nothing.
+  function toast(text) {
+    var box = document.getElementById("toast");
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "toast";
+      box.className = "toast";
+      box.setAttribute("role", "alert");
+      document.body.appendChild(box);
+    }
+    box.textContent = text;
+    box.hidden = false;
+    window.clearTimeout(box._timer);
+    box._timer = window.setTimeout(function () {
+      box.hidden = true;
+    }, 4000);
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    var text = (xhr && xhr.responseText) || "";
+    toast(xhr.status + ": " + (text.length < 200 ? text : "the action was refused."));
+  });
+  document.addEventListener("htmx:sendError", function () {
+    toast("Could not reach the server; nothing was saved.");
+  });
+
   // A swapped-in row is a new element: give it back the selection mark.
   document.addEventListener("htmx:afterSettle", function () {
     if (selected >= 0) select(selected, false);
