@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
+from django.db import connections
 
 from tests.factories import ClaimFactory, LabReportFactory, RatingFactory, ReproductionFactory
 from tests.portal.helpers import paper_in, topic
@@ -50,6 +51,23 @@ def browser_page(live_server, settings) -> Iterator:  # type: ignore[no-untyped-
         page.set_default_timeout(10_000)
         yield page
         browser.close()
+    _drop_server_thread_connections()
+
+
+def _drop_server_thread_connections() -> None:
+    """End PostgreSQL sessions a live-server request thread left open.
+
+    A thread that served a kept-alive browser connection can outlive the test with its
+    database session, and then the test database cannot be dropped at the end of the run.
+    """
+    connection = connections["default"]
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
