@@ -21,12 +21,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from tracker.reproductions.forms import ResultForm, TransitionForm
 from tracker.reproductions.models import Reproduction
-from tracker.reproductions.services import (
-    claim_verdicts,
-    reproduction_outcome,
-    reproduction_transition,
-    result_log,
-)
+from tracker.reproductions.selectors import claim_verdicts, reproduction_outcome
+from tracker.reproductions.services import reproduction_transition, result_log
 from tracker.teams.models import ApiToken, Membership, hash_token
 
 View = Callable[..., HttpResponse]

@@ -14,7 +14,7 @@ from tracker.reproductions.models import (
     ResultLog,
     Status,
 )
-from tracker.reproductions.verdicts import claim_gap, claim_verdict
+from tracker.reproductions.verdicts import claim_gap, claim_verdict, outcome_from_verdicts
 from tracker.teams.models import Membership, Team
 
 BOARD_LIMIT = 500
@@ -120,3 +120,30 @@ def paper_reproductions(team: Team, paper: Paper) -> PaperReproductions:
 
 def reproduction_events(reproduction: Reproduction) -> list[ReproductionEvent]:
     return list(reproduction.events.select_related("actor").order_by("at", "id"))
+
+
+def claim_verdicts(reproduction: Reproduction) -> list[tuple[Claim, list[ResultLog], str | None]]:
+    """Each of the paper's claims (in the team) with this reproduction's results and verdict."""
+    claims = list(Claim.objects.for_team(reproduction.team).filter(paper=reproduction.paper))
+    results: dict[int, list[ResultLog]] = {}
+    for result in ResultLog.objects.filter(reproduction=reproduction).order_by("created_at"):
+        results.setdefault(result.claim_id, []).append(result)
+    return [(c, results.get(c.pk, []), claim_verdict(c, results.get(c.pk, []))) for c in claims]
+
+
+def reproduction_outcome(reproduction: Reproduction) -> str | None:
+    """The outcome the claims' verdicts give; None while no claim has a result."""
+    return outcome_from_verdicts(verdict for _, _, verdict in claim_verdicts(reproduction))
+
+
+def reproduction_claim_rows(reproduction: Reproduction) -> list[ClaimRow]:
+    """The reproduction page's claims table: the paper's claims with this run's results."""
+    claims = list(
+        Claim.objects.for_team(reproduction.team)
+        .filter(paper=reproduction.paper)
+        .order_by("created_at", "id")
+    )
+    results = list(
+        ResultLog.objects.filter(reproduction=reproduction).select_related("logged_by", "claim")
+    )
+    return claim_rows(claims, results, reproduction.pk)

@@ -33,7 +33,7 @@ from tracker.reproductions.models import (
     ResultLog,
     Status,
 )
-from tracker.reproductions.verdicts import claim_verdict, outcome_from_verdicts
+from tracker.reproductions.selectors import reproduction_outcome
 from tracker.teams.models import Membership
 
 # Where each status may go next. Finished and abandoned reproductions can be reopened,
@@ -163,20 +163,6 @@ def reproduction_plan_set(
         note=f"due {due_date or '-'}, budget {budget_gpu_hours or '-'} GPU-h",
     )
     return reproduction
-
-
-def claim_verdicts(reproduction: Reproduction) -> list[tuple[Claim, list[ResultLog], str | None]]:
-    """Each of the paper's claims (in the team) with this reproduction's results and verdict."""
-    claims = list(Claim.objects.for_team(reproduction.team).filter(paper=reproduction.paper))
-    results: dict[int, list[ResultLog]] = {}
-    for result in ResultLog.objects.filter(reproduction=reproduction).order_by("created_at"):
-        results.setdefault(result.claim_id, []).append(result)
-    return [(c, results.get(c.pk, []), claim_verdict(c, results.get(c.pk, []))) for c in claims]
-
-
-def reproduction_outcome(reproduction: Reproduction) -> str | None:
-    """The outcome the claims' verdicts give; None while no claim has a result."""
-    return outcome_from_verdicts(verdict for _, _, verdict in claim_verdicts(reproduction))
 
 
 @transaction.atomic

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -20,12 +22,13 @@ from tracker.reproductions.forms import (
     ResultForm,
     TransitionForm,
 )
-from tracker.reproductions.models import Claim, Reproduction, ResultLog, Status
+from tracker.reproductions.models import Reproduction, Status
 from tracker.reproductions.selectors import (
     board_columns,
     board_queryset,
-    claim_rows,
+    reproduction_claim_rows,
     reproduction_events,
+    reproduction_outcome,
 )
 from tracker.reproductions.services import (
     TRANSITIONS,
@@ -34,7 +37,6 @@ from tracker.reproductions.services import (
     claim_create,
     is_assignee,
     reproduction_assign,
-    reproduction_outcome,
     reproduction_plan_set,
     reproduction_propose,
     reproduction_transition,
@@ -112,15 +114,7 @@ def board(request: HttpRequest) -> HttpResponse:
 def reproduction_detail(request: HttpRequest, pk: int) -> HttpResponse:
     membership = require_membership(request)
     reproduction = _team_reproduction(membership, pk)
-    results = list(
-        ResultLog.objects.filter(reproduction=reproduction).select_related("logged_by", "claim")
-    )
-    claims = list(
-        Claim.objects.for_team(membership.team)
-        .filter(paper=reproduction.paper)
-        .order_by("created_at", "id")
-    )
-    rows = claim_rows(claims, results, reproduction.pk)
+    rows = reproduction_claim_rows(reproduction)
     computed = reproduction_outcome(reproduction)
     next_statuses = [Status(s) for s in Status.values if s in TRANSITIONS[reproduction.status]]
     return render(
@@ -144,7 +138,8 @@ def reproduction_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "claim_form": ClaimForm(),
             # The claim recorded last is usually the one being run.
             "result_form": ResultForm(
-                reproduction=reproduction, initial={"claim": claims[-1].pk if claims else None}
+                reproduction=reproduction,
+                initial={"claim": rows[-1].claim.pk if rows else None},
             ),
             "plan_form": PlanForm(
                 initial={
@@ -188,10 +183,12 @@ def propose(request: HttpRequest, paper_pk: int) -> HttpResponse:
     return HttpResponseRedirect(_detail_url(reproduction))
 
 
-def _act(request: HttpRequest, reproduction: Reproduction, action: object) -> HttpResponse:
+def _act(
+    request: HttpRequest, reproduction: Reproduction, action: Callable[[], object]
+) -> HttpResponse:
     """Run a service call; a validation error becomes a message, a refusal stays a 403."""
     try:
-        action()  # type: ignore[operator]
+        action()
     except ValidationError as exc:
         for message in exc.messages:
             messages.error(request, message)
