@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tracker.core.heartbeat import heartbeat_last
 from tracker.core.selectors import home_summary
+from tracker.teams.models import ApiToken
+from tracker.teams.selectors import SESSION_KEY, require_membership, team_for_user
+from tracker.teams.services import api_token_create, api_token_revoke
 
 
 @login_not_required
@@ -38,3 +42,48 @@ def health(request: HttpRequest) -> JsonResponse:
 
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "core/home.html", home_summary(request.user))
+
+
+@require_http_methods(["GET", "POST"])
+def tokens(request: HttpRequest) -> HttpResponse:
+    """The member's API tokens in the current team: create (the key is shown once), list."""
+    membership = require_membership(request)
+    raw_key = None
+    if request.method == "POST":
+        name = (request.POST.get("name") or "").strip()[:100]
+        if not name:
+            messages.error(request, "Give the token a name, e.g. the machine or script using it.")
+        else:
+            _, raw_key = api_token_create(user=request.user, team=membership.team, name=name)
+    rows = (
+        ApiToken.objects.for_team(membership.team)
+        .filter(user=request.user)
+        .order_by("revoked_at", "-created_at")
+    )
+    return render(
+        request,
+        "core/tokens.html",
+        {"tokens": rows, "raw_key": raw_key, "api_base": request.build_absolute_uri("/api/")},
+    )
+
+
+@require_POST
+def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    # Only one's own tokens: someone else's id is a 404.
+    token = get_object_or_404(ApiToken.objects.filter(user=request.user), pk=pk)
+    api_token_revoke(token)
+    messages.success(request, f"Token “{token.name}” revoked.")
+    return redirect("tokens")
+
+
+@require_POST
+def team_switch(request: HttpRequest) -> HttpResponse:
+    """Act for another of one's teams; someone else's team is a 404."""
+    try:
+        team_id = int(request.POST.get("team", ""))
+    except ValueError:
+        return redirect("home")
+    team = team_for_user(team_id, request)
+    request.session[SESSION_KEY] = team.pk
+    messages.success(request, f"Now working in {team.name}.")
+    return redirect("home")

@@ -1,24 +1,334 @@
-"""The reproduction board and a reproduction's page."""
+"""The reproduction board, a reproduction's page, its actions and the team's stats page."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from collections.abc import Callable
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
 
+from tracker.core.export import EXPORT_LIMIT, csv_response, papers_export
+from tracker.papers.models import Paper
+from tracker.reproductions.forms import (
+    AssignForm,
+    ClaimForm,
+    PlanForm,
+    ProposeForm,
+    ResultForm,
+    TransitionForm,
+)
 from tracker.reproductions.models import Reproduction, Status
+from tracker.reproductions.selectors import (
+    board_columns,
+    board_queryset,
+    reproduction_claim_rows,
+    reproduction_events,
+    reproduction_outcome,
+)
+from tracker.reproductions.services import (
+    TRANSITIONS,
+    can_assign,
+    can_manage,
+    claim_create,
+    is_assignee,
+    reproduction_assign,
+    reproduction_plan_set,
+    reproduction_propose,
+    reproduction_transition,
+    result_log,
+)
+from tracker.reproductions.stats import team_stats
+from tracker.teams.models import Membership
+from tracker.teams.selectors import require_membership
 
 
-def board(request: HttpRequest) -> HttpResponse:
-    reproductions = Reproduction.objects.for_user(request.user).select_related("paper")
-    columns = [
-        (value, label, [r for r in reproductions if r.status == value])
-        for value, label in Status.choices
-    ]
-    return render(request, "reproductions/board.html", {"columns": columns})
-
-
-def reproduction_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    reproduction = get_object_or_404(
-        Reproduction.objects.for_user(request.user).select_related("paper", "team"), pk=pk
+def _team_reproduction(membership: Membership, pk: int) -> Reproduction:
+    """Another team's reproduction is a 404, never a 403 that would confirm it exists."""
+    return get_object_or_404(
+        Reproduction.objects.for_team(membership.team).select_related("paper", "team"), pk=pk
     )
-    return render(request, "reproductions/detail.html", {"reproduction": reproduction})
+
+
+def _detail_url(reproduction: Reproduction) -> str:
+    return reverse("reproductions:detail", args=[reproduction.pk])
+
+
+def _form_errors(request: HttpRequest, form: object) -> None:
+    errors = getattr(form, "errors", {})
+    for field, items in errors.items():
+        for item in items:
+            messages.error(request, f"{field}: {item}" if field != "__all__" else item)
+
+
+@require_GET
+def board(request: HttpRequest) -> HttpResponse:
+    membership = require_membership(request)
+    mine = request.GET.get("mine") == "1"
+    fmt = request.GET.get("format")
+    if fmt in ("csv", "bib"):
+        reproductions = board_queryset(membership, mine).select_related("paper")[:EXPORT_LIMIT]
+        if fmt == "bib":
+            return papers_export([r.paper for r in reproductions], "bib", "reproductions")
+        return csv_response(
+            ("id", "paper", "arxiv_id", "status", "due", "budget_gpu_h", "spent_gpu_h", "url"),
+            (
+                (
+                    r.pk,
+                    r.paper.title,
+                    r.paper.arxiv_id or "",
+                    r.status,
+                    r.due_date or "",
+                    r.compute_budget_gpu_hours or "",
+                    r.compute_spent_gpu_hours,
+                    request.build_absolute_uri(_detail_url(r)),
+                )
+                for r in reproductions
+            ),
+            "reproductions",
+        )
+    columns = board_columns(membership, mine)
+    # Reversed once for the page, not once per card (see the inbox rows).
+    marker = "2147483647"
+    pattern = reverse("reproductions:detail", args=[int(marker)])
+    for column in columns:
+        for card in column.items:
+            card.detail_url = pattern.replace(marker, str(card.pk))  # type: ignore[attr-defined]
+    return render(
+        request,
+        "reproductions/board.html",
+        {
+            "columns": columns,
+            "mine": mine,
+            "total": sum(c.total for c in columns),
+            "today": timezone.localdate(),
+        },
+    )
+
+
+@require_GET
+def reproduction_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = require_membership(request)
+    reproduction = _team_reproduction(membership, pk)
+    rows = reproduction_claim_rows(reproduction)
+    computed = reproduction_outcome(reproduction)
+    next_statuses = [Status(s) for s in Status.values if s in TRANSITIONS[reproduction.status]]
+    return render(
+        request,
+        "reproductions/detail.html",
+        {
+            "reproduction": reproduction,
+            "paper": reproduction.paper,
+            "assignees": list(reproduction.assignees.order_by("username")),
+            "events": reproduction_events(reproduction),
+            "claim_rows": rows,
+            "computed": Status(computed) if computed else None,
+            "next_statuses": next_statuses,
+            "can_manage": can_manage(reproduction, membership),
+            "can_assign": can_assign(reproduction, membership),
+            "is_assignee": is_assignee(reproduction, request.user),
+            "assign_form": AssignForm(
+                reproduction=reproduction,
+                initial={"assignees": [u.pk for u in reproduction.assignees.all()]},
+            ),
+            "claim_form": ClaimForm(),
+            # The claim recorded last is usually the one being run.
+            "result_form": ResultForm(
+                reproduction=reproduction,
+                initial={"claim": rows[-1].claim.pk if rows else None},
+            ),
+            "plan_form": PlanForm(
+                initial={
+                    "due_date": reproduction.due_date,
+                    "budget_gpu_hours": reproduction.compute_budget_gpu_hours,
+                }
+            ),
+            "finished_statuses": [
+                Status.REPRODUCED,
+                Status.PARTLY_REPRODUCED,
+                Status.NOT_REPRODUCED,
+            ],
+        },
+    )
+
+
+@require_POST
+def propose(request: HttpRequest, paper_pk: int) -> HttpResponse:
+    membership = require_membership(request)
+    paper = get_object_or_404(Paper.objects.visible(), pk=paper_pk)
+    form = ProposeForm(request.POST)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return HttpResponseRedirect(reverse("papers:detail", args=[paper.pk]))
+    reproduction, created = reproduction_propose(
+        membership=membership,
+        paper=paper,
+        due_date=form.cleaned_data["due_date"],
+        budget_gpu_hours=form.cleaned_data["budget_gpu_hours"],
+        note=form.cleaned_data["note"] or "",
+    )
+    if request.htmx:
+        return render(
+            request,
+            "reproductions/_proposed.html",
+            {"reproduction": reproduction, "created": created},
+        )
+    messages.success(
+        request, "Reproduction proposed." if created else "This paper already has one open."
+    )
+    return HttpResponseRedirect(_detail_url(reproduction))
+
+
+def _act(
+    request: HttpRequest, reproduction: Reproduction, action: Callable[[], object]
+) -> HttpResponse:
+    """Run a service call; a validation error becomes a message, a refusal stays a 403."""
+    try:
+        action()
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    return HttpResponseRedirect(_detail_url(reproduction))
+
+
+@require_POST
+def assign(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = require_membership(request)
+    reproduction = _team_reproduction(membership, pk)
+    form = AssignForm(request.POST, reproduction=reproduction)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return HttpResponseRedirect(_detail_url(reproduction))
+    return _act(
+        request,
+        reproduction,
+        lambda: reproduction_assign(
+            reproduction=reproduction,
+            membership=membership,
+            assignees=form.cleaned_data["assignees"],
+        ),
+    )
+
+
+@require_POST
+def transition(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = require_membership(request)
+    reproduction = _team_reproduction(membership, pk)
+    form = TransitionForm(request.POST)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return HttpResponseRedirect(_detail_url(reproduction))
+    return _act(
+        request,
+        reproduction,
+        lambda: reproduction_transition(
+            reproduction=reproduction,
+            membership=membership,
+            to_status=form.cleaned_data["to_status"],
+            reason=form.cleaned_data["reason"] or "",
+        ),
+    )
+
+
+@require_POST
+def plan(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = require_membership(request)
+    reproduction = _team_reproduction(membership, pk)
+    form = PlanForm(request.POST)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return HttpResponseRedirect(_detail_url(reproduction))
+    return _act(
+        request,
+        reproduction,
+        lambda: reproduction_plan_set(
+            reproduction=reproduction,
+            membership=membership,
+            due_date=form.cleaned_data["due_date"],
+            budget_gpu_hours=form.cleaned_data["budget_gpu_hours"],
+        ),
+    )
+
+
+@require_POST
+def add_claim(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = require_membership(request)
+    reproduction = _team_reproduction(membership, pk)
+    form = ClaimForm(request.POST)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return HttpResponseRedirect(_detail_url(reproduction))
+    return _act(
+        request,
+        reproduction,
+        lambda: claim_create(membership=membership, paper=reproduction.paper, **form.cleaned_data),
+    )
+
+
+@require_POST
+def add_result(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = require_membership(request)
+    reproduction = _team_reproduction(membership, pk)
+    form = ResultForm(request.POST, reproduction=reproduction)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return HttpResponseRedirect(_detail_url(reproduction))
+    data = form.cleaned_data
+    return _act(
+        request,
+        reproduction,
+        lambda: result_log(
+            reproduction=reproduction,
+            membership=membership,
+            claim=data["claim"],
+            reproduced_value=data["reproduced_value"],
+            seeds=data["seeds"],
+            spread=data["spread"],
+            compute_gpu_hours=data["compute_gpu_hours"] or 0,
+            run_url=data["run_url"],
+            note=data["note"],
+        ),
+    )
+
+
+@require_GET
+def stats(request: HttpRequest) -> HttpResponse:
+    membership = require_membership(request)
+    data = team_stats(membership.team)
+    fmt = request.GET.get("format")
+    if fmt == "csv":
+        return csv_response(
+            (
+                "paper",
+                "metric",
+                "dataset",
+                "claimed",
+                "reproduced",
+                "gap_pct",
+                "verdict",
+                "lab",
+                "topic",
+                "category",
+            ),
+            (
+                (
+                    c.paper_title,
+                    c.metric,
+                    c.dataset,
+                    c.claimed,
+                    c.reproduced,
+                    "" if c.gap_pct is None else round(c.gap_pct, 2),
+                    c.verdict,
+                    c.lab,
+                    c.topic,
+                    c.category,
+                )
+                for c in data.claims
+            ),
+            "claim-verdicts",
+        )
+    return render(request, "reproductions/stats.html", {"stats": data})

@@ -1,20 +1,260 @@
-"""Reads for the inbox."""
+"""Reads for the inbox and for a paper's team ratings."""
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, QuerySet
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from statistics import mean, pstdev
+from typing import Any
 
-from tracker.papers.models import Paper
-from tracker.teams.models import Membership
-from tracker.triage.models import Rating, Skip
+from django.db.models import (
+    Avg,
+    Count,
+    Exists,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from tracker.papers.models import Paper, PaperKind
+from tracker.teams.models import Membership, Team
+from tracker.topics.models import Topic, TopicFollow
+from tracker.triage.models import Rating, RatingHistory, Skip
+
+# The inbox is about this week's papers: without a date filter it looks this far back,
+# which bounds its queries by a week of harvest instead of the whole corpus.
+INBOX_WINDOW_DAYS = 7
+INBOX_PAGE_SIZE = 50
+# Raters "disagree" when one calls a paper essential and another close to worthless.
+DISPUTE_RANGE = 3
+CODE_HOSTS = ("github.com/", "gitlab.com/", "huggingface.co/")
 
 
-def inbox_papers(membership: Membership) -> QuerySet[Paper]:
+@dataclass(frozen=True)
+class InboxFilters:
+    topic: int | None = None
+    source: str = ""  # "", "arxiv" or "lab"
+    category: str = ""
+    since: date | None = None
+    until: date | None = None
+    has_code: bool = False
+
+    def window_start(self) -> datetime:
+        start = self.since or (timezone.localdate() - timedelta(days=INBOX_WINDOW_DAYS))
+        return datetime.combine(start, time.min, tzinfo=timezone.get_current_timezone())
+
+    def as_query(self) -> dict[str, str]:
+        """The filters as GET parameters, for export links and the no-JS forms."""
+        query = {
+            "topic": str(self.topic or ""),
+            "source": self.source,
+            "category": self.category,
+            "since": self.since.isoformat() if self.since else "",
+            "until": self.until.isoformat() if self.until else "",
+            "has_code": "1" if self.has_code else "",
+        }
+        return {key: value for key, value in query.items() if value}
+
+
+def has_code_q() -> Q:
+    """Papers with a known code repository: harvested links, or a repository URL in the text."""
+    q = ~Q(code_urls=[])
+    for host in CODE_HOSTS:
+        q |= Q(abstract__icontains=host) | Q(comment__icontains=host)
+    return q
+
+
+def with_team_score(papers: QuerySet[Paper], team: Team) -> QuerySet[Paper]:
+    """Annotate each paper with the team's mean rating and number of raters (no per-row query)."""
+    team_ratings = Rating.objects.filter(team=team, paper=OuterRef("pk")).values("paper")
+    return papers.annotate(
+        team_score=Subquery(
+            team_ratings.annotate(avg=Avg("value")).values("avg"), output_field=FloatField()
+        ),
+        team_raters=Coalesce(
+            Subquery(team_ratings.annotate(n=Count("id")).values("n"), output_field=IntegerField()),
+            Value(0),
+        ),
+    )
+
+
+def inbox_papers(membership: Membership, filters: InboxFilters | None = None) -> QuerySet[Paper]:
     """Visible papers this member has neither rated nor skipped in this team, newest first."""
-    rated = Rating.objects.filter(team=membership.team, user=membership.user, paper=OuterRef("pk"))
-    skipped = Skip.objects.filter(team=membership.team, user=membership.user, paper=OuterRef("pk"))
-    return (
-        Paper.objects.visible()
-        .filter(~Exists(rated), ~Exists(skipped))
-        .order_by("-published_at", "-id")
+    filters = filters or InboxFilters()
+    team, user_id = membership.team, membership.user_id
+    rated = Rating.objects.filter(team=team, user_id=user_id, paper=OuterRef("pk"))
+    skipped = Skip.objects.filter(team=team, user_id=user_id, paper=OuterRef("pk"))
+    papers = Paper.objects.visible().filter(
+        ~Exists(rated), ~Exists(skipped), published_at__gte=filters.window_start()
+    )
+    if filters.until:
+        end = datetime.combine(filters.until, time.max, tzinfo=timezone.get_current_timezone())
+        papers = papers.filter(published_at__lte=end)
+    if filters.source == "arxiv":
+        papers = papers.filter(kind=PaperKind.ARXIV)
+    elif filters.source == "lab":
+        papers = papers.filter(kind=PaperKind.LAB_REPORT)
+    if filters.category:
+        papers = papers.filter(primary_category=filters.category)
+    if filters.has_code:
+        papers = papers.filter(has_code_q())
+    return papers.order_by("-published_at", "-id")
+
+
+@dataclass
+class TopicGroup:
+    topic_id: int | None
+    label: str
+    followed: bool
+    count: int
+    papers: list[Paper] = field(default_factory=list)
+
+
+@dataclass
+class Inbox:
+    groups: list[TopicGroup]
+    topic_counts: list[TopicGroup]
+    categories: list[tuple[str, int]]
+    followed_topics: list[Topic]
+    total: int
+    shown: int
+
+
+def inbox_build(
+    membership: Membership, filters: InboxFilters, limit: int = INBOX_PAGE_SIZE
+) -> Inbox:
+    """The inbox page: one page of papers grouped by topic, followed topics first.
+
+    Four queries whatever the number of papers: followed topics, the page in two halves
+    (LIMIT before grouping, so grouping never touches more than `limit` rows), and the
+    counts per topic and category.
+    """
+    user_id = membership.user_id
+    followed_topics = list(Topic.objects.filter(follows__user_id=user_id).order_by("label"))
+    followed_ids = {topic.pk for topic in followed_topics}
+
+    base = inbox_papers(membership, filters)
+    page_qs = base
+    if filters.topic:
+        page_qs = page_qs.filter(paper_topic__topic_id=filters.topic)
+    follows = TopicFollow.objects.filter(
+        user_id=user_id, topic_id=OuterRef("paper_topic__topic_id")
+    )
+    page_qs = (
+        with_team_score(page_qs, membership.team)
+        .annotate(followed=Exists(follows))
+        .select_related("paper_topic__topic")
+    )
+    # Followed topics first, newest first within each half. Two LIMITed queries that walk
+    # the published_at index and stop early, instead of one that sorts the whole window.
+    page = list(page_qs.filter(followed=True)[:limit])
+    page += list(page_qs.filter(followed=False)[:limit])
+    page = page[:limit]
+
+    # One scan of the window gives both facets: counts per topic and per category.
+    topic_rows: dict[int | None, dict[str, Any]] = {}
+    category_counts: dict[str, int] = {}
+    for row in (
+        base.order_by()
+        .values("paper_topic__topic_id", "paper_topic__topic__label", "primary_category")
+        .annotate(n=Count("id"))
+    ):
+        entry = topic_rows.setdefault(
+            row["paper_topic__topic_id"], {"label": row["paper_topic__topic__label"], "n": 0}
+        )
+        entry["n"] += row["n"]
+        if row["primary_category"]:
+            category_counts[row["primary_category"]] = (
+                category_counts.get(row["primary_category"], 0) + row["n"]
+            )
+    counts = topic_rows
+    topic_counts = sorted(
+        (
+            TopicGroup(
+                topic_id=topic_id,
+                label=row["label"] or "No topic yet",
+                followed=topic_id in followed_ids,
+                count=row["n"],
+            )
+            for topic_id, row in counts.items()
+        ),
+        key=lambda g: (not g.followed, -g.count, g.label),
+    )
+    categories = sorted(category_counts.items(), key=lambda item: (-item[1], item[0]))
+
+    groups: dict[int | None, TopicGroup] = {}
+    for paper in page:
+        topic = paper_topic(paper)
+        key = topic.pk if topic else None
+        if key not in groups:
+            groups[key] = TopicGroup(
+                topic_id=key,
+                label=topic.label if topic else "No topic yet",
+                followed=key in followed_ids,
+                count=counts.get(key, {}).get("n", 0),
+            )
+        groups[key].papers.append(paper)
+    total = (
+        counts.get(filters.topic, {}).get("n", 0)
+        if filters.topic
+        else sum(row["n"] for row in counts.values())
+    )
+    return Inbox(
+        groups=list(groups.values()),
+        topic_counts=topic_counts,
+        categories=categories,
+        followed_topics=followed_topics,
+        total=total,
+        shown=len(page),
+    )
+
+
+def paper_topic(paper: Paper) -> Topic | None:
+    try:
+        return paper.paper_topic.topic
+    except Paper.paper_topic.RelatedObjectDoesNotExist:
+        return None
+
+
+@dataclass
+class RatingSummary:
+    count: int
+    mean: float | None
+    spread: float | None
+    low: int | None
+    high: int | None
+    disputed: bool
+    ratings: list[Rating]
+    mine: Rating | None
+    history: list[RatingHistory]
+
+
+def rating_summary(team: Team, paper: Paper, user: Any) -> RatingSummary:
+    """The team's ratings of a paper: mean (the team score), count, spread, disputed or not."""
+    ratings = list(
+        Rating.objects.for_team(team).filter(paper=paper).select_related("user").order_by("-value")
+    )
+    values = [r.value for r in ratings]
+    history = list(
+        RatingHistory.objects.for_team(team)
+        .filter(paper=paper)
+        .select_related("user")
+        .order_by("-recorded_at")[:20]
+    )
+    return RatingSummary(
+        count=len(values),
+        mean=mean(values) if values else None,
+        spread=pstdev(values) if len(values) > 1 else None,
+        low=min(values) if values else None,
+        high=max(values) if values else None,
+        disputed=len(values) > 1 and max(values) - min(values) >= DISPUTE_RANGE,
+        ratings=ratings,
+        mine=next((r for r in ratings if r.user_id == user.pk), None),
+        history=history,
     )

@@ -1,15 +1,135 @@
-"""The inbox."""
+"""The inbox and the triage actions; every action answers htmx with a fragment, else redirects."""
 
 from __future__ import annotations
 
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 
+from tracker.core.export import EXPORT_LIMIT, papers_export
+from tracker.core.http import redirect_back
+from tracker.papers.models import Paper
 from tracker.teams.selectors import require_membership
-from tracker.triage.selectors import inbox_papers
+from tracker.topics.models import Topic
+from tracker.triage.forms import CommentForm, InboxFilterForm, RatingForm
+from tracker.triage.selectors import inbox_build, inbox_papers, rating_summary
+from tracker.triage.services import comment_create, rating_set, skip_create, topic_follow_set
 
 
+def _attach_row_urls(papers: list[Paper]) -> None:
+    """Each row's four links, reversed once per page instead of once per row and link.
+
+    Reversing is the largest cost of rendering fifty rows; the pattern is reversed with a
+    marker id and the marker replaced.
+    """
+    marker = "2147483647"
+    patterns = {
+        name: reverse(view, args=[int(marker)])
+        for name, view in (
+            ("detail_url", "papers:detail"),
+            ("rate_url", "triage:rate"),
+            ("skip_url", "triage:skip"),
+            ("propose_url", "reproductions:propose"),
+        )
+    }
+    for paper in papers:
+        for name, pattern in patterns.items():
+            setattr(paper, name, pattern.replace(marker, str(paper.pk)))
+
+
+@require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
     membership = require_membership(request)
-    papers = inbox_papers(membership)[:50]
-    return render(request, "triage/inbox.html", {"papers": papers})
+    form = InboxFilterForm(request.GET or None)
+    filters = form.filters()
+    fmt = request.GET.get("format")
+    if fmt in ("csv", "bib"):
+        papers = inbox_papers(membership, filters)
+        if filters.topic:
+            papers = papers.filter(paper_topic__topic_id=filters.topic)
+        return papers_export(papers[:EXPORT_LIMIT], fmt, "inbox")
+    data = inbox_build(membership, filters)
+    _attach_row_urls([paper for group in data.groups for paper in group.papers])
+    query = filters.as_query()
+    return render(
+        request,
+        "triage/inbox.html",
+        {
+            "inbox": data,
+            "form": form,
+            "filters": filters,
+            "query": query,
+            "next_url": request.get_full_path(),
+        },
+    )
+
+
+@require_POST
+def rate(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = require_membership(request)
+    paper = get_object_or_404(Paper.objects.visible(), pk=pk)
+    form = RatingForm(request.POST)
+    if not form.is_valid():
+        if request.htmx:
+            return HttpResponse("A rating is a value from 1 to 5.", status=400)
+        messages.error(request, "A rating is a value from 1 to 5.")
+        return redirect_back(request, reverse("papers:detail", args=[paper.pk]))
+    rating = rating_set(
+        team=membership.team,
+        paper=paper,
+        user=request.user,
+        value=form.cleaned_data["value"],
+        note=form.cleaned_data["note"] or "",
+    )
+    if request.htmx:
+        if request.POST.get("context") == "panel":
+            summary = rating_summary(membership.team, paper, request.user)
+            return render(
+                request, "triage/_ratings_panel.html", {"paper": paper, "summary": summary}
+            )
+        return render(
+            request, "triage/_row_done.html", {"paper": paper, "done": f"Rated {rating.value}"}
+        )
+    messages.success(request, f"Rated “{paper.title[:60]}” {rating.value}.")
+    return redirect_back(request, reverse("papers:detail", args=[paper.pk]))
+
+
+@require_POST
+def skip(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = require_membership(request)
+    paper = get_object_or_404(Paper.objects.visible(), pk=pk)
+    skip_create(team=membership.team, paper=paper, user=request.user)
+    if request.htmx:
+        return render(request, "triage/_row_done.html", {"paper": paper, "done": "Skipped"})
+    return redirect_back(request, reverse("triage:inbox"))
+
+
+@require_POST
+def follow(request: HttpRequest, pk: int) -> HttpResponse:
+    topic = get_object_or_404(Topic.objects.active(), pk=pk)
+    following = request.POST.get("follow", "1") == "1"
+    topic_follow_set(user=request.user, topic=topic, follow=following)
+    messages.success(
+        request, f"{'Following' if following else 'No longer following'} “{topic.label}”."
+    )
+    return redirect_back(request, reverse("triage:inbox"))
+
+
+@require_POST
+def comment(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = require_membership(request)
+    paper = get_object_or_404(Paper.objects.visible(), pk=pk)
+    form = CommentForm(request.POST)
+    if form.is_valid():
+        try:
+            comment_create(
+                team=membership.team, paper=paper, user=request.user, body=form.cleaned_data["body"]
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+    else:
+        messages.error(request, "A comment needs some text (at most 5000 characters).")
+    return redirect_back(request, reverse("papers:detail", args=[paper.pk]) + "#comments")

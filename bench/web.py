@@ -1,0 +1,386 @@
+"""Portal latency under load: 100k papers, 20 members, 50k ratings, 20 concurrent clients.
+
+Seeds a throwaway PostgreSQL database next to the one DATABASE_URL names (its name plus
+"_bench"), runs the app under gunicorn on loopback with DEBUG off, and drives the inbox, a
+paper page, search (when the app has it) and the board. Prints p50/p95 per page and each
+p95 as a ratio of the trivial page's (/health/) p95 in the same run.
+
+Target: every p95 within 5x the trivial page and under 200 ms.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+from statistics import median, quantiles
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PAPERS = int(os.environ.get("BENCH_PAPERS", 100_000))
+MEMBERS = 20
+RATINGS = int(os.environ.get("BENCH_RATINGS", 50_000))
+TOPICS = 40
+REPRODUCTIONS = 300
+CLIENTS = 20
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", 8))  # per client, each round hits every page once
+PASSWORD = "bench-password-" + "x" * 8
+
+
+def bench_database_url(url: str) -> tuple[str, str, str]:
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/") or "postgres"
+    bench_name = f"{name}_bench"
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    return urlunsplit(parts._replace(path="/" + bench_name)), bench_name, admin
+
+
+def recreate_database(admin_url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def seed() -> dict[str, object]:
+    """Bulk-create the corpus and the team's activity; returns what the clients need."""
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from tracker.papers.models import Paper, PaperKind
+    from tracker.reproductions.models import Claim, Reproduction, ResultLog, Status
+    from tracker.teams.models import Membership, Role, Team
+    from tracker.topics.models import PaperTopic, Topic, TopicFollow
+    from tracker.triage.models import Rating
+
+    call_command("migrate", verbosity=0)
+    rng = random.Random(7)
+    now = timezone.now()
+    team = Team.objects.create(name="Bench", slug="bench")
+    password = make_password(PASSWORD)
+    User = get_user_model()
+    users = User.objects.bulk_create(
+        [User(username=f"member{i:02d}", password=password) for i in range(MEMBERS)]
+    )
+    Membership.objects.bulk_create(
+        [
+            Membership(team=team, user=u, role=Role.CURATOR if i == 0 else Role.MEMBER)
+            for i, u in enumerate(users)
+        ]
+    )
+    topics = Topic.objects.bulk_create(
+        [
+            Topic(label=f"Topic {i}: {w}", size=PAPERS // TOPICS)
+            for i, w in enumerate(
+                ["agents", "RLHF", "diffusion", "retrieval", "MoE", "tokenizers", "ViT", "speech"]
+                * (TOPICS // 8)
+            )
+        ]
+    )
+    categories = ["cs.CL", "cs.LG", "cs.AI", "cs.CV"]
+    labs = ["OpenAI", "Google DeepMind", "Meta AI", "Anthropic", "Qwen", "DeepSeek", "Mistral"]
+    started = time.perf_counter()
+    papers: list[Paper] = []
+    for i in range(PAPERS):
+        lab_report = i % 50 == 0
+        papers.append(
+            Paper(
+                arxiv_id=None if lab_report else f"{2400 + i // 99999}.{i % 99999:05d}",
+                canonical_url=f"https://arxiv.org/abs/bench{i}",
+                kind=PaperKind.LAB_REPORT if lab_report else PaperKind.ARXIV,
+                lab=rng.choice(labs) if lab_report else "",
+                title=f"Bench paper {i} on {rng.choice(['scaling', 'alignment', 'reasoning'])}",
+                normalized_title=f"bench paper {i}",
+                abstract="We study $x^2$ and report results. " * 8
+                + ("Code: https://github.com/lab/repo" if i % 7 == 0 else ""),
+                authors=["A. Author", "B. Author", "C. Author"],
+                categories=[rng.choice(categories)],
+                primary_category=rng.choice(categories),
+                # A year of harvests, several hundred papers a day.
+                published_at=now - timedelta(minutes=i * 5.25),
+                code_urls=["https://github.com/lab/repo"] if i % 11 == 0 else [],
+            )
+        )
+    Paper.objects.bulk_create(papers, batch_size=5000)
+    paper_ids = list(Paper.objects.order_by("id").values_list("id", flat=True))
+    PaperTopic.objects.bulk_create(
+        [PaperTopic(paper_id=pid, topic=topics[pid % TOPICS]) for pid in paper_ids],
+        batch_size=10000,
+    )
+    TopicFollow.objects.bulk_create(
+        [TopicFollow(user=u, topic=t) for u in users for t in rng.sample(topics, 3)]
+    )
+    pairs: set[tuple[int, int]] = set()
+    # Ratings lean to recent papers, as a team's do.
+    recent = paper_ids[-20000:]
+    while len(pairs) < RATINGS:
+        pairs.add((rng.choice(recent if rng.random() < 0.7 else paper_ids), rng.randrange(MEMBERS)))
+    Rating.objects.bulk_create(
+        [
+            Rating(team=team, paper_id=pid, user=users[u], value=rng.randint(1, 5))
+            for pid, u in pairs
+        ],
+        batch_size=10000,
+    )
+    statuses = list(Status)
+    repros = Reproduction.objects.bulk_create(
+        [
+            Reproduction(
+                team=team,
+                paper_id=paper_ids[-1 - i * 37],
+                proposed_by=users[i % MEMBERS],
+                status=statuses[i % len(statuses)],
+                abandon_reason="bench" if statuses[i % len(statuses)] == Status.ABANDONED else "",
+                finished_at=now,
+            )
+            for i in range(REPRODUCTIONS)
+        ]
+    )
+    Reproduction.assignees.through.objects.bulk_create(
+        [
+            Reproduction.assignees.through(reproduction_id=r.pk, user_id=users[i % MEMBERS].pk)
+            for i, r in enumerate(repros)
+        ]
+    )
+    claims = Claim.objects.bulk_create(
+        [
+            Claim(
+                team=team,
+                paper_id=r.paper_id,
+                metric="acc",
+                dataset="MMLU",
+                claimed_value=70.0,
+                tolerance=0.5,
+            )
+            for r in repros
+        ]
+    )
+    ResultLog.objects.bulk_create(
+        [
+            ResultLog(reproduction=r, claim=c, reproduced_value=rng.uniform(65, 72))
+            for r, c in zip(repros, claims, strict=True)
+        ]
+    )
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    print(
+        f"seeded {PAPERS} papers, {MEMBERS} members, {RATINGS} ratings "
+        f"in {time.perf_counter() - started:.1f}s"
+    )
+    return {"paper_ids": paper_ids[-5000:], "usernames": [u.username for u in users]}
+
+
+def reuse_seed() -> dict[str, object]:
+    """BENCH_REUSE=1: drive the database an earlier run seeded (quicker when iterating)."""
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+
+    from tracker.papers.models import Paper
+
+    ids = list(Paper.objects.order_by("-id").values_list("id", flat=True)[:5000])
+    names = list(get_user_model().objects.order_by("username").values_list("username", flat=True))
+    print(f"reusing the seeded database ({Paper.objects.count()} papers)")
+    return {"paper_ids": ids, "usernames": names}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(url: str, timeout: float = 60) -> None:
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"gunicorn did not answer at {url}")
+
+
+def login(base: str, username: str):  # type: ignore[no-untyped-def]
+    import requests
+
+    session = requests.Session()
+    page = session.get(f"{base}/accounts/login/", timeout=10)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    response = session.post(
+        f"{base}/accounts/login/",
+        data={"username": username, "password": PASSWORD, "csrfmiddlewaretoken": token},
+        timeout=10,
+        allow_redirects=False,
+    )
+    if response.status_code != 302:
+        raise SystemExit(f"login failed for {username}: {response.status_code}")
+    return session
+
+
+def drive(
+    base: str, pages: dict[str, list[str]], usernames: list[str], clients: int, rounds: int
+) -> dict[str, list[float]]:
+    timings: dict[str, list[float]] = {name: [] for name in pages}
+    lock = threading.Lock()
+    sessions = [login(base, name) for name in usernames[:clients]]
+    barrier = threading.Barrier(len(sessions))
+
+    def client(index: int) -> None:
+        rng = random.Random(index)
+        session = sessions[index]
+        for paths in pages.values():  # warm-up, not measured
+            session.get(base + paths[0], timeout=30)
+        barrier.wait()
+        for _ in range(rounds):
+            order = list(pages)
+            rng.shuffle(order)
+            for name in order:
+                path = rng.choice(pages[name])
+                started = time.perf_counter()
+                response = session.get(base + path, timeout=30)
+                elapsed = (time.perf_counter() - started) * 1000
+                if response.status_code != 200:
+                    raise SystemExit(f"{path} answered {response.status_code}")
+                with lock:
+                    timings[name].append(elapsed)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(len(sessions))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return timings
+
+
+def main() -> int:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        print("bench/web.py: skipped, DATABASE_URL does not name PostgreSQL")
+        return 0
+    bench_url, bench_name, admin_url = bench_database_url(url)
+    reuse = os.environ.get("BENCH_REUSE") == "1"
+    if not reuse:
+        recreate_database(admin_url, bench_name)
+    var_dir = Path(tempfile.mkdtemp(prefix="tracker-bench-"))
+    env = {
+        **os.environ,
+        "DATABASE_URL": bench_url,
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(40),
+        "HTTPS": "0",
+        "VAR_DIR": str(var_dir),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_SETTINGS_MODULE": "tracker.settings",
+        # Load is the point; a lockout after many logins from one address is not.
+        "AXES_FAILURE_LIMIT": "1000",
+    }
+    os.environ.update(env)
+    data = reuse_seed() if reuse else seed()
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    gunicorn = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "tracker.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "4",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "4",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        wait_for(f"{base}/health/")
+        from django.urls import NoReverseMatch, reverse
+
+        paper_ids = data["paper_ids"]
+        pages = {
+            "trivial /health/": ["/health/"],
+            "inbox": ["/inbox/", "/inbox/?has_code=1", "/inbox/?source=arxiv&category=cs.CL"],
+            "paper page": [f"/papers/{pid}/" for pid in random.Random(1).sample(paper_ids, 200)],
+            "board": ["/reproductions/", "/reproductions/?mine=1"],
+        }
+        try:
+            search = reverse("papers:search")
+            pages["search"] = [f"{search}?q=scaling+alignment", f"{search}?q=reasoning"]
+        except NoReverseMatch:
+            print("search: skipped, this build has no papers:search page")
+        # One client first: what a page costs the server when nobody queues in front of it.
+        alone = drive(base, pages, data["usernames"], clients=1, rounds=20)
+        started = time.perf_counter()
+        timings = drive(base, pages, data["usernames"], clients=CLIENTS, rounds=ROUNDS)
+        total = sum(len(t) for t in timings.values())
+        elapsed = time.perf_counter() - started
+        print(f"{CLIENTS} clients, {total} requests in {elapsed:.1f}s (logins included)")
+    finally:
+        gunicorn.terminate()
+        gunicorn.wait(timeout=30)
+
+    def p95(values: list[float]) -> float:
+        return quantiles(values, n=20)[-1]
+
+    def table(title: str, runs: dict[str, list[float]]) -> list[str]:
+        base_p95 = p95(runs["trivial /health/"])
+        print(f"\n{title}")
+        print(f"{'page':<18}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'p95/trivial':>13}")
+        missed = []
+        for name, values in runs.items():
+            ratio = p95(values) / base_p95
+            print(
+                f"{name:<18}{len(values):>6}{median(values):>10.1f}{p95(values):>10.1f}"
+                f"{ratio:>12.1f}x"
+            )
+            if name != "trivial /health/" and (ratio > 5 or p95(values) > 200):
+                missed.append(name)
+        return missed
+
+    table("1 client, sequential", alone)
+    failed = table(f"{CLIENTS} concurrent clients", timings)
+    print(
+        f"target ({CLIENTS} clients): p95 within 5x the trivial page and under 200 ms: "
+        + ("met" if not failed else "missed by " + ", ".join(failed))
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,236 @@
+"""The portal in headless Chromium: keyboard triage to a "Not reproduced" verdict.
+
+Screenshots of the inbox, a paper page, the board and the stats page land in var/screenshots/.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connections
+
+from tests.factories import ClaimFactory, LabReportFactory, RatingFactory, ReproductionFactory
+from tests.portal.helpers import paper_in, topic
+from tracker.reproductions.models import Reproduction, ResultLog, Status
+from tracker.topics.models import TopicFollow
+from tracker.triage.models import Rating, Skip
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+# Playwright's sync API runs an event loop in this thread; the ORM calls are still sync.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture
+def browser_page(live_server, settings) -> Iterator:  # type: ignore[no-untyped-def]
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed")
+    # The live server speaks plain http on loopback.
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    settings.ALLOWED_HOSTS = ["*"]
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1360, "height": 900})
+        page.set_default_timeout(10_000)
+        yield page
+        browser.close()
+    _drop_server_thread_connections()
+
+
+def _drop_server_thread_connections() -> None:
+    """End PostgreSQL sessions a live-server request thread left open.
+
+    A thread that served a kept-alive browser connection can outlive the test with its
+    database session, and then the test database cannot be dropped at the end of the run.
+    """
+    connection = connections["default"]
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
+def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    folder = Path(django_settings.VAR_DIR) / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+def _earlier_reproductions(cast, topic_) -> None:  # type: ignore[no-untyped-def]
+    """Some history, so the board and the stats look like a team's after a few months."""
+    plan = [
+        ("reproduced", "Qwen", 80.1, 80.0, 5),
+        ("partly_reproduced", "DeepSeek", 55.0, 52.5, 3),
+        ("in_progress", "", 30.2, None, 4),
+        ("proposed", "", None, None, 2),
+    ]
+    for status, lab, claimed, got, rating in plan:
+        paper = paper_in(
+            topic_, days_ago=30, title=f"Earlier {status.replace('_', ' ')} paper", lab=lab
+        )
+        repro = ReproductionFactory(
+            team=cast.vision,
+            paper=paper,
+            proposed_by=cast.ada,
+            status=status,
+            due_date=datetime.date(2030, 1, 1),
+            compute_budget_gpu_hours=100,
+        )
+        repro.assignees.add(cast.ada)
+        RatingFactory(team=cast.vision, user=cast.ada, paper=paper, value=rating)
+        if claimed is not None:
+            claim = ClaimFactory(team=cast.vision, paper=paper, claimed_value=claimed, tolerance=1)
+            if got is not None:
+                ResultLog.objects.create(
+                    reproduction=repro, claim=claim, reproduced_value=got, compute_gpu_hours=40
+                )
+        if status in ("reproduced", "partly_reproduced"):
+            Reproduction.objects.filter(pk=repro.pk).update(
+                finished_at=repro.created_at + datetime.timedelta(days=9 if lab == "Qwen" else 21)
+            )
+
+
+def test_triage_to_not_reproduced_verdict(cast, live_server, browser_page) -> None:  # type: ignore[no-untyped-def]
+    page = browser_page
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    agents, rl, vision = topic("LLM agents"), topic("Reinforcement learning"), topic("Vision")
+    TopicFollow.objects.create(user=cast.ben, topic=agents)
+    evil = paper_in(
+        agents,
+        title='Tool use <script>alert("title")</script> with $O(n^2)$ calls',
+        abstract=(
+            "We bound regret by $\\sqrt{T \\log K}$ and show $$\\sum_i x_i \\le 1$$. "
+            '<img src=x onerror="alert(1)"> <a href="javascript:alert(2)">demo</a> '
+            "Code: https://github.com/agentlab/tooluse."
+        ),
+        authors=["Ada Lovelace", "Grace Hopper", "Alan Turing", "Edsger Dijkstra"],
+        code_urls=["https://github.com/agentlab/tooluse"],
+    )
+    paper_in(agents, days_ago=1, title="Planning with language models as world models")
+    paper_in(rl, days_ago=0.5, title="Offline RL without pessimism")
+    target = paper_in(
+        rl, days_ago=2, title="Scaling laws for reward models", primary_category="cs.LG"
+    )
+    for i in range(6):
+        paper_in(vision, days_ago=3 + i, title=f"Vision paper {i}: masked autoencoders at scale")
+    LabReportFactory(title="Qwen3 technical report", published_at=evil.published_at)
+    RatingFactory(team=cast.vision, user=cast.ada, paper=target, value=5)
+    _earlier_reproductions(cast, vision)
+
+    # Log in through the real form.
+    page.goto(live_server.url + "/accounts/login/?next=/inbox/")
+    page.fill("#id_username", "ben")
+    page.fill("#id_password", "correct horse battery")
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/inbox/$"))
+
+    rows = page.locator(".paper-row")
+    assert rows.first.get_attribute("class").split().count("selected") == 1
+    # Followed topic first: the "LLM agents" group heads the inbox.
+    assert "LLM agents" in page.locator(".topic-group h2").first.text_content()
+
+    # Three papers from the keyboard: rate 4, skip, then move with j/k and rate 2.
+    first_id = rows.nth(0).get_attribute("id")
+    page.keyboard.press("4")
+    page.wait_for_selector(f"#{first_id}.done")
+    second_id = rows.nth(1).get_attribute("id")
+    page.keyboard.press("s")
+    page.wait_for_selector(f"#{second_id}.done")
+    page.keyboard.press("j")
+    page.keyboard.press("k")
+    third_id = rows.nth(2).get_attribute("id")
+    assert "selected" in rows.nth(2).get_attribute("class")
+    page.keyboard.press("2")
+    page.wait_for_selector(f"#{third_id}.done")
+    assert Rating.objects.filter(user=cast.ben).count() == 2
+    assert Skip.objects.filter(user=cast.ben).count() == 1
+    assert page.url.endswith("/inbox/")  # no page load happened
+
+    # Select the reward-model paper and propose reproducing it with `r`.
+    target_row = page.locator(f"#paper-{target.pk}")
+    index = [rows.nth(i).get_attribute("id") for i in range(rows.count())].index(
+        f"paper-{target.pk}"
+    )
+    current = 3
+    while current < index:
+        page.keyboard.press("j")
+        current += 1
+    assert "selected" in target_row.get_attribute("class")
+    page.keyboard.press("r")
+    page.wait_for_selector(f"#paper-{target.pk} .row-status >> text=Reproduction proposed")
+    page.keyboard.press("?")
+    assert page.locator("#keys-help").is_visible()
+    shot(page, "inbox")
+    page.keyboard.press("Escape")
+    repro = Reproduction.objects.get(paper=target)
+
+    # Assign, accept, start, record a claim and log a result that misses it.
+    page.goto(f"{live_server.url}/reproductions/{repro.pk}/")
+    page.select_option("select[name=assignees]", [str(cast.ben.pk)])
+    page.click("text=Save assignees")
+    page.click("button:has-text('Accept')")
+    page.click("button:has-text('Start')")
+    page.fill("input[name=metric]", "accuracy")
+    page.fill("input[name=dataset]", "RewardBench")
+    page.fill("input[name=claimed_value]", "71.3")
+    page.fill("input[name=tolerance]", "0.5")
+    page.click("text=Add claim")
+    page.fill("input[name=reproduced_value]", "66.2")
+    page.fill("input[name=seeds]", "0, 1, 2")
+    page.fill("input[name=spread]", "0.4")
+    page.fill("input[name=compute_gpu_hours]", "36")
+    page.fill("input[name=run_url]", "https://wandb.ai/vision/rm-scaling/runs/7")
+    page.click("text=Log result")
+    shot(page, "reproduction")
+    assert page.locator(".claims .badge.not_reproduced").first.inner_text() == "Not reproduced"
+    page.click("button:has-text('Finish: Not reproduced')")
+    repro.refresh_from_db()
+    assert repro.status == Status.NOT_REPRODUCED
+    assert list(repro.assignees.all()) == [cast.ben]
+
+    page.goto(f"{live_server.url}/papers/{target.pk}/")
+    assert page.locator(".verdict.not_reproduced").first.inner_text() == "Not reproduced"
+    shot(page, "paper")
+
+    # Untrusted text: shown as text, LaTeX rendered, nothing executed.
+    page.goto(f"{live_server.url}/papers/{evil.pk}/")
+    page.wait_for_selector(".abstract .katex")
+    assert '<script>alert("title")</script>' in page.locator("h1.paper-title").inner_text()
+    assert page.locator(".paper-title .katex").count() == 1
+    assert page.locator(".abstract img").count() == 0
+    assert page.locator(".abstract a[href^='javascript']").count() == 0
+    assert page.locator("a.code-link").first.inner_text() == "github.com/agentlab/tooluse"
+    page.keyboard.press("3")
+    page.wait_for_selector("#ratings-panel button.chosen")
+    shot(page, "paper_latex")
+
+    page.goto(f"{live_server.url}/reproductions/")
+    assert page.locator(".column.status-not_reproduced .repro-card").count() == 1
+    shot(page, "board")
+
+    page.goto(f"{live_server.url}/stats/")
+    assert page.locator(".verdict.not_reproduced").first.inner_text() == "Not reproduced"
+    shot(page, "stats")
+    assert dialogs == []

@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from django.test import Client
+
+from tests.conftest import client_for
+from tests.portal.helpers import reproduction_underway
+from tracker.reproductions.models import Claim, ResultLog, Status
+from tracker.teams.models import ApiToken, hash_token
+from tracker.teams.services import api_token_create, api_token_revoke
+
+
+def post(client: Client, url: str, body: dict, token: str | None = None):  # type: ignore[no-untyped-def]
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return client.post(url, json.dumps(body), content_type="application/json", headers=headers)
+
+
+@pytest.fixture
+def setup(cast):  # type: ignore[no-untyped-def]
+    repro = reproduction_underway(cast)
+    claim = Claim.objects.get(paper=repro.paper)
+    _, ben_token = api_token_create(user=cast.ben, team=cast.vision, name="cluster")
+    _, carol_token = api_token_create(user=cast.carol, team=cast.language, name="carol")
+    return repro, claim, ben_token, carol_token
+
+
+def test_a_training_script_logs_a_result_with_its_token(cast, setup) -> None:  # type: ignore[no-untyped-def]
+    repro, claim, token, _ = setup
+    response = post(
+        Client(enforce_csrf_checks=True),
+        f"/api/reproductions/{repro.pk}/results/",
+        {
+            "claim": claim.pk,
+            "reproduced_value": 69.1,
+            "seeds": [0, 1, 2],
+            "spread": 0.2,
+            "compute_gpu_hours": 4.5,
+            "run_url": "https://wandb.ai/team/run/1",
+        },
+        token,
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["reproduction"]["claims"][0]["verdict"] == Status.NOT_REPRODUCED
+    result = ResultLog.objects.get()
+    assert result.seeds == [0, 1, 2] and result.logged_by == cast.ben
+    assert ApiToken.objects.get(user=cast.ben).last_used_at is not None
+
+
+def test_status_changes_through_the_api(cast, setup) -> None:  # type: ignore[no-untyped-def]
+    repro, claim, token, _ = setup
+    client = Client(enforce_csrf_checks=True)
+    post(
+        client,
+        f"/api/reproductions/{repro.pk}/results/",
+        {"claim": claim.pk, "reproduced_value": 71.2},
+        token,
+    )
+    response = post(
+        client, f"/api/reproductions/{repro.pk}/status/", {"status": "reproduced"}, token
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "reproduced"
+    bad = post(client, f"/api/reproductions/{repro.pk}/status/", {"status": "accepted"}, token)
+    assert bad.status_code == 400
+
+
+def test_no_token_bad_token_or_revoked_token_is_401(cast, setup) -> None:  # type: ignore[no-untyped-def]
+    repro, claim, token, _ = setup
+    client = Client()
+    url = f"/api/reproductions/{repro.pk}/results/"
+    body = {"claim": claim.pk, "reproduced_value": 1}
+    assert post(client, url, body).status_code == 401
+    assert post(client, url, body, "pt_wrong").status_code == 401
+    api_token_revoke(ApiToken.objects.get(user=cast.ben))
+    assert post(client, url, body, token).status_code == 401
+    assert not ResultLog.objects.exists()
+
+
+def test_a_session_cookie_is_not_enough_for_the_api(cast, setup) -> None:  # type: ignore[no-untyped-def]
+    repro, claim, _, _ = setup
+    client = client_for(cast.ben)
+    response = post(
+        client,
+        f"/api/reproductions/{repro.pk}/results/",
+        {"claim": claim.pk, "reproduced_value": 1},
+    )
+    assert response.status_code == 401
+
+
+def test_another_teams_ids_are_404(cast, setup) -> None:  # type: ignore[no-untyped-def]
+    repro, claim, _, carol_token = setup
+    client = Client()
+    assert (
+        client.get(
+            f"/api/reproductions/{repro.pk}/", headers={"Authorization": f"Bearer {carol_token}"}
+        ).status_code
+        == 404
+    )
+    assert (
+        post(
+            client,
+            f"/api/reproductions/{repro.pk}/results/",
+            {"claim": claim.pk, "reproduced_value": 1},
+            carol_token,
+        ).status_code
+        == 404
+    )
+    assert (
+        post(
+            client,
+            f"/api/reproductions/{repro.pk}/status/",
+            {"status": "abandoned", "reason": "x"},
+            carol_token,
+        ).status_code
+        == 404
+    )
+
+
+def test_a_member_who_is_not_assigned_gets_403(cast, setup) -> None:  # type: ignore[no-untyped-def]
+    from tests.factories import MembershipFactory, UserFactory
+
+    repro, claim, _, _ = setup
+    dan = UserFactory(username="dan")
+    MembershipFactory(team=cast.vision, user=dan)
+    _, dan_token = api_token_create(user=dan, team=cast.vision, name="dan")
+    response = post(
+        Client(),
+        f"/api/reproductions/{repro.pk}/results/",
+        {"claim": claim.pk, "reproduced_value": 1},
+        dan_token,
+    )
+    assert response.status_code == 403
+
+
+def test_a_token_dies_with_its_membership(cast, setup) -> None:  # type: ignore[no-untyped-def]
+    repro, _, token, _ = setup
+    cast.ben.memberships.all().delete()
+    assert (
+        Client()
+        .get(f"/api/reproductions/{repro.pk}/", headers={"Authorization": f"Bearer {token}"})
+        .status_code
+        == 401
+    )
+
+
+def test_invalid_bodies_get_clear_errors(cast, setup) -> None:  # type: ignore[no-untyped-def]
+    repro, _, token, _ = setup
+    client = Client()
+    response = client.post(
+        f"/api/reproductions/{repro.pk}/results/",
+        "not json",
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 400 and "JSON" in response.json()["error"]
+    response = post(
+        client,
+        f"/api/reproductions/{repro.pk}/results/",
+        {"claim": 999999, "reproduced_value": "x"},
+        token,
+    )
+    assert response.status_code == 400
+    assert set(response.json()["fields"]) == {"claim", "reproduced_value"}
+
+
+def test_openapi_document_is_served_to_members_and_token_holders(cast, setup) -> None:  # type: ignore[no-untyped-def]
+    _, _, token, _ = setup
+    assert Client().get("/api/openapi.json").status_code == 401
+    doc = Client().get("/api/openapi.json", headers={"Authorization": f"Bearer {token}"}).json()
+    assert doc["openapi"].startswith("3.")
+    assert "/reproductions/{id}/results/" in doc["paths"]
+    assert client_for(cast.ben).get("/api/openapi.json").status_code == 200
+
+
+def test_tokens_page_creates_shows_once_and_revokes(cast) -> None:  # type: ignore[no-untyped-def]
+    client = client_for(cast.ben)
+    page = client.post("/tokens/", {"name": "laptop"}).content.decode()
+    token = ApiToken.objects.get(user=cast.ben)
+    raw = re.search(r"pt_[\w-]{20,}", page).group(0)
+    assert hash_token(raw) == token.key_hash and token.key_hash not in page
+    assert raw not in client.get("/tokens/").content.decode()
+    assert client_for(cast.carol).post(f"/tokens/{token.pk}/revoke/").status_code == 404
+    client.post(f"/tokens/{token.pk}/revoke/")
+    token.refresh_from_db()
+    assert not token.is_active

@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import client_for
+from tests.factories import LabReportFactory, RatingFactory
+from tests.portal.helpers import paper_in, topic
+from tracker.topics.models import TopicFollow
+from tracker.triage.models import Rating, RatingHistory, Skip
+from tracker.triage.services import rating_set
+
+
+def test_inbox_groups_by_topic_with_followed_topics_first(cast) -> None:  # type: ignore[no-untyped-def]
+    vision, nlp = topic("Vision transformers"), topic("Tokenizers")
+    paper_in(nlp, days_ago=0, title="Newest tokenizer paper")
+    paper_in(vision, days_ago=2, title="Older ViT paper")
+    TopicFollow.objects.create(user=cast.ben, topic=vision)
+
+    page = client_for(cast.ben).get("/inbox/").content.decode()
+
+    assert page.index("Vision transformers") < page.index("Tokenizers")
+    assert page.index("Older ViT paper") < page.index("Newest tokenizer paper")
+
+
+def test_inbox_hides_what_i_rated_or_skipped_but_not_what_others_rated(cast) -> None:  # type: ignore[no-untyped-def]
+    t = topic("RL")
+    rated, skipped, others = (paper_in(t, title=f"paper {name}") for name in "abc")
+    RatingFactory(team=cast.vision, user=cast.ben, paper=rated)
+    Skip.objects.create(team=cast.vision, user=cast.ben, paper=skipped)
+    RatingFactory(team=cast.vision, user=cast.ada, paper=others, value=2)
+
+    page = client_for(cast.ben).get("/inbox/").content.decode()
+
+    assert "paper a" not in page and "paper b" not in page
+    assert "paper c" in page
+    assert "team 2.0 (1)" in page
+
+
+def test_inbox_filters_by_source_category_code_topic_and_date(cast) -> None:  # type: ignore[no-untyped-def]
+    t, other = topic("Agents"), topic("Speech")
+    paper_in(t, title="arxiv cl", primary_category="cs.CL")
+    paper_in(
+        t,
+        title="arxiv cv with code",
+        primary_category="cs.CV",
+        code_urls=["https://github.com/a/b"],
+    )
+    paper_in(other, title="speech old", days_ago=40)
+    paper_in(other, title="code in abstract", abstract="Code at https://github.com/x/y.")
+    lab = LabReportFactory(title="lab post")
+    client = client_for(cast.ben)
+
+    def titles(query: str) -> set[str]:
+        page = client.get("/inbox/" + query).content.decode()
+        return {
+            name
+            for name in (
+                "arxiv cl",
+                "arxiv cv with code",
+                "speech old",
+                "code in abstract",
+                "lab post",
+            )
+            if f">{name}</a>" in page
+        }
+
+    assert titles("") == {"arxiv cl", "arxiv cv with code", "code in abstract", "lab post"}
+    assert titles("?source=lab") == {"lab post"}
+    assert titles("?source=arxiv&category=cs.CV") == {"arxiv cv with code"}
+    assert titles("?has_code=1") == {"arxiv cv with code", "code in abstract"}
+    assert titles(f"?topic={other.pk}") == {"code in abstract"}
+    assert titles("?since=2000-01-01") >= {"speech old"}
+    assert lab.pk
+
+
+def test_topic_counts_are_shown(cast) -> None:  # type: ignore[no-untyped-def]
+    t = topic("Diffusion")
+    for _ in range(3):
+        paper_in(t)
+    response = client_for(cast.ben).get("/inbox/")
+    counts = {g.label: g.count for g in response.context["inbox"].topic_counts}
+    assert counts["Diffusion"] == 3
+
+
+def test_rating_from_the_inbox_swaps_the_row_in_place(cast) -> None:  # type: ignore[no-untyped-def]
+    paper = paper_in(topic("RL"))
+    response = client_for(cast.ben).post(
+        f"/inbox/papers/{paper.pk}/rate/", {"value": "4", "context": "row"}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200
+    assert f'id="paper-{paper.pk}"' in response.content.decode()
+    assert "Rated 4" in response.content.decode()
+    assert Rating.objects.get(paper=paper, user=cast.ben, team=cast.vision).value == 4
+
+
+def test_rating_without_js_redirects_back(cast) -> None:  # type: ignore[no-untyped-def]
+    paper = paper_in(None)
+    response = client_for(cast.ben).post(
+        f"/inbox/papers/{paper.pk}/rate/", {"value": "2", "next": "/inbox/?source=arxiv"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/inbox/?source=arxiv"
+    evil = client_for(cast.ben).post(
+        f"/inbox/papers/{paper.pk}/rate/", {"value": "2", "next": "https://evil.example/"}
+    )
+    assert evil["Location"] == f"/papers/{paper.pk}/"
+
+
+def test_bad_rating_values_are_refused(cast) -> None:  # type: ignore[no-untyped-def]
+    paper = paper_in(None)
+    client = client_for(cast.ben)
+    assert (
+        client.post(
+            f"/inbox/papers/{paper.pk}/rate/", {"value": "9"}, HTTP_HX_REQUEST="true"
+        ).status_code
+        == 400
+    )
+    assert not Rating.objects.exists()
+
+
+def test_changing_a_rating_keeps_the_old_one_in_history(cast) -> None:  # type: ignore[no-untyped-def]
+    paper = paper_in(None)
+    rating_set(team=cast.vision, paper=paper, user=cast.ben, value=2)
+    rating_set(team=cast.vision, paper=paper, user=cast.ben, value=2)
+    rating_set(team=cast.vision, paper=paper, user=cast.ben, value=5, note="ablation convinced me")
+
+    rating = Rating.objects.get()
+    assert (rating.value, rating.note) == (5, "ablation convinced me")
+    assert list(RatingHistory.objects.values_list("value", flat=True)) == [2]
+
+
+def test_skip_swaps_the_row_and_leaves_the_inbox(cast) -> None:  # type: ignore[no-untyped-def]
+    paper = paper_in(None, title="to skip")
+    client = client_for(cast.ben)
+    response = client.post(f"/inbox/papers/{paper.pk}/skip/", HTTP_HX_REQUEST="true")
+    assert "Skipped" in response.content.decode()
+    assert ">to skip</a>" not in client.get("/inbox/").content.decode()
+
+
+def test_follow_and_unfollow_a_topic(cast) -> None:  # type: ignore[no-untyped-def]
+    t = topic("Robotics")
+    client = client_for(cast.ben)
+    client.post(f"/inbox/topics/{t.pk}/follow/", {"follow": "1"})
+    client.post(f"/inbox/topics/{t.pk}/follow/", {"follow": "1"})
+    assert TopicFollow.objects.filter(user=cast.ben, topic=t).count() == 1
+    client.post(f"/inbox/topics/{t.pk}/follow/", {"follow": "0"})
+    assert not TopicFollow.objects.exists()
+
+
+def test_the_inbox_reads_without_javascript(cast) -> None:  # type: ignore[no-untyped-def]
+    paper = paper_in(topic("RL"))
+    page = client_for(cast.ben).get("/inbox/").content.decode()
+    # Plain forms and links carry every action; htmx only makes them faster.
+    assert f'action="/inbox/papers/{paper.pk}/rate/"' in page
+    assert f'href="/papers/{paper.pk}/"' in page
+    assert "<script>" not in page and "onclick" not in page
+
+
+@pytest.mark.parametrize("rows", [3, 30])
+def test_inbox_query_count_is_fixed(cast, rows: int, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+    topics = [topic(f"topic {i}") for i in range(3)]
+    TopicFollow.objects.create(user=cast.ben, topic=topics[0])
+    for i in range(rows):
+        paper = paper_in(topics[i % 3], code_urls=["https://github.com/a/b"] if i % 2 else [])
+        RatingFactory(team=cast.vision, user=cast.ada, paper=paper, value=1 + i % 5)
+    client = client_for(cast.ben)
+    # session, user, membership, followed topics, the page, topic counts, category counts
+    with django_assert_num_queries(7):
+        response = client.get("/inbox/")
+    assert response.context["inbox"].shown == rows
+
+
+def test_inbox_exports_bibtex_and_csv_of_the_filtered_list(cast) -> None:  # type: ignore[no-untyped-def]
+    paper_in(None, title="Scaling {laws} & 100% of $x_1$", arxiv_id="2501.99999")
+    LabReportFactory(title="=HYPERLINK(evil)")
+    client = client_for(cast.ben)
+    bib = client.get("/inbox/?source=arxiv&format=bib")
+    assert bib["Content-Type"].startswith("application/x-bibtex")
+    text = bib.content.decode()
+    assert "@misc{arxiv:2501.99999," in text
+    assert r"Scaling \{laws\} \& 100\% of \$x\_1\$" in text
+    assert "HYPERLINK" not in text
+    csv_text = client.get("/inbox/?format=csv").content.decode()
+    assert "'=HYPERLINK(evil)" in csv_text

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+from tests.conftest import client_for
+from tests.factories import CommentFactory, PaperFactory, RatingFactory, SourceFactory
+from tracker.papers.links import code_links
+from tracker.papers.models import PaperSource, PaperVersion
+from tracker.papers.versions import version_changes
+from tracker.topics.models import PaperTopic, Topic
+from tracker.triage.selectors import rating_summary
+
+
+def test_code_repositories_are_found_in_the_abstract_and_comments(db: None) -> None:
+    paper = PaperFactory.build(
+        code_urls=["https://github.com/org/model"],
+        abstract="Code: https://github.com/org/model. Weights at https://huggingface.co/org/model-7b).",
+        comment="Data: https://gitlab.com/team/data.git and https://example.org/not-code",
+    )
+    assert code_links(paper) == [
+        "https://github.com/org/model",
+        "https://huggingface.co/org/model-7b",
+        "https://gitlab.com/team/data",
+    ]
+
+
+def test_version_changes_say_what_changed(db: None) -> None:
+    paper = PaperFactory(version=2)
+    v1 = PaperVersion.objects.create(
+        paper=paper, version=1, title="Old", abstract="a b c", authors=["A"]
+    )
+    v2 = PaperVersion.objects.create(
+        paper=paper, version=2, title="New", abstract="a b c d e", authors=["A", "B"]
+    )
+    rows = version_changes([v1, v2])
+    assert rows[0].version == v2
+    assert rows[0].changes == ["title changed", "abstract changed (+2 words)", "authors: added B"]
+    assert rows[1].changes == ["first version seen"]
+
+
+def test_rating_summary_marks_disagreement_as_disputed(cast) -> None:  # type: ignore[no-untyped-def]
+    paper = PaperFactory()
+    RatingFactory(team=cast.vision, user=cast.ada, paper=paper, value=5)
+    RatingFactory(team=cast.vision, user=cast.ben, paper=paper, value=2)
+    RatingFactory(team=cast.language, user=cast.carol, paper=paper, value=5)
+    summary = rating_summary(cast.vision, paper, cast.ben)
+    assert (summary.count, summary.mean, summary.low, summary.high) == (2, 3.5, 2, 5)
+    assert summary.disputed and summary.spread == 1.5
+    assert summary.mine.value == 2
+    RatingFactory(team=cast.language, user=cast.ada, paper=paper, value=4)
+    assert not rating_summary(cast.language, paper, cast.ada).disputed
+
+
+def test_paper_page_shows_everything_about_the_paper(cast) -> None:  # type: ignore[no-untyped-def]
+    paper = PaperFactory(
+        title="Sparse mixtures at scale",
+        abstract="We train $N=10^{12}$ parameters. https://github.com/moe/sparse",
+        pdf_url="https://arxiv.org/pdf/2501.00001",
+        version=2,
+    )
+    PaperVersion.objects.create(paper=paper, version=1, title="Sparse mixtures", abstract="x")
+    PaperVersion.objects.create(paper=paper, version=2, title=paper.title, abstract=paper.abstract)
+    PaperSource.objects.create(
+        paper=paper, source=SourceFactory(name="arXiv cs.LG"), url=paper.canonical_url
+    )
+    PaperSource.objects.create(
+        paper=paper, url="https://moe.example/blog/sparse", title="Our MoE post"
+    )
+    topic = Topic.objects.create(label="Mixture of experts")
+    PaperTopic.objects.create(paper=paper, topic=topic)
+    RatingFactory(team=cast.vision, user=cast.ada, paper=paper, value=5)
+    RatingFactory(team=cast.vision, user=cast.ben, paper=paper, value=1)
+    CommentFactory(team=cast.vision, user=cast.ada, paper=paper, body="Try the 8-expert config.")
+
+    page = client_for(cast.ben).get(f"/papers/{paper.pk}/").content.decode()
+
+    for text in (
+        "Sparse mixtures at scale",
+        "Ada Lovelace",
+        "arXiv:2501.",
+        "cs.CL",
+        "Mixture of experts",
+        'href="https://arxiv.org/pdf/2501.00001"',
+        "github.com/moe/sparse",
+        "arXiv cs.LG",
+        "https://moe.example/blog/sparse",
+        "Our MoE post",
+        "title changed",
+        "disputed",
+        "mean of 2",
+        "Try the 8-expert config.",
+        "data-math",
+    ):
+        assert text in page, text
+
+
+def test_rating_from_the_paper_page_updates_the_panel(cast) -> None:  # type: ignore[no-untyped-def]
+    paper = PaperFactory()
+    client = client_for(cast.ben)
+    client.post(
+        f"/inbox/papers/{paper.pk}/rate/",
+        {"value": "2", "context": "panel"},
+        HTTP_HX_REQUEST="true",
+    )
+    response = client.post(
+        f"/inbox/papers/{paper.pk}/rate/",
+        {"value": "4", "note": "changed my mind", "context": "panel"},
+        HTTP_HX_REQUEST="true",
+    )
+    html = response.content.decode()
+    assert 'id="ratings-panel"' in html and "changed my mind" in html
+    assert "Rating history (1)" in html
+
+
+def test_comments_are_posted_to_the_current_team(cast) -> None:  # type: ignore[no-untyped-def]
+    paper = PaperFactory()
+    client_for(cast.carol).post(f"/inbox/papers/{paper.pk}/comment/", {"body": "language note"})
+    assert "language note" not in client_for(cast.ben).get(f"/papers/{paper.pk}/").content.decode()
+    assert "language note" in client_for(cast.carol).get(f"/papers/{paper.pk}/").content.decode()
+
+
+def test_a_merged_paper_redirects_to_its_survivor(cast) -> None:  # type: ignore[no-untyped-def]
+    survivor = PaperFactory()
+    merged = PaperFactory(merged_into=survivor)
+    response = client_for(cast.ben).get(f"/papers/{merged.pk}/")
+    assert response.status_code == 302 and response["Location"] == f"/papers/{survivor.pk}/"

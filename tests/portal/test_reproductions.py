@@ -1,0 +1,278 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from tests.conftest import client_for
+from tests.factories import ClaimFactory, PaperFactory, RatingFactory, ReproductionFactory
+from tests.portal.helpers import reproduction_underway
+from tracker.reproductions.models import Claim, Reproduction, ReproductionEvent, ResultLog, Status
+from tracker.reproductions.services import (
+    reproduction_assign,
+    reproduction_propose,
+    reproduction_transition,
+    result_log,
+)
+from tracker.reproductions.stats import spearman, team_stats
+from tracker.teams.models import Membership
+
+
+def member(cast, user, team=None) -> Membership:  # type: ignore[no-untyped-def]
+    return Membership.objects.get(user=user, team=team or cast.vision)
+
+
+def test_proposing_twice_reuses_the_open_reproduction(cast) -> None:  # type: ignore[no-untyped-def]
+    paper = PaperFactory()
+    first, created = reproduction_propose(membership=member(cast, cast.ben), paper=paper)
+    again, created_again = reproduction_propose(membership=member(cast, cast.ada), paper=paper)
+    assert created and not created_again and first.pk == again.pk
+    assert first.events.get().kind == "proposed"
+
+
+def test_only_a_curator_or_the_proposer_assigns(cast) -> None:  # type: ignore[no-untyped-def]
+    repro = ReproductionFactory(team=cast.vision, proposed_by=cast.ada)
+    with pytest.raises(PermissionDenied):
+        reproduction_assign(
+            reproduction=repro, membership=member(cast, cast.ben), assignees=[cast.ben]
+        )
+    reproduction_assign(reproduction=repro, membership=member(cast, cast.ada), assignees=[cast.ben])
+    assert list(repro.assignees.all()) == [cast.ben]
+    with pytest.raises(ValidationError):
+        reproduction_assign(
+            reproduction=repro, membership=member(cast, cast.ada), assignees=[cast.carol]
+        )
+
+
+def test_statuses_move_forward_with_timestamped_attributed_events(cast) -> None:  # type: ignore[no-untyped-def]
+    repro = ReproductionFactory(team=cast.vision, proposed_by=cast.ben)
+    repro.assignees.add(cast.ben)
+    ben = member(cast, cast.ben)
+    with pytest.raises(ValidationError):
+        reproduction_transition(reproduction=repro, membership=ben, to_status=Status.IN_PROGRESS)
+    reproduction_transition(reproduction=repro, membership=ben, to_status=Status.ACCEPTED)
+    reproduction_transition(reproduction=repro, membership=ben, to_status=Status.IN_PROGRESS)
+    repro.refresh_from_db()
+    assert repro.accepted_at and repro.started_at
+    events = list(
+        repro.events.filter(kind="status").values_list("from_status", "to_status", "actor")
+    )
+    assert events == [
+        ("proposed", "accepted", cast.ben.pk),
+        ("accepted", "in_progress", cast.ben.pk),
+    ]
+
+
+def test_abandoning_needs_a_reason(cast) -> None:  # type: ignore[no-untyped-def]
+    repro = reproduction_underway(cast)
+    with pytest.raises(ValidationError):
+        reproduction_transition(
+            reproduction=repro, membership=member(cast, cast.ben), to_status=Status.ABANDONED
+        )
+    reproduction_transition(
+        reproduction=repro,
+        membership=member(cast, cast.ben),
+        to_status=Status.ABANDONED,
+        reason="code never released",
+    )
+    repro.refresh_from_db()
+    assert repro.abandon_reason == "code never released"
+
+
+def test_only_assignees_and_curators_change_status_or_log_results(cast) -> None:  # type: ignore[no-untyped-def]
+    from tests.factories import MembershipFactory, UserFactory
+
+    dan = UserFactory(username="dan")
+    MembershipFactory(team=cast.vision, user=dan)
+    repro = reproduction_underway(cast)
+    claim = Claim.objects.get(paper=repro.paper)
+    dan_m = member(cast, dan)
+    with pytest.raises(PermissionDenied):
+        reproduction_transition(
+            reproduction=repro, membership=dan_m, to_status=Status.ABANDONED, reason="x"
+        )
+    with pytest.raises(PermissionDenied):
+        result_log(reproduction=repro, membership=dan_m, claim=claim, reproduced_value=1)
+    # ada is a curator, not an assignee: allowed.
+    result_log(
+        reproduction=repro, membership=member(cast, cast.ada), claim=claim, reproduced_value=71
+    )
+
+
+def test_outcome_follows_the_claims_unless_an_assignee_overrides_with_a_reason(cast) -> None:  # type: ignore[no-untyped-def]
+    repro = reproduction_underway(cast)
+    claim = Claim.objects.get(paper=repro.paper)
+    ben, ada = member(cast, cast.ben), member(cast, cast.ada)
+    result_log(
+        reproduction=repro,
+        membership=ben,
+        claim=claim,
+        reproduced_value=65.0,
+        compute_gpu_hours=Decimal("12.5"),
+        seeds=[0, 1],
+    )
+    with pytest.raises(PermissionDenied):  # a curator cannot override
+        reproduction_transition(
+            reproduction=repro, membership=ada, to_status=Status.REPRODUCED, reason="x"
+        )
+    with pytest.raises(ValidationError):  # an assignee must say why
+        reproduction_transition(reproduction=repro, membership=ben, to_status=Status.REPRODUCED)
+    reproduction_transition(reproduction=repro, membership=ada, to_status=Status.NOT_REPRODUCED)
+    repro.refresh_from_db()
+    assert repro.status == Status.NOT_REPRODUCED and repro.finished_at
+    assert repro.compute_spent_gpu_hours == Decimal("12.5")
+
+    # A later result that meets the claim changes the outcome with it.
+    result_log(reproduction=repro, membership=ben, claim=claim, reproduced_value=78.0)
+    repro.refresh_from_db()
+    assert repro.status == Status.REPRODUCED
+    assert repro.events.filter(note="outcome follows the claims' verdicts").exists()
+
+    reproduction_transition(reproduction=repro, membership=ben, to_status=Status.IN_PROGRESS)
+    reproduction_transition(
+        reproduction=repro,
+        membership=ben,
+        to_status=Status.PARTLY_REPRODUCED,
+        reason="second seed diverged; only one setting holds",
+    )
+    repro.refresh_from_db()
+    assert repro.outcome_override_reason.startswith("second seed")
+
+
+def test_result_against_another_papers_claim_is_refused(cast) -> None:  # type: ignore[no-untyped-def]
+    repro = reproduction_underway(cast)
+    foreign = ClaimFactory(team=cast.vision)
+    with pytest.raises(ValidationError):
+        result_log(
+            reproduction=repro, membership=member(cast, cast.ben), claim=foreign, reproduced_value=1
+        )
+
+
+def test_pages_drive_the_whole_workflow(cast) -> None:  # type: ignore[no-untyped-def]
+    paper = PaperFactory(title="Paper to reproduce")
+    ben, ada = client_for(cast.ben), client_for(cast.ada)
+    response = ben.post(
+        f"/papers/{paper.pk}/reproduce/", {"due_date": "2030-01-01", "budget_gpu_hours": "100"}
+    )
+    repro = Reproduction.objects.get()
+    assert response["Location"] == f"/reproductions/{repro.pk}/"
+    ada.post(f"/reproductions/{repro.pk}/assign/", {"assignees": [cast.ben.pk]})
+    ben.post(f"/reproductions/{repro.pk}/status/", {"to_status": "accepted"})
+    ben.post(f"/reproductions/{repro.pk}/status/", {"to_status": "in_progress"})
+    ben.post(
+        f"/reproductions/{repro.pk}/claims/",
+        {
+            "metric": "acc",
+            "dataset": "MMLU",
+            "claimed_value": "71.3",
+            "higher_is_better": "1",
+            "tolerance": "0.5",
+        },
+    )
+    claim = Claim.objects.get()
+    ben.post(
+        f"/reproductions/{repro.pk}/results/",
+        {
+            "claim": claim.pk,
+            "reproduced_value": "68.0",
+            "seeds": "0, 1, 2",
+            "spread": "0.4",
+            "compute_gpu_hours": "8",
+            "run_url": "https://wandb.ai/x/run1",
+            "note": "fp16",
+        },
+    )
+    result = ResultLog.objects.get()
+    assert result.seeds == [0, 1, 2] and result.logged_by == cast.ben
+    page = ben.get(f"/reproductions/{repro.pk}/").content.decode()
+    assert "Not reproduced" in page and "Finish: Not reproduced" in page
+    ben.post(f"/reproductions/{repro.pk}/status/", {"to_status": "not_reproduced"})
+    repro.refresh_from_db()
+    assert repro.status == Status.NOT_REPRODUCED
+    assert repro.due_date.isoformat() == "2030-01-01"
+    assert ReproductionEvent.objects.filter(reproduction=repro).count() >= 6
+    assert "Not reproduced" in ben.get(f"/papers/{paper.pk}/").content.decode()
+    assert "Not reproduced" in ben.get("/stats/").content.decode()
+
+
+def test_board_has_a_column_per_status_and_a_mine_filter(cast) -> None:  # type: ignore[no-untyped-def]
+    mine = ReproductionFactory(
+        team=cast.vision, proposed_by=cast.ada, paper__title="assigned to ben"
+    )
+    mine.assignees.add(cast.ben)
+    ReproductionFactory(team=cast.vision, proposed_by=cast.ada, paper__title="ada only")
+    ReproductionFactory(team=cast.language, proposed_by=cast.carol, paper__title="other team")
+    client = client_for(cast.ben)
+    team_page = client.get("/reproductions/").content.decode()
+    assert "assigned to ben" in team_page and "ada only" in team_page
+    assert "other team" not in team_page
+    for status in Status:
+        assert status.label in team_page
+    mine_page = client.get("/reproductions/?mine=1").content.decode()
+    assert "assigned to ben" in mine_page and "ada only" not in mine_page
+    assert "assigned to ben" in client.get("/reproductions/?format=csv").content.decode()
+
+
+@pytest.mark.parametrize("rows", [3, 30])
+def test_board_query_count_is_fixed(cast, rows: int, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+    for i in range(rows):
+        repro = ReproductionFactory(
+            team=cast.vision, proposed_by=cast.ada, status=list(Status)[i % 7], abandon_reason="x"
+        )
+        repro.assignees.add(cast.ben, cast.ada)
+    client = client_for(cast.ben)
+    # session, user, membership, cards, assignees
+    with django_assert_num_queries(5):
+        client.get("/reproductions/")
+
+
+@pytest.mark.parametrize("rows", [3, 30])
+def test_stats_query_count_is_fixed(cast, rows: int, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+    for i in range(rows):
+        repro = reproduction_underway(cast, paper__lab=f"lab{i % 3}")
+        claim = Claim.objects.get(paper=repro.paper)
+        ResultLog.objects.create(reproduction=repro, claim=claim, reproduced_value=60 + i)
+        Reproduction.objects.filter(pk=repro.pk).update(
+            status=Status.REPRODUCED if i % 2 else Status.NOT_REPRODUCED,
+            finished_at=repro.created_at,
+        )
+        RatingFactory(team=cast.vision, user=cast.ada, paper=repro.paper, value=1 + i % 5)
+    client = client_for(cast.ben)
+    # session, user, membership, results, finished reproductions, ratings
+    with django_assert_num_queries(6):
+        client.get("/stats/")
+
+
+def test_stats_group_rates_gaps_and_calibration(cast) -> None:  # type: ignore[no-untyped-def]
+    values = {5: 72.0, 4: 71.0, 2: 60.0, 1: 50.0}
+    for rating, value in values.items():
+        repro = reproduction_underway(cast, paper__lab="Qwen")
+        claim = Claim.objects.get(paper=repro.paper)
+        result_log(
+            reproduction=repro,
+            membership=member(cast, cast.ben),
+            claim=claim,
+            reproduced_value=value,
+        )
+        reproduction_transition(
+            reproduction=repro,
+            membership=member(cast, cast.ben),
+            to_status=Status.REPRODUCED if value >= 70.8 else Status.NOT_REPRODUCED,
+        )
+        RatingFactory(team=cast.vision, user=cast.ada, paper=repro.paper, value=rating)
+    stats = team_stats(cast.vision)
+    (qwen,) = stats.by_lab
+    assert (qwen.label, qwen.tested, qwen.reproduced) == ("Qwen", 4, 2)
+    assert qwen.median_gap_pct == pytest.approx(100 * (71.3 - 65.5) / 71.3, abs=1e-6)
+    (ada,) = stats.calibration
+    assert ada.pairs == 4 and ada.spearman == pytest.approx(0.8944, abs=1e-3)
+    assert dict((v, m) for v, _, m, _ in ada.outcome_means)["reproduced"] == 4.5
+    assert stats.median_days is not None
+    assert team_stats(cast.language).claims == []
+
+
+def test_spearman_handles_ties_and_small_samples() -> None:
+    assert spearman([1, 2], [0, 1]) is None
+    assert spearman([1, 2, 3], [1, 1, 1]) is None
+    assert spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1)

@@ -1,0 +1,40 @@
+"""What changed between the stored versions of a paper, in words a reader can scan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tracker.papers.models import PaperVersion
+
+
+@dataclass
+class VersionChange:
+    version: PaperVersion
+    changes: list[str]
+
+
+def version_changes(versions: list[PaperVersion]) -> list[VersionChange]:
+    """Each version with what differs from the one before it (the first is "first seen")."""
+    ordered = sorted(versions, key=lambda v: v.version)
+    rows: list[VersionChange] = []
+    for previous, current in zip([None, *ordered], ordered, strict=False):
+        if previous is None:
+            rows.append(VersionChange(current, ["first version seen"]))
+            continue
+        changes = []
+        if previous.title.strip() != current.title.strip():
+            changes.append("title changed")
+        if previous.abstract.strip() != current.abstract.strip():
+            delta = len(current.abstract.split()) - len(previous.abstract.split())
+            changes.append(f"abstract changed ({delta:+d} words)")
+        if list(previous.authors) != list(current.authors):
+            added = [a for a in current.authors if a not in previous.authors]
+            removed = [a for a in previous.authors if a not in current.authors]
+            parts = []
+            if added:
+                parts.append("added " + ", ".join(added))
+            if removed:
+                parts.append("removed " + ", ".join(removed))
+            changes.append("authors: " + ("; ".join(parts) or "reordered"))
+        rows.append(VersionChange(current, changes or ["metadata unchanged"]))
+    return list(reversed(rows))

@@ -1,0 +1,98 @@
+"""Validation of what the reproduction pages and the API send."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+
+from tracker.reproductions.models import Claim, Reproduction, Status
+
+User = get_user_model()
+
+
+class PlanForm(forms.Form):
+    due_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    budget_gpu_hours = forms.DecimalField(
+        required=False, min_value=Decimal(0), max_digits=10, decimal_places=2, label="Budget"
+    )
+
+
+class ProposeForm(PlanForm):
+    note = forms.CharField(required=False, max_length=2000)
+
+
+class MemberChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: AbstractBaseUser) -> str:
+        return obj.get_username()
+
+
+class AssignForm(forms.Form):
+    assignees = MemberChoiceField(queryset=User.objects.none(), required=False)
+
+    def __init__(self, *args: Any, reproduction: Reproduction, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assignees"].queryset = User.objects.filter(
+            memberships__team_id=reproduction.team_id
+        ).order_by("username")
+
+
+class TransitionForm(forms.Form):
+    to_status = forms.ChoiceField(choices=Status.choices)
+    reason = forms.CharField(required=False, max_length=2000)
+
+
+class ClaimForm(forms.Form):
+    metric = forms.CharField(max_length=120)
+    dataset = forms.CharField(max_length=200)
+    setting = forms.CharField(required=False, max_length=300)
+    claimed_value = forms.FloatField()
+    higher_is_better = forms.TypedChoiceField(
+        choices=[("1", "higher is better"), ("0", "lower is better")],
+        coerce=lambda v: v == "1",
+        initial="1",
+    )
+    tolerance = forms.FloatField(min_value=0, initial=0.0)
+
+
+class SeedsField(forms.CharField):
+    """Seeds as "0, 1, 2" in a form; a JSON list is accepted too (the API)."""
+
+    def to_python(self, value: Any) -> list[int]:
+        if isinstance(value, list):
+            items = value
+        else:
+            text = super().to_python(value)
+            items = [part for part in text.replace(";", ",").split(",") if part.strip()]
+        try:
+            return [int(str(item).strip()) for item in items]
+        except ValueError as exc:
+            raise forms.ValidationError("Seeds are whole numbers, e.g. 0, 1, 2.") from exc
+
+
+class ResultForm(forms.Form):
+    claim = forms.ModelChoiceField(queryset=Claim.objects.none())
+    reproduced_value = forms.FloatField()
+    seeds = SeedsField(required=False)
+    spread = forms.FloatField(required=False, min_value=0)
+    compute_gpu_hours = forms.DecimalField(
+        required=False, min_value=Decimal(0), max_digits=10, decimal_places=2
+    )
+    run_url = forms.URLField(required=False, max_length=1000, assume_scheme="https")
+    note = forms.CharField(required=False, max_length=5000)
+
+    def __init__(self, *args: Any, reproduction: Reproduction, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Only this paper's claims in this team: a guessed claim id is simply invalid.
+        self.fields["claim"].queryset = Claim.objects.for_team(reproduction.team).filter(
+            paper_id=reproduction.paper_id
+        )
+
+    def clean_run_url(self) -> str:
+        url = self.cleaned_data.get("run_url") or ""
+        if url and not url.lower().startswith(("http://", "https://")):
+            raise forms.ValidationError("A run link is an http(s) URL.")
+        return url

@@ -1,0 +1,149 @@
+"""Reads for the reproduction board, a reproduction's page and a paper's reproductions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+
+from tracker.papers.models import Paper
+from tracker.reproductions.models import (
+    Claim,
+    Reproduction,
+    ReproductionEvent,
+    ResultLog,
+    Status,
+)
+from tracker.reproductions.verdicts import claim_gap, claim_verdict, outcome_from_verdicts
+from tracker.teams.models import Membership, Team
+
+BOARD_LIMIT = 500
+# A column shows its most recently updated cards; the rest are counted, and the CSV has all.
+COLUMN_CARDS = 25
+
+
+def board_queryset(membership: Membership, mine: bool = False) -> QuerySet[Reproduction]:
+    reproductions = Reproduction.objects.for_team(membership.team)
+    if mine:
+        assigned = Reproduction.assignees.through.objects.filter(user_id=membership.user_id)
+        reproductions = reproductions.filter(
+            Q(pk__in=assigned.values("reproduction_id")) | Q(proposed_by_id=membership.user_id)
+        )
+    return reproductions.order_by("-updated_at", "-id")
+
+
+@dataclass
+class BoardColumn:
+    status: str
+    label: str
+    items: list[Reproduction]
+    total: int
+
+    @property
+    def hidden(self) -> int:
+        return self.total - len(self.items)
+
+
+def board_columns(membership: Membership, mine: bool = False) -> list[BoardColumn]:
+    """One column per status; two queries (the cards and their assignees) for any number."""
+    reproductions = list(
+        board_queryset(membership, mine)
+        .select_related("paper", "proposed_by")
+        .prefetch_related("assignees")[:BOARD_LIMIT]
+    )
+    columns = []
+    for value, label in Status.choices:
+        cards = [r for r in reproductions if r.status == value]
+        columns.append(BoardColumn(value, label, cards[:COLUMN_CARDS], len(cards)))
+    return columns
+
+
+@dataclass
+class ClaimRow:
+    claim: Claim
+    results: list[ResultLog]
+    verdict: str | None
+    mean: float | None
+    gap: float | None
+
+    @property
+    def verdict_label(self) -> str:
+        return Status(self.verdict).label if self.verdict else "No result yet"
+
+
+def claim_rows(
+    claims: list[Claim], results: list[ResultLog], reproduction_id: int | None = None
+) -> list[ClaimRow]:
+    """Each claim with its results (of one reproduction, or all of them) and its verdict."""
+    by_claim: dict[int, list[ResultLog]] = {}
+    for result in results:
+        if reproduction_id is None or result.reproduction_id == reproduction_id:
+            by_claim.setdefault(result.claim_id, []).append(result)
+    rows = []
+    for claim in claims:
+        logged = by_claim.get(claim.pk, [])
+        mean = sum(r.reproduced_value for r in logged) / len(logged) if logged else None
+        rows.append(
+            ClaimRow(
+                claim=claim,
+                results=logged,
+                verdict=claim_verdict(claim, logged),
+                mean=mean,
+                gap=claim_gap(claim, mean) if mean is not None else None,
+            )
+        )
+    return rows
+
+
+@dataclass
+class PaperReproductions:
+    reproductions: list[Reproduction]
+    claims: list[ClaimRow]
+
+
+def paper_reproductions(team: Team, paper: Paper) -> PaperReproductions:
+    reproductions = list(
+        Reproduction.objects.for_team(team)
+        .filter(paper=paper)
+        .select_related("proposed_by")
+        .prefetch_related("assignees")
+        .order_by("-created_at")
+    )
+    claims = list(Claim.objects.for_team(team).filter(paper=paper))
+    results = list(
+        ResultLog.objects.filter(claim__in=claims, reproduction__team=team)
+        .select_related("logged_by")
+        .order_by("created_at")
+    )
+    return PaperReproductions(reproductions=reproductions, claims=claim_rows(claims, results))
+
+
+def reproduction_events(reproduction: Reproduction) -> list[ReproductionEvent]:
+    return list(reproduction.events.select_related("actor").order_by("at", "id"))
+
+
+def claim_verdicts(reproduction: Reproduction) -> list[tuple[Claim, list[ResultLog], str | None]]:
+    """Each of the paper's claims (in the team) with this reproduction's results and verdict."""
+    claims = list(Claim.objects.for_team(reproduction.team).filter(paper=reproduction.paper))
+    results: dict[int, list[ResultLog]] = {}
+    for result in ResultLog.objects.filter(reproduction=reproduction).order_by("created_at"):
+        results.setdefault(result.claim_id, []).append(result)
+    return [(c, results.get(c.pk, []), claim_verdict(c, results.get(c.pk, []))) for c in claims]
+
+
+def reproduction_outcome(reproduction: Reproduction) -> str | None:
+    """The outcome the claims' verdicts give; None while no claim has a result."""
+    return outcome_from_verdicts(verdict for _, _, verdict in claim_verdicts(reproduction))
+
+
+def reproduction_claim_rows(reproduction: Reproduction) -> list[ClaimRow]:
+    """The reproduction page's claims table: the paper's claims with this run's results."""
+    claims = list(
+        Claim.objects.for_team(reproduction.team)
+        .filter(paper=reproduction.paper)
+        .order_by("created_at", "id")
+    )
+    results = list(
+        ResultLog.objects.filter(reproduction=reproduction).select_related("logged_by", "claim")
+    )
+    return claim_rows(claims, results, reproduction.pk)

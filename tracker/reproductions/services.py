@@ -1,0 +1,326 @@
+"""Writes for reproductions: propose, assign, move through statuses, claims and results.
+
+Every change leaves a ReproductionEvent saying who did what and when. Permission rules live
+here, not in the views, so the portal and the API enforce the same ones:
+
+- any member may propose a reproduction and record a paper's claims;
+- a curator or the proposer assigns members;
+- only assignees and curators change the status or log results;
+- only an assignee may set an outcome that differs from what the claims' verdicts give,
+  and only with a reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from tracker.papers.models import Paper
+from tracker.reproductions.models import (
+    FINISHED_STATUSES,
+    OPEN_STATUSES,
+    Claim,
+    Reproduction,
+    ReproductionEvent,
+    ResultLog,
+    Status,
+)
+from tracker.reproductions.selectors import reproduction_outcome
+from tracker.teams.models import Membership
+
+# Where each status may go next. Finished and abandoned reproductions can be reopened,
+# because a late result or a fixed bug is common; the events keep the whole story.
+TRANSITIONS: dict[str, set[str]] = {
+    Status.PROPOSED: {Status.ACCEPTED, Status.ABANDONED},
+    Status.ACCEPTED: {Status.IN_PROGRESS, Status.ABANDONED},
+    Status.IN_PROGRESS: {*FINISHED_STATUSES, Status.ABANDONED},
+    Status.REPRODUCED: {Status.IN_PROGRESS},
+    Status.PARTLY_REPRODUCED: {Status.IN_PROGRESS},
+    Status.NOT_REPRODUCED: {Status.IN_PROGRESS},
+    Status.ABANDONED: {Status.PROPOSED},
+}
+
+
+def _check_team(reproduction: Reproduction, membership: Membership) -> None:
+    if reproduction.team_id != membership.team_id:
+        raise PermissionDenied("This reproduction belongs to another team.")
+
+
+def is_assignee(reproduction: Reproduction, user: AbstractBaseUser) -> bool:
+    return reproduction.assignees.filter(pk=user.pk).exists()
+
+
+def can_manage(reproduction: Reproduction, membership: Membership) -> bool:
+    """Assignees and curators change the status and log results."""
+    if reproduction.team_id != membership.team_id:
+        return False
+    return membership.is_curator or is_assignee(reproduction, membership.user)
+
+
+def can_assign(reproduction: Reproduction, membership: Membership) -> bool:
+    if reproduction.team_id != membership.team_id:
+        return False
+    return membership.is_curator or reproduction.proposed_by_id == membership.user_id
+
+
+def _event(
+    reproduction: Reproduction,
+    actor: AbstractBaseUser | None,
+    kind: str,
+    *,
+    from_status: str = "",
+    to_status: str = "",
+    note: str = "",
+) -> ReproductionEvent:
+    return ReproductionEvent.objects.create(
+        reproduction=reproduction,
+        actor=actor,
+        kind=kind,
+        from_status=from_status,
+        to_status=to_status,
+        note=note,
+        at=timezone.now(),
+    )
+
+
+@transaction.atomic
+def reproduction_propose(
+    *,
+    membership: Membership,
+    paper: Paper,
+    due_date: date | None = None,
+    budget_gpu_hours: Decimal | None = None,
+    note: str = "",
+) -> tuple[Reproduction, bool]:
+    """Propose reproducing a paper; an open reproduction of it in the team is reused."""
+    existing = (
+        Reproduction.objects.for_team(membership.team)
+        .filter(paper=paper, status__in=OPEN_STATUSES)
+        .first()
+    )
+    if existing is not None:
+        return existing, False
+    reproduction = Reproduction.objects.create(
+        team=membership.team,
+        paper=paper,
+        proposed_by=membership.user,
+        due_date=due_date,
+        compute_budget_gpu_hours=budget_gpu_hours,
+    )
+    _event(reproduction, membership.user, "proposed", to_status=Status.PROPOSED, note=note)
+    return reproduction, True
+
+
+@transaction.atomic
+def reproduction_assign(
+    *, reproduction: Reproduction, membership: Membership, assignees: Iterable[AbstractBaseUser]
+) -> Reproduction:
+    if not can_assign(reproduction, membership):
+        raise PermissionDenied("Only a curator or the proposer assigns members.")
+    people = list(assignees)
+    member_ids = set(
+        Membership.objects.filter(team=reproduction.team, user__in=people).values_list(
+            "user_id", flat=True
+        )
+    )
+    outsiders = [p for p in people if p.pk not in member_ids]
+    if outsiders:
+        raise ValidationError("Only members of the team can be assigned.")
+    reproduction.assignees.set(people)
+    Reproduction.objects.filter(pk=reproduction.pk).update(updated_at=timezone.now())
+    names = ", ".join(sorted(p.get_username() for p in people)) or "nobody"
+    _event(reproduction, membership.user, "assigned", note=names)
+    return reproduction
+
+
+@transaction.atomic
+def reproduction_plan_set(
+    *,
+    reproduction: Reproduction,
+    membership: Membership,
+    due_date: date | None,
+    budget_gpu_hours: Decimal | None,
+) -> Reproduction:
+    """Change the due date and compute budget: the proposer, an assignee or a curator."""
+    if not (can_manage(reproduction, membership) or can_assign(reproduction, membership)):
+        raise PermissionDenied("Only the proposer, an assignee or a curator changes the plan.")
+    reproduction.due_date = due_date
+    reproduction.compute_budget_gpu_hours = budget_gpu_hours
+    reproduction.updated_at = timezone.now()
+    reproduction.save(update_fields=["due_date", "compute_budget_gpu_hours", "updated_at"])
+    _event(
+        reproduction,
+        membership.user,
+        "plan",
+        note=f"due {due_date or '-'}, budget {budget_gpu_hours or '-'} GPU-h",
+    )
+    return reproduction
+
+
+@transaction.atomic
+def reproduction_transition(
+    *,
+    reproduction: Reproduction,
+    membership: Membership,
+    to_status: str,
+    reason: str = "",
+) -> Reproduction:
+    """Move a reproduction to `to_status`, checking who may and where it may go.
+
+    Finishing takes the outcome the claims give. Choosing another outcome (or finishing with
+    no verdict yet) is an override: an assignee only, with a reason.
+    """
+    reproduction = Reproduction.objects.select_for_update().get(pk=reproduction.pk)
+    _check_team(reproduction, membership)
+    if not can_manage(reproduction, membership):
+        raise PermissionDenied("Only assignees and curators change a reproduction's status.")
+    from_status = reproduction.status
+    if to_status not in TRANSITIONS.get(from_status, set()):
+        raise ValidationError(
+            f"A reproduction cannot go from {Status(from_status).label} "
+            f"to {Status(to_status).label if to_status in Status.values else to_status}."
+        )
+    reason = reason.strip()
+    now = timezone.now()
+    update: dict[str, Any] = {"status": to_status, "updated_at": now}
+    if to_status == Status.ABANDONED:
+        if not reason:
+            raise ValidationError("Say why the reproduction is abandoned.")
+        update["abandon_reason"] = reason
+        update["finished_at"] = now
+    elif to_status in FINISHED_STATUSES:
+        computed = reproduction_outcome(reproduction)
+        if to_status != computed:
+            if not is_assignee(reproduction, membership.user):
+                raise PermissionDenied(
+                    "Only an assignee can set an outcome other than the claims' verdicts."
+                )
+            if not reason:
+                raise ValidationError(
+                    "The claims give "
+                    + (Status(computed).label if computed else "no verdict yet")
+                    + ": give a reason to record a different outcome."
+                )
+            update["outcome_override_reason"] = reason
+        else:
+            update["outcome_override_reason"] = ""
+        update["finished_at"] = now
+    elif to_status == Status.ACCEPTED:
+        update["accepted_at"] = now
+    elif to_status == Status.IN_PROGRESS:
+        update["started_at"] = reproduction.started_at or now
+        update["finished_at"] = None
+    elif to_status == Status.PROPOSED:
+        update["abandon_reason"] = ""
+        update["finished_at"] = None
+    for name, value in update.items():
+        setattr(reproduction, name, value)
+    reproduction.save(update_fields=list(update))
+    _event(
+        reproduction,
+        membership.user,
+        "status",
+        from_status=from_status,
+        to_status=to_status,
+        note=reason,
+    )
+    return reproduction
+
+
+@transaction.atomic
+def claim_create(
+    *,
+    membership: Membership,
+    paper: Paper,
+    metric: str,
+    dataset: str,
+    claimed_value: float,
+    setting: str = "",
+    higher_is_better: bool = True,
+    tolerance: float = 0.0,
+) -> Claim:
+    if tolerance < 0:
+        raise ValidationError("The tolerance cannot be negative.")
+    return Claim.objects.create(
+        team=membership.team,
+        paper=paper,
+        metric=metric.strip(),
+        dataset=dataset.strip(),
+        setting=setting.strip(),
+        claimed_value=claimed_value,
+        higher_is_better=higher_is_better,
+        tolerance=tolerance,
+        created_by=membership.user,
+    )
+
+
+@transaction.atomic
+def result_log(
+    *,
+    reproduction: Reproduction,
+    membership: Membership,
+    claim: Claim,
+    reproduced_value: float,
+    seeds: list[int] | None = None,
+    spread: float | None = None,
+    compute_gpu_hours: Decimal = Decimal(0),
+    run_url: str = "",
+    note: str = "",
+) -> ResultLog:
+    """Log a result against one of the paper's claims and add its compute to the spent total.
+
+    On a finished reproduction whose outcome was not overridden, the outcome follows the new
+    verdicts at once, with an event saying so.
+    """
+    _check_team(reproduction, membership)
+    if not can_manage(reproduction, membership):
+        raise PermissionDenied("Only assignees and curators log results.")
+    if claim.team_id != reproduction.team_id or claim.paper_id != reproduction.paper_id:
+        raise ValidationError("That claim is not one of this paper's claims.")
+    if compute_gpu_hours < 0:
+        raise ValidationError("Compute cannot be negative.")
+    result = ResultLog.objects.create(
+        reproduction=reproduction,
+        claim=claim,
+        reproduced_value=reproduced_value,
+        seeds=list(seeds or []),
+        spread=spread,
+        compute_gpu_hours=compute_gpu_hours,
+        run_url=run_url,
+        note=note,
+        logged_by=membership.user,
+    )
+    Reproduction.objects.filter(pk=reproduction.pk).update(
+        compute_spent_gpu_hours=F("compute_spent_gpu_hours") + compute_gpu_hours,
+        updated_at=timezone.now(),
+    )
+    reproduction.refresh_from_db()
+    _event(
+        reproduction,
+        membership.user,
+        "result",
+        note=f"{claim.metric} on {claim.dataset}: {reproduced_value:g}",
+    )
+    if reproduction.status in FINISHED_STATUSES and not reproduction.outcome_override_reason:
+        computed = reproduction_outcome(reproduction)
+        if computed and computed != reproduction.status:
+            from_status = reproduction.status
+            Reproduction.objects.filter(pk=reproduction.pk).update(status=computed)
+            reproduction.status = computed
+            _event(
+                reproduction,
+                membership.user,
+                "status",
+                from_status=from_status,
+                to_status=computed,
+                note="outcome follows the claims' verdicts",
+            )
+    return result

@@ -1,0 +1,228 @@
+"""What the team learns from its reproductions: rates, gaps, time to verdict, calibration.
+
+Three queries whatever the number of rows (results with their claims and papers, finished
+reproductions, the ratings of reproduced papers); everything else is arithmetic here.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from statistics import mean, median
+
+from tracker.reproductions.models import FINISHED_STATUSES, Reproduction, ResultLog, Status
+from tracker.reproductions.verdicts import claim_gap, claim_verdict
+from tracker.teams.models import Team
+from tracker.triage.models import Rating
+
+# How much of the claim each outcome kept, to correlate with value ratings.
+OUTCOME_SCORE = {
+    Status.REPRODUCED: 1.0,
+    Status.PARTLY_REPRODUCED: 0.5,
+    Status.NOT_REPRODUCED: 0.0,
+}
+
+
+@dataclass
+class ClaimOutcome:
+    reproduction_id: int
+    paper_id: int
+    paper_title: str
+    metric: str
+    dataset: str
+    claimed: float
+    reproduced: float
+    verdict: str
+    gap_pct: float | None
+    lab: str
+    topic: str
+    category: str
+
+    @property
+    def verdict_label(self) -> str:
+        return Status(self.verdict).label
+
+
+@dataclass
+class GroupStat:
+    label: str
+    tested: int
+    reproduced: int
+    median_gap_pct: float | None
+
+    @property
+    def rate(self) -> float:
+        return self.reproduced / self.tested if self.tested else 0.0
+
+
+@dataclass
+class RaterCalibration:
+    username: str
+    pairs: int
+    spearman: float | None
+    mean_by_outcome: dict[str, tuple[float, int]] = field(default_factory=dict)
+
+    @property
+    def outcome_means(self) -> list[tuple[str, str, float | None, int]]:
+        """Mean rating per outcome, in outcome order, for the table."""
+        rows = []
+        for status in map(Status, FINISHED_STATUSES):
+            value, count = self.mean_by_outcome.get(status.value, (None, 0))
+            rows.append((status.value, status.label, value, count))
+        return rows
+
+
+@dataclass
+class TeamStats:
+    claims: list[ClaimOutcome]
+    by_lab: list[GroupStat]
+    by_topic: list[GroupStat]
+    by_category: list[GroupStat]
+    outcomes: list[tuple[str, str, int]]
+    days_to_verdict: list[float]
+    median_days: float | None
+    calibration: list[RaterCalibration]
+
+    @property
+    def days_axis(self) -> float:
+        """The strip chart's right end: the slowest verdict, and never less than a day."""
+        return max([1.0, *self.days_to_verdict])
+
+
+def _ranks(values: list[float]) -> list[float]:
+    """Ranks from 1, ties sharing their average rank (as Spearman's rho needs)."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def spearman(xs: list[float], ys: list[float]) -> float | None:
+    """Spearman's rank correlation; None with fewer than three pairs or no variation."""
+    if len(xs) < 3:
+        return None
+    rx, ry = _ranks(xs), _ranks(ys)
+    mx, my = mean(rx), mean(ry)
+    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
+    vx = sum((a - mx) ** 2 for a in rx)
+    vy = sum((b - my) ** 2 for b in ry)
+    if vx == 0 or vy == 0:
+        return None
+    return cov / (vx * vy) ** 0.5
+
+
+def _group(claims: list[ClaimOutcome], key: str) -> list[GroupStat]:
+    groups: dict[str, list[ClaimOutcome]] = defaultdict(list)
+    for claim in claims:
+        groups[getattr(claim, key)].append(claim)
+    stats = []
+    for label, items in groups.items():
+        gaps = [c.gap_pct for c in items if c.gap_pct is not None]
+        stats.append(
+            GroupStat(
+                label=label,
+                tested=len(items),
+                reproduced=sum(1 for c in items if c.verdict == Status.REPRODUCED),
+                median_gap_pct=median(gaps) if gaps else None,
+            )
+        )
+    return sorted(stats, key=lambda g: (-g.tested, g.label))
+
+
+def team_stats(team: Team) -> TeamStats:
+    results = (
+        ResultLog.objects.filter(reproduction__team=team, claim__team=team)
+        .select_related("claim__paper__paper_topic__topic")
+        .order_by("created_at", "id")
+    )
+    grouped: dict[tuple[int, int], list[ResultLog]] = defaultdict(list)
+    for result in results:
+        grouped[(result.reproduction_id, result.claim_id)].append(result)
+    claims = []
+    for (reproduction_id, _), logged in grouped.items():
+        claim = logged[0].claim
+        paper = claim.paper
+        value = mean(r.reproduced_value for r in logged)
+        verdict = claim_verdict(claim, logged)
+        assert verdict is not None  # at least one result in each group
+        gap = claim_gap(claim, value)
+        try:
+            topic = paper.paper_topic.topic.label
+        except paper.__class__.paper_topic.RelatedObjectDoesNotExist:
+            topic = "No topic"
+        claims.append(
+            ClaimOutcome(
+                reproduction_id=reproduction_id,
+                paper_id=paper.pk,
+                paper_title=paper.title,
+                metric=claim.metric,
+                dataset=claim.dataset,
+                claimed=claim.claimed_value,
+                reproduced=value,
+                verdict=verdict,
+                # Relative, so that accuracy points and perplexities can share one median.
+                gap_pct=100 * gap / abs(claim.claimed_value) if claim.claimed_value else None,
+                lab=paper.lab or ("arXiv (no lab)" if paper.arxiv_id else "Unknown"),
+                topic=topic,
+                category=paper.primary_category or "none",
+            )
+        )
+
+    finished = list(
+        Reproduction.objects.for_team(team)
+        .filter(status__in=FINISHED_STATUSES, finished_at__isnull=False)
+        .values_list("paper_id", "status", "created_at", "finished_at")
+    )
+    counts = defaultdict(int)
+    for _, status, _, _ in finished:
+        counts[status] += 1
+    outcomes = [(s.value, s.label, counts[s.value]) for s in map(Status, FINISHED_STATUSES)]
+    days = sorted((done - made).total_seconds() / 86400 for _, _, made, done in finished)
+
+    # A paper reproduced twice counts with its latest outcome.
+    outcome_by_paper = {
+        paper_id: status for paper_id, status, _, _ in sorted(finished, key=lambda f: f[3])
+    }
+    per_rater: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    ratings = (
+        Rating.objects.for_team(team)
+        .filter(paper_id__in=list(outcome_by_paper))
+        .values_list("user__username", "paper_id", "value")
+    )
+    for username, paper_id, value in ratings:
+        per_rater[username].append((value, outcome_by_paper[paper_id]))
+    calibration = []
+    for username, pairs in sorted(per_rater.items()):
+        by_outcome: dict[str, list[int]] = defaultdict(list)
+        for value, outcome in pairs:
+            by_outcome[outcome].append(value)
+        calibration.append(
+            RaterCalibration(
+                username=username,
+                pairs=len(pairs),
+                spearman=spearman(
+                    [float(v) for v, _ in pairs], [OUTCOME_SCORE[Status(o)] for _, o in pairs]
+                ),
+                mean_by_outcome={
+                    status: (mean(values), len(values)) for status, values in by_outcome.items()
+                },
+            )
+        )
+
+    return TeamStats(
+        claims=sorted(claims, key=lambda c: -c.reproduction_id),
+        by_lab=_group(claims, "lab"),
+        by_topic=_group(claims, "topic"),
+        by_category=_group(claims, "category"),
+        outcomes=outcomes,
+        days_to_verdict=days,
+        median_days=median(days) if days else None,
+        calibration=calibration,
+    )

@@ -1,0 +1,167 @@
+// Keyboard triage and small page behaviours. Loaded as a static file: the CSP allows no
+// inline script, so nothing in the templates runs code on its own.
+(function () {
+  "use strict";
+
+  var selected = -1;
+  var pendingG = false;
+
+  function rows() {
+    return Array.prototype.slice.call(document.querySelectorAll(".paper-row"));
+  }
+
+  function select(index, scroll) {
+    var all = rows();
+    if (!all.length) return;
+    selected = Math.max(0, Math.min(index, all.length - 1));
+    all.forEach(function (row, i) {
+      row.classList.toggle("selected", i === selected);
+    });
+    if (scroll !== false) {
+      all[selected].scrollIntoView({ block: "nearest" });
+    }
+  }
+
+  function current() {
+    var all = rows();
+    return selected >= 0 && selected < all.length ? all[selected] : null;
+  }
+
+  function press(row, key) {
+    var button = row.querySelector('button[data-key="' + key + '"]');
+    if (!button) return false;
+    button.click();
+    return true;
+  }
+
+  function toggleHelp(force) {
+    var help = document.getElementById("keys-help");
+    if (!help) return;
+    help.hidden = force === undefined ? !help.hidden : !force;
+  }
+
+  function typing(target) {
+    var tag = target && target.tagName;
+    return (
+      tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || (target && target.isContentEditable)
+    );
+  }
+
+  var GO = { i: "/inbox/", b: "/reproductions/", s: "/stats/" };
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+    var key = event.key;
+    if (pendingG) {
+      pendingG = false;
+      if (GO[key]) {
+        window.location.href = GO[key];
+        event.preventDefault();
+      }
+      return;
+    }
+    if (key === "?") {
+      toggleHelp();
+      event.preventDefault();
+      return;
+    }
+    if (key === "Escape") {
+      toggleHelp(false);
+      return;
+    }
+    if (key === "g") {
+      pendingG = true;
+      return;
+    }
+    var list = document.querySelector("[data-keyboard-list]");
+    if (!list) {
+      // Outside the inbox, 1-5 rate the paper on a paper page.
+      var panel = document.querySelector(".rate-panel");
+      if (panel && /^[1-5]$/.test(key)) {
+        var b = panel.querySelector('button[data-key="' + key + '"]');
+        if (b) {
+          b.click();
+          event.preventDefault();
+        }
+      }
+      return;
+    }
+    if (key === "j" || key === "ArrowDown") {
+      select(selected + 1);
+      event.preventDefault();
+      return;
+    }
+    if (key === "k" || key === "ArrowUp") {
+      select(selected - 1);
+      event.preventDefault();
+      return;
+    }
+    var row = current();
+    if (!row) return;
+    if (key === "o" || key === "Enter") {
+      window.location.href = row.getAttribute("data-open");
+      event.preventDefault();
+      return;
+    }
+    if (/^[1-5]$/.test(key) || key === "s") {
+      if (press(row, key)) {
+        // The row is replaced in place; the selection moves on to the next paper.
+        select(selected + 1);
+        event.preventDefault();
+      }
+      return;
+    }
+    if (key === "r" && press(row, "r")) {
+      event.preventDefault();
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    if (target.closest && target.closest("[data-keys-toggle]")) {
+      toggleHelp();
+      return;
+    }
+    if (target.id === "keys-help") toggleHelp(false);
+    var row = target.closest && target.closest(".paper-row");
+    if (row) {
+      var index = rows().indexOf(row);
+      if (index >= 0) select(index, false);
+    }
+  });
+
+  // An action that fails (a refusal, a lost connection) says so instead of doing nothing.
+  function toast(text) {
+    var box = document.getElementById("toast");
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "toast";
+      box.className = "toast";
+      box.setAttribute("role", "alert");
+      document.body.appendChild(box);
+    }
+    box.textContent = text;
+    box.hidden = false;
+    window.clearTimeout(box._timer);
+    box._timer = window.setTimeout(function () {
+      box.hidden = true;
+    }, 4000);
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    var text = (xhr && xhr.responseText) || "";
+    toast(xhr.status + ": " + (text.length < 200 ? text : "the action was refused."));
+  });
+  document.addEventListener("htmx:sendError", function () {
+    toast("Could not reach the server; nothing was saved.");
+  });
+
+  // A swapped-in row is a new element: give it back the selection mark.
+  document.addEventListener("htmx:afterSettle", function () {
+    if (selected >= 0) select(selected, false);
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (document.querySelector("[data-keyboard-list]") && rows().length) select(0, false);
+  });
+})();

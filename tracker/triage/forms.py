@@ -1,0 +1,42 @@
+"""Validation of what the inbox and the rating widgets send."""
+
+from __future__ import annotations
+
+from django import forms
+
+from tracker.triage.selectors import InboxFilters
+
+
+class InboxFilterForm(forms.Form):
+    topic = forms.IntegerField(required=False, min_value=1)
+    source = forms.ChoiceField(
+        required=False, choices=[("", "All sources"), ("arxiv", "arXiv"), ("lab", "Lab reports")]
+    )
+    category = forms.CharField(required=False, max_length=32)
+    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    has_code = forms.BooleanField(required=False)
+
+    def filters(self) -> InboxFilters:
+        """The valid filters; a bad value is dropped rather than failing the whole page."""
+        if not self.is_bound:
+            return InboxFilters()
+        self.is_valid()  # cleans; an invalid field is left out of cleaned_data
+        data = self.cleaned_data
+        return InboxFilters(
+            topic=data.get("topic"),
+            source=data.get("source") or "",
+            category=(data.get("category") or "").strip(),
+            since=data.get("since"),
+            until=data.get("until"),
+            has_code=bool(data.get("has_code")),
+        )
+
+
+class RatingForm(forms.Form):
+    value = forms.IntegerField(min_value=1, max_value=5)
+    note = forms.CharField(required=False, max_length=2000)
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))

@@ -1,0 +1,76 @@
+"""Writes for triage: ratings (with their history), skips, comments and topic follows."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from tracker.papers.models import Paper
+from tracker.teams.models import Team
+from tracker.topics.models import Topic, TopicFollow
+from tracker.triage.models import Comment, Rating, RatingHistory, Skip
+
+
+@transaction.atomic
+def rating_set(
+    *, team: Team, paper: Paper, user: AbstractBaseUser, value: int, note: str = ""
+) -> Rating:
+    """Create or change a member's rating; a changed value or note keeps the old one in history.
+
+    The row is locked while it is read, so two quick key presses leave one rating and one
+    history row per real change, never a lost update.
+    """
+    if not 1 <= int(value) <= 5:
+        raise ValidationError("A rating is a value from 1 to 5.")
+    now = timezone.now()
+    rating = Rating.objects.select_for_update().filter(team=team, paper=paper, user=user).first()
+    if rating is None:
+        rating, created = Rating.objects.get_or_create(
+            team=team, paper=paper, user=user, defaults={"value": value, "note": note}
+        )
+        if created:
+            # Rated papers leave the inbox; a skip no longer says anything.
+            Skip.objects.filter(team=team, paper=paper, user=user).delete()
+            return rating
+    if rating.value == int(value) and rating.note == note:
+        return rating
+    RatingHistory.objects.create(
+        team=team,
+        paper=paper,
+        user=user,
+        value=rating.value,
+        note=rating.note,
+        rated_at=rating.updated_at,
+        reason="changed",
+    )
+    rating.value = int(value)
+    rating.note = note
+    rating.updated_at = now
+    rating.save(update_fields=["value", "note", "updated_at"])
+    return rating
+
+
+def skip_create(*, team: Team, paper: Paper, user: AbstractBaseUser) -> Skip:
+    skip, _ = Skip.objects.get_or_create(team=team, paper=paper, user=user)
+    return skip
+
+
+def skip_delete(*, team: Team, paper: Paper, user: AbstractBaseUser) -> None:
+    Skip.objects.filter(team=team, paper=paper, user=user).delete()
+
+
+def comment_create(*, team: Team, paper: Paper, user: AbstractBaseUser, body: str) -> Comment:
+    body = body.strip()
+    if not body:
+        raise ValidationError("A comment needs some text.")
+    return Comment.objects.create(team=team, paper=paper, user=user, body=body)
+
+
+def topic_follow_set(*, user: AbstractBaseUser, topic: Topic, follow: bool) -> None:
+    """Follow or unfollow; doing either twice changes nothing."""
+    if follow:
+        TopicFollow.objects.get_or_create(user=user, topic=topic)
+    else:
+        TopicFollow.objects.filter(user=user, topic=topic).delete()
