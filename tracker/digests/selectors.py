@@ -1,0 +1,371 @@
+"""Reads for the weekly digest: what one member sees, in a fixed number of queries.
+
+The corpus-wide part (new and fastest-growing topics, pinned papers) is the same for every
+member and is read once per run by `corpus_week`; `digest_for` adds what belongs to one
+member, always through that member's teams, so a member of team A never reads team B's
+ratings, reproductions or comments.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from statistics import mean
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Avg, Case, Count, Exists, F, Max, OuterRef, Prefetch, Q, QuerySet, When
+
+from tracker.papers.models import Paper
+from tracker.reproductions.models import (
+    FINISHED_STATUSES,
+    OPEN_STATUSES,
+    Claim,
+    Reproduction,
+    ResultLog,
+    Status,
+)
+from tracker.reproductions.verdicts import claim_gap, claim_verdict
+from tracker.teams.models import Membership, Team
+from tracker.topics.models import PaperTopic, TopicFollow
+from tracker.triage.models import Rating
+
+WEEK = timedelta(days=7)
+TOP_RATED_PER_TEAM = 5
+FOLLOWED_LIMIT = 8
+TOPICS_LIMIT = 5
+PINNED_LIMIT = 5
+# Failed claims first: what the team most needs to know about a paper it may build on.
+VERDICT_ORDER = {Status.NOT_REPRODUCED: 0, Status.PARTLY_REPRODUCED: 1, Status.REPRODUCED: 2}
+
+
+@dataclass(frozen=True)
+class TopicTrend:
+    topic_id: int
+    label: str
+    this_week: int
+    last_week: int
+
+    @property
+    def growth(self) -> int:
+        return self.this_week - self.last_week
+
+
+@dataclass
+class CorpusWeek:
+    since: datetime
+    until: datetime
+    new_topics: list[TopicTrend]
+    growing_topics: list[TopicTrend]
+    pinned: list[Paper]
+
+
+@dataclass
+class RatedPaper:
+    paper: Paper
+    score: float | None
+    raters: int
+
+
+@dataclass
+class ClaimResult:
+    claim: Claim
+    reproduced_value: float
+    verdict: str | None
+    gap: float
+
+    @property
+    def failed(self) -> bool:
+        return self.verdict == Status.NOT_REPRODUCED
+
+
+@dataclass
+class FinishedReproduction:
+    reproduction: Reproduction
+    claims: list[ClaimResult]
+
+
+@dataclass
+class Assignment:
+    reproduction: Reproduction
+    days_left: int | None
+
+    @property
+    def overdue(self) -> bool:
+        return self.days_left is not None and self.days_left < 0
+
+    @property
+    def days_overdue(self) -> int:
+        return -self.days_left if self.days_left is not None and self.days_left < 0 else 0
+
+
+@dataclass
+class TeamDigest:
+    team: Team
+    top_rated: list[RatedPaper] = field(default_factory=list)
+    finished: list[FinishedReproduction] = field(default_factory=list)
+    assignments: list[Assignment] = field(default_factory=list)
+    new_versions: list[Paper] = field(default_factory=list)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.top_rated or self.finished or self.assignments or self.new_versions)
+
+
+@dataclass
+class Digest:
+    user: AbstractBaseUser
+    since: datetime
+    until: datetime
+    teams: list[TeamDigest]
+    followed: list[RatedPaper]
+    followed_new_count: int
+    followed_topic_count: int
+    followed_topic_ids: set[int]
+    corpus: CorpusWeek
+
+    @property
+    def is_empty(self) -> bool:
+        """Nothing worth a message: then no message is sent at all."""
+        if not self.teams:
+            return True
+        return (
+            all(team.is_empty for team in self.teams)
+            and not self.followed
+            and not self.corpus.new_topics
+            and not self.corpus.growing_topics
+            and not self.corpus.pinned
+        )
+
+    @property
+    def finished_count(self) -> int:
+        return sum(len(team.finished) for team in self.teams)
+
+    @property
+    def top_rated_count(self) -> int:
+        return sum(len(team.top_rated) for team in self.teams)
+
+    @property
+    def assignment_count(self) -> int:
+        return sum(len(team.assignments) for team in self.teams)
+
+    @property
+    def overdue_count(self) -> int:
+        return sum(a.overdue for team in self.teams for a in team.assignments)
+
+    @property
+    def new_version_count(self) -> int:
+        return sum(len(team.new_versions) for team in self.teams)
+
+
+def _published_between(since: datetime, until: datetime, prefix: str = "") -> Q:
+    """Published in the window; a report with no publication date counts from when we saw it."""
+    return Q(**{f"{prefix}published_at__gte": since, f"{prefix}published_at__lt": until}) | Q(
+        **{
+            f"{prefix}published_at__isnull": True,
+            f"{prefix}created_at__gte": since,
+            f"{prefix}created_at__lt": until,
+        }
+    )
+
+
+def corpus_week(until: datetime) -> CorpusWeek:
+    """New and fastest-growing topics and pinned papers: two queries, shared by all members."""
+    since = until - WEEK
+    before = since - WEEK
+    rows = (
+        PaperTopic.objects.filter(
+            topic__active=True,
+            topic__merged_into__isnull=True,
+            paper__hidden=False,
+            paper__merged_into__isnull=True,
+            paper__published_at__gte=before,
+            paper__published_at__lt=until,
+        )
+        .values("topic_id", "topic__label", "topic__created_at")
+        .annotate(
+            this_week=Count("id", filter=Q(paper__published_at__gte=since)),
+            last_week=Count("id", filter=Q(paper__published_at__lt=since)),
+        )
+    )
+    new: list[TopicTrend] = []
+    growing: list[TopicTrend] = []
+    for row in rows:
+        trend = TopicTrend(row["topic_id"], row["topic__label"], row["this_week"], row["last_week"])
+        if row["topic__created_at"] >= since:
+            if trend.this_week:
+                new.append(trend)
+        elif trend.growth > 0:
+            growing.append(trend)
+    new.sort(key=lambda t: (-t.this_week, t.label))
+    # Growth in papers first; between equal growth, the topic that was smaller grew faster.
+    growing.sort(key=lambda t: (-t.growth, t.last_week, t.label))
+    pinned = list(
+        Paper.objects.visible()
+        .filter(pinned_for_digest=True)
+        .select_related("paper_topic__topic")
+        .order_by("-published_at", "-id")[:PINNED_LIMIT]
+    )
+    return CorpusWeek(since, until, new[:TOPICS_LIMIT], growing[:TOPICS_LIMIT], pinned)
+
+
+def _followed_new_papers(
+    user: AbstractBaseUser, since: datetime, until: datetime
+) -> QuerySet[Paper]:
+    followed = TopicFollow.objects.filter(user=user).values("topic_id")
+    rated_by_member = Rating.objects.filter(user=user, paper=OuterRef("pk"))
+    return (
+        Paper.objects.visible()
+        .filter(_published_between(since, until), paper_topic__topic__in=followed)
+        .filter(~Exists(rated_by_member))
+    )
+
+
+def _top_rated(team_ids: list[int], since: datetime, until: datetime) -> dict[int, list[dict]]:
+    rated_this_week = Rating.objects.filter(
+        team_id__in=team_ids, updated_at__gte=since, updated_at__lt=until
+    ).values("paper_id")
+    rows = (
+        Rating.objects.filter(
+            team_id__in=team_ids,
+            paper_id__in=rated_this_week,
+            paper__hidden=False,
+            paper__merged_into__isnull=True,
+        )
+        .values("team_id", "paper_id")
+        .annotate(score=Avg("value"), raters=Count("id"), latest=Max("updated_at"))
+        .filter(latest__gte=since)
+        .order_by("-score", "-raters", "-paper_id")
+    )
+    per_team: dict[int, list[dict]] = defaultdict(list)
+    for row in rows:
+        if len(per_team[row["team_id"]]) < TOP_RATED_PER_TEAM:
+            per_team[row["team_id"]].append(row)
+    return per_team
+
+
+def _claim_results(reproduction: Reproduction) -> list[ClaimResult]:
+    by_claim: dict[int, list[ResultLog]] = defaultdict(list)
+    claims: dict[int, Claim] = {}
+    for result in reproduction.results.all():
+        by_claim[result.claim_id].append(result)
+        claims[result.claim_id] = result.claim
+    out = []
+    for claim_id, results in by_claim.items():
+        claim = claims[claim_id]
+        value = mean(r.reproduced_value for r in results)
+        out.append(
+            ClaimResult(claim, value, claim_verdict(claim, results), claim_gap(claim, value))
+        )
+    out.sort(key=lambda c: (VERDICT_ORDER.get(c.verdict, 3), -c.gap))  # type: ignore[call-overload]
+    return out
+
+
+def digest_for(
+    user: AbstractBaseUser,
+    until: datetime,
+    corpus: CorpusWeek | None = None,
+    today: date | None = None,
+) -> Digest:
+    """One member's digest for the week ending at `until`.
+
+    Nine queries (plus two for `corpus` when not given) whatever the number of papers,
+    ratings or reproductions; tests pin the number.
+    """
+    since = until - WEEK
+    corpus = corpus or corpus_week(until)
+    today = today or until.date()
+    memberships = list(
+        Membership.objects.filter(user=user).select_related("team").order_by("team__name")
+    )
+    teams = {m.team_id: TeamDigest(team=m.team) for m in memberships}
+    team_ids = list(teams)
+    followed_topic_ids = set(
+        TopicFollow.objects.filter(user=user).values_list("topic_id", flat=True)
+    )
+    if not team_ids:
+        return Digest(user, since, until, [], [], 0, 0, followed_topic_ids, corpus)
+
+    top = _top_rated(team_ids, since, until)
+    papers = Paper.objects.select_related("paper_topic__topic").in_bulk(
+        [row["paper_id"] for rows in top.values() for row in rows]
+    )
+    for team_id, rows in top.items():
+        teams[team_id].top_rated = [
+            RatedPaper(papers[row["paper_id"]], row["score"], row["raters"]) for row in rows
+        ]
+
+    new_in_followed = _followed_new_papers(user, since, until)
+    counts = new_in_followed.values("paper_topic__topic_id").annotate(n=Count("id")).order_by()
+    per_topic = [row["n"] for row in counts]
+    team_rating = Q(ratings__team_id__in=team_ids)
+    followed = [
+        RatedPaper(p, p.team_score, p.team_raters)
+        for p in new_in_followed.select_related("paper_topic__topic")
+        .annotate(
+            team_score=Avg("ratings__value", filter=team_rating),
+            team_raters=Count("ratings", filter=team_rating),
+        )
+        .order_by(
+            F("team_score").desc(nulls_last=True),
+            F("paper_topic__similarity").desc(nulls_last=True),
+            F("published_at").desc(nulls_last=True),
+            "-id",
+        )[:FOLLOWED_LIMIT]
+    ]
+
+    assigned = (
+        Reproduction.objects.filter(team_id__in=team_ids, assignees=user, status__in=OPEN_STATUSES)
+        .select_related("paper", "team")
+        .order_by(F("due_date").asc(nulls_last=True), "created_at", "id")
+    )
+    for repro in assigned:
+        days_left = (repro.due_date - today).days if repro.due_date else None
+        teams[repro.team_id].assignments.append(Assignment(repro, days_left))
+
+    finished = (
+        Reproduction.objects.filter(
+            team_id__in=team_ids,
+            status__in=FINISHED_STATUSES,
+            finished_at__gte=since,
+            finished_at__lt=until,
+        )
+        .select_related("paper", "team")
+        .prefetch_related(
+            Prefetch("results", queryset=ResultLog.objects.select_related("claim").order_by("id"))
+        )
+        .order_by(
+            Case(*(When(status=s, then=n) for s, n in VERDICT_ORDER.items()), default=3),
+            "-finished_at",
+        )
+    )
+    for repro in finished:
+        teams[repro.team_id].finished.append(FinishedReproduction(repro, _claim_results(repro)))
+
+    revised = (
+        Rating.objects.filter(
+            user=user,
+            team_id__in=team_ids,
+            paper__hidden=False,
+            paper__merged_into__isnull=True,
+            paper__revised_at__gte=since,
+            paper__revised_at__lt=until,
+            paper__revised_at__gt=F("updated_at"),
+        )
+        .select_related("paper")
+        .order_by("-paper__revised_at")
+    )
+    for rating in revised:
+        teams[rating.team_id].new_versions.append(rating.paper)
+
+    return Digest(
+        user=user,
+        since=since,
+        until=until,
+        teams=list(teams.values()),
+        followed=followed,
+        followed_new_count=sum(per_topic),
+        followed_topic_count=len(per_topic),
+        followed_topic_ids=followed_topic_ids,
+        corpus=corpus,
+    )
