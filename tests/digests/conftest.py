@@ -15,6 +15,7 @@ from aiosmtpd.controller import Controller
 
 from tests.factories import (
     ClaimFactory,
+    CommentFactory,
     LabReportFactory,
     PaperFactory,
     RatingFactory,
@@ -161,6 +162,9 @@ def build_week(cast: Any, now: datetime = NOW) -> Week:
     RatingFactory(team=cast.vision, user=cast.ben, paper=qwen, value=3, updated_at=now - day)
     RatingFactory(team=cast.language, user=cast.carol, paper=ring, value=1, updated_at=now - day)
     RatingFactory(team=cast.language, user=cast.carol, paper=eagle, value=5, updated_at=now - day)
+    CommentFactory(team=cast.vision, user=cast.ben, paper=ring, body="Section 4 is the key.")
+    CommentFactory(team=cast.language, user=cast.carol, paper=ring, body="Language-only remark")
+    CommentFactory(team=cast.language, user=cast.carol, paper=ring, body="Language-only again")
 
     # A paper ada rated a while ago got a second version this week.
     revised = _paper(

@@ -25,10 +25,10 @@ pytestmark = pytest.mark.django_db
 def test_top_rated_papers_of_the_week_carry_the_teams_own_score(cast) -> None:
     w = build_week(cast)
     vision = digest_for(cast.ada, NOW).teams[0]
-    assert [(r.paper, r.score, r.raters) for r in vision.top_rated] == [
-        (w.papers["ring"], 5.0, 1),
-        (w.papers["clip"], 4.0, 1),
-        (w.papers["qwen"], 3.0, 1),
+    assert [(r.paper, r.score, r.raters, r.comments) for r in vision.top_rated] == [
+        (w.papers["ring"], 5.0, 1, 1),
+        (w.papers["clip"], 4.0, 1, 0),
+        (w.papers["qwen"], 3.0, 1, 0),
     ]
 
 
@@ -44,6 +44,7 @@ def test_member_of_one_team_never_sees_another_teams_ratings_or_reproductions(ca
         assert secret not in ada_html
     # Language rated "ring" 1; Vision's digest shows Vision's 5 only.
     assert ada.teams[0].top_rated[0].score == 5.0
+    assert "1 comment" in ada_html and "3 comments" not in ada_html
 
     carol_text = digest_render(carol, "UTC").text
     for secret in ("LoRA without regret", "A 7B model that beats", "FlashAttention-4"):
@@ -52,6 +53,9 @@ def test_member_of_one_team_never_sees_another_teams_ratings_or_reproductions(ca
         ::-1
     ]
     assert carol.teams[0].top_rated[1].score == 1.0
+    # Comments are counted per team too: Vision's one, Language's two.
+    assert ada.teams[0].top_rated[0].comments == 1
+    assert carol.teams[0].top_rated[1].comments == 2
 
 
 def test_unrated_papers_in_followed_topics_ranked_by_team_score(cast) -> None:
@@ -155,10 +159,10 @@ def _more_rows(cast, n: int) -> None:  # type: ignore[no-untyped-def]
 def test_digest_query_count_does_not_grow_with_rows(cast, django_assert_num_queries) -> None:
     build_week(cast)
     corpus = corpus_week(NOW)
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         small = digest_for(cast.ada, NOW, corpus=corpus)
     _more_rows(cast, 25)
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         big = digest_for(cast.ada, NOW, corpus=corpus)
     assert big.assignment_count > small.assignment_count + 20
     assert big.finished_count > small.finished_count + 20

@@ -28,7 +28,7 @@ from tracker.reproductions.models import (
 from tracker.reproductions.verdicts import claim_gap, claim_verdict
 from tracker.teams.models import Membership, Team
 from tracker.topics.models import PaperTopic, TopicFollow
-from tracker.triage.models import Rating
+from tracker.triage.models import Comment, Rating
 
 WEEK = timedelta(days=7)
 TOP_RATED_PER_TEAM = 5
@@ -65,6 +65,7 @@ class RatedPaper:
     paper: Paper
     score: float | None
     raters: int
+    comments: int = 0
 
 
 @dataclass
@@ -269,7 +270,7 @@ def digest_for(
 ) -> Digest:
     """One member's digest for the week ending at `until`.
 
-    Nine queries (plus two for `corpus` when not given) whatever the number of papers,
+    Eleven queries (plus two for `corpus` when not given) whatever the number of papers,
     ratings or reproductions; tests pin the number.
     """
     since = until - WEEK
@@ -290,9 +291,22 @@ def digest_for(
     papers = Paper.objects.select_related("paper_topic__topic").in_bulk(
         [row["paper_id"] for rows in top.values() for row in rows]
     )
+    discussed = (
+        Comment.objects.filter(team_id__in=team_ids, paper_id__in=list(papers))
+        .values("team_id", "paper_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    comments = {(row["team_id"], row["paper_id"]): row["n"] for row in discussed}
     for team_id, rows in top.items():
         teams[team_id].top_rated = [
-            RatedPaper(papers[row["paper_id"]], row["score"], row["raters"]) for row in rows
+            RatedPaper(
+                papers[row["paper_id"]],
+                row["score"],
+                row["raters"],
+                comments.get((team_id, row["paper_id"]), 0),
+            )
+            for row in rows
         ]
 
     new_in_followed = _followed_new_papers(user, since, until)
