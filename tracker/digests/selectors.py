@@ -159,6 +159,15 @@ class Digest:
         return sum(len(team.new_versions) for team in self.teams)
 
 
+# Only what the email shows: abstracts and other long columns stay in the database.
+PAPER_FIELDS = ("id", "title", "authors", "lab", "version", "revised_at", "published_at")
+LISTED = (*PAPER_FIELDS, "paper_topic__id", "paper_topic__topic__id", "paper_topic__topic__label")
+
+
+def _fields(prefix: str, names: tuple[str, ...] = PAPER_FIELDS) -> list[str]:
+    return [f"{prefix}{name}" for name in names]
+
+
 def _published_between(since: datetime, until: datetime, prefix: str = "") -> Q:
     """Published in the window; a report with no publication date counts from when we saw it."""
     return Q(**{f"{prefix}published_at__gte": since, f"{prefix}published_at__lt": until}) | Q(
@@ -205,6 +214,7 @@ def corpus_week(until: datetime) -> CorpusWeek:
         Paper.objects.visible()
         .filter(pinned_for_digest=True)
         .select_related("paper_topic__topic")
+        .only(*LISTED)
         .order_by("-published_at", "-id")[:PINNED_LIMIT]
     )
     return CorpusWeek(since, until, new[:TOPICS_LIMIT], growing[:TOPICS_LIMIT], pinned)
@@ -288,8 +298,10 @@ def digest_for(
         return Digest(user, since, until, [], [], 0, 0, followed_topic_ids, corpus)
 
     top = _top_rated(team_ids, since, until)
-    papers = Paper.objects.select_related("paper_topic__topic").in_bulk(
-        [row["paper_id"] for rows in top.values() for row in rows]
+    papers = (
+        Paper.objects.select_related("paper_topic__topic")
+        .only(*LISTED)
+        .in_bulk([row["paper_id"] for rows in top.values() for row in rows])
     )
     discussed = (
         Comment.objects.filter(team_id__in=team_ids, paper_id__in=list(papers))
@@ -316,6 +328,7 @@ def digest_for(
     followed = [
         RatedPaper(p, p.team_score, p.team_raters)
         for p in new_in_followed.select_related("paper_topic__topic")
+        .only(*LISTED)
         .annotate(
             team_score=Avg("ratings__value", filter=team_rating),
             team_raters=Count("ratings", filter=team_rating),
@@ -330,7 +343,8 @@ def digest_for(
 
     assigned = (
         Reproduction.objects.filter(team_id__in=team_ids, assignees=user, status__in=OPEN_STATUSES)
-        .select_related("paper", "team")
+        .select_related("paper")
+        .only("id", "team_id", "status", "due_date", "created_at", *_fields("paper__"))
         .order_by(F("due_date").asc(nulls_last=True), "created_at", "id")
     )
     for repro in assigned:
@@ -344,7 +358,8 @@ def digest_for(
             finished_at__gte=since,
             finished_at__lt=until,
         )
-        .select_related("paper", "team")
+        .select_related("paper")
+        .only("id", "team_id", "status", "finished_at", *_fields("paper__"))
         .prefetch_related(
             Prefetch("results", queryset=ResultLog.objects.select_related("claim").order_by("id"))
         )
@@ -367,6 +382,7 @@ def digest_for(
             paper__revised_at__gt=F("updated_at"),
         )
         .select_related("paper")
+        .only("id", "team_id", *_fields("paper__"))
         .order_by("-paper__revised_at")
     )
     for rating in revised:
