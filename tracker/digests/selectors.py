@@ -1,9 +1,11 @@
 """Reads for the weekly digest: what one member sees, in a fixed number of queries.
 
-The corpus-wide part (new and fastest-growing topics, pinned papers) is the same for every
-member and is read once per run by `corpus_week`; `digest_for` adds what belongs to one
-member, always through that member's teams, so a member of team A never reads team B's
-ratings, reproductions or comments.
+What is the same for many members is read once per run and kept in `DigestWeek`: the
+corpus-wide part (new and fastest-growing topics, this week's papers per topic, pinned
+papers) by `digest_week`, and each team's part (its top-rated papers, its finished
+reproductions) the first time a member of that team is built. `digest_for` adds what
+belongs to one member. Team-owned rows are always read for the member's own teams, so a
+member of team A never sees team B's ratings, comments or reproductions.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import date, datetime, timedelta
 from statistics import mean
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Avg, Case, Count, Exists, F, Max, OuterRef, Prefetch, Q, QuerySet, When
+from django.db.models import Avg, Case, Count, F, Max, Prefetch, Q, When
 
 from tracker.papers.models import Paper
 from tracker.reproductions.models import (
@@ -49,15 +51,6 @@ class TopicTrend:
     @property
     def growth(self) -> int:
         return self.this_week - self.last_week
-
-
-@dataclass
-class CorpusWeek:
-    since: datetime
-    until: datetime
-    new_topics: list[TopicTrend]
-    growing_topics: list[TopicTrend]
-    pinned: list[Paper]
 
 
 @dataclass
@@ -100,6 +93,37 @@ class Assignment:
         return -self.days_left if self.days_left is not None and self.days_left < 0 else 0
 
 
+@dataclass(frozen=True)
+class NewPaper:
+    """A paper of this week in a topic: enough to rank it before loading the row."""
+
+    paper_id: int
+    topic_id: int
+    similarity: float
+    published_at: datetime | None
+
+
+@dataclass
+class TeamWeek:
+    """A team's part, the same for all its members: read once per run."""
+
+    top_rated: list[RatedPaper]
+    finished: list[FinishedReproduction]
+
+
+@dataclass
+class DigestWeek:
+    """What every member's digest for one week shares, filled in as members are built."""
+
+    since: datetime
+    until: datetime
+    new_topics: list[TopicTrend]
+    growing_topics: list[TopicTrend]
+    pinned: list[Paper]
+    new_by_topic: dict[int, list[NewPaper]]
+    teams: dict[int, TeamWeek] = field(default_factory=dict)
+
+
 @dataclass
 class TeamDigest:
     team: Team
@@ -123,7 +147,7 @@ class Digest:
     followed_new_count: int
     followed_topic_count: int
     followed_topic_ids: set[int]
-    corpus: CorpusWeek
+    corpus: DigestWeek
 
     @property
     def is_empty(self) -> bool:
@@ -168,29 +192,28 @@ def _fields(prefix: str, names: tuple[str, ...] = PAPER_FIELDS) -> list[str]:
     return [f"{prefix}{name}" for name in names]
 
 
-def _published_between(since: datetime, until: datetime, prefix: str = "") -> Q:
-    """Published in the window; a report with no publication date counts from when we saw it."""
-    return Q(**{f"{prefix}published_at__gte": since, f"{prefix}published_at__lt": until}) | Q(
-        **{
-            f"{prefix}published_at__isnull": True,
-            f"{prefix}created_at__gte": since,
-            f"{prefix}created_at__lt": until,
-        }
-    )
+def _listed_papers(ids: list[int]) -> dict[int, Paper]:
+    return Paper.objects.select_related("paper_topic__topic").only(*LISTED).in_bulk(ids)
 
 
-def corpus_week(until: datetime) -> CorpusWeek:
-    """New and fastest-growing topics and pinned papers: two queries, shared by all members."""
+def digest_week(until: datetime) -> DigestWeek:
+    """The corpus-wide part of every digest for the week ending at `until`: three queries.
+
+    Fastest-growing compares this week's papers per topic with last week's; a topic made
+    this week is "new" instead. A lab report with no publication date counts from when
+    it was stored.
+    """
     since = until - WEEK
     before = since - WEEK
+    visible = {
+        "topic__active": True,
+        "topic__merged_into__isnull": True,
+        "paper__hidden": False,
+        "paper__merged_into__isnull": True,
+    }
     rows = (
         PaperTopic.objects.filter(
-            topic__active=True,
-            topic__merged_into__isnull=True,
-            paper__hidden=False,
-            paper__merged_into__isnull=True,
-            paper__published_at__gte=before,
-            paper__published_at__lt=until,
+            **visible, paper__published_at__gte=before, paper__published_at__lt=until
         )
         .values("topic_id", "topic__label", "topic__created_at")
         .annotate(
@@ -210,6 +233,18 @@ def corpus_week(until: datetime) -> CorpusWeek:
     new.sort(key=lambda t: (-t.this_week, t.label))
     # Growth in papers first; between equal growth, the topic that was smaller grew faster.
     growing.sort(key=lambda t: (-t.growth, t.last_week, t.label))
+
+    this_week = Q(paper__published_at__gte=since, paper__published_at__lt=until) | Q(
+        paper__published_at__isnull=True,
+        paper__created_at__gte=since,
+        paper__created_at__lt=until,
+    )
+    new_by_topic: dict[int, list[NewPaper]] = defaultdict(list)
+    for paper_id, topic_id, similarity, published_at in PaperTopic.objects.filter(
+        this_week, **visible
+    ).values_list("paper_id", "topic_id", "similarity", "paper__published_at"):
+        new_by_topic[topic_id].append(NewPaper(paper_id, topic_id, similarity, published_at))
+
     pinned = list(
         Paper.objects.visible()
         .filter(pinned_for_digest=True)
@@ -217,22 +252,14 @@ def corpus_week(until: datetime) -> CorpusWeek:
         .only(*LISTED)
         .order_by("-published_at", "-id")[:PINNED_LIMIT]
     )
-    return CorpusWeek(since, until, new[:TOPICS_LIMIT], growing[:TOPICS_LIMIT], pinned)
-
-
-def _followed_new_papers(
-    user: AbstractBaseUser, since: datetime, until: datetime
-) -> QuerySet[Paper]:
-    followed = TopicFollow.objects.filter(user=user).values("topic_id")
-    rated_by_member = Rating.objects.filter(user=user, paper=OuterRef("pk"))
-    return (
-        Paper.objects.visible()
-        .filter(_published_between(since, until), paper_topic__topic__in=followed)
-        .filter(~Exists(rated_by_member))
+    return DigestWeek(
+        since, until, new[:TOPICS_LIMIT], growing[:TOPICS_LIMIT], pinned, dict(new_by_topic)
     )
 
 
-def _top_rated(team_ids: list[int], since: datetime, until: datetime) -> dict[int, list[dict]]:
+def _team_weeks(team_ids: list[int], since: datetime, until: datetime) -> dict[int, TeamWeek]:
+    """Top-rated papers of the week (scored by the team's own ratings, with the team's own
+    comment count) and finished reproductions, for several teams in five queries."""
     rated_this_week = Rating.objects.filter(
         team_id__in=team_ids, updated_at__gte=since, updated_at__lt=until
     ).values("paper_id")
@@ -248,11 +275,53 @@ def _top_rated(team_ids: list[int], since: datetime, until: datetime) -> dict[in
         .filter(latest__gte=since)
         .order_by("-score", "-raters", "-paper_id")
     )
-    per_team: dict[int, list[dict]] = defaultdict(list)
+    top: dict[int, list[dict]] = defaultdict(list)
     for row in rows:
-        if len(per_team[row["team_id"]]) < TOP_RATED_PER_TEAM:
-            per_team[row["team_id"]].append(row)
-    return per_team
+        if len(top[row["team_id"]]) < TOP_RATED_PER_TEAM:
+            top[row["team_id"]].append(row)
+    papers = _listed_papers([row["paper_id"] for rows in top.values() for row in rows])
+    discussed = (
+        Comment.objects.filter(team_id__in=team_ids, paper_id__in=list(papers))
+        .values("team_id", "paper_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    comments = {(row["team_id"], row["paper_id"]): row["n"] for row in discussed}
+    weeks = {
+        team_id: TeamWeek(
+            top_rated=[
+                RatedPaper(
+                    papers[row["paper_id"]],
+                    row["score"],
+                    row["raters"],
+                    comments.get((team_id, row["paper_id"]), 0),
+                )
+                for row in top.get(team_id, [])
+            ],
+            finished=[],
+        )
+        for team_id in team_ids
+    }
+    finished = (
+        Reproduction.objects.filter(
+            team_id__in=team_ids,
+            status__in=FINISHED_STATUSES,
+            finished_at__gte=since,
+            finished_at__lt=until,
+        )
+        .select_related("paper")
+        .only("id", "team_id", "status", "finished_at", *_fields("paper__"))
+        .prefetch_related(
+            Prefetch("results", queryset=ResultLog.objects.select_related("claim").order_by("id"))
+        )
+        .order_by(
+            Case(*(When(status=s, then=n) for s, n in VERDICT_ORDER.items()), default=3),
+            "-finished_at",
+        )
+    )
+    for repro in finished:
+        weeks[repro.team_id].finished.append(FinishedReproduction(repro, _claim_results(repro)))
+    return weeks
 
 
 def _claim_results(reproduction: Reproduction) -> list[ClaimResult]:
@@ -275,16 +344,18 @@ def _claim_results(reproduction: Reproduction) -> list[ClaimResult]:
 def digest_for(
     user: AbstractBaseUser,
     until: datetime,
-    corpus: CorpusWeek | None = None,
+    shared: DigestWeek | None = None,
     today: date | None = None,
 ) -> Digest:
     """One member's digest for the week ending at `until`.
 
-    Eleven queries (plus two for `corpus` when not given) whatever the number of papers,
-    ratings or reproductions; tests pin the number.
+    At most six queries for the member (fewer when they follow no topic with new
+    papers), five more the first time one of their teams is seen in
+    `shared`, three more when `shared` is not given: never more, whatever the number of
+    papers, ratings or reproductions (tests pin it).
     """
     since = until - WEEK
-    corpus = corpus or corpus_week(until)
+    week = shared or digest_week(until)
     today = today or until.date()
     memberships = list(
         Membership.objects.filter(user=user).select_related("team").order_by("team__name")
@@ -295,50 +366,44 @@ def digest_for(
         TopicFollow.objects.filter(user=user).values_list("topic_id", flat=True)
     )
     if not team_ids:
-        return Digest(user, since, until, [], [], 0, 0, followed_topic_ids, corpus)
+        return Digest(user, since, until, [], [], 0, 0, followed_topic_ids, week)
 
-    top = _top_rated(team_ids, since, until)
-    papers = (
-        Paper.objects.select_related("paper_topic__topic")
-        .only(*LISTED)
-        .in_bulk([row["paper_id"] for rows in top.values() for row in rows])
-    )
-    discussed = (
-        Comment.objects.filter(team_id__in=team_ids, paper_id__in=list(papers))
-        .values("team_id", "paper_id")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    comments = {(row["team_id"], row["paper_id"]): row["n"] for row in discussed}
-    for team_id, rows in top.items():
-        teams[team_id].top_rated = [
-            RatedPaper(
-                papers[row["paper_id"]],
-                row["score"],
-                row["raters"],
-                comments.get((team_id, row["paper_id"]), 0),
-            )
-            for row in rows
-        ]
+    missing = [team_id for team_id in team_ids if team_id not in week.teams]
+    if missing:
+        week.teams.update(_team_weeks(missing, since, until))
+    for team_id, team in teams.items():
+        team.top_rated = week.teams[team_id].top_rated
+        team.finished = week.teams[team_id].finished
 
-    new_in_followed = _followed_new_papers(user, since, until)
-    counts = new_in_followed.values("paper_topic__topic_id").annotate(n=Count("id")).order_by()
-    per_topic = [row["n"] for row in counts]
-    team_rating = Q(ratings__team_id__in=team_ids)
+    # This week's papers in the topics the member follows, less those they rated, ranked
+    # by their teams' ratings, then by how central each is to its topic, then newest.
+    candidates = [p for topic_id in followed_topic_ids for p in week.new_by_topic.get(topic_id, [])]
+    ratings = Rating.objects.filter(
+        team_id__in=team_ids, paper_id__in=[p.paper_id for p in candidates]
+    ).values_list("paper_id", "user_id", "value")
+    rated_by_member: set[int] = set()
+    team_values: dict[int, list[int]] = defaultdict(list)
+    for paper_id, user_id, value in ratings:
+        team_values[paper_id].append(value)
+        if user_id == user.pk:
+            rated_by_member.add(paper_id)
+    unrated = [p for p in candidates if p.paper_id not in rated_by_member]
+    oldest = datetime.min.replace(tzinfo=until.tzinfo)
+
+    def rank(p: NewPaper) -> tuple[float, float, datetime, int]:
+        values = team_values.get(p.paper_id)
+        return (mean(values) if values else 0.0, p.similarity, p.published_at or oldest, p.paper_id)
+
+    best = sorted(unrated, key=rank, reverse=True)[:FOLLOWED_LIMIT]
+    papers = _listed_papers([p.paper_id for p in best])
     followed = [
-        RatedPaper(p, p.team_score, p.team_raters)
-        for p in new_in_followed.select_related("paper_topic__topic")
-        .only(*LISTED)
-        .annotate(
-            team_score=Avg("ratings__value", filter=team_rating),
-            team_raters=Count("ratings", filter=team_rating),
+        RatedPaper(
+            papers[p.paper_id],
+            mean(team_values[p.paper_id]) if team_values.get(p.paper_id) else None,
+            len(team_values.get(p.paper_id, [])),
         )
-        .order_by(
-            F("team_score").desc(nulls_last=True),
-            F("paper_topic__similarity").desc(nulls_last=True),
-            F("published_at").desc(nulls_last=True),
-            "-id",
-        )[:FOLLOWED_LIMIT]
+        for p in best
+        if p.paper_id in papers
     ]
 
     assigned = (
@@ -350,26 +415,6 @@ def digest_for(
     for repro in assigned:
         days_left = (repro.due_date - today).days if repro.due_date else None
         teams[repro.team_id].assignments.append(Assignment(repro, days_left))
-
-    finished = (
-        Reproduction.objects.filter(
-            team_id__in=team_ids,
-            status__in=FINISHED_STATUSES,
-            finished_at__gte=since,
-            finished_at__lt=until,
-        )
-        .select_related("paper")
-        .only("id", "team_id", "status", "finished_at", *_fields("paper__"))
-        .prefetch_related(
-            Prefetch("results", queryset=ResultLog.objects.select_related("claim").order_by("id"))
-        )
-        .order_by(
-            Case(*(When(status=s, then=n) for s, n in VERDICT_ORDER.items()), default=3),
-            "-finished_at",
-        )
-    )
-    for repro in finished:
-        teams[repro.team_id].finished.append(FinishedReproduction(repro, _claim_results(repro)))
 
     revised = (
         Rating.objects.filter(
@@ -394,8 +439,8 @@ def digest_for(
         until=until,
         teams=list(teams.values()),
         followed=followed,
-        followed_new_count=sum(per_topic),
-        followed_topic_count=len(per_topic),
+        followed_new_count=len(unrated),
+        followed_topic_count=len({p.topic_id for p in unrated}),
         followed_topic_ids=followed_topic_ids,
-        corpus=corpus,
+        corpus=week,
     )

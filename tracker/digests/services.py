@@ -31,7 +31,7 @@ from tracker.digests.emails import (
 )
 from tracker.digests.models import DigestPreference, DigestSend, SendStatus
 from tracker.digests.schedule import next_send_after, week_of, zone
-from tracker.digests.selectors import CorpusWeek, Digest, digest_for
+from tracker.digests.selectors import Digest, DigestWeek, digest_for
 
 logger = logging.getLogger(__name__)
 
@@ -168,13 +168,13 @@ def digests_enqueue_due(now: datetime | None = None) -> int:
 
 
 def digest_preview(
-    user: AbstractBaseUser, now: datetime | None = None, corpus: CorpusWeek | None = None
+    user: AbstractBaseUser, now: datetime | None = None, shared: DigestWeek | None = None
 ) -> tuple[Digest, RenderedDigest]:
     """Exactly what a send at `now` would build and render; writes nothing but the default
     preference row."""
     now = now or timezone.now()
     pref = preference_get_or_create(user, now)
-    digest = digest_for(user, now, corpus=corpus, today=now.astimezone(zone(pref.timezone)).date())
+    digest = digest_for(user, now, shared=shared, today=now.astimezone(zone(pref.timezone)).date())
     return digest, digest_render(digest, pref.timezone)
 
 
@@ -203,7 +203,9 @@ def _mark(send: DigestSend, status: str, **fields: object) -> None:
     send.status = status
 
 
-def digest_send(user_id: int, week: date, now: datetime | None = None) -> DigestSend | None:
+def digest_send(
+    user_id: int, week: date, now: datetime | None = None, shared: DigestWeek | None = None
+) -> DigestSend | None:
     """Build and send one member's digest for one week, at most once.
 
     Where the "sent" mark goes: the row is committed as "claimed" before the SMTP call and
@@ -232,7 +234,7 @@ def digest_send(user_id: int, week: date, now: datetime | None = None) -> Digest
     send = _claim_send(user, week, now)
     if send is None:
         return None
-    digest, rendered = digest_preview(user, now)
+    digest, rendered = digest_preview(user, now, shared)
     if digest.is_empty:
         _mark(send, SendStatus.EMPTY, error="")
         return send

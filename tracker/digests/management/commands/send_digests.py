@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from tracker.digests.schedule import week_of
-from tracker.digests.selectors import corpus_week
+from tracker.digests.selectors import digest_week
 from tracker.digests.services import (
     RETRYABLE_ERRORS,
     digest_preview,
@@ -55,11 +55,12 @@ class Command(BaseCommand):
         else:
             users = None
 
-        corpus = corpus_week(now)
+        # Read once for the whole run: the corpus-wide part and each team's part.
+        shared = digest_week(now)
         if options["dry_run"]:
             targets = users if users is not None else []
             for user in targets:
-                digest, rendered = digest_preview(user, now, corpus=corpus)
+                digest, rendered = digest_preview(user, now, shared=shared)
                 line = "(empty: nothing would be sent)" if digest.is_empty else rendered.subject
                 self.stdout.write(f"{user.get_username()} <{user.email}>: {line}")
             return
@@ -75,7 +76,7 @@ class Command(BaseCommand):
         counts: dict[str, int] = {}
         for user_id, week in claimed:
             try:
-                send = digest_send(user_id, week, now)
+                send = digest_send(user_id, week, now, shared)
             except RETRYABLE_ERRORS as exc:
                 self.stderr.write(f"user {user_id}: not sent ({exc}); rerun to retry")
                 counts["failed"] = counts.get("failed", 0) + 1
