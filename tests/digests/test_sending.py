@@ -119,6 +119,24 @@ def test_smtp_down_on_the_first_attempt_sends_exactly_once_later(cast, smtp, set
     assert (row.status, row.attempts, row.error) == (SendStatus.SENT, 3, "")
 
 
+def test_an_error_on_quit_after_the_server_accepted_does_not_resend(
+    cast, smtp, monkeypatch
+) -> None:
+    import smtplib
+
+    build_week(cast)
+
+    def quit_badly(self) -> None:  # type: ignore[no-untyped-def]
+        self.close()
+        raise smtplib.SMTPResponseException(421, b"closing, bye")
+
+    monkeypatch.setattr(smtplib.SMTP, "quit", quit_badly)
+    send = digest_send(cast.ada.pk, week_key(), NOW)
+    assert send is not None and send.status == SendStatus.SENT
+    assert digest_send(cast.ada.pk, week_key(), NOW) is None
+    assert len(smtp.handler.envelopes) == 1
+
+
 def test_unsubscribed_member_gets_nothing(cast, smtp) -> None:
     build_week(cast)
     preference_update(cast.ada, enabled=False, weekday=0, hour=8, tz_name="UTC", now=NOW)
@@ -161,18 +179,18 @@ def test_two_sends_started_at_once_deliver_one_message(cast, smtp) -> None:
 
 def test_a_second_worker_arriving_mid_send_sends_nothing(cast, smtp, monkeypatch) -> None:
     """Worker B starts while worker A is inside its SMTP conversation for the same week."""
-    from django.core.mail import EmailMultiAlternatives
+    from django.core.mail.backends.smtp import EmailBackend
 
     build_week(cast)
-    real_send = EmailMultiAlternatives.send
+    real_send = EmailBackend.send_messages
     second: list[object] = []
 
-    def send_while_another_starts(self, fail_silently: bool = False) -> int:  # type: ignore[no-untyped-def]
+    def send_while_another_starts(self, messages):  # type: ignore[no-untyped-def]
         if not second:
             second.append(digest_send(cast.ada.pk, week_key(), NOW))
-        return real_send(self, fail_silently)
+        return real_send(self, messages)
 
-    monkeypatch.setattr(EmailMultiAlternatives, "send", send_while_another_starts)
+    monkeypatch.setattr(EmailBackend, "send_messages", send_while_another_starts)
     first = digest_send(cast.ada.pk, week_key(), NOW)
     assert first is not None and first.status == SendStatus.SENT
     assert second == [None]

@@ -19,6 +19,7 @@ from functools import partial
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -198,6 +199,24 @@ def _claim_send(user: AbstractBaseUser, week: date, now: datetime) -> DigestSend
     return DigestSend.objects.get(user=user, week=week)
 
 
+def _deliver(message: EmailMultiAlternatives) -> None:
+    """Hand the message to the mail server; errors before it accepts the message propagate.
+
+    The connection is opened and closed here rather than by send(): once the server has
+    accepted the message, an error on QUIT must not look like a failed send, or the retry
+    would deliver a second copy.
+    """
+    connection = get_connection(fail_silently=False)
+    connection.open()
+    try:
+        connection.send_messages([message])
+    finally:
+        try:
+            connection.close()
+        except RETRYABLE_ERRORS:
+            logger.info("mail server closed the connection uncleanly after the send")
+
+
 def _mark(send: DigestSend, status: str, **fields: object) -> None:
     DigestSend.objects.filter(pk=send.pk).update(status=status, **fields)
     send.status = status
@@ -241,7 +260,7 @@ def digest_send(
     msg_id = message_id(user, week)
     DigestSend.objects.filter(pk=send.pk).update(subject=rendered.subject, message_id=msg_id)
     try:
-        digest_message(rendered, user.email, msg_id).send(fail_silently=False)
+        _deliver(digest_message(rendered, user.email, msg_id))
     except smtplib.SMTPRecipientsRefused as exc:
         # The server refused this address outright: retrying cannot help.
         _mark(send, SendStatus.FAILED, error=f"recipient refused: {exc}"[:2000])
