@@ -61,11 +61,15 @@ def test_preview_shows_the_html_exactly_as_it_would_be_sent(cast) -> None:
         page = client.get(reverse("digests:preview"))
         email = client.get(reverse("digests:preview_email"))
         text = client.get(reverse("digests:preview_email") + "?part=text")
+        framed = client.get(reverse("digests:preview_email") + "?framed=1")
         _, rendered = digest_preview(cast.ada, NOW)
     assert page.status_code == 200
     assert rendered.subject.encode() in page.content
     assert email.content.decode() == rendered.html
     assert text.content.decode() == rendered.text
+    assert framed.content.decode() == rendered.html.replace(
+        "<head>", '<head><base target="_top">', 1
+    )
     assert email.headers["X-Frame-Options"] == "SAMEORIGIN"
     assert "default-src 'none'" in email.headers["Content-Security-Policy"]
 

@@ -79,6 +79,10 @@ def digest_preview_email(request: HttpRequest) -> HttpResponse:
     _, rendered = digest_preview(request.user)  # type: ignore[arg-type]
     if request.GET.get("part") == "text":
         response = HttpResponse(rendered.text, content_type="text/plain; charset=utf-8")
+    elif request.GET.get("framed"):
+        # Inside the preview page, links open in the whole window: portal pages refuse to
+        # be framed. Nothing else differs from the HTML that is sent.
+        response = HttpResponse(rendered.html.replace("<head>", '<head><base target="_top">', 1))
     else:
         response = HttpResponse(rendered.html)
     response.headers["Content-Security-Policy"] = EMAIL_FRAME_CSP
