@@ -21,6 +21,7 @@ from tracker.digests.models import DigestPreference, DigestSend, SendStatus
 from tracker.digests.services import (
     digest_send,
     digests_claim_due,
+    digests_release_stuck,
     preference_update,
 )
 
@@ -207,6 +208,24 @@ def test_two_beats_claiming_at_once_claim_each_member_once(cast) -> None:
     assert second == []
     pref = DigestPreference.objects.get(user=cast.ada)
     assert pref.next_send_at == NOW + timedelta(days=7)
+
+
+def test_a_tick_claims_every_due_member_in_batches(cast) -> None:
+    for user in (cast.ada, cast.ben, cast.carol):
+        preference_update(
+            user, enabled=True, weekday=0, hour=8, tz_name="UTC", now=NOW - timedelta(days=1)
+        )
+    assert len(digests_claim_due(NOW, batch=2)) == 3
+    assert digests_claim_due(NOW, batch=2) == []
+
+
+def test_a_send_stuck_after_a_crash_is_resent_only_once_released(cast, smtp) -> None:
+    build_week(cast)
+    DigestSend.objects.create(user=cast.ada, week=week_key(), status=SendStatus.CLAIMED)
+    assert digest_send(cast.ada.pk, week_key(), NOW) is None
+    assert digests_release_stuck(DigestSend.objects.all()) == 1
+    assert digest_send(cast.ada.pk, week_key(), NOW).status == SendStatus.SENT  # type: ignore[union-attr]
+    assert len(smtp.handler.envelopes) == 1
 
 
 def test_members_without_a_preference_get_the_default_monday_digest(cast) -> None:

@@ -116,3 +116,17 @@ def test_forged_or_expired_unsubscribe_links_are_refused(cast) -> None:
     ).exists()
     with pytest.raises(signing.BadSignature):
         signing.TimestampSigner(salt="other").unsign(token)
+
+
+def test_admin_releases_a_stuck_send(cast, admin_client) -> None:  # type: ignore[no-untyped-def]
+    from tests.digests.conftest import week_key
+    from tracker.digests.models import DigestSend, SendStatus
+
+    stuck = DigestSend.objects.create(user=cast.ada, week=week_key(), status=SendStatus.CLAIMED)
+    response = admin_client.post(
+        reverse("admin:digests_digestsend_changelist"),
+        {"action": "release_stuck", "_selected_action": [stuck.pk]},
+    )
+    assert response.status_code == 302
+    stuck.refresh_from_db()
+    assert stuck.status == SendStatus.FAILED

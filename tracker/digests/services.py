@@ -21,7 +21,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from tracker.digests.emails import (
@@ -128,34 +128,49 @@ class Claimed:
     week: date
 
 
-def digests_claim_due(now: datetime, limit: int = CLAIM_BATCH) -> list[Claimed]:
+def digests_claim_due(now: datetime, batch: int = CLAIM_BATCH) -> list[Claimed]:
     """Claim members whose digest is due by moving next_send_at on, one conditional UPDATE
     each: a row another beat already moved updates nothing here, so it is not claimed twice.
 
     The week is taken from the slot that fell due, on the member's calendar, so a tick that
-    runs late still files the digest under the week it was meant for.
+    runs late still files the digest under the week it was meant for. Reads in batches
+    until nobody due is left, so a Monday 08:00 shared by thousands is one tick's work.
     """
     preferences_ensure(now)
-    due = (
-        DigestPreference.objects.filter(
-            enabled=True, unsubscribed_at__isnull=True, next_send_at__lte=now
-        )
-        .order_by("next_send_at")
-        .only("pk", "user_id", "weekday", "hour", "timezone", "next_send_at")[:limit]
-    )
     claimed = []
-    for pref in due:
-        slot = pref.next_send_at
-        assert slot is not None
-        following = next_send_after(
-            weekday=pref.weekday, hour=pref.hour, tz_name=pref.timezone, after=max(now, slot)
+    while True:
+        due = list(
+            DigestPreference.objects.filter(
+                enabled=True, unsubscribed_at__isnull=True, next_send_at__lte=now
+            )
+            .order_by("next_send_at", "pk")
+            .only("pk", "user_id", "weekday", "hour", "timezone", "next_send_at")[:batch]
         )
-        won = DigestPreference.objects.filter(pk=pref.pk, next_send_at=slot).update(
-            next_send_at=following
-        )
-        if won:
-            claimed.append(Claimed(pref.user_id, week_of(slot, pref.timezone)))
-    return claimed
+        for pref in due:
+            slot = pref.next_send_at
+            assert slot is not None
+            following = next_send_after(
+                weekday=pref.weekday, hour=pref.hour, tz_name=pref.timezone, after=max(now, slot)
+            )
+            won = DigestPreference.objects.filter(pk=pref.pk, next_send_at=slot).update(
+                next_send_at=following
+            )
+            if won:
+                claimed.append(Claimed(pref.user_id, week_of(slot, pref.timezone)))
+        # Every row read is now past `now`, moved here or by another beat: none comes back.
+        if len(due) < batch:
+            return claimed
+
+
+def digests_release_stuck(sends: QuerySet[DigestSend]) -> int:
+    """Let sends left "claimed" by a worker that died be retried (`send_digests --now`).
+
+    Only for an operator who has checked the member did not get the message: the send may
+    have reached the mail server before the worker died (see digest_send).
+    """
+    return sends.filter(status=SendStatus.CLAIMED).update(
+        status=SendStatus.FAILED, error="released by an operator after the worker died"
+    )
 
 
 def digests_enqueue_due(now: datetime | None = None) -> int:
@@ -239,8 +254,8 @@ def digest_send(
       server queued the message but before its reply reached us, the retry can deliver a
       second copy (at least once in that narrow window); both copies carry the same
       Message-ID, so most clients show one. We prefer losing a weekly digest in a crash to
-      sending two, and an operator can set a stuck "claimed" row to "failed" and rerun
-      `send_digests --now --user`.
+      sending two; an operator who finds a stuck "claimed" row releases it (admin
+      action) and reruns `send_digests --now --user`.
     """
     now = now or timezone.now()
     User = get_user_model()
