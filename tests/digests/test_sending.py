@@ -138,6 +138,23 @@ def test_an_error_on_quit_after_the_server_accepted_does_not_resend(
     assert len(smtp.handler.envelopes) == 1
 
 
+def test_a_digest_that_fails_to_build_can_be_sent_by_a_rerun(cast, smtp, monkeypatch) -> None:
+    from tracker.digests import services
+
+    build_week(cast)
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise ZeroDivisionError("bug")
+
+    monkeypatch.setattr(services, "digest_preview", broken)
+    with pytest.raises(ZeroDivisionError):
+        digest_send(cast.ada.pk, week_key(), NOW)
+    assert DigestSend.objects.get(user=cast.ada).status == SendStatus.FAILED
+    monkeypatch.undo()
+    assert digest_send(cast.ada.pk, week_key(), NOW).status == SendStatus.SENT  # type: ignore[union-attr]
+    assert len(smtp.handler.envelopes) == 1
+
+
 def test_unsubscribed_member_gets_nothing(cast, smtp) -> None:
     build_week(cast)
     preference_update(cast.ada, enabled=False, weekday=0, hour=8, tz_name="UTC", now=NOW)

@@ -268,7 +268,13 @@ def digest_send(
     send = _claim_send(user, week, now)
     if send is None:
         return None
-    digest, rendered = digest_preview(user, now, shared)
+    try:
+        digest, rendered = digest_preview(user, now, shared)
+    except Exception as exc:
+        # A bug, not a mail problem: the task does not retry it, and the row must not look
+        # like a send in progress, or a fixed rerun would skip it.
+        _mark(send, SendStatus.FAILED, error=f"building failed: {exc!r}"[:2000])
+        raise
     if digest.is_empty:
         _mark(send, SendStatus.EMPTY, error="")
         return send
