@@ -291,6 +291,19 @@ def test_each_member_gets_theirs_at_their_own_eight_oclock(cast, smtp) -> None:
     assert weeks == {"mei": week_key(), "sam": week_key()}
 
 
+def test_send_digests_for_one_user_leaves_the_others_due(cast, smtp) -> None:
+    build_week(cast)
+    for user in (cast.ada, cast.ben):
+        preference_update(
+            user, enabled=True, weekday=0, hour=8, tz_name="UTC", now=NOW - timedelta(days=1)
+        )
+    with time_machine.travel(NOW + timedelta(minutes=1), tick=False):
+        call_command("send_digests", "--user", "ada", stdout=StringIO())
+        assert [e.rcpt_tos for e in smtp.handler.envelopes] == [["ada@example.org"]]
+        # ben is still due; carol's default row, made by that tick, starts next Monday.
+        assert [c.user_id for c in digests_claim_due(NOW + timedelta(minutes=1))] == [cast.ben.pk]
+
+
 def test_send_digests_now_and_dry_run(cast, smtp) -> None:
     build_week(cast)
     out = StringIO()

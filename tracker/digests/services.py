@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
@@ -128,23 +129,29 @@ class Claimed:
     week: date
 
 
-def digests_claim_due(now: datetime, batch: int = CLAIM_BATCH) -> list[Claimed]:
+def digests_claim_due(
+    now: datetime, batch: int = CLAIM_BATCH, user_ids: Collection[int] | None = None
+) -> list[Claimed]:
     """Claim members whose digest is due by moving next_send_at on, one conditional UPDATE
     each: a row another beat already moved updates nothing here, so it is not claimed twice.
 
     The week is taken from the slot that fell due, on the member's calendar, so a tick that
     runs late still files the digest under the week it was meant for. Reads in batches
     until nobody due is left, so a Monday 08:00 shared by thousands is one tick's work.
+    `user_ids` limits the claim to those members (an operator's `send_digests --user`).
     """
     preferences_ensure(now)
+    due_now = DigestPreference.objects.filter(
+        enabled=True, unsubscribed_at__isnull=True, next_send_at__lte=now
+    )
+    if user_ids is not None:
+        due_now = due_now.filter(user_id__in=list(user_ids))
     claimed = []
     while True:
         due = list(
-            DigestPreference.objects.filter(
-                enabled=True, unsubscribed_at__isnull=True, next_send_at__lte=now
-            )
-            .order_by("next_send_at", "pk")
-            .only("pk", "user_id", "weekday", "hour", "timezone", "next_send_at")[:batch]
+            due_now.order_by("next_send_at", "pk").only(
+                "pk", "user_id", "weekday", "hour", "timezone", "next_send_at"
+            )[:batch]
         )
         for pref in due:
             slot = pref.next_send_at

@@ -43,35 +43,32 @@ class Command(BaseCommand):
         User = get_user_model()
         if options["user"]:
             users = list(self._find(options["user"]))
-        elif options["now"] or options["dry_run"]:
-            if not options["dry_run"]:
-                preferences_ensure(now)
+        else:
             users = list(
                 User.objects.filter(is_active=True, memberships__isnull=False)
                 .exclude(email="")
                 .distinct()
                 .order_by("pk")
             )
-        else:
-            users = None
 
         # Read once for the whole run: the corpus-wide part and each team's part.
         shared = digest_week(now)
         if options["dry_run"]:
-            targets = users if users is not None else []
-            for user in targets:
+            for user in users:
                 digest, rendered = digest_preview(user, now, shared=shared)
                 line = "(empty: nothing would be sent)" if digest.is_empty else rendered.subject
                 self.stdout.write(f"{user.get_username()} <{user.email}>: {line}")
             return
 
-        if users is None:
-            claimed = [(c.user_id, c.week) for c in digests_claim_due(now)]
-        else:
+        if options["now"]:
+            preferences_ensure(now)
             claimed = []
             for user in users:
                 pref = preference_get_or_create(user, now)
                 claimed.append((user.pk, week_of(now, pref.timezone)))
+        else:
+            only = [user.pk for user in users] if options["user"] else None
+            claimed = [(c.user_id, c.week) for c in digests_claim_due(now, user_ids=only)]
 
         counts: dict[str, int] = {}
         for user_id, week in claimed:
