@@ -4,7 +4,7 @@ Two guards make a digest go out at most once per member and week:
 
 1. `digests_claim_due` moves a member's `next_send_at` forward with a conditional UPDATE
    (`WHERE next_send_at = <the value read>`), so of two beats reading the same due row
-   only one updates it and enqueues a send (the pattern of healthchecks' sendreports).
+   only one updates it and enqueues a send.
 2. `digest_send` first inserts the (member, week) DigestSend row; the unique constraint
    lets exactly one worker win, and a loser's IntegrityError means someone else has it.
 """
