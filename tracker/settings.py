@@ -279,6 +279,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     # /health/ shows when a worker last ran this, so a dead worker is visible.
     "record-heartbeat": {"task": "workers.tasks.record_heartbeat_task", "schedule": 60.0},
+    # Claims the members whose weekly digest is due; each is sent on the email queue.
+    # Five minutes is as late as a digest may arrive after the member's chosen hour.
+    "send-due-digests": {"task": "workers.tasks.send_due_digests_task", "schedule": 300.0},
 }
 
 LOGGING = {

@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("tracker.papers.urls")),
     path("", include("tracker.triage.urls")),
     path("", include("tracker.reproductions.urls")),
+    path("", include("tracker.digests.urls")),
 ]
 
 admin.site.site_header = "Paper tracker admin"
