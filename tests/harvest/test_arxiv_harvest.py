@@ -114,7 +114,7 @@ def test_first_harvest_takes_only_the_window(arxiv: Arxiv, entries: list[bytes])
 def test_new_version_updates_the_paper_is_noted_and_never_duplicates(
     arxiv: Arxiv, entries: list[bytes]
 ) -> None:
-    server, listing = arxiv
+    _server, listing = arxiv
     source = _everything()
     source_harvest(source)
     old = next(e for e in entries if entry_id(e) == ("2202.12139", 1))
