@@ -51,7 +51,8 @@ def html_to_text(value: str) -> str:
 def feed_fetch(url: str) -> Any:
     resp = fetch.safe_get(url)
     parsed = feedparser.parse(resp.body)
-    if not parsed.entries and (parsed.bozo or not parsed.feed):
+    # feedparser reads almost anything; no entries and no recognised format means not a feed.
+    if not parsed.entries and (parsed.bozo or not parsed.get("version")):
         reason = getattr(parsed, "bozo_exception", None) or "no entries"
         raise HarvestError(f"{url} is not an RSS/Atom feed: {reason}")
     return parsed
