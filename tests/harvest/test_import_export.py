@@ -43,9 +43,7 @@ def test_snapshot_import_is_idempotent(snapshot: Path) -> None:
     assert Paper.objects.count() == 200
     paper = Paper.objects.get(arxiv_id="0704.0001")
     assert paper.title.startswith("Calculation of prompt diphoton production")
-    assert paper.authors[:2] == ["C. Balázs", "E. L. Berger"] or paper.authors[0].endswith(
-        "Bal\\'azs"
-    )
+    assert paper.authors[1:3] == ["E. L. Berger", "P. M. Nadolsky"]
     assert paper.version == PaperVersion.objects.get(paper=paper).version == 2
     assert paper.published_at.isoformat() == "2007-04-02T19:18:42+00:00"
 
