@@ -32,7 +32,8 @@ SMALL_FEED = b"""<?xml version="1.0" encoding="utf-8"?>
 <item><title>Our &lt;b&gt;new&lt;/b&gt; model</title><link>https://lab.example/new-model/</link>
 <pubDate>Tue, 23 Sep 2025 04:00:00 +0800</pubDate>
 <description>&lt;p&gt;Fast &amp;amp; small.&lt;script&gt;alert(1)&lt;/script&gt;
-&lt;img src=x onerror=alert(2)&gt;&lt;a href="javascript:evil()"&gt;read&lt;/a&gt;&lt;/p&gt;</description>
+&lt;img src=x onerror=alert(2)&gt;
+&lt;a href="javascript:evil()"&gt;read&lt;/a&gt;&lt;/p&gt;</description>
 </item></channel></rss>"""
 
 
