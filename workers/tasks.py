@@ -5,10 +5,10 @@ from __future__ import annotations
 from celery import shared_task
 
 from tracker.core.heartbeat import heartbeat_record
-from tracker.papers.models import Source
-from tracker.papers.services import sources_due_claim
+
+# No model imports at module level: the Celery app imports this module (autodiscover with
+# force=True) before Django's app registry is ready.
 from workers.harvest.errors import HarvestError, TransientHarvestError
-from workers.harvest.run import source_harvest
 
 
 @shared_task(name="workers.tasks.record_heartbeat_task")
@@ -32,6 +32,9 @@ def record_heartbeat_task(hostname: str = "") -> str:
 def harvest_source_task(source_id: int) -> int | None:
     """Harvest one source; returns the run id. Safe twice: upserts are idempotent and the
     cursor only moves forward. A source deleted or disabled meanwhile is skipped."""
+    from tracker.papers.models import Source
+    from workers.harvest.run import source_harvest
+
     source = Source.objects.enabled().filter(pk=source_id).first()
     if source is None:
         return None
@@ -41,6 +44,8 @@ def harvest_source_task(source_id: int) -> int | None:
 @shared_task(name="workers.tasks.harvest_due_sources_task")
 def harvest_due_sources_task() -> list[int]:
     """Beat sends this every few minutes; each due source is claimed once, then queued."""
+    from tracker.papers.services import sources_due_claim
+
     claimed = sources_due_claim()
     for source_id in claimed:
         harvest_source_task.delay(source_id)
