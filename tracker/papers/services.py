@@ -136,7 +136,6 @@ def _papers_upsert_once(
     now = timezone.now()
     # Sorted, so that two transactions lock and insert the same rows in the same order.
     ids = sorted(latest)
-    existing = set(Paper.objects.filter(arxiv_id__in=ids).values_list("arxiv_id", flat=True))
     fresh = [
         Paper(
             arxiv_id=arxiv_id,
@@ -146,12 +145,13 @@ def _papers_upsert_once(
             **_paper_fields(latest[arxiv_id]),
         )
         for arxiv_id in ids
-        if arxiv_id not in existing
     ]
-    # ON CONFLICT DO NOTHING: a paper another process inserted meanwhile is kept, and is
-    # locked and compared below like any stored paper.
+    # ON CONFLICT DO NOTHING: papers already stored (by an earlier run, or by another
+    # process a moment ago) are kept, then locked and compared below. A row whose created_at
+    # is this call's `now` is one this call inserted.
     Paper.objects.bulk_create(fresh, ignore_conflicts=True, batch_size=500)
     papers = list(Paper.objects.select_for_update().filter(arxiv_id__in=ids).order_by("arxiv_id"))
+    existing = {paper.arxiv_id for paper in papers if paper.created_at != now}
 
     result = UpsertResult(paper_ids=[paper.pk for paper in papers])
     revised: list[Paper] = []

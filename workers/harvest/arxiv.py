@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import reset_queries
 from django.utils import timezone
 from lxml import etree
 
@@ -178,6 +179,8 @@ def arxiv_harvest(source: Source, run: HarvestRun) -> None:
         else:
             harvest_run_progress(run, fetched=len(page.records))
         start += len(page.records)
+        # With DEBUG on, Django keeps every query's SQL; a long harvest must not pile it up.
+        reset_queries()
         # Sorted newest first: an entry at or below the cursor means the rest are older.
         if len(fresh) < len(page.records) or not page.records or start >= page.total:
             break

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
+from django.db import reset_queries
 from django.utils import timezone
 from lxml import etree
 
@@ -139,6 +140,8 @@ def oai_harvest(source: Source, run: HarvestRun) -> None:
         harvest_run_progress(run, fetched=page.seen, new=result.new, updated=result.updated)
         # After the commit above: a run killed from here on resumes at the next page.
         source_resume_token_set(source, page.token)
+        # With DEBUG on, Django keeps every query's SQL; a long backfill must not pile it up.
+        reset_queries()
         if not page.token:
             break
         params = {"verb": "ListRecords", "resumptionToken": page.token}

@@ -17,6 +17,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from django.db import reset_queries
+
 from tracker.papers.records import PaperRecord, arxiv_id_parse
 from tracker.papers.services import papers_upsert
 
@@ -131,6 +133,8 @@ def snapshot_import(
         result.new += stored.new
         result.updated += stored.updated
         batch.clear()
+        # With DEBUG on, Django keeps every query's SQL; a long import must not pile it up.
+        reset_queries()
 
     for number, raw in _lines(path, progress):
         result.lines += 1
