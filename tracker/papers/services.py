@@ -150,7 +150,9 @@ def _papers_upsert_once(
     # process a moment ago) are kept, then locked and compared below. A row whose created_at
     # is this call's `now` is one this call inserted.
     Paper.objects.bulk_create(fresh, ignore_conflicts=True, batch_size=500)
-    papers = list(Paper.objects.select_for_update().filter(arxiv_id__in=ids).order_by("arxiv_id"))
+    locked = Paper.objects.select_for_update().filter(arxiv_id__in=ids).order_by("arxiv_id")
+    # Only what the comparison needs: abstracts stay in the database unless they change.
+    papers = list(locked.only("id", "arxiv_id", "version", "created_at", "normalized_title"))
     existing = {paper.arxiv_id for paper in papers if paper.created_at != now}
 
     result = UpsertResult(paper_ids=[paper.pk for paper in papers])
@@ -325,14 +327,11 @@ def sources_due_claim(now: datetime | None = None) -> list[int]:
     now = now or timezone.now()
     claimed: list[int] = []
     due = Source.objects.enabled().filter(Q(next_run_at__isnull=True) | Q(next_run_at__lte=now))
-    for source_id, next_run_at, interval in due.values_list(
-        "pk", "next_run_at", "interval_minutes"
-    ):
-        won = (
-            Source.objects.filter(pk=source_id, next_run_at=next_run_at)
-            if next_run_at
-            else (Source.objects.filter(pk=source_id, next_run_at__isnull=True))
-        )
+    rows = due.values_list("pk", "next_run_at", "interval_minutes")
+    for source_id, next_run_at, interval in rows:
+        # Only the caller that still sees the old next_run_at wins the row.
+        unchanged = Q(next_run_at=next_run_at) if next_run_at else Q(next_run_at__isnull=True)
+        won = Source.objects.filter(unchanged, pk=source_id)
         if won.update(next_run_at=now + timedelta(minutes=max(interval, 1))):
             claimed.append(source_id)
     return claimed
