@@ -141,7 +141,7 @@ def test_persistent_fault_fails_the_run_and_loses_nothing(
     run = HarvestRun.objects.order_by("-id").first()
     assert run.status == RunStatus.FAILED
     assert message in run.error
-    assert ("will be retried" in run.error) == transient
+    assert ("temporary failure" in run.error) == transient
     tries = sum(1 for r in server.requests if _page_two(r))
     assert tries == (settings.HARVEST_RETRY_ATTEMPTS if transient else 1)
     # Page 1 was committed; nothing stored before changed; the cursor did not move.

@@ -28,7 +28,7 @@ def source_harvest(source: Source) -> HarvestRun:
     try:
         HARVESTERS[source.kind](source, run)
     except TransientHarvestError as exc:
-        harvest_run_finish(run, error=f"temporary failure, will be retried: {exc}")
+        harvest_run_finish(run, error=f"temporary failure (a scheduled harvest retries it): {exc}")
         raise
     except HarvestError as exc:
         harvest_run_finish(run, error=str(exc))
