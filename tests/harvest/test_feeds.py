@@ -170,3 +170,18 @@ def test_feed_url_validation(feeds: dict[str, bytes]) -> None:
     feeds["/page.html"] = b"<html><body>not a feed</body></html>"
     with pytest.raises(HarvestError, match="not an RSS/Atom feed"):
         feed_url_validate(f"{base}/page.html")
+
+
+def test_a_name_that_resolves_to_loopback_after_the_check_is_refused(
+    feeds: dict[str, bytes],
+    settings,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    """DNS rebinding: the name passed the check, but the connection went to 127.0.0.1."""
+    from workers.harvest import fetch
+
+    feeds["/small.xml"] = SMALL_FEED
+    settings.FETCH_ALLOW_PRIVATE = False
+    monkeypatch.setattr(fetch, "url_check", lambda url: None)
+    with pytest.raises(RefusedURLError, match=r"connected to 127\.0\.0\.1"):
+        feed_url_validate(feeds["__url__"].decode() + "/small.xml")

@@ -105,8 +105,14 @@ def http_get(
     params: dict[str, str | int] | None = None,
     allow_redirects: bool = True,
     max_bytes: int | None = None,
+    check_peer: bool = False,
 ) -> Response:
-    """GET with a timeout and a size cap; network failures become TransientHarvestError."""
+    """GET with a timeout and a size cap; network failures become TransientHarvestError.
+
+    `check_peer` refuses the response, before its body is read, when the address actually
+    connected to is private: a name that resolved to a public address for `url_check` and
+    to a private one a moment later (DNS rebinding) is caught here.
+    """
     limit = settings.FETCH_MAX_BYTES if max_bytes is None else max_bytes
     timeout = settings.FETCH_TIMEOUT_SECONDS
     try:
@@ -125,8 +131,24 @@ def http_get(
     except requests.exceptions.RequestException as exc:
         raise HarvestError(f"bad request for {url}: {exc}") from exc
     with resp:
+        if check_peer and not settings.FETCH_ALLOW_PRIVATE:
+            _peer_check(resp)
         body = _read_capped(resp, limit)
         return Response(resp.url, resp.status_code, dict(resp.headers), body)
+
+
+def _peer_check(resp: requests.Response) -> None:
+    try:
+        peer = resp.raw._fp.fp.raw._sock.getpeername()[0]
+    except (AttributeError, OSError):
+        # Not exposed by this urllib3 (or through a proxy): url_check already vetted the name.
+        return
+    ip = ipaddress.ip_address(str(peer).split("%")[0])
+    if _address_refused(ip):
+        raise RefusedURLError(
+            f"{resp.url} connected to {ip}, a private or loopback address; "
+            "set FETCH_ALLOW_PRIVATE to allow it"
+        )
 
 
 def raise_for_status(resp: Response) -> None:
@@ -171,7 +193,7 @@ def safe_get(url: str) -> Response:
     """Fetch a user-entered URL: address check on the URL and on every redirect."""
     for _ in range(MAX_REDIRECTS + 1):
         url_check(url)
-        resp = http_get(url, allow_redirects=False)
+        resp = http_get(url, allow_redirects=False, check_peer=True)
         location = resp.headers.get("Location")
         if resp.status in (301, 302, 303, 307, 308) and location:
             url = urljoin(url, location)
