@@ -169,3 +169,20 @@ def test_politeness_gate_spaces_requests_across_callers(
     for _ in range(3):
         fetch.politeness_wait("test", interval=1.0)
     assert time.monotonic() - started >= 1.9
+
+
+def test_enqueueing_a_harvest_waits_for_the_commit(
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks,  # type: ignore[no-untyped-def]
+) -> None:
+    from django.db import transaction
+
+    from tracker.papers.services import source_harvest_enqueue
+
+    sent: list[int] = []
+    monkeypatch.setattr(tasks.harvest_source_task, "delay", sent.append)
+    source = SourceFactory()
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        source_harvest_enqueue(source)
+        assert sent == []
+    assert sent == [source.pk]
