@@ -5,7 +5,7 @@ The recorded 100-entry API response is repeated under distinct ids. Runs on SQLi
 temporary file) and, when DATABASE_URL names PostgreSQL, on a throwaway test database there.
 Each backend runs in its own process, since Django binds one database per process.
 
-    python bench/ingest.py [--entries 20000]
+    python bench/ingest.py [--entries 20000] [--batch 100]
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def pages(count: int) -> list[bytes]:
     return out
 
 
-def run_one(count: int) -> None:
+def run_one(count: int, batch: int) -> None:
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracker.settings")
@@ -69,16 +69,24 @@ def run_one(count: int) -> None:
         source = Source.objects.create(name="bench", kind="arxiv", query="all:testing")
         started, cpu_started = time.perf_counter(), time.process_time()
         stored = 0
+        pending: list = []
         for body in bodies:
-            records = page_parse(body).records
-            papers_upsert(records, source=source)
-            stored += len(records)
+            pending.extend(page_parse(body).records)
+            # One transaction per `batch` entries: a harvest with ARXIV_PAGE_SIZE=batch.
+            if len(pending) >= batch:
+                papers_upsert(pending, source=source)
+                stored += len(pending)
+                pending = []
+        if pending:
+            papers_upsert(pending, source=source)
+            stored += len(pending)
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu_started
         assert Paper.objects.count() == stored, (Paper.objects.count(), stored)
         rate = stored / elapsed
         print(
-            f"ingest [{vendor}]: {stored} entries parsed and upserted in {elapsed:.1f}s = "
+            f"ingest [{vendor}, {batch} per transaction]: {stored} entries parsed and upserted "
+            f"in {elapsed:.1f}s = "
             f"{rate:,.0f} entries/s; ratio to arXiv's 667/s ceiling: {rate / CEILING:.2f}x "
             f"(this process used {cpu:.1f}s of CPU; load average {os.getloadavg()[0]:.1f} "
             f"on {os.cpu_count()} cores)"
@@ -90,6 +98,9 @@ def run_one(count: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--entries", type=int, default=20_000)
+    parser.add_argument(
+        "--batch", type=int, default=100, help="entries per upsert transaction (an API page)"
+    )
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not RECORDED.is_dir():
@@ -97,7 +108,7 @@ def main() -> int:
         return 0
     if args.one:
         sys.path.insert(0, str(REPO))
-        run_one(args.entries)
+        run_one(args.entries, max(1, args.batch))
         return 0
     backends = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -113,6 +124,7 @@ def main() -> int:
             env.setdefault("SECRET_KEY", "bench-only-not-a-secret")
             env.pop("REDIS_URL", None)
             command = [sys.executable, __file__, "--one", "--entries", str(args.entries)]
+            command += ["--batch", str(args.batch)]
             if subprocess.run(command, env=env, cwd=REPO, check=False).returncode:
                 print(f"{name}: failed")
                 return 1

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -134,6 +134,7 @@ def _papers_upsert_once(
     latest: dict[str, PaperRecord], records: Sequence[PaperRecord], source: Source | None
 ) -> UpsertResult:
     now = timezone.now()
+    _commit_without_waiting_for_disk()
     # Sorted, so that two transactions lock and insert the same rows in the same order.
     ids = sorted(latest)
     fresh = [
@@ -197,6 +198,19 @@ def _papers_upsert_once(
         )
     _title_candidates_propose(new_titles, kind=PaperKind.LAB_REPORT)
     return result
+
+
+def _commit_without_waiting_for_disk() -> None:
+    """On PostgreSQL, let this transaction's COMMIT return before its WAL reaches the disk.
+
+    Safe here: PostgreSQL writes WAL in order, so when a later ordinary commit (the source's
+    cursor moving) is durable, every upsert before it is too. A crash can only lose pages
+    the cursor has not passed yet, and the next harvest fetches those again (or the last
+    batches of an import, which running it again restores).
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def _paper_sources_touch(
