@@ -164,3 +164,18 @@ def test_stored_papers_of_other_sources_are_left_alone(arxiv: Arxiv) -> None:
     source_harvest(_everything())
     mine.refresh_from_db()
     assert (mine.version, mine.title) == (3, "Kept as it is")
+
+
+def test_hitting_the_result_cap_stores_what_came_and_says_what_is_missing(
+    arxiv: Arxiv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workers.harvest import arxiv as arxiv_harvester
+
+    monkeypatch.setattr(arxiv_harvester, "RESULT_CAP", 30)
+    source = _everything()
+    with pytest.raises(HarvestError, match="result cap"):
+        source_harvest(source)
+    run = HarvestRun.objects.get()
+    assert run.status == RunStatus.FAILED and "OAI-PMH" in run.error
+    assert Paper.objects.count() == 30
+    assert Source.objects.get(pk=source.pk).cursor is not None

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 ATOM = "{http://www.w3.org/2005/Atom}"
 ARXIV = "{http://arxiv.org/schemas/atom}"
 OPENSEARCH = "{http://a9.com/-/spec/opensearch/1.1/}"
+# The API pages through at most this many results of one query.
 RESULT_CAP = 30_000
 GATE = "arxiv"
 
@@ -164,6 +165,7 @@ def arxiv_harvest(source: Source, run: HarvestRun) -> None:
     stop = source.cursor or timezone.now() - timedelta(days=source.window_days)
     size = max(1, min(settings.ARXIV_PAGE_SIZE, 2000))
     newest: datetime | None = None
+    oldest_seen = stop
     start = 0
     while start < RESULT_CAP:
         page = api_page(search_params(source.query, start, size))
@@ -173,9 +175,11 @@ def arxiv_harvest(source: Source, run: HarvestRun) -> None:
             harvest_run_progress(
                 run, fetched=len(page.records), new=result.new, updated=result.updated
             )
-            seen = max((r.updated_at for r in fresh if r.updated_at), default=None)
-            if seen and (newest is None or seen > newest):
-                newest = seen
+            dates = [r.updated_at for r in fresh if r.updated_at]
+            if dates and (newest is None or max(dates) > newest):
+                newest = max(dates)
+            if dates:
+                oldest_seen = min(dates)
         else:
             harvest_run_progress(run, fetched=len(page.records))
         start += len(page.records)
@@ -185,6 +189,15 @@ def arxiv_harvest(source: Source, run: HarvestRun) -> None:
         if len(fresh) < len(page.records) or not page.records or start >= page.total:
             break
     else:
-        log.warning("%s: stopped at the API's %d-result cap", source, RESULT_CAP)
+        # More updates since the cursor than the API will page through. What was fetched is
+        # stored and the cursor moves on (otherwise every run would repeat the same cap);
+        # the run fails so that the Sources page says what is missing and how to fill it.
+        if newest is not None:
+            source_cursor_advance(source, newest)
+        raise HarvestError(
+            f"stopped at the API's {RESULT_CAP:,}-result cap: updates older than "
+            f"{oldest_seen:%Y-%m-%d %H:%M} and newer than {stop:%Y-%m-%d %H:%M} were not "
+            "fetched; backfill them with an OAI-PMH source or import_papers"
+        )
     if newest is not None:
         source_cursor_advance(source, newest)
