@@ -222,6 +222,11 @@ FETCH_TIMEOUT_SECONDS: float = _read("FETCH_TIMEOUT_SECONDS", env.float, 20.0)
 FETCH_MAX_BYTES: int = _read("FETCH_MAX_BYTES", env.int, 20 * 1024 * 1024)
 # Admin-entered URLs may not reach private or loopback addresses unless this is on (tests).
 FETCH_ALLOW_PRIVATE: bool = _read("FETCH_ALLOW_PRIVATE", env.bool, False)
+# A failed arXiv/OAI request is tried this many times in a run, waiting DELAY * 2**n (or the
+# server's Retry-After, capped) in between; past that the run fails and the task retries later.
+HARVEST_RETRY_ATTEMPTS: int = _read("HARVEST_RETRY_ATTEMPTS", env.int, 4)
+HARVEST_RETRY_DELAY_SECONDS: float = _read("HARVEST_RETRY_DELAY_SECONDS", env.float, 5.0)
+HARVEST_MAX_RETRY_AFTER_SECONDS: float = _read("HARVEST_MAX_RETRY_AFTER_SECONDS", env.float, 120.0)
 
 # --- Celery: the reliability policy, written once --------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
@@ -230,7 +235,7 @@ if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # A message unacked for this long is redelivered. Every time limit below stays
         # under it, so a task still running is never handed to a second worker.
-        "visibility_timeout": 2 * 60 * 60,
+        "visibility_timeout": _read("CELERY_VISIBILITY_TIMEOUT", env.int, 2 * 60 * 60),
     }
 else:
     # Embedded default: the broker is a folder, results a folder; no server to run.
@@ -282,6 +287,8 @@ CELERY_BEAT_SCHEDULE = {
     # Claims the members whose weekly digest is due; each is sent on the email queue.
     # Five minutes is as late as a digest may arrive after the member's chosen hour.
     "send-due-digests": {"task": "workers.tasks.send_due_digests_task", "schedule": 300.0},
+    # Cheap when nothing is due: each source carries its own interval and next run time.
+    "harvest-due-sources": {"task": "workers.tasks.harvest_due_sources_task", "schedule": 300.0},
 }
 
 LOGGING = {

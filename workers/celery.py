@@ -10,4 +10,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracker.settings")
 
 app = Celery("tracker")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["workers"], related_name="tasks", force=True)
+# Imported when the worker starts, after Django is set up, so tasks may import models.
+app.autodiscover_tasks(["workers"], related_name="tasks")

@@ -10,7 +10,7 @@ from typing import Any
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
 
-import workers  # noqa: F401  (registers the shared tasks)
+import workers.tasks  # noqa: F401  (registers the shared tasks)
 
 
 def celery_app(broker_url: str, result_backend: str, **transport_options: Any) -> Celery:

@@ -6,4 +6,6 @@ app_name = "papers"
 
 urlpatterns = [
     path("papers/<int:pk>/", views.paper_detail, name="detail"),
+    path("papers/add/", views.paper_add_view, name="add"),
+    path("sources/", views.sources, name="sources"),
 ]

@@ -1,15 +1,18 @@
-"""The paper page: the paper itself, and what the current team has said and done about it."""
+"""The paper page, the Sources page and the add-a-paper form."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
+from tracker.papers.forms import AddPaperForm
 from tracker.papers.links import code_links
 from tracker.papers.models import Paper
 from tracker.papers.search import similar_papers
+from tracker.papers.selectors import sources_with_recent_runs
 from tracker.papers.versions import version_changes
 from tracker.reproductions.selectors import paper_reproductions
 from tracker.teams.selectors import require_membership
@@ -49,3 +52,41 @@ def paper_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "repro": paper_reproductions(team, paper),
         },
     )
+
+
+def sources(request: HttpRequest) -> HttpResponse:
+    """Every source with its recent runs (status, counts, errors) and the add-a-paper form."""
+    return render(
+        request,
+        "papers/sources.html",
+        {"sources": sources_with_recent_runs(), "form": AddPaperForm()},
+    )
+
+
+@require_POST
+def paper_add_view(request: HttpRequest) -> HttpResponse:
+    """Add one paper by arXiv id or URL, or a lab report by its URL. The fetch runs in the
+    request (one polite API call or one capped page fetch) so the person sees the result."""
+    from workers.harvest.errors import HarvestError
+    from workers.harvest.manual import paper_add
+
+    form = AddPaperForm(request.POST)
+    if not form.is_valid():
+        return render(
+            request,
+            "papers/sources.html",
+            {"sources": sources_with_recent_runs(), "form": form},
+            status=400,
+        )
+    try:
+        paper, created = paper_add(form.cleaned_data["id_or_url"])
+    except HarvestError as exc:
+        form.add_error("id_or_url", str(exc))
+        return render(
+            request,
+            "papers/sources.html",
+            {"sources": sources_with_recent_runs(), "form": form},
+            status=400,
+        )
+    messages.success(request, "Added." if created else "Already in the tracker.")
+    return redirect("papers:detail", pk=paper.pk)

@@ -1,0 +1,59 @@
+"""Fill the tracker without network: import arXiv metadata from JSON-lines files."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from workers.harvest.snapshot import snapshot_import
+
+
+class Command(BaseCommand):
+    help = (
+        "Import papers from the Kaggle arXiv metadata snapshot (arxiv-metadata-oai-snapshot.json)"
+        " or daily-listing JSONL files. Streamed, idempotent."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("paths", nargs="+", type=Path)
+        parser.add_argument(
+            "--category",
+            action="append",
+            default=[],
+            help="keep papers in this category or archive (cs.CL, cs); repeatable",
+        )
+        parser.add_argument("--since", type=date.fromisoformat, help="YYYY-MM-DD, last update")
+        parser.add_argument("--batch-size", type=int, default=1000)
+        parser.add_argument("--no-progress", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        for path in options["paths"]:
+            if not path.is_file():
+                raise CommandError(f"no such file: {path}")
+        for path in options["paths"]:
+            with tqdm(
+                total=path.stat().st_size,
+                unit="B",
+                unit_scale=True,
+                desc=path.name,
+                disable=options["no_progress"],
+                file=self.stderr._out,
+            ) as bar:
+                result = snapshot_import(
+                    path,
+                    categories=options["category"],
+                    since=options["since"],
+                    batch_size=max(1, options["batch_size"]),
+                    progress=bar.update,
+                )
+            for error in result.errors:
+                self.stderr.write(f"skipped {error}")
+            self.stdout.write(
+                f"{path.name}: {result.lines} lines, {result.imported} imported "
+                f"({result.new} new, {result.updated} updated), {result.filtered} filtered out, "
+                f"{result.bad} bad"
+            )
