@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("tracker.papers.urls")),
     path("", include("tracker.triage.urls")),
     path("", include("tracker.reproductions.urls")),
+    path("", include("tracker.teams.urls")),
 ]
 
 admin.site.site_header = "Paper tracker admin"

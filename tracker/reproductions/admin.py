@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from tracker.reproductions.models import Claim, Reproduction, ReproductionEvent, ResultLog
+from tracker.teams.admin_scope import ScopedModelAdmin
 
 
 class ReproductionEventInline(admin.TabularInline):
@@ -10,7 +11,7 @@ class ReproductionEventInline(admin.TabularInline):
 
 
 @admin.register(Reproduction)
-class ReproductionAdmin(admin.ModelAdmin):
+class ReproductionAdmin(ScopedModelAdmin):
     list_display = ["paper", "team", "status", "due_date", "compute_spent_gpu_hours", "updated_at"]
     list_filter = ["status", "team"]
     raw_id_fields = ["paper"]
@@ -20,7 +21,7 @@ class ReproductionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Claim)
-class ClaimAdmin(admin.ModelAdmin):
+class ClaimAdmin(ScopedModelAdmin):
     list_display = [
         "paper",
         "team",
@@ -36,7 +37,8 @@ class ClaimAdmin(admin.ModelAdmin):
 
 
 @admin.register(ResultLog)
-class ResultLogAdmin(admin.ModelAdmin):
+class ResultLogAdmin(ScopedModelAdmin):
+    team_path = "reproduction__team"
     list_display = [
         "claim",
         "reproduction",
@@ -50,6 +52,7 @@ class ResultLogAdmin(admin.ModelAdmin):
 
 
 @admin.register(ReproductionEvent)
-class ReproductionEventAdmin(admin.ModelAdmin):
+class ReproductionEventAdmin(ScopedModelAdmin):
+    team_path = "reproduction__team"
     list_display = ["reproduction", "actor", "kind", "from_status", "to_status", "at"]
     raw_id_fields = ["reproduction"]
