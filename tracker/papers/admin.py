@@ -309,6 +309,12 @@ class PaperAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 class SourceForm(forms.ModelForm):  # type: ignore[type-arg]
     CHECKED_FIELDS = ("kind", "query", "url", "oai_set")
+    url = forms.URLField(
+        max_length=1000,
+        required=False,
+        assume_scheme="https",
+        help_text=Source._meta.get_field("url").help_text,
+    )
 
     class Meta:
         model = Source
