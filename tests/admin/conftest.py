@@ -10,6 +10,12 @@ from tracker.teams.models import Role
 from tracker.teams.services import membership_set_role
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings) -> None:  # type: ignore[no-untyped-def]
+    """The cast's passwords are hashed per test; these tests never check password strength."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def curator(cast: Cast) -> Client:
     membership_set_role(team=cast.vision, user=cast.ada, role=Role.CURATOR)
