@@ -81,7 +81,16 @@ class ClusteringRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(Topic)
 class TopicAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ["id", "label", "label_locked", "size", "active", "keywords_short", "last_run"]
+    list_display = [
+        "id",
+        "label",
+        "label_locked",
+        "size",
+        "papers",
+        "active",
+        "keywords_short",
+        "last_run",
+    ]
     list_display_links = ["id"]
     list_editable = ["label", "label_locked"]
     list_filter = ["active", "label_locked"]
@@ -94,6 +103,11 @@ class TopicAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.display(description="papers")
+    def papers(self, topic: Topic) -> str:
+        url = reverse("admin:papers_paper_changelist") + f"?topic={topic.pk}"
+        return format_html('<a href="{}">papers</a>', url)
 
     @admin.display(description="keywords")
     def keywords_short(self, topic: Topic) -> str:
