@@ -507,6 +507,7 @@ class PaperVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(PaperSource)
 class PaperSourceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    formfield_overrides = URL_INPUT
     list_display = ["paper", "source", "url", "first_seen_at"]
     raw_id_fields = ["paper"]
     list_filter = ["source"]

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from tracker.papers.admin import URL_INPUT
 from tracker.reproductions.models import Claim, Reproduction, ReproductionEvent, ResultLog
 from tracker.teams.admin_scope import ScopedModelAdmin
 
@@ -38,6 +39,7 @@ class ClaimAdmin(ScopedModelAdmin):
 
 @admin.register(ResultLog)
 class ResultLogAdmin(ScopedModelAdmin):
+    formfield_overrides = URL_INPUT
     team_path = "reproduction__team"
     list_display = [
         "claim",
