@@ -10,7 +10,9 @@ from unittest import mock
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from tests.conftest import Cast
 from tests.factories import SourceFactory
@@ -145,3 +147,20 @@ def test_enable_and_disable_actions(curator: Client, db: None) -> None:
     curator.post("/admin/papers/source/", {"action": "enable", "_selected_action": [source.pk]})
     source.refresh_from_db()
     assert source.enabled
+
+
+def test_source_list_shows_each_sources_last_run_in_fixed_queries(
+    curator: Client, db: None
+) -> None:
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert curator.get("/admin/papers/source/").status_code == 200
+        return len(captured)
+
+    first = SourceFactory()
+    HarvestRun.objects.create(source=first, status=RunStatus.FAILED, error="HTTP 503")
+    few = queries()
+    for _ in range(5):
+        HarvestRun.objects.create(source=SourceFactory(), status=RunStatus.SUCCEEDED)
+    assert queries() == few
+    assert b"failed" in curator.get("/admin/papers/source/").content

@@ -16,7 +16,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import models
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -401,12 +401,35 @@ class SourceForm(forms.ModelForm):  # type: ignore[type-arg]
 class SourceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = SourceForm
     formfield_overrides = URL_INPUT
-    list_display = ["name", "kind", "lab", "enabled", "interval_minutes", "cursor", "next_run_at"]
+    list_display = ["name", "kind", "lab", "enabled", "interval_minutes", "last_run", "next_run_at"]
     list_filter = ["kind", "enabled"]
     search_fields = ["name", "query", "url", "lab"]
     readonly_fields = ["cursor", "next_run_at", "recent_runs"]
     actions = ["enable", "disable", "harvest_now"]
     change_form_template = "admin/papers/source/change_form.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Source]:
+        # The newest run's status and error, joined in: no query per source row.
+        latest = HarvestRun.objects.filter(source=OuterRef("pk")).order_by("-started_at")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                last_status=Subquery(latest.values("status")[:1]),
+                last_started=Subquery(latest.values("started_at")[:1]),
+                last_error=Subquery(latest.values("error")[:1]),
+            )
+        )
+
+    @admin.display(description="last run")
+    def last_run(self, source: Source) -> str:
+        status = getattr(source, "last_status", None)
+        if status is None:
+            return "never"
+        started = getattr(source, "last_started", None)
+        error = (getattr(source, "last_error", "") or "")[:80]
+        text = f"{status} {started:%Y-%m-%d %H:%M}" if started else status
+        return f"{text}: {error}" if error else text
 
     @admin.display(description="Recent runs")
     def recent_runs(self, source: Source) -> str:
