@@ -240,6 +240,8 @@ class PaperAdmin(QuickCheckboxMixin, admin.ModelAdmin):  # type: ignore[type-arg
     # Few, plain columns: rendering cells is most of this page's time, not SQL.
     list_display = ["title_short", "arxiv_id", "origin", "topic", "published", "flags"]
     list_filter = [
+        # "Past 7 days" of harvest: a week's cleaning starts here (fixed choices, indexed).
+        ("created_at", admin.DateFieldListFilter),
         StateFilter,
         DuplicateFilter,
         "kind",
@@ -257,6 +259,7 @@ class PaperAdmin(QuickCheckboxMixin, admin.ModelAdmin):  # type: ignore[type-arg
     # No COUNT(*) over the whole table on every page.
     show_full_result_count = False
     readonly_fields = [
+        "curation",
         "normalized_title",
         "merged_into",
         "created_at",
@@ -267,6 +270,34 @@ class PaperAdmin(QuickCheckboxMixin, admin.ModelAdmin):  # type: ignore[type-arg
     inlines = [PaperVersionInline, PaperSourceInline]
     formfield_overrides = URL_INPUT
     actions = ["hide", "unhide", "pin", "unpin", "reembed", "merge_two"]
+
+    @admin.display(description="Merges and duplicates")
+    def curation(self, paper: Paper) -> str:
+        if not paper.pk:
+            return "-"
+        merges = PaperMerge.objects.filter(Q(survivor=paper) | Q(merged=paper)).order_by(
+            "-merged_at"
+        )
+        candidates = DuplicateCandidate.objects.filter(
+            Q(paper_a=paper) | Q(paper_b=paper), status=CandidateStatus.OPEN
+        )
+        lines = [
+            (
+                reverse("admin:papers_papermerge_change", args=[m.pk]),
+                f"{m.merged_id} merged into {m.survivor_id} on {m.merged_at:%Y-%m-%d}"
+                + (" (undone)" if m.undone_at else ""),
+            )
+            for m in merges
+        ] + [
+            (
+                reverse("admin:papers_duplicatecandidate_change", args=[c.pk]),
+                f"open duplicate candidate: {c.paper_a_id} ~ {c.paper_b_id} ({c.reason})",
+            )
+            for c in candidates
+        ]
+        if not lines:
+            return "None"
+        return format_html_join(mark_safe("<br>"), '<a href="{}">{}</a>', lines)
 
     @admin.display(description="title", ordering="title")
     def title_short(self, paper: Paper) -> str:
