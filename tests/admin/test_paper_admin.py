@@ -21,7 +21,7 @@ QUERIES = [
     "?q=attention",
     "?q=2501.00001v2",
     "?state=visible&kind__exact=arxiv",
-    "?source=1&lab=Qwen&topic=1&category=cs.CL&has_code=yes&duplicate=open",
+    "?source={source}&lab=Qwen&topic={topic}&category=cs.CL&has_code=yes&duplicate=open",
 ]
 
 
@@ -45,6 +45,7 @@ def count_queries(client: Client, url: str) -> int:
 @pytest.mark.parametrize("query", QUERIES)
 def test_paper_list_runs_the_same_queries_for_5_and_50_papers(curator: Client, query: str) -> None:
     seed(5)
+    query = query.format(source=Source.objects.get().pk, topic=Topic.objects.get().pk)
     small = count_queries(curator, LIST + query)
     seed(45)
     assert count_queries(curator, LIST + query) == small
