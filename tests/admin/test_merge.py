@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from tests.conftest import Cast
+from tests.conftest import Cast, client_for
 from tests.factories import (
     ClaimFactory,
     CommentFactory,
@@ -28,6 +28,8 @@ from tracker.papers.models import (
     PaperVersion,
 )
 from tracker.reproductions.models import Claim, Reproduction, ResultLog
+from tracker.teams.models import Role
+from tracker.teams.services import membership_set_role
 from tracker.triage.models import Comment, Rating, RatingHistory, Skip
 
 
@@ -184,3 +186,15 @@ def test_a_chain_of_merges_points_at_the_last_survivor(cast: Cast) -> None:
         paper_merge(second, first, cast.ada)
     with pytest.raises(MergeError):
         paper_merge(first, first, cast.ada)
+
+
+def test_merge_page_shows_curators_counts_not_other_teams_ratings(
+    cast: Cast, pair: tuple[Paper, Paper]
+) -> None:
+    paper, post = pair
+    merge = paper_merge(paper, post, cast.ada)
+    membership_set_role(team=cast.vision, user=cast.ada, role=Role.CURATOR)
+    page = client_for(cast.ada).get(f"/admin/papers/papermerge/{merge.pk}/change/")
+    assert page.status_code == 200
+    assert b"Ratings displaced into history: 1" in page.content
+    assert b"displaced_ratings" not in page.content

@@ -696,11 +696,11 @@ class PaperMergeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "candidate",
         "merged_by",
         "merged_at",
-        "moved_pretty",
+        "moved_summary",
         "undone_by",
         "undone_at",
     ]
-    readonly_fields = fields
+    readonly_fields = [*fields, "moved_pretty"]
     actions = ["undo"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -709,7 +709,27 @@ class PaperMergeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # The full record names other teams' ratings; curators get the counts.
+        if request.user.is_superuser:
+            return [*self.fields[:-3], "moved_pretty", *self.fields[-2:]]
+        return list(self.fields)
+
     @admin.display(description="What moved")
+    def moved_summary(self, merge: PaperMerge) -> str:
+        rows = merge.moved.get("rows", {})
+        kept = merge.moved.get("kept", {})
+        parts = [f"{len(ids)} {label}" for label, ids in sorted(rows.items()) if ids]
+        stayed = [f"{len(ids)} {label}" for label, ids in sorted(kept.items()) if ids]
+        displaced = len(merge.moved.get("displaced_ratings", []))
+        text = "Moved: " + (", ".join(parts) or "nothing")
+        if stayed:
+            text += ". Left on the merged record (clashing): " + ", ".join(stayed)
+        if displaced:
+            text += f". Ratings displaced into history: {displaced}"
+        return text + "."
+
+    @admin.display(description="What moved (record)")
     def moved_pretty(self, merge: PaperMerge) -> str:
         return format_html("<pre>{}</pre>", json.dumps(merge.moved, indent=2, sort_keys=True))
 
