@@ -3,7 +3,10 @@
 `source_check` tries what a harvest would do, in the small: one result from the arXiv API
 for a query, one fetch of a feed URL. URLs come from an admin form, so the fetch refuses
 private and loopback addresses (unless FETCH_ALLOW_PRIVATE), follows redirects only after
-checking each hop, and stops reading at FETCH_MAX_BYTES.
+checking each hop, and stops reading at FETCH_MAX_BYTES. The address check resolves the
+name before requests connects; a name whose answer changes in between (DNS rebinding) is
+not covered here, since pinning the connection to the checked address needs a transport
+of its own.
 """
 
 from __future__ import annotations
