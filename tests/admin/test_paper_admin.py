@@ -104,7 +104,8 @@ def test_duplicate_queue_merges_and_rejects_from_the_side_by_side_page(
     response = curator.post(
         f"/admin/papers/duplicatecandidate/{merge_me.pk}/change/", {"decision": decision}
     )
-    assert response.status_code == 302
+    # Straight on to the next open candidate.
+    assert response.headers["Location"].endswith(f"/duplicatecandidate/{keep_apart.pk}/change/")
     post.refresh_from_db()
     assert post.merged_into == paper
     merge = PaperMerge.objects.get()

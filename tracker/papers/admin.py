@@ -599,11 +599,14 @@ class DuplicateCandidateAdmin(QuickCheckboxMixin, admin.ModelAdmin):  # type: ig
     @admin.display(description="candidate pair")
     def pair(self, candidate: DuplicateCandidate) -> str:
         url = reverse("admin:papers_duplicatecandidate_change", args=[candidate.pk])
+        a, b = candidate.paper_a, candidate.paper_b
         return format_html(
-            '<a href="{}">{}<br>{}</a>',
+            '<a href="{}">{}{}<br>{}{}</a>',
             url,
-            candidate.paper_a.title[:90],
-            candidate.paper_b.title[:90],
+            a.title[:90],
+            " [merged away]" if a.merged_into_id else "",
+            b.title[:90],
+            " [merged away]" if b.merged_into_id else "",
         )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -659,9 +662,20 @@ class DuplicateCandidateAdmin(QuickCheckboxMixin, admin.ModelAdmin):  # type: ig
         }
         return TemplateResponse(request, "admin/papers/duplicatecandidate/review.html", context)
 
+    def _next(self, candidate: DuplicateCandidate) -> str:
+        """The next open candidate's page, so a curator works through the queue in one go."""
+        following = (
+            DuplicateCandidate.objects.filter(status=CandidateStatus.OPEN)
+            .exclude(pk=candidate.pk)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if following is None:
+            return reverse("admin:papers_duplicatecandidate_changelist") + "?status__exact=open"
+        return reverse("admin:papers_duplicatecandidate_change", args=[following])
+
     def _decide(self, request: HttpRequest, candidate: DuplicateCandidate) -> HttpResponse:
         decision = request.POST.get("decision")
-        queue = reverse("admin:papers_duplicatecandidate_changelist") + "?status__exact=open"
         if candidate.status != CandidateStatus.OPEN:
             self.message_user(request, "This candidate was already decided.", messages.WARNING)
         elif decision == "reject":
@@ -682,7 +696,7 @@ class DuplicateCandidateAdmin(QuickCheckboxMixin, admin.ModelAdmin):  # type: ig
         else:
             self.message_user(request, "Choose a decision.", messages.WARNING)
             return HttpResponseRedirect(request.path)
-        return HttpResponseRedirect(queue)
+        return HttpResponseRedirect(self._next(candidate))
 
 
 @admin.register(PaperMerge)
