@@ -188,6 +188,24 @@ def test_a_chain_of_merges_points_at_the_last_survivor(cast: Cast) -> None:
         paper_merge(first, first, cast.ada)
 
 
+def test_merges_are_undone_newest_first(cast: Cast) -> None:
+    now = timezone.now()
+    survivor, first, second = PaperFactory(), LabReportFactory(), LabReportFactory()
+    RatingFactory(team=cast.vision, user=cast.ben, paper=first, value=2, updated_at=now)
+    RatingFactory(
+        team=cast.vision, user=cast.ben, paper=second, value=5, updated_at=now + timedelta(1)
+    )
+    before = world(survivor, first, second)
+    earlier = paper_merge(survivor, first, cast.ada)
+    later = paper_merge(survivor, second, cast.ada)
+
+    with pytest.raises(MergeError, match="later merge"):
+        paper_merge_undo(earlier, cast.ada)
+    paper_merge_undo(later, cast.ada)
+    paper_merge_undo(earlier, cast.ada)
+    assert world(survivor, first, second) == before
+
+
 def test_merge_page_shows_curators_counts_not_other_teams_ratings(
     cast: Cast, pair: tuple[Paper, Paper]
 ) -> None:

@@ -15,7 +15,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import models
+from django.db import IntegrityError, models
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -752,7 +752,9 @@ class PaperMergeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         for merge in queryset.filter(undone_at__isnull=True).select_related("survivor", "merged"):
             try:
                 paper_merge_undo(merge, request.user)  # type: ignore[arg-type]
-            except (MergeError, ValidationError) as exc:
+            except (MergeError, ValidationError, IntegrityError) as exc:
+                # A clash the record cannot resolve (say, a new rating on the merged paper):
+                # the service rolled back; the curator sees why.
                 self.message_user(request, f"Merge {merge.pk}: {exc}", messages.ERROR)
                 continue
             audit_log(request, [merge, merge.survivor, merge.merged], f"Undid merge {merge.pk}")

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import models, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from tracker.papers.models import (
@@ -245,6 +246,17 @@ def paper_merge_undo(merge: PaperMerge, by: AbstractBaseUser | None) -> PaperMer
     survivor, merged = _lock_pair(merge.survivor_id, merge.merged_id)
     if merged.merged_into_id != survivor.pk:
         raise MergeError("The merged paper no longer points at the survivor.")
+    # Later merges may have moved or displaced the very rows this one moved: unwinding out
+    # of order could not restore them exactly, so it is refused.
+    if survivor.merged_into_id is not None:
+        raise MergeError("The survivor was merged again since; undo that merge first.")
+    later = PaperMerge.objects.filter(
+        Q(survivor__in=[survivor, merged]) | Q(merged__in=[survivor, merged]),
+        merged_at__gt=merge.merged_at,
+        undone_at__isnull=True,
+    )
+    if later.exists():
+        raise MergeError("A later merge involves these papers; undo it first.")
     moved = merge.moved
 
     for label, ids in moved["rows"].items():
