@@ -158,7 +158,7 @@ def main() -> int:
             "filter visible+code": "/admin/papers/paper/?state=visible&has_code=yes",
             "filter source": f"/admin/papers/paper/?source={ids['source']}",
             "filter duplicates": "/admin/papers/paper/?duplicate=open",
-            "duplicate queue": "/admin/papers/duplicatecandidate/?status__exact=open",
+            "duplicate queue": "/admin/papers/duplicatecandidate/?status=open",
         }
         results = measure(client, pages)
         index_time = results["index"][0]

@@ -93,7 +93,7 @@ def test_duplicate_queue_merges_and_rejects_from_the_side_by_side_page(
     keep_apart = duplicate_candidate_propose(paper, other, reason="embedding", score=0.91)
     assert merge_me is not None and keep_apart is not None
 
-    queue = curator.get("/admin/papers/duplicatecandidate/", follow=True)
+    queue = curator.get("/admin/papers/duplicatecandidate/")
     assert {c.pk for c in queue.context["cl"].result_list} == {merge_me.pk, keep_apart.pk}
     page = curator.get(f"/admin/papers/duplicatecandidate/{merge_me.pk}/change/")
     assert page.status_code == 200
@@ -122,8 +122,10 @@ def test_duplicate_queue_merges_and_rejects_from_the_side_by_side_page(
     assert again is not None and again.pk == keep_apart.pk
     assert again.status == CandidateStatus.REJECTED
 
-    queue = curator.get("/admin/papers/duplicatecandidate/?status__exact=open")
+    queue = curator.get("/admin/papers/duplicatecandidate/")
     assert list(queue.context["cl"].result_list) == []
+    decided = curator.get("/admin/papers/duplicatecandidate/?status=all")
+    assert {c.pk for c in decided.context["cl"].result_list} == {merge_me.pk, keep_apart.pk}
 
     curator.post("/admin/papers/papermerge/", {"action": "undo", "_selected_action": [merge.pk]})
     post.refresh_from_db()

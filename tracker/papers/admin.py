@@ -581,22 +581,41 @@ class EmbeddingAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     show_full_result_count = False
 
 
+class QueueFilter(admin.SimpleListFilter):
+    """The queue opens on what still needs a decision; decided ones are a click away."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [*CandidateStatus.choices, ("all", "All")]
+
+    def choices(self, changelist: Any) -> Any:
+        current = self.value() or CandidateStatus.OPEN
+        for value, label in self.lookup_choices:
+            yield {
+                "selected": current == value,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": label,
+            }
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[DuplicateCandidate]
+    ) -> QuerySet[DuplicateCandidate]:
+        value = self.value() or CandidateStatus.OPEN
+        return queryset if value == "all" else queryset.filter(status=value)
+
+
 @admin.register(DuplicateCandidate)
 class DuplicateCandidateAdmin(QuickCheckboxMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     """The duplicate queue: open candidates, each reviewed side by side."""
 
     list_display = ["pair", "reason", "score", "status", "created_at", "decided_by"]
-    list_filter = ["status", "reason"]
+    list_filter = [QueueFilter, "reason"]
     list_select_related = ["paper_a", "paper_b", "decided_by"]
     list_per_page = 50
     show_full_result_count = False
     actions = ["reject"]
-
-    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-        # The queue opens on what still needs a decision.
-        if not request.GET and request.method == "GET":
-            return HttpResponseRedirect(request.path + "?status__exact=open")
-        return super().changelist_view(request, extra_context)
 
     @admin.display(description="candidate pair")
     def pair(self, candidate: DuplicateCandidate) -> str:
@@ -673,7 +692,7 @@ class DuplicateCandidateAdmin(QuickCheckboxMixin, admin.ModelAdmin):  # type: ig
             .first()
         )
         if following is None:
-            return reverse("admin:papers_duplicatecandidate_changelist") + "?status__exact=open"
+            return reverse("admin:papers_duplicatecandidate_changelist") + "?status=open"
         return reverse("admin:papers_duplicatecandidate_change", args=[following])
 
     def _decide(self, request: HttpRequest, candidate: DuplicateCandidate) -> HttpResponse:
