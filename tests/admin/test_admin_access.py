@@ -146,3 +146,12 @@ def test_invitation_link_joins_the_team(cast: Cast, curator: Client) -> None:
 def test_anonymous_is_sent_to_log_in(client: Client, db: None, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 302
+
+
+def test_curator_finds_users_to_add_through_the_autocomplete(cast: Cast, curator: Client) -> None:
+    response = curator.get(
+        "/admin/autocomplete/",
+        {"app_label": "teams", "model_name": "membership", "field_name": "user", "term": "car"},
+    )
+    assert response.status_code == 200
+    assert [r["text"] for r in response.json()["results"]] == ["carol"]
