@@ -17,6 +17,7 @@ class LogEntryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     search_fields = ["object_repr", "change_message", "user__username"]
     date_hierarchy = "action_time"
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Team rows of every team appear here, so curators see only each object's history.

@@ -255,8 +255,10 @@ class PaperAdmin(QuickCheckboxMixin, admin.ModelAdmin):  # type: ignore[type-arg
     search_help_text = "An arXiv id (exact) or words of the title."
     list_per_page = 50
     paginator = CappedCountPaginator
-    # No COUNT(*) over the whole table on every page.
+    # No COUNT(*) over the whole table on every page, and no per-choice counts ("Show
+    # counts" would run one COUNT per filter choice over 100,000 rows).
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
     readonly_fields = [
         "curation",
         "normalized_title",
@@ -547,6 +549,7 @@ class HarvestRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_select_related = ["source"]
     readonly_fields = [f.name for f in HarvestRun._meta.fields]
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
 
     @admin.display(description="error")
     def error_short(self, run: HarvestRun) -> str:
@@ -559,6 +562,7 @@ class PaperVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     raw_id_fields = ["paper"]
     list_select_related = ["paper"]
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
 
 
 @admin.register(PaperSource)
@@ -569,6 +573,7 @@ class PaperSourceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = ["source"]
     list_select_related = ["paper", "source"]
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
 
 
 @admin.register(Embedding)
@@ -579,6 +584,7 @@ class EmbeddingAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_select_related = ["paper"]
     exclude = ["vector"]
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
 
 
 class QueueFilter(admin.SimpleListFilter):
@@ -615,6 +621,7 @@ class DuplicateCandidateAdmin(QuickCheckboxMixin, admin.ModelAdmin):  # type: ig
     list_select_related = ["paper_a", "paper_b", "decided_by"]
     list_per_page = 50
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
     actions = ["reject"]
 
     @admin.display(description="candidate pair")

@@ -180,6 +180,7 @@ class PaperTopicAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     raw_id_fields = ["paper", "topic", "run"]
     list_select_related = ["paper", "topic"]
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
 
 
 @admin.register(TopicFollow)

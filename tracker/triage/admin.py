@@ -11,6 +11,7 @@ class RatingAdmin(ScopedModelAdmin):
     raw_id_fields = ["paper"]
     list_select_related = ["paper", "user", "team"]
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
 
 
 @admin.register(RatingHistory)
@@ -20,6 +21,7 @@ class RatingHistoryAdmin(ScopedModelAdmin):
     raw_id_fields = ["paper"]
     list_select_related = ["paper", "user", "team"]
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
 
 
 @admin.register(Skip)
@@ -28,6 +30,7 @@ class SkipAdmin(ScopedModelAdmin):
     raw_id_fields = ["paper"]
     list_select_related = ["paper", "user", "team"]
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
 
 
 @admin.register(Comment)
@@ -37,3 +40,4 @@ class CommentAdmin(ScopedModelAdmin):
     raw_id_fields = ["paper"]
     list_select_related = ["paper", "user", "team"]
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
