@@ -21,7 +21,7 @@ QUERIES = [
     "?q=attention",
     "?q=2501.00001v2",
     "?state=visible&kind__exact=arxiv",
-    "?_facets=True&created_at__gte=2000-01-01",
+    "?_facets=True&state=hidden",
     "?source={source}&lab=Qwen&topic={topic}&category=cs.CL&has_code=yes&duplicate=open",
 ]
 
