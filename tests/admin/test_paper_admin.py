@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from tests.conftest import Cast
 from tests.factories import LabReportFactory, PaperFactory, SourceFactory
 from tracker.papers.duplicates import duplicate_candidate_propose
+from tracker.papers.merge import paper_merge
 from tracker.papers.models import CandidateStatus, Embedding, Paper, PaperMerge, PaperSource, Source
 from tracker.topics.models import PaperTopic, Topic
 
@@ -128,7 +129,9 @@ def test_duplicate_queue_merges_and_rejects_from_the_side_by_side_page(
     decided = curator.get("/admin/papers/duplicatecandidate/?status=all")
     assert {c.pk for c in decided.context["cl"].result_list} == {merge_me.pk, keep_apart.pk}
 
-    curator.post("/admin/papers/papermerge/", {"action": "undo", "_selected_action": [merge.pk]})
+    page = curator.get(f"/admin/papers/papermerge/{merge.pk}/change/")
+    assert b"Undo this merge" in page.content
+    assert curator.post(f"/admin/papers/papermerge/{merge.pk}/undo/").status_code == 302
     post.refresh_from_db()
     assert post.merged_into is None
     messages = set(LogEntry.objects.filter(user=cast.ada).values_list("change_message", flat=True))
@@ -144,3 +147,11 @@ def test_two_papers_picked_in_the_list_open_as_a_candidate(curator: Client, db: 
     )
     assert response.status_code == 302
     assert "/admin/papers/duplicatecandidate/" in response.headers["Location"]
+
+
+def test_undo_action_from_the_merge_list(cast: Cast, curator: Client) -> None:
+    paper, post = PaperFactory(), LabReportFactory()
+    merge = paper_merge(paper, post, cast.ada)
+    curator.post("/admin/papers/papermerge/", {"action": "undo", "_selected_action": [merge.pk]})
+    post.refresh_from_db()
+    assert post.merged_into is None

@@ -775,6 +775,25 @@ class PaperMergeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def moved_pretty(self, merge: PaperMerge) -> str:
         return format_html("<pre>{}</pre>", json.dumps(merge.moved, indent=2, sort_keys=True))
 
+    change_form_template = "admin/papers/papermerge/change_form.html"
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "<int:pk>/undo/",
+                self.admin_site.admin_view(require_POST(self.undo_view)),
+                name="papers_papermerge_undo",
+            ),
+            *super().get_urls(),
+        ]
+
+    def undo_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        merge = get_object_or_404(PaperMerge, pk=pk)
+        if not self.has_change_permission(request, merge):
+            raise PermissionDenied
+        self.undo(request, PaperMerge.objects.filter(pk=pk))
+        return HttpResponseRedirect(reverse("admin:papers_papermerge_change", args=[pk]))
+
     @admin.action(description="Undo the merge (restores both papers)", permissions=["change"])
     def undo(self, request: HttpRequest, queryset: QuerySet[PaperMerge]) -> None:
         for merge in queryset.filter(undone_at__isnull=True).select_related("survivor", "merged"):
