@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.conftest import Cast
 from tests.factories import LabReportFactory, PaperFactory, SourceFactory
+from tracker.papers.admin import CappedCountPaginator
 from tracker.papers.duplicates import duplicate_candidate_propose
 from tracker.papers.merge import paper_merge
 from tracker.papers.models import CandidateStatus, Embedding, Paper, PaperMerge, PaperSource, Source
@@ -155,3 +156,15 @@ def test_undo_action_from_the_merge_list(cast: Cast, curator: Client) -> None:
     curator.post("/admin/papers/papermerge/", {"action": "undo", "_selected_action": [merge.pk]})
     post.refresh_from_db()
     assert post.merged_into is None
+
+
+def test_a_list_beyond_the_count_cap_says_more_than(
+    curator: Client, db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(CappedCountPaginator, "CAP", 3)
+    for _ in range(5):
+        PaperFactory()
+    page = curator.get(LIST)
+    assert page.context["cl"].result_count == 3
+    assert b"more than 3 papers" in page.content
+    assert b"Select all matching papers (more than 3)" in page.content

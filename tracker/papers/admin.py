@@ -60,7 +60,8 @@ ARXIV_ID = re.compile(r"^(?:arxiv:)?(\d{4}\.\d{4,5}|[a-z-]+(?:\.[a-z]{2})?/\d{7}
 
 class CappedCountPaginator(Paginator):
     """Counts at most CAP rows: a curator needs "more than 1000", not the exact size of a
-    filter over 100,000 papers, and a capped count stops scanning early."""
+    filter over 100,000 papers, and a capped count stops scanning early. Pages past the cap
+    are not offered (narrow the filter instead); "select all" still acts on every match."""
 
     CAP = 1_000
 
