@@ -274,6 +274,9 @@ class PaperAdmin(QuickCheckboxMixin, admin.ModelAdmin):  # type: ignore[type-arg
     formfield_overrides = URL_INPUT
     actions = ["hide", "unhide", "pin", "unpin", "reembed", "merge_two"]
 
+    def view_on_site(self, paper: Paper) -> str:
+        return reverse("papers:detail", args=[paper.pk])
+
     @admin.display(description="Merges and duplicates")
     def curation(self, paper: Paper) -> str:
         if not paper.pk:
