@@ -46,7 +46,8 @@ CSRF_TRUSTED_ORIGINS: list[str] = _read("CSRF_TRUSTED_ORIGINS", env.list, [])
 SITE_URL: str = _read("SITE_URL", env.str, "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The stock admin with our site: curators only, a 403 for other signed-in users.
+    "tracker.teams.admin_config.TrackerAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

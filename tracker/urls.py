@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("tracker.triage.urls")),
     path("", include("tracker.reproductions.urls")),
     path("", include("tracker.digests.urls")),
+    path("", include("tracker.teams.urls")),
 ]
 
 admin.site.site_header = "Paper tracker admin"

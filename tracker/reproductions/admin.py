@@ -1,6 +1,8 @@
 from django.contrib import admin
 
+from tracker.papers.admin import URL_INPUT
 from tracker.reproductions.models import Claim, Reproduction, ReproductionEvent, ResultLog
+from tracker.teams.admin_scope import ScopedModelAdmin
 
 
 class ReproductionEventInline(admin.TabularInline):
@@ -10,7 +12,7 @@ class ReproductionEventInline(admin.TabularInline):
 
 
 @admin.register(Reproduction)
-class ReproductionAdmin(admin.ModelAdmin):
+class ReproductionAdmin(ScopedModelAdmin):
     list_display = ["paper", "team", "status", "due_date", "compute_spent_gpu_hours", "updated_at"]
     list_filter = ["status", "team"]
     raw_id_fields = ["paper"]
@@ -20,7 +22,7 @@ class ReproductionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Claim)
-class ClaimAdmin(admin.ModelAdmin):
+class ClaimAdmin(ScopedModelAdmin):
     list_display = [
         "paper",
         "team",
@@ -36,7 +38,9 @@ class ClaimAdmin(admin.ModelAdmin):
 
 
 @admin.register(ResultLog)
-class ResultLogAdmin(admin.ModelAdmin):
+class ResultLogAdmin(ScopedModelAdmin):
+    formfield_overrides = URL_INPUT
+    team_path = "reproduction__team"
     list_display = [
         "claim",
         "reproduction",
@@ -50,6 +54,7 @@ class ResultLogAdmin(admin.ModelAdmin):
 
 
 @admin.register(ReproductionEvent)
-class ReproductionEventAdmin(admin.ModelAdmin):
+class ReproductionEventAdmin(ScopedModelAdmin):
+    team_path = "reproduction__team"
     list_display = ["reproduction", "actor", "kind", "from_status", "to_status", "at"]
     raw_id_fields = ["reproduction"]

@@ -1,42 +1,124 @@
+from __future__ import annotations
+
+from typing import Any
+
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
+from tracker.teams.access import curated_team_ids
+from tracker.teams.admin_scope import ScopedModelAdmin
 from tracker.teams.models import ApiToken, Invitation, Membership, Team
+from tracker.teams.services import membership_remove, membership_set_role
+
+User = get_user_model()
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
+    """Read-only here: roles change through the Membership admin, which syncs admin access."""
+
     model = Membership
     extra = 0
-    autocomplete_fields = ["user"]
+    fields = ["user", "role", "joined_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "created_at"]
+class TeamAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["name", "slug", "members_link", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Team]:
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(pk__in=curated_team_ids(request))
+
+    @admin.display(description="Members")
+    def members_link(self, team: Team) -> str:
+        url = reverse("admin:teams_membership_changelist") + f"?team__id__exact={team.pk}"
+        return format_html('<a href="{}">Manage members</a>', url)
+
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ScopedModelAdmin):
     list_display = ["user", "team", "role", "joined_at"]
     list_filter = ["role", "team"]
     search_fields = ["user__username", "user__email", "team__name"]
     list_select_related = ["user", "team"]
-    autocomplete_fields = ["user", "team"]
+    autocomplete_fields = ["user"]
+    fields = ["team", "user", "role"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # Moving a membership to another user or team would leave the old one's access stale.
+        return ["team", "user"] if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
+        saved = membership_set_role(team=obj.team, user=obj.user, role=obj.role)
+        obj.pk = saved.pk
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        membership_remove(obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        for membership in queryset.select_related("user"):
+            membership_remove(membership)
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
-    list_display = ["email", "team", "role", "created_at", "accepted_at"]
+class InvitationAdmin(ScopedModelAdmin):
+    list_display = ["email", "team", "role", "invited_by", "created_at", "accepted_at"]
     list_filter = ["team", "role"]
+    list_select_related = ["team", "invited_by"]
     search_fields = ["email"]
-    readonly_fields = ["token"]
+    fields = ["team", "email", "role", "accept_link", "invited_by", "accepted_at"]
+    readonly_fields = ["accept_link", "invited_by", "accepted_at"]
+
+    @admin.display(description="Link to send")
+    def accept_link(self, invitation: Invitation) -> str:
+        if not invitation.pk:
+            return "Shown once the invitation is saved."
+        return reverse("teams:invitation_accept", args=[invitation.token])
+
+    def save_model(self, request: HttpRequest, obj: Invitation, form: Any, change: bool) -> None:
+        if not change:
+            obj.invited_by = request.user  # type: ignore[assignment]
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(ScopedModelAdmin):
     list_display = ["name", "user", "team", "prefix", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["team"]
     readonly_fields = ["prefix", "key_hash", "created_at", "last_used_at"]
     list_select_related = ["user", "team"]
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
+    """Curators may look users up (to add one to a team); only superusers change accounts."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser

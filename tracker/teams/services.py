@@ -5,12 +5,14 @@ from __future__ import annotations
 import secrets
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, Group, Permission
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
-from tracker.teams.models import ApiToken, Membership, Role, Team, hash_token
+from tracker.teams.access import CURATOR_PERMISSIONS, CURATORS_GROUP
+from tracker.teams.models import ApiToken, Invitation, Membership, Role, Team, hash_token
 
 
 def team_get_or_create(name: str) -> Team:
@@ -23,6 +25,67 @@ def membership_set(*, team: Team, user: AbstractUser, role: str = Role.MEMBER) -
         team=team, user=user, defaults={"role": role}
     )
     return membership
+
+
+def curators_group_sync() -> Group:
+    """Create the Curators group if missing and give it exactly CURATOR_PERMISSIONS."""
+    group, _ = Group.objects.get_or_create(name=CURATORS_GROUP)
+    wanted = Q(pk__in=[])
+    for app_label, models in CURATOR_PERMISSIONS.items():
+        for model, actions in models.items():
+            wanted |= Q(
+                content_type__app_label=app_label,
+                content_type__model=model,
+                codename__in=[f"{action}_{model}" for action in actions],
+            )
+    group.permissions.set(Permission.objects.filter(wanted))
+    return group
+
+
+def user_admin_access_sync(user: AbstractUser) -> None:
+    """Give the admin to curators (staff + Curators group) and take it from everyone else.
+
+    Superusers keep their flags: they are managed by hand, not by team roles.
+    """
+    is_curator = Membership.objects.filter(user=user, role=Role.CURATOR).exists()
+    group = curators_group_sync()
+    if is_curator:
+        user.groups.add(group)
+    else:
+        user.groups.remove(group)
+    staff = is_curator or user.is_superuser
+    if user.is_staff != staff:
+        user.is_staff = staff
+        user.save(update_fields=["is_staff"])
+
+
+@transaction.atomic
+def membership_set_role(*, team: Team, user: AbstractUser, role: str) -> Membership:
+    """Add or change a membership, and sync the user's admin access with the new role."""
+    membership = membership_set(team=team, user=user, role=role)
+    user_admin_access_sync(user)
+    return membership
+
+
+@transaction.atomic
+def membership_remove(membership: Membership) -> None:
+    user = membership.user
+    membership.delete()
+    user_admin_access_sync(user)
+
+
+@transaction.atomic
+def invitation_accept(invitation: Invitation, user: AbstractUser) -> Membership:
+    """Join the invitation's team with its role; an invitation is used once."""
+    claimed = Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True).update(
+        accepted_at=timezone.now()
+    )
+    if not claimed:
+        raise ValueError("This invitation has already been used.")
+    existing = Membership.objects.filter(team=invitation.team, user=user).first()
+    # An invitation never demotes: a curator who follows a member invitation stays curator.
+    role = Role.CURATOR if existing and existing.is_curator else invitation.role
+    return membership_set_role(team=invitation.team, user=user, role=role)
 
 
 @transaction.atomic
@@ -40,7 +103,7 @@ def user_create_with_membership(
         user = User.objects.create_superuser(username=username, email=email, password=password)
     else:
         user = User.objects.create_user(username=username, email=email, password=password)
-    membership_set(team=team, user=user, role=role)
+    membership_set_role(team=team, user=user, role=role)
     return user
 
 

@@ -18,7 +18,11 @@ from django.core.management.base import BaseCommand
 
 from tracker.papers.services import source_defaults_ensure
 from tracker.teams.models import Role
-from tracker.teams.services import team_get_or_create, user_create_with_membership
+from tracker.teams.services import (
+    curators_group_sync,
+    team_get_or_create,
+    user_create_with_membership,
+)
 from workers.tasks import harvest_due_sources_task
 
 
@@ -29,6 +33,8 @@ class Command(BaseCommand):
         for folder in ("broker/queue", "broker/processed", "results", "screenshots"):
             (settings.VAR_DIR / folder).mkdir(parents=True, exist_ok=True)
         call_command("createcachetable", verbosity=0)
+        # Permissions can change between releases; the group follows CURATOR_PERMISSIONS.
+        curators_group_sync()
 
         self._sources()
         team = team_get_or_create(os.environ.get("DEMO_TEAM", "Demo team"))
