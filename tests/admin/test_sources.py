@@ -17,15 +17,24 @@ from django.test.utils import CaptureQueriesContext
 from tests.conftest import Cast
 from tests.factories import SourceFactory
 from tracker.papers.models import HarvestRun, RunStatus, Source, SourceKind
-from tracker.papers.source_checks import HARVEST_TASK, FetchError, safe_fetch, source_check
+from tracker.papers.source_checks import source_check
+from workers.harvest.errors import RefusedURLError
+from workers.harvest.fetch import safe_get
 
-ATOM_OK = b"""<?xml version="1.0" encoding="UTF-8"?>
-<feed xmlns="http://www.w3.org/2005/Atom"><title>ArXiv Query</title>
-<entry><id>http://arxiv.org/abs/2401.00001v1</id><title>A paper</title></entry></feed>"""
-ATOM_ERROR = b"""<?xml version="1.0" encoding="UTF-8"?>
-<feed xmlns="http://www.w3.org/2005/Atom"><title>ArXiv Query</title>
-<entry><id>http://arxiv.org/api/errors#incorrect_id_format</id><title>Error</title>
-<summary>malformed query: unbalanced parentheses</summary></entry></feed>"""
+OPENSEARCH = (
+    b'<feed xmlns="http://www.w3.org/2005/Atom" xmlns:o="http://a9.com/-/spec/opensearch/1.1/">'
+    b"<title>ArXiv Query</title><o:totalResults>1</o:totalResults>"
+    b"<o:startIndex>0</o:startIndex><o:itemsPerPage>1</o:itemsPerPage>"
+)
+ATOM_OK = (
+    OPENSEARCH
+    + b"<entry><id>http://arxiv.org/abs/2401.00001v1</id><title>A paper</title></entry></feed>"
+)
+ATOM_ERROR = (
+    OPENSEARCH
+    + b"<entry><id>http://arxiv.org/api/errors#incorrect_id_format</id><title>Error</title>"
+    + b"<summary>malformed query: unbalanced parentheses</summary></entry></feed>"
+)
 RSS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>Lab blog</title>
 <item><title>Our new model</title><link>https://lab.example/post</link></item></channel></rss>"""
 
@@ -68,12 +77,13 @@ def server(settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
     settings.ARXIV_API_URL = base + "/api/query"
     settings.FETCH_MAX_BYTES = 4096
     settings.FETCH_TIMEOUT_SECONDS = 5
+    settings.ARXIV_DELAY_SECONDS = 0
     yield base
     httpd.shutdown()
     httpd.server_close()
 
 
-def test_arxiv_query_is_tried_and_its_error_shown(server: str) -> None:
+def test_arxiv_query_is_tried_and_its_error_shown(server: str, db: None) -> None:
     source_check(Source(kind=SourceKind.ARXIV, query="cat:cs.CL"))
     with pytest.raises(ValidationError) as caught:
         source_check(Source(kind=SourceKind.ARXIV, query="bad (query"))
@@ -83,7 +93,7 @@ def test_arxiv_query_is_tried_and_its_error_shown(server: str) -> None:
 def test_feed_is_fetched_following_redirects_within_the_size_cap(server: str) -> None:
     source_check(Source(kind=SourceKind.FEED, url=server + "/feed.xml"))
     source_check(Source(kind=SourceKind.FEED, url=server + "/moved"))
-    for path, reason in [("/huge", "larger than"), ("/page.html", "not an RSS"), ("/x", "404")]:
+    for path, reason in [("/huge", "byte cap"), ("/page.html", "not an RSS"), ("/x", "404")]:
         with pytest.raises(ValidationError) as caught:
             source_check(Source(kind=SourceKind.FEED, url=server + path))
         assert reason in str(caught.value.message_dict["url"])
@@ -92,10 +102,10 @@ def test_feed_is_fetched_following_redirects_within_the_size_cap(server: str) ->
 def test_private_and_loopback_addresses_are_refused_by_default(server: str, settings) -> None:  # type: ignore[no-untyped-def]
     settings.FETCH_ALLOW_PRIVATE = False
     for url in (server + "/feed.xml", "http://10.0.0.1/feed", "http://[::1]/feed"):
-        with pytest.raises(FetchError, match="private address"):
-            safe_fetch(url)
-    with pytest.raises(FetchError, match="http and https"):
-        safe_fetch("file:///etc/passwd")
+        with pytest.raises(RefusedURLError):
+            safe_get(url)
+    with pytest.raises(RefusedURLError, match="http and https"):
+        safe_get("file:///etc/passwd")
 
 
 def test_admin_form_shows_the_fetch_error_and_saves_nothing(server: str, curator: Client) -> None:
@@ -109,7 +119,7 @@ def test_admin_form_shows_the_fetch_error_and_saves_nothing(server: str, curator
     }
     response = curator.post("/admin/papers/source/add/", data)
     assert response.status_code == 200
-    assert "not an RSS or Atom feed" in str(response.context["adminform"].form.errors["url"])
+    assert "not an RSS/Atom feed" in str(response.context["adminform"].form.errors["url"])
     assert not Source.objects.exists()
 
     response = curator.post("/admin/papers/source/add/", {**data, "url": server + "/feed.xml"})
@@ -128,12 +138,12 @@ def test_harvest_now_queues_the_task_after_commit_and_is_audited(
     assert b"HTTP 503 twice" in page.content and b"Harvest now" in page.content
 
     with (
-        mock.patch("tracker.papers.source_checks.current_app.send_task") as send,
+        mock.patch("workers.tasks.harvest_source_task.delay") as send,
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = curator.post(f"/admin/papers/source/{source.pk}/harvest/")
         assert response.status_code == 302
-    send.assert_called_once_with(HARVEST_TASK, args=[source.pk], queue="harvest")
+    send.assert_called_once_with(source.pk)
     assert LogEntry.objects.filter(
         user=cast.ada, object_id=str(source.pk), change_message="Harvest now"
     ).exists()

@@ -48,7 +48,8 @@ from tracker.papers.models import (
     PaperVersion,
     Source,
 )
-from tracker.papers.source_checks import source_check, source_harvest_enqueue
+from tracker.papers.services import source_harvest_enqueue
+from tracker.papers.source_checks import source_check
 from tracker.topics.models import PaperTopic, Topic
 
 # Curators paste links without a scheme; they are https nowadays.
