@@ -16,10 +16,12 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 install: $(STAMP)
 
 # Web server, one worker on every queue, and beat, on SQLite and a folder broker. Ctrl-C stops all.
+# The first run writes .env with DEBUG=1, so manage.py commands work in this checkout as is.
 run: install
-	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --no-input
-	DEBUG=$${DEBUG:-1} $(PY) manage.py bootstrap
-	DEBUG=$${DEBUG:-1} PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile.dev
+	test -f .env || printf 'DEBUG=1\n' > .env
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py bootstrap
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile.dev
 
 test: install
 	$(BIN)/pytest
