@@ -117,7 +117,6 @@ def _papers_upsert_once(
     latest: dict[str, PaperRecord], records: Sequence[PaperRecord], source: Source | None
 ) -> UpsertResult:
     now = timezone.now()
-    _commit_without_waiting_for_disk()
     # Sorted, so that two transactions lock and insert the same rows in the same order.
     ids = sorted(latest)
     titles = {arxiv_id: normalize_title(latest[arxiv_id].title) for arxiv_id in ids}
@@ -355,19 +354,6 @@ def _paper_versions_insert(
     unique = f"{quote('paper_id')}, {quote('version')}"
     with connection.cursor() as cursor:
         cursor.execute(f"{insert} ON CONFLICT ({unique}) DO NOTHING", params)
-
-
-def _commit_without_waiting_for_disk() -> None:
-    """On PostgreSQL, let this transaction's COMMIT return before its WAL reaches the disk.
-
-    Safe here: PostgreSQL writes WAL in order, so when a later ordinary commit (the source's
-    cursor moving) is durable, every upsert before it is too. A crash can only lose pages
-    the cursor has not passed yet, and the next harvest fetches those again (or the last
-    batches of an import, which running it again restores).
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def _paper_sources_touch(
