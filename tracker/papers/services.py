@@ -157,10 +157,10 @@ def _papers_upsert_once(
 # Rows per statement: well below SQLite's 32,766 and PostgreSQL's 65,535 parameters.
 _ROWS_PER_STATEMENT = 500
 
-C = TypeVar("C")
+Item = TypeVar("Item")
 
 
-def _chunks(items: Sequence[C]) -> list[Sequence[C]]:
+def _chunks(items: Sequence[Item]) -> list[Sequence[Item]]:
     return [items[i : i + _ROWS_PER_STATEMENT] for i in range(0, len(items), _ROWS_PER_STATEMENT)]
 
 
