@@ -24,6 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / ".." / "shared" / "data"
 RECORDED = DATA / "arxiv_api" / "lukasschwab_arxiv.py" / "fixtures_2026"
 CEILING = 2000 / 3
+# Issue 3: the harvester must never be the bottleneck on PostgreSQL.
+TARGET = 3
 
 
 def pages(count: int) -> list[bytes]:
@@ -68,28 +70,41 @@ def run_one(count: int, batch: int) -> None:
         bodies = pages(count)
         source = Source.objects.create(name="bench", kind="arxiv", query="all:testing")
         started, cpu_started = time.perf_counter(), time.process_time()
+        parsing = upserting = 0.0
         stored = 0
         pending: list = []
+
+        def flush() -> None:
+            nonlocal stored, upserting
+            began = time.perf_counter()
+            papers_upsert(pending, source=source)
+            upserting += time.perf_counter() - began
+            stored += len(pending)
+            pending.clear()
+
         for body in bodies:
+            began = time.perf_counter()
             pending.extend(page_parse(body).records)
+            parsing += time.perf_counter() - began
             # One transaction per `batch` entries: a harvest with ARXIV_PAGE_SIZE=batch.
             if len(pending) >= batch:
-                papers_upsert(pending, source=source)
-                stored += len(pending)
-                pending = []
+                flush()
         if pending:
-            papers_upsert(pending, source=source)
-            stored += len(pending)
+            flush()
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu_started
         assert Paper.objects.count() == stored, (Paper.objects.count(), stored)
         rate = stored / elapsed
+        verdict = ""
+        if vendor == "postgresql":
+            verdict = "  (target >= 3x: " + ("met" if rate >= TARGET * CEILING else "MISSED") + ")"
         print(
-            f"ingest [{vendor}, {batch} per transaction]: {stored} entries parsed and upserted "
-            f"in {elapsed:.1f}s = "
-            f"{rate:,.0f} entries/s; ratio to arXiv's 667/s ceiling: {rate / CEILING:.2f}x "
-            f"(this process used {cpu:.1f}s of CPU; load average {os.getloadavg()[0]:.1f} "
-            f"on {os.cpu_count()} cores)"
+            f"ingest [{vendor}, {batch} per transaction]: {stored:,} entries in {elapsed:.1f}s "
+            f"= {rate:,.0f} entries/s = {rate / CEILING:.2f}x arXiv's 667/s ceiling{verdict}\n"
+            f"    wall {elapsed:.1f}s: parse {parsing:.1f}s, upsert and commit {upserting:.1f}s; "
+            f"CPU used by this process {cpu:.1f}s (the rest is waiting on the database or "
+            f"for a core); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
+            flush=True,
         )
     finally:
         connection.creation.destroy_test_db(connection.settings_dict["NAME"], verbosity=0)

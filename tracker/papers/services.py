@@ -11,10 +11,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from json import dumps as json_dumps
 from typing import TypeVar
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -93,24 +94,6 @@ def _paper_fields(record: PaperRecord) -> dict[str, object]:
     return fields
 
 
-_UPDATED_ON_NEW_VERSION = [
-    "title",
-    "normalized_title",
-    "abstract",
-    "authors",
-    "categories",
-    "primary_category",
-    "comment",
-    "journal_ref",
-    "doi",
-    "updated_at_source",
-    "pdf_url",
-    "version",
-    "revised_at",
-    "updated_at",
-]
-
-
 def papers_upsert(records: Sequence[PaperRecord], *, source: Source | None = None) -> UpsertResult:
     """Store arXiv papers by versionless id, in one transaction, in a fixed number of queries.
 
@@ -134,65 +117,36 @@ def _papers_upsert_once(
     latest: dict[str, PaperRecord], records: Sequence[PaperRecord], source: Source | None
 ) -> UpsertResult:
     now = timezone.now()
-    _commit_without_waiting_for_disk()
     # Sorted, so that two transactions lock and insert the same rows in the same order.
     ids = sorted(latest)
-    fresh = [
-        Paper(
-            arxiv_id=arxiv_id,
-            canonical_url=latest[arxiv_id].canonical_url,
-            kind=PaperKind.ARXIV,
-            created_at=now,
-            **_paper_fields(latest[arxiv_id]),
-        )
-        for arxiv_id in ids
-    ]
-    # ON CONFLICT DO NOTHING: papers already stored (by an earlier run, or by another
-    # process a moment ago) are kept, then locked and compared below. A row whose created_at
-    # is this call's `now` is one this call inserted.
-    Paper.objects.bulk_create(fresh, ignore_conflicts=True, batch_size=500)
-    locked = Paper.objects.select_for_update().filter(arxiv_id__in=ids).order_by("arxiv_id")
-    # Only what the comparison needs: abstracts stay in the database unless they change.
-    papers = list(locked.only("id", "arxiv_id", "version", "created_at", "normalized_title"))
-    existing = {paper.arxiv_id for paper in papers if paper.created_at != now}
+    titles = {arxiv_id: normalize_title(latest[arxiv_id].title) for arxiv_id in ids}
+    stored: dict[str, int] = {}
+    new_titles: dict[str, int] = {}
+    result = UpsertResult()
+    for chunk in _chunks(ids):
+        for paper_id, arxiv_id, inserted in _paper_rows_upsert(chunk, latest, titles, now):
+            stored[arxiv_id] = paper_id
+            if inserted:
+                result.new += 1
+                new_titles[titles[arxiv_id]] = paper_id
+            else:
+                result.updated += 1
+    unchanged = [arxiv_id for arxiv_id in ids if arxiv_id not in stored]
+    if unchanged:
+        # The upsert above already holds their row locks (ON CONFLICT DO UPDATE locks a row
+        # even when its WHERE leaves it alone); this only reads their ids.
+        stored.update(Paper.objects.filter(arxiv_id__in=unchanged).values_list("arxiv_id", "pk"))
+    result.paper_ids = [stored[arxiv_id] for arxiv_id in ids]
 
-    result = UpsertResult(paper_ids=[paper.pk for paper in papers])
-    revised: list[Paper] = []
-    new_titles: dict[str, Paper] = {}
-    for paper in papers:
-        record = latest[paper.arxiv_id]
-        if paper.arxiv_id not in existing:
-            result.new += 1
-            new_titles[paper.normalized_title] = paper
-        if record.version is not None and record.version > paper.version:
-            for name, value in _paper_fields(record).items():
-                if name != "published_at":
-                    setattr(paper, name, value)
-            paper.revised_at = now
-            paper.updated_at = now
-            revised.append(paper)
-    if revised:
-        Paper.objects.bulk_update(revised, _UPDATED_ON_NEW_VERSION, batch_size=500)
-        result.updated = sum(1 for paper in revised if paper.arxiv_id in existing)
-
-    by_id = {paper.arxiv_id: paper for paper in papers}
-    versions = [
-        PaperVersion(
-            paper=by_id[record.arxiv_id],
-            version=record.version,
-            title=record.title,
-            abstract=record.abstract,
-            authors=record.authors,
-            updated_at_source=record.updated_at or record.published_at,
-            recorded_at=now,
-        )
-        for record in records
-        if record.version is not None and record.arxiv_id in by_id
-    ]
-    PaperVersion.objects.bulk_create(versions, ignore_conflicts=True, batch_size=500)
+    versions = sorted(
+        (record for record in records if record.version is not None),
+        key=lambda record: (record.arxiv_id or "", record.version or 0),
+    )
+    for chunk in _chunks(versions):
+        _paper_versions_insert(chunk, stored, now)
     if source is not None:
         _paper_sources_touch(
-            [(by_id[i], latest[i].url or latest[i].canonical_url, latest[i].title) for i in by_id],
+            [(stored[i], latest[i].url or latest[i].canonical_url, latest[i].title) for i in ids],
             source,
             now,
         )
@@ -200,52 +154,243 @@ def _papers_upsert_once(
     return result
 
 
-def _commit_without_waiting_for_disk() -> None:
-    """On PostgreSQL, let this transaction's COMMIT return before its WAL reaches the disk.
+# Rows per statement: well below SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+_ROWS_PER_STATEMENT = 500
 
-    Safe here: PostgreSQL writes WAL in order, so when a later ordinary commit (the source's
-    cursor moving) is durable, every upsert before it is too. A crash can only lose pages
-    the cursor has not passed yet, and the next harvest fetches those again (or the last
-    batches of an import, which running it again restores).
+Item = TypeVar("Item")
+
+
+def _chunks(items: Sequence[Item]) -> list[Sequence[Item]]:
+    return [items[i : i + _ROWS_PER_STATEMENT] for i in range(0, len(items), _ROWS_PER_STATEMENT)]
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _rows_insert(
+    model: type[models.Model],
+    names: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    literals: dict[str, str] | None = None,
+) -> tuple[str, list[object]]:
+    """`INSERT INTO <table> (<columns>) <rows>`, for an ON CONFLICT clause to follow, and its
+    parameters. `rows` hold the values of the fields `names`; `literals` are fields that take
+    the same SQL literal in every row.
+
+    On PostgreSQL the rows travel as one JSON parameter unpacked by the server: a page is one
+    short statement, where a VALUES list of thousands of placeholders costs more Python time
+    (psycopg parses the SQL and quotes every value client-side) than the insert itself.
+    SQLite takes a plain VALUES list.
     """
+    quote = connection.ops.quote_name
+    literals = literals or {}
+    fields = [model._meta.get_field(name) for name in names]
+    every = [*fields, *(model._meta.get_field(name) for name in literals)]
+    columns = ", ".join(quote(field.column) for field in every)
+    # Only names from the models and placeholders go into the SQL; values are parameters.
+    head = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        select = []
+        for i, field in enumerate(fields):
+            db_type = field.db_type(connection) or "text"
+            if db_type == "jsonb":
+                select.append(f"e -> {i}")
+            else:
+                # text, not varchar(n): too long a value fails on assignment, as with the ORM,
+                # instead of being cut short by an explicit cast.
+                select.append(f"(e ->> {i})::{'text' if 'char' in db_type else db_type}")
+        select += literals.values()
+        source = "jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS r(e, n)"
+        sql = f"{head}SELECT {', '.join(select)} FROM {source} ORDER BY n"  # noqa: S608
+        return sql, [json_dumps(rows, default=_json_default)]
+    adapt_datetime = connection.ops.adapt_datetimefield_value
+    adapters = [
+        json_dumps
+        if isinstance(field, models.JSONField)
+        else adapt_datetime
+        if isinstance(field, models.DateTimeField)
+        else None
+        for field in fields
+    ]
+    params = [
+        adapt(value) if adapt is not None and value is not None else value
+        for row in rows
+        for adapt, value in zip(adapters, row, strict=True)
+    ]
+    row_sql = f"({', '.join(['%s'] * len(fields) + list(literals.values()))})"
+    return f"{head}VALUES {', '.join([row_sql] * len(rows))}", params
+
+
+_PAPER_INSERTED = [
+    "arxiv_id",
+    "canonical_url",
+    "kind",
+    "title",
+    "normalized_title",
+    "abstract",
+    "authors",
+    "categories",
+    "primary_category",
+    "comment",
+    "journal_ref",
+    "doi",
+    "published_at",
+    "updated_at_source",
+    "version",
+    "pdf_url",
+    "created_at",
+    "updated_at",
+]
+# The model's defaults, for the columns a harvest does not fill.
+_PAPER_DEFAULTS = {
+    "lab": "''",
+    "code_urls": "'[]'",
+    "hidden": "FALSE",
+    "pinned_for_digest": "FALSE",
+}
+# Fields a new version replaces; revised_at is set alongside.
+_UPDATED_ON_NEW = [
+    "title",
+    "normalized_title",
+    "abstract",
+    "authors",
+    "categories",
+    "primary_category",
+    "comment",
+    "journal_ref",
+    "doi",
+    "updated_at_source",
+    "pdf_url",
+    "version",
+    "updated_at",
+]
+
+
+def _paper_rows_upsert(
+    ids: Sequence[str], latest: dict[str, PaperRecord], titles: dict[str, str], now: datetime
+) -> list[tuple[int, str, bool]]:
+    """Insert new papers and update those the records carry a newer version of, in one
+    statement: (id, arxiv id, inserted) for each row written. Rows left alone (same or
+    older version) are not returned, but stay locked until the transaction ends.
+
+    The row is claimed through the unique arxiv_id and the versions are compared in the
+    same statement, so two harvests of one paper never make two rows and never let an
+    older version overwrite a newer one.
+    """
+    rows = []
+    for arxiv_id in ids:
+        record = latest[arxiv_id]
+        rows.append(
+            (
+                arxiv_id,
+                record.canonical_url,
+                PaperKind.ARXIV.value,
+                record.title,
+                titles[arxiv_id],
+                record.abstract,
+                record.authors,
+                record.categories,
+                _clip(record.primary_category, 32),
+                record.comment,
+                record.journal_ref,
+                _clip(record.doi, 200),
+                record.published_at,
+                record.updated_at or record.published_at,
+                record.version or 1,
+                _clip(record.pdf_url, 1000),
+                now,
+                now,
+            )
+        )
+    insert, params = _rows_insert(Paper, _PAPER_INSERTED, rows, _PAPER_DEFAULTS)
+    quote = connection.ops.quote_name
+    table = quote(Paper._meta.db_table)
+    assignments = [
+        f"{column} = excluded.{column}"
+        for column in (quote(Paper._meta.get_field(name).column) for name in _UPDATED_ON_NEW)
+    ]
+    # A new version marks the paper revised at this call's time (the new row's created_at).
+    assignments.append(f"{quote('revised_at')} = excluded.{quote('created_at')}")
+    version = quote("version")
+    if connection.vendor == "postgresql":
+        # A row this statement inserted has no xmax; an updated one has this transaction's.
+        inserted = "(xmax = 0)"
+    else:
+        # SQLite has no xmax: a row is new when its created_at is this call's time.
+        inserted = f"({quote('created_at')} = %s)"
+        params.append(connection.ops.adapt_datetimefield_value(now))
+    sql = (
+        f"{insert} ON CONFLICT ({quote('arxiv_id')}) DO UPDATE SET {', '.join(assignments)} "
+        f"WHERE excluded.{version} > {table}.{version} "
+        f"RETURNING {quote('id')}, {quote('arxiv_id')}, {inserted}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(paper_id, arxiv_id, bool(new)) for paper_id, arxiv_id, new in cursor.fetchall()]
+
+
+def _paper_versions_insert(
+    records: Sequence[PaperRecord], stored: dict[str, int], now: datetime
+) -> None:
+    """The version history: each (paper, version) once, whoever saw it first."""
+    names = ["paper", "version", "title", "abstract", "authors", "updated_at_source"]
+    rows = [
+        (
+            stored[record.arxiv_id or ""],
+            record.version,
+            record.title,
+            record.abstract,
+            record.authors,
+            record.updated_at or record.published_at,
+            now,
+        )
+        for record in records
+    ]
+    insert, params = _rows_insert(PaperVersion, [*names, "recorded_at"], rows)
+    quote = connection.ops.quote_name
+    unique = f"{quote('paper_id')}, {quote('version')}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"{insert} ON CONFLICT ({unique}) DO NOTHING", params)
 
 
 def _paper_sources_touch(
-    seen: Sequence[tuple[Paper, str, str]], source: Source, now: datetime
+    seen: Sequence[tuple[int, str, str]], source: Source, now: datetime
 ) -> None:
-    rows = [
-        PaperSource(
-            paper=paper,
-            source=source,
-            url=_clip(url, 1000),
-            title=title,
-            first_seen_at=now,
-            last_seen_at=now,
-        )
-        for paper, url, title in seen
-    ]
-    PaperSource.objects.bulk_create(
-        rows,
-        update_conflicts=True,
-        unique_fields=["paper", "url"],
-        update_fields=["last_seen_at"],
-        batch_size=500,
-    )
+    """Note that `source` saw each (paper id, url, title) now: a new row the first time,
+    afterwards only last_seen_at moves."""
+    quote = connection.ops.quote_name
+    last_seen = quote("last_seen_at")
+    unique = f"{quote('paper_id')}, {quote('url')}"
+    names = ["paper", "source", "url", "title", "first_seen_at", "last_seen_at"]
+    for chunk in _chunks(seen):
+        rows = [
+            (paper_id, source.pk, _clip(url, 1000), title, now, now)
+            for paper_id, url, title in chunk
+        ]
+        insert, params = _rows_insert(PaperSource, names, rows)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"{insert} ON CONFLICT ({unique}) DO UPDATE SET {last_seen} = excluded.{last_seen}",
+                params,
+            )
 
 
-def _title_candidates_propose(new_papers: dict[str, Paper], *, kind: str) -> None:
-    """New papers whose normalised title matches a stored paper of `kind`: a curator decides."""
+def _title_candidates_propose(new_papers: dict[str, int], *, kind: str) -> None:
+    """New papers (by normalised title, their ids) whose title matches a stored paper of
+    `kind`: a curator decides."""
     titles = [title for title in new_papers if title]
     if not titles:
         return
     matches = Paper.objects.filter(kind=kind, normalized_title__in=titles).exclude(
-        pk__in=[paper.pk for paper in new_papers.values()]
+        pk__in=list(new_papers.values())
     )
     for other in matches:
-        duplicate_candidate_propose(new_papers[other.normalized_title], other, reason="title")
+        duplicate_candidate_propose(
+            Paper(pk=new_papers[other.normalized_title]), other, reason="title"
+        )
 
 
 def paper_upsert(record: PaperRecord, *, source: Source | None = None) -> tuple[Paper, bool]:
@@ -268,7 +413,7 @@ def lab_report_upsert(record: PaperRecord, *, source: Source | None = None) -> t
             defaults={"kind": PaperKind.LAB_REPORT, "lab": _clip(record.lab, 120), **fields},
         )
         if source is not None:
-            _paper_sources_touch([(paper, record.url, record.title)], source, timezone.now())
+            _paper_sources_touch([(paper.pk, record.url, record.title)], source, timezone.now())
         if created and paper.normalized_title:
             others = Paper.objects.filter(normalized_title=paper.normalized_title).exclude(
                 pk=paper.pk
@@ -284,7 +429,7 @@ def paper_source_attach(paper: Paper, *, source: Source | None, url: str, title:
     """Note that a source (a lab's feed) points at a stored paper: one paper, two sources."""
     if source is None:
         return
-    _paper_sources_touch([(paper, url, title)], source, timezone.now())
+    _paper_sources_touch([(paper.pk, url, title)], source, timezone.now())
 
 
 # --- Sources -----------------------------------------------------------------------------

@@ -61,31 +61,60 @@ def _int(root: etree._Element, name: str) -> int:
         raise HarvestError(f"feed has no valid opensearch:{name} ({text[:20]!r})") from None
 
 
+_ID = f"{ATOM}id"
+_TITLE = f"{ATOM}title"
+_SUMMARY = f"{ATOM}summary"
+_AUTHOR = f"{ATOM}author"
+_NAME = f"{ATOM}name"
+_LINK = f"{ATOM}link"
+_CATEGORY = f"{ATOM}category"
+_PUBLISHED = f"{ATOM}published"
+_UPDATED = f"{ATOM}updated"
+_PRIMARY = f"{ARXIV}primary_category"
+_COMMENT = f"{ARXIV}comment"
+_JOURNAL_REF = f"{ARXIV}journal_ref"
+_DOI = f"{ARXIV}doi"
+
+
 def entry_record(entry: etree._Element) -> PaperRecord:
-    raw_id = text_of(entry.find(f"{ATOM}id"))
+    # One pass over the entry's children instead of a find() per field: a page of 100
+    # entries otherwise spends more time searching elements than lxml spends parsing.
+    first: dict[object, etree._Element] = {}
+    authors: list[str] = []
+    categories: list[str] = []
+    pdf_url = ""
+    for child in entry:
+        tag = child.tag
+        if tag == _AUTHOR:
+            authors.append(text_of(child.find(_NAME)))
+        elif tag == _CATEGORY:
+            term = child.get("term")
+            if term:
+                categories.append(term)
+        elif tag == _LINK:
+            if child.get("title") == "pdf":
+                pdf_url = child.get("href", "")
+        elif tag not in first:
+            first[tag] = child
+    raw_id = text_of(first.get(_ID))
     parsed = arxiv_id_parse(raw_id)
     if parsed is None:
         raise HarvestError(f"entry with an unrecognised id {raw_id[:80]!r}")
-    pdf_url = ""
-    for link in entry.iterfind(f"{ATOM}link"):
-        if link.get("title") == "pdf":
-            pdf_url = link.get("href", "")
-    categories = [c.get("term", "") for c in entry.iterfind(f"{ATOM}category") if c.get("term")]
-    primary = entry.find(f"{ARXIV}primary_category")
+    primary = first.get(_PRIMARY)
     return PaperRecord(
         arxiv_id=parsed.id,
         version=parsed.version or 1,
-        title=text_of(entry.find(f"{ATOM}title")),
-        abstract=text_of(entry.find(f"{ATOM}summary")),
-        authors=[text_of(a.find(f"{ATOM}name")) for a in entry.iterfind(f"{ATOM}author")],
+        title=text_of(first.get(_TITLE)),
+        abstract=text_of(first.get(_SUMMARY)),
+        authors=authors,
         categories=categories,
         primary_category=(primary.get("term", "") if primary is not None else "")
         or (categories[0] if categories else ""),
-        comment=text_of(entry.find(f"{ARXIV}comment")),
-        journal_ref=text_of(entry.find(f"{ARXIV}journal_ref")),
-        doi=text_of(entry.find(f"{ARXIV}doi")),
-        published_at=_date(raw_id, entry.find(f"{ATOM}published"), "published"),
-        updated_at=_date(raw_id, entry.find(f"{ATOM}updated"), "updated"),
+        comment=text_of(first.get(_COMMENT)),
+        journal_ref=text_of(first.get(_JOURNAL_REF)),
+        doi=text_of(first.get(_DOI)),
+        published_at=_date(raw_id, first.get(_PUBLISHED), "published"),
+        updated_at=_date(raw_id, first.get(_UPDATED), "updated"),
         pdf_url=pdf_url,
     )
 

@@ -1,0 +1,110 @@
+"""papers_upsert on its own: what a page of records leaves in the database, and its cost."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.factories import LabReportFactory
+from tracker.papers.models import DuplicateCandidate, Paper, PaperSource, PaperVersion, Source
+from tracker.papers.records import PaperRecord
+from tracker.papers.services import papers_upsert
+
+pytestmark = pytest.mark.django_db
+
+WHEN = datetime(2026, 5, 1, 12, 30, tzinfo=UTC)
+
+
+def _record(n: int, version: int | None = 1, title: str = "") -> PaperRecord:
+    return PaperRecord(
+        arxiv_id=f"2605.{n:05d}",
+        version=version,
+        title=title or f"Paper number {n}",
+        abstract="An abstract\nwith a line break and a quote ' and a percent %s.",
+        authors=["Ada Lovelace", "Zoë Ünicode"],
+        categories=["cs.CL", "cs.LG"],
+        primary_category="cs.CL",
+        doi="10.1000/xyz",
+        published_at=WHEN,
+        updated_at=WHEN,
+        pdf_url=f"https://arxiv.org/pdf/2605.{n:05d}v{version or 1}",
+    )
+
+
+def _source() -> Source:
+    return Source.objects.create(name="s", kind="arxiv", query="all:x")
+
+
+def test_a_new_paper_is_stored_with_every_field_and_the_models_defaults() -> None:
+    result = papers_upsert([_record(1)], source=_source())
+
+    paper = Paper.objects.get()
+    assert (result.new, result.updated, result.paper_ids) == (1, 0, [paper.pk])
+    assert paper.authors == ["Ada Lovelace", "Zoë Ünicode"]
+    assert paper.categories == ["cs.CL", "cs.LG"]
+    assert "percent %s" in paper.abstract and paper.published_at == WHEN
+    assert paper.updated_at_source == WHEN and paper.version == 1 and not paper.is_revised
+    assert (paper.kind, paper.lab, paper.code_urls, paper.hidden) == ("arxiv", "", [], False)
+    assert paper.canonical_url == "https://arxiv.org/abs/2605.00001"
+    assert paper.versions.get().authors == ["Ada Lovelace", "Zoë Ünicode"]
+    assert PaperSource.objects.get().url == "https://arxiv.org/abs/2605.00001"
+
+
+def test_a_record_without_a_version_is_stored_as_version_one_without_history() -> None:
+    papers_upsert([_record(1, version=None)])
+    assert Paper.objects.get().version == 1
+    assert not PaperVersion.objects.exists()
+
+
+def test_an_older_version_changes_nothing_but_the_history() -> None:
+    papers_upsert([_record(1, version=3, title="Third")])
+    result = papers_upsert([_record(1, version=2, title="Second")])
+
+    paper = Paper.objects.get()
+    assert (result.new, result.updated, result.paper_ids) == (0, 0, [paper.pk])
+    assert (paper.version, paper.title, paper.is_revised) == (3, "Third", False)
+    assert sorted(paper.versions.values_list("version", flat=True)) == [2, 3]
+
+
+def test_two_versions_in_one_batch_keep_the_newest_and_record_both() -> None:
+    result = papers_upsert([_record(1, version=2, title="New"), _record(1, title="Old")])
+
+    paper = Paper.objects.get()
+    assert (result.new, paper.version, paper.title) == (1, 2, "New")
+    assert sorted(paper.versions.values_list("version", flat=True)) == [1, 2]
+
+
+def test_seeing_a_paper_again_moves_only_its_last_seen_time() -> None:
+    source = _source()
+    papers_upsert([_record(1)], source=source)
+    first = PaperSource.objects.get()
+    papers_upsert([_record(1)], source=source)
+
+    again = PaperSource.objects.get()
+    assert again.first_seen_at == first.first_seen_at
+    assert again.last_seen_at > first.last_seen_at
+
+
+def test_a_new_paper_titled_like_a_lab_report_is_a_duplicate_candidate() -> None:
+    report = LabReportFactory(title="Paper number 7")
+    papers_upsert([_record(7), _record(8)])
+
+    candidate = DuplicateCandidate.objects.get()
+    paper = Paper.objects.get(arxiv_id="2605.00007")
+    assert {candidate.paper_a_id, candidate.paper_b_id} == {report.pk, paper.pk}
+
+
+@pytest.mark.parametrize("size", [10, 300])
+def test_a_page_costs_the_same_number_of_queries_whatever_its_size(
+    size: int,
+    django_assert_num_queries,  # type: ignore[no-untyped-def]
+) -> None:
+    source = _source()
+    # Savepoint and release, the paper upsert, the versions, the sources, the title check.
+    with django_assert_num_queries(6):
+        papers_upsert([_record(n) for n in range(size)], source=source)
+    # Seen again: nothing new, so no title check, but the unchanged rows' ids are read.
+    with django_assert_num_queries(6):
+        result = papers_upsert([_record(n) for n in range(size)], source=source)
+    assert (result.new, result.updated, len(result.paper_ids)) == (0, 0, size)
