@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -184,11 +186,27 @@ def propose(request: HttpRequest, paper_pk: int) -> HttpResponse:
 
 
 def _act(
-    request: HttpRequest, reproduction: Reproduction, action: Callable[[], object]
+    request: HttpRequest,
+    pk: int,
+    form_class: type[forms.BaseForm],
+    action: Callable[[Membership, Reproduction, dict[str, Any]], object],
+    *,
+    form_needs_reproduction: bool = False,
 ) -> HttpResponse:
-    """Run a service call; a validation error becomes a message, a refusal stays a 403."""
+    """Validate the posted form and run one service call on the team's reproduction.
+
+    Form errors and validation errors become messages on the reproduction's page; a
+    refusal (PermissionDenied from the service) stays a 403.
+    """
+    membership = require_membership(request)
+    reproduction = _team_reproduction(membership, pk)
+    extra = {"reproduction": reproduction} if form_needs_reproduction else {}
+    form = form_class(request.POST, **extra)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return HttpResponseRedirect(_detail_url(reproduction))
     try:
-        action()
+        action(membership, reproduction, form.cleaned_data)
     except ValidationError as exc:
         for message in exc.messages:
             messages.error(request, message)
@@ -197,91 +215,66 @@ def _act(
 
 @require_POST
 def assign(request: HttpRequest, pk: int) -> HttpResponse:
-    membership = require_membership(request)
-    reproduction = _team_reproduction(membership, pk)
-    form = AssignForm(request.POST, reproduction=reproduction)
-    if not form.is_valid():
-        _form_errors(request, form)
-        return HttpResponseRedirect(_detail_url(reproduction))
     return _act(
         request,
-        reproduction,
-        lambda: reproduction_assign(
-            reproduction=reproduction,
-            membership=membership,
-            assignees=form.cleaned_data["assignees"],
+        pk,
+        AssignForm,
+        lambda membership, reproduction, data: reproduction_assign(
+            reproduction=reproduction, membership=membership, assignees=data["assignees"]
         ),
+        form_needs_reproduction=True,
     )
 
 
 @require_POST
 def transition(request: HttpRequest, pk: int) -> HttpResponse:
-    membership = require_membership(request)
-    reproduction = _team_reproduction(membership, pk)
-    form = TransitionForm(request.POST)
-    if not form.is_valid():
-        _form_errors(request, form)
-        return HttpResponseRedirect(_detail_url(reproduction))
     return _act(
         request,
-        reproduction,
-        lambda: reproduction_transition(
+        pk,
+        TransitionForm,
+        lambda membership, reproduction, data: reproduction_transition(
             reproduction=reproduction,
             membership=membership,
-            to_status=form.cleaned_data["to_status"],
-            reason=form.cleaned_data["reason"] or "",
+            to_status=data["to_status"],
+            reason=data["reason"] or "",
         ),
     )
 
 
 @require_POST
 def plan(request: HttpRequest, pk: int) -> HttpResponse:
-    membership = require_membership(request)
-    reproduction = _team_reproduction(membership, pk)
-    form = PlanForm(request.POST)
-    if not form.is_valid():
-        _form_errors(request, form)
-        return HttpResponseRedirect(_detail_url(reproduction))
     return _act(
         request,
-        reproduction,
-        lambda: reproduction_plan_set(
+        pk,
+        PlanForm,
+        lambda membership, reproduction, data: reproduction_plan_set(
             reproduction=reproduction,
             membership=membership,
-            due_date=form.cleaned_data["due_date"],
-            budget_gpu_hours=form.cleaned_data["budget_gpu_hours"],
+            due_date=data["due_date"],
+            budget_gpu_hours=data["budget_gpu_hours"],
         ),
     )
 
 
 @require_POST
 def add_claim(request: HttpRequest, pk: int) -> HttpResponse:
-    membership = require_membership(request)
-    reproduction = _team_reproduction(membership, pk)
-    form = ClaimForm(request.POST)
-    if not form.is_valid():
-        _form_errors(request, form)
-        return HttpResponseRedirect(_detail_url(reproduction))
     return _act(
         request,
-        reproduction,
-        lambda: claim_create(membership=membership, paper=reproduction.paper, **form.cleaned_data),
+        pk,
+        ClaimForm,
+        lambda membership, reproduction, data: claim_create(
+            membership=membership, paper=reproduction.paper, **data
+        ),
     )
 
 
 @require_POST
 def add_result(request: HttpRequest, pk: int) -> HttpResponse:
-    membership = require_membership(request)
-    reproduction = _team_reproduction(membership, pk)
-    form = ResultForm(request.POST, reproduction=reproduction)
-    if not form.is_valid():
-        _form_errors(request, form)
-        return HttpResponseRedirect(_detail_url(reproduction))
-    data = form.cleaned_data
     return _act(
         request,
-        reproduction,
-        lambda: result_log(
+        pk,
+        ResultForm,
+        lambda membership, reproduction, data: result_log(
             reproduction=reproduction,
             membership=membership,
             claim=data["claim"],
@@ -292,6 +285,7 @@ def add_result(request: HttpRequest, pk: int) -> HttpResponse:
             run_url=data["run_url"],
             note=data["note"],
         ),
+        form_needs_reproduction=True,
     )
 
 
