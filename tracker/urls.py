@@ -11,6 +11,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("tracker.papers.urls")),
+    path("", include("tracker.topics.urls")),
     path("", include("tracker.triage.urls")),
     path("", include("tracker.reproductions.urls")),
 ]

@@ -6,4 +6,5 @@ app_name = "papers"
 
 urlpatterns = [
     path("papers/<int:pk>/", views.paper_detail, name="detail"),
+    path("search/", views.paper_search, name="search"),
 ]
