@@ -24,26 +24,29 @@ def require_corpus() -> None:
         pytest.skip(f"real corpus {CORPUS_DIR} is absent (it sits beside the checkout)")
 
 
+STEP = 15
+
+
 @functools.cache
-def sample_records(step: int = 10) -> tuple[Record, ...]:
+def sample_records(step: int = STEP, offset: int = 0) -> tuple[Record, ...]:
     """Every step-th paper of the real corpus: all of its topics, a fraction of the cost."""
-    return tuple(read_corpus()[::step])
+    return tuple(read_corpus()[offset::step])
 
 
 @functools.cache
-def sample_vectors(step: int = 10) -> np.ndarray:
+def sample_vectors(step: int = STEP, offset: int = 0) -> np.ndarray:
     from workers.embedder import encode_texts, paper_text, stored_model_name
 
-    texts = [paper_text(r.title, r.abstract) for r in sample_records(step)]
+    texts = [paper_text(r.title, r.abstract) for r in sample_records(step, offset)]
     return encode_texts(texts, stored_model_name())
 
 
-def load_embedded(step: int = 10) -> list[int]:
+def load_embedded(step: int = STEP, offset: int = 0) -> list[int]:
     """Store the sample's papers and their vectors; returns the paper ids."""
     from tracker.papers.embeddings import embeddings_store
     from workers.embedder import stored_model_name
 
-    records = list(sample_records(step))
+    records = list(sample_records(step, offset))
     ids = load_papers(records)
-    embeddings_store(stored_model_name(), ids, sample_vectors(step))
+    embeddings_store(stored_model_name(), ids, sample_vectors(step, offset))
     return ids

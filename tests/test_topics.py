@@ -73,8 +73,8 @@ def test_topics_keep_identity_and_locked_labels_when_papers_are_added(
     topic.label = "Curated name"
     topic.label_locked = True
     topic.save()
-    # 10% more papers: the sample's neighbours in the corpus.
-    load_embedded(step=100)
+    # About 10% more papers, none of them in the first sample.
+    load_embedded(step=150, offset=7)
     rerun = cluster_papers_task()
     run = ClusteringRun.objects.get(pk=rerun)
     after = dict(PaperTopic.objects.values_list("paper_id", "topic_id"))
