@@ -102,7 +102,7 @@ def _load(stored_name: str) -> Encoder:
         if backend == "static":
             from workers.static_embedder import StaticEncoder
 
-            return StaticEncoder.for_model(stored_name, path)
+            return StaticEncoder.for_model(stored_name, path, _fit_examples(model))
         if backend:
             raise EmbeddingModelError(f"unknown EMBEDDING_BACKEND {backend!r}")
         return SentenceTransformerEncoder(stored_name, path)
@@ -114,6 +114,22 @@ def _load(stored_name: str) -> Encoder:
         raise EmbeddingModelError(
             f"cannot load embedding model {stored_name!r}: {exc.__class__.__name__}: {exc}"
         ) from exc
+
+
+def _fit_examples(model: str) -> tuple[list[str], np.ndarray] | None:
+    """Papers with the full model's vectors, for fitting the static table (newest first)."""
+    from tracker.papers.models import Embedding
+    from workers.static_embedder import FIT_EXAMPLES
+
+    rows = list(
+        Embedding.objects.filter(model_name=model)
+        .order_by("-paper_id")
+        .values_list("paper__title", "paper__abstract", "vector")[:FIT_EXAMPLES]
+    )
+    if not rows:
+        return None
+    texts = [paper_text(title, abstract) for title, abstract, _ in rows]
+    return texts, np.vstack([np.frombuffer(bytes(v), dtype="<f4") for _, _, v in rows])
 
 
 def paper_text(title: str, abstract: str) -> str:

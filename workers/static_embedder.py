@@ -1,10 +1,13 @@
 """A static token table distilled from the configured model: the fast, switchable backend.
 
 Each vocabulary token goes through the transformer once (as `[CLS] token [SEP]`, pooled
-the way the model pools); the table is centred and reduced with PCA, which removes the
-direction every token shares. A text is then the mean of its tokens' rows: no attention,
-so encoding costs a tokenizer pass and a lookup. The table is computed from the local
-model on first use and kept in VAR_DIR, so nothing is downloaded.
+the way the model pools) and the table is centred, which removes the direction every token
+shares. A text is then the mean of its tokens' rows: no attention, so encoding costs a
+tokenizer pass and a lookup. Single tokens out of context are a weak teacher, so when
+the database already holds the model's own vectors for some papers, the table is then
+fitted to reproduce them (kernel ridge regression on bag-of-tokens, a few seconds for a
+few thousand papers). The raw table is computed from the local model on first use and kept
+in VAR_DIR, so nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -16,12 +19,17 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+from scipy import sparse
 
 logger = logging.getLogger(__name__)
 
-STATIC_DIMENSION = 256
 DISTILL_BATCH = 512
 MAX_TOKENS = 512
+# Ridge strength for the fit to the model's own vectors; small, as the mean of token rows
+# is a well-conditioned average.
+RIDGE = 1e-3
+# Papers used for the fit: its cost grows with the square of this.
+FIT_EXAMPLES = 4000
 
 
 class StaticEncoder:
@@ -35,7 +43,10 @@ class StaticEncoder:
         self.dimension = int(table.shape[1])
 
     @classmethod
-    def for_model(cls, name: str, path: str) -> StaticEncoder:
+    def for_model(
+        cls, name: str, path: str, examples: tuple[list[str], np.ndarray] | None = None
+    ) -> StaticEncoder:
+        """`examples`: texts and the full model's vectors for them, to fit the table to."""
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(path)
@@ -47,7 +58,35 @@ class StaticEncoder:
             cache_file.parent.mkdir(parents=True, exist_ok=True)
             np.save(cache_file, table)
         skip = np.array(sorted(set(tokenizer.all_special_ids)), dtype=np.int64)
-        return cls(name, tokenizer, table, skip)
+        encoder = cls(name, tokenizer, table, skip)
+        if examples is not None and len(examples[0]) >= 50:
+            encoder.fit(*examples)
+        return encoder
+
+    def _bag(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """Texts as rows of token shares: the product with the table is the mean row."""
+        encoded = self.tokenizer(
+            list(texts), add_special_tokens=False, truncation=True, max_length=MAX_TOKENS
+        )["input_ids"]
+        rows, cols, vals = [], [], []
+        for row, ids in enumerate(encoded):
+            kept = [i for i in ids if self.weights[i] > 0]
+            for token in kept:
+                rows.append(row)
+                cols.append(token)
+                vals.append(1.0 / len(kept))
+        return sparse.csr_matrix((vals, (rows, cols)), shape=(len(encoded), len(self.table)))
+
+    def fit(self, texts: Sequence[str], targets: np.ndarray) -> None:
+        """Adjust the table so that texts' mean rows land on the model's own vectors."""
+        texts, targets = list(texts)[:FIT_EXAMPLES], targets[:FIT_EXAMPLES]
+        if targets.shape[1] != self.table.shape[1]:
+            return
+        bag = self._bag(texts)
+        gram = (bag @ bag.T).toarray()
+        residual = targets - bag @ self.table
+        dual = np.linalg.solve(gram + RIDGE * np.eye(len(texts)), residual)
+        self.table = np.ascontiguousarray(self.table + bag.T @ dual, dtype="<f4")
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         encoded = self.tokenizer(
@@ -68,7 +107,7 @@ class StaticEncoder:
 
 def _cache_path(path: str) -> Path:
     digest = hashlib.sha256(str(Path(path).resolve() if Path(path).exists() else path).encode())
-    return Path(settings.VAR_DIR) / "models" / f"static-{digest.hexdigest()[:16]}.npy"
+    return Path(settings.VAR_DIR) / "models" / f"static-v2-{digest.hexdigest()[:16]}.npy"
 
 
 def distill_table(path: str) -> np.ndarray:
@@ -96,6 +135,4 @@ def distill_table(path: str) -> np.ndarray:
             vectors.append(out.float().numpy())
     table = np.vstack(vectors)
     table -= table.mean(axis=0)
-    # PCA through the SVD of the centred table: the top components keep the meaning.
-    _, _, components = np.linalg.svd(table, full_matrices=False)
-    return np.ascontiguousarray(table @ components[:STATIC_DIMENSION].T, dtype="<f4")
+    return np.ascontiguousarray(table, dtype="<f4")

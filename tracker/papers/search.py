@@ -107,7 +107,7 @@ def similar_papers(paper: Paper, limit: int = 10) -> list[tuple[Paper, float]]:
     scores[index.row_of[paper.pk]] = -np.inf
     want = limit + 10
     while True:
-        order = _top(scores, want)
+        order = [i for i in _top(scores, want) if np.isfinite(scores[i])]
         ids = [int(index.ids[i]) for i in order]
         papers = Paper.objects.visible().in_bulk(ids)
         hits = [
