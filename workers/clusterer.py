@@ -120,6 +120,9 @@ WORD_PATTERN = r"(?u)\b[^\W\d_][\w\-]*[^\W_]\b"
 # Past this many papers the label statistics come from a sample: labels stay the same,
 # the vocabulary pass stops dominating the run time.
 LABEL_SAMPLE = 40_000
+# Words in more than this share of papers ("language", "image") fit many topics and name
+# none; leaving them out makes labels specific.
+MAX_DF = 0.15
 # Soft assignment temperature for the map: papers sit between the topics they resemble.
 MAP_TEMPERATURE = 0.04
 
@@ -195,7 +198,7 @@ def ctfidf_terms(
         token_pattern=WORD_PATTERN,
         lowercase=True,
         min_df=min(3, len(idx)),
-        max_df=0.5 if len(idx) > 50 else 1.0,
+        max_df=MAX_DF if len(idx) > 200 else 1.0,
         max_features=60_000,
     )
     try:
@@ -218,6 +221,13 @@ def ctfidf_terms(
     return terms
 
 
+def _stem(word: str) -> str:
+    """Plural and singular count as one word in a label ("attack", "attacks")."""
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
 def label_from_terms(terms: Sequence[str], size: int = 3) -> str:
     """Up to `size` distinctive terms, no word repeated: 'hallucination / lvlms / visual'."""
     chosen: list[str] = []
@@ -225,7 +235,7 @@ def label_from_terms(terms: Sequence[str], size: int = 3) -> str:
     # A bigram among the top few reads better than its two words apart.
     ranked = sorted(terms[:6], key=lambda t: (" " not in t, terms.index(t)))
     for term in ranked + list(terms[6:]):
-        parts = set(re.split(r"[\s\-]", term))
+        parts = {_stem(w) for w in re.split(r"[\s\-]", term)}
         if parts & words:
             continue
         chosen.append(term)

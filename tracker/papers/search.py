@@ -148,6 +148,34 @@ def query_words(query: str) -> list[str]:
     return re.findall(r"\w+", query.lower())[:MAX_QUERY_WORDS]
 
 
+# PostgreSQL's ts_rank has no inverse document frequency: an OR of "models" and
+# "hallucination" ranks a paper with "models" five times above one on hallucination.
+# Words found in more than this share of papers are left out of the query instead.
+COMMON_SHARE = 0.1
+PG_DOCUMENT = "to_tsvector('english', coalesce(title, '') || ' ' || coalesce(abstract, ''))"
+
+
+def _distinctive_words(cursor, words: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
+    cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'papers_paper'")
+    row = cursor.fetchone()
+    estimate = max(int(row[0]) if row else 0, 0)
+    if estimate < 1000:
+        cursor.execute("SELECT count(*) FROM papers_paper")
+        estimate = cursor.fetchone()[0]
+    cap = max(int(estimate * COMMON_SHARE), 5)
+    rare = []
+    for word in dict.fromkeys(words):
+        # Counting stops at the cap, so a common word costs a bounded index scan.
+        cursor.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM papers_paper "  # noqa: S608
+            f"WHERE {PG_DOCUMENT} @@ plainto_tsquery('english', %s) LIMIT %s) hits",
+            [word, cap],
+        )
+        if cursor.fetchone()[0] < cap:
+            rare.append(word)
+    return rare or words
+
+
 def keyword_search(query: str, limit: int = CANDIDATES) -> list[int]:
     """Paper ids ranked by full-text relevance (any of the words; rarer and title matches
     count more), visible papers only."""
@@ -156,6 +184,7 @@ def keyword_search(query: str, limit: int = CANDIDATES) -> list[int]:
         return []
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            words = _distinctive_words(cursor, words)
             document = (
                 "to_tsvector('english', coalesce(p.title, '') || ' ' || coalesce(p.abstract, ''))"
             )
