@@ -167,13 +167,13 @@ def main() -> None:
         ("kept identity after +10% papers", "kept", "{:.1%}"),
         ("wall time (s)", "seconds", "{:.1f}"),
     ]
-    print(f"{'':34s}{'ours':>12s}{'BERTopic':>12s}{'ratio':>10s}")
+    print(f"{'':34s}{'ours':>12s}{'BERTopic':>12s}{'ratio':>16s}")
     for title, key, fmt in rows:
         a, b = mine[key], theirs[key]
         ratio = "" if key == "no_topic" else f"{(a / b if b else float('inf')):.2f}x"
         if key == "seconds":
             ratio = f"{b / a:.1f}x faster"
-        print(f"{title:34s}{fmt.format(a):>12s}{fmt.format(b):>12s}{ratio:>10s}")
+        print(f"{title:34s}{fmt.format(a):>12s}{fmt.format(b):>12s}{ratio:>16s}")
     print("\nour largest topics:")
     sizes = np.bincount(mine["labels"][mine["labels"] >= 0])
     for i in np.argsort(-sizes)[:12]:
