@@ -2,8 +2,8 @@
 
 Semantic reads go through an in-process matrix of one model's vectors (exact cosine: at
 100k papers x 384 dims one product takes a few milliseconds, so no approximate index and
-no recall loss). The matrix is rebuilt when that model's vector count or newest id
-changes, which covers new papers, re-embedded papers and a model switch.
+no recall loss). The matrix is rebuilt when that model's newest vector id changes, which
+covers new papers, re-embedded papers and a model switch.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import date
 
 import numpy as np
 from django.db import connection
-from django.db.models import Count, Max
+from django.db.models import Max
 
 from tracker.papers.embeddings import search_model_name
 from tracker.papers.models import Embedding, Paper
@@ -30,7 +30,7 @@ MAX_QUERY_WORDS = 24
 @dataclass
 class VectorIndex:
     model_name: str
-    key: tuple[int, int]
+    key: int
     ids: np.ndarray
     matrix: np.ndarray
     row_of: dict[int, int] = field(repr=False)
@@ -47,8 +47,11 @@ _index_lock = threading.Lock()
 
 def vector_index(model_name: str) -> VectorIndex:
     """The cached matrix of `model_name`'s vectors, reloaded when they changed."""
-    stats = Embedding.objects.filter(model_name=model_name).aggregate(n=Count("id"), top=Max("id"))
-    key = (stats["n"] or 0, stats["top"] or 0)
+    # The newest id alone is the key: new and re-embedded papers raise it, and rows of a
+    # deleted paper that linger in the matrix are dropped by the visible() filter on read.
+    # One index probe instead of a count keeps every search cheap at 100k papers.
+    top = Embedding.objects.filter(model_name=model_name).aggregate(top=Max("id"))["top"]
+    key = top or 0
     cached = _indexes.get(model_name)
     if cached is not None and cached.key == key:
         return cached
