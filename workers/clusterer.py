@@ -124,7 +124,7 @@ LABEL_SAMPLE = 40_000
 # none; leaving them out makes labels specific.
 MAX_DF = 0.15
 # Soft assignment temperature for the map: papers sit between the topics they resemble.
-MAP_TEMPERATURE = 0.04
+MAP_TEMPERATURE = 0.02
 
 
 @dataclass
@@ -268,7 +268,7 @@ def layout(clustering: Clustering, vectors: np.ndarray, seed: int = 0) -> None:
     own = clustering.labels.clip(min=0)
     offset = (x - c[own]) @ directions.T
     spread = np.ptp(topic_xy, axis=0).max() if k > 1 else 1.0
-    paper_xy = paper_xy + offset * spread * 0.12
+    paper_xy = paper_xy + offset * spread * 0.05
     lo = np.minimum(paper_xy.min(axis=0), topic_xy.min(axis=0))
     hi = np.maximum(paper_xy.max(axis=0), topic_xy.max(axis=0))
     scale = np.maximum(hi - lo, 1e-9)

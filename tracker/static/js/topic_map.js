@@ -23,16 +23,19 @@
       ctx.fillRect(sx(p.x) - 1.5, sy(p.y) - 1.5, 3, 3);
     });
     ctx.globalAlpha = 1;
-    ctx.font = "12px system-ui, sans-serif";
     ctx.textAlign = "center";
-    topics.slice(0, 40).forEach(function (t) {
+    ctx.font = "600 12px system-ui, sans-serif";
+    topics.slice(0, 25).forEach(function (t) {
       if (t.x === null || t.y === null) return;
-      var text = t.label.length > 40 ? t.label.slice(0, 38) + "…" : t.label;
+      var text = t.label.length > 40 ? t.label.slice(0, 38) + "\u2026" : t.label;
+      // Keep the whole label inside the canvas, even for a topic at the edge.
+      var half = ctx.measureText(text).width / 2 + 4;
+      var x = Math.min(Math.max(sx(t.x), half), canvas.width - half);
       ctx.lineWidth = 3;
       ctx.strokeStyle = "rgba(255,255,255,0.85)";
-      ctx.strokeText(text, sx(t.x), sy(t.y));
+      ctx.strokeText(text, x, sy(t.y));
       ctx.fillStyle = "#1d1d1f";
-      ctx.fillText(text, sx(t.x), sy(t.y));
+      ctx.fillText(text, x, sy(t.y));
     });
   }
 
