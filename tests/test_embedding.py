@@ -143,3 +143,20 @@ def test_static_encoder_averages_token_rows() -> None:
     assert np.allclose(out[0], [2**-0.5, 2**-0.5])
     assert np.allclose(out[1], [1, 0])
     assert np.allclose(out[2], [0, 0])
+
+
+def test_static_table_fitted_to_model_vectors_reproduces_them() -> None:
+    class Tokenizer:
+        def __call__(self, texts, **kwargs):  # type: ignore[no-untyped-def]
+            return {"input_ids": [[int(w) for w in t.split()] for t in texts]}
+
+    rng = np.random.default_rng(0)
+    table = rng.normal(size=(20, 8)).astype("<f4")
+    encoder = StaticEncoder("static", Tokenizer(), table, skip=np.array([0]))
+    texts = [" ".join(str(i) for i in rng.integers(1, 20, size=5)) for _ in range(60)]
+    targets = rng.normal(size=(60, 8)).astype("<f4")
+    targets /= np.linalg.norm(targets, axis=1, keepdims=True)
+    before = (encoder.encode(texts) * targets).sum(axis=1).mean()
+    encoder.fit(texts, targets)
+    after = (encoder.encode(texts) * targets).sum(axis=1).mean()
+    assert after > before + 0.3
