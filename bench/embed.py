@@ -28,6 +28,7 @@ from workers.embedder import (  # noqa: E402
     resolve_model_path,
     stored_model_name,
 )
+from workers.static_embedder import StaticEncoder  # noqa: E402
 
 SAMPLE = int(os.environ.get("BENCH_EMBED_SAMPLE", "1000"))
 
@@ -54,16 +55,26 @@ def main() -> None:
 
     raw_model = SentenceTransformer(resolve_model_path(settings.EMBEDDING_MODEL), device="cpu")
     raw_model.encode(texts[:16])
-    started = time.perf_counter()
-    raw_model.encode(texts, batch_size=settings.EMBEDDING_BATCH_SIZE, normalize_embeddings=True)
-    raw_seconds = time.perf_counter() - started
-    del raw_model
+
+    def raw_run() -> float:
+        started = time.perf_counter()
+        raw_model.encode(
+            texts,
+            batch_size=settings.EMBEDDING_BATCH_SIZE,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return time.perf_counter() - started
 
     load_papers(sample)
     get_encoder().encode(texts[:16])
+    # Raw before and after the pipeline, best of the two: on a shared machine the load
+    # changes from minute to minute, and the raw figure should not be the unlucky one.
+    raw_seconds = raw_run()
     started = time.perf_counter()
     embed_pending(owner="bench")
     pipeline_seconds = time.perf_counter() - started
+    raw_seconds = min(raw_seconds, raw_run())
     assert Embedding.objects.count() == len(sample)
 
     raw_rate, pipe_rate = len(texts) / raw_seconds, len(texts) / pipeline_seconds
@@ -78,7 +89,7 @@ def main() -> None:
     default_vectors = corpus_vectors(records)
     static_name = stored_model_name(backend="static")
     started = time.perf_counter()
-    static = get_encoder(static_name)
+    get_encoder(static_name)
     print(
         f"static table ready in {time.perf_counter() - started:.1f}s (distilled once, then cached)"
     )
@@ -88,16 +99,25 @@ def main() -> None:
     embed_pending(owner="bench-static")
     static_seconds = time.perf_counter() - started
     static_rate = len(texts) / static_seconds
-    static_vectors = static.encode(all_texts)
-    q_default = clustering_quality(default_vectors, categories)
-    q_static = clustering_quality(static_vectors, categories)
+    # Quality without leakage: fit the table on one half of the corpus (as it would be
+    # fitted on the papers already stored), measure clustering on the other half.
+    half = len(all_texts) // 2
+    held_out = slice(half, None)
+    fitted = StaticEncoder.for_model(
+        static_name,
+        resolve_model_path(settings.EMBEDDING_MODEL),
+        (all_texts[:half], default_vectors[:half]),
+    )
+    static_vectors = fitted.encode(all_texts[held_out])
+    q_default = clustering_quality(default_vectors[held_out], categories[held_out])
+    q_static = clustering_quality(static_vectors, categories[held_out])
     print(f"{'':40s}{'default':>10s}{'static':>10s}{'ratio':>8s}")
     print(
         f"{'pipeline papers/s':40s}{pipe_rate:10.1f}{static_rate:10.1f}"
         f"{static_rate / pipe_rate:7.1f}x   (target >= 3x)"
     )
     print(
-        f"{'clustering V-measure (whole corpus)':40s}{q_default:10.3f}{q_static:10.3f}"
+        f"{'clustering V-measure (held-out half)':40s}{q_default:10.3f}{q_static:10.3f}"
         f"{q_static / q_default:8.2f}   (target >= 0.95)"
     )
 
