@@ -8,6 +8,7 @@ covers new papers, re-embedded papers and a model switch.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from dataclasses import dataclass, field
@@ -151,29 +152,31 @@ def query_words(query: str) -> list[str]:
     return re.findall(r"\w+", query.lower())[:MAX_QUERY_WORDS]
 
 
-# PostgreSQL's ts_rank has no inverse document frequency: an OR of "models" and
-# "hallucination" ranks a paper with "models" five times above one on hallucination.
-# Words found in more than this share of papers are left out of the query instead.
+# An OR over a question's words is dominated by the common ones ("models", "in"):
+# PostgreSQL's ts_rank has no inverse document frequency at all, and on SQLite bm25 must
+# score most of the table. Words found in more than this share of papers are left out.
 COMMON_SHARE = 0.1
 PG_DOCUMENT = "to_tsvector('english', coalesce(title, '') || ' ' || coalesce(abstract, ''))"
 
 
 def _distinctive_words(cursor, words: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
-    cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'papers_paper'")
-    row = cursor.fetchone()
-    estimate = max(int(row[0]) if row else 0, 0)
-    if estimate < 1000:
-        cursor.execute("SELECT count(*) FROM papers_paper")
-        estimate = cursor.fetchone()[0]
-    cap = max(int(estimate * COMMON_SHARE), 5)
+    cursor.execute("SELECT count(*) FROM papers_paper")
+    cap = max(int(cursor.fetchone()[0] * COMMON_SHARE), 5)
+    if connection.vendor == "postgresql":
+        count_sql = (
+            f"SELECT count(*) FROM (SELECT 1 FROM papers_paper "  # noqa: S608
+            f"WHERE {PG_DOCUMENT} @@ plainto_tsquery('english', %s) LIMIT %s) hits"
+        )
+    else:
+        count_sql = (
+            "SELECT count(*) FROM (SELECT 1 FROM papers_paper_fts "
+            "WHERE papers_paper_fts MATCH %s LIMIT %s) hits"
+        )
     rare = []
     for word in dict.fromkeys(words):
         # Counting stops at the cap, so a common word costs a bounded index scan.
-        cursor.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM papers_paper "  # noqa: S608
-            f"WHERE {PG_DOCUMENT} @@ plainto_tsquery('english', %s) LIMIT %s) hits",
-            [word, cap],
-        )
+        term = word if connection.vendor == "postgresql" else f'"{word}"'
+        cursor.execute(count_sql, [term, cap])
         if cursor.fetchone()[0] < cap:
             rare.append(word)
     return rare or words
@@ -186,8 +189,8 @@ def keyword_search(query: str, limit: int = CANDIDATES) -> list[int]:
     if not words:
         return []
     with connection.cursor() as cursor:
+        words = _distinctive_words(cursor, words)
         if connection.vendor == "postgresql":
-            words = _distinctive_words(cursor, words)
             document = (
                 "to_tsvector('english', coalesce(p.title, '') || ' ' || coalesce(p.abstract, ''))"
             )
@@ -212,18 +215,24 @@ def semantic_search(
     query: str, limit: int = CANDIDATES, allowed: set[int] | None = None
 ) -> list[tuple[int, float]]:
     """(paper id, cosine) of the papers nearest to the query's meaning."""
-    from workers.embedder import get_encoder
-
     index = _active_index()
     if index is None or not query.strip() or not len(index.ids):
         return []
-    vector = get_encoder(index.model_name).encode([query])[0]
+    vector = _query_vector(index.model_name, query.strip())
     scores = index.scores(vector)
     if allowed is not None:
         mask = np.isin(index.ids, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
         scores = np.where(mask, scores, -np.inf)
     order = [i for i in _top(scores, limit) if np.isfinite(scores[i])]
     return [(int(index.ids[i]), float(scores[i])) for i in order]
+
+
+@functools.lru_cache(maxsize=256)
+def _query_vector(model_name: str, query: str) -> np.ndarray:
+    """A query's vector; kept, because a search is repeated with other filters or pages."""
+    from workers.embedder import get_encoder
+
+    return get_encoder(model_name).encode([query])[0]
 
 
 @dataclass
