@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import environ
+from celery.schedules import crontab
 from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -214,6 +215,16 @@ EMAIL_TIMEOUT = 20
 # --- Pipeline ---------------------------------------------------------------------------------
 EMBEDDING_MODEL: str = _read("EMBEDDING_MODEL", env.str, "packaged:all-MiniLM-L6-v2")
 EMBEDDING_BATCH_SIZE: int = _read("EMBEDDING_BATCH_SIZE", env.int, 64)
+# "torch" runs the model; "static" a token table distilled from it locally (much faster,
+# slightly coarser). Vectors are stored per backend, so switching re-embeds in the background.
+EMBEDDING_BACKEND: str = _read("EMBEDDING_BACKEND", env.str, "torch")
+if EMBEDDING_BACKEND not in {"torch", "static"}:
+    CONFIG_ERRORS.append(("EMBEDDING_BACKEND", "use torch or static"))
+    EMBEDDING_BACKEND = "torch"
+# Papers per embedding task: small enough that a killed worker repeats little work.
+EMBEDDING_TASK_CHUNK: int = _read("EMBEDDING_TASK_CHUNK", env.int, 256)
+# How many topics a clustering run makes; 0 picks one from the number of papers.
+CLUSTER_TOPICS: int = _read("CLUSTER_TOPICS", env.int, 0)
 ARXIV_API_URL: str = _read("ARXIV_API_URL", env.str, "https://export.arxiv.org/api/query")
 ARXIV_OAI_URL: str = _read("ARXIV_OAI_URL", env.str, "https://oaipmh.arxiv.org/oai")
 ARXIV_DELAY_SECONDS: float = _read("ARXIV_DELAY_SECONDS", env.float, 3.0)
@@ -290,6 +301,17 @@ CELERY_BEAT_SCHEDULE = {
     "send-due-digests": {"task": "workers.tasks.send_due_digests_task", "schedule": 300.0},
     # Cheap when nothing is due: each source carries its own interval and next run time.
     "harvest-due-sources": {"task": "workers.tasks.harvest_due_sources_task", "schedule": 300.0},
+    # Cheap when nothing is missing (one query); new papers get vectors within two minutes.
+    "embed-pending-papers": {
+        "task": "workers.tasks.embed_pending_papers_task",
+        "schedule": 120.0,
+    },
+    # Nightly: topics are re-fitted on everything; between runs new papers join the
+    # nearest topic as soon as they are embedded.
+    "cluster-papers": {
+        "task": "workers.tasks.cluster_papers_task",
+        "schedule": crontab(hour=3, minute=30),
+    },
 }
 
 LOGGING = {

@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/", include("tracker.reproductions.api_urls")),
     path("admin/", admin.site.urls),
     path("", include("tracker.papers.urls")),
+    path("", include("tracker.topics.urls")),
     path("", include("tracker.triage.urls")),
     path("", include("tracker.reproductions.urls")),
     path("", include("tracker.digests.urls")),

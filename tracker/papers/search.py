@@ -1,29 +1,282 @@
-"""Semantic reads over the embeddings: similar papers (and, later, search)."""
+"""Search reads: similar papers, keyword, semantic, and the fused ranking of the search box.
+
+Semantic reads go through an in-process matrix of one model's vectors (exact cosine: at
+100k papers x 384 dims one product takes a few milliseconds, so no approximate index and
+no recall loss). The matrix is rebuilt when that model's newest vector id changes, which
+covers new papers, re-embedded papers and a model switch.
+"""
 
 from __future__ import annotations
 
-import numpy as np
-from django.conf import settings
+import functools
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import date
 
+import numpy as np
+from django.db import connection
+from django.db.models import Max
+
+from tracker.papers.embeddings import search_model_name
 from tracker.papers.models import Embedding, Paper
+
+# Reciprocal rank fusion constant: 60 is the value of the original paper; it lets a paper
+# ranked well by one method but absent from the other still come near the top.
+RRF_K = 60
+CANDIDATES = 200
+MAX_QUERY_WORDS = 24
+
+
+@dataclass
+class VectorIndex:
+    model_name: str
+    key: int
+    ids: np.ndarray
+    matrix: np.ndarray
+    row_of: dict[int, int] = field(repr=False)
+
+    def scores(self, vector: np.ndarray) -> np.ndarray:
+        if not len(self.ids) or vector.shape[0] != self.matrix.shape[1]:
+            return np.zeros(len(self.ids), dtype=np.float32)
+        return self.matrix @ vector.astype(np.float32)
+
+
+_indexes: dict[str, VectorIndex] = {}
+_index_lock = threading.Lock()
+
+
+def vector_index(model_name: str) -> VectorIndex:
+    """The cached matrix of `model_name`'s vectors, reloaded when they changed."""
+    # The newest id alone is the key: new and re-embedded papers raise it, and rows of a
+    # deleted paper that linger in the matrix are dropped by the visible() filter on read.
+    # One index probe instead of a count keeps every search cheap at 100k papers.
+    top = Embedding.objects.filter(model_name=model_name).aggregate(top=Max("id"))["top"]
+    key = top or 0
+    cached = _indexes.get(model_name)
+    if cached is not None and cached.key == key:
+        return cached
+    with _index_lock:
+        cached = _indexes.get(model_name)
+        if cached is not None and cached.key == key:
+            return cached
+        rows = Embedding.objects.filter(model_name=model_name).values_list("paper_id", "vector")
+        ids, vectors = [], []
+        for paper_id, vector in rows.iterator(chunk_size=5000):
+            ids.append(paper_id)
+            vectors.append(np.frombuffer(bytes(vector), dtype="<f4"))
+        dims = {len(v) for v in vectors}
+        matrix = (
+            np.vstack(vectors).astype(np.float32)
+            if len(dims) == 1
+            else np.zeros((0, 1), dtype=np.float32)
+        )
+        ids_array = np.array(ids if len(dims) == 1 else [], dtype=np.int64)
+        index = VectorIndex(
+            model_name=model_name,
+            key=key,
+            ids=ids_array,
+            matrix=matrix,
+            row_of={int(pid): i for i, pid in enumerate(ids_array)},
+        )
+        _indexes[model_name] = index
+        return index
+
+
+def vector_index_forget() -> None:
+    _indexes.clear()
+
+
+def _active_index() -> VectorIndex | None:
+    from workers.embedder import stored_model_name
+
+    model_name = search_model_name(stored_model_name())
+    return vector_index(model_name) if model_name else None
+
+
+def _top(scores: np.ndarray, count: int) -> np.ndarray:
+    count = min(count, len(scores))
+    if count <= 0:
+        return np.zeros(0, dtype=np.int64)
+    part = np.argpartition(-scores, count - 1)[:count]
+    return part[np.argsort(-scores[part])]
 
 
 def similar_papers(paper: Paper, limit: int = 10) -> list[tuple[Paper, float]]:
-    """The visible papers nearest to `paper` by cosine over the configured model's vectors."""
-    model_name = settings.EMBEDDING_MODEL
-    own = Embedding.objects.filter(paper=paper, model_name=model_name).first()
-    if own is None:
+    """The visible papers nearest to `paper` by cosine, best first."""
+    index = _active_index()
+    if index is None or paper.pk not in index.row_of:
         return []
-    rows = list(
-        Embedding.objects.filter(model_name=model_name, paper__hidden=False)
-        .exclude(paper=paper)
-        .values_list("paper_id", "vector")
+    scores = index.scores(index.matrix[index.row_of[paper.pk]])
+    scores[index.row_of[paper.pk]] = -np.inf
+    want = limit + 10
+    while True:
+        order = [i for i in _top(scores, want) if np.isfinite(scores[i])]
+        ids = [int(index.ids[i]) for i in order]
+        papers = Paper.objects.visible().in_bulk(ids)
+        hits = [
+            (papers[i], float(scores[j])) for i, j in zip(ids, order, strict=True) if i in papers
+        ]
+        if len(hits) >= limit or want >= len(scores):
+            return hits[:limit]
+        want *= 4
+
+
+@dataclass
+class SearchFilters:
+    date_from: date | None = None
+    date_to: date | None = None
+    category: str = ""
+    topic_id: int | None = None
+    kind: str = ""
+
+    def apply(self, papers):  # type: ignore[no-untyped-def]
+        if self.date_from:
+            papers = papers.filter(published_at__date__gte=self.date_from)
+        if self.date_to:
+            papers = papers.filter(published_at__date__lte=self.date_to)
+        if self.category:
+            papers = papers.filter(primary_category=self.category)
+        if self.topic_id:
+            papers = papers.filter(paper_topic__topic_id=self.topic_id)
+        if self.kind:
+            papers = papers.filter(kind=self.kind)
+        return papers
+
+    @property
+    def active(self) -> bool:
+        return bool(self.date_from or self.date_to or self.category or self.topic_id or self.kind)
+
+
+def query_words(query: str) -> list[str]:
+    return re.findall(r"\w+", query.lower())[:MAX_QUERY_WORDS]
+
+
+# An OR over a question's words is dominated by the common ones ("models", "in"):
+# PostgreSQL's ts_rank has no inverse document frequency at all, and on SQLite bm25 must
+# score most of the table. Words found in more than this share of papers are left out.
+COMMON_SHARE = 0.1
+PG_DOCUMENT = "to_tsvector('english', coalesce(title, '') || ' ' || coalesce(abstract, ''))"
+
+
+def _distinctive_words(cursor, words: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
+    cursor.execute("SELECT count(*) FROM papers_paper")
+    cap = max(int(cursor.fetchone()[0] * COMMON_SHARE), 5)
+    if connection.vendor == "postgresql":
+        count_sql = (
+            f"SELECT count(*) FROM (SELECT 1 FROM papers_paper "  # noqa: S608
+            f"WHERE {PG_DOCUMENT} @@ plainto_tsquery('english', %s) LIMIT %s) hits"
+        )
+    else:
+        count_sql = (
+            "SELECT count(*) FROM (SELECT 1 FROM papers_paper_fts "
+            "WHERE papers_paper_fts MATCH %s LIMIT %s) hits"
+        )
+    rare = []
+    for word in dict.fromkeys(words):
+        # Counting stops at the cap, so a common word costs a bounded index scan.
+        term = word if connection.vendor == "postgresql" else f'"{word}"'
+        cursor.execute(count_sql, [term, cap])
+        if cursor.fetchone()[0] < cap:
+            rare.append(word)
+    return rare or words
+
+
+def keyword_search(query: str, limit: int = CANDIDATES) -> list[int]:
+    """Paper ids ranked by full-text relevance (any of the words; rarer and title matches
+    count more), visible papers only."""
+    words = query_words(query)
+    if not words:
+        return []
+    with connection.cursor() as cursor:
+        words = _distinctive_words(cursor, words)
+        if connection.vendor == "postgresql":
+            document = (
+                "to_tsvector('english', coalesce(p.title, '') || ' ' || coalesce(p.abstract, ''))"
+            )
+            cursor.execute(
+                f"""SELECT p.id FROM papers_paper p, to_tsquery('english', %s) q
+                WHERE {document} @@ q AND p.hidden = false AND p.merged_into_id IS NULL
+                ORDER BY ts_rank_cd({document}, q, 1) DESC, p.id DESC LIMIT %s""",  # noqa: S608
+                [" | ".join(words), limit],
+            )
+        else:
+            match = " OR ".join('"' + w.replace('"', "") + '"' for w in words)
+            cursor.execute(
+                """SELECT p.id FROM papers_paper_fts f JOIN papers_paper p ON p.id = f.rowid
+                WHERE papers_paper_fts MATCH %s AND p.hidden = 0 AND p.merged_into_id IS NULL
+                ORDER BY bm25(papers_paper_fts, 3.0, 1.0), p.id DESC LIMIT %s""",
+                [match, limit],
+            )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def semantic_search(
+    query: str, limit: int = CANDIDATES, allowed: set[int] | None = None
+) -> list[tuple[int, float]]:
+    """(paper id, cosine) of the papers nearest to the query's meaning."""
+    index = _active_index()
+    if index is None or not query.strip() or not len(index.ids):
+        return []
+    vector = _query_vector(index.model_name, query.strip())
+    scores = index.scores(vector)
+    if allowed is not None:
+        mask = np.isin(index.ids, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
+        scores = np.where(mask, scores, -np.inf)
+    order = [i for i in _top(scores, limit) if np.isfinite(scores[i])]
+    return [(int(index.ids[i]), float(scores[i])) for i in order]
+
+
+@functools.lru_cache(maxsize=256)
+def _query_vector(model_name: str, query: str) -> np.ndarray:
+    """A query's vector; kept, because a search is repeated with other filters or pages."""
+    from workers.embedder import get_encoder
+
+    return get_encoder(model_name).encode([query])[0]
+
+
+@dataclass
+class SearchHit:
+    paper: Paper
+    score: float
+    keyword_rank: int | None
+    semantic_rank: int | None
+    similarity: float | None
+
+
+def search(query: str, filters: SearchFilters | None = None, limit: int = 20) -> list[SearchHit]:
+    """One box: keyword and semantic rankings fused by reciprocal rank, then filtered."""
+    filters = filters or SearchFilters()
+    allowed = (
+        set(filters.apply(Paper.objects.visible()).values_list("pk", flat=True))
+        if filters.active
+        else None
     )
-    if not rows:
-        return []
-    ids = np.array([pid for pid, _ in rows])
-    matrix = np.vstack([np.frombuffer(bytes(vec), dtype="<f4") for _, vec in rows])
-    scores = matrix @ own.as_array()
-    order = np.argsort(-scores)[:limit]
-    papers = Paper.objects.in_bulk([int(ids[i]) for i in order])
-    return [(papers[int(ids[i])], float(scores[i])) for i in order if int(ids[i]) in papers]
+    keyword = keyword_search(query, CANDIDATES * (5 if allowed is not None else 1))
+    if allowed is not None:
+        keyword = [pk for pk in keyword if pk in allowed]
+    semantic = semantic_search(query, CANDIDATES, allowed)
+    fused: dict[int, float] = {}
+    for rank, pk in enumerate(keyword[:CANDIDATES], start=1):
+        fused[pk] = fused.get(pk, 0.0) + 1.0 / (RRF_K + rank)
+    for rank, (pk, _) in enumerate(semantic, start=1):
+        fused[pk] = fused.get(pk, 0.0) + 1.0 / (RRF_K + rank)
+    best = sorted(fused, key=lambda pk: -fused[pk])[: limit * 2]
+    papers = filters.apply(Paper.objects.visible()).in_bulk(best)
+    keyword_rank = {pk: r for r, pk in enumerate(keyword[:CANDIDATES], start=1)}
+    semantic_rank = {pk: (r, s) for r, (pk, s) in enumerate(semantic, start=1)}
+    hits = []
+    for pk in best:
+        if pk not in papers:
+            continue
+        sem = semantic_rank.get(pk)
+        hits.append(
+            SearchHit(
+                paper=papers[pk],
+                score=fused[pk],
+                keyword_rank=keyword_rank.get(pk),
+                semantic_rank=sem[0] if sem else None,
+                similarity=sem[1] if sem else None,
+            )
+        )
+    return hits[:limit]

@@ -8,4 +8,5 @@ urlpatterns = [
     path("papers/<int:pk>/", views.paper_detail, name="detail"),
     path("papers/add/", views.paper_add_view, name="add"),
     path("sources/", views.sources, name="sources"),
+    path("search/", views.paper_search, name="search"),
 ]

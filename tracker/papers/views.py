@@ -1,7 +1,8 @@
-"""The paper page, the Sources page and the add-a-paper form."""
+"""The paper page, the search page, the Sources page and the add-a-paper form."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
@@ -10,12 +11,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from tracker.papers.forms import AddPaperForm
 from tracker.papers.links import code_links
-from tracker.papers.models import Paper
-from tracker.papers.search import similar_papers
+from tracker.papers.models import Paper, PaperKind
+from tracker.papers.search import SearchFilters, SearchHit, search, similar_papers
 from tracker.papers.selectors import sources_with_recent_runs
 from tracker.papers.versions import version_changes
 from tracker.reproductions.selectors import paper_reproductions
 from tracker.teams.selectors import require_membership
+from tracker.topics.models import Topic
 from tracker.triage.forms import CommentForm
 from tracker.triage.models import Comment
 from tracker.triage.selectors import paper_topic, rating_summary
@@ -90,3 +92,32 @@ def paper_add_view(request: HttpRequest) -> HttpResponse:
         )
     messages.success(request, "Added." if created else "Already in the tracker.")
     return redirect("papers:detail", pk=paper.pk)
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(required=False, max_length=500, label="Words or a question")
+    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    category = forms.CharField(required=False, max_length=32)
+    topic = forms.ModelChoiceField(
+        queryset=Topic.objects.active().order_by("label"), required=False, empty_label="any topic"
+    )
+    kind = forms.ChoiceField(choices=[("", "any kind"), *PaperKind.choices], required=False)
+
+
+def paper_search(request: HttpRequest) -> HttpResponse:
+    form = SearchForm(request.GET or None)
+    hits: list[SearchHit] = []
+    searched = False
+    if form.is_valid() and form.cleaned_data["q"].strip():
+        data = form.cleaned_data
+        filters = SearchFilters(
+            date_from=data["date_from"],
+            date_to=data["date_to"],
+            category=data["category"].strip(),
+            topic_id=data["topic"].pk if data["topic"] else None,
+            kind=data["kind"],
+        )
+        hits = search(data["q"], filters, limit=30)
+        searched = True
+    return render(request, "papers/search.html", {"form": form, "hits": hits, "searched": searched})

@@ -55,6 +55,9 @@ class Topic(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_topics"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # Position on the topics map, in [0, 1]; set by each clustering run.
+    map_x = models.FloatField(null=True, blank=True)
+    map_y = models.FloatField(null=True, blank=True)
 
     objects = TopicQuerySet.as_manager()
 
@@ -78,6 +81,9 @@ class PaperTopic(models.Model):
     run = models.ForeignKey(ClusteringRun, null=True, blank=True, on_delete=models.SET_NULL)
     similarity = models.FloatField(default=0.0)
     assigned_at = models.DateTimeField(default=timezone.now)
+    # Position on the topics map, in [0, 1].
+    map_x = models.FloatField(null=True, blank=True)
+    map_y = models.FloatField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["topic", "paper"], name="papertopic_topic_paper")]

@@ -1,0 +1,67 @@
+"""Shared bench plumbing: Django on a throw-away SQLite database, the real corpus, and
+its vectors (encoded once, then kept under VAR_DIR/bench)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def setup_django(database: str | None = None) -> Path:
+    """Configure Django on a fresh SQLite file unless DATABASE_URL names another; returns
+    the scratch folder."""
+    scratch = Path(tempfile.mkdtemp(prefix="bench-"))
+    os.environ.setdefault("DEBUG", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracker.settings")
+    os.environ["DATABASE_URL"] = database or f"sqlite:///{scratch / 'bench.sqlite3'}"
+    os.environ.pop("REDIS_URL", None)
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    call_command("createcachetable", verbosity=0)
+    return scratch
+
+
+def require_corpus():  # type: ignore[no-untyped-def]
+    from tests.corpus import CORPUS_DIR, read_corpus
+
+    if not (CORPUS_DIR / "daily_listings").is_dir():
+        sys.exit(f"the real corpus {CORPUS_DIR} is absent (it sits beside the checkout)")
+    return read_corpus()
+
+
+def corpus_vectors(records, model_name: str | None = None) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """The corpus encoded with the configured model, cached on disk between benches."""
+    from django.conf import settings
+
+    from workers.embedder import encode_texts, paper_text, stored_model_name
+
+    model_name = model_name or stored_model_name()
+    texts = [paper_text(r.title, r.abstract) for r in records]
+    key = hashlib.sha256(("\n".join(texts) + model_name).encode()).hexdigest()[:16]
+    cache = Path(settings.VAR_DIR) / "bench" / f"vectors-{key}.npy"
+    if cache.exists():
+        return np.load(cache)
+    started = time.perf_counter()
+    vectors = encode_texts(texts, model_name)
+    print(f"(encoded {len(texts)} papers in {time.perf_counter() - started:.0f}s, cached)")
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.save(cache, vectors)
+    return vectors
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.array(values), q))

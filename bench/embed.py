@@ -1,0 +1,126 @@
+"""Embedding throughput: raw SentenceTransformer.encode against our pipeline (read from
+the database, encode, write) on the same 1,000 real abstracts; then the switchable static
+backend's speed and clustering quality as ratios to the default.
+
+    python bench/embed.py
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+from _setup import corpus_vectors, require_corpus, setup_django
+
+setup_django()
+
+from django.conf import settings  # noqa: E402
+from sklearn.metrics import v_measure_score  # noqa: E402
+
+from tests.corpus import load_papers  # noqa: E402
+from tracker.papers.models import Embedding  # noqa: E402
+from workers import clusterer  # noqa: E402
+from workers.embedder import (  # noqa: E402
+    embed_pending,
+    get_encoder,
+    paper_text,
+    resolve_model_path,
+    stored_model_name,
+)
+from workers.static_embedder import StaticEncoder  # noqa: E402
+
+SAMPLE = int(os.environ.get("BENCH_EMBED_SAMPLE", "1000"))
+
+
+def clustering_quality(vectors: np.ndarray, categories: list[str]) -> float:
+    """V-measure of our topic clustering against the primary category, mean of 3 seeds."""
+    k = clusterer.choose_k(len(vectors))
+    return float(
+        np.mean(
+            [
+                v_measure_score(categories, clusterer.fit(vectors, k, seed=seed).labels)
+                for seed in range(3)
+            ]
+        )
+    )
+
+
+def main() -> None:
+    from sentence_transformers import SentenceTransformer
+
+    records = require_corpus()
+    sample = records[:SAMPLE]
+    texts = [paper_text(r.title, r.abstract) for r in sample]
+
+    raw_model = SentenceTransformer(resolve_model_path(settings.EMBEDDING_MODEL), device="cpu")
+    raw_model.encode(texts[:16])
+
+    def raw_run() -> float:
+        started = time.perf_counter()
+        raw_model.encode(
+            texts,
+            batch_size=settings.EMBEDDING_BATCH_SIZE,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return time.perf_counter() - started
+
+    load_papers(sample)
+    get_encoder().encode(texts[:16])
+    # Raw before and after the pipeline, best of the two: on a shared machine the load
+    # changes from minute to minute, and the raw figure should not be the unlucky one.
+    raw_seconds = raw_run()
+    started = time.perf_counter()
+    embed_pending(owner="bench")
+    pipeline_seconds = time.perf_counter() - started
+    raw_seconds = min(raw_seconds, raw_run())
+    assert Embedding.objects.count() == len(sample)
+
+    raw_rate, pipe_rate = len(texts) / raw_seconds, len(texts) / pipeline_seconds
+    print(f"{len(texts)} real abstracts, model {settings.EMBEDDING_MODEL}")
+    print(f"{'raw SentenceTransformer.encode':40s}{raw_rate:8.1f} papers/s")
+    print(f"{'pipeline (read, encode, write)':40s}{pipe_rate:8.1f} papers/s")
+    print(f"{'ratio pipeline / raw':40s}{pipe_rate / raw_rate:8.2f}   (target >= 0.90)\n")
+
+    # The static backend: speed on the same sample, quality on the whole corpus.
+    categories = [r.categories[0] if r.categories else "" for r in records]
+    all_texts = [paper_text(r.title, r.abstract) for r in records]
+    default_vectors = corpus_vectors(records)
+    static_name = stored_model_name(backend="static")
+    started = time.perf_counter()
+    get_encoder(static_name)
+    print(
+        f"static table ready in {time.perf_counter() - started:.1f}s (distilled once, then cached)"
+    )
+    settings.EMBEDDING_BACKEND = "static"
+    Embedding.objects.all().delete()
+    started = time.perf_counter()
+    embed_pending(owner="bench-static")
+    static_seconds = time.perf_counter() - started
+    static_rate = len(texts) / static_seconds
+    # Quality without leakage: fit the table on one half of the corpus (as it would be
+    # fitted on the papers already stored), measure clustering on the other half.
+    half = len(all_texts) // 2
+    held_out = slice(half, None)
+    fitted = StaticEncoder.for_model(
+        static_name,
+        resolve_model_path(settings.EMBEDDING_MODEL),
+        (all_texts[:half], default_vectors[:half]),
+    )
+    static_vectors = fitted.encode(all_texts[held_out])
+    q_default = clustering_quality(default_vectors[held_out], categories[held_out])
+    q_static = clustering_quality(static_vectors, categories[held_out])
+    print(f"{'':40s}{'default':>10s}{'static':>10s}{'ratio':>8s}")
+    print(
+        f"{'pipeline papers/s':40s}{pipe_rate:10.1f}{static_rate:10.1f}"
+        f"{static_rate / pipe_rate:7.1f}x   (target >= 3x)"
+    )
+    print(
+        f"{'clustering V-measure (held-out half)':40s}{q_default:10.3f}{q_static:10.3f}"
+        f"{q_static / q_default:8.2f}   (target >= 0.95)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""Embedding: every paper gets one vector per model, odd texts work, bad models stop cleanly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from django.core.management import CommandError, call_command
+
+import tests.embedding_helpers  # noqa: F401  (offline guard)
+from tests.factories import PaperFactory
+from tracker.papers.embeddings import (
+    embedding_claims_release,
+    embedding_claims_take,
+    embeddings_store,
+    papers_missing_embedding,
+    search_model_forget,
+    search_model_name,
+)
+from tracker.papers.models import Embedding
+from tracker.papers.search import vector_index_forget
+from workers.embedder import (
+    EmbeddingModelError,
+    embed_papers,
+    embed_pending,
+    get_encoder,
+    stored_model_name,
+)
+from workers.static_embedder import StaticEncoder
+from workers.tasks import embed_papers_task, embed_pending_papers_task
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    search_model_forget()
+    vector_index_forget()
+    yield
+    search_model_forget()
+    vector_index_forget()
+
+
+def test_odd_texts_are_embedded_once_each() -> None:
+    papers = [
+        PaperFactory(abstract=""),
+        PaperFactory(abstract="long " * 10_000),
+        PaperFactory(
+            title="大规模语言模型的幻觉", abstract="Модели зрения и языка. 視覚言語モデル。"
+        ),
+    ]
+    done = embed_papers([p.pk for p in papers], owner="test")
+    assert done == 3
+    model = stored_model_name()
+    for paper in papers:
+        (row,) = Embedding.objects.filter(paper=paper, model_name=model)
+        vector = row.as_array()
+        assert row.dimension == len(vector) == 384
+        assert np.isfinite(vector).all()
+        assert abs(np.linalg.norm(vector) - 1) < 1e-3
+
+
+def test_running_twice_adds_nothing() -> None:
+    papers = PaperFactory.create_batch(3)
+    assert embed_pending(owner="first") == 3
+    assert embed_pending(owner="second") == 0
+    assert embed_papers_task([p.pk for p in papers]) == 0
+    assert Embedding.objects.count() == 3
+
+
+def test_store_ignores_a_vector_that_already_exists() -> None:
+    paper = PaperFactory()
+    model = stored_model_name()
+    embeddings_store(model, [paper.pk], np.ones((1, 4), dtype="<f4") / 2)
+    embeddings_store(model, [paper.pk], np.zeros((1, 4), dtype="<f4"))
+    (row,) = Embedding.objects.filter(paper=paper)
+    assert row.as_array().tolist() == [0.5] * 4
+
+
+def test_a_paper_claimed_by_another_worker_is_left_to_it() -> None:
+    a, b = PaperFactory.create_batch(2)
+    model = stored_model_name()
+    assert embedding_claims_take(model, [a.pk], owner="other") == [a.pk]
+    assert embed_papers([a.pk, b.pk], owner="me") == 1
+    assert list(Embedding.objects.values_list("paper_id", flat=True)) == [b.pk]
+    # The same owner (a redelivered task) takes its own claims back.
+    assert embedding_claims_take(model, [a.pk], owner="other") == [a.pk]
+    embedding_claims_release(model, [a.pk])
+    assert embed_papers([a.pk], owner="me") == 1
+
+
+def test_deleted_embedding_is_made_again_by_the_pending_task() -> None:
+    paper = PaperFactory()
+    embed_pending(owner="first")
+    Embedding.objects.filter(paper=paper).delete()
+    assert embed_pending_papers_task() == 1
+    assert Embedding.objects.filter(paper=paper).count() == 1
+
+
+def test_unloadable_model_stops_with_a_clear_error_and_keeps_vectors(settings) -> None:
+    paper = PaperFactory()
+    embed_pending(owner="first")
+    before = list(Embedding.objects.values_list("paper_id", "model_name", "vector"))
+    settings.EMBEDDING_MODEL = "/nowhere/no-such-model"
+    with pytest.raises(EmbeddingModelError, match="no-such-model"):
+        embed_pending(owner="second")
+    with pytest.raises(EmbeddingModelError):
+        embed_papers_task([paper.pk])
+    with pytest.raises(CommandError, match="cannot load embedding model"):
+        call_command("embed_papers", verbosity=0)
+    settings.EMBEDDING_MODEL = "packaged:no-such-package"
+    with pytest.raises(EmbeddingModelError, match="not installed"):
+        get_encoder(stored_model_name())
+    assert list(Embedding.objects.values_list("paper_id", "model_name", "vector")) == before
+
+
+def test_search_keeps_the_old_model_until_the_new_one_covers_every_paper() -> None:
+    papers = PaperFactory.create_batch(3)
+    vectors = np.eye(3, 4, dtype="<f4")
+    embeddings_store("old-model", [p.pk for p in papers], vectors)
+    embeddings_store("new-model", [p.pk for p in papers[:2]], vectors[:2])
+    assert search_model_name("new-model") == "old-model"
+    embeddings_store("new-model", [papers[2].pk], vectors[2:])
+    search_model_forget()
+    assert search_model_name("new-model") == "new-model"
+    assert not papers_missing_embedding("new-model").exists()
+
+
+def test_command_embeds_every_missing_paper() -> None:
+    PaperFactory.create_batch(4)
+    call_command("embed_papers", verbosity=0)
+    assert not papers_missing_embedding(stored_model_name()).exists()
+
+
+def test_static_encoder_averages_token_rows() -> None:
+    class Tokenizer:
+        def __call__(self, texts, **kwargs):  # type: ignore[no-untyped-def]
+            vocab = {"a": 1, "b": 2}
+            return {"input_ids": [[vocab[w] for w in t.split()] for t in texts]}
+
+    table = np.array([[9, 9], [1, 0], [0, 1]], dtype="<f4")
+    encoder = StaticEncoder("static", Tokenizer(), table, skip=np.array([0]))
+    out = encoder.encode(["a b", "a", ""])
+    assert np.allclose(out[0], [2**-0.5, 2**-0.5])
+    assert np.allclose(out[1], [1, 0])
+    assert np.allclose(out[2], [0, 0])
+
+
+def test_static_table_fitted_to_model_vectors_reproduces_them() -> None:
+    class Tokenizer:
+        def __call__(self, texts, **kwargs):  # type: ignore[no-untyped-def]
+            return {"input_ids": [[int(w) for w in t.split()] for t in texts]}
+
+    rng = np.random.default_rng(0)
+    table = rng.normal(size=(20, 8)).astype("<f4")
+    encoder = StaticEncoder("static", Tokenizer(), table, skip=np.array([0]))
+    texts = [" ".join(str(i) for i in rng.integers(1, 20, size=5)) for _ in range(60)]
+    targets = rng.normal(size=(60, 8)).astype("<f4")
+    targets /= np.linalg.norm(targets, axis=1, keepdims=True)
+    before = (encoder.encode(texts) * targets).sum(axis=1).mean()
+    encoder.fit(texts, targets)
+    after = (encoder.encode(texts) * targets).sum(axis=1).mean()
+    assert after > before + 0.3

@@ -1,0 +1,131 @@
+"""Search: keyword and meaning fused into one ranking, filters, similar papers."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from tests.conftest import client_for
+from tests.embedding_helpers import load_embedded, require_corpus
+from tests.factories import LabReportFactory, PaperFactory
+from tracker.papers.embeddings import embeddings_store, search_model_forget
+from tracker.papers.models import Paper
+from tracker.papers.search import (
+    SearchFilters,
+    keyword_search,
+    search,
+    similar_papers,
+    vector_index,
+    vector_index_forget,
+)
+from tracker.topics.models import PaperTopic, Topic
+from workers.embedder import embed_papers, stored_model_name
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    search_model_forget()
+    vector_index_forget()
+    yield
+
+
+@pytest.fixture
+def corpus() -> list[int]:
+    require_corpus()
+    return load_embedded()
+
+
+def test_question_about_hallucination_finds_hallucination_papers_first(corpus) -> None:  # type: ignore[no-untyped-def]
+    hits = search("reducing hallucination in vision-language models", limit=10)
+    relevant = [h for h in hits[:5] if "hallucinat" in (h.paper.title + h.paper.abstract).lower()]
+    assert len(relevant) >= 4, [h.paper.title for h in hits[:5]]
+    top = hits[0].paper
+    assert "hallucinat" in top.title.lower()
+    assert hits[0].keyword_rank and hits[0].semantic_rank
+
+
+def test_meaning_finds_papers_without_the_words(corpus) -> None:  # type: ignore[no-untyped-def]
+    hits = search("teaching robots to grasp objects from camera input", limit=10)
+    text = " ".join((h.paper.title + " " + h.paper.abstract).lower() for h in hits[:5])
+    assert any(w in text for w in ("robot", "manipulation", "grasp", "embodied"))
+
+
+def test_keyword_index_follows_inserts_updates_and_hides() -> None:
+    paper = PaperFactory(title="Quokka attention", abstract="")
+    assert keyword_search("quokka") == [paper.pk]
+    paper.title = "Wombat attention"
+    paper.save()
+    assert keyword_search("quokka") == []
+    assert keyword_search("wombats") == [paper.pk]  # stemmed
+    paper.hidden = True
+    paper.save()
+    assert keyword_search("wombat") == []
+    assert keyword_search("!!! ") == []
+    assert keyword_search('"unbalanced quote') == []
+
+
+def test_filters_narrow_the_results() -> None:
+    vision = PaperFactory(
+        title="Zebra detection", primary_category="cs.CV", published_at="2025-03-01T00:00:00Z"
+    )
+    language = PaperFactory(
+        title="Zebra parsing", primary_category="cs.CL", published_at="2025-06-01T00:00:00Z"
+    )
+    report = LabReportFactory(title="Zebra report", published_at="2025-06-02T00:00:00Z")
+    embed_papers([vision.pk, language.pk, report.pk], owner="test")
+    topic = Topic.objects.create(label="zebras")
+    PaperTopic.objects.create(paper=language, topic=topic)
+
+    def found(**filters) -> set[int]:  # type: ignore[no-untyped-def]
+        return {h.paper.pk for h in search("zebra", SearchFilters(**filters))}
+
+    assert found() == {vision.pk, language.pk, report.pk}
+    assert found(category="cs.CV") == {vision.pk}
+    assert found(kind="lab_report") == {report.pk}
+    assert found(topic_id=topic.pk) == {language.pk}
+    assert found(date_from=date(2025, 5, 1)) == {language.pk, report.pk}
+    assert found(date_to=date(2025, 5, 1)) == {vision.pk}
+
+
+def test_similar_papers_are_exact_and_skip_hidden_and_self(corpus) -> None:  # type: ignore[no-untyped-def]
+    paper = Paper.objects.get(pk=corpus[0])
+    hits = similar_papers(paper, limit=10)
+    assert len(hits) == 10 and paper not in [p for p, _ in hits]
+    index = vector_index(stored_model_name())
+    own = index.matrix[index.row_of[paper.pk]]
+    exact = np.argsort(-(index.matrix @ own))[1:11]
+    assert [p.pk for p, _ in hits] == [int(index.ids[i]) for i in exact]
+    hidden = hits[0][0]
+    Paper.objects.filter(pk=hidden.pk).update(hidden=True)
+    assert hidden not in [p for p, _ in similar_papers(paper, limit=10)]
+
+
+def test_new_vectors_refresh_the_cached_index() -> None:
+    a, b = PaperFactory.create_batch(2)
+    model = stored_model_name()
+    embeddings_store(model, [a.pk], np.array([[1, 0]], dtype="<f4"))
+    assert similar_papers(a) == []
+    embeddings_store(model, [b.pk], np.array([[0.8, 0.6]], dtype="<f4"))
+    assert [(p.pk, round(s, 2)) for p, s in similar_papers(a)] == [(b.pk, 0.8)]
+
+
+def test_search_page_needs_login_and_escapes(cast) -> None:  # type: ignore[no-untyped-def]
+    paper = PaperFactory(
+        title="<img src=x onerror=alert(1)> Zebra", abstract="zebra <b>stripes</b>"
+    )
+    embed_papers([paper.pk], owner="test")
+    url = reverse("papers:search")
+    assert Client().get(url, {"q": "zebra"}).status_code == 302
+    response = client_for(cast.ada).get(url, {"q": "zebra", "kind": "arxiv"})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "&lt;img src=x onerror=alert(1)&gt; Zebra" in body
+    assert "<img src=x" not in body and "<b>stripes</b>" not in body
+    assert client_for(cast.ada).get(url).status_code == 200
+    assert client_for(cast.ada).get(url, {"q": "x", "date_from": "not a date"}).status_code == 200

@@ -1,0 +1,164 @@
+"""Topics: labelled clusters of real papers that keep their identity, trends, pages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.conftest import client_for
+from tests.embedding_helpers import load_embedded, require_corpus
+from tests.factories import PaperFactory
+from tracker.papers.embeddings import search_model_forget
+from tracker.papers.models import RunStatus
+from tracker.papers.search import vector_index_forget
+from tracker.topics.models import ClusteringRun, PaperTopic, Topic
+from tracker.topics.selectors import (
+    sparkline_points,
+    topic_weekly_counts,
+    topics_fastest_growing,
+    week_start,
+)
+from tracker.topics.services import clustering_run_create
+from workers import clusterer
+from workers.embedder import embed_papers
+from workers.tasks import cluster_papers_task
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    search_model_forget()
+    vector_index_forget()
+    yield
+
+
+@pytest.fixture
+def clustered() -> ClusteringRun:
+    require_corpus()
+    load_embedded()
+    run = clustering_run_create(k=12)
+    assert run is not None
+    return run
+
+
+def test_run_stores_topics_with_labels_sizes_and_membership(clustered: ClusteringRun) -> None:
+    assert clustered.status == RunStatus.SUCCEEDED
+    assert clustered.topic_count == 12 == Topic.objects.active().count()
+    assert clustered.duration_seconds is not None and clustered.duration_seconds > 0
+    assert clustered.params["k"] == 12
+    assert clustered.metrics["without_topic"] <= 0.05
+    assert PaperTopic.objects.count() == clustered.paper_count
+    assert sum(Topic.objects.values_list("size", flat=True)) == clustered.paper_count
+    labels = list(Topic.objects.values_list("label", flat=True))
+    assert all(label and label != "unlabelled" for label in labels)
+    assert len(set(labels)) == len(labels)
+    # The corpus is cs.CV / cs.CL: some topic should name images or video, some language.
+    text = " ".join(labels + [w for t in Topic.objects.all() for w in t.keywords]).lower()
+    vision = ("image", "video", "visual", "3d", "segmentation", "detection", "diffusion")
+    language = ("language", "llm", "text", "reasoning", "translation", "retrieval", "agents")
+    assert any(w in text for w in vision)
+    assert any(w in text for w in language)
+    assert PaperTopic.objects.filter(map_x__isnull=True).count() == 0
+
+
+def test_topics_keep_identity_and_locked_labels_when_papers_are_added(
+    clustered: ClusteringRun,
+) -> None:
+    before = dict(PaperTopic.objects.values_list("paper_id", "topic_id"))
+    topic = Topic.objects.active().first()
+    topic.label = "Curated name"
+    topic.label_locked = True
+    topic.save()
+    # About 10% more papers, none of them in the first sample.
+    load_embedded(step=150, offset=7)
+    rerun = cluster_papers_task()
+    run = ClusteringRun.objects.get(pk=rerun)
+    after = dict(PaperTopic.objects.values_list("paper_id", "topic_id"))
+    kept = sum(after.get(pk) == topic_id for pk, topic_id in before.items())
+    assert kept / len(before) >= 0.9
+    assert run.metrics["papers_kept_topic"] >= 0.9
+    topic.refresh_from_db()
+    assert topic.label == "Curated name" and topic.active
+
+
+def test_paper_embedded_between_runs_joins_its_nearest_topic(clustered: ClusteringRun) -> None:
+    member = PaperTopic.objects.select_related("paper", "topic").order_by("-similarity").first()
+    twin = PaperFactory(title=member.paper.title, abstract=member.paper.abstract)
+    embed_papers([twin.pk], owner="test")
+    joined = PaperTopic.objects.get(paper=twin)
+    assert joined.topic_id == member.topic_id
+    assert joined.run is None and joined.map_x is not None
+    assert Topic.objects.get(pk=member.topic_id).size == member.topic.size + 1
+
+
+def test_too_few_papers_make_no_run() -> None:
+    assert clustering_run_create() is None
+    assert not ClusteringRun.objects.exists()
+
+
+def test_match_pairs_topics_by_membership() -> None:
+    centroids = np.eye(3, dtype=np.float32)
+    new_labels = np.array([0, 0, 1, 1, 2, 2])
+    old_labels = np.array([2, 2, 0, 0, 1, 1])
+    pairs = clusterer.match(centroids, new_labels, centroids[[1, 2, 0]], old_labels)
+    assert pairs == {0: 2, 1: 0, 2: 1}
+
+
+def test_label_prefers_bigrams_and_never_repeats_a_word() -> None:
+    label = clusterer.label_from_terms(["hallucination", "vision language", "language", "lvlms"])
+    assert label == "vision language / hallucination / lvlms"
+
+
+def test_weekly_counts_and_fastest_growing_topic() -> None:
+    now = timezone.now()
+    this_week = week_start(now)
+    steady = Topic.objects.create(label="steady")
+    rising = Topic.objects.create(label="rising")
+    for weeks_ago in range(5):
+        paper = PaperFactory(
+            published_at=this_week + timedelta(days=1) - timedelta(weeks=weeks_ago)
+        )
+        PaperTopic.objects.create(paper=paper, topic=steady)
+    for _ in range(4):
+        PaperTopic.objects.create(
+            paper=PaperFactory(published_at=this_week + timedelta(hours=2)), topic=rising
+        )
+    counts = topic_weekly_counts([steady.pk, rising.pk], weeks=6, until=this_week)
+    assert counts[steady.pk] == [0, 1, 1, 1, 1, 1]
+    assert counts[rising.pk] == [0, 0, 0, 0, 0, 4]
+    assert [t.topic for t in topics_fastest_growing()][:1] == [rising]
+    assert sparkline_points([0, 2]).startswith("0.0,26.0 120.0,2.0")
+
+
+def test_topic_pages_need_login_and_escape_titles(cast, clustered: ClusteringRun) -> None:  # type: ignore[no-untyped-def]
+    topic = Topic.objects.active().first()
+    paper = PaperFactory(title="<script>alert(1)</script> evil", published_at=timezone.now())
+    PaperTopic.objects.create(paper=paper, topic=topic, map_x=0.5, map_y=0.5)
+    topic.label = "<b>bold</b>"
+    topic.save()
+    urls = [
+        reverse("topics:index"),
+        reverse("topics:detail", args=[topic.pk]),
+        reverse("topics:map"),
+        reverse("topics:map_data"),
+    ]
+    anonymous = Client()
+    for url in urls:
+        assert anonymous.get(url).status_code == 302
+    client = client_for(cast.ada)
+    index = client.get(urls[0]).content.decode()
+    assert '<svg class="sparkline"' in index and "<b>bold</b>" not in index
+    assert "&lt;b&gt;bold&lt;/b&gt;" in index
+    detail = client.get(urls[1]).content.decode()
+    assert "<script>alert(1)</script>" not in detail
+    page = client.get(urls[2]).content.decode()
+    assert "topic_map.js" in page and "<script>" not in page.replace("<script src=", "")
+    data = client.get(urls[3]).json()
+    assert len(data["papers"]) == clustered.paper_count + 1
+    assert {"id", "x", "y", "t", "title"} <= set(data["papers"][0])

@@ -1,0 +1,128 @@
+"""Reads for topics: weekly trends, the fastest-growing topics, map points."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Max
+from django.db.models.functions import TruncWeek
+from django.utils import timezone
+
+from tracker.topics.models import PaperTopic, Topic
+
+TREND_WEEKS = 12
+SPARK_WIDTH, SPARK_HEIGHT = 120, 28
+# The map draws at most this many papers; past it, an even sample keeps the page light.
+MAP_POINTS = 30_000
+
+
+def week_start(moment: datetime) -> datetime:
+    moment = timezone.localtime(moment) if timezone.is_aware(moment) else moment
+    monday = moment - timedelta(days=moment.weekday())
+    return monday.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def current_week() -> datetime:
+    """This week; or, when no paper arrived this week (an old corpus), the newest paper's."""
+    newest = PaperTopic.objects.aggregate(at=Max("paper__published_at"))["at"]
+    now = timezone.now()
+    return week_start(min(newest, now) if newest else now)
+
+
+def topic_weekly_counts(
+    topic_ids: list[int], weeks: int = TREND_WEEKS, until: datetime | None = None
+) -> dict[int, list[int]]:
+    """Papers per topic per week, oldest week first, ending with the current week."""
+    last = until or current_week()
+    first = last - timedelta(weeks=weeks - 1)
+    counts = {pk: [0] * weeks for pk in topic_ids}
+    rows = (
+        PaperTopic.objects.filter(
+            topic_id__in=topic_ids,
+            paper__published_at__gte=first,
+            paper__published_at__lt=last + timedelta(weeks=1),
+        )
+        .annotate(week=TruncWeek("paper__published_at"))
+        .values_list("topic_id", "week")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for topic_id, week, n in rows:
+        index = (week_start(week) - first).days // 7
+        if 0 <= index < weeks:
+            counts[topic_id][index] += n
+    return counts
+
+
+def sparkline_points(values: list[int]) -> str:
+    """An SVG polyline's points for these values, scaled into the sparkline box."""
+    if not values:
+        return ""
+    top = max(max(values), 1)
+    step = SPARK_WIDTH / max(len(values) - 1, 1)
+    return " ".join(
+        f"{i * step:.1f},{SPARK_HEIGHT - 2 - (v / top) * (SPARK_HEIGHT - 4):.1f}"
+        for i, v in enumerate(values)
+    )
+
+
+@dataclass
+class TopicTrend:
+    topic: Topic
+    weekly: list[int]
+    points: str
+
+    @property
+    def this_week(self) -> int:
+        return self.weekly[-1] if self.weekly else 0
+
+    @property
+    def growth(self) -> float:
+        """This week against the mean of the four before, smoothed so tiny topics don't win."""
+        before = self.weekly[-5:-1]
+        baseline = sum(before) / len(before) if before else 0.0
+        return (self.this_week + 1) / (baseline + 1)
+
+
+def topic_trends(topics: list[Topic] | None = None) -> list[TopicTrend]:
+    """Every active topic (or the given ones) with its weekly counts, largest first."""
+    topics = (
+        topics if topics is not None else list(Topic.objects.active().order_by("-size", "label"))
+    )
+    weekly = topic_weekly_counts([t.pk for t in topics])
+    return [TopicTrend(t, weekly[t.pk], sparkline_points(weekly[t.pk])) for t in topics]
+
+
+def topics_fastest_growing(
+    limit: int = 5, trends: list[TopicTrend] | None = None
+) -> list[TopicTrend]:
+    trends = trends if trends is not None else topic_trends()
+    growing = [t for t in trends if t.this_week > 0]
+    return sorted(growing, key=lambda t: (-t.growth, -t.this_week))[:limit]
+
+
+def map_points(limit: int = MAP_POINTS) -> list[dict[str, object]]:
+    """Papers with a map position: id, x, y, topic, title (escaped by the client)."""
+    rows = PaperTopic.objects.filter(
+        map_x__isnull=False, paper__hidden=False, paper__merged_into__isnull=True
+    ).order_by("paper_id")
+    total = rows.count()
+    step = max(1, -(-total // limit))
+    points = []
+    for n, (paper_id, x, y, topic_id, title) in enumerate(
+        rows.values_list("paper_id", "map_x", "map_y", "topic_id", "paper__title").iterator(
+            chunk_size=5000
+        )
+    ):
+        if n % step == 0:
+            points.append(
+                {
+                    "id": paper_id,
+                    "x": round(x, 4),
+                    "y": round(y, 4),
+                    "t": topic_id,
+                    "title": title[:160],
+                }
+            )
+    return points

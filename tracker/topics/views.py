@@ -1,0 +1,48 @@
+"""Topics pages: the overview with weekly trends, one topic, and the map of all papers."""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+
+from tracker.topics.models import ClusteringRun, Topic
+from tracker.topics.selectors import map_points, topic_trends, topics_fastest_growing
+
+
+def topic_index(request: HttpRequest) -> HttpResponse:
+    trends = topic_trends()
+    return render(
+        request,
+        "topics/index.html",
+        {
+            "trends": trends,
+            "growing": topics_fastest_growing(trends=trends),
+            "run": ClusteringRun.objects.filter(status="succeeded").order_by("-started_at").first(),
+        },
+    )
+
+
+def topic_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    topic = get_object_or_404(Topic, pk=pk)
+    trend = topic_trends([topic])[0]
+    memberships = (
+        topic.paper_topics.filter(paper__hidden=False)
+        .select_related("paper")
+        .order_by("-paper__published_at", "-paper_id")
+    )
+    page = Paginator(memberships, 50).get_page(request.GET.get("page"))
+    return render(request, "topics/detail.html", {"topic": topic, "trend": trend, "page": page})
+
+
+def topic_map(request: HttpRequest) -> HttpResponse:
+    topics = list(Topic.objects.active().order_by("-size"))
+    return render(request, "topics/map.html", {"topics": topics})
+
+
+def topic_map_data(request: HttpRequest) -> JsonResponse:
+    topics = [
+        {"id": t.pk, "label": t.label, "x": t.map_x, "y": t.map_y, "size": t.size}
+        for t in Topic.objects.active().order_by("-size")
+    ]
+    return JsonResponse({"topics": topics, "papers": map_points()})
