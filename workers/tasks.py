@@ -69,7 +69,11 @@ def harvest_source_task(source_id: int) -> int | None:
     source = Source.objects.enabled().filter(pk=source_id).first()
     if source is None:
         return None
-    return source_harvest(source).pk
+    run = source_harvest(source)
+    if run.new or run.updated:
+        # New or revised text is committed: embed it now rather than at the next beat tick.
+        embed_pending_papers_task.delay()
+    return run.pk
 
 
 @shared_task(name="workers.tasks.harvest_due_sources_task")

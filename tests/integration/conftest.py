@@ -29,7 +29,8 @@ def celery_app(broker_url: str, result_backend: str, **transport_options: Any) -
 
 def folder_broker_app(root: Path) -> Celery:
     queue, processed, results = root / "queue", root / "processed", root / "results"
-    for folder in (queue, processed, results):
+    control = root / "control"
+    for folder in (queue, processed, results, control):
         folder.mkdir(parents=True, exist_ok=True)
     return celery_app(
         "filesystem://",
@@ -37,6 +38,7 @@ def folder_broker_app(root: Path) -> Celery:
         data_folder_in=str(queue),
         data_folder_out=str(queue),
         processed_folder=str(processed),
+        control_folder=str(control),
     )
 
 
