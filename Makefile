@@ -40,8 +40,11 @@ fmt: install
 check-migrations: install
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
 
+# Each benchmark prints its figures as ratios against a baseline measured in the same run.
+# BERTopic (the clustering baseline) is only needed here, so it is a separate extra.
 bench: install
-	for script in bench/*.py; do $(PY) $$script || exit 1; done
+	$(PY) -m pip install --quiet -c requirements/constraints.txt -e ".[dev,bench]"
+	for script in bench/[a-z]*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 # Refresh the pinned versions after changing pyproject.toml.
 lock: install
