@@ -159,9 +159,21 @@ COMMON_SHARE = 0.1
 PG_DOCUMENT = "to_tsvector('english', coalesce(title, '') || ' ' || coalesce(abstract, ''))"
 
 
-def _distinctive_words(cursor, words: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
+def _paper_count(cursor) -> int:  # type: ignore[no-untyped-def]
+    """How many papers there are, near enough for a share: PostgreSQL's planner estimate
+    (kept by ANALYZE and autovacuum) costs nothing, where count(*) scans the table."""
+    if connection.vendor == "postgresql":
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'papers_paper'::regclass")
+        row = cursor.fetchone()
+        if row and row[0] > 0:
+            return int(row[0])
     cursor.execute("SELECT count(*) FROM papers_paper")
-    cap = max(int(cursor.fetchone()[0] * COMMON_SHARE), 5)
+    return int(cursor.fetchone()[0])
+
+
+def _distinctive_words(cursor, words: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
+    """The words found in less than COMMON_SHARE of papers (empty when all are common)."""
+    cap = max(int(_paper_count(cursor) * COMMON_SHARE), 5)
     if connection.vendor == "postgresql":
         count_sql = (
             f"SELECT count(*) FROM (SELECT 1 FROM papers_paper "  # noqa: S608
@@ -179,7 +191,7 @@ def _distinctive_words(cursor, words: list[str]) -> list[str]:  # type: ignore[n
         cursor.execute(count_sql, [term, cap])
         if cursor.fetchone()[0] < cap:
             rare.append(word)
-    return rare or words
+    return rare
 
 
 def keyword_search(query: str, limit: int = CANDIDATES) -> list[int]:
@@ -189,7 +201,10 @@ def keyword_search(query: str, limit: int = CANDIDATES) -> list[int]:
     if not words:
         return []
     with connection.cursor() as cursor:
-        words = _distinctive_words(cursor, words)
+        rare = _distinctive_words(cursor, words)
+        if not rare:
+            return _newest_matches(cursor, words, limit)
+        words = rare
         if connection.vendor == "postgresql":
             document = (
                 "to_tsvector('english', coalesce(p.title, '') || ' ' || coalesce(p.abstract, ''))"
@@ -209,6 +224,29 @@ def keyword_search(query: str, limit: int = CANDIDATES) -> list[int]:
                 [match, limit],
             )
         return [row[0] for row in cursor.fetchall()]
+
+
+def _newest_matches(cursor, words: list[str], limit: int) -> list[int]:  # type: ignore[no-untyped-def]
+    """Papers holding any of `words`, latest added first: when every word is common, a relevance
+    score says little (no inverse document frequency) and would have to be computed for a
+    large share of the table; recency is the useful order and the primary key gives it."""
+    if connection.vendor == "postgresql":
+        cursor.execute(
+            f"""SELECT p.id FROM papers_paper p
+            WHERE {PG_DOCUMENT} @@ to_tsquery('english', %s)
+            AND p.hidden = false AND p.merged_into_id IS NULL
+            ORDER BY p.id DESC LIMIT %s""",  # noqa: S608
+            [" | ".join(words), limit],
+        )
+    else:
+        match = " OR ".join('"' + w.replace('"', "") + '"' for w in words)
+        cursor.execute(
+            """SELECT p.id FROM papers_paper_fts f JOIN papers_paper p ON p.id = f.rowid
+            WHERE papers_paper_fts MATCH %s AND p.hidden = 0 AND p.merged_into_id IS NULL
+            ORDER BY p.id DESC LIMIT %s""",
+            [match, limit],
+        )
+    return [row[0] for row in cursor.fetchall()]
 
 
 def semantic_search(
