@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -84,7 +85,9 @@ def vector_index(model_name: str) -> VectorIndex:
 
 
 def vector_index_forget() -> None:
+    """Drop this process's search caches: the vector matrices and which words are common."""
     _indexes.clear()
+    _word_common.clear()
 
 
 def _active_index() -> VectorIndex | None:
@@ -156,6 +159,12 @@ def query_words(query: str) -> list[str]:
 # PostgreSQL's ts_rank has no inverse document frequency at all, and on SQLite bm25 must
 # score most of the table. Words found in more than this share of papers are left out.
 COMMON_SHARE = 0.1
+# Whether a word is common changes slowly with the corpus (and the cap it is measured
+# against is part of the key), so each process remembers the answer for a while instead of
+# counting up to 10% of the table for every word of every search.
+WORD_CACHE_SECONDS = 600.0
+WORD_CACHE_SIZE = 20_000
+_word_common: dict[tuple[str, int], tuple[float, bool]] = {}
 PG_DOCUMENT = "to_tsvector('english', coalesce(title, '') || ' ' || coalesce(abstract, ''))"
 
 
@@ -185,11 +194,20 @@ def _distinctive_words(cursor, words: list[str]) -> list[str]:  # type: ignore[n
             "WHERE papers_paper_fts MATCH %s LIMIT %s) hits"
         )
     rare = []
+    now = time.monotonic()
+    if len(_word_common) > WORD_CACHE_SIZE:
+        _word_common.clear()
     for word in dict.fromkeys(words):
-        # Counting stops at the cap, so a common word costs a bounded index scan.
-        term = word if connection.vendor == "postgresql" else f'"{word}"'
-        cursor.execute(count_sql, [term, cap])
-        if cursor.fetchone()[0] < cap:
+        known = _word_common.get((word, cap))
+        if known is not None and now - known[0] < WORD_CACHE_SECONDS:
+            common = known[1]
+        else:
+            # Counting stops at the cap, so a common word costs a bounded index scan.
+            term = word if connection.vendor == "postgresql" else f'"{word}"'
+            cursor.execute(count_sql, [term, cap])
+            common = cursor.fetchone()[0] >= cap
+            _word_common[(word, cap)] = (now, common)
+        if not common:
             rare.append(word)
     return rare
 
