@@ -36,13 +36,36 @@ class VectorIndex:
     ids: np.ndarray
     matrix: np.ndarray
     row_of: dict[int, int] = field(repr=False)
+    # (paper id, how many) -> its nearest rows and their cosines; lives as long as the
+    # matrix it was computed from, so a reload (new vectors) starts it afresh.
+    _nearest: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = field(
+        default_factory=dict, repr=False
+    )
 
     def scores(self, vector: np.ndarray) -> np.ndarray:
         if not len(self.ids) or vector.shape[0] != self.matrix.shape[1]:
             return np.zeros(len(self.ids), dtype=np.float32)
         return self.matrix @ vector.astype(np.float32)
 
+    def nearest(self, paper_id: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """The rows nearest to a paper's own vector (itself left out), best first, with
+        their cosines. Kept: a paper page is read many times between reloads, and the full
+        product over 100k vectors is most of that page's cost."""
+        known = self._nearest.get((paper_id, count))
+        if known is not None:
+            return known
+        row = self.row_of[paper_id]
+        scores = self.scores(self.matrix[row])
+        scores[row] = -np.inf
+        order = np.array([i for i in _top(scores, count) if np.isfinite(scores[i])], dtype=np.int64)
+        found = (order, scores[order])
+        if len(self._nearest) >= NEAREST_CACHE_SIZE:
+            self._nearest.clear()
+        self._nearest[(paper_id, count)] = found
+        return found
 
+
+NEAREST_CACHE_SIZE = 10_000
 _indexes: dict[str, VectorIndex] = {}
 _index_lock = threading.Lock()
 
@@ -110,17 +133,17 @@ def similar_papers(paper: Paper, limit: int = 10) -> list[tuple[Paper, float]]:
     index = _active_index()
     if index is None or paper.pk not in index.row_of:
         return []
-    scores = index.scores(index.matrix[index.row_of[paper.pk]])
-    scores[index.row_of[paper.pk]] = -np.inf
     want = limit + 10
     while True:
-        order = [i for i in _top(scores, want) if np.isfinite(scores[i])]
+        order, cosines = index.nearest(paper.pk, want)
         ids = [int(index.ids[i]) for i in order]
         papers = Paper.objects.visible().in_bulk(ids)
         hits = [
-            (papers[i], float(scores[j])) for i, j in zip(ids, order, strict=True) if i in papers
+            (papers[i], float(cosine))
+            for i, cosine in zip(ids, cosines, strict=True)
+            if i in papers
         ]
-        if len(hits) >= limit or want >= len(scores):
+        if len(hits) >= limit or want >= len(index.ids):
             return hits[:limit]
         want *= 4
 
