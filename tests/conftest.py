@@ -44,6 +44,14 @@ def _fast_password_hashing(settings) -> None:  # type: ignore[no-untyped-def]
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_search_caches() -> None:
+    """Each test builds its own corpus; what search remembered of the last one is stale."""
+    from tracker.papers.search import vector_index_forget
+
+    vector_index_forget()
+
+
 @pytest.fixture
 def cast(db: None) -> Cast:
     vision = TeamFactory(name="Vision", slug="vision")

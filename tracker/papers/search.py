@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -35,13 +36,36 @@ class VectorIndex:
     ids: np.ndarray
     matrix: np.ndarray
     row_of: dict[int, int] = field(repr=False)
+    # (paper id, how many) -> its nearest rows and their cosines; lives as long as the
+    # matrix it was computed from, so a reload (new vectors) starts it afresh.
+    _nearest: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = field(
+        default_factory=dict, repr=False
+    )
 
     def scores(self, vector: np.ndarray) -> np.ndarray:
         if not len(self.ids) or vector.shape[0] != self.matrix.shape[1]:
             return np.zeros(len(self.ids), dtype=np.float32)
         return self.matrix @ vector.astype(np.float32)
 
+    def nearest(self, paper_id: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """The rows nearest to a paper's own vector (itself left out), best first, with
+        their cosines. Kept: a paper page is read many times between reloads, and the full
+        product over 100k vectors is most of that page's cost."""
+        known = self._nearest.get((paper_id, count))
+        if known is not None:
+            return known
+        row = self.row_of[paper_id]
+        scores = self.scores(self.matrix[row])
+        scores[row] = -np.inf
+        order = np.array([i for i in _top(scores, count) if np.isfinite(scores[i])], dtype=np.int64)
+        found = (order, scores[order])
+        if len(self._nearest) >= NEAREST_CACHE_SIZE:
+            self._nearest.clear()
+        self._nearest[(paper_id, count)] = found
+        return found
 
+
+NEAREST_CACHE_SIZE = 10_000
 _indexes: dict[str, VectorIndex] = {}
 _index_lock = threading.Lock()
 
@@ -84,7 +108,9 @@ def vector_index(model_name: str) -> VectorIndex:
 
 
 def vector_index_forget() -> None:
+    """Drop this process's search caches: the vector matrices and which words are common."""
     _indexes.clear()
+    _word_common.clear()
 
 
 def _active_index() -> VectorIndex | None:
@@ -107,17 +133,17 @@ def similar_papers(paper: Paper, limit: int = 10) -> list[tuple[Paper, float]]:
     index = _active_index()
     if index is None or paper.pk not in index.row_of:
         return []
-    scores = index.scores(index.matrix[index.row_of[paper.pk]])
-    scores[index.row_of[paper.pk]] = -np.inf
     want = limit + 10
     while True:
-        order = [i for i in _top(scores, want) if np.isfinite(scores[i])]
+        order, cosines = index.nearest(paper.pk, want)
         ids = [int(index.ids[i]) for i in order]
         papers = Paper.objects.visible().in_bulk(ids)
         hits = [
-            (papers[i], float(scores[j])) for i, j in zip(ids, order, strict=True) if i in papers
+            (papers[i], float(cosine))
+            for i, cosine in zip(ids, cosines, strict=True)
+            if i in papers
         ]
-        if len(hits) >= limit or want >= len(scores):
+        if len(hits) >= limit or want >= len(index.ids):
             return hits[:limit]
         want *= 4
 
@@ -156,12 +182,30 @@ def query_words(query: str) -> list[str]:
 # PostgreSQL's ts_rank has no inverse document frequency at all, and on SQLite bm25 must
 # score most of the table. Words found in more than this share of papers are left out.
 COMMON_SHARE = 0.1
+# Whether a word is common changes slowly with the corpus (and the cap it is measured
+# against is part of the key), so each process remembers the answer for a while instead of
+# counting up to 10% of the table for every word of every search.
+WORD_CACHE_SECONDS = 600.0
+WORD_CACHE_SIZE = 20_000
+_word_common: dict[tuple[str, int], tuple[float, bool]] = {}
 PG_DOCUMENT = "to_tsvector('english', coalesce(title, '') || ' ' || coalesce(abstract, ''))"
 
 
-def _distinctive_words(cursor, words: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
+def _paper_count(cursor) -> int:  # type: ignore[no-untyped-def]
+    """How many papers there are, near enough for a share: PostgreSQL's planner estimate
+    (kept by ANALYZE and autovacuum) costs nothing, where count(*) scans the table."""
+    if connection.vendor == "postgresql":
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'papers_paper'::regclass")
+        row = cursor.fetchone()
+        if row and row[0] > 0:
+            return int(row[0])
     cursor.execute("SELECT count(*) FROM papers_paper")
-    cap = max(int(cursor.fetchone()[0] * COMMON_SHARE), 5)
+    return int(cursor.fetchone()[0])
+
+
+def _distinctive_words(cursor, words: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
+    """The words found in less than COMMON_SHARE of papers (empty when all are common)."""
+    cap = max(int(_paper_count(cursor) * COMMON_SHARE), 5)
     if connection.vendor == "postgresql":
         count_sql = (
             f"SELECT count(*) FROM (SELECT 1 FROM papers_paper "  # noqa: S608
@@ -173,13 +217,22 @@ def _distinctive_words(cursor, words: list[str]) -> list[str]:  # type: ignore[n
             "WHERE papers_paper_fts MATCH %s LIMIT %s) hits"
         )
     rare = []
+    now = time.monotonic()
+    if len(_word_common) > WORD_CACHE_SIZE:
+        _word_common.clear()
     for word in dict.fromkeys(words):
-        # Counting stops at the cap, so a common word costs a bounded index scan.
-        term = word if connection.vendor == "postgresql" else f'"{word}"'
-        cursor.execute(count_sql, [term, cap])
-        if cursor.fetchone()[0] < cap:
+        known = _word_common.get((word, cap))
+        if known is not None and now - known[0] < WORD_CACHE_SECONDS:
+            common = known[1]
+        else:
+            # Counting stops at the cap, so a common word costs a bounded index scan.
+            term = word if connection.vendor == "postgresql" else f'"{word}"'
+            cursor.execute(count_sql, [term, cap])
+            common = cursor.fetchone()[0] >= cap
+            _word_common[(word, cap)] = (now, common)
+        if not common:
             rare.append(word)
-    return rare or words
+    return rare
 
 
 def keyword_search(query: str, limit: int = CANDIDATES) -> list[int]:
@@ -189,7 +242,10 @@ def keyword_search(query: str, limit: int = CANDIDATES) -> list[int]:
     if not words:
         return []
     with connection.cursor() as cursor:
-        words = _distinctive_words(cursor, words)
+        rare = _distinctive_words(cursor, words)
+        if not rare:
+            return _newest_matches(cursor, words, limit)
+        words = rare
         if connection.vendor == "postgresql":
             document = (
                 "to_tsvector('english', coalesce(p.title, '') || ' ' || coalesce(p.abstract, ''))"
@@ -209,6 +265,29 @@ def keyword_search(query: str, limit: int = CANDIDATES) -> list[int]:
                 [match, limit],
             )
         return [row[0] for row in cursor.fetchall()]
+
+
+def _newest_matches(cursor, words: list[str], limit: int) -> list[int]:  # type: ignore[no-untyped-def]
+    """Papers holding any of `words`, latest added first: when every word is common, a relevance
+    score says little (no inverse document frequency) and would have to be computed for a
+    large share of the table; recency is the useful order and the primary key gives it."""
+    if connection.vendor == "postgresql":
+        cursor.execute(
+            f"""SELECT p.id FROM papers_paper p
+            WHERE {PG_DOCUMENT} @@ to_tsquery('english', %s)
+            AND p.hidden = false AND p.merged_into_id IS NULL
+            ORDER BY p.id DESC LIMIT %s""",  # noqa: S608
+            [" | ".join(words), limit],
+        )
+    else:
+        match = " OR ".join('"' + w.replace('"', "") + '"' for w in words)
+        cursor.execute(
+            """SELECT p.id FROM papers_paper_fts f JOIN papers_paper p ON p.id = f.rowid
+            WHERE papers_paper_fts MATCH %s AND p.hidden = 0 AND p.merged_into_id IS NULL
+            ORDER BY p.id DESC LIMIT %s""",
+            [match, limit],
+        )
+    return [row[0] for row in cursor.fetchall()]
 
 
 def semantic_search(

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from tracker.papers.models import Paper, PaperKind
 from tracker.teams.models import Membership, Team
-from tracker.topics.models import Topic, TopicFollow
+from tracker.topics.models import PaperTopic, Topic, TopicFollow
 from tracker.triage.models import Rating, RatingHistory, Skip
 
 # The inbox is about this week's papers: without a date filter it looks this far back,
@@ -150,6 +150,9 @@ def inbox_build(
         with_team_score(page_qs, membership.team)
         .annotate(followed=Exists(follows))
         .select_related("paper_topic__topic")
+        # A row shows title, authors and tags: the abstract and comment (kilobytes each,
+        # often out of line) stay in the database.
+        .defer("abstract", "comment", "journal_ref", "normalized_title", "categories")
     )
     # Followed topics first, newest first within each half. Two LIMITed queries that walk
     # the published_at index and stop early, instead of one that sorts the whole window.
@@ -157,16 +160,23 @@ def inbox_build(
     page += list(page_qs.filter(followed=False)[:limit])
     page = page[:limit]
 
-    # One scan of the window gives both facets: counts per topic and per category.
+    # One scan of the window gives both facets: counts per topic and per category. The
+    # topic is looked up per paper of the window (an index probe each) rather than joined:
+    # a join lets PostgreSQL hash the whole paper-to-topic table to match a week of papers.
+    topic_of = PaperTopic.objects.filter(paper_id=OuterRef("pk"))
     topic_rows: dict[int | None, dict[str, Any]] = {}
     category_counts: dict[str, int] = {}
     for row in (
         base.order_by()
-        .values("paper_topic__topic_id", "paper_topic__topic__label", "primary_category")
+        .annotate(
+            window_topic=Subquery(topic_of.values("topic_id")[:1]),
+            window_topic_label=Subquery(topic_of.values("topic__label")[:1]),
+        )
+        .values("window_topic", "window_topic_label", "primary_category")
         .annotate(n=Count("id"))
     ):
         entry = topic_rows.setdefault(
-            row["paper_topic__topic_id"], {"label": row["paper_topic__topic__label"], "n": 0}
+            row["window_topic"], {"label": row["window_topic_label"], "n": 0}
         )
         entry["n"] += row["n"]
         if row["primary_category"]:
