@@ -363,7 +363,7 @@ def main() -> int:
             "--bind",
             f"127.0.0.1:{port}",
             "--config",
-            str(ROOT / "bench" / "gunicorn_conf.py"),
+            str(ROOT / "bench" / "_gunicorn_conf.py"),
         ],
         cwd=ROOT,
         env=env,
