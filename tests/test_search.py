@@ -17,6 +17,7 @@ from tracker.papers.models import Paper
 from tracker.papers.search import (
     SearchFilters,
     keyword_search,
+    keyword_words_forget,
     search,
     similar_papers,
     vector_index,
@@ -32,6 +33,7 @@ pytestmark = pytest.mark.django_db
 def _fresh_caches():
     search_model_forget()
     vector_index_forget()
+    keyword_words_forget()
     yield
 
 

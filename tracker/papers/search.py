@@ -11,6 +11,8 @@ from __future__ import annotations
 import functools
 import re
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -159,27 +161,40 @@ COMMON_SHARE = 0.1
 PG_DOCUMENT = "to_tsvector('english', coalesce(title, '') || ' ' || coalesce(abstract, ''))"
 
 
+# How long a word's verdict (common or not) is kept: a word's share of the papers moves
+# slowly, and counting a common word's matches is the dearest query of a keyword search.
+WORD_VERDICT_SECONDS = 600.0
+_word_common: dict[str, tuple[float, bool]] = {}
+
+
 def _distinctive_words(cursor, words: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
-    cursor.execute("SELECT count(*) FROM papers_paper")
-    cap = max(int(cursor.fetchone()[0] * COMMON_SHARE), 5)
-    if connection.vendor == "postgresql":
-        count_sql = (
-            f"SELECT count(*) FROM (SELECT 1 FROM papers_paper "  # noqa: S608
-            f"WHERE {PG_DOCUMENT} @@ plainto_tsquery('english', %s) LIMIT %s) hits"
-        )
-    else:
-        count_sql = (
-            "SELECT count(*) FROM (SELECT 1 FROM papers_paper_fts "
-            "WHERE papers_paper_fts MATCH %s LIMIT %s) hits"
-        )
-    rare = []
-    for word in dict.fromkeys(words):
-        # Counting stops at the cap, so a common word costs a bounded index scan.
-        term = word if connection.vendor == "postgresql" else f'"{word}"'
-        cursor.execute(count_sql, [term, cap])
-        if cursor.fetchone()[0] < cap:
-            rare.append(word)
+    now = time.monotonic()
+    unknown = [w for w in dict.fromkeys(words) if _word_common.get(w, (0.0, False))[0] <= now]
+    if unknown:
+        cursor.execute("SELECT count(*) FROM papers_paper")
+        cap = max(int(cursor.fetchone()[0] * COMMON_SHARE), 5)
+        if connection.vendor == "postgresql":
+            count_sql = (
+                f"SELECT count(*) FROM (SELECT 1 FROM papers_paper "  # noqa: S608
+                f"WHERE {PG_DOCUMENT} @@ plainto_tsquery('english', %s) LIMIT %s) hits"
+            )
+        else:
+            count_sql = (
+                "SELECT count(*) FROM (SELECT 1 FROM papers_paper_fts "
+                "WHERE papers_paper_fts MATCH %s LIMIT %s) hits"
+            )
+        for word in unknown:
+            # Counting stops at the cap, so a common word costs a bounded index scan.
+            term = word if connection.vendor == "postgresql" else f'"{word}"'
+            cursor.execute(count_sql, [term, cap])
+            _word_common[word] = (now + WORD_VERDICT_SECONDS, cursor.fetchone()[0] >= cap)
+    rare = [w for w in dict.fromkeys(words) if not _word_common[w][1]]
     return rare or words
+
+
+def keyword_words_forget() -> None:
+    """Drop the remembered word verdicts (in tests, whose tables change between cases)."""
+    _word_common.clear()
 
 
 def keyword_search(query: str, limit: int = CANDIDATES) -> list[int]:
@@ -218,13 +233,36 @@ def semantic_search(
     index = _active_index()
     if index is None or not query.strip() or not len(index.ids):
         return []
-    vector = _query_vector(index.model_name, query.strip())
+    vector = _encoding_pool.submit(_query_vector, index.model_name, query.strip()).result()
+    return _nearest(index, vector, limit, allowed)
+
+
+def _nearest(
+    index: VectorIndex, vector: np.ndarray, limit: int, allowed: set[int] | None
+) -> list[tuple[int, float]]:
     scores = index.scores(vector)
     if allowed is not None:
         mask = np.isin(index.ids, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
         scores = np.where(mask, scores, -np.inf)
     order = [i for i in _top(scores, limit) if np.isfinite(scores[i])]
     return [(int(index.ids[i]), float(scores[i])) for i in order]
+
+
+def _one_intra_op_thread() -> None:
+    import torch
+
+    # A short question is latency-bound: a second intra-op thread saves little on a quiet
+    # machine, and on a busy one waiting for it costs several times the work itself
+    # (p95 x10 measured on two shared cores). The setting is per thread under OpenMP, so
+    # batch embedding elsewhere in the process keeps every core.
+    torch.set_num_threads(1)
+
+
+# Questions are encoded on this one thread: its own thread setting, and in the search box
+# the encoding overlaps the keyword query.
+_encoding_pool = ThreadPoolExecutor(
+    max_workers=1, thread_name_prefix="query-encoding", initializer=_one_intra_op_thread
+)
 
 
 @functools.lru_cache(maxsize=256)
@@ -247,6 +285,15 @@ class SearchHit:
 def search(query: str, filters: SearchFilters | None = None, limit: int = 20) -> list[SearchHit]:
     """One box: keyword and semantic rankings fused by reciprocal rank, then filtered."""
     filters = filters or SearchFilters()
+    # The question is encoded on another thread while the database answers the keyword
+    # side: the model and the database both release the GIL, so the two waits overlap.
+    index = _active_index()
+    question = query.strip()
+    encoding = (
+        _encoding_pool.submit(_query_vector, index.model_name, question)
+        if index is not None and question and len(index.ids)
+        else None
+    )
     allowed = (
         set(filters.apply(Paper.objects.visible()).values_list("pk", flat=True))
         if filters.active
@@ -255,7 +302,11 @@ def search(query: str, filters: SearchFilters | None = None, limit: int = 20) ->
     keyword = keyword_search(query, CANDIDATES * (5 if allowed is not None else 1))
     if allowed is not None:
         keyword = [pk for pk in keyword if pk in allowed]
-    semantic = semantic_search(query, CANDIDATES, allowed)
+    semantic = (
+        _nearest(index, encoding.result(), CANDIDATES, allowed)
+        if index is not None and encoding is not None
+        else []
+    )
     fused: dict[int, float] = {}
     for rank, pk in enumerate(keyword[:CANDIDATES], start=1):
         fused[pk] = fused.get(pk, 0.0) + 1.0 / (RRF_K + rank)
