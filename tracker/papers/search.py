@@ -1,9 +1,10 @@
 """Search reads: similar papers, keyword, semantic, and the fused ranking of the search box.
 
-Semantic reads go through an in-process matrix of one model's vectors (exact cosine: at
-100k papers x 384 dims one product takes a few milliseconds, so no approximate index and
-no recall loss). The matrix is rebuilt when that model's newest vector id changes, which
-covers new papers, re-embedded papers and a model switch.
+Semantic reads go through an in-process matrix of one model's vectors. Past a few
+thousand papers the scan reads a float16 copy (half the memory traffic, which is what a
+matrix-vector product waits on), and the best few hundred rows are then scored again in
+float32, so the top results are the exact ones. The matrix is rebuilt when that model's
+newest vector id changes, which covers new papers, re-embedded papers and a model switch.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import numpy as np
 from django.db import connection
@@ -37,12 +39,28 @@ class VectorIndex:
     ids: np.ndarray
     matrix: np.ndarray
     row_of: dict[int, int] = field(repr=False)
+    half: Any = field(default=None, repr=False)
 
     def scores(self, vector: np.ndarray) -> np.ndarray:
+        """Cosine of every row; exact for the best RESCORED rows, within 1e-3 elsewhere."""
         if not len(self.ids) or vector.shape[0] != self.matrix.shape[1]:
             return np.zeros(len(self.ids), dtype=np.float32)
-        return self.matrix @ vector.astype(np.float32)
+        vector = np.ascontiguousarray(vector, dtype=np.float32)
+        if self.half is None:
+            return self.matrix @ vector
+        import torch
 
+        scores = (self.half @ torch.from_numpy(vector).half()).float().numpy()
+        best = np.argpartition(-scores, RESCORED - 1)[:RESCORED]
+        scores[best] = self.matrix[best] @ vector
+        return scores
+
+
+# Below this many rows the float32 product is cheap enough on its own.
+HALF_SCAN_FROM = 20_000
+# Rows scored again in float32 after the float16 scan: float16 moves a cosine by about
+# 1e-3, far less than the gap between a query's 10th and 500th neighbour.
+RESCORED = 512
 
 _indexes: dict[str, VectorIndex] = {}
 _index_lock = threading.Lock()
@@ -80,9 +98,18 @@ def vector_index(model_name: str) -> VectorIndex:
             ids=ids_array,
             matrix=matrix,
             row_of={int(pid): i for i, pid in enumerate(ids_array)},
+            half=_half_copy(matrix) if len(ids_array) >= HALF_SCAN_FROM else None,
         )
         _indexes[model_name] = index
         return index
+
+
+def _half_copy(matrix: np.ndarray) -> Any:
+    import torch
+
+    # torch, already loaded for the encoder, has a fast float16 matrix-vector product on
+    # CPU; numpy has none.
+    return torch.from_numpy(matrix).half()
 
 
 def vector_index_forget() -> None:
@@ -217,11 +244,18 @@ def keyword_search(query: str, limit: int = CANDIDATES) -> list[int]:
             )
         else:
             match = " OR ".join('"' + w.replace('"', "") + '"' for w in words)
+            # Ranked inside the full-text table first, then joined: joining every match
+            # before the sort cost a row lookup per match (1.5x slower at 100k papers).
+            # The over-fetch covers hidden and merged papers among the best matches.
             cursor.execute(
-                """SELECT p.id FROM papers_paper_fts f JOIN papers_paper p ON p.id = f.rowid
-                WHERE papers_paper_fts MATCH %s AND p.hidden = 0 AND p.merged_into_id IS NULL
-                ORDER BY bm25(papers_paper_fts, 3.0, 1.0), p.id DESC LIMIT %s""",
-                [match, limit],
+                """SELECT p.id FROM (
+                    SELECT rowid AS id, bm25(papers_paper_fts, 3.0, 1.0) AS score
+                    FROM papers_paper_fts WHERE papers_paper_fts MATCH %s
+                    ORDER BY score, rowid DESC LIMIT %s
+                ) f JOIN papers_paper p ON p.id = f.id
+                WHERE p.hidden = 0 AND p.merged_into_id IS NULL
+                ORDER BY f.score, p.id DESC LIMIT %s""",
+                [match, limit * 2 + 50, limit],
             )
         return [row[0] for row in cursor.fetchall()]
 
