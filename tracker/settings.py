@@ -224,6 +224,9 @@ if EMBEDDING_BACKEND not in {"torch", "onnx", "static"}:
     EMBEDDING_BACKEND = "torch"
 # Tokens the onnx backend reads of each text: attention cost grows with the square of it.
 EMBEDDING_ONNX_MAX_TOKENS: int = _read("EMBEDDING_ONNX_MAX_TOKENS", env.int, 128)
+if not 1 <= EMBEDDING_ONNX_MAX_TOKENS <= 512:
+    CONFIG_ERRORS.append(("EMBEDDING_ONNX_MAX_TOKENS", "use 1 to 512 (the model's window)"))
+    EMBEDDING_ONNX_MAX_TOKENS = 128
 # Papers per embedding task: small enough that a killed worker repeats little work.
 EMBEDDING_TASK_CHUNK: int = _read("EMBEDDING_TASK_CHUNK", env.int, 256)
 # How many topics a clustering run makes; 0 picks one from the number of papers.
