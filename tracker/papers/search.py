@@ -51,7 +51,8 @@ class VectorIndex:
         import torch
 
         scores = (self.half @ torch.from_numpy(vector).half()).float().numpy()
-        best = np.argpartition(-scores, RESCORED - 1)[:RESCORED]
+        count = min(RESCORED, len(scores))
+        best = np.argpartition(-scores, count - 1)[:count]
         scores[best] = self.matrix[best] @ vector
         return scores
 
