@@ -10,6 +10,7 @@ newest vector id changes, which covers new papers, re-embedded papers and a mode
 from __future__ import annotations
 
 import functools
+import os
 import re
 import threading
 import time
@@ -268,7 +269,7 @@ def semantic_search(
     index = _active_index()
     if index is None or not query.strip() or not len(index.ids):
         return []
-    vector = _encoding_pool.submit(_query_vector, index.model_name, query.strip()).result()
+    vector = _encoding_pool().submit(_query_vector, index.model_name, query.strip()).result()
     return _nearest(index, vector, limit, allowed)
 
 
@@ -293,11 +294,19 @@ def _one_intra_op_thread() -> None:
     torch.set_num_threads(1)
 
 
-# Questions are encoded on this one thread: its own thread setting, and in the search box
-# the encoding overlaps the keyword query.
-_encoding_pool = ThreadPoolExecutor(
-    max_workers=1, thread_name_prefix="query-encoding", initializer=_one_intra_op_thread
-)
+_encoding_pools: dict[int, ThreadPoolExecutor] = {}
+
+
+def _encoding_pool() -> ThreadPoolExecutor:
+    """The one thread that encodes questions: its own thread setting, and in the search
+    box the encoding overlaps the keyword query. One per process, since a forked child
+    (a web or worker process) does not inherit its parent's threads."""
+    pid = os.getpid()
+    if pid not in _encoding_pools:
+        _encoding_pools[pid] = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="query-encoding", initializer=_one_intra_op_thread
+        )
+    return _encoding_pools[pid]
 
 
 @functools.lru_cache(maxsize=256)
@@ -325,7 +334,7 @@ def search(query: str, filters: SearchFilters | None = None, limit: int = 20) ->
     index = _active_index()
     question = query.strip()
     encoding = (
-        _encoding_pool.submit(_query_vector, index.model_name, question)
+        _encoding_pool().submit(_query_vector, index.model_name, question)
         if index is not None and question and len(index.ids)
         else None
     )
