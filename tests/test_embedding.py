@@ -160,3 +160,17 @@ def test_static_table_fitted_to_model_vectors_reproduces_them() -> None:
     encoder.fit(texts, targets)
     after = (encoder.encode(texts) * targets).sum(axis=1).mean()
     assert after > before + 0.3
+
+
+def test_onnx_backend_stores_its_own_vectors_close_to_the_models(settings) -> None:
+    papers = PaperFactory.create_batch(2)
+    settings.EMBEDDING_BACKEND = "onnx"
+    embed_papers([p.pk for p in papers], owner="test")
+    onnx_name = stored_model_name()
+    assert onnx_name.endswith("#onnx")
+    stored = Embedding.objects.filter(model_name=onnx_name).order_by("paper_id")
+    assert stored.count() == 2
+    texts = ["Sparse attention for long documents.", "Segmenting tumours in MRI scans."]
+    fast = get_encoder(onnx_name).encode(texts)
+    full = get_encoder(stored_model_name(backend="torch")).encode(texts)
+    assert (fast * full).sum(axis=1).min() > 0.95

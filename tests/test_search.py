@@ -16,6 +16,8 @@ from tracker.papers.embeddings import embeddings_store, search_model_forget
 from tracker.papers.models import Paper
 from tracker.papers.search import (
     SearchFilters,
+    VectorIndex,
+    _half_copy,
     keyword_search,
     search,
     similar_papers,
@@ -113,6 +115,20 @@ def test_new_vectors_refresh_the_cached_index() -> None:
     assert similar_papers(a) == []
     embeddings_store(model, [b.pk], np.array([[0.8, 0.6]], dtype="<f4"))
     assert [(p.pk, round(s, 2)) for p, s in similar_papers(a)] == [(b.pk, 0.8)]
+
+
+def test_half_precision_scan_keeps_the_exact_top_results() -> None:
+    rng = np.random.default_rng(0)
+    matrix = rng.normal(size=(3000, 64)).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    ids = np.arange(3000, dtype=np.int64)
+    index = VectorIndex("m", 1, ids, matrix, row_of={}, half=_half_copy(matrix))
+    for query in matrix[:20] + rng.normal(0, 0.05, size=(20, 64)).astype(np.float32):
+        exact = matrix @ query
+        scores = index.scores(query)
+        top = np.argsort(-scores)[:10]
+        assert list(top) == list(np.argsort(-exact)[:10])
+        assert np.allclose(scores[top], exact[top], atol=1e-6)
 
 
 def test_search_page_needs_login_and_escapes(cast) -> None:  # type: ignore[no-untyped-def]

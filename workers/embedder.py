@@ -2,10 +2,11 @@
 
 `EMBEDDING_MODEL` is either `packaged:<name>` (the model shipped inside an installed
 package, so a bare machine needs no download) or any sentence-transformers name or path.
-`EMBEDDING_BACKEND` picks how vectors are computed: `torch` (the model itself) or
-`static` (a static token table distilled from the same model, many times faster; see
-`workers/static_embedder.py`). The backend is part of the stored model name, so vectors
-of different backends never mix in one index.
+`EMBEDDING_BACKEND` picks how vectors are computed: `torch` (the model itself), `onnx`
+(the same model exported to ONNX with int8 weights, several times faster; see
+`workers/onnx_embedder.py`) or `static` (a static token table distilled from the same
+model, faster still but coarser; see `workers/static_embedder.py`). The backend is part
+of the stored model name, so vectors of different backends never mix in one index.
 """
 
 from __future__ import annotations
@@ -103,6 +104,10 @@ def _load(stored_name: str) -> Encoder:
             from workers.static_embedder import StaticEncoder
 
             return StaticEncoder.for_model(stored_name, path, _fit_examples(model))
+        if backend == "onnx":
+            from workers.onnx_embedder import OnnxEncoder
+
+            return OnnxEncoder.for_model(stored_name, path)
         if backend:
             raise EmbeddingModelError(f"unknown EMBEDDING_BACKEND {backend!r}")
         return SentenceTransformerEncoder(stored_name, path)

@@ -229,6 +229,9 @@ class Embedding(models.Model):
             models.UniqueConstraint(fields=["paper", "model_name"], name="embedding_unique"),
             models.CheckConstraint(condition=models.Q(dimension__gt=0), name="embedding_dim_pos"),
         ]
+        # Every search asks for a model's newest vector id (the index's freshness key):
+        # with the id in the index that is one probe instead of a scan of the model's rows.
+        indexes = [models.Index(fields=["model_name", "id"], name="embedding_model_newest")]
 
     def __str__(self) -> str:
         return f"{self.paper_id} [{self.model_name}]"

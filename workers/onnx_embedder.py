@@ -1,0 +1,122 @@
+"""The configured model exported to ONNX with int8 weights: the fast, switchable backend.
+
+The transformer is exported from the local model once (torch's ONNX exporter), its weights
+are quantised to int8 by onnxruntime's dynamic quantisation, and the file is kept in
+VAR_DIR, so nothing is downloaded. Texts are cut at `EMBEDDING_ONNX_MAX_TOKENS` tokens:
+attention costs grow with the square of the length, and an abstract's first 128 tokens
+already carry its topic. Pooling and normalisation are the model's own (mean of the
+token states, L2), so the vectors stay close to the default backend's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+class OnnxEncoder:
+    def __init__(self, name: str, tokenizer: object, session: object, max_tokens: int) -> None:
+        self.name = name
+        self.tokenizer = tokenizer
+        self.session = session
+        self.max_tokens = max_tokens
+        self.inputs = {i.name for i in session.get_inputs()}  # type: ignore[attr-defined]
+        self.dimension = int(session.get_outputs()[0].shape[-1])  # type: ignore[attr-defined]
+
+    @classmethod
+    def for_model(cls, name: str, path: str) -> OnnxEncoder:
+        import onnxruntime
+        from transformers import AutoTokenizer
+
+        model_file = _cache_path(path)
+        if not model_file.exists():
+            export_int8(path, model_file)
+        options = onnxruntime.SessionOptions()
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        session = onnxruntime.InferenceSession(
+            str(model_file), options, providers=["CPUExecutionProvider"]
+        )
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        return cls(name, tokenizer, session, settings.EMBEDDING_ONNX_MAX_TOKENS)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        texts = list(texts)
+        out = np.zeros((len(texts), self.dimension), dtype="<f4")
+        # Batches of similar length waste little work on padding.
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        for start in range(0, len(texts), batch_size):
+            rows = order[start : start + batch_size]
+            features = self.tokenizer(
+                [texts[i] for i in rows],
+                padding=True,
+                truncation=True,
+                max_length=self.max_tokens,
+                return_tensors="np",
+            )
+            feed = {k: features[k].astype(np.int64) for k in INPUTS if k in self.inputs}
+            if "token_type_ids" in self.inputs and "token_type_ids" not in feed:
+                feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
+            states = self.session.run(None, feed)[0]  # type: ignore[attr-defined]
+            mask = feed["attention_mask"][..., None].astype(np.float32)
+            out[rows] = (states * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return np.ascontiguousarray(out / np.maximum(norms, 1e-12), dtype="<f4")
+
+
+def _cache_path(path: str) -> Path:
+    digest = hashlib.sha256(str(Path(path).resolve() if Path(path).exists() else path).encode())
+    return Path(settings.VAR_DIR) / "models" / f"onnx-int8-{digest.hexdigest()[:16]}.onnx"
+
+
+def export_int8(path: str, target: Path) -> None:
+    """Export the model's transformer to ONNX and quantise its weights to int8."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import AutoModel, AutoTokenizer
+
+    logger.info("exporting %s to ONNX int8 (%s)", path, target)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModel.from_pretrained(path).eval()
+
+    class LastHiddenState(torch.nn.Module):
+        # Keyword arguments: the model's positional order differs between versions.
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
+            return self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    sample = tokenizer(["a short text", "a longer text here"], padding=True, return_tensors="pt")
+    if "token_type_ids" not in sample:
+        sample["token_type_ids"] = torch.zeros_like(sample["input_ids"])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    plain = target.with_suffix(".fp32.onnx")
+    axes = {0: "batch", 1: "tokens"}
+    with torch.inference_mode():
+        torch.onnx.export(
+            LastHiddenState(),
+            tuple(sample[k] for k in INPUTS),
+            str(plain),
+            input_names=list(INPUTS),
+            output_names=["last_hidden_state"],
+            dynamic_axes={name: axes for name in (*INPUTS, "last_hidden_state")},
+            opset_version=17,
+            dynamo=False,
+        )
+    partial = target.with_suffix(".partial.onnx")
+    quantize_dynamic(str(plain), str(partial), weight_type=QuantType.QInt8)
+    plain.unlink()
+    # Renamed only when complete, so a crash midway never leaves a broken model behind.
+    partial.replace(target)
