@@ -7,6 +7,7 @@ Nothing here touches the network beyond loopback.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,10 +46,15 @@ def _fast_password_hashing(settings) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(autouse=True)
-def _fresh_search_caches() -> None:
+def _fresh_search_caches() -> Iterator[None]:
     """Each test builds its own corpus; what search remembered of the last one is stale."""
+    from tracker.papers.embeddings import search_model_forget
     from tracker.papers.search import vector_index_forget
 
+    search_model_forget()
+    vector_index_forget()
+    yield
+    search_model_forget()
     vector_index_forget()
 
 

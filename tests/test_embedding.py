@@ -17,7 +17,6 @@ from tracker.papers.embeddings import (
     search_model_name,
 )
 from tracker.papers.models import Embedding
-from tracker.papers.search import vector_index_forget
 from workers.embedder import (
     EmbeddingModelError,
     embed_papers,
@@ -29,15 +28,6 @@ from workers.static_embedder import StaticEncoder
 from workers.tasks import embed_papers_task, embed_pending_papers_task
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    search_model_forget()
-    vector_index_forget()
-    yield
-    search_model_forget()
-    vector_index_forget()
 
 
 def test_odd_texts_are_embedded_once_each() -> None:

@@ -12,7 +12,7 @@ from django.urls import reverse
 from tests.conftest import client_for
 from tests.embedding_helpers import load_embedded, require_corpus
 from tests.factories import LabReportFactory, PaperFactory
-from tracker.papers.embeddings import embeddings_store, search_model_forget
+from tracker.papers.embeddings import embeddings_store
 from tracker.papers.models import Paper
 from tracker.papers.search import (
     SearchFilters,
@@ -22,19 +22,11 @@ from tracker.papers.search import (
     search,
     similar_papers,
     vector_index,
-    vector_index_forget,
 )
 from tracker.topics.models import PaperTopic, Topic
 from workers.embedder import embed_papers, stored_model_name
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    search_model_forget()
-    vector_index_forget()
-    yield
 
 
 @pytest.fixture

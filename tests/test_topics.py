@@ -13,9 +13,7 @@ from django.utils import timezone
 from tests.conftest import client_for
 from tests.embedding_helpers import load_embedded, require_corpus
 from tests.factories import PaperFactory
-from tracker.papers.embeddings import search_model_forget
 from tracker.papers.models import RunStatus
-from tracker.papers.search import vector_index_forget
 from tracker.topics.models import ClusteringRun, PaperTopic, Topic
 from tracker.topics.selectors import (
     sparkline_points,
@@ -29,13 +27,6 @@ from workers.embedder import embed_papers
 from workers.tasks import cluster_papers_task
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    search_model_forget()
-    vector_index_forget()
-    yield
 
 
 @pytest.fixture
