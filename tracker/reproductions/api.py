@@ -143,18 +143,7 @@ def result_create(request: HttpRequest, membership: Membership, pk: int) -> Http
     form = ResultForm(_json_body(request), reproduction=reproduction)
     if not form.is_valid():
         return _error(400, "Invalid result.", fields=form.errors.get_json_data())
-    data = form.cleaned_data
-    result = result_log(
-        reproduction=reproduction,
-        membership=membership,
-        claim=data["claim"],
-        reproduced_value=data["reproduced_value"],
-        seeds=data["seeds"],
-        spread=data["spread"],
-        compute_gpu_hours=data["compute_gpu_hours"] or 0,
-        run_url=data["run_url"],
-        note=data["note"],
-    )
+    result = result_log(reproduction=reproduction, membership=membership, **form.cleaned_data)
     reproduction.refresh_from_db()
     return JsonResponse(
         {"id": result.pk, "reproduction": reproduction_json(reproduction)}, status=201

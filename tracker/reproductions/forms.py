@@ -91,6 +91,10 @@ class ResultForm(forms.Form):
             paper_id=reproduction.paper_id
         )
 
+    def clean_compute_gpu_hours(self) -> Decimal:
+        # Left empty means no compute was recorded for this run.
+        return self.cleaned_data.get("compute_gpu_hours") or Decimal(0)
+
     def clean_run_url(self) -> str:
         url = self.cleaned_data.get("run_url") or ""
         if url and not url.lower().startswith(("http://", "https://")):

@@ -275,15 +275,7 @@ def add_result(request: HttpRequest, pk: int) -> HttpResponse:
         pk,
         ResultForm,
         lambda membership, reproduction, data: result_log(
-            reproduction=reproduction,
-            membership=membership,
-            claim=data["claim"],
-            reproduced_value=data["reproduced_value"],
-            seeds=data["seeds"],
-            spread=data["spread"],
-            compute_gpu_hours=data["compute_gpu_hours"] or 0,
-            run_url=data["run_url"],
-            note=data["note"],
+            reproduction=reproduction, membership=membership, **data
         ),
         form_needs_reproduction=True,
     )
