@@ -109,12 +109,17 @@ def test_new_vectors_refresh_the_cached_index() -> None:
     assert [(p.pk, round(s, 2)) for p, s in similar_papers(a)] == [(b.pk, 0.8)]
 
 
-def test_half_precision_scan_keeps_the_exact_top_results() -> None:
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16", None])
+def test_half_precision_scan_keeps_the_exact_top_results(dtype: str | None) -> None:
+    import torch
+
     rng = np.random.default_rng(0)
     matrix = rng.normal(size=(3000, 64)).astype(np.float32)
     matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
     ids = np.arange(3000, dtype=np.int64)
-    index = VectorIndex("m", 1, ids, matrix, row_of={}, half=_half_copy(matrix))
+    index = VectorIndex(
+        "m", 1, ids, matrix, row_of={}, half=_half_copy(matrix, dtype and getattr(torch, dtype))
+    )
     for query in matrix[:20] + rng.normal(0, 0.05, size=(20, 64)).astype(np.float32):
         exact = matrix @ query
         scores = index.scores(query)

@@ -151,7 +151,7 @@ def test_the_inbox_reads_without_javascript(cast) -> None:  # type: ignore[no-un
     paper = paper_in(topic("RL"))
     page = client_for(cast.ben).get("/inbox/").content.decode()
     # Plain forms and links carry every action; htmx only makes them faster.
-    assert f'action="/inbox/papers/{paper.pk}/rate/"' in page
+    assert f'formaction="/inbox/papers/{paper.pk}/rate/"' in page
     assert f'href="/papers/{paper.pk}/"' in page
     assert "<script>" not in page and "onclick" not in page
 
@@ -164,7 +164,8 @@ def test_inbox_query_count_is_fixed(cast, rows: int, django_assert_num_queries) 
         paper = paper_in(topics[i % 3], code_urls=["https://github.com/a/b"] if i % 2 else [])
         RatingFactory(team=cast.vision, user=cast.ada, paper=paper, value=1 + i % 5)
     client = client_for(cast.ben)
-    # session, user, membership, followed topics, the page, topic counts, category counts
+    # session, user, membership, topics, the page (followed topics first, then the rest),
+    # counts per topic and category
     with django_assert_num_queries(7):
         response = client.get("/inbox/")
     assert response.context["inbox"].shown == rows

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+
+_MARKER = "2147483647"
 
 
 def redirect_back(request: HttpRequest, default: str) -> HttpResponseRedirect:
@@ -14,3 +19,10 @@ def redirect_back(request: HttpRequest, default: str) -> HttpResponseRedirect:
     ):
         target = default
     return HttpResponseRedirect(target)
+
+
+def url_for_pk(viewname: str) -> Callable[[int], str]:
+    """`viewname`'s URL for any primary key, reversed once: a list page links every row,
+    and reversing per row and link is most of the cost of rendering fifty rows."""
+    pattern = reverse(viewname, args=[int(_MARKER)])
+    return lambda pk: pattern.replace(_MARKER, str(pk))

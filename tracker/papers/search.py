@@ -1,7 +1,7 @@
 """Search reads: similar papers, keyword, semantic, and the fused ranking of the search box.
 
 Semantic reads go through an in-process matrix of one model's vectors. Past a few
-thousand papers the scan reads a float16 copy (half the memory traffic, which is what a
+thousand papers the scan reads a 16-bit copy (half the memory traffic, which is what a
 matrix-vector product waits on), and the best few hundred rows are then scored again in
 float32, so the top results are the exact ones. The matrix is rebuilt when that model's
 newest vector id changes, which covers new papers, re-embedded papers and a model switch.
@@ -56,7 +56,7 @@ class VectorIndex:
             return self.matrix @ vector
         import torch
 
-        scores = (self.half @ torch.from_numpy(vector).half()).float().numpy()
+        scores = (self.half @ torch.from_numpy(vector).to(self.half.dtype)).float().numpy()
         count = min(RESCORED, len(scores))
         best = np.argpartition(-scores, count - 1)[:count]
         scores[best] = self.matrix[best] @ vector
@@ -82,8 +82,9 @@ class VectorIndex:
 
 # Below this many rows the float32 product is cheap enough on its own.
 HALF_SCAN_FROM = 20_000
-# Rows scored again in float32 after the float16 scan: float16 moves a cosine by about
-# 1e-3, far less than the gap between a query's 10th and 500th neighbour.
+# Rows scored again in float32 after the 16-bit scan: float16 moves a cosine by about 1e-3
+# and bfloat16 by a few 1e-3, far less than the gap between a query's 10th and 500th
+# neighbour.
 RESCORED = 512
 
 
@@ -130,12 +131,35 @@ def vector_index(model_name: str) -> VectorIndex:
         return index
 
 
-def _half_copy(matrix: np.ndarray) -> Any:
+def _half_copy(matrix: np.ndarray, dtype: Any = None) -> Any:
+    """The scan's 16-bit copy of the matrix, in whichever 16-bit type this CPU multiplies
+    fastest: bfloat16 runs on the vector units of recent x86 and ARM cores (three times
+    float16's speed here), float16 is the faster elsewhere. Both are rescored in float32."""
     import torch
 
-    # torch, already loaded for the encoder, has a fast float16 matrix-vector product on
-    # CPU; numpy has none.
-    return torch.from_numpy(matrix).half()
+    # torch, already loaded for the encoder, has fast 16-bit matrix-vector products on CPU;
+    # numpy has none.
+    if dtype is None:
+        dtype = _fastest_half_dtype(matrix.shape[1])
+    return torch.from_numpy(matrix).to(dtype)
+
+
+@functools.cache
+def _fastest_half_dtype(dimension: int) -> Any:
+    import torch
+
+    rng = np.random.default_rng(0)
+    sample = torch.from_numpy(rng.standard_normal((8192, dimension), dtype=np.float32))
+    vector = sample[0]
+    timings = {}
+    for dtype in (torch.bfloat16, torch.float16):
+        rows, query = sample.to(dtype), vector.to(dtype)
+        rows @ query  # the first call pays for dispatch and page faults
+        started = time.perf_counter()
+        for _ in range(5):
+            rows @ query
+        timings[dtype] = time.perf_counter() - started
+    return min(timings, key=timings.__getitem__)
 
 
 def vector_index_forget() -> None:

@@ -120,4 +120,9 @@ def paper_search(request: HttpRequest) -> HttpResponse:
         )
         hits = search(data["q"], filters, limit=30)
         searched = True
-    return render(request, "papers/search.html", {"form": form, "hits": hits, "searched": searched})
+    topic_choices = form.fields["topic"].queryset.values_list("pk", "label")
+    return render(
+        request,
+        "papers/search.html",
+        {"form": form, "hits": hits, "searched": searched, "topic_choices": topic_choices},
+    )

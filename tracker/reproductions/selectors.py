@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, F, Q, QuerySet, Window
+from django.contrib.auth import get_user_model
+from django.db.models import Case, Count, F, Prefetch, Q, QuerySet, Value, When, Window
 from django.db.models.functions import RowNumber
 
 from tracker.papers.models import Paper
 from tracker.reproductions.models import (
+    OPEN_STATUSES,
     Claim,
     Reproduction,
     ReproductionEvent,
@@ -19,7 +21,9 @@ from tracker.reproductions.verdicts import claim_gap, claim_verdict, outcome_fro
 from tracker.teams.models import Membership, Team
 
 # A column shows its most recently updated cards; the rest are counted, and the CSV has all.
+# The board is for the work under way: a finished or abandoned column shows fewer.
 COLUMN_CARDS = 25
+CLOSED_COLUMN_CARDS = 10
 # What a card shows (templates/reproductions/board.html); a field left out here would cost
 # a query per card, which the board's query-count test catches.
 CARD_FIELDS = (
@@ -66,12 +70,21 @@ def board_columns(membership: Membership, mine: bool = False) -> list[BoardColum
         .annotate(
             column_rank=Window(RowNumber(), partition_by=F("status"), order_by=ordering),
             column_total=Window(Count("id"), partition_by=F("status")),
+            column_cards=Case(
+                When(status__in=OPEN_STATUSES, then=Value(COLUMN_CARDS)),
+                default=Value(CLOSED_COLUMN_CARDS),
+            ),
         )
-        .filter(column_rank__lte=COLUMN_CARDS)
+        .filter(column_rank__lte=F("column_cards"))
         .select_related("paper")
         # A card shows the paper's title; its abstract and other long text stay behind.
         .only(*CARD_FIELDS)
-        .prefetch_related("assignees")
+        .prefetch_related(
+            Prefetch(
+                "assignees",
+                queryset=get_user_model().objects.only("pk", get_user_model().USERNAME_FIELD),
+            )
+        )
     )
     columns = []
     for value, label in Status.choices:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from tracker.core.export import EXPORT_LIMIT, csv_response, papers_export
+from tracker.core.http import url_for_pk
 from tracker.papers.models import Paper
 from tracker.reproductions.forms import (
     AssignForm,
@@ -94,12 +95,10 @@ def board(request: HttpRequest) -> HttpResponse:
             "reproductions",
         )
     columns = board_columns(membership, mine)
-    # Reversed once for the page, not once per card (see the inbox rows).
-    marker = "2147483647"
-    pattern = reverse("reproductions:detail", args=[int(marker)])
+    detail_url = url_for_pk("reproductions:detail")
     for column in columns:
         for card in column.items:
-            card.detail_url = pattern.replace(marker, str(card.pk))  # type: ignore[attr-defined]
+            card.detail_url = detail_url(card.pk)  # type: ignore[attr-defined]
     return render(
         request,
         "reproductions/board.html",

@@ -36,6 +36,18 @@ DISPUTE_RANGE = 3
 CODE_HOSTS = ("github.com/", "gitlab.com/", "huggingface.co/")
 
 
+INBOX_ROW_FIELDS = (
+    "title",
+    "authors",
+    "kind",
+    "lab",
+    "primary_category",
+    "published_at",
+    "code_urls",
+    "paper_topic__topic__label",
+)
+
+
 @dataclass(frozen=True)
 class InboxFilters:
     topic: int | None = None
@@ -114,6 +126,7 @@ class TopicGroup:
     followed: bool
     count: int
     papers: list[Paper] = field(default_factory=list)
+    follow_url: str = ""
 
 
 @dataclass
@@ -136,7 +149,17 @@ def inbox_build(
     counts per topic and category.
     """
     user_id = membership.user_id
-    followed_topics = list(Topic.objects.filter(follows__user_id=user_id).order_by("label"))
+    # Every topic a paper can be in, with the member's follow: the labels of the counts
+    # come from here rather than from a lookup per paper of the window.
+    follows_of_member = TopicFollow.objects.filter(user_id=user_id)
+    topics = list(
+        Topic.objects.filter(Q(active=True) | Q(pk__in=follows_of_member.values("topic_id")))
+        .annotate(is_followed=Exists(follows_of_member.filter(topic=OuterRef("pk"))))
+        .only("pk", "label")
+        .order_by("label")
+    )
+    label_of = {topic.pk: topic.label for topic in topics}
+    followed_topics = [topic for topic in topics if topic.is_followed]  # type: ignore[attr-defined]
     followed_ids = {topic.pk for topic in followed_topics}
 
     base = inbox_papers(membership, filters)
@@ -150,15 +173,14 @@ def inbox_build(
         with_team_score(page_qs, membership.team)
         .annotate(followed=Exists(follows))
         .select_related("paper_topic__topic")
-        # A row shows title, authors and tags: the abstract and comment (kilobytes each,
-        # often out of line) stay in the database.
-        .defer("abstract", "comment", "journal_ref", "normalized_title", "categories")
+        # What a row shows (templates/triage/_paper_row.html) and nothing more: the
+        # abstract, the comment and the topic's centroid are kilobytes a row.
+        .only(*INBOX_ROW_FIELDS)
     )
     # Followed topics first, newest first within each half. Two LIMITed queries that walk
     # the published_at index and stop early, instead of one that sorts the whole window.
     page = list(page_qs.filter(followed=True)[:limit])
-    page += list(page_qs.filter(followed=False)[:limit])
-    page = page[:limit]
+    page += list(page_qs.filter(followed=False)[: limit - len(page)])
 
     # One scan of the window gives both facets: counts per topic and per category. The
     # topic is looked up per paper of the window (an index probe each) rather than joined:
@@ -168,15 +190,12 @@ def inbox_build(
     category_counts: dict[str, int] = {}
     for row in (
         base.order_by()
-        .annotate(
-            window_topic=Subquery(topic_of.values("topic_id")[:1]),
-            window_topic_label=Subquery(topic_of.values("topic__label")[:1]),
-        )
-        .values("window_topic", "window_topic_label", "primary_category")
+        .annotate(window_topic=Subquery(topic_of.values("topic_id")[:1]))
+        .values("window_topic", "primary_category")
         .annotate(n=Count("id"))
     ):
         entry = topic_rows.setdefault(
-            row["window_topic"], {"label": row["window_topic_label"], "n": 0}
+            row["window_topic"], {"label": label_of.get(row["window_topic"]), "n": 0}
         )
         entry["n"] += row["n"]
         if row["primary_category"]:
