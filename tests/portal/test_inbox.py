@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import client_for
-from tests.factories import LabReportFactory, RatingFactory
+from tests.factories import LabReportFactory, MembershipFactory, RatingFactory, UserFactory
 from tests.portal.helpers import paper_in, topic
 from tracker.topics.models import TopicFollow
 from tracker.triage.models import Rating, RatingHistory, Skip
@@ -34,6 +34,31 @@ def test_inbox_hides_what_i_rated_or_skipped_but_not_what_others_rated(cast) -> 
     assert "paper a" not in page and "paper b" not in page
     assert "paper c" in page
     assert "team 2.0 (1)" in page
+
+
+def test_inbox_rows_escape_every_field_from_a_source(cast) -> None:  # type: ignore[no-untyped-def]
+    LabReportFactory(
+        title='Report <script>alert("t")</script> & "quotes"',
+        authors=["<i>Eve</i>", "B", "C", "D"],
+        lab='<b onmouseover="x">Lab</b>',
+    )
+    paper_in(topic("Agents"), primary_category='cs.CL"><img src=x>')
+    rated = paper_in(None)
+    dee = UserFactory(username="dee")
+    MembershipFactory(team=cast.vision, user=dee)
+    RatingFactory(team=cast.vision, user=cast.ada, paper=rated, value=3)
+    RatingFactory(team=cast.vision, user=dee, paper=rated, value=4)
+
+    page = client_for(cast.ben).get("/inbox/").content.decode()
+
+    assert (
+        "Report &lt;script&gt;alert(&quot;t&quot;)&lt;/script&gt; &amp; &quot;quotes&quot;" in page
+    )
+    assert "&lt;i&gt;Eve&lt;/i&gt;, B, C et al." in page
+    assert "&lt;b onmouseover=&quot;x&quot;&gt;Lab&lt;/b&gt;" in page
+    assert "cs.CL&quot;&gt;&lt;img src=x&gt;" in page
+    assert "<script>" not in page and "<img" not in page and "<i>" not in page
+    assert "team 3.5 (2)" in page and 'title="Team score from 2 ratings"' in page
 
 
 def test_inbox_filters_by_source_category_code_topic_and_date(cast) -> None:  # type: ignore[no-untyped-def]

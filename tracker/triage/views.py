@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
@@ -23,10 +20,8 @@ from tracker.triage.selectors import Inbox, inbox_build, inbox_papers, rating_su
 from tracker.triage.services import comment_create, rating_set, skip_create, topic_follow_set
 
 
-def _prepare_rows(data: Inbox) -> None:
-    """What each row shows, formatted once in Python: each row's links and each topic's
-    follow action reversed once for the page, the author line, date and team score. Template
-    filters and reversing per row were most of the cost of rendering fifty rows."""
+def _attach_urls(data: Inbox) -> None:
+    """Each row's links and each topic's follow action, reversed once for the page."""
     urls = {
         name: url_for_pk(view)
         for name, view in (
@@ -40,19 +35,7 @@ def _prepare_rows(data: Inbox) -> None:
         for paper in group.papers:
             for name, url in urls.items():
                 setattr(paper, name, url(paper.pk))
-            authors = paper.authors or []
-            paper.authors_line = ", ".join(authors[:3]) + (" et al." if len(authors) > 3 else "")
-            paper.published_on = (
-                timezone.localtime(paper.published_at).date().isoformat()
-                if paper.published_at
-                else ""
-            )
-            # Halves round up, as floatformat does: a 3.25 mean reads 3.3.
-            paper.team_score_label = (
-                f"{math.floor(paper.team_score * 10 + 0.5) / 10:.1f}"
-                if paper.team_score is not None
-                else ""
-            )
+
     follow_url = url_for_pk("triage:follow")
     for group in data.topic_counts:
         if group.topic_id:
@@ -71,7 +54,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
             papers = papers.filter(paper_topic__topic_id=filters.topic)
         return papers_export(papers[:EXPORT_LIMIT], fmt, "inbox")
     data = inbox_build(membership, filters)
-    _prepare_rows(data)
+    _attach_urls(data)
     query = filters.as_query()
     return render(
         request,

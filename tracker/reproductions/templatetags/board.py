@@ -1,0 +1,49 @@
+"""The board's card, built in Python for the same reason as the inbox row
+(tracker/triage/templatetags/inbox.py): a board holds a hundred cards, and as a template
+they were half of the page's time. Paper titles and usernames are escaped."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from html import escape
+
+from django import template
+from django.utils.safestring import SafeString, mark_safe
+
+from tracker.reproductions.models import Reproduction
+
+register = template.Library()
+
+
+def _gpu_hours(value: Decimal | None) -> str:
+    """GPU-hours as whole numbers, as floatformat:0 writes them (halves round up)."""
+    return str(Decimal(value).quantize(Decimal(1), ROUND_HALF_UP)) if value is not None else ""
+
+
+@register.simple_tag
+def board_card(card: Reproduction, today: date) -> SafeString:
+    """One reproduction on the board: its paper, assignees, due date and compute.
+    The view sets card.detail_url."""
+    names = [escape(user.get_username()) for user in card.assignees.all()]
+    who = (
+        "".join(f'<span class="who-chip">{name}</span>' for name in names)
+        if names
+        else '<span class="muted">unassigned</span>'
+    )
+    facts = []
+    if card.due_date:
+        late = ' class="overdue"' if card.is_open and card.due_date < today else ""
+        facts.append(f"<span{late}>due {card.due_date.isoformat()}</span>")
+    spent = _gpu_hours(card.compute_spent_gpu_hours)
+    if card.compute_budget_gpu_hours:
+        budget = _gpu_hours(card.compute_budget_gpu_hours)
+        facts.append(f'<span title="GPU-hours spent of budget">{spent}/{budget} GPU-h</span>')
+    elif card.compute_spent_gpu_hours:
+        facts.append(f"<span>{spent} GPU-h</span>")
+    return mark_safe(  # noqa: S308 - the title and names are escaped, the rest are numbers
+        f'<div class="repro-card"><a href="{escape(card.detail_url)}">'  # type: ignore[attr-defined]
+        f"{escape(card.paper.title)}</a>"
+        f'<div class="meta">#{int(card.pk)} {who}</div>'
+        f'<div class="meta">{" ".join(facts)}</div></div>'
+    )
