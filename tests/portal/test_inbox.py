@@ -5,6 +5,7 @@ import pytest
 from tests.conftest import client_for
 from tests.factories import LabReportFactory, MembershipFactory, RatingFactory, UserFactory
 from tests.portal.helpers import paper_in, topic
+from tracker.papers.models import Paper
 from tracker.topics.models import TopicFollow
 from tracker.triage.models import Rating, RatingHistory, Skip
 from tracker.triage.services import rating_set
@@ -59,6 +60,19 @@ def test_inbox_rows_escape_every_field_from_a_source(cast) -> None:  # type: ign
     assert "cs.CL&quot;&gt;&lt;img src=x&gt;" in page
     assert "<script>" not in page and "<img" not in page and "<i>" not in page
     assert "team 3.5 (2)" in page and 'title="Team score from 2 ratings"' in page
+
+
+def test_has_code_is_kept_by_the_database_on_every_write(cast) -> None:  # type: ignore[no-untyped-def]
+    harvested = paper_in(None, code_urls=["https://github.com/a/b"])
+    in_comment = paper_in(None, comment="Code: HTTPS://GitHub.com/Org/Repo")
+    plain = paper_in(None, abstract="No code, see github.io pages.")
+    assert [p.has_code for p in (harvested, in_comment, plain)] == [True, True, False]
+    # A raw update (as a harvest's upsert writes) recomputes it too.
+    Paper.objects.filter(pk=plain.pk).update(abstract="Weights: https://huggingface.co/o/m")
+    plain.refresh_from_db()
+    assert plain.has_code
+    page = client_for(cast.ben).get("/inbox/?has_code=1").content.decode()
+    assert page.count('<span class="tag code">code</span>') == 3
 
 
 def test_inbox_filters_by_source_category_code_topic_and_date(cast) -> None:  # type: ignore[no-untyped-def]

@@ -11,7 +11,23 @@ from typing import Self
 import numpy as np
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Upper
+from django.db.models.lookups import Contains
 from django.utils import timezone
+
+# Where ML code lives: a paper "has code" when a harvest found a code link or its abstract
+# or comments name a repository on one of these hosts (tracker/papers/links.py lists them).
+CODE_HOSTS = ("github.com/", "gitlab.com/", "huggingface.co/")
+
+
+def has_code_condition() -> models.Q:
+    # UPPER(column) LIKE an upper-cased literal: the icontains lookup upper-cases its
+    # pattern in SQL, which PostgreSQL refuses in a generated column (no collation).
+    q = ~models.Q(code_urls=[])
+    for host in CODE_HOSTS:
+        for column in ("abstract", "comment"):
+            q |= Contains(Upper(column), host.upper())
+    return q
 
 
 class PaperKind(models.TextChoices):
@@ -57,6 +73,15 @@ class Paper(models.Model):
     )
     pdf_url = models.URLField(max_length=1000, blank=True)
     code_urls = models.JSONField(default=list, blank=True)
+    # Kept by the database on every write (harvest upserts included), so the inbox's "has
+    # code" filter and tag read one column instead of searching each abstract.
+    has_code = models.GeneratedField(
+        expression=models.ExpressionWrapper(
+            has_code_condition(), output_field=models.BooleanField()
+        ),
+        output_field=models.BooleanField(),
+        db_persist=True,
+    )
     hidden = models.BooleanField(default=False, db_index=True)
     pinned_for_digest = models.BooleanField(default=False)
     merged_into = models.ForeignKey(
@@ -87,10 +112,6 @@ class Paper(models.Model):
     @property
     def is_revised(self) -> bool:
         return self.revised_at is not None
-
-    @property
-    def has_code(self) -> bool:
-        return bool(self.code_urls)
 
     @property
     def abs_url(self) -> str:

@@ -33,7 +33,6 @@ INBOX_WINDOW_DAYS = 7
 INBOX_PAGE_SIZE = 50
 # Raters "disagree" when one calls a paper essential and another close to worthless.
 DISPUTE_RANGE = 3
-CODE_HOSTS = ("github.com/", "gitlab.com/", "huggingface.co/")
 
 
 INBOX_ROW_FIELDS = (
@@ -43,7 +42,7 @@ INBOX_ROW_FIELDS = (
     "lab",
     "primary_category",
     "published_at",
-    "code_urls",
+    "has_code",
     "paper_topic__topic__label",
 )
 
@@ -72,14 +71,6 @@ class InboxFilters:
             "has_code": "1" if self.has_code else "",
         }
         return {key: value for key, value in query.items() if value}
-
-
-def has_code_q() -> Q:
-    """Papers with a known code repository: harvested links, or a repository URL in the text."""
-    q = ~Q(code_urls=[])
-    for host in CODE_HOSTS:
-        q |= Q(abstract__icontains=host) | Q(comment__icontains=host)
-    return q
 
 
 def with_team_score(papers: QuerySet[Paper], team: Team) -> QuerySet[Paper]:
@@ -115,7 +106,7 @@ def inbox_papers(membership: Membership, filters: InboxFilters | None = None) ->
     if filters.category:
         papers = papers.filter(primary_category=filters.category)
     if filters.has_code:
-        papers = papers.filter(has_code_q())
+        papers = papers.filter(has_code=True)
     return papers.order_by("-published_at", "-id")
 
 

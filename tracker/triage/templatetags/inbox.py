@@ -39,7 +39,7 @@ def inbox_row(paper: Paper) -> SafeString:
     published = (
         timezone.localtime(paper.published_at).date().isoformat() if paper.published_at else ""
     )
-    extras = ' · <span class="tag code">code</span>' if paper.code_urls else ""
+    extras = ' · <span class="tag code">code</span>' if paper.has_code else ""
     raters = int(getattr(paper, "team_raters", 0) or 0)
     if raters:
         # Halves round up, as floatformat does: a 3.25 mean reads 3.3.
