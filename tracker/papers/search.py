@@ -243,7 +243,8 @@ COMMON_SHARE = 0.1
 WORD_CACHE_SECONDS = 600.0
 WORD_CACHE_SIZE = 20_000
 _word_common: dict[tuple[str, int], tuple[float, bool]] = {}
-PG_DOCUMENT = "to_tsvector('english', coalesce(title, '') || ' ' || coalesce(abstract, ''))"
+# The stored to_tsvector of title and abstract (papers migration 0006).
+PG_DOCUMENT = "search_document"
 
 
 def _paper_count(cursor) -> int:  # type: ignore[no-untyped-def]
@@ -302,9 +303,7 @@ def keyword_search(query: str, limit: int = CANDIDATES) -> list[int]:
             return _newest_matches(cursor, words, limit)
         words = rare
         if connection.vendor == "postgresql":
-            document = (
-                "to_tsvector('english', coalesce(p.title, '') || ' ' || coalesce(p.abstract, ''))"
-            )
+            document = f"p.{PG_DOCUMENT}"
             cursor.execute(
                 f"""SELECT p.id FROM papers_paper p, to_tsquery('english', %s) q
                 WHERE {document} @@ q AND p.hidden = false AND p.merged_into_id IS NULL
