@@ -43,7 +43,6 @@ INBOX_ROW_FIELDS = (
     "primary_category",
     "published_at",
     "has_code",
-    "paper_topic__topic__label",
 )
 
 
@@ -135,9 +134,9 @@ def inbox_build(
 ) -> Inbox:
     """The inbox page: one page of papers grouped by topic, followed topics first.
 
-    Four queries whatever the number of papers: followed topics, the page in two halves
-    (LIMIT before grouping, so grouping never touches more than `limit` rows), and the
-    counts per topic and category.
+    Four queries whatever the number of papers: the topics, the page in two halves (LIMIT
+    before grouping, so grouping never touches more than `limit` rows), and the counts per
+    topic and category.
     """
     user_id = membership.user_id
     # Every topic a paper can be in, with the member's follow: the labels of the counts
@@ -153,30 +152,22 @@ def inbox_build(
     followed_topics = [topic for topic in topics if topic.is_followed]  # type: ignore[attr-defined]
     followed_ids = {topic.pk for topic in followed_topics}
 
+    # A paper's topic is looked up per paper (an index probe each) rather than joined: a
+    # join lets PostgreSQL hash the whole paper-to-topic table to match a week of papers.
+    topic_of = PaperTopic.objects.filter(paper_id=OuterRef("pk"))
     base = inbox_papers(membership, filters)
-    page_qs = base
+    page_qs = with_team_score(
+        base.annotate(in_topic=Subquery(topic_of.values("topic_id")[:1])), membership.team
+    ).only(*INBOX_ROW_FIELDS)  # the abstract and comment are kilobytes a row
     if filters.topic:
-        page_qs = page_qs.filter(paper_topic__topic_id=filters.topic)
-    follows = TopicFollow.objects.filter(
-        user_id=user_id, topic_id=OuterRef("paper_topic__topic_id")
-    )
-    page_qs = (
-        with_team_score(page_qs, membership.team)
-        .annotate(followed=Exists(follows))
-        .select_related("paper_topic__topic")
-        # What a row shows (templates/triage/_paper_row.html) and nothing more: the
-        # abstract, the comment and the topic's centroid are kilobytes a row.
-        .only(*INBOX_ROW_FIELDS)
-    )
+        page_qs = page_qs.filter(in_topic=filters.topic)
     # Followed topics first, newest first within each half. Two LIMITed queries that walk
     # the published_at index and stop early, instead of one that sorts the whole window.
-    page = list(page_qs.filter(followed=True)[:limit])
-    page += list(page_qs.filter(followed=False)[: limit - len(page)])
+    page = list(page_qs.filter(in_topic__in=followed_ids)[:limit]) if followed_ids else []
+    rest = page_qs.exclude(in_topic__in=followed_ids) if followed_ids else page_qs
+    page += list(rest[: limit - len(page)])
 
-    # One scan of the window gives both facets: counts per topic and per category. The
-    # topic is looked up per paper of the window (an index probe each) rather than joined:
-    # a join lets PostgreSQL hash the whole paper-to-topic table to match a week of papers.
-    topic_of = PaperTopic.objects.filter(paper_id=OuterRef("pk"))
+    # One scan of the window gives both facets: counts per topic and per category.
     topic_rows: dict[int | None, dict[str, Any]] = {}
     category_counts: dict[str, int] = {}
     for row in (
@@ -210,12 +201,11 @@ def inbox_build(
 
     groups: dict[int | None, TopicGroup] = {}
     for paper in page:
-        topic = paper_topic(paper)
-        key = topic.pk if topic else None
+        key = paper.in_topic  # type: ignore[attr-defined]
         if key not in groups:
             groups[key] = TopicGroup(
                 topic_id=key,
-                label=topic.label if topic else "No topic yet",
+                label=label_of.get(key, f"Topic {key}") if key else "No topic yet",
                 followed=key in followed_ids,
                 count=counts.get(key, {}).get("n", 0),
             )
