@@ -183,6 +183,9 @@ def _top(scores: np.ndarray, count: int) -> np.ndarray:
     return part[np.argsort(-scores[part])]
 
 
+SIMILAR_FIELDS = ("title", "published_at", "primary_category", "kind", "lab")
+
+
 def similar_papers(paper: Paper, limit: int = 10) -> list[tuple[Paper, float]]:
     """The visible papers nearest to `paper` by cosine, best first."""
     index = _active_index()
@@ -192,7 +195,8 @@ def similar_papers(paper: Paper, limit: int = 10) -> list[tuple[Paper, float]]:
     while True:
         order, cosines = index.nearest(paper.pk, want)
         ids = [int(index.ids[i]) for i in order]
-        papers = Paper.objects.visible().in_bulk(ids)
+        # What a list of similar papers shows; the abstracts stay in the database.
+        papers = Paper.objects.visible().only(*SIMILAR_FIELDS).in_bulk(ids)
         hits = [
             (papers[i], float(cosine))
             for i, cosine in zip(ids, cosines, strict=True)
