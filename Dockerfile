@@ -12,4 +12,4 @@ RUN pip install --no-cache-dir --no-deps . \
     && useradd --create-home tracker && mkdir -p var && chown -R tracker var
 USER tracker
 EXPOSE 8000
-CMD ["gunicorn", "tracker.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "60"]
+CMD ["gunicorn", "tracker.wsgi:application"]

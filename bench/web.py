@@ -344,9 +344,6 @@ def main() -> int:
         "DJANGO_SETTINGS_MODULE": "tracker.settings",
         # Load is the point; a lockout after many logins from one address is not.
         "AXES_FAILURE_LIMIT": "1000",
-        # Several server processes share two cores: one BLAS/torch thread each, or they
-        # fight over the cores for the query embedding and the similarity product.
-        "OMP_NUM_THREADS": "1",
     }
     os.environ.update(env)
     data = reuse_seed() if reuse else seed()
@@ -366,8 +363,11 @@ def main() -> int:
             "tracker.wsgi",
             "--bind",
             f"127.0.0.1:{port}",
+            # The production settings (gunicorn.conf.py), quieter.
             "--config",
-            str(ROOT / "bench" / "_gunicorn_conf.py"),
+            str(ROOT / "gunicorn.conf.py"),
+            "--log-level",
+            "warning",
         ],
         cwd=ROOT,
         env=env,
