@@ -6,12 +6,14 @@ from datetime import date
 
 import numpy as np
 import pytest
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 from tests.conftest import client_for
 from tests.embedding_helpers import load_embedded, require_corpus
 from tests.factories import LabReportFactory, PaperFactory
+from tracker.papers import search as search_module
 from tracker.papers.embeddings import embeddings_store
 from tracker.papers.models import Paper
 from tracker.papers.search import (
@@ -62,6 +64,22 @@ def test_keyword_index_follows_inserts_updates_and_hides() -> None:
     assert keyword_search("wombat") == []
     assert keyword_search("!!! ") == []
     assert keyword_search('"unbalanced quote') == []
+
+
+def test_keyword_side_takes_the_rarest_words_within_its_match_budget(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(search_module, "MATCH_BUDGET_MIN", 6)
+    monkeypatch.setattr(search_module, "COMMON_SHARE", 0.5)
+    PaperFactory.create_batch(5, title="Gradient descent", abstract="")
+    PaperFactory.create_batch(3, title="Gradient quokka", abstract="")
+    numbat = PaperFactory(title="Numbat descent", abstract="")
+    PaperFactory.create_batch(11, title="Filler paper", abstract="")
+    # 20 papers: "gradient" is in 8 (not rarer than half), "descent" in 6, "quokka" in 3,
+    # "numbat" in 1. The rarest come first until their matches would pass 6.
+    with connection.cursor() as cursor:
+        assert search_module._distinctive_words(
+            cursor, ["gradient", "descent", "quokka", "numbat"]
+        ) == ["numbat", "quokka"]
+    assert keyword_search("numbat descent gradient")[0] == numbat.pk
 
 
 def test_filters_narrow_the_results() -> None:

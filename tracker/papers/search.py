@@ -241,12 +241,19 @@ def query_words(query: str) -> list[str]:
 # PostgreSQL's ts_rank has no inverse document frequency at all, and on SQLite bm25 must
 # score most of the table. Words found in more than this share of papers are left out.
 COMMON_SHARE = 0.1
+# Every match of an OR is scored before the best are kept: the rarest words are taken
+# until their matches would pass this share of papers or MATCH_BUDGET_MIN, whichever is
+# more (the rarest is always taken; a thousand matches score in about a millisecond). The
+# words left out are frequent ones, whose meaning the semantic side carries anyway; a long
+# question of mid-frequency words otherwise scored tens of thousands of papers.
+MATCH_BUDGET_SHARE = 0.05
+MATCH_BUDGET_MIN = 1000
 # Whether a word is common changes slowly with the corpus (and the cap it is measured
 # against is part of the key), so each process remembers the answer for a while instead of
 # counting up to 10% of the table for every word of every search.
 WORD_CACHE_SECONDS = 600.0
 WORD_CACHE_SIZE = 20_000
-_word_common: dict[tuple[str, int], tuple[float, bool]] = {}
+_word_common: dict[tuple[str, int], tuple[float, int]] = {}
 # The stored to_tsvector of title and abstract (papers migration 0006).
 PG_DOCUMENT = "search_document"
 
@@ -264,8 +271,11 @@ def _paper_count(cursor) -> int:  # type: ignore[no-untyped-def]
 
 
 def _distinctive_words(cursor, words: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
-    """The words found in less than COMMON_SHARE of papers (empty when all are common)."""
-    cap = max(int(_paper_count(cursor) * COMMON_SHARE), 5)
+    """The words found in less than COMMON_SHARE of papers, rarest first and within the
+    match budget (empty when all are common)."""
+    papers = _paper_count(cursor)
+    cap = max(int(papers * COMMON_SHARE), 5)
+    budget = max(int(papers * MATCH_BUDGET_SHARE), MATCH_BUDGET_MIN)
     if connection.vendor == "postgresql":
         count_sql = (
             f"SELECT count(*) FROM (SELECT 1 FROM papers_paper "  # noqa: S608
@@ -276,22 +286,29 @@ def _distinctive_words(cursor, words: list[str]) -> list[str]:  # type: ignore[n
             "SELECT count(*) FROM (SELECT 1 FROM papers_paper_fts "
             "WHERE papers_paper_fts MATCH %s LIMIT %s) hits"
         )
-    rare = []
+    counts = {}
     now = time.monotonic()
     if len(_word_common) > WORD_CACHE_SIZE:
         _word_common.clear()
     for word in dict.fromkeys(words):
         known = _word_common.get((word, cap))
         if known is not None and now - known[0] < WORD_CACHE_SECONDS:
-            common = known[1]
+            count = known[1]
         else:
             # Counting stops at the cap, so a common word costs a bounded index scan.
             term = word if connection.vendor == "postgresql" else f'"{word}"'
             cursor.execute(count_sql, [term, cap])
-            common = cursor.fetchone()[0] >= cap
-            _word_common[(word, cap)] = (now, common)
-        if not common:
-            rare.append(word)
+            count = cursor.fetchone()[0]
+            _word_common[(word, cap)] = (now, count)
+        if count < cap:
+            counts[word] = count
+    rare: list[str] = []
+    matches = 0
+    for word in sorted(counts, key=counts.__getitem__):
+        if rare and matches + counts[word] > budget:
+            break
+        rare.append(word)
+        matches += counts[word]
     return rare
 
 
