@@ -54,3 +54,27 @@ def test_secret_key_required_when_debug_is_off(tmp_path: Path) -> None:
 def test_defaults_pass_the_checks(tmp_path: Path) -> None:
     result = manage_check(tmp_path, DEBUG="1")
     assert result.returncode == 0, result.stderr
+
+
+def test_gunicorn_reads_its_settings_and_the_environment() -> None:
+    """The image and compose start gunicorn with no flags: gunicorn.conf.py must be found
+    beside manage.py and sized from WEB_WORKERS / WEB_THREADS."""
+    env = {**os.environ, "WEB_WORKERS": "5", "WEB_THREADS": "2", "WEB_BIND": "127.0.0.1:9"}
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--print-config", "tracker.wsgi:application"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    config = {
+        line.split("=", 1)[0].strip(): line.split("=", 1)[1].strip()
+        for line in result.stdout.splitlines()
+        if "=" in line
+    }
+    assert config["worker_class"] == "gthread"
+    assert (config["workers"], config["threads"]) == ("5", "2")
+    assert config["bind"] == "['127.0.0.1:9']"
+    assert config["keepalive"] == "75"
