@@ -386,7 +386,19 @@ def semantic_search(
 def _nearest(
     index: VectorIndex, vector: np.ndarray, limit: int, allowed: set[int] | None
 ) -> list[tuple[int, float]]:
-    scores = index.scores(vector)
+    return _best(index, index.scores(vector), limit, allowed)
+
+
+def _question_scores(index: VectorIndex, question: str) -> np.ndarray:
+    """Encode a question and score every paper against it: the two slow steps of the
+    semantic side, both in torch (which releases the GIL), run together on the encoding
+    thread while the keyword query runs."""
+    return index.scores(_query_vector(index.model_name, question))
+
+
+def _best(
+    index: VectorIndex, scores: np.ndarray, limit: int, allowed: set[int] | None
+) -> list[tuple[int, float]]:
     if allowed is not None:
         mask = np.isin(index.ids, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
         scores = np.where(mask, scores, -np.inf)
@@ -439,12 +451,12 @@ class SearchHit:
 def search(query: str, filters: SearchFilters | None = None, limit: int = 20) -> list[SearchHit]:
     """One box: keyword and semantic rankings fused by reciprocal rank, then filtered."""
     filters = filters or SearchFilters()
-    # The question is encoded on another thread while the database answers the keyword
-    # side: the model and the database both release the GIL, so the two waits overlap.
+    # The question is encoded and scored on another thread while the database answers the
+    # keyword side: torch and the database both release the GIL, so the waits overlap.
     index = _active_index()
     question = query.strip()
-    encoding = (
-        _encoding_pool().submit(_query_vector, index.model_name, question)
+    scoring = (
+        _encoding_pool().submit(_question_scores, index, question)
         if index is not None and question and len(index.ids)
         else None
     )
@@ -457,8 +469,8 @@ def search(query: str, filters: SearchFilters | None = None, limit: int = 20) ->
     if allowed is not None:
         keyword = [pk for pk in keyword if pk in allowed]
     semantic = (
-        _nearest(index, encoding.result(), CANDIDATES, allowed)
-        if index is not None and encoding is not None
+        _best(index, scoring.result(), CANDIDATES, allowed)
+        if index is not None and scoring is not None
         else []
     )
     fused: dict[int, float] = {}
