@@ -23,6 +23,22 @@ def test_inbox_groups_by_topic_with_followed_topics_first(cast) -> None:  # type
     assert page.index("Older ViT paper") < page.index("Newest tokenizer paper")
 
 
+def test_papers_in_no_topic_yet_follow_the_followed_topics(cast) -> None:  # type: ignore[no-untyped-def]
+    followed = topic("Agents")
+    TopicFollow.objects.create(user=cast.ben, topic=followed)
+    paper_in(followed, days_ago=1, title="Agent paper")
+    paper_in(None, days_ago=0, title="Paper before clustering")
+
+    page = client_for(cast.ben).get("/inbox/").content.decode()
+    page = page.split('class="inbox-main"', 1)[1]
+
+    assert (
+        page.index("Agent paper")
+        < page.index("No topic yet")
+        < page.index("Paper before clustering")
+    )
+
+
 def test_inbox_hides_what_i_rated_or_skipped_but_not_what_others_rated(cast) -> None:  # type: ignore[no-untyped-def]
     t = topic("RL")
     rated, skipped, others = (paper_in(t, title=f"paper {name}") for name in "abc")

@@ -164,7 +164,12 @@ def inbox_build(
     # Followed topics first, newest first within each half. Two LIMITed queries that walk
     # the published_at index and stop early, instead of one that sorts the whole window.
     page = list(page_qs.filter(in_topic__in=followed_ids)[:limit]) if followed_ids else []
-    rest = page_qs.exclude(in_topic__in=followed_ids) if followed_ids else page_qs
+    # "Not in a followed topic" includes papers in no topic yet (NULL is not NOT IN).
+    rest = (
+        page_qs.filter(Q(in_topic__isnull=True) | ~Q(in_topic__in=followed_ids))
+        if followed_ids
+        else page_qs
+    )
     page += list(rest[: limit - len(page)])
 
     # One scan of the window gives both facets: counts per topic and per category.
