@@ -149,6 +149,11 @@ def inbox_build(
         .order_by("label")
     )
     label_of = {topic.pk: topic.label for topic in topics}
+
+    def topic_label(topic_id: int | None) -> str | None:
+        # A retired topic that still holds papers is named by its number.
+        return label_of.get(topic_id, f"Topic {topic_id}") if topic_id else None
+
     followed_topics = [topic for topic in topics if topic.is_followed]  # type: ignore[attr-defined]
     followed_ids = {topic.pk for topic in followed_topics}
 
@@ -182,7 +187,7 @@ def inbox_build(
         .annotate(n=Count("id"))
     ):
         entry = topic_rows.setdefault(
-            row["window_topic"], {"label": label_of.get(row["window_topic"]), "n": 0}
+            row["window_topic"], {"label": topic_label(row["window_topic"]), "n": 0}
         )
         entry["n"] += row["n"]
         if row["primary_category"]:
@@ -210,7 +215,7 @@ def inbox_build(
         if key not in groups:
             groups[key] = TopicGroup(
                 topic_id=key,
-                label=label_of.get(key, f"Topic {key}") if key else "No topic yet",
+                label=topic_label(key) or "No topic yet",
                 followed=key in followed_ids,
                 count=counts.get(key, {}).get("n", 0),
             )
