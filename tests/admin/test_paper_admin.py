@@ -62,6 +62,16 @@ def test_search_by_arxiv_id_is_exact(curator: Client, db: None) -> None:
     assert list(response.context["cl"].result_list) == [wanted]
 
 
+def test_code_filter_counts_repositories_named_in_the_text(curator: Client, db: None) -> None:
+    harvested = PaperFactory(code_urls=["https://github.com/x/y"])
+    in_abstract = PaperFactory(abstract="Code: https://huggingface.co/org/model")
+    plain = PaperFactory(abstract="No code.")
+    found = {p.pk for p in curator.get(LIST + "?has_code=yes").context["cl"].result_list}
+    assert found == {harvested.pk, in_abstract.pk}
+    missing = {p.pk for p in curator.get(LIST + "?has_code=no").context["cl"].result_list}
+    assert plain.pk in missing and not missing & found
+
+
 def test_hide_pin_and_reembed_actions_are_applied_and_audited(cast: Cast, curator: Client) -> None:
     papers = [PaperFactory(), PaperFactory()]
     for paper in papers:

@@ -189,10 +189,12 @@ class HasCodeFilter(admin.SimpleListFilter):
         return [("yes", "Has code"), ("no", "No code")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Paper]) -> QuerySet[Paper]:
+        # The stored column: harvested code links or a repository named in the text, as in
+        # the inbox's filter.
         if self.value() == "yes":
-            return queryset.exclude(code_urls=[])
+            return queryset.filter(has_code=True)
         if self.value() == "no":
-            return queryset.filter(code_urls=[])
+            return queryset.filter(has_code=False)
         return queryset
 
 
@@ -332,7 +334,7 @@ class PaperAdmin(QuickCheckboxMixin, admin.ModelAdmin):  # type: ignore[type-arg
     @admin.display(description="flags")
     def flags(self, paper: Paper) -> str:
         flags = []
-        if paper.code_urls:
+        if paper.has_code:
             flags.append("code")
         if paper.hidden:
             flags.append("hidden")
