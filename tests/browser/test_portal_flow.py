@@ -180,10 +180,12 @@ def test_triage_to_not_reproduced_verdict(cast, live_server, browser_page) -> No
     assert "selected" in target_row.get_attribute("class")
     page.keyboard.press("r")
     page.wait_for_selector(f"#paper-{target.pk} .row-status >> text=Reproduction proposed")
+    shot(page, "inbox")
     page.keyboard.press("?")
     assert page.locator("#keys-help").is_visible()
-    shot(page, "inbox")
+    shot(page, "inbox_keys")
     page.keyboard.press("Escape")
+    assert not page.locator("#keys-help").is_visible()
     repro = Reproduction.objects.get(paper=target)
 
     # Assign, accept, start, record a claim and log a result that misses it.
