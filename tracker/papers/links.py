@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 
-from tracker.papers.models import Paper
+from tracker.papers.models import CODE_HOSTS, Paper
 
-# A repository on one of the hosts ML code lives on: owner/name, nothing after it.
+# A repository on one of the hosts ML code lives on (the hosts Paper.has_code looks for):
+# owner/name, nothing after it.
+_HOSTS = "|".join(re.escape(host.rstrip("/")) for host in CODE_HOSTS)
 _REPO = re.compile(
-    r"https?://(?:www\.)?(github\.com|gitlab\.com|huggingface\.co)/"
+    rf"https?://(?:www\.)?({_HOSTS})/"
     r"((?:datasets/|spaces/)?[A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+)",
     re.IGNORECASE,
 )

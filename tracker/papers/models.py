@@ -16,7 +16,8 @@ from django.db.models.lookups import Contains
 from django.utils import timezone
 
 # Where ML code lives: a paper "has code" when a harvest found a code link or its abstract
-# or comments name a repository on one of these hosts (tracker/papers/links.py lists them).
+# or comments name a repository on one of these hosts (tracker/papers/links.py finds the
+# repositories themselves).
 CODE_HOSTS = ("github.com/", "gitlab.com/", "huggingface.co/")
 
 
