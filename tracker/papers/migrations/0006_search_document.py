@@ -7,7 +7,12 @@ word spent 20 ms re-parsing papers. The stored column is parsed once, when the p
 written. SQLite's FTS5 table already stores its index.
 """
 
+import importlib
+
 from django.db import migrations
+
+# The statements run per database vendor as in the migration that made the first index.
+fulltext = importlib.import_module("tracker.papers.migrations.0003_search_fulltext")
 
 DOCUMENT = "to_tsvector('english', coalesce(title, '') || ' ' || coalesce(abstract, ''))"
 FORWARD = [
@@ -24,18 +29,13 @@ BACKWARD = [
 ]
 
 
-def _run(statements):
-    def run(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            for statement in statements:
-                schema_editor.execute(statement)
-
-    return run
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("papers", "0005_paper_has_code"),
     ]
 
-    operations = [migrations.RunPython(_run(FORWARD), _run(BACKWARD))]
+    operations = [
+        migrations.RunPython(
+            fulltext._run({"postgresql": FORWARD}), fulltext._run({"postgresql": BACKWARD})
+        )
+    ]
