@@ -24,7 +24,7 @@ from tracker.teams.models import Membership, Team
 # The board is for the work under way: a finished or abandoned column shows fewer.
 COLUMN_CARDS = 25
 CLOSED_COLUMN_CARDS = 10
-# What a card shows (templates/reproductions/board.html); a field left out here would cost
+# What a card shows (reproductions/templatetags/board.py); a field left out here would cost
 # a query per card, which the board's query-count test catches.
 CARD_FIELDS = (
     "status",
