@@ -160,3 +160,26 @@ def test_search_page_needs_login_and_escapes(cast) -> None:  # type: ignore[no-u
     assert "<img src=x" not in body and "<b>stripes</b>" not in body
     assert client_for(cast.ada).get(url).status_code == 200
     assert client_for(cast.ada).get(url, {"q": "x", "date_from": "not a date"}).status_code == 200
+
+
+def test_search_results_show_each_hit_escaped_with_a_cut_snippet(cast) -> None:  # type: ignore[no-untyped-def]
+    words = " ".join(f"w{i}" for i in range(60))
+    paper = PaperFactory(
+        title="Zebra & <i>stripes</i>",
+        abstract=f"zebra <script>x</script> {words}",
+        lab='<b onclick="x">Lab</b>',
+        primary_category='cs.CL"><img src=x>',
+    )
+    embed_papers([paper.pk], owner="test")
+
+    body = client_for(cast.ada).get(reverse("papers:search"), {"q": "zebra"}).content.decode()
+
+    link = reverse("papers:detail", args=[paper.pk])
+    title = "Zebra &amp; &lt;i&gt;stripes&lt;/i&gt;"
+    assert f'<a href="{link}" class="result-title">{title}</a>' in body
+    assert "cs.CL&quot;&gt;&lt;img src=x&gt;" in body
+    assert "&lt;b onclick=&quot;x&quot;&gt;Lab&lt;/b&gt;" in body
+    assert "words #1</span>" in body and "meaning #1</span>" in body
+    # truncatewords' cut: the first 45 words, then an ellipsis.
+    assert "zebra &lt;script&gt;x&lt;/script&gt; w0" in body and " w42 …</p>" in body
+    assert "w43" not in body and "<script>x" not in body and "<i>" not in body
