@@ -242,6 +242,26 @@ def reuse_seed() -> dict[str, object]:
     return {"paper_ids": ids, "usernames": names}
 
 
+def shared_similar_forget() -> None:
+    """Every run starts with no similar-papers lists in the shared cache, as a fresh seed
+    would: a reused database keeps its vectors, and so would match an earlier run's lists.
+    Only those keys go; whatever else shares the cache stays."""
+    url = os.environ.get("REDIS_URL", "")
+    if not url:  # the database cache, in the bench's own database
+        from django.core.management import call_command
+        from django.db import connection
+
+        call_command("createcachetable", verbosity=0)
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM tracker_cache WHERE cache_key LIKE %s", ["%:similar:%"])
+        return
+    import redis
+
+    client = redis.Redis.from_url(url)
+    for key in client.scan_iter(match="*:similar:*", count=1000):
+        client.delete(key)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -353,6 +373,7 @@ def main() -> int:
     }
     os.environ.update(env)
     data = reuse_seed() if reuse else seed()
+    shared_similar_forget()
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"],
         cwd=ROOT,

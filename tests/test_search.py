@@ -127,6 +127,34 @@ def test_new_vectors_refresh_the_cached_index() -> None:
     assert [(p.pk, round(s, 2)) for p, s in similar_papers(a)] == [(b.pk, 0.8)]
 
 
+def test_similar_papers_one_process_computed_serve_the_others(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(search_module, "SHARED_NEAREST_FROM", 0)
+    a, b, c = PaperFactory.create_batch(3)
+    model = stored_model_name()
+    embeddings_store(model, [a.pk, b.pk], np.array([[1, 0], [0.8, 0.6]], dtype="<f4"))
+    assert [p.pk for p, _ in similar_papers(a)] == [b.pk]
+
+    # Another web process: nothing of its own in memory, and no product to run.
+    search_module.vector_index_forget()
+    index = vector_index(model)
+
+    def no_product(vector):  # type: ignore[no-untyped-def]
+        raise AssertionError("the shared list was not read")
+
+    monkeypatch.setattr(index, "scores", no_product)
+    assert [(p.pk, round(s, 2)) for p, s in similar_papers(a)] == [(b.pk, 0.8)]
+
+    # A new vector makes a new matrix, whose lists are computed afresh.
+    embeddings_store(model, [c.pk], np.array([[0.6, 0.8]], dtype="<f4"))
+    assert [p.pk for p, _ in similar_papers(a)] == [b.pk, c.pk]
+
+    # With the cache down the product still answers.
+    search_module.vector_index_forget()
+    monkeypatch.setattr(search_module.cache, "get", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(search_module.cache, "set", lambda *a, **k: 1 / 0)
+    assert [p.pk for p, _ in similar_papers(b)] == [c.pk, a.pk]
+
+
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16", None])
 def test_half_precision_scan_keeps_the_exact_top_results(dtype: str | None) -> None:
     import torch
@@ -136,7 +164,7 @@ def test_half_precision_scan_keeps_the_exact_top_results(dtype: str | None) -> N
     matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
     ids = np.arange(3000, dtype=np.int64)
     index = VectorIndex(
-        "m", 1, ids, matrix, row_of={}, half=_half_copy(matrix, dtype and getattr(torch, dtype))
+        "m", "1", ids, matrix, row_of={}, half=_half_copy(matrix, dtype and getattr(torch, dtype))
     )
     for query in matrix[:20] + rng.normal(0, 0.05, size=(20, 64)).astype(np.float32):
         exact = matrix @ query

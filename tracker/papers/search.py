@@ -10,6 +10,8 @@ newest vector id changes, which covers new papers, re-embedded papers and a mode
 from __future__ import annotations
 
 import functools
+import hashlib
+import logging
 import os
 import re
 import threading
@@ -20,11 +22,13 @@ from datetime import date
 from typing import Any
 
 import numpy as np
+from django.core.cache import cache
 from django.db import connection
-from django.db.models import Max
 
 from tracker.papers.embeddings import search_model_name
 from tracker.papers.models import Embedding, Paper
+
+logger = logging.getLogger(__name__)
 
 # Reciprocal rank fusion constant: 60 is the value of the original paper; it lets a paper
 # ranked well by one method but absent from the other still come near the top.
@@ -36,11 +40,11 @@ MAX_QUERY_WORDS = 24
 @dataclass
 class VectorIndex:
     model_name: str
-    key: int
+    key: str
     ids: np.ndarray
     matrix: np.ndarray
     row_of: dict[int, int] = field(repr=False)
-    # (paper id, how many) -> its nearest rows and their cosines; lives as long as the
+    # (paper id, how many) -> its nearest papers and their cosines; lives as long as the
     # matrix it was computed from, so a reload (new vectors) starts it afresh.
     _nearest: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = field(
         default_factory=dict, repr=False
@@ -63,21 +67,58 @@ class VectorIndex:
         return scores
 
     def nearest(self, paper_id: int, count: int) -> tuple[np.ndarray, np.ndarray]:
-        """The rows nearest to a paper's own vector (itself left out), best first, with
-        their cosines. Kept: a paper page is read many times between reloads, and the full
-        product over 100k vectors is most of that page's cost."""
+        """The papers nearest to a paper's own vector (itself left out), best first: their
+        ids and cosines. Kept: a paper page is read many times between reloads, and the
+        full product over 100k vectors is most of that page's cost. Past a few thousand
+        rows the lists also go to the shared cache, under this matrix's key, so that one
+        web process's product serves the others and the next deploy."""
         known = self._nearest.get((paper_id, count))
         if known is not None:
             return known
-        row = self.row_of[paper_id]
-        scores = self.scores(self.matrix[row])
-        scores[row] = -np.inf
-        order = np.array([i for i in _top(scores, count) if np.isfinite(scores[i])], dtype=np.int64)
-        found = (order, scores[order])
+        shared_key = (
+            _shared_nearest_key(self.model_name, self.key, paper_id, count)
+            if len(self.ids) >= SHARED_NEAREST_FROM
+            else None
+        )
+        found = _shared_nearest_get(shared_key) if shared_key else None
+        if found is None:
+            row = self.row_of[paper_id]
+            scores = self.scores(self.matrix[row])
+            scores[row] = -np.inf
+            order = np.array(
+                [i for i in _top(scores, count) if np.isfinite(scores[i])], dtype=np.int64
+            )
+            found = (self.ids[order], scores[order])
+            if shared_key:
+                _shared_nearest_set(shared_key, found)
         if len(self._nearest) >= NEAREST_CACHE_SIZE:
             self._nearest.clear()
         self._nearest[(paper_id, count)] = found
         return found
+
+
+def _shared_nearest_key(model_name: str, key: str, paper_id: int, count: int) -> str:
+    model = hashlib.blake2b(model_name.encode(), digest_size=8).hexdigest()
+    return f"similar:{model}:{key}:{paper_id}:{count}"
+
+
+def _shared_nearest_get(key: str) -> tuple[np.ndarray, np.ndarray] | None:
+    try:
+        known = cache.get(key)
+    except Exception:  # the cache is down: the product still answers
+        logger.warning("similar papers: cache read failed", exc_info=True)
+        return None
+    if known is None:
+        return None
+    ids, cosines = known
+    return np.asarray(ids, dtype=np.int64), np.asarray(cosines, dtype=np.float32)
+
+
+def _shared_nearest_set(key: str, found: tuple[np.ndarray, np.ndarray]) -> None:
+    try:
+        cache.set(key, (found[0].tolist(), found[1].tolist()), SHARED_NEAREST_SECONDS)
+    except Exception:
+        logger.warning("similar papers: cache write failed", exc_info=True)
 
 
 # Below this many rows the float32 product is cheap enough on its own.
@@ -89,17 +130,29 @@ RESCORED = 512
 
 
 NEAREST_CACHE_SIZE = 10_000
+# From this many vectors a paper's neighbours are also kept in the shared cache; below, the
+# product costs less than the cache's round trip. The key names the matrix, so a reload
+# never reads old lists; the expiry only bounds what the cache holds.
+SHARED_NEAREST_FROM = HALF_SCAN_FROM
+SHARED_NEAREST_SECONDS = 7 * 24 * 3600
 _indexes: dict[str, VectorIndex] = {}
 _index_lock = threading.Lock()
 
 
 def vector_index(model_name: str) -> VectorIndex:
     """The cached matrix of `model_name`'s vectors, reloaded when they changed."""
-    # The newest id alone is the key: new and re-embedded papers raise it, and rows of a
+    # The newest vector is the key: new and re-embedded papers raise its id, and rows of a
     # deleted paper that linger in the matrix are dropped by the visible() filter on read.
-    # One index probe instead of a count keeps every search cheap at 100k papers.
-    top = Embedding.objects.filter(model_name=model_name).aggregate(top=Max("id"))["top"]
-    key = top or 0
+    # Its time as well tells a rebuilt database (ids counted again from 1) from the one a
+    # shared cache entry was computed on. One index probe instead of a count keeps every
+    # search cheap at 100k papers.
+    newest = (
+        Embedding.objects.filter(model_name=model_name)
+        .order_by("-id")
+        .values_list("id", "created_at")
+        .first()
+    )
+    key = f"{newest[0]}.{newest[1].timestamp():.6f}" if newest else "0"
     cached = _indexes.get(model_name)
     if cached is not None and cached.key == key:
         return cached
@@ -193,8 +246,8 @@ def similar_papers(paper: Paper, limit: int = 10) -> list[tuple[Paper, float]]:
         return []
     want = limit + 10
     while True:
-        order, cosines = index.nearest(paper.pk, want)
-        ids = [int(index.ids[i]) for i in order]
+        found_ids, cosines = index.nearest(paper.pk, want)
+        ids = [int(i) for i in found_ids]
         # What a list of similar papers shows; the abstracts stay in the database.
         papers = Paper.objects.visible().only(*SIMILAR_FIELDS).in_bulk(ids)
         hits = [
