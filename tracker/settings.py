@@ -152,6 +152,9 @@ else:
     }
 
 # --- Auth -----------------------------------------------------------------------------------
+# Sessions are read from the cache and written through to the database: every page needs
+# the session, and the database copy keeps everyone signed in across a cache restart.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
