@@ -148,6 +148,10 @@ def test_triage_to_not_reproduced_verdict(cast, live_server, browser_page) -> No
 
     rows = page.locator(".paper-row")
     assert rows.first.get_attribute("class").split().count("selected") == 1
+    # Titles render their LaTeX in the inbox too; the markup around it stays text.
+    evil_title = page.locator(f"#paper-{evil.pk} .title")
+    evil_title.locator(".katex").wait_for()
+    assert '<script>alert("title")</script>' in evil_title.inner_text()
     # Followed topic first: the "LLM agents" group heads the inbox.
     assert "LLM agents" in page.locator(".topic-group h2").first.text_content()
 
@@ -155,6 +159,8 @@ def test_triage_to_not_reproduced_verdict(cast, live_server, browser_page) -> No
     first_id = rows.nth(0).get_attribute("id")
     page.keyboard.press("4")
     page.wait_for_selector(f"#{first_id}.done")
+    assert first_id == f"paper-{evil.pk}"
+    page.wait_for_selector(f"#{first_id}.done .title .katex")  # the swapped-in row too
     second_id = rows.nth(1).get_attribute("id")
     page.keyboard.press("s")
     page.wait_for_selector(f"#{second_id}.done")

@@ -1,7 +1,13 @@
 from __future__ import annotations
 
+import re
+
+from django.conf import settings
+from django.contrib.staticfiles import finders
+
 from tests.conftest import client_for
 from tests.factories import CommentFactory, PaperFactory, RatingFactory, SourceFactory
+from tests.portal.helpers import paper_in
 from tracker.papers.links import code_links
 from tracker.papers.models import PaperSource, PaperVersion
 from tracker.papers.versions import version_changes
@@ -122,3 +128,19 @@ def test_a_merged_paper_redirects_to_its_survivor(cast) -> None:  # type: ignore
     merged = PaperFactory(merged_into=survivor)
     response = client_for(cast.ben).get(f"/papers/{merged.pk}/")
     assert response.status_code == 302 and response["Location"] == f"/papers/{survivor.pk}/"
+
+
+def test_titles_are_marked_for_latex_on_every_list_and_katex_is_served(cast) -> None:  # type: ignore[no-untyped-def]
+    paper = paper_in(None, title="Regret $O(\\sqrt{T})$ bounds")
+    client = client_for(cast.ben)
+    inbox = client.get("/inbox/").content.decode()
+    assert 'class="title" data-math' in inbox and "Regret $O(\\sqrt{T})$ bounds" in inbox
+    assert "data-math" in client.get(f"/papers/{paper.pk}/").content.decode()
+    # math.js fetches KaTeX only when a page holds math; it finds the files here.
+    tag = re.search(r'<script src="[^"]*math[^"]*"([^>]*)>', inbox)
+    assert tag is not None
+    assets = dict(re.findall(r'data-(katex[\w-]*)="([^"]+)"', tag.group(1)))
+    assert set(assets) == {"katex", "katex-render", "katex-css"}
+    for url in assets.values():
+        assert url.startswith(settings.STATIC_URL)
+        assert finders.find(url.removeprefix(settings.STATIC_URL)), url

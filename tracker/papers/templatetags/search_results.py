@@ -48,5 +48,5 @@ def search_results(hits: Iterable[SearchHit]) -> SafeString:
             f'<p class="snippet">{escape(snippet(paper.abstract))}</p></li>'
         )
     return mark_safe(  # noqa: S308 - every value above is escaped or a number
-        '<ol class="search-results">' + "".join(items) + "</ol>"
+        '<ol class="search-results" data-math>' + "".join(items) + "</ol>"
     )

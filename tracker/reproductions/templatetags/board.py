@@ -42,7 +42,7 @@ def board_card(card: Reproduction, today: date) -> SafeString:
     elif card.compute_spent_gpu_hours:
         facts.append(f"<span>{spent} GPU-h</span>")
     return mark_safe(  # noqa: S308 - the title and names are escaped, the rest are numbers
-        f'<div class="repro-card"><a href="{escape(card.detail_url)}">'  # type: ignore[attr-defined]
+        f'<div class="repro-card"><a data-math href="{escape(card.detail_url)}">'  # type: ignore[attr-defined]
         f"{escape(card.paper.title)}</a>"
         f'<div class="meta">#{int(card.pk)} {who}</div>'
         f'<div class="meta">{" ".join(facts)}</div></div>'

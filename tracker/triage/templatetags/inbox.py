@@ -56,7 +56,8 @@ def inbox_row(paper: Paper) -> SafeString:
     )
     return mark_safe(  # noqa: S308 - every value above is escaped or a number
         f'<article class="paper-row" id="paper-{pk}" data-open="{detail}">'
-        f'<div class="row-main"><a class="title" href="{detail}">{escape(paper.title)}</a>'
+        f'<div class="row-main"><a class="title" data-math href="{detail}">'
+        f"{escape(paper.title)}</a>"
         f'<div class="meta"><span class="authors">{byline}</span> · {tag} · {published}'
         f"{extras}</div></div>"
         f'<div class="row-actions" hx-target="#paper-{pk}" hx-swap="outerHTML">'
