@@ -2,17 +2,32 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+import pytest
 from django.conf import settings
 from django.contrib.staticfiles import finders
 
 from tests.conftest import client_for
-from tests.factories import CommentFactory, PaperFactory, RatingFactory, SourceFactory
-from tests.portal.helpers import paper_in
+from tests.factories import (
+    ClaimFactory,
+    CommentFactory,
+    MembershipFactory,
+    PaperFactory,
+    RatingFactory,
+    ReproductionFactory,
+    ResultLogFactory,
+    SourceFactory,
+    UserFactory,
+)
+from tests.portal.helpers import paper_in, session_queries
+from tracker.papers.embeddings import embeddings_store
 from tracker.papers.links import code_links
 from tracker.papers.models import PaperSource, PaperVersion
 from tracker.papers.versions import version_changes
 from tracker.topics.models import PaperTopic, Topic
 from tracker.triage.selectors import rating_summary
+from tracker.triage.services import rating_set
+from workers.embedder import stored_model_name
 
 
 def test_code_repositories_are_found_in_the_abstract_and_comments(db: None) -> None:
@@ -144,3 +159,33 @@ def test_titles_are_marked_for_latex_on_every_list_and_katex_is_served(cast) -> 
     for url in assets.values():
         assert url.startswith(settings.STATIC_URL)
         assert finders.find(url.removeprefix(settings.STATIC_URL)), url
+
+
+@pytest.mark.parametrize("rows", [1, 8])
+def test_paper_page_query_count_is_fixed(cast, rows: int, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+    paper = PaperFactory(version=rows)
+    PaperTopic.objects.create(paper=paper, topic=Topic.objects.create(label="Agents"))
+    for i in range(rows):
+        PaperVersion.objects.create(paper=paper, version=i + 1, title=f"v{i}", abstract="x")
+        PaperSource.objects.create(paper=paper, source=SourceFactory(), url=f"https://e.org/{i}")
+        rater = UserFactory()
+        MembershipFactory(team=cast.vision, user=rater)
+        rating_set(team=cast.vision, paper=paper, user=rater, value=1 + i % 5)
+        rating_set(team=cast.vision, paper=paper, user=rater, value=5 - i % 4)
+        CommentFactory(team=cast.vision, user=rater, paper=paper)
+        repro = ReproductionFactory(team=cast.vision, paper=paper, proposed_by=rater)
+        repro.assignees.add(rater, cast.ben)
+        claim = ClaimFactory(team=cast.vision, paper=paper, created_by=rater)
+        ResultLogFactory(reproduction=repro, claim=claim, logged_by=rater)
+    others = PaperFactory.create_batch(rows)
+    vectors = np.eye(rows + 1, dtype="<f4") + 0.5
+    embeddings_store(stored_model_name(), [paper.pk] + [p.pk for p in others], vectors)
+    client = client_for(cast.ben)
+    client.get(f"/papers/{paper.pk}/")  # which model search reads is settled once
+    # (session), user, membership, the paper and its topic, versions, sources and their
+    # feeds, the newest vector, the similar papers, ratings, rating history, comments,
+    # reproductions and their assignees, claims, results
+    with django_assert_num_queries(session_queries() + 15):
+        response = client.get(f"/papers/{paper.pk}/")
+    context = response.context
+    assert len(context["comments"]) == len(context["similar"]) == rows

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -11,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from tracker.papers.forms import AddPaperForm
 from tracker.papers.links import code_links
-from tracker.papers.models import Paper, PaperKind
+from tracker.papers.models import Paper, PaperKind, PaperVersion
 from tracker.papers.search import SearchFilters, SearchHit, search, similar_papers
 from tracker.papers.selectors import sources_with_recent_runs
 from tracker.papers.versions import version_changes
@@ -28,7 +29,9 @@ def paper_detail(request: HttpRequest, pk: int) -> HttpResponse:
     membership = require_membership(request)
     paper = get_object_or_404(
         Paper.objects.select_related("paper_topic__topic").prefetch_related(
-            "versions", "paper_sources__source"
+            # Ordered by number alone: the default order (paper, version) joins the papers.
+            Prefetch("versions", queryset=PaperVersion.objects.order_by("version")),
+            "paper_sources__source",
         ),
         pk=pk,
     )
