@@ -13,6 +13,7 @@ from django.urls import reverse
 from tests.conftest import client_for
 from tests.embedding_helpers import load_embedded, require_corpus
 from tests.factories import LabReportFactory, PaperFactory
+from tests.portal.helpers import session_queries
 from tracker.papers import search as search_module
 from tracker.papers.embeddings import embeddings_store
 from tracker.papers.models import Paper
@@ -103,6 +104,48 @@ def test_filters_narrow_the_results() -> None:
     assert found(topic_id=topic.pk) == {language.pk}
     assert found(date_from=date(2025, 5, 1)) == {language.pk, report.pk}
     assert found(date_to=date(2025, 5, 1)) == {vision.pk}
+    # A day runs from midnight to midnight in the site's time zone, both ends included.
+    assert found(date_from=date(2025, 6, 1), date_to=date(2025, 6, 1)) == {language.pk}
+    late = PaperFactory(title="Zebra night", published_at="2025-06-01T23:59:59Z")
+    embed_papers([late.pk], owner="test")
+    assert found(date_to=date(2025, 6, 1)) == {vision.pk, language.pk, late.pk}
+    assert found(date_from=date(2025, 6, 2)) == {report.pk}
+
+
+@pytest.mark.parametrize("kind", ["arxiv", "lab_report"])
+def test_filters_checked_on_the_best_candidates_rank_as_within_all_they_allow(
+    monkeypatch, kind: str
+) -> None:  # type: ignore[no-untyped-def]
+    # 300 papers, one in 30 a lab report: "arXiv only" lets most of the best through,
+    # "lab reports only" too few of them, so that side is ranked within all it allows.
+    monkeypatch.setattr(search_module, "CANDIDATES", 10)
+    rng = np.random.default_rng(5)
+    papers = [
+        (LabReportFactory if i % 30 == 0 else PaperFactory)(
+            title=f"{'zebra stripes' if i % 3 == 0 else 'other'} paper {i}"
+        )
+        for i in range(300)
+    ]
+    vectors = rng.normal(size=(300, 384)).astype("<f4")
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    embeddings_store(stored_model_name(), [p.pk for p in papers], vectors)
+    filters = SearchFilters(kind=kind)
+
+    def ranked() -> list[tuple[int, int | None, int | None]]:
+        hits = search("zebra stripes", filters, limit=30)
+        return [(h.paper.pk, h.keyword_rank, h.semantic_rank) for h in hits]
+
+    found = ranked()
+
+    def within_all_allowed(filters, index, scores, keyword):  # type: ignore[no-untyped-def]
+        allowed = set(filters.apply(Paper.objects.visible()).values_list("pk", flat=True))
+        semantic = search_module._best(index, scores, search_module.CANDIDATES, allowed)
+        return [pk for pk in keyword if pk in allowed], semantic
+
+    monkeypatch.setattr(search_module, "_filtered", within_all_allowed)
+    assert found == ranked()
+    assert len(found) >= 10
+    assert {Paper.objects.get(pk=pk).kind for pk, _, _ in found} == {kind}
 
 
 def test_similar_papers_are_exact_and_skip_hidden_and_self(corpus) -> None:  # type: ignore[no-untyped-def]
@@ -211,3 +254,25 @@ def test_search_results_show_each_hit_escaped_with_a_cut_snippet(cast) -> None: 
     # truncatewords' cut: the first 45 words, then an ellipsis.
     assert "zebra &lt;script&gt;x&lt;/script&gt; w0" in body and " w42 …</p>" in body
     assert "w43" not in body and "<script>x" not in body and "<i>" not in body
+
+
+@pytest.mark.parametrize("rows", [3, 30])
+def test_search_page_query_count_is_fixed(cast, rows: int, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+    papers = [
+        PaperFactory(title=f"Zebra stripes {i}", abstract="zebra stripes and camouflage")
+        for i in range(rows)
+    ]
+    embed_papers([p.pk for p in papers], owner="test")
+    if connection.vendor == "postgresql":
+        # The corpus size comes from the planner's estimate, once the table is analyzed
+        # (autovacuum's work in production); before, a count stands in for it.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE papers_paper")
+    client = client_for(cast.ada)
+    url = reverse("papers:search")
+    client.get(url, {"q": "zebra stripes"})  # how common each word is, kept for a while
+    # (session), user, the newest vector, the corpus size, the keyword side, which of the
+    # best the filters allow, the hits, the team (page header), the topic choices
+    with django_assert_num_queries(session_queries() + 8):
+        response = client.get(url, {"q": "zebra stripes", "kind": "arxiv"})
+    assert len(response.context["hits"]) == rows
