@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from scipy.stats import spearmanr
 
 from tests.conftest import client_for
 from tests.factories import ClaimFactory, PaperFactory, RatingFactory, ReproductionFactory
@@ -15,7 +16,7 @@ from tracker.reproductions.services import (
     reproduction_transition,
     result_log,
 )
-from tracker.reproductions.stats import spearman, team_stats
+from tracker.reproductions.stats import spearman, spearman_p, team_stats
 from tracker.teams.models import Membership
 
 
@@ -267,6 +268,10 @@ def test_stats_group_rates_gaps_and_calibration(cast) -> None:  # type: ignore[n
     assert qwen.median_gap_pct == pytest.approx(100 * (71.3 - 65.5) / 71.3, abs=1e-6)
     (ada,) = stats.calibration
     assert ada.pairs == 4 and ada.spearman == pytest.approx(0.8944, abs=1e-3)
+    # Four papers: a strong rho that could still be chance, shown with its p-value.
+    assert ada.spearman_p == pytest.approx(0.1056, abs=1e-3)
+    page = client_for(cast.ben).get("/stats/").content.decode()
+    assert "0.89</span> <span" in page and "p 0.11" in page and "could be chance" in page
     assert dict((v, m) for v, _, m, _ in ada.outcome_means)["reproduced"] == 4.5
     assert stats.median_days is not None
     assert team_stats(cast.language).claims == []
@@ -276,3 +281,13 @@ def test_spearman_handles_ties_and_small_samples() -> None:
     assert spearman([1, 2], [0, 1]) is None
     assert spearman([1, 2, 3], [1, 1, 1]) is None
     assert spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1)
+
+
+def test_spearman_p_agrees_with_scipy() -> None:
+    xs = [5, 4, 4, 3, 2, 2, 1, 5, 3, 1]
+    ys = [1.0, 1.0, 0.5, 0.5, 0.0, 0.5, 0.0, 0.5, 1.0, 0.0]
+    expected = spearmanr(xs, ys)
+    rho = spearman(xs, ys)
+    assert rho == pytest.approx(expected.statistic)
+    assert spearman_p(rho, len(xs)) == pytest.approx(expected.pvalue)
+    assert spearman_p(None, 10) is None and spearman_p(1.0, 5) == 0.0

@@ -10,6 +10,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from statistics import mean, median
 
+from scipy.stats import t as student_t
+
 from tracker.reproductions.models import FINISHED_STATUSES, Reproduction, ResultLog, Status
 from tracker.reproductions.verdicts import claim_gap, claim_verdict
 from tracker.teams.models import Team
@@ -60,6 +62,8 @@ class RaterCalibration:
     username: str
     pairs: int
     spearman: float | None
+    # Whether rho could be chance: with a handful of papers even 0.9 often is.
+    spearman_p: float | None
     mean_by_outcome: dict[str, tuple[float, int]] = field(default_factory=dict)
 
     @property
@@ -116,6 +120,17 @@ def spearman(xs: list[float], ys: list[float]) -> float | None:
     if vx == 0 or vy == 0:
         return None
     return cov / (vx * vy) ** 0.5
+
+
+def spearman_p(rho: float | None, pairs: int) -> float | None:
+    """Two-sided p-value of a Spearman rho over `pairs` pairs, by the t approximation
+    (as scipy's spearmanr): how often rank order this strong would come by chance."""
+    if rho is None or pairs < 3:
+        return None
+    if abs(rho) >= 1:
+        return 0.0
+    t = rho * ((pairs - 2) / (1 - rho * rho)) ** 0.5
+    return float(2 * student_t.sf(abs(t), pairs - 2))
 
 
 def _group(claims: list[ClaimOutcome], key: str) -> list[GroupStat]:
@@ -203,13 +218,13 @@ def team_stats(team: Team) -> TeamStats:
         by_outcome: dict[str, list[int]] = defaultdict(list)
         for value, outcome in pairs:
             by_outcome[outcome].append(value)
+        rho = spearman([float(v) for v, _ in pairs], [OUTCOME_SCORE[Status(o)] for _, o in pairs])
         calibration.append(
             RaterCalibration(
                 username=username,
                 pairs=len(pairs),
-                spearman=spearman(
-                    [float(v) for v, _ in pairs], [OUTCOME_SCORE[Status(o)] for _, o in pairs]
-                ),
+                spearman=rho,
+                spearman_p=spearman_p(rho, len(pairs)),
                 mean_by_outcome={
                     status: (mean(values), len(values)) for status, values in by_outcome.items()
                 },
