@@ -16,7 +16,13 @@ from tracker.reproductions.services import (
     reproduction_transition,
     result_log,
 )
-from tracker.reproductions.stats import spearman, spearman_p, team_stats
+from tracker.reproductions.stats import (
+    GroupStat,
+    spearman,
+    spearman_p,
+    team_stats,
+    wilson_interval,
+)
 from tracker.teams.models import Membership
 
 
@@ -272,6 +278,7 @@ def test_stats_group_rates_gaps_and_calibration(cast) -> None:  # type: ignore[n
     assert ada.spearman_p == pytest.approx(0.1056, abs=1e-3)
     page = client_for(cast.ben).get("/stats/").content.decode()
     assert "0.89</span> <span" in page and "p 0.11" in page and "could be chance" in page
+    assert "2 of 4 reproduced; 95% interval 15\u201385%" in page
     assert dict((v, m) for v, _, m, _ in ada.outcome_means)["reproduced"] == 4.5
     assert stats.median_days is not None
     assert team_stats(cast.language).claims == []
@@ -281,6 +288,15 @@ def test_spearman_handles_ties_and_small_samples() -> None:
     assert spearman([1, 2], [0, 1]) is None
     assert spearman([1, 2, 3], [1, 1, 1]) is None
     assert spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1)
+
+
+def test_reproduction_rates_carry_their_wilson_interval() -> None:
+    assert wilson_interval(1, 1) == pytest.approx((0.2065, 1.0), abs=1e-4)
+    assert wilson_interval(2, 4) == pytest.approx((0.1500, 0.8500), abs=1e-4)
+    assert wilson_interval(0, 3) == pytest.approx((0.0, 0.5615), abs=1e-4)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    stat = GroupStat(label="Qwen", tested=4, reproduced=2, median_gap_pct=None)
+    assert stat.interval_pct == pytest.approx((15.0, 85.0), abs=1e-2)
 
 
 def test_spearman_p_agrees_with_scipy() -> None:

@@ -56,6 +56,13 @@ class GroupStat:
     def rate(self) -> float:
         return self.reproduced / self.tested if self.tested else 0.0
 
+    @property
+    def interval_pct(self) -> tuple[float, float]:
+        """The 95% Wilson interval of the reproduction rate, in percent: one claim that held
+        says "somewhere from 21% to 100%", not "100%"."""
+        low, high = wilson_interval(self.reproduced, self.tested)
+        return 100 * low, 100 * high
+
 
 @dataclass
 class RaterCalibration:
@@ -120,6 +127,18 @@ def spearman(xs: list[float], ys: list[float]) -> float | None:
     if vx == 0 or vy == 0:
         return None
     return cov / (vx * vy) ** 0.5
+
+
+def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval for a proportion (95% with the default z); (0, 1) with no
+    trials. Unlike the normal approximation it stays inside [0, 1] for small counts."""
+    if trials <= 0:
+        return 0.0, 1.0
+    share = successes / trials
+    denominator = 1 + z * z / trials
+    centre = (share + z * z / (2 * trials)) / denominator
+    half = z * (share * (1 - share) / trials + z * z / (4 * trials * trials)) ** 0.5 / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def spearman_p(rho: float | None, pairs: int) -> float | None:
