@@ -16,7 +16,7 @@ from tests.factories import LabReportFactory, PaperFactory
 from tests.portal.helpers import session_queries
 from tracker.papers import search as search_module
 from tracker.papers.embeddings import embeddings_store
-from tracker.papers.models import Paper
+from tracker.papers.models import Embedding, Paper
 from tracker.papers.search import (
     SearchFilters,
     VectorIndex,
@@ -172,30 +172,59 @@ def test_new_vectors_refresh_the_cached_index() -> None:
 
 def test_similar_papers_one_process_computed_serve_the_others(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(search_module, "SHARED_NEAREST_FROM", 0)
-    a, b, c = PaperFactory.create_batch(3)
+    products = []
+    full_product = VectorIndex.scores
+
+    def counted(self, vector):  # type: ignore[no-untyped-def]
+        products.append(vector)
+        return full_product(self, vector)
+
+    monkeypatch.setattr(VectorIndex, "scores", counted)
+    a, b, c, d = PaperFactory.create_batch(4)
     model = stored_model_name()
+
+    def near_a() -> list[tuple[int, float]]:
+        return [(p.pk, round(s, 2)) for p, s in similar_papers(a)]
+
     embeddings_store(model, [a.pk, b.pk], np.array([[1, 0], [0.8, 0.6]], dtype="<f4"))
-    assert [p.pk for p, _ in similar_papers(a)] == [b.pk]
+    assert near_a() == [(b.pk, 0.8)] and len(products) == 1
 
     # Another web process: nothing of its own in memory, and no product to run.
     search_module.vector_index_forget()
-    index = vector_index(model)
+    assert near_a() == [(b.pk, 0.8)] and len(products) == 1
 
-    def no_product(vector):  # type: ignore[no-untyped-def]
-        raise AssertionError("the shared list was not read")
+    # A harvest adds vectors: the kept list takes them in, still without the product.
+    embeddings_store(model, [c.pk, d.pk], np.array([[0.6, 0.8], [0.99, 0.1411]], dtype="<f4"))
+    assert near_a() == [(d.pk, 0.99), (b.pk, 0.8), (c.pk, 0.6)] and len(products) == 1
 
-    monkeypatch.setattr(index, "scores", no_product)
-    assert [(p.pk, round(s, 2)) for p, s in similar_papers(a)] == [(b.pk, 0.8)]
-
-    # A new vector makes a new matrix, whose lists are computed afresh.
-    embeddings_store(model, [c.pk], np.array([[0.6, 0.8]], dtype="<f4"))
-    assert [p.pk for p, _ in similar_papers(a)] == [b.pk, c.pk]
+    # A vector on the list replaced: its kept cosine no longer holds, so the product runs.
+    Embedding.objects.filter(paper=b, model_name=model).delete()
+    embeddings_store(model, [b.pk], np.array([[0, 1]], dtype="<f4"))
+    assert near_a() == [(d.pk, 0.99), (c.pk, 0.6), (b.pk, 0.0)] and len(products) == 2
 
     # With the cache down the product still answers.
     search_module.vector_index_forget()
     monkeypatch.setattr(search_module.cache, "get", lambda *a, **k: 1 / 0)
     monkeypatch.setattr(search_module.cache, "set", lambda *a, **k: 1 / 0)
-    assert [p.pk for p, _ in similar_papers(b)] == [c.pk, a.pk]
+    assert near_a() == [(d.pk, 0.99), (c.pk, 0.6), (b.pk, 0.0)] and len(products) == 3
+
+
+def test_a_vector_committed_late_under_an_older_id_still_reaches_kept_lists(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Ids are handed out before commit: an embedding run that commits after another one
+    # brings rows older by id than the newest a kept list has seen.
+    monkeypatch.setattr(search_module, "SHARED_NEAREST_FROM", 0)
+    a, b, late, after = PaperFactory.create_batch(4)
+    model = stored_model_name()
+    embeddings_store(model, [a.pk], np.array([[1, 0]], dtype="<f4"))
+    embeddings_store(model, [late.pk], np.array([[0.9, 0.4359]], dtype="<f4"))
+    placeholder = Embedding.objects.get(paper=late)
+    Embedding.objects.filter(pk=placeholder.pk).delete()
+    embeddings_store(model, [b.pk], np.array([[0.8, 0.6]], dtype="<f4"))
+    assert [p.pk for p, _ in similar_papers(a)] == [b.pk]
+
+    placeholder.save(force_insert=True)  # its old id, below the newest the list saw
+    embeddings_store(model, [after.pk], np.array([[0, 1]], dtype="<f4"))
+    assert [p.pk for p, _ in similar_papers(a)] == [late.pk, b.pk, after.pk]
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16", None])

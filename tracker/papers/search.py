@@ -56,6 +56,11 @@ class VectorIndex:
         default_factory=dict, repr=False
     )
     half: Any = field(default=None, repr=False)
+    # Each row's vector id, the newest of them, and the oldest vector's id and time, which
+    # name this database's vectors in the shared cache (a rebuilt one counts ids from 1).
+    embedding_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    newest: int = 0
+    epoch: str = ""
 
     def scores(self, vector: np.ndarray) -> np.ndarray:
         """Cosine of every row; exact for the best RESCORED rows, within 1e-3 elsewhere."""
@@ -75,18 +80,20 @@ class VectorIndex:
     def nearest(self, paper_id: int, count: int) -> tuple[np.ndarray, np.ndarray]:
         """The papers nearest to a paper's own vector (itself left out), best first: their
         ids and cosines. Kept: a paper page is read many times between reloads, and the
-        full product over 100k vectors is most of that page's cost. Past a few thousand
-        rows the lists also go to the shared cache, under this matrix's key, so that one
-        web process's product serves the others and the next deploy."""
+        full product over 100k vectors is most of that page's cost.
+
+        Past a few thousand rows the lists also go to the shared cache, with the newest
+        vector id they saw, so one web process's product serves the others and the next
+        deploy. After a harvest a kept list is brought up to date with the new vectors
+        alone: the best of the old rows cannot change, so the new rows' cosines merged
+        into the list give the exact answer without the full product."""
         known = self._nearest.get((paper_id, count))
         if known is not None:
             return known
-        shared_key = (
-            _shared_nearest_key(self.model_name, self.key, paper_id, count)
-            if len(self.ids) >= SHARED_NEAREST_FROM
-            else None
-        )
-        found = _shared_nearest_get(shared_key) if shared_key else None
+        shared = len(self.ids) >= SHARED_NEAREST_FROM
+        key = _shared_nearest_key(self.model_name, self.epoch, paper_id, count)
+        kept = _shared_nearest_get(key) if shared else None
+        found = self._brought_up_to_date(paper_id, count, kept)
         if found is None:
             row = self.row_of[paper_id]
             scores = self.scores(self.matrix[row])
@@ -95,20 +102,50 @@ class VectorIndex:
                 [i for i in _top(scores, count) if np.isfinite(scores[i])], dtype=np.int64
             )
             found = (self.ids[order], scores[order])
-            if shared_key:
-                _shared_nearest_set(shared_key, found)
+        if shared and (kept is None or kept[0] < self.newest):
+            _shared_nearest_set(key, (self.newest, len(self.ids), *found))
         if len(self._nearest) >= NEAREST_CACHE_SIZE:
             self._nearest.clear()
         self._nearest[(paper_id, count)] = found
         return found
 
+    def _brought_up_to_date(
+        self, paper_id: int, count: int, kept: SharedNearest | None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """A kept list with the vectors added since merged in; None when only the full
+        product will do: nothing kept, or the paper's own vector or one on its list was
+        replaced since (its old cosine no longer holds), or a vector with an older id
+        was committed after the list was made (ids are handed out before commit), or most
+        rows are new."""
+        if kept is None:
+            return None
+        upto, seen, ids, cosines = kept
+        if upto >= self.newest:
+            return ids, cosines
+        if np.count_nonzero(self.embedding_ids <= upto) > seen:
+            return None
+        fresh = np.flatnonzero(self.embedding_ids > upto)
+        fresh_ids = self.ids[fresh]
+        if len(fresh) * 2 > len(self.ids) or np.isin([paper_id, *ids], fresh_ids).any():
+            return None
+        own = self.matrix[self.row_of[paper_id]]
+        merged_ids = np.concatenate([ids, fresh_ids])
+        merged = np.concatenate([cosines, self.matrix[fresh] @ own])
+        order = _top(merged, count)
+        return merged_ids[order], merged[order]
 
-def _shared_nearest_key(model_name: str, key: str, paper_id: int, count: int) -> str:
+
+def _shared_nearest_key(model_name: str, epoch: str, paper_id: int, count: int) -> str:
     model = hashlib.blake2b(model_name.encode(), digest_size=8).hexdigest()
-    return f"similar:{model}:{key}:{paper_id}:{count}"
+    return f"similar:{model}:{epoch}:{paper_id}:{count}"
 
 
-def _shared_nearest_get(key: str) -> tuple[np.ndarray, np.ndarray] | None:
+# A kept list of nearest papers: the newest vector id and the number of vectors it was
+# made from, then the ids and cosines.
+SharedNearest = tuple[int, int, np.ndarray, np.ndarray]
+
+
+def _shared_nearest_get(key: str) -> SharedNearest | None:
     try:
         known = cache.get(key)
     except Exception:  # the cache is down: the product still answers
@@ -116,13 +153,19 @@ def _shared_nearest_get(key: str) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     if known is None:
         return None
-    ids, cosines = known
-    return np.asarray(ids, dtype=np.int64), np.asarray(cosines, dtype=np.float32)
+    upto, seen, ids, cosines = known
+    return (
+        int(upto),
+        int(seen),
+        np.asarray(ids, dtype=np.int64),
+        np.asarray(cosines, dtype=np.float32),
+    )
 
 
-def _shared_nearest_set(key: str, found: tuple[np.ndarray, np.ndarray]) -> None:
+def _shared_nearest_set(key: str, kept: SharedNearest) -> None:
+    upto, seen, ids, cosines = kept
     try:
-        cache.set(key, (found[0].tolist(), found[1].tolist()), SHARED_NEAREST_SECONDS)
+        cache.set(key, (upto, seen, ids.tolist(), cosines.tolist()), SHARED_NEAREST_SECONDS)
     except Exception:
         logger.warning("similar papers: cache write failed", exc_info=True)
 
@@ -137,8 +180,7 @@ RESCORED = 512
 
 NEAREST_CACHE_SIZE = 10_000
 # From this many vectors a paper's neighbours are also kept in the shared cache; below, the
-# product costs less than the cache's round trip. The key names the matrix, so a reload
-# never reads old lists; the expiry only bounds what the cache holds.
+# product costs less than the cache's round trip. The expiry only bounds what it holds.
 SHARED_NEAREST_FROM = HALF_SCAN_FROM
 SHARED_NEAREST_SECONDS = 7 * 24 * 3600
 _indexes: dict[str, VectorIndex] = {}
@@ -149,9 +191,7 @@ def vector_index(model_name: str) -> VectorIndex:
     """The cached matrix of `model_name`'s vectors, reloaded when they changed."""
     # The newest vector is the key: new and re-embedded papers raise its id, and rows of a
     # deleted paper that linger in the matrix are dropped by the visible() filter on read.
-    # Its time as well tells a rebuilt database (ids counted again from 1) from the one a
-    # shared cache entry was computed on. One index probe instead of a count keeps every
-    # search cheap at 100k papers.
+    # One index probe instead of a count keeps every search cheap at 100k papers.
     newest = (
         Embedding.objects.filter(model_name=model_name)
         .order_by("-id")
@@ -166,11 +206,14 @@ def vector_index(model_name: str) -> VectorIndex:
         cached = _indexes.get(model_name)
         if cached is not None and cached.key == key:
             return cached
-        rows = Embedding.objects.filter(model_name=model_name).values_list("paper_id", "vector")
-        ids, vectors = [], []
-        for paper_id, vector in rows.iterator(chunk_size=5000):
+        of_model = Embedding.objects.filter(model_name=model_name)
+        rows = of_model.values_list("id", "paper_id", "vector")
+        embedding_ids, ids, vectors = [], [], []
+        for embedding_id, paper_id, vector in rows.iterator(chunk_size=5000):
+            embedding_ids.append(embedding_id)
             ids.append(paper_id)
             vectors.append(np.frombuffer(bytes(vector), dtype="<f4"))
+        oldest = of_model.order_by("id").values_list("id", "created_at").first()
         dims = {len(v) for v in vectors}
         matrix = (
             np.vstack(vectors).astype(np.float32)
@@ -185,6 +228,9 @@ def vector_index(model_name: str) -> VectorIndex:
             matrix=matrix,
             row_of={int(pid): i for i, pid in enumerate(ids_array)},
             half=_half_copy(matrix) if len(ids_array) >= HALF_SCAN_FROM else None,
+            embedding_ids=np.array(embedding_ids if len(dims) == 1 else [], dtype=np.int64),
+            newest=newest[0] if newest else 0,
+            epoch=f"{oldest[0]}.{oldest[1].timestamp():.6f}" if oldest else "0",
         )
         _indexes[model_name] = index
         return index
