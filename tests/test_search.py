@@ -137,15 +137,30 @@ def test_filters_checked_on_the_best_candidates_rank_as_within_all_they_allow(
 
     found = ranked()
 
-    def within_all_allowed(filters, index, scores, keyword):  # type: ignore[no-untyped-def]
-        allowed = set(filters.apply(Paper.objects.visible()).values_list("pk", flat=True))
-        semantic = search_module._best(index, scores, search_module.CANDIDATES, allowed)
-        return [pk for pk in keyword if pk in allowed], semantic
+    def within_all_allowed(papers, index, scores):  # type: ignore[no-untyped-def]
+        allowed = set(papers.values_list("pk", flat=True))
+        return search_module._best(index, scores, search_module.CANDIDATES, allowed)
 
-    monkeypatch.setattr(search_module, "_filtered", within_all_allowed)
+    monkeypatch.setattr(search_module, "_semantic_within", within_all_allowed)
     assert found == ranked()
     assert len(found) >= 10
     assert {Paper.objects.get(pk=pk).kind for pk, _, _ in found} == {kind}
+
+
+def test_keyword_side_ranks_within_the_filters() -> None:
+    # Every paper holds the word, so it is common and matches rank newest first: the
+    # newest are all after the date filter, which must not leave the words side empty.
+    papers = [
+        PaperFactory(title=f"Zebra study {i}", published_at=f"2025-01-{i + 1:02d}T12:00:00Z")
+        for i in range(28)
+    ]
+    early = SearchFilters(date_to=date(2025, 1, 3))
+    assert keyword_search("zebra", 5) == [p.pk for p in reversed(papers[-5:])]
+    within = early.apply(Paper.objects.visible())
+    assert keyword_search("zebra", 5, within) == [p.pk for p in reversed(papers[:3])]
+    hits = search("zebra", early, limit=10)
+    assert {h.paper.pk for h in hits} == {p.pk for p in papers[:3]}
+    assert all(h.keyword_rank for h in hits)
 
 
 def test_similar_papers_are_exact_and_skip_hidden_and_self(corpus) -> None:  # type: ignore[no-untyped-def]

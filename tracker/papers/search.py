@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 # ranked well by one method but absent from the other still come near the top.
 RRF_K = 60
 CANDIDATES = 200
-# With filters, each side ranks this many times CANDIDATES before the filters are checked.
+# With filters, the semantic side ranks this many times CANDIDATES before they are checked.
 FILTER_OVERFETCH = 5
 MAX_QUERY_WORDS = 24
 
@@ -424,64 +424,86 @@ def _distinctive_words(cursor, words: list[str]) -> list[str]:  # type: ignore[n
     return rare
 
 
-def keyword_search(query: str, limit: int = CANDIDATES) -> list[int]:
+def keyword_search(
+    query: str,
+    limit: int = CANDIDATES,
+    within: QuerySet[Paper] | None = None,
+    dated: bool = False,
+) -> list[int]:
     """Paper ids ranked by full-text relevance (any of the words; rarer and title matches
-    count more), visible papers only."""
+    count more), visible papers only, and only those in `within` (the search filters)
+    when given: filtering the best matches afterwards would leave none when every one of
+    them lies outside the filters, as the newest matches of a common word do for a
+    filter on last spring.
+
+    When every word is common, a relevance score says little (PostgreSQL's has no inverse
+    document frequency) and would have to be computed for a large share of the table;
+    the newest matches come first instead, walked along the primary key, or along the
+    date index inside the filter's bounds when they bound the date (`dated`)."""
     words = query_words(query)
     if not words:
         return []
     with connection.cursor() as cursor:
         rare = _distinctive_words(cursor, words)
-        if not rare:
-            return _newest_matches(cursor, words, limit)
-        words = rare
-        if connection.vendor == "postgresql":
-            document = f"p.{PG_DOCUMENT}"
-            cursor.execute(
-                f"""SELECT p.id FROM papers_paper p, to_tsquery('english', %s) q
-                WHERE {document} @@ q AND p.hidden = false AND p.merged_into_id IS NULL
-                ORDER BY ts_rank_cd({document}, q, 1) DESC, p.id DESC LIMIT %s""",  # noqa: S608
-                [" | ".join(words), limit],
-            )
-        else:
-            match = " OR ".join('"' + w.replace('"', "") + '"' for w in words)
+    if connection.vendor == "postgresql":
+        papers = within if within is not None else Paper.objects.visible()
+        return _pg_matches(papers, rare or words, limit, bool(rare), dated)
+    return _sqlite_matches(within, rare or words, limit, bool(rare), dated)
+
+
+def _pg_matches(
+    papers: QuerySet[Paper], words: list[str], limit: int, ranked: bool, dated: bool
+) -> list[int]:
+    """The filters and the full-text match in one WHERE on the papers table, which lets the
+    planner walk an index in order and stop early."""
+    tsquery = " | ".join(words)
+    document = f'"papers_paper"."{PG_DOCUMENT}"'
+    matches = papers.filter(
+        # The words are a parameter; only the constant column name is formatted in.
+        RawSQL(f"{document} @@ to_tsquery('english', %s)", (tsquery,), BooleanField())  # noqa: S611
+    )
+    if ranked:
+        rank = RawSQL(f"ts_rank_cd({document}, to_tsquery('english', %s), 1)", (tsquery,))  # noqa: S611
+        matches = matches.annotate(rank=rank).order_by("-rank", "-id")
+    else:
+        matches = matches.order_by("-published_at", "-id") if dated else matches.order_by("-id")
+    return list(matches.values_list("id", flat=True)[:limit])
+
+
+def _sqlite_matches(
+    within: QuerySet[Paper] | None, words: list[str], limit: int, ranked: bool, dated: bool
+) -> list[int]:
+    match = " OR ".join('"' + w.replace('"', "") + '"' for w in words)
+    scope, params = ("", [])
+    if within is not None:
+        sql, scope_params = within.order_by().values("pk").query.sql_with_params()
+        scope, params = (f"IN ({sql})", list(scope_params))
+    with connection.cursor() as cursor:
+        if ranked:
             # Ranked inside the full-text table first, then joined: joining every match
             # before the sort cost a row lookup per match (1.5x slower at 100k papers).
             # The over-fetch covers hidden and merged papers among the best matches.
             cursor.execute(
-                """SELECT p.id FROM (
+                f"""SELECT p.id FROM (
                     SELECT rowid AS id, bm25(papers_paper_fts, 3.0, 1.0) AS score
                     FROM papers_paper_fts WHERE papers_paper_fts MATCH %s
+                    {f"AND rowid {scope}" if scope else ""}
                     ORDER BY score, rowid DESC LIMIT %s
                 ) f JOIN papers_paper p ON p.id = f.id
                 WHERE p.hidden = 0 AND p.merged_into_id IS NULL
-                ORDER BY f.score, p.id DESC LIMIT %s""",
-                [match, limit * 2 + 50, limit],
+                ORDER BY f.score, p.id DESC LIMIT %s""",  # noqa: S608
+                [match, *params, limit * 2 + 50, limit],
+            )
+        else:
+            newest = "p.published_at DESC, p.id DESC" if dated else "p.id DESC"
+            cursor.execute(
+                f"""SELECT p.id FROM papers_paper_fts f JOIN papers_paper p ON p.id = f.rowid
+                WHERE papers_paper_fts MATCH %s AND p.hidden = 0 AND p.merged_into_id IS NULL
+                {f"AND p.id {scope}" if scope else ""}
+                ORDER BY {newest} LIMIT %s""",  # noqa: S608
+                [match, *params, limit],
             )
         return [row[0] for row in cursor.fetchall()]
-
-
-def _newest_matches(cursor, words: list[str], limit: int) -> list[int]:  # type: ignore[no-untyped-def]
-    """Papers holding any of `words`, latest added first: when every word is common, a relevance
-    score says little (no inverse document frequency) and would have to be computed for a
-    large share of the table; recency is the useful order and the primary key gives it."""
-    if connection.vendor == "postgresql":
-        cursor.execute(
-            f"""SELECT p.id FROM papers_paper p
-            WHERE {PG_DOCUMENT} @@ to_tsquery('english', %s)
-            AND p.hidden = false AND p.merged_into_id IS NULL
-            ORDER BY p.id DESC LIMIT %s""",  # noqa: S608
-            [" | ".join(words), limit],
-        )
-    else:
-        match = " OR ".join('"' + w.replace('"', "") + '"' for w in words)
-        cursor.execute(
-            """SELECT p.id FROM papers_paper_fts f JOIN papers_paper p ON p.id = f.rowid
-            WHERE papers_paper_fts MATCH %s AND p.hidden = 0 AND p.merged_into_id IS NULL
-            ORDER BY p.id DESC LIMIT %s""",
-            [match, limit],
-        )
-    return [row[0] for row in cursor.fetchall()]
 
 
 def semantic_search(
@@ -560,27 +582,21 @@ class SearchHit:
     similarity: float | None
 
 
-def _filtered(
-    filters: SearchFilters,
-    index: VectorIndex | None,
-    scores: np.ndarray | None,
-    keyword: list[int],
-) -> tuple[list[int], list[tuple[int, float]]]:
-    """Both rankings within what the filters allow, as if only those papers existed.
+def _semantic_within(
+    papers: QuerySet[Paper], index: VectorIndex, scores: np.ndarray
+) -> list[tuple[int, float]]:
+    """The semantic ranking within what the filters allow, as if only those papers existed.
 
-    The filters are checked on the best few hundred papers of each side, one query on
-    their ids. When fewer than CANDIDATES of the semantic side's best pass (a narrow
-    filter), the semantic side is ranked within every paper the filters allow instead; that
-    set is then small. Loading every id a broad filter allows ("arXiv only") would be
-    most of a search's time at 100k papers."""
-    visible = filters.apply(Paper.objects.visible())
-    scored = index is not None and scores is not None
-    wide = _best(index, scores, CANDIDATES * FILTER_OVERFETCH, None) if scored else []
-    allowed = _among(visible, set(keyword) | {pk for pk, _ in wide})
+    The filters are checked on the best few hundred papers, one query on their ids. When
+    fewer than CANDIDATES of them pass (a narrow filter), the ranking is made within every
+    paper the filters allow instead; that set is then small. Loading every id a broad
+    filter allows ("arXiv only") would be most of a search's time at 100k papers."""
+    wide = _best(index, scores, CANDIDATES * FILTER_OVERFETCH, None)
+    allowed = _among(papers, {pk for pk, _ in wide})
     semantic = [(pk, score) for pk, score in wide if pk in allowed][:CANDIDATES]
-    if scored and len(semantic) < CANDIDATES and len(wide) < len(scores):
-        semantic = _best(index, scores, CANDIDATES, set(visible.values_list("pk", flat=True)))
-    return [pk for pk in keyword if pk in allowed], semantic
+    if len(semantic) < CANDIDATES and len(wide) < len(scores):
+        semantic = _best(index, scores, CANDIDATES, set(papers.values_list("pk", flat=True)))
+    return semantic
 
 
 def _among(papers: QuerySet[Paper], ids: set[int]) -> set[int]:
@@ -607,12 +623,17 @@ def search(query: str, filters: SearchFilters | None = None, limit: int = 20) ->
         if index is not None and question and len(index.ids)
         else None
     )
-    keyword = keyword_search(query, CANDIDATES * (FILTER_OVERFETCH if filters.active else 1))
+    within = filters.apply(Paper.objects.visible()) if filters.active else None
+    keyword = keyword_search(
+        query, CANDIDATES, within, dated=bool(filters.date_from or filters.date_to)
+    )
     scores = scoring.result() if scoring is not None else None
-    if filters.active:
-        keyword, semantic = _filtered(filters, index, scores, keyword)
+    if index is None or scores is None:
+        semantic = []
+    elif within is not None:
+        semantic = _semantic_within(within, index, scores)
     else:
-        semantic = _best(index, scores, CANDIDATES, None) if scores is not None else []
+        semantic = _best(index, scores, CANDIDATES, None)
     fused: dict[int, float] = {}
     for rank, pk in enumerate(keyword[:CANDIDATES], start=1):
         fused[pk] = fused.get(pk, 0.0) + 1.0 / (RRF_K + rank)
