@@ -5,6 +5,12 @@ thousand papers the scan reads a 16-bit copy (half the memory traffic, which is 
 matrix-vector product waits on), and the best few hundred rows are then scored again in
 float32, so the top results are the exact ones. The matrix is rebuilt when that model's
 newest vector id changes, which covers new papers, re-embedded papers and a model switch.
+A paper's similar papers are kept in the shared cache and brought up to date with new
+vectors alone (VectorIndex.nearest).
+
+With filters, both sides rank within them: the keyword side in its query, the semantic
+side by checking its best few hundred and, for a narrow filter, by ranking within all the
+filter allows (_semantic_within).
 """
 
 from __future__ import annotations
