@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tests.conftest import client_for
@@ -81,6 +82,21 @@ def test_keyword_side_takes_the_rarest_words_within_its_match_budget(monkeypatch
             cursor, ["gradient", "descent", "quokka", "numbat"]
         ) == ["numbat", "quokka"]
     assert keyword_search("numbat descent gradient")[0] == numbat.pk
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL's column statistics (DATABASE_URL)"
+)
+def test_common_words_are_known_from_the_column_statistics_without_counting() -> None:
+    PaperFactory.create_batch(40, title="Zebra crossing", abstract="")
+    PaperFactory.create_batch(2, title="Okapi sighting", abstract="")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE papers_paper")
+    with CaptureQueriesContext(connection) as queries, connection.cursor() as cursor:
+        rare = search_module._distinctive_words(cursor, ["zebras", "okapi", "the"])
+    assert rare == ["the", "okapi"]  # a stop word matches nothing, so it costs nothing
+    counted = [q["sql"] for q in queries if "count(*)" in q["sql"]]
+    assert not any("zebra" in sql for sql in counted), counted
 
 
 def test_filters_narrow_the_results() -> None:

@@ -277,6 +277,7 @@ def vector_index_forget() -> None:
     """Drop this process's search caches: the vector matrices and which words are common."""
     _indexes.clear()
     _word_common.clear()
+    _lexeme_stats.clear()
 
 
 def _active_index() -> VectorIndex | None:
@@ -361,10 +362,12 @@ def query_words(query: str) -> list[str]:
 COMMON_SHARE = 0.1
 # Every match of an OR is scored before the best are kept: the rarest words are taken
 # until their matches would pass this share of papers or MATCH_BUDGET_MIN, whichever is
-# more (the rarest is always taken; a thousand matches score in about a millisecond). The
-# words left out are frequent ones, whose meaning the semantic side carries anyway; a long
-# question of mid-frequency words otherwise scored tens of thousands of papers.
-MATCH_BUDGET_SHARE = 0.05
+# more (the rarest is always taken). The words left out are frequent ones, whose meaning
+# the semantic side carries anyway; a long question of mid-frequency words otherwise
+# scored tens of thousands of papers. PostgreSQL ranks real abstracts at about 7 ms a
+# thousand matches: at 100k papers 5% took 33 ms a question and 2% takes 16, and a title
+# asked as a question found its own paper in the first ten as often (52 of 80 against 51).
+MATCH_BUDGET_SHARE = 0.02
 MATCH_BUDGET_MIN = 1000
 # Whether a word is common changes slowly with the corpus (and the cap it is measured
 # against is part of the key), so each process remembers the answer for a while instead of
@@ -388,6 +391,49 @@ def _paper_count(cursor) -> int:  # type: ignore[no-untyped-def]
     return int(cursor.fetchone()[0])
 
 
+def _pg_common_counts(cursor, words: list[str], papers: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """How many papers hold each of `words` that is common enough for ANALYZE's statistics
+    to list (most_common_elems of the tsvector column: every lexeme in more than a percent
+    or two of papers), and 0 for a word with no lexeme (a stop word). Counting a common
+    word's matches reads thousands of rows of long abstracts, 10 ms and more each at 100k
+    papers; a new question of a dozen words spent most of the search box's time there.
+    The words left out are rare, and their exact count stays cheap."""
+    stats = _lexeme_shares(cursor)
+    cursor.execute(
+        "SELECT w, array(SELECT lexeme FROM unnest(to_tsvector('english', w))) "
+        "FROM unnest(%s::text[]) AS w",
+        [words],
+    )
+    counts = {}
+    for word, lexemes in cursor.fetchall():
+        if not lexemes:
+            counts[word] = 0
+        elif len(lexemes) == 1 and lexemes[0] in stats:
+            counts[word] = int(stats[lexemes[0]] * papers)
+    return counts
+
+
+def _lexeme_shares(cursor) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """The share of papers holding each common lexeme, as ANALYZE last counted; kept for
+    WORD_CACHE_SECONDS. Empty before the first ANALYZE."""
+    now = time.monotonic()
+    if _lexeme_stats and now - _lexeme_stats[0][0] < WORD_CACHE_SECONDS:
+        return _lexeme_stats[0][1]
+    cursor.execute(
+        "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+        "WHERE schemaname = current_schema() AND tablename = 'papers_paper' AND attname = %s",
+        [PG_DOCUMENT],
+    )
+    row = cursor.fetchone()
+    # The frequencies end with the smallest and largest of them; the lexemes do not.
+    shares = dict(zip(row[0], row[1], strict=False)) if row and row[0] else {}
+    _lexeme_stats[:] = [(now, shares)]
+    return shares
+
+
+_lexeme_stats: list[tuple[float, dict[str, float]]] = []
+
+
 def _distinctive_words(cursor, words: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
     """The words found in less than COMMON_SHARE of papers, rarest first and within the
     match budget (empty when all are common)."""
@@ -408,6 +454,14 @@ def _distinctive_words(cursor, words: list[str]) -> list[str]:  # type: ignore[n
     now = time.monotonic()
     if len(_word_common) > WORD_CACHE_SIZE:
         _word_common.clear()
+    unknown = [
+        word
+        for word in dict.fromkeys(words)
+        if not ((known := _word_common.get((word, cap))) and now - known[0] < WORD_CACHE_SECONDS)
+    ]
+    if unknown and connection.vendor == "postgresql":
+        for word, count in _pg_common_counts(cursor, unknown, papers).items():
+            _word_common[(word, cap)] = (now, count)
     for word in dict.fromkeys(words):
         known = _word_common.get((word, cap))
         if known is not None and now - known[0] < WORD_CACHE_SECONDS:
@@ -480,32 +534,34 @@ def _sqlite_matches(
     within: QuerySet[Paper] | None, words: list[str], limit: int, ranked: bool, dated: bool
 ) -> list[int]:
     match = " OR ".join('"' + w.replace('"', "") + '"' for w in words)
+    # The filters apply to the joined papers: on the full-text table's rowid, SQLite would
+    # run the MATCH once for every paper they allow.
     scope, params = ("", [])
     if within is not None:
         sql, scope_params = within.order_by().values("pk").query.sql_with_params()
-        scope, params = (f"IN ({sql})", list(scope_params))
+        scope, params = (f"AND +p.id IN ({sql})", list(scope_params))
     with connection.cursor() as cursor:
         if ranked:
             # Ranked inside the full-text table first, then joined: joining every match
             # before the sort cost a row lookup per match (1.5x slower at 100k papers).
-            # The over-fetch covers hidden and merged papers among the best matches.
+            # The over-fetch covers hidden and merged papers among the best matches; with
+            # filters every match is joined (the match budget bounds how many there are).
             cursor.execute(
                 f"""SELECT p.id FROM (
                     SELECT rowid AS id, bm25(papers_paper_fts, 3.0, 1.0) AS score
                     FROM papers_paper_fts WHERE papers_paper_fts MATCH %s
-                    {f"AND rowid {scope}" if scope else ""}
                     ORDER BY score, rowid DESC LIMIT %s
                 ) f JOIN papers_paper p ON p.id = f.id
-                WHERE p.hidden = 0 AND p.merged_into_id IS NULL
+                WHERE p.hidden = 0 AND p.merged_into_id IS NULL {scope}
                 ORDER BY f.score, p.id DESC LIMIT %s""",  # noqa: S608
-                [match, *params, limit * 2 + 50, limit],
+                [match, -1 if scope else limit * 2 + 50, *params, limit],
             )
         else:
             newest = "p.published_at DESC, p.id DESC" if dated else "p.id DESC"
             cursor.execute(
                 f"""SELECT p.id FROM papers_paper_fts f JOIN papers_paper p ON p.id = f.rowid
                 WHERE papers_paper_fts MATCH %s AND p.hidden = 0 AND p.merged_into_id IS NULL
-                {f"AND p.id {scope}" if scope else ""}
+                {scope}
                 ORDER BY {newest} LIMIT %s""",  # noqa: S608
                 [match, *params, limit],
             )
@@ -595,8 +651,8 @@ def _semantic_within(
 
     The filters are checked on the best few hundred papers, one query on their ids. When
     fewer than CANDIDATES of them pass (a narrow filter), the ranking is made within every
-    paper the filters allow instead; that set is then small. Loading every id a broad
-    filter allows ("arXiv only") would be most of a search's time at 100k papers."""
+    paper the filters allow instead. Loading every id a broad filter allows ("arXiv only")
+    would be most of a search's time at 100k papers."""
     wide = _best(index, scores, CANDIDATES * FILTER_OVERFETCH, None)
     allowed = _among(papers, {pk for pk, _ in wide})
     semantic = [(pk, score) for pk, score in wide if pk in allowed][:CANDIDATES]
