@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from statistics import mean, pstdev
@@ -150,20 +151,20 @@ def inbox_build(
     )
     label_of = {topic.pk: topic.label for topic in topics}
 
-    def topic_label(topic_id: int | None) -> str | None:
+    def topic_label(topic_id: int | None) -> str:
         # A retired topic that still holds papers is named by its number.
-        return label_of.get(topic_id, f"Topic {topic_id}") if topic_id else None
+        return label_of.get(topic_id, f"Topic {topic_id}") if topic_id else "No topic yet"
 
     followed_topics = [topic for topic in topics if topic.is_followed]  # type: ignore[attr-defined]
     followed_ids = {topic.pk for topic in followed_topics}
 
     # A paper's topic is looked up per paper (an index probe each) rather than joined: a
     # join lets PostgreSQL hash the whole paper-to-topic table to match a week of papers.
-    topic_of = PaperTopic.objects.filter(paper_id=OuterRef("pk"))
+    topic_of = Subquery(PaperTopic.objects.filter(paper_id=OuterRef("pk")).values("topic_id")[:1])
     base = inbox_papers(membership, filters)
-    page_qs = with_team_score(
-        base.annotate(in_topic=Subquery(topic_of.values("topic_id")[:1])), membership.team
-    ).only(*INBOX_ROW_FIELDS)  # the abstract and comment are kilobytes a row
+    page_qs = with_team_score(base.annotate(in_topic=topic_of), membership.team).only(
+        *INBOX_ROW_FIELDS  # the abstract and comment are kilobytes a row
+    )
     if filters.topic:
         page_qs = page_qs.filter(in_topic=filters.topic)
     # Followed topics first, newest first within each half. Two LIMITed queries that walk
@@ -178,36 +179,30 @@ def inbox_build(
     page += list(rest[: limit - len(page)])
 
     # One scan of the window gives both facets: counts per topic and per category.
-    topic_rows: dict[int | None, dict[str, Any]] = {}
-    category_counts: dict[str, int] = {}
+    per_topic: Counter[int | None] = Counter()
+    per_category: Counter[str] = Counter()
     for row in (
         base.order_by()
-        .annotate(window_topic=Subquery(topic_of.values("topic_id")[:1]))
+        .annotate(window_topic=topic_of)
         .values("window_topic", "primary_category")
         .annotate(n=Count("id"))
     ):
-        entry = topic_rows.setdefault(
-            row["window_topic"], {"label": topic_label(row["window_topic"]), "n": 0}
-        )
-        entry["n"] += row["n"]
+        per_topic[row["window_topic"]] += row["n"]
         if row["primary_category"]:
-            category_counts[row["primary_category"]] = (
-                category_counts.get(row["primary_category"], 0) + row["n"]
-            )
-    counts = topic_rows
+            per_category[row["primary_category"]] += row["n"]
     topic_counts = sorted(
         (
             TopicGroup(
                 topic_id=topic_id,
-                label=row["label"] or "No topic yet",
+                label=topic_label(topic_id),
                 followed=topic_id in followed_ids,
-                count=row["n"],
+                count=n,
             )
-            for topic_id, row in counts.items()
+            for topic_id, n in per_topic.items()
         ),
         key=lambda g: (not g.followed, -g.count, g.label),
     )
-    categories = sorted(category_counts.items(), key=lambda item: (-item[1], item[0]))
+    categories = sorted(per_category.items(), key=lambda item: (-item[1], item[0]))
 
     groups: dict[int | None, TopicGroup] = {}
     for paper in page:
@@ -215,16 +210,12 @@ def inbox_build(
         if key not in groups:
             groups[key] = TopicGroup(
                 topic_id=key,
-                label=topic_label(key) or "No topic yet",
+                label=topic_label(key),
                 followed=key in followed_ids,
-                count=counts.get(key, {}).get("n", 0),
+                count=per_topic[key],
             )
         groups[key].papers.append(paper)
-    total = (
-        counts.get(filters.topic, {}).get("n", 0)
-        if filters.topic
-        else sum(row["n"] for row in counts.values())
-    )
+    total = per_topic[filters.topic] if filters.topic else sum(per_topic.values())
     return Inbox(
         groups=list(groups.values()),
         topic_counts=topic_counts,
