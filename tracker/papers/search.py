@@ -454,19 +454,18 @@ def _distinctive_words(cursor, words: list[str]) -> list[str]:  # type: ignore[n
     now = time.monotonic()
     if len(_word_common) > WORD_CACHE_SIZE:
         _word_common.clear()
-    unknown = [
-        word
-        for word in dict.fromkeys(words)
-        if not ((known := _word_common.get((word, cap))) and now - known[0] < WORD_CACHE_SECONDS)
-    ]
+
+    def remembered(word: str) -> int | None:
+        known = _word_common.get((word, cap))
+        return known[1] if known is not None and now - known[0] < WORD_CACHE_SECONDS else None
+
+    unknown = [word for word in dict.fromkeys(words) if remembered(word) is None]
     if unknown and connection.vendor == "postgresql":
         for word, count in _pg_common_counts(cursor, unknown, papers).items():
             _word_common[(word, cap)] = (now, count)
     for word in dict.fromkeys(words):
-        known = _word_common.get((word, cap))
-        if known is not None and now - known[0] < WORD_CACHE_SECONDS:
-            count = known[1]
-        else:
+        count = remembered(word)
+        if count is None:
             # Counting stops at the cap, so a common word costs a bounded index scan.
             term = word if connection.vendor == "postgresql" else f'"{word}"'
             cursor.execute(count_sql, [term, cap])
