@@ -684,7 +684,8 @@ def search(query: str, filters: SearchFilters | None = None, limit: int = 20) ->
         if index is not None and question and len(index.ids)
         else None
     )
-    within = filters.apply(Paper.objects.visible()) if filters.active else None
+    allowed = filters.apply(Paper.objects.visible())
+    within = allowed if filters.active else None
     keyword = keyword_search(
         query, CANDIDATES, within, dated=bool(filters.date_from or filters.date_to)
     )
@@ -701,7 +702,7 @@ def search(query: str, filters: SearchFilters | None = None, limit: int = 20) ->
     for rank, (pk, _) in enumerate(semantic, start=1):
         fused[pk] = fused.get(pk, 0.0) + 1.0 / (RRF_K + rank)
     best = sorted(fused, key=lambda pk: -fused[pk])[: limit * 2]
-    papers = filters.apply(Paper.objects.visible()).in_bulk(best)
+    papers = allowed.in_bulk(best)
     keyword_rank = {pk: r for r, pk in enumerate(keyword[:CANDIDATES], start=1)}
     semantic_rank = {pk: (r, s) for r, (pk, s) in enumerate(semantic, start=1)}
     hits = []
