@@ -246,6 +246,10 @@ def shared_similar_forget() -> None:
     """Every run starts with no similar-papers lists in the shared cache, as a fresh seed
     would: a reused database keeps its vectors, and so would match an earlier run's lists.
     Only those keys go; whatever else shares the cache stays."""
+    from tracker.papers.search import SHARED_NEAREST_PREFIX
+
+    # Django's cache puts its own prefix and version before the key.
+    pattern = f"*:{SHARED_NEAREST_PREFIX}:*"
     url = os.environ.get("REDIS_URL", "")
     if not url:  # the database cache, in the bench's own database
         from django.core.management import call_command
@@ -253,12 +257,13 @@ def shared_similar_forget() -> None:
 
         call_command("createcachetable", verbosity=0)
         with connection.cursor() as cursor:
-            cursor.execute("DELETE FROM tracker_cache WHERE cache_key LIKE %s", ["%:similar:%"])
+            like = pattern.replace("*", "%")
+            cursor.execute("DELETE FROM tracker_cache WHERE cache_key LIKE %s", [like])
         return
     import redis
 
     client = redis.Redis.from_url(url)
-    for key in client.scan_iter(match="*:similar:*", count=1000):
+    for key in client.scan_iter(match=pattern, count=1000):
         client.delete(key)
 
 

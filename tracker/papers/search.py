@@ -141,9 +141,13 @@ class VectorIndex:
         return merged_ids[order], merged[order]
 
 
+# The shared cache keys of similar-papers lists start with this (bench/web.py clears them).
+SHARED_NEAREST_PREFIX = "similar"
+
+
 def _shared_nearest_key(model_name: str, epoch: str, paper_id: int, count: int) -> str:
     model = hashlib.blake2b(model_name.encode(), digest_size=8).hexdigest()
-    return f"similar:{model}:{epoch}:{paper_id}:{count}"
+    return f"{SHARED_NEAREST_PREFIX}:{model}:{epoch}:{paper_id}:{count}"
 
 
 # A kept list of nearest papers: the newest vector id and the number of vectors it was
