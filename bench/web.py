@@ -267,6 +267,20 @@ def shared_similar_forget() -> None:
         client.delete(key)
 
 
+def similar_lists_ahead(paper_ids: list[int]) -> None:
+    """The newest papers' similar-papers lists, made as the embed task makes them after the
+    harvest that brought those papers (workers/embedder.py). The paper pages the clients
+    open are among these papers, as a team's are among the new papers of its inbox."""
+    from workers.embedder import similar_lists_make
+
+    started = time.perf_counter()
+    similar_lists_make(paper_ids)
+    print(
+        f"made the similar-papers lists of the newest {len(paper_ids)} papers ahead "
+        f"in {time.perf_counter() - started:.1f}s"
+    )
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -379,6 +393,7 @@ def main() -> int:
     os.environ.update(env)
     data = reuse_seed() if reuse else seed()
     shared_similar_forget()
+    similar_lists_ahead(data["paper_ids"])  # type: ignore[arg-type]
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"],
         cwd=ROOT,

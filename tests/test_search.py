@@ -240,6 +240,48 @@ def test_similar_papers_one_process_computed_serve_the_others(monkeypatch) -> No
     assert near_a() == [(d.pk, 0.99), (c.pk, 0.6), (b.pk, 0.0)] and len(products) == 3
 
 
+def test_embedding_makes_the_new_papers_similar_lists_ahead(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(search_module, "SHARED_NEAREST_FROM", 0)
+    products = []
+    full_product = VectorIndex.scores
+    monkeypatch.setattr(
+        VectorIndex, "scores", lambda self, v: products.append(v) or full_product(self, v)
+    )
+    titles = ["Sparse attention for long context", "Long-context sparse attention", "Tabby cats"]
+    papers = [PaperFactory(title=t, abstract="") for t in titles]
+    assert embed_papers([p.pk for p in papers], owner="test") == 3
+
+    # A web process opening the papers finds their lists made: no product runs.
+    search_module.vector_index_forget()
+    made = {p.pk: [(o.pk, round(s, 4)) for o, s in similar_papers(p)] for p in papers}
+    assert products == []
+    assert made[papers[0].pk][0][0] == papers[1].pk
+    assert all(len(made[p.pk]) == 2 and p.pk not in dict(made[p.pk]) for p in papers)
+
+    # The same lists as the page's own product gives.
+    search_module.vector_index_forget()
+    monkeypatch.setattr(search_module, "_shared_nearest_get", lambda key: None)
+    assert {p.pk: [(o.pk, round(s, 4)) for o, s in similar_papers(p)] for p in papers} == made
+    assert len(products) == 3
+
+
+def test_lists_made_ahead_cover_the_papers_asked_and_survive_a_cache_failure(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(search_module, "SHARED_NEAREST_FROM", 0)
+    monkeypatch.setattr(search_module, "WARM_BLOCK", 2)
+    papers = PaperFactory.create_batch(5)
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(5, 8)).astype("<f4")
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    embeddings_store(stored_model_name(), [p.pk for p in papers], vectors)
+    # Blocks of two: the last block holds one paper; an unknown id is stepped over.
+    assert search_module.similar_lists_warm([p.pk for p in papers] + [10**9]) == 5
+    monkeypatch.setattr(search_module.cache, "set_many", lambda *a, **k: 1 / 0)
+    assert search_module.similar_lists_warm([papers[0].pk]) == 0
+    # Below the shared size the pages run the product themselves: nothing is made.
+    monkeypatch.setattr(search_module, "SHARED_NEAREST_FROM", 6)
+    assert search_module.similar_lists_warm([papers[0].pk]) == 0
+
+
 def test_a_vector_committed_late_under_an_older_id_still_reaches_kept_lists(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     # Ids are handed out before commit: an embedding run that commits after another one
     # brings rows older by id than the newest a kept list has seen.

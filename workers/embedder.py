@@ -25,6 +25,9 @@ PACKAGED_PREFIX = "packaged:"
 # Past this many characters the model's 256-token window is long full; tokenising the
 # rest of a 50,000-character abstract would only cost time.
 MAX_TEXT_CHARS = 4000
+# An embedding run makes the similar-papers lists of at most this many of its newest papers
+# ahead (a backfill of a whole corpus leaves older papers' lists to their first reader).
+SIMILAR_WARM_LIMIT = 5000
 
 
 class EmbeddingModelError(RuntimeError):
@@ -147,12 +150,36 @@ def encode_texts(texts: Sequence[str], stored_name: str | None = None) -> np.nda
     return encoder.encode(texts, batch_size=settings.EMBEDDING_BATCH_SIZE)
 
 
-def embed_papers(paper_ids: Sequence[int], owner: str) -> int:
-    """Embed those of `paper_ids` that still lack a vector for the configured model.
+def embed_papers(paper_ids: Sequence[int], owner: str, warm: bool = True) -> int:
+    """Embed those of `paper_ids` that still lack a vector for the configured model, then
+    make their similar-papers lists ahead unless `warm` is false (embed_pending does that
+    once for its whole run).
 
     Returns how many were embedded here. The model is loaded before anything is read, so
     a bad model name stops with EmbeddingModelError and changes nothing.
     """
+    embedded: list[int] = []
+    done = _embed(paper_ids, owner, embedded)
+    if warm:
+        similar_lists_make(embedded)
+    return done
+
+
+def similar_lists_make(paper_ids: list[int]) -> None:
+    """The similar-papers lists of the newest SIMILAR_WARM_LIMIT of `paper_ids`, made ahead
+    for the paper page. A failure here costs the first open of a paper its product, not
+    the embedding, so it is logged and not raised."""
+    from tracker.papers.search import similar_lists_warm
+
+    if not paper_ids:
+        return
+    try:
+        similar_lists_warm(sorted(paper_ids)[-SIMILAR_WARM_LIMIT:])
+    except Exception:
+        logger.exception("similar papers: making lists ahead failed")
+
+
+def _embed(paper_ids: Sequence[int], owner: str, embedded: list[int]) -> int:
     from tracker.papers.embeddings import (
         embedding_claims_release,
         embedding_claims_take,
@@ -186,6 +213,7 @@ def embed_papers(paper_ids: Sequence[int], owner: str) -> int:
             ids = [pk for pk, _, _ in rows]
             embeddings_store(model_name, ids, vectors)
             paper_topics_assign_nearest(ids)
+            embedded.extend(ids)
             done += len(ids)
     finally:
         embedding_claims_release(model_name, claimed)
@@ -204,6 +232,7 @@ def embed_pending(owner: str, limit: int | None = None) -> int:
     chunk = settings.EMBEDDING_TASK_CHUNK
     done = 0
     skipped: set[int] = set()
+    embedded: list[int] = []
     while limit is None or done < limit:
         # Look a few chunks ahead so that papers claimed by another worker are stepped over.
         candidates = [
@@ -215,8 +244,9 @@ def embed_pending(owner: str, limit: int | None = None) -> int:
         ]
         if not candidates:
             break
-        embedded = embed_papers(candidates[:chunk], owner)
-        if embedded == 0:
+        count = _embed(candidates[:chunk], owner, embedded)
+        if count == 0:
             skipped.update(candidates[:chunk])
-        done += embedded
+        done += count
+    similar_lists_make(embedded)
     return done

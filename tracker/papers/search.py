@@ -173,11 +173,21 @@ def _shared_nearest_get(key: str) -> SharedNearest | None:
 
 
 def _shared_nearest_set(key: str, kept: SharedNearest) -> None:
-    upto, seen, ids, cosines = kept
+    _shared_nearest_set_many({key: kept})
+
+
+def _shared_nearest_set_many(lists: dict[str, SharedNearest]) -> int:
+    """Keep lists in the shared cache in one round trip; how many were kept."""
+    values = {
+        key: (upto, seen, ids.tolist(), cosines.tolist())
+        for key, (upto, seen, ids, cosines) in lists.items()
+    }
     try:
-        cache.set(key, (upto, seen, ids.tolist(), cosines.tolist()), SHARED_NEAREST_SECONDS)
+        cache.set_many(values, SHARED_NEAREST_SECONDS)
     except Exception:
         logger.warning("similar papers: cache write failed", exc_info=True)
+        return 0
+    return len(values)
 
 
 # Below this many rows the float32 product is cheap enough on its own.
@@ -300,14 +310,21 @@ def _top(scores: np.ndarray, count: int) -> np.ndarray:
 
 
 SIMILAR_FIELDS = ("title", "published_at", "primary_category", "kind", "lab")
+# How many similar papers the paper page shows, and how many more a list holds so that
+# hidden or merged papers among them still leave it full.
+SIMILAR_SHOWN = 8
+SIMILAR_SPARE = 10
+# Papers whose lists one product computes when they are made ahead (a block of rows
+# against the whole matrix: 256 x 100k float32 cosines is 100 MB).
+WARM_BLOCK = 256
 
 
-def similar_papers(paper: Paper, limit: int = 10) -> list[tuple[Paper, float]]:
+def similar_papers(paper: Paper, limit: int = SIMILAR_SHOWN) -> list[tuple[Paper, float]]:
     """The visible papers nearest to `paper` by cosine, best first."""
     index = _active_index()
     if index is None or paper.pk not in index.row_of:
         return []
-    want = limit + 10
+    want = limit + SIMILAR_SPARE
     while True:
         found_ids, cosines = index.nearest(paper.pk, want)
         ids = [int(i) for i in found_ids]
@@ -321,6 +338,36 @@ def similar_papers(paper: Paper, limit: int = 10) -> list[tuple[Paper, float]]:
         if len(hits) >= limit or want >= len(index.ids):
             return hits[:limit]
         want *= 4
+
+
+def similar_lists_warm(paper_ids: list[int], limit: int = SIMILAR_SHOWN) -> int:
+    """Make the similar-papers lists of `paper_ids` ahead and keep them in the shared
+    cache, where the paper page finds them (VectorIndex.nearest). The embed task runs this
+    for the papers it has just embedded: they are the ones the team opens from the inbox,
+    and on a large corpus the product is most of the first open's cost. One matrix product
+    per block of papers here costs far less than one per page there. Returns how many
+    lists were kept; none below SHARED_NEAREST_FROM vectors, where pages run the product."""
+    index = _active_index()
+    if index is None or len(index.ids) < SHARED_NEAREST_FROM:
+        return 0
+    count = limit + SIMILAR_SPARE
+    rows = np.array([index.row_of[p] for p in paper_ids if p in index.row_of], dtype=np.int64)
+    kept = 0
+    for start in range(0, len(rows), WARM_BLOCK):
+        block = rows[start : start + WARM_BLOCK]
+        # Exact float32 cosines, as the page's rescored scan gives for its best rows.
+        products = index.matrix[block] @ index.matrix.T
+        products[np.arange(len(block)), block] = -np.inf
+        lists = {}
+        for scores, row in zip(products, block, strict=True):
+            order = np.array(
+                [i for i in _top(scores, count) if np.isfinite(scores[i])], dtype=np.int64
+            )
+            paper_id = int(index.ids[row])
+            key = _shared_nearest_key(index.model_name, index.epoch, paper_id, count)
+            lists[key] = (index.newest, len(index.ids), index.ids[order], scores[order])
+        kept += _shared_nearest_set_many(lists)
+    return kept
 
 
 def _day_start(day: date) -> datetime:

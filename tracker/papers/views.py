@@ -48,7 +48,7 @@ def paper_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "code_links": code_links(paper),
             "versions": version_changes(list(paper.versions.all())),
             "sources": list(paper.paper_sources.all()),
-            "similar": similar_papers(paper, limit=8),
+            "similar": similar_papers(paper),
             "summary": rating_summary(team, paper, request.user),
             "comments": list(
                 Comment.objects.for_team(team).filter(paper=paper).select_related("user")
