@@ -98,7 +98,7 @@ def board(request: HttpRequest) -> HttpResponse:
     detail_url = url_for_pk("reproductions:detail")
     for column in columns:
         for card in column.items:
-            card.detail_url = detail_url(card.pk)  # type: ignore[attr-defined]
+            card.detail_url = detail_url(card.pk)
     return render(
         request,
         "reproductions/board.html",

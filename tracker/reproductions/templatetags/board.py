@@ -11,7 +11,7 @@ from html import escape
 from django import template
 from django.utils.safestring import SafeString, mark_safe
 
-from tracker.reproductions.models import Reproduction
+from tracker.reproductions.selectors import BoardCard
 
 register = template.Library()
 
@@ -22,10 +22,10 @@ def _gpu_hours(value: Decimal | None) -> str:
 
 
 @register.simple_tag
-def board_card(card: Reproduction, today: date) -> SafeString:
+def board_card(card: BoardCard, today: date) -> SafeString:
     """One reproduction on the board: its paper, assignees, due date and compute.
     The view sets card.detail_url."""
-    names = [escape(user.get_username()) for user in card.assignees.all()]
+    names = [escape(name) for name in card.assignees]
     who = (
         "".join(f'<span class="who-chip">{name}</span>' for name in names)
         if names
@@ -42,8 +42,8 @@ def board_card(card: Reproduction, today: date) -> SafeString:
     elif card.compute_spent_gpu_hours:
         facts.append(f"<span>{spent} GPU-h</span>")
     return mark_safe(  # noqa: S308 - the title and names are escaped, the rest are numbers
-        f'<div class="repro-card"><a data-math href="{escape(card.detail_url)}">'  # type: ignore[attr-defined]
-        f"{escape(card.paper.title)}</a>"
+        f'<div class="repro-card"><a data-math href="{escape(card.detail_url)}">'
+        f"{escape(card.title)}</a>"
         f'<div class="meta">#{int(card.pk)} {who}</div>'
         f'<div class="meta">{" ".join(facts)}</div></div>'
     )
