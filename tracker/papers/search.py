@@ -685,6 +685,11 @@ def _query_vector(model_name: str, query: str) -> np.ndarray:
     return get_encoder(model_name).encode([query])[0]
 
 
+# What a result shows (papers/templatetags/search_results.py); the rest of a paper row, its
+# search document above all, stays in the database.
+HIT_FIELDS = ("title", "abstract", "primary_category", "published_at", "lab")
+
+
 @dataclass
 class SearchHit:
     paper: Paper
@@ -753,7 +758,7 @@ def search(query: str, filters: SearchFilters | None = None, limit: int = 20) ->
     for rank, (pk, _) in enumerate(semantic, start=1):
         fused[pk] = fused.get(pk, 0.0) + 1.0 / (RRF_K + rank)
     best = sorted(fused, key=lambda pk: -fused[pk])[: limit * 2]
-    papers = allowed.in_bulk(best)
+    papers = allowed.only(*HIT_FIELDS).in_bulk(best)
     keyword_rank = {pk: r for r, pk in enumerate(keyword[:CANDIDATES], start=1)}
     semantic_rank = {pk: (r, s) for r, (pk, s) in enumerate(semantic, start=1)}
     hits = []
