@@ -39,6 +39,38 @@ def test_papers_in_no_topic_yet_follow_the_followed_topics(cast) -> None:  # typ
     )
 
 
+def test_topic_facets_count_link_and_star_each_topic(cast) -> None:  # type: ignore[no-untyped-def]
+    agents, rl = topic("Agents & <tools>"), topic("RL")
+    TopicFollow.objects.create(user=cast.ben, topic=rl)
+    for _ in range(2):
+        paper_in(agents, primary_category="cs.AI")
+    paper_in(rl, primary_category="cs.LG")
+    paper_in(None)
+
+    page = client_for(cast.ben).get("/inbox/", {"topic": agents.pk, "has_code": ""})
+    facets = page.content.decode().split('class="topic-facets">', 1)[1].split("</ul>", 1)[0]
+    items = facets.split("<li")[2:]  # after "All topics"
+
+    # The followed topic first, then by count; the one shown marked current.
+    assert [i.split('class="', 1)[1].split('"', 1)[0] for i in items] == ["followed", "current", ""]
+    assert f'href="?topic={rl.pk}">RL</a> <span class="count">1</span>' in items[0]
+    assert 'value="0" class="tiny follow" title="Unfollow this topic">★' in items[0]
+    assert 'Agents &amp; &lt;tools&gt;</a> <span class="count">2</span>' in items[1]
+    assert f'formaction="/inbox/topics/{agents.pk}/follow/"' in items[1] and "☆" in items[1]
+    assert "No topic yet" in items[2] and "<button" not in items[2]
+
+
+def test_inbox_filters_keep_their_values(cast) -> None:  # type: ignore[no-untyped-def]
+    page = client_for(cast.ben).get(
+        "/inbox/", {"source": "lab", "since": "2026-01-02", "until": "not a date"}
+    )
+    body = page.content.decode()
+    assert '<option value="lab" selected>Lab reports</option>' in body
+    assert '<option value="arxiv">arXiv</option>' in body
+    assert 'name="since" id="id_since" value="2026-01-02"' in body
+    assert 'name="until" id="id_until" value=""' in body  # a bad date is dropped, not kept
+
+
 def test_inbox_hides_what_i_rated_or_skipped_but_not_what_others_rated(cast) -> None:  # type: ignore[no-untyped-def]
     t = topic("RL")
     rated, skipped, others = (paper_in(t, title=f"paper {name}") for name in "abc")

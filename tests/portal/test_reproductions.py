@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -219,6 +220,37 @@ def test_board_has_a_column_per_status_and_a_mine_filter(cast) -> None:  # type:
     mine_page = client.get("/reproductions/?mine=1").content.decode()
     assert "assigned to ben" in mine_page and "ada only" not in mine_page
     assert "assigned to ben" in client.get("/reproductions/?format=csv").content.decode()
+
+
+def test_board_cards_show_assignees_due_dates_and_compute(cast) -> None:  # type: ignore[no-untyped-def]
+    late = ReproductionFactory(
+        team=cast.vision,
+        proposed_by=cast.ada,
+        status=Status.IN_PROGRESS,
+        paper__title="Late <b>one</b>",
+        due_date=date(2020, 1, 2),
+        compute_budget_gpu_hours=Decimal("100"),
+        compute_spent_gpu_hours=Decimal("12.5"),
+    )
+    late.assignees.add(cast.ben, cast.ada)
+    done = ReproductionFactory(
+        team=cast.vision,
+        proposed_by=cast.ada,
+        status=Status.REPRODUCED,
+        due_date=date(2020, 1, 2),
+        compute_spent_gpu_hours=Decimal("3"),
+    )
+
+    page = client_for(cast.ben).get("/reproductions/").content.decode()
+
+    card = page.split(f"#{late.pk} ", 1)[1].split("</div></div>", 1)[0]
+    # Assignees by name; a date past due is marked while the work is open; 12.5 rounds up.
+    assert card.index(">ada<") < card.index(">ben<")
+    assert '<span class="overdue">due 2020-01-02</span>' in card
+    assert "13/100 GPU-h" in card
+    assert "Late &lt;b&gt;one&lt;/b&gt;" in page
+    finished = page.split(f"#{done.pk} ", 1)[1].split("</div></div>", 1)[0]
+    assert "unassigned" in finished and "overdue" not in finished and "3 GPU-h" in finished
 
 
 @pytest.mark.parametrize("rows", [3, 30])

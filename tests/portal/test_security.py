@@ -237,3 +237,15 @@ def test_switching_team_only_to_ones_own_teams(cast) -> None:  # type: ignore[no
     ada.post("/team/", {"team": cast.language.pk})
     assert ada.get("/inbox/").context["current_team"] == cast.language
     assert b"Your teams" in ada.get("/").content
+
+
+def test_select_options_escape_and_mark_the_chosen_value() -> None:
+    from tracker.core.templatetags.portal import select_options
+
+    html = select_options([(1, "A <b>"), ("2", 'x" onclick="y'), (None, "none")], "2")
+    assert html == (
+        '<option value="1">A &lt;b&gt;</option>'
+        '<option value="2" selected>x&quot; onclick=&quot;y</option>'
+        '<option value="">none</option>'
+    )
+    assert select_options([("", "any")], None) == '<option value="" selected>any</option>'
