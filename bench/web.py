@@ -273,10 +273,10 @@ def similar_lists_ahead(paper_ids: list[int]) -> None:
     """The newest papers' similar-papers lists, made as the embed task makes them after the
     harvest that brought those papers (workers/embedder.py). The paper pages the clients
     open are among these papers, as a team's are among the new papers of its inbox."""
-    from workers.embedder import similar_lists_make
+    from workers.embedder import similar_lists_after_embedding
 
     started = time.perf_counter()
-    similar_lists_make(paper_ids)
+    similar_lists_after_embedding(paper_ids)
     print(
         f"made the similar-papers lists of the newest {len(paper_ids)} papers ahead "
         f"in {time.perf_counter() - started:.1f}s"

@@ -150,22 +150,20 @@ def encode_texts(texts: Sequence[str], stored_name: str | None = None) -> np.nda
     return encoder.encode(texts, batch_size=settings.EMBEDDING_BATCH_SIZE)
 
 
-def embed_papers(paper_ids: Sequence[int], owner: str, warm: bool = True) -> int:
+def embed_papers(paper_ids: Sequence[int], owner: str) -> int:
     """Embed those of `paper_ids` that still lack a vector for the configured model, then
-    make their similar-papers lists ahead unless `warm` is false (embed_pending does that
-    once for its whole run).
+    make their similar-papers lists ahead.
 
     Returns how many were embedded here. The model is loaded before anything is read, so
     a bad model name stops with EmbeddingModelError and changes nothing.
     """
     embedded: list[int] = []
     done = _embed(paper_ids, owner, embedded)
-    if warm:
-        similar_lists_make(embedded)
+    similar_lists_after_embedding(embedded)
     return done
 
 
-def similar_lists_make(paper_ids: list[int]) -> None:
+def similar_lists_after_embedding(paper_ids: list[int]) -> None:
     """The similar-papers lists of the newest SIMILAR_WARM_LIMIT of `paper_ids`, made ahead
     for the paper page. A failure here costs the first open of a paper its product, not
     the embedding, so it is logged and not raised."""
@@ -180,6 +178,7 @@ def similar_lists_make(paper_ids: list[int]) -> None:
 
 
 def _embed(paper_ids: Sequence[int], owner: str, embedded: list[int]) -> int:
+    """embed_papers' work without the lists; the ids embedded are added to `embedded`."""
     from tracker.papers.embeddings import (
         embedding_claims_release,
         embedding_claims_take,
@@ -248,5 +247,5 @@ def embed_pending(owner: str, limit: int | None = None) -> int:
         if count == 0:
             skipped.update(candidates[:chunk])
         done += count
-    similar_lists_make(embedded)
+    similar_lists_after_embedding(embedded)  # once for the run, not per chunk
     return done

@@ -104,9 +104,7 @@ class VectorIndex:
             row = self.row_of[paper_id]
             scores = self.scores(self.matrix[row])
             scores[row] = -np.inf
-            order = np.array(
-                [i for i in _top(scores, count) if np.isfinite(scores[i])], dtype=np.int64
-            )
+            order = _top_finite(scores, count)
             found = (self.ids[order], scores[order])
         if shared and (kept is None or kept[0] < self.newest):
             _shared_nearest_set(key, (self.newest, len(self.ids), *found))
@@ -183,11 +181,11 @@ def _shared_nearest_set_many(lists: dict[str, SharedNearest]) -> int:
         for key, (upto, seen, ids, cosines) in lists.items()
     }
     try:
-        cache.set_many(values, SHARED_NEAREST_SECONDS)
+        failed = cache.set_many(values, SHARED_NEAREST_SECONDS)
     except Exception:
         logger.warning("similar papers: cache write failed", exc_info=True)
         return 0
-    return len(values)
+    return len(values) - len(failed or ())
 
 
 # Below this many rows the float32 product is cheap enough on its own.
@@ -309,6 +307,11 @@ def _top(scores: np.ndarray, count: int) -> np.ndarray:
     return part[np.argsort(-scores[part])]
 
 
+def _top_finite(scores: np.ndarray, count: int) -> np.ndarray:
+    """The best `count` rows, best first, leaving out the ones set to -inf (the paper itself)."""
+    return np.array([i for i in _top(scores, count) if np.isfinite(scores[i])], dtype=np.int64)
+
+
 SIMILAR_FIELDS = ("title", "published_at", "primary_category", "kind", "lab")
 # How many similar papers the paper page shows, and how many more a list holds so that
 # hidden or merged papers among them still leave it full.
@@ -360,9 +363,7 @@ def similar_lists_warm(paper_ids: list[int], limit: int = SIMILAR_SHOWN) -> int:
         products[np.arange(len(block)), block] = -np.inf
         lists = {}
         for scores, row in zip(products, block, strict=True):
-            order = np.array(
-                [i for i in _top(scores, count) if np.isfinite(scores[i])], dtype=np.int64
-            )
+            order = _top_finite(scores, count)
             paper_id = int(index.ids[row])
             key = _shared_nearest_key(index.model_name, index.epoch, paper_id, count)
             lists[key] = (index.newest, len(index.ids), index.ids[order], scores[order])
