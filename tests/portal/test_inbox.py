@@ -59,6 +59,11 @@ def test_topic_facets_count_link_and_star_each_topic(cast) -> None:  # type: ign
     assert f'formaction="/inbox/topics/{agents.pk}/follow/"' in items[1] and "☆" in items[1]
     assert "No topic yet" in items[2] and "<button" not in items[2]
 
+    # Unfiltered, "All topics" is the current one, and no topic's row.
+    facets = client_for(cast.ben).get("/inbox/").content.decode().split("topic-facets", 1)[1]
+    facets = facets.split("</ul>", 1)[0]
+    assert facets.count("current") == 1 and '<li class="current"><a href="?">All' in facets
+
 
 def test_inbox_filters_keep_their_values(cast) -> None:  # type: ignore[no-untyped-def]
     page = client_for(cast.ben).get(

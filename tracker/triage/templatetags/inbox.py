@@ -97,7 +97,11 @@ def topic_facets(topic_counts: list[TopicGroup], current: int | None, query: str
     for group in topic_counts:
         classes = " ".join(
             name
-            for name, on in (("followed", group.followed), ("current", group.topic_id == current))
+            for name, on in (
+                ("followed", group.followed),
+                # Papers in no topic have no link to narrow to; "All topics" is current then.
+                ("current", group.topic_id is not None and group.topic_id == current),
+            )
             if on
         )
         label = escape(group.label)
