@@ -121,6 +121,22 @@ def test_command_embeds_every_missing_paper() -> None:
     assert not papers_missing_embedding(stored_model_name()).exists()
 
 
+@pytest.mark.parametrize("run", ["command", "pending"])
+def test_a_run_of_many_chunks_makes_the_similar_lists_once(run, settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Each making reloads every vector: once per run, after its last chunk, not per chunk.
+    from tracker.papers import search as search_module
+
+    made: list[list[int]] = []
+    monkeypatch.setattr(search_module, "similar_lists_warm", lambda ids: made.append(ids) or 0)
+    settings.EMBEDDING_TASK_CHUNK = 2
+    papers = PaperFactory.create_batch(5)
+    if run == "command":
+        call_command("embed_papers", verbosity=0)
+    else:
+        assert embed_pending(owner="test") == 5
+    assert made == [[p.pk for p in papers]]
+
+
 def test_static_encoder_averages_token_rows() -> None:
     class Tokenizer:
         def __call__(self, texts, **kwargs):  # type: ignore[no-untyped-def]

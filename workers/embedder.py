@@ -150,16 +150,18 @@ def encode_texts(texts: Sequence[str], stored_name: str | None = None) -> np.nda
     return encoder.encode(texts, batch_size=settings.EMBEDDING_BATCH_SIZE)
 
 
-def embed_papers(paper_ids: Sequence[int], owner: str) -> int:
+def embed_papers(paper_ids: Sequence[int], owner: str, *, similar_lists: bool = True) -> int:
     """Embed those of `paper_ids` that still lack a vector for the configured model, then
-    make their similar-papers lists ahead.
+    make their similar-papers lists ahead, unless the caller embeds chunk after chunk and
+    makes them once at the end (`similar_lists=False`; each making reloads the vectors).
 
     Returns how many were embedded here. The model is loaded before anything is read, so
     a bad model name stops with EmbeddingModelError and changes nothing.
     """
     embedded: list[int] = []
     done = _embed(paper_ids, owner, embedded)
-    similar_lists_after_embedding(embedded)
+    if similar_lists:
+        similar_lists_after_embedding(embedded)
     return done
 
 

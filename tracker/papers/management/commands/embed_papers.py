@@ -10,7 +10,13 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from tracker.papers.embeddings import papers_missing_embedding, search_model_forget
-from workers.embedder import EmbeddingModelError, embed_papers, get_encoder, stored_model_name
+from workers.embedder import (
+    EmbeddingModelError,
+    embed_papers,
+    get_encoder,
+    similar_lists_after_embedding,
+    stored_model_name,
+)
 
 
 class Command(BaseCommand):
@@ -31,7 +37,8 @@ class Command(BaseCommand):
         with tqdm(total=len(missing), unit="paper", disable=options["verbosity"] == 0) as bar:
             for start in range(0, len(missing), chunk):
                 ids = missing[start : start + chunk]
-                done += embed_papers(ids, owner)
+                done += embed_papers(ids, owner, similar_lists=False)
                 bar.update(len(ids))
-        search_model_forget()
+        search_model_forget()  # the new vectors may now answer search: lists for those
+        similar_lists_after_embedding(missing)
         self.stdout.write(f"embedded {done} papers with {model_name}")
