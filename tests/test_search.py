@@ -274,7 +274,13 @@ def test_lists_made_ahead_cover_the_papers_asked_and_survive_a_cache_failure(mon
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     embeddings_store(stored_model_name(), [p.pk for p in papers], vectors)
     # Blocks of two: the last block holds one paper; an unknown id is stepped over.
+    monkeypatch.setattr(search_module, "HALF_SCAN_FROM", 0)
     assert search_module.similar_lists_warm([p.pk for p in papers] + [10**9]) == 5
+    # Made in float32: the 16-bit copy waits for the first scan, which a worker never runs.
+    index = vector_index(stored_model_name())
+    assert index.half is None
+    index.scores(vectors[0])
+    assert index.half is not None
     monkeypatch.setattr(search_module.cache, "set_many", lambda *a, **k: 1 / 0)
     assert search_module.similar_lists_warm([papers[0].pk]) == 0
     # Below the shared size the pages run the product themselves: nothing is made.

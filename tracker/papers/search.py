@@ -61,6 +61,8 @@ class VectorIndex:
     _nearest: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = field(
         default_factory=dict, repr=False
     )
+    # The 16-bit copy the scan reads past HALF_SCAN_FROM rows, made by the first scan (_half):
+    # the worker that makes similar lists ahead multiplies in float32 and never needs it.
     half: Any = field(default=None, repr=False)
     # Each row's vector id, the newest of them, and the oldest vector's id and time, which
     # name this database's vectors in the shared cache (a rebuilt one counts ids from 1).
@@ -73,15 +75,23 @@ class VectorIndex:
         if not len(self.ids) or vector.shape[0] != self.matrix.shape[1]:
             return np.zeros(len(self.ids), dtype=np.float32)
         vector = np.ascontiguousarray(vector, dtype=np.float32)
-        if self.half is None:
+        half = self._half()
+        if half is None:
             return self.matrix @ vector
         import torch
 
-        scores = (self.half @ torch.from_numpy(vector).to(self.half.dtype)).float().numpy()
+        scores = (half @ torch.from_numpy(vector).to(half.dtype)).float().numpy()
         count = min(RESCORED, len(scores))
         best = np.argpartition(-scores, count - 1)[:count]
         scores[best] = self.matrix[best] @ vector
         return scores
+
+    def _half(self) -> Any:
+        if self.half is None and len(self.ids) >= HALF_SCAN_FROM:
+            with _index_lock:  # one copy, however many requests scan first
+                if self.half is None:
+                    self.half = _half_copy(self.matrix)
+        return self.half
 
     def nearest(self, paper_id: int, count: int) -> tuple[np.ndarray, np.ndarray]:
         """The papers nearest to a paper's own vector (itself left out), best first: their
@@ -245,7 +255,6 @@ def vector_index(model_name: str) -> VectorIndex:
             ids=ids_array,
             matrix=matrix,
             row_of={int(pid): i for i, pid in enumerate(ids_array)},
-            half=_half_copy(matrix) if len(ids_array) >= HALF_SCAN_FROM else None,
             embedding_ids=np.array(embedding_ids if len(dims) == 1 else [], dtype=np.int64),
             newest=newest[0] if newest else 0,
             epoch=f"{oldest[0]}.{oldest[1].timestamp():.6f}" if oldest else "0",
