@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.conf import settings
 from django.contrib.admin.models import LogEntry
@@ -178,3 +180,29 @@ def test_a_list_beyond_the_count_cap_says_more_than(
     assert page.context["cl"].result_count == 3
     assert b"more than 3 papers" in page.content
     assert b"Select all matching papers (more than 3)" in page.content
+
+
+def row_links(content: bytes) -> list[str]:
+    """The href of each row's link (the first column's, in a <th>)."""
+    return re.findall(r'<th class="field-[^"]+"><a href="([^"]+)"', content.decode())
+
+
+def test_row_links_keep_the_filters_for_the_way_back(curator: Client, db: None) -> None:
+    """Saving a paper or a candidate returns to the list as it was filtered."""
+    paper, post = PaperFactory(primary_category="cs.CV"), LabReportFactory(title="Blog <b>")
+    candidate = duplicate_candidate_propose(paper, post, reason="title")
+    assert candidate is not None
+
+    links = row_links(curator.get(f"{LIST}?category=cs.CV&q=").content)
+    assert links == [
+        f"/admin/papers/paper/{paper.pk}/change/?_changelist_filters=category%3Dcs.CV%26q%3D"
+    ]
+    assert row_links(curator.get(LIST).content)[0].endswith("/change/")
+
+    queue = curator.get("/admin/papers/duplicatecandidate/?status=open").content
+    assert row_links(queue) == [
+        f"/admin/papers/duplicatecandidate/{candidate.pk}/change/?_changelist_filters=status%3Dopen"
+    ]
+    # The pair is the row's one link, its titles escaped inside it.
+    cell = queue.decode().split('<th class="field-pair">', 1)[1].split("</th>", 1)[0]
+    assert cell.count("<a ") == 1 and "Blog &lt;b&gt;" in cell

@@ -14,6 +14,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import IntegrityError, models
@@ -74,9 +75,27 @@ class CappedCountPaginator(Paginator):
         return capped.count()  # type: ignore[no-any-return]
 
 
-class QuickCheckboxMixin:
-    """The stock action checkbox renders a form widget through the template engine, once
-    per row: a quarter of a 50-row list's time. The same HTML, formatted directly."""
+class QuickRowsChangeList(ChangeList):
+    """Row links that carry the list's filters themselves. Django adds the filters to each
+    row's link by resolving that link's URL through the whole URLconf, once per row: on a
+    filtered 50-row list that was a tenth of the page. The link and its query are the same."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.row_link_query, self.preserved_filters = self.preserved_filters, ""
+
+    def url_for_result(self, result: Any) -> str:
+        url = super().url_for_result(result)
+        return f"{url}?{self.row_link_query}" if self.row_link_query else url
+
+
+class QuickListMixin:
+    """Cheaper rows for long change lists (same HTML): the row links above, and the action
+    checkbox formatted directly. The stock checkbox renders a form widget through the
+    template engine, once per row: a quarter of a 50-row list's time."""
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return QuickRowsChangeList
 
     @admin.display(description=mark_safe('<input type="checkbox" id="action-toggle">'))
     def action_checkbox(self, obj: Any) -> str:
@@ -241,7 +260,7 @@ class DuplicateFilter(admin.SimpleListFilter):
 
 
 @admin.register(Paper)
-class PaperAdmin(QuickCheckboxMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class PaperAdmin(QuickListMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     # Few, plain columns: rendering cells is most of this page's time, not SQL.
     list_display = ["title_short", "origin", "topic", "published", "flags"]
     list_filter = [
@@ -638,7 +657,7 @@ class QueueFilter(admin.SimpleListFilter):
 
 
 @admin.register(DuplicateCandidate)
-class DuplicateCandidateAdmin(QuickCheckboxMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class DuplicateCandidateAdmin(QuickListMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     """The duplicate queue: open candidates, each reviewed side by side."""
 
     list_display = ["pair", "reason", "score", "status", "created_at", "decided_by"]
@@ -651,11 +670,10 @@ class DuplicateCandidateAdmin(QuickCheckboxMixin, admin.ModelAdmin):  # type: ig
 
     @admin.display(description="candidate pair")
     def pair(self, candidate: DuplicateCandidate) -> str:
-        url = reverse("admin:papers_duplicatecandidate_change", args=[candidate.pk])
+        # The row's link to the side-by-side review is Django's, around this cell.
         a, b = candidate.paper_a, candidate.paper_b
         return format_html(
-            '<a href="{}">{}{}<br>{}{}</a>',
-            url,
+            "{}{}<br>{}{}",
             a.title[:90],
             " [merged away]" if a.merged_into_id else "",
             b.title[:90],
