@@ -153,7 +153,7 @@ def test_filters_checked_on_the_best_candidates_rank_as_within_all_they_allow(
 
     found = ranked()
 
-    def within_all_allowed(papers, index, scores):  # type: ignore[no-untyped-def]
+    def within_all_allowed(papers, index, scores, filters):  # type: ignore[no-untyped-def]
         allowed = set(papers.values_list("pk", flat=True))
         return search_module._best(index, scores, search_module.CANDIDATES, allowed)
 
@@ -161,6 +161,50 @@ def test_filters_checked_on_the_best_candidates_rank_as_within_all_they_allow(
     assert found == ranked()
     assert len(found) >= 10
     assert {Paper.objects.get(pk=pk).kind for pk, _, _ in found} == {kind}
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        SearchFilters(category="cs.CV"),
+        SearchFilters(kind="lab_report"),
+        SearchFilters(date_from=date(2025, 1, 10)),
+        SearchFilters(date_from=date(2025, 1, 5), date_to=date(2025, 1, 12), category="cs.CL"),
+    ],
+    ids=str,
+)
+def test_rows_allowed_in_memory_are_the_papers_the_database_allows(filters) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(2)
+    papers = [
+        (LabReportFactory if i % 7 == 0 else PaperFactory)(
+            primary_category=("cs.CL", "cs.CV", "cs.LG")[i % 3],
+            # Midnight on a boundary day, and papers with no date at all.
+            published_at=None if i % 11 == 0 else f"2025-01-{i % 20 + 1:02d}T{i % 24:02d}:00:00Z",
+        )
+        for i in range(60)
+    ]
+    vectors = rng.normal(size=(60, 8)).astype("<f4")
+    embeddings_store(stored_model_name(), [p.pk for p in papers], vectors)
+    index = vector_index(stored_model_name())
+    rows = filters.rows_allowed(index)
+    expected = set(filters.apply(Paper.objects.all()).values_list("pk", flat=True))
+    assert 0 < len(expected) < 60
+    assert {int(pk) for pk in index.ids[rows]} == expected
+    # The search ranks within them, hidden papers left out by the database check.
+    hidden = sorted(expected)[0]
+    Paper.objects.filter(pk=hidden).update(hidden=True)
+    semantic = search_module._semantic_within(
+        filters.apply(Paper.objects.visible()), index, index.scores(vectors[0]), filters
+    )
+    assert {pk for pk, _ in semantic} == expected - {hidden}
+
+
+def test_a_topic_filter_is_left_to_the_database() -> None:
+    paper = PaperFactory()
+    embeddings_store(stored_model_name(), [paper.pk], np.ones((1, 8), dtype="<f4"))
+    index = vector_index(stored_model_name())
+    assert SearchFilters(topic_id=1).rows_allowed(index) is None
+    assert SearchFilters().rows_allowed(index).all()
 
 
 def test_keyword_side_ranks_within_the_filters() -> None:
