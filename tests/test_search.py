@@ -199,12 +199,16 @@ def test_rows_allowed_in_memory_are_the_papers_the_database_allows(filters) -> N
     assert {pk for pk, _ in semantic} == expected - {hidden}
 
 
-def test_a_topic_filter_is_left_to_the_database() -> None:
+def test_topic_filters_go_to_the_database_and_unknown_values_allow_no_row() -> None:
     paper = PaperFactory()
     embeddings_store(stored_model_name(), [paper.pk], np.ones((1, 8), dtype="<f4"))
     index = vector_index(stored_model_name())
     assert SearchFilters(topic_id=1).rows_allowed(index) is None
     assert SearchFilters().rows_allowed(index).all()
+    # A value no paper has allows no row.
+    for category in ("a.none", "cs.AA", "zz.none"):
+        assert not SearchFilters(category=category).rows_allowed(index).any()
+    assert not SearchFilters(kind="unknown").rows_allowed(index).any()
 
 
 def test_keyword_side_ranks_within_the_filters() -> None:

@@ -49,6 +49,26 @@ FILTER_OVERFETCH = 5
 MAX_QUERY_WORDS = 24
 
 
+@dataclass(frozen=True)
+class Coded:
+    """A column of a few distinct strings: each row's number, and the number of each string."""
+
+    codes: np.ndarray
+    number_of: dict[str, int]
+
+    @classmethod
+    def of(cls, values: list[str]) -> Coded:
+        number_of: dict[str, int] = {}
+        codes = [number_of.setdefault(value, len(number_of)) for value in values]
+        return cls(np.array(codes, dtype=np.int32), number_of)
+
+    def rows_equal(self, value: str) -> np.ndarray:
+        number = self.number_of.get(value)
+        if number is None:
+            return np.zeros(len(self.codes), dtype=bool)
+        return self.codes == number
+
+
 @dataclass
 class VectorIndex:
     model_name: str
@@ -71,10 +91,11 @@ class VectorIndex:
     epoch: str = ""
     # Each row's paper facts that the search filters read, loaded with the vectors: a filter
     # on them is a mask over the rows (SearchFilters.rows_allowed). Publication time in
-    # epoch seconds, NaN when unknown.
+    # epoch seconds, NaN when unknown; category and kind as numbers (Coded: four
+    # bytes a row, where the strings took 70).
     published: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
-    categories: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=str), repr=False)
-    kinds: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=str), repr=False)
+    categories: Coded | None = field(default=None, repr=False)
+    kinds: Coded | None = field(default=None, repr=False)
 
     def scores(self, vector: np.ndarray) -> np.ndarray:
         """Cosine of every row; exact for the best RESCORED rows, within 1e-3 elsewhere."""
@@ -289,8 +310,8 @@ def vector_index(model_name: str) -> VectorIndex:
         )
         if len(dims) == 1:
             index.published = np.array(published, dtype=np.float64)
-            index.categories = np.array(categories, dtype=str)
-            index.kinds = np.array(kinds, dtype=str)
+            index.categories = Coded.of(categories)
+            index.kinds = Coded.of(kinds)
         _indexes[model_name] = index
         return index
 
@@ -453,7 +474,7 @@ class SearchFilters:
         clustering). The facts are as old as the index, which reloads whenever a harvest
         brings new vectors; a new version that moves a paper to another category is seen
         from then on. The rows let through are checked in the database all the same."""
-        if self.topic_id or len(index.kinds) != len(index.ids):
+        if self.topic_id or index.categories is None or index.kinds is None:
             return None
         allowed = np.ones(len(index.ids), dtype=bool)
         # NaN (no date) compares false, as NULL does in the database.
@@ -463,9 +484,9 @@ class SearchFilters:
             end = _day_start(self.date_to + timedelta(days=1)).timestamp()
             allowed &= index.published < end
         if self.category:
-            allowed &= index.categories == self.category
+            allowed &= index.categories.rows_equal(self.category)
         if self.kind:
-            allowed &= index.kinds == self.kind
+            allowed &= index.kinds.rows_equal(self.kind)
         return allowed
 
 
