@@ -155,9 +155,14 @@ def embed_papers(paper_ids: Sequence[int], owner: str, *, similar_lists: bool = 
     make their similar-papers lists ahead, unless the caller embeds chunk after chunk and
     makes them once at the end (`similar_lists=False`; each making reloads the vectors).
 
-    Returns how many were embedded here. The model is loaded before anything is read, so
-    a bad model name stops with EmbeddingModelError and changes nothing.
+    Returns how many were embedded here. Their full-text documents, which a harvest
+    leaves to this step and which need no model, are made first. The model is loaded
+    before anything else is read, so a bad model name stops with EmbeddingModelError and
+    stores no vector.
     """
+    from tracker.papers.services import search_documents_fill
+
+    search_documents_fill(paper_ids)
     embedded: list[int] = []
     done = _embed(paper_ids, owner, embedded)
     if similar_lists:
@@ -222,12 +227,15 @@ def _embed(paper_ids: Sequence[int], owner: str, embedded: list[int]) -> int:
 
 
 def embed_pending(owner: str, limit: int | None = None) -> int:
-    """Embed every paper without a vector for the configured model, chunk by chunk.
+    """Embed every paper without a vector for the configured model, chunk by chunk, after
+    making the full-text documents that harvests left to this step.
 
     Several workers can run this at once: each takes the chunks nobody has claimed.
     """
     from tracker.papers.embeddings import papers_missing_embedding
+    from tracker.papers.services import search_documents_fill
 
+    search_documents_fill()
     model_name = stored_model_name()
     get_encoder(model_name)
     chunk = settings.EMBEDDING_TASK_CHUNK

@@ -8,7 +8,8 @@ constraints (INSERT ... ON CONFLICT) and row locks, never through a read-then-wr
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from json import dumps as json_dumps
@@ -55,6 +56,47 @@ class UpsertResult:
     new: int = 0
     updated: int = 0
     paper_ids: list[int] = field(default_factory=list)
+
+
+@contextmanager
+def _search_documents_deferred() -> Iterator[None]:
+    """On PostgreSQL, papers inserted inside this block get no full-text document yet
+    (papers migration 0007): parsing it was nearly half of a harvest page's time. The
+    embedding step, which every new paper goes through next, fills it."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('tracker.defer_search_document', 'on', true)")
+        yield
+        cursor.execute("SELECT set_config('tracker.defer_search_document', 'off', true)")
+
+
+# The stored full-text document of a paper (papers migrations 0006 and 0007).
+SEARCH_DOCUMENT_SQL = "to_tsvector('english', coalesce(title, '') || ' ' || coalesce(abstract, ''))"
+SEARCH_DOCUMENT_BATCH = 2000
+
+
+def search_documents_fill(paper_ids: Sequence[int] | None = None) -> int:
+    """Give the papers stored without a full-text document their document: those of
+    `paper_ids`, or every one waiting, a batch per transaction. Returns how many. Workers
+    filling at once each take rows the others have not locked. Nothing to do on SQLite,
+    whose full-text table is kept by triggers."""
+    if connection.vendor != "postgresql" or (paper_ids is not None and not paper_ids):
+        return 0
+    scope, params = ("", []) if paper_ids is None else ("AND id = ANY(%s)", [list(paper_ids)])
+    filled = 0
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(
+                f"""UPDATE papers_paper SET search_document = {SEARCH_DOCUMENT_SQL}
+                WHERE id IN (SELECT id FROM papers_paper WHERE search_document IS NULL {scope}
+                             ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)""",  # noqa: S608
+                [*params, SEARCH_DOCUMENT_BATCH],
+            )
+            filled += cursor.rowcount
+            if cursor.rowcount < SEARCH_DOCUMENT_BATCH:
+                return filled
 
 
 def _with_retries(work: Callable[[], T]) -> T:
@@ -123,14 +165,15 @@ def _papers_upsert_once(
     stored: dict[str, int] = {}
     new_titles: dict[str, int] = {}
     result = UpsertResult()
-    for chunk in _chunks(ids):
-        for paper_id, arxiv_id, inserted in _paper_rows_upsert(chunk, latest, titles, now):
-            stored[arxiv_id] = paper_id
-            if inserted:
-                result.new += 1
-                new_titles[titles[arxiv_id]] = paper_id
-            else:
-                result.updated += 1
+    with _search_documents_deferred():
+        for chunk in _chunks(ids):
+            for paper_id, arxiv_id, inserted in _paper_rows_upsert(chunk, latest, titles, now):
+                stored[arxiv_id] = paper_id
+                if inserted:
+                    result.new += 1
+                    new_titles[titles[arxiv_id]] = paper_id
+                else:
+                    result.updated += 1
     unchanged = [arxiv_id for arxiv_id in ids if arxiv_id not in stored]
     if unchanged:
         # The upsert above already holds their row locks (ON CONFLICT DO UPDATE locks a row
