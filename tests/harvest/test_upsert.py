@@ -11,7 +11,7 @@ from tests.factories import LabReportFactory
 from tracker.papers.models import DuplicateCandidate, Paper, PaperSource, PaperVersion, Source
 from tracker.papers.records import PaperRecord
 from tracker.papers.search import keyword_search
-from tracker.papers.services import papers_upsert, search_documents_fill
+from tracker.papers.services import paper_upsert, papers_upsert, search_documents_fill
 from workers.embedder import embed_papers
 
 pytestmark = pytest.mark.django_db
@@ -155,3 +155,6 @@ def test_a_harvest_leaves_the_full_text_document_to_the_embedding_step() -> None
     assert keyword_search("numbat") == [typed.pk]
     # The transaction's own later inserts are not deferred.
     assert "platypus" in _document(LabReportFactory(title="Platypus").pk)
+    # A paper added by hand is found by its words at once.
+    added, _ = paper_upsert(_record(3, title="Echidna spines"), source=source)
+    assert keyword_search("echidna") == [added.pk]

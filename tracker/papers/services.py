@@ -437,8 +437,10 @@ def _title_candidates_propose(new_papers: dict[str, int], *, kind: str) -> None:
 
 
 def paper_upsert(record: PaperRecord, *, source: Source | None = None) -> tuple[Paper, bool]:
-    """One arXiv paper: the stored row and whether it is new."""
+    """One arXiv paper: the stored row and whether it is new. Added by hand, so it can be
+    found by its words at once; a harvest leaves that to the embedding step."""
     result = papers_upsert([record], source=source)
+    search_documents_fill(result.paper_ids)
     return Paper.objects.get(pk=result.paper_ids[0]), result.new == 1
 
 
