@@ -9,8 +9,10 @@ Runs with the production settings (DEBUG off) unless DEBUG is set.
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
+import shutil
 import statistics
 import sys
 import tempfile
@@ -24,7 +26,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracker.settings")
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(40))
 os.environ.setdefault("HTTPS", "0")
-os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="tracker-bench-admin-"))
+if "VAR_DIR" not in os.environ:  # a scratch folder for the collected static files
+    os.environ["VAR_DIR"] = tempfile.mkdtemp(prefix="tracker-bench-admin-")
+    atexit.register(shutil.rmtree, os.environ["VAR_DIR"], ignore_errors=True)
 
 import django
 

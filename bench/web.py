@@ -13,10 +13,12 @@ pages, against the same targets.
 
 from __future__ import annotations
 
+import atexit
 import os
 import random
 import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -381,6 +383,7 @@ def main() -> int:
     if not reuse:
         recreate_database(admin_url, bench_name)
     var_dir = Path(tempfile.mkdtemp(prefix="tracker-bench-"))
+    atexit.register(shutil.rmtree, var_dir, ignore_errors=True)
     env = {
         **os.environ,
         "DATABASE_URL": bench_url,
