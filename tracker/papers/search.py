@@ -373,8 +373,10 @@ def _top(scores: np.ndarray, count: int) -> np.ndarray:
 
 
 def _top_finite(scores: np.ndarray, count: int) -> np.ndarray:
-    """The best `count` rows, best first, leaving out the ones set to -inf (the paper itself)."""
-    return np.array([i for i in _top(scores, count) if np.isfinite(scores[i])], dtype=np.int64)
+    """The best `count` rows, best first, leaving out the ones set to -inf (the paper
+    itself, or rows a filter rules out)."""
+    order = _top(scores, count)
+    return order[np.isfinite(scores[order])]
 
 
 SIMILAR_FIELDS = ("title", "published_at", "primary_category", "kind", "lab")
@@ -452,10 +454,11 @@ class SearchFilters:
     def apply(self, papers):  # type: ignore[no-untyped-def]
         # Dates as a range of times, which the published_at index answers; a __date lookup
         # converts every row's time first.
-        if self.date_from:
-            papers = papers.filter(published_at__gte=_day_start(self.date_from))
-        if self.date_to:
-            papers = papers.filter(published_at__lt=_day_start(self.date_to + timedelta(days=1)))
+        start, end = self._time_bounds()
+        if start:
+            papers = papers.filter(published_at__gte=start)
+        if end:
+            papers = papers.filter(published_at__lt=end)
         if self.category:
             papers = papers.filter(primary_category=self.category)
         if self.topic_id:
@@ -468,6 +471,12 @@ class SearchFilters:
     def active(self) -> bool:
         return bool(self.date_from or self.date_to or self.category or self.topic_id or self.kind)
 
+    def _time_bounds(self) -> tuple[datetime | None, datetime | None]:
+        """The first moment the dates allow and the first one past them (None: open)."""
+        start = _day_start(self.date_from) if self.date_from else None
+        end = _day_start(self.date_to + timedelta(days=1)) if self.date_to else None
+        return start, end
+
     def rows_allowed(self, index: VectorIndex) -> np.ndarray | None:
         """Which rows of `index` these filters allow, read from the paper facts loaded with
         the vectors; None when a filter needs the database (topics change with every
@@ -478,11 +487,11 @@ class SearchFilters:
             return None
         allowed = np.ones(len(index.ids), dtype=bool)
         # NaN (no date) compares false, as NULL does in the database.
-        if self.date_from:
-            allowed &= index.published >= _day_start(self.date_from).timestamp()
-        if self.date_to:
-            end = _day_start(self.date_to + timedelta(days=1)).timestamp()
-            allowed &= index.published < end
+        start, end = self._time_bounds()
+        if start:
+            allowed &= index.published >= start.timestamp()
+        if end:
+            allowed &= index.published < end.timestamp()
         if self.category:
             allowed &= index.categories.rows_equal(self.category)
         if self.kind:
@@ -738,8 +747,8 @@ def _best(
     if allowed is not None:
         mask = np.isin(index.ids, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
         scores = np.where(mask, scores, -np.inf)
-    order = [i for i in _top(scores, limit) if np.isfinite(scores[i])]
-    return [(int(index.ids[i]), float(scores[i])) for i in order]
+    order = _top_finite(scores, limit)
+    return list(zip(index.ids[order].tolist(), scores[order].tolist(), strict=True))
 
 
 def _one_intra_op_thread() -> None:
