@@ -501,11 +501,11 @@ def main() -> int:
         gunicorn.wait(timeout=30)
     print(f"\n{CLIENTS} clients sending back to back:")
     code = report(alone, timings, load)
-    # A kept-alive connection stays with the gunicorn process that accepted it, so a process
-    # that holds more of the 20 connections answers each of them more slowly.
+    # The clients are not served alike. With gunicorn's threaded workers a kept-alive
+    # connection stays with the process that accepted it, so the clients of a process that
+    # holds more connections wait longer: their medians fall into one group per process.
     print(
-        f"each client's median over its own pages: fastest {per_client[0]:.0f} ms, "
-        f"slowest {per_client[-1]:.0f} ms"
+        "each client's median over its own pages (ms): " + " ".join(f"{m:.0f}" for m in per_client)
     )
     report_sweep(sweep, timings)
     print(f"\n{CLIENTS} clients with about {THINK_SECONDS:g} s of reading between pages:")
