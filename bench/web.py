@@ -503,7 +503,7 @@ def main() -> int:
     code = report(alone, timings, load)
     # The clients are not served alike. With gunicorn's threaded workers a kept-alive
     # connection stays with the process that accepted it, so the clients of a process that
-    # holds more connections wait longer: their medians fall into one group per process.
+    # holds more connections wait longer: their medians fall into groups by process.
     print(
         "each client's median over its own pages (ms): " + " ".join(f"{m:.0f}" for m in per_client)
     )
