@@ -332,36 +332,34 @@ class PageClient:
 
     def __init__(self, base: str, cookies: dict[str, str]) -> None:
         parts = urlsplit(base)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        # Connects on the first request, and again on the next one after close().
+        self.connection = http.client.HTTPConnection(
+            parts.hostname or "127.0.0.1", parts.port or 80, timeout=30
+        )
         self.headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
-        self.connection: http.client.HTTPConnection | None = None
 
-    def get(self, path: str, timeout: float = 30) -> tuple[int, bytes]:
-        for attempt in (1, 2):
-            if self.connection is None:
-                self.connection = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
-            try:
-                self.connection.request("GET", path, headers=self.headers)
-                response = self.connection.getresponse()
-                return response.status, response.read()
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                # The server closed a kept-alive connection (a worker restarted): once more.
-                self.connection.close()
-                self.connection = None
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+    def get(self, path: str) -> tuple[int, bytes]:
+        try:
+            return self._fetch(path)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            # The server closed the kept-alive connection while it sat idle: once more.
+            self.connection.close()
+            return self._fetch(path)
+
+    def _fetch(self, path: str) -> tuple[int, bytes]:
+        self.connection.request("GET", path, headers=self.headers)
+        response = self.connection.getresponse()
+        return response.status, response.read()
 
 
 def drive(
     pages: dict[str, list[str]], sessions: list[PageClient], rounds: int, think: float = 0.0
-) -> dict[str, list[float]]:
+) -> tuple[dict[str, list[float]], list[list[float]]]:
     """Each logged-in session is one client: per round, every page once in a shuffled
     order, back to back, or after `think` seconds on average (0.5x to 1.5x) of reading.
-    Returns each page's times; each client's own times go to `CLIENT_TIMES`."""
+    Returns each page's times, and each client's own: how evenly the server shares itself."""
     timings: dict[str, list[float]] = {name: [] for name in pages}
-    CLIENT_TIMES.clear()
-    CLIENT_TIMES.extend([] for _ in sessions)
+    per_client: list[list[float]] = [[] for _ in sessions]
     errors: list[BaseException] = []
     lock = threading.Lock()
     barrier = threading.Barrier(len(sessions))
@@ -390,7 +388,7 @@ def drive(
                         raise RuntimeError(f"{path} answered {status}")
                     with lock:
                         timings[name].append(elapsed)
-                    CLIENT_TIMES[index].append(elapsed)
+                    per_client[index].append(elapsed)
         except threading.BrokenBarrierError:
             pass  # another client failed; its error is the one reported
         except Exception as exc:  # reported once the other clients have stopped
@@ -404,11 +402,7 @@ def drive(
         thread.join()
     if errors:
         raise SystemExit(f"a client failed: {errors[0]!r}")
-    return timings
-
-
-# The last drive()'s times per client: how evenly the server shares itself among clients.
-CLIENT_TIMES: list[list[float]] = []
+    return timings, per_client
 
 
 def main() -> int:
@@ -483,24 +477,24 @@ def main() -> int:
         load = LoadSampler()
         load.start()
         sessions = [login(base, name) for name in data["usernames"][:CLIENTS]]
-        alone = drive(pages, sessions[:1], rounds=ALONE_ROUNDS)
+        alone, _ = drive(pages, sessions[:1], rounds=ALONE_ROUNDS)
         started = time.perf_counter()
-        timings = drive(pages, sessions, rounds=ROUNDS)
-        per_client = sorted(median(times) for times in CLIENT_TIMES if times)
+        timings, client_times = drive(pages, sessions, rounds=ROUNDS)
+        per_client = sorted(median(times) for times in client_times if times)
         total = sum(len(t) for t in timings.values())
         elapsed = time.perf_counter() - started
         print(f"{CLIENTS} clients: {total} requests in {elapsed:.1f}s, {total / elapsed:.0f}/s")
         # Where the 200 ms line falls on this machine: the slowest page's p95 with fewer
         # clients sending back to back.
-        sweep = {n: drive(pages, sessions[:n], rounds=SWEEP_ROUNDS) for n in SWEEP}
+        sweep = {n: drive(pages, sessions[:n], rounds=SWEEP_ROUNDS)[0] for n in SWEEP}
         # The same 20 clients as people use a portal: a page, then a second or so reading.
-        reading = drive(pages, sessions, rounds=THINK_ROUNDS, think=THINK_SECONDS)
+        reading, _ = drive(pages, sessions, rounds=THINK_ROUNDS, think=THINK_SECONDS)
         load.stop()
     finally:
         gunicorn.terminate()
         gunicorn.wait(timeout=30)
     print(f"\n{CLIENTS} clients sending back to back:")
-    code = report(alone, timings, load)
+    report(alone, timings, load)
     # The clients are not served alike. With gunicorn's threaded workers a kept-alive
     # connection stays with the process that accepted it, so the clients of a process that
     # holds more connections wait longer: their medians fall into groups by process.
@@ -510,7 +504,7 @@ def main() -> int:
     report_sweep(sweep, timings)
     print(f"\n{CLIENTS} clients with about {THINK_SECONDS:g} s of reading between pages:")
     report(alone, reading)
-    return code
+    return 0
 
 
 def p95(values: list[float]) -> float:
@@ -519,7 +513,7 @@ def p95(values: list[float]) -> float:
 
 def report(
     alone: dict[str, list[float]], crowd: dict[str, list[float]], load: LoadSampler | None = None
-) -> int:
+) -> None:
     """One line per page: 1-client and 20-client p50/p95, each p95 over the trivial page's,
     and PASS/MISS for the 20-client p95 against 5x the trivial page and against 200 ms."""
     trivial = "trivial /health/"
@@ -559,7 +553,6 @@ def report(
         f"target ({CLIENTS} clients): p95 within {MAX_RATIO:g}x the trivial page and under "
         f"{MAX_P95_MS:g} ms: " + ("met" if not missed else "missed by " + ", ".join(missed))
     )
-    return 0
 
 
 def report_sweep(sweep: dict[int, dict[str, list[float]]], crowd: dict[str, list[float]]) -> None:
