@@ -249,6 +249,35 @@ def test_new_vectors_refresh_the_cached_index() -> None:
     assert [(p.pk, round(s, 2)) for p, s in similar_papers(a)] == [(b.pk, 0.8)]
 
 
+def test_a_question_asked_again_is_scored_once_until_new_vectors_arrive(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    a, b = PaperFactory.create_batch(2)
+    model = stored_model_name()
+    embeddings_store(model, [a.pk], np.array([[1, 0]], dtype="<f4"))
+    monkeypatch.setattr(
+        search_module, "_query_vector", lambda name, q: np.array([0.6, 0.8], dtype="<f4")
+    )
+    scored: list[str] = []
+    real_scores = VectorIndex.scores
+    monkeypatch.setattr(
+        VectorIndex, "scores", lambda self, vector: scored.append("") or real_scores(self, vector)
+    )
+
+    assert [h.paper.pk for h in search("qqzx")] == [a.pk]
+    assert [h.paper.pk for h in search("qqzx", SearchFilters(kind=a.kind))] == [a.pk]
+    assert len(scored) == 1  # the second search, with a filter, reused the scores
+
+    # A new paper's vector loads a new matrix: the question is scored against it.
+    embeddings_store(model, [b.pk], np.array([[0, 1]], dtype="<f4"))
+    assert [h.paper.pk for h in search("qqzx")] == [b.pk, a.pk]
+    assert len(scored) == 2
+
+    # The memory is bounded: with room for one question, the older one is scored again.
+    monkeypatch.setattr(search_module, "QUESTION_SCORES_BYTES", 1)
+    search("qqzy")
+    search("qqzx")
+    assert len(scored) == 4
+
+
 def test_similar_papers_one_process_computed_serve_the_others(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(search_module, "SHARED_NEAREST_FROM", 0)
     products = []

@@ -22,6 +22,7 @@ import os
 import re
 import threading
 import time
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -81,6 +82,9 @@ class VectorIndex:
     _nearest: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = field(
         default_factory=dict, repr=False
     )
+    # question -> its scores over every row, for the last few questions asked (question_scores).
+    _questions: OrderedDict[str, np.ndarray] = field(default_factory=OrderedDict, repr=False)
+    _questions_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # The 16-bit copy the scan reads past HALF_SCAN_FROM rows, made by the first scan (_half):
     # the worker that makes similar lists ahead multiplies in float32 and never needs it.
     half: Any = field(default=None, repr=False)
@@ -111,6 +115,26 @@ class VectorIndex:
         best = torch.topk(product, min(RESCORED, len(product)), sorted=False).indices.numpy()
         scores = product.numpy()
         scores[best] = self.matrix[best] @ vector
+        return scores
+
+    def question_scores(self, question: str) -> np.ndarray:
+        """scores() of a question, kept for the last few questions. A question comes back
+        with other filters, from the next page of results and from a link a colleague
+        shared, and its product over every row is most of a search's CPU (6 ms of 11 at
+        100k papers). The scores live with this matrix: new vectors load a new index, so
+        a kept answer never misses a paper. Callers read the array and never write it."""
+        with self._questions_lock:
+            known = self._questions.get(question)
+            if known is not None:
+                self._questions.move_to_end(question)
+                return known
+        scores = self.scores(_query_vector(self.model_name, question))
+        # Bounded in bytes: 100k rows keep 20 questions, a million rows keep 2.
+        keep = max(1, QUESTION_SCORES_BYTES // max(1, scores.nbytes))
+        with self._questions_lock:
+            self._questions[question] = scores
+            while len(self._questions) > keep:
+                self._questions.popitem(last=False)
         return scores
 
     def _half(self) -> Any:
@@ -231,6 +255,8 @@ HALF_SCAN_FROM = 20_000
 # and bfloat16 by a few 1e-3, far less than the gap between a query's 10th and 500th
 # neighbour.
 RESCORED = 512
+# What VectorIndex.question_scores keeps, per process.
+QUESTION_SCORES_BYTES = 8 * 1024 * 1024
 
 
 NEAREST_CACHE_SIZE = 10_000
@@ -737,8 +763,8 @@ def _nearest(
 def _question_scores(index: VectorIndex, question: str) -> np.ndarray:
     """Encode a question and score every paper against it: the two slow steps of the
     semantic side, both in torch (which releases the GIL), run together on the encoding
-    thread while the keyword query runs."""
-    return index.scores(_query_vector(index.model_name, question))
+    thread while the keyword query runs. A question asked lately is not scored again."""
+    return index.question_scores(question)
 
 
 def _best(
