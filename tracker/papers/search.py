@@ -760,13 +760,6 @@ def _nearest(
     return _best(index, index.scores(vector), limit, allowed)
 
 
-def _question_scores(index: VectorIndex, question: str) -> np.ndarray:
-    """Encode a question and score every paper against it: the two slow steps of the
-    semantic side, both in torch (which releases the GIL), run together on the encoding
-    thread while the keyword query runs. A question asked lately is not scored again."""
-    return index.question_scores(question)
-
-
 def _best(
     index: VectorIndex, scores: np.ndarray, limit: int, allowed: set[int] | None
 ) -> list[tuple[int, float]]:
@@ -868,7 +861,7 @@ def search(query: str, filters: SearchFilters | None = None, limit: int = 20) ->
     index = _active_index()
     question = query.strip()
     scoring = (
-        _encoding_pool().submit(_question_scores, index, question)
+        _encoding_pool().submit(index.question_scores, question)
         if index is not None and question and len(index.ids)
         else None
     )
