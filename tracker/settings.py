@@ -138,7 +138,8 @@ REDIS_URL: str = _read("REDIS_URL", env.str, "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's, keeping its redis-py client between calls (see the module).
+            "BACKEND": "tracker.core.cache.RedisCache",
             "LOCATION": REDIS_URL,
         }
     }
