@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from tracker.core.export import papers_export
 from tracker.papers.forms import AddPaperForm
 from tracker.papers.links import code_links
 from tracker.papers.models import Paper, PaperKind, PaperVersion
@@ -97,6 +98,9 @@ def paper_add_view(request: HttpRequest) -> HttpResponse:
     return redirect("papers:detail", pk=paper.pk)
 
 
+SEARCH_RESULTS = 30
+
+
 class SearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=500, label="Words or a question")
     date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
@@ -121,11 +125,28 @@ def paper_search(request: HttpRequest) -> HttpResponse:
             topic_id=data["topic"].pk if data["topic"] else None,
             kind=data["kind"],
         )
-        hits = search(data["q"], filters, limit=30)
+        hits = search(data["q"], filters, limit=SEARCH_RESULTS)
         searched = True
+        fmt = request.GET.get("format")
+        if fmt in ("csv", "bib"):
+            return papers_export(export_papers(hits), fmt, "search")
     topic_choices = form.fields["topic"].queryset.values_list("pk", "label")
+    query = request.GET.copy()
+    query.pop("format", None)
     return render(
         request,
         "papers/search.html",
-        {"form": form, "hits": hits, "searched": searched, "topic_choices": topic_choices},
+        {
+            "form": form,
+            "hits": hits,
+            "searched": searched,
+            "topic_choices": topic_choices,
+            "export_query": query.urlencode(),
+        },
     )
+
+
+def export_papers(hits: list[SearchHit]) -> list[Paper]:
+    """The hits' papers in rank order, whole: a hit carries only what the page shows."""
+    papers = Paper.objects.in_bulk([hit.paper.pk for hit in hits])
+    return [papers[hit.paper.pk] for hit in hits if hit.paper.pk in papers]

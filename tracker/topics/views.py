@@ -6,6 +6,8 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 
+from tracker.core.export import EXPORT_LIMIT, papers_export
+from tracker.papers.models import Paper
 from tracker.topics.models import ClusteringRun, Topic
 from tracker.topics.selectors import map_points, topic_trends, topics_fastest_growing
 
@@ -25,14 +27,25 @@ def topic_index(request: HttpRequest) -> HttpResponse:
 
 def topic_detail(request: HttpRequest, pk: int) -> HttpResponse:
     topic = get_object_or_404(Topic, pk=pk)
+    fmt = request.GET.get("format")
+    if fmt in ("csv", "bib"):
+        papers = Paper.objects.visible().filter(paper_topic__topic=topic)
+        return papers_export(
+            papers.order_by("-published_at", "-id")[:EXPORT_LIMIT], fmt, f"topic-{topic.pk}"
+        )
     trend = topic_trends([topic])[0]
     memberships = (
-        topic.paper_topics.filter(paper__hidden=False)
+        # A merged duplicate lives on in its survivor, which is listed itself.
+        topic.paper_topics.filter(paper__hidden=False, paper__merged_into__isnull=True)
         .select_related("paper")
         .order_by("-paper__published_at", "-paper_id")
     )
     page = Paginator(memberships, 50).get_page(request.GET.get("page"))
-    return render(request, "topics/detail.html", {"topic": topic, "trend": trend, "page": page})
+    return render(
+        request,
+        "topics/detail.html",
+        {"topic": topic, "trend": trend, "page": page, "export_limit": EXPORT_LIMIT},
+    )
 
 
 def topic_map(request: HttpRequest) -> HttpResponse:
