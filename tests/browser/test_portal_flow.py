@@ -192,6 +192,16 @@ def test_triage_to_not_reproduced_verdict(cast, live_server, browser_page) -> No
     shot(page, "inbox_keys")
     page.keyboard.press("Escape")
     assert not page.locator("#keys-help").is_visible()
+    # `/` searches from anywhere: the search page opens with its box ready for words.
+    page.keyboard.press("/")
+    page.wait_for_url(re.compile(r"/search/$"))
+    page.keyboard.type("reward models")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f"a.result-title[href='/papers/{target.pk}/']")
+    page.locator("h1").click()  # the box loses focus; `/` brings it back, words selected
+    page.keyboard.press("/")
+    page.keyboard.type("offline")
+    assert page.locator("input[type=search]").input_value() == "offline"
     repro = Reproduction.objects.get(paper=target)
 
     # Assign, accept, start, record a claim and log a result that misses it.

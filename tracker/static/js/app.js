@@ -69,6 +69,18 @@
       toggleHelp(false);
       return;
     }
+    if (key === "/") {
+      // Search from anywhere: the page's own box, else the search page (its box has focus).
+      var box = document.querySelector('input[type="search"]');
+      if (box) {
+        box.focus();
+        box.select();
+      } else {
+        window.location.href = "/search/";
+      }
+      event.preventDefault();
+      return;
+    }
     if (key === "g") {
       pendingG = true;
       return;
