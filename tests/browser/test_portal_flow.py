@@ -197,11 +197,17 @@ def test_triage_to_not_reproduced_verdict(cast, live_server, browser_page) -> No
     page.wait_for_url(re.compile(r"/search/$"))
     page.keyboard.type("reward models")
     page.keyboard.press("Enter")
-    page.wait_for_selector(f"a.result-title[href='/papers/{target.pk}/']")
-    page.locator("h1").click()  # the box loses focus; `/` brings it back, words selected
-    page.keyboard.press("/")
+    # The results take j/k/o as the inbox does; the first is selected.
+    first = page.locator(".search-results > li.selected")
+    first.wait_for()
+    assert first.locator("a.result-title").get_attribute("href") == f"/papers/{target.pk}/"
+    shot(page, "search")
+    page.keyboard.press("/")  # back in the box with the words selected: typing replaces them
     page.keyboard.type("offline")
     assert page.locator("input[type=search]").input_value() == "offline"
+    page.keyboard.press("Escape")  # out of the box, and the keys work on the list again
+    page.keyboard.press("o")
+    page.wait_for_url(re.compile(rf"/papers/{target.pk}/$"))
     repro = Reproduction.objects.get(paper=target)
 
     # Assign, accept, start, record a claim and log a result that misses it.

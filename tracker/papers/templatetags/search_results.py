@@ -41,12 +41,13 @@ def search_results(hits: Iterable[SearchHit]) -> SafeString:
             meta += f' <span class="badge">words #{int(hit.keyword_rank)}</span>'
         if hit.semantic_rank:
             meta += f' <span class="badge">meaning #{int(hit.semantic_rank)}</span>'
+        url = escape(detail_url(paper.pk))
         items.append(
-            f'<li><a href="{escape(detail_url(paper.pk))}" class="result-title">'
+            f'<li data-open="{url}"><a href="{url}" class="result-title">'
             f"{escape(paper.title)}</a>"
             f'<div class="muted small">{meta}</div>'
             f'<p class="snippet">{escape(snippet(paper.abstract))}</p></li>'
         )
     return mark_safe(  # noqa: S308 - every value above is escaped or a number
-        '<ol class="search-results" data-math>' + "".join(items) + "</ol>"
+        '<ol class="search-results" data-math data-keyboard-list>' + "".join(items) + "</ol>"
     )

@@ -6,8 +6,11 @@
   var selected = -1;
   var pendingG = false;
 
+  // The inbox's rows, or the search page's results: j/k move, o opens, in either list.
   function rows() {
-    return Array.prototype.slice.call(document.querySelectorAll(".paper-row"));
+    return Array.prototype.slice.call(
+      document.querySelectorAll("[data-keyboard-list] .paper-row, [data-keyboard-list] > li[data-open]")
+    );
   }
 
   function select(index, scroll) {
@@ -50,6 +53,11 @@
   var GO = { i: "/inbox/", b: "/reproductions/", s: "/stats/" };
 
   document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && typing(event.target)) {
+      // Out of a box and back to the keys (the search box, after a search).
+      event.target.blur();
+      return;
+    }
     if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
     var key = event.key;
     if (pendingG) {
@@ -135,7 +143,7 @@
       return;
     }
     if (target.id === "keys-help") toggleHelp(false);
-    var row = target.closest && target.closest(".paper-row");
+    var row = target.closest && target.closest(".paper-row, [data-keyboard-list] > li[data-open]");
     if (row) {
       var index = rows().indexOf(row);
       if (index >= 0) select(index, false);
