@@ -172,6 +172,20 @@ def test_triage_to_not_reproduced_verdict(cast, live_server, browser_page) -> No
     page.wait_for_selector(f"#{third_id}.done")
     assert Rating.objects.filter(user=cast.ben).count() == 2
     assert Skip.objects.filter(user=cast.ben).count() == 1
+    # Second thoughts from the keyboard: back up and re-rate the third, undo the skip.
+    page.keyboard.press("k")
+    page.keyboard.press("3")
+    page.wait_for_selector(f"#{third_id} .done-label >> text=Rated 3")
+    page.keyboard.press("k")
+    page.keyboard.press("k")
+    shot(page, "inbox_second_thoughts")  # a done row, selected: its values and undo show
+    page.keyboard.press("u")
+    page.wait_for_selector(f"#{second_id}:not(.done) .row-actions")
+    assert "selected" in page.locator(f"#{second_id}").get_attribute("class")
+    assert not Skip.objects.filter(user=cast.ben).exists()
+    assert sorted(Rating.objects.filter(user=cast.ben).values_list("value", flat=True)) == [3, 4]
+    page.keyboard.press("j")
+    page.keyboard.press("j")
     assert page.url.endswith("/inbox/")  # no page load happened
 
     # Select the reward-model paper and propose reproducing it with `r`.

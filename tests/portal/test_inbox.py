@@ -229,6 +229,58 @@ def test_skip_swaps_the_row_and_leaves_the_inbox(cast) -> None:  # type: ignore[
     assert ">to skip</a>" not in client.get("/inbox/").content.decode()
 
 
+def test_a_done_row_re_rates_and_undoes_in_place(cast) -> None:  # type: ignore[no-untyped-def]
+    paper = paper_in(topic("RL"), title="Second thoughts")
+    RatingFactory(team=cast.vision, user=cast.ada, paper=paper, value=5)
+    client = client_for(cast.ben)
+    rate, undo = f"/inbox/papers/{paper.pk}/rate/", f"/inbox/papers/{paper.pk}/undo/"
+
+    done = client.post(rate, {"value": "4"}, HTTP_HX_REQUEST="true").content.decode()
+    # The done row offers the other values and an undo, posted with htmx into the row.
+    assert f'hx-post="{undo}" data-key="u"' in done
+    assert f'hx-post="{rate}" hx-vals=\'{{"value": "2"}}\' data-key="2"' in done
+    assert 'data-key="4" title="Rate 4 instead" class="chosen"' in done
+
+    again = client.post(rate, {"value": "2"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "Rated 2" in again
+    assert Rating.objects.get(user=cast.ben).value == 2
+
+    row = client.post(undo, HTTP_HX_REQUEST="true").content.decode()
+    # Back as a row to triage: its buttons, and the team score without the withdrawn rating.
+    assert row.startswith(f'<article class="paper-row" id="paper-{paper.pk}"')
+    assert f'formaction="{rate}"' in row and "team 5.0 (1)" in row
+    assert not Rating.objects.filter(user=cast.ben).exists()
+    assert Rating.objects.filter(user=cast.ada).exists()
+    # Nothing is lost: the change and the withdrawal are both in the history.
+    history = RatingHistory.objects.filter(user=cast.ben).order_by("recorded_at", "id")
+    assert [(h.value, h.reason) for h in history] == [(4, "changed"), (2, "withdrawn")]
+    assert ">Second thoughts</a>" in client.get("/inbox/").content.decode()
+    panel = client.get(f"/papers/{paper.pk}/").content.decode()
+    assert "ben had 2" in panel and "withdrawn" in panel
+
+
+def test_undo_takes_back_a_skip_and_works_without_javascript(cast) -> None:  # type: ignore[no-untyped-def]
+    paper = paper_in(None, title="Skipped too fast")
+    client = client_for(cast.ben)
+    client.post(f"/inbox/papers/{paper.pk}/skip/", HTTP_HX_REQUEST="true")
+    response = client.post(f"/inbox/papers/{paper.pk}/undo/", {"next": "/inbox/?source=arxiv"})
+    assert response.status_code == 302 and response["Location"] == "/inbox/?source=arxiv"
+    assert not Skip.objects.exists()
+    assert ">Skipped too fast</a>" in client.get("/inbox/").content.decode()
+    # Nothing left to undo: no error, nothing changed.
+    assert client.post(f"/inbox/papers/{paper.pk}/undo/").status_code == 302
+
+
+def test_undo_touches_only_my_own_rating_in_my_team(cast) -> None:  # type: ignore[no-untyped-def]
+    paper = paper_in(None)
+    RatingFactory(team=cast.vision, user=cast.ben, paper=paper, value=3)
+    RatingFactory(team=cast.language, user=cast.carol, paper=paper, value=1)
+    # Carol (another team) and Ada (Ben's team) each undo on the same paper.
+    client_for(cast.carol).post(f"/inbox/papers/{paper.pk}/undo/", HTTP_HX_REQUEST="true")
+    client_for(cast.ada).post(f"/inbox/papers/{paper.pk}/undo/", HTTP_HX_REQUEST="true")
+    assert list(Rating.objects.values_list("user__username", "value")) == [("ben", 3)]
+
+
 def test_follow_and_unfollow_a_topic(cast) -> None:  # type: ignore[no-untyped-def]
     t = topic("Robotics")
     client = client_for(cast.ben)

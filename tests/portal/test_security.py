@@ -101,6 +101,7 @@ def _csrf_posts(cast) -> list[tuple[str, dict]]:  # type: ignore[no-untyped-def]
     return [
         (f"/inbox/papers/{paper.pk}/rate/", {"value": "3"}),
         (f"/inbox/papers/{paper.pk}/skip/", {}),
+        (f"/inbox/papers/{paper.pk}/undo/", {}),
         (f"/inbox/papers/{paper.pk}/comment/", {"body": "hi"}),
         (f"/inbox/topics/{topic.pk}/follow/", {"follow": "1"}),
         (f"/papers/{paper.pk}/reproduce/", {}),

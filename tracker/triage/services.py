@@ -12,6 +12,22 @@ from tracker.teams.models import Team
 from tracker.topics.models import Topic, TopicFollow
 from tracker.triage.models import Comment, Rating, RatingHistory, Skip
 
+CHANGED = "changed"
+WITHDRAWN = "withdrawn"
+
+
+def _history_keep(rating: Rating, *, reason: str) -> RatingHistory:
+    """The rating as it stands, kept in the history before it changes or goes."""
+    return RatingHistory.objects.create(
+        team_id=rating.team_id,
+        paper_id=rating.paper_id,
+        user_id=rating.user_id,
+        value=rating.value,
+        note=rating.note,
+        rated_at=rating.updated_at,
+        reason=reason,
+    )
+
 
 @transaction.atomic
 def rating_set(
@@ -36,15 +52,7 @@ def rating_set(
             return rating
     if rating.value == int(value) and rating.note == note:
         return rating
-    RatingHistory.objects.create(
-        team=team,
-        paper=paper,
-        user=user,
-        value=rating.value,
-        note=rating.note,
-        rated_at=rating.updated_at,
-        reason="changed",
-    )
+    _history_keep(rating, reason=CHANGED)
     rating.value = int(value)
     rating.note = note
     rating.updated_at = now
@@ -52,13 +60,23 @@ def rating_set(
     return rating
 
 
+@transaction.atomic
+def triage_undo(*, team: Team, paper: Paper, user: AbstractBaseUser) -> str | None:
+    """Take back a member's rating or skip of a paper, so it is back in their inbox: the
+    second thought after a quick key. A withdrawn rating stays in the rating history.
+    Returns what was undone ("rating", "skip"), or None when there was nothing to undo."""
+    rating = Rating.objects.select_for_update().filter(team=team, paper=paper, user=user).first()
+    if rating is not None:
+        _history_keep(rating, reason=WITHDRAWN)
+        rating.delete()
+        return "rating"
+    deleted, _ = Skip.objects.filter(team=team, paper=paper, user=user).delete()
+    return "skip" if deleted else None
+
+
 def skip_create(*, team: Team, paper: Paper, user: AbstractBaseUser) -> Skip:
     skip, _ = Skip.objects.get_or_create(team=team, paper=paper, user=user)
     return skip
-
-
-def skip_delete(*, team: Team, paper: Paper, user: AbstractBaseUser) -> None:
-    Skip.objects.filter(team=team, paper=paper, user=user).delete()
 
 
 def comment_create(*, team: Team, paper: Paper, user: AbstractBaseUser, body: str) -> Comment:

@@ -8,6 +8,7 @@ urlpatterns = [
     path("inbox/", views.inbox, name="inbox"),
     path("inbox/papers/<int:pk>/rate/", views.rate, name="rate"),
     path("inbox/papers/<int:pk>/skip/", views.skip, name="skip"),
+    path("inbox/papers/<int:pk>/undo/", views.undo, name="undo"),
     path("inbox/papers/<int:pk>/comment/", views.comment, name="comment"),
     path("inbox/topics/<int:pk>/follow/", views.follow, name="follow"),
 ]

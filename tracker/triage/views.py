@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -16,13 +18,27 @@ from tracker.papers.models import Paper
 from tracker.teams.selectors import require_membership
 from tracker.topics.models import Topic
 from tracker.triage.forms import CommentForm, InboxFilterForm, RatingForm
-from tracker.triage.selectors import Inbox, inbox_build, inbox_papers, rating_summary
-from tracker.triage.services import comment_create, rating_set, skip_create, topic_follow_set
+from tracker.triage.selectors import (
+    INBOX_ROW_FIELDS,
+    Inbox,
+    inbox_build,
+    inbox_papers,
+    rating_summary,
+    with_team_score,
+)
+from tracker.triage.services import (
+    comment_create,
+    rating_set,
+    skip_create,
+    topic_follow_set,
+    triage_undo,
+)
+from tracker.triage.templatetags.inbox import inbox_row
 
 
-def _attach_urls(data: Inbox) -> None:
-    """Each row's links and each topic's follow action, reversed once for the page."""
-    urls = {
+def _row_urls() -> dict[str, Callable[[int], str]]:
+    """The links of an inbox row (inbox_row), each reversed once and filled per paper."""
+    return {
         name: url_for_pk(view)
         for name, view in (
             ("detail_url", "papers:detail"),
@@ -31,6 +47,11 @@ def _attach_urls(data: Inbox) -> None:
             ("propose_url", "reproductions:propose"),
         )
     }
+
+
+def _attach_urls(data: Inbox) -> None:
+    """Each row's links and each topic's follow action, reversed once for the page."""
+    urls = _row_urls()
     for group in data.groups:
         for paper in group.papers:
             for name, url in urls.items():
@@ -95,7 +116,9 @@ def rate(request: HttpRequest, pk: int) -> HttpResponse:
                 request, "triage/_ratings_panel.html", {"paper": paper, "summary": summary}
             )
         return render(
-            request, "triage/_row_done.html", {"paper": paper, "done": f"Rated {rating.value}"}
+            request,
+            "triage/_row_done.html",
+            {"paper": paper, "done": f"Rated {rating.value}", "value": str(rating.value)},
         )
     messages.success(request, f"Rated “{paper.title[:60]}” {rating.value}.")
     return redirect_back(request, reverse("papers:detail", args=[paper.pk]))
@@ -108,6 +131,27 @@ def skip(request: HttpRequest, pk: int) -> HttpResponse:
     skip_create(team=membership.team, paper=paper, user=request.user)
     if request.htmx:
         return render(request, "triage/_row_done.html", {"paper": paper, "done": "Skipped"})
+    return redirect_back(request, reverse("triage:inbox"))
+
+
+@require_POST
+def undo(request: HttpRequest, pk: int) -> HttpResponse:
+    """Take back my rating or skip: the paper is back in my inbox, and with htmx its row
+    is back in place with its buttons."""
+    membership = require_membership(request)
+    paper = get_object_or_404(Paper.objects.visible(), pk=pk)
+    undone = triage_undo(team=membership.team, paper=paper, user=request.user)
+    if request.htmx:
+        row = (
+            with_team_score(Paper.objects.filter(pk=paper.pk), membership.team)
+            .only(*INBOX_ROW_FIELDS)
+            .get()
+        )
+        for name, url in _row_urls().items():
+            setattr(row, name, url(row.pk))
+        return HttpResponse(inbox_row(row))
+    if undone:
+        messages.success(request, f"“{paper.title[:60]}” is back in your inbox.")
     return redirect_back(request, reverse("triage:inbox"))
 
 

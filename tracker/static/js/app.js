@@ -133,6 +133,11 @@
     }
     if (key === "r" && press(row, "r")) {
       event.preventDefault();
+      return;
+    }
+    // A rated or skipped row: take it back, and it is a row to triage again.
+    if (key === "u" && press(row, "u")) {
+      event.preventDefault();
     }
   });
 
