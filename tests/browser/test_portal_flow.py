@@ -262,6 +262,15 @@ def test_triage_to_not_reproduced_verdict(cast, live_server, browser_page) -> No
     assert page.locator("a.code-link").first.inner_text() == "github.com/agentlab/tooluse"
     page.keyboard.press("3")
     page.wait_for_selector("#ratings-panel button.chosen")
+    # A comment with maths, then its author's edit: the LaTeX renders in comments too.
+    page.fill("#comments form:not(.comment-edit form) textarea", "Bound holds: $O(\\sqrt{T})$")
+    page.click("#comments button:has-text('Comment')")
+    page.wait_for_selector("#comments .comment-body .katex")
+    page.click("#comments .comment-edit summary")
+    page.fill("#comments .comment-edit textarea", "Bound holds for $K \\le T$: $O(\\sqrt{T})$")
+    page.click("#comments .comment-edit button:has-text('Save')")
+    page.wait_for_selector("#comments .comment >> text=edited")
+    assert page.locator("#comments .comment-body .katex").count() == 2
     shot(page, "paper_latex")
 
     page.goto(f"{live_server.url}/reproductions/")

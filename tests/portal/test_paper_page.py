@@ -25,6 +25,7 @@ from tracker.papers.links import code_links
 from tracker.papers.models import PaperSource, PaperVersion
 from tracker.papers.versions import version_changes
 from tracker.topics.models import PaperTopic, Topic
+from tracker.triage.models import Comment
 from tracker.triage.selectors import rating_summary
 from tracker.triage.services import rating_set
 from workers.embedder import stored_model_name
@@ -136,6 +137,50 @@ def test_comments_are_posted_to_the_current_team(cast) -> None:  # type: ignore[
     client_for(cast.carol).post(f"/inbox/papers/{paper.pk}/comment/", {"body": "language note"})
     assert "language note" not in client_for(cast.ben).get(f"/papers/{paper.pk}/").content.decode()
     assert "language note" in client_for(cast.carol).get(f"/papers/{paper.pk}/").content.decode()
+
+
+def test_an_author_edits_and_deletes_their_own_comment(cast) -> None:  # type: ignore[no-untyped-def]
+    paper = PaperFactory()
+    mine = CommentFactory(team=cast.vision, user=cast.ben, paper=paper, body="first $x^2$ try")
+    ada_s = CommentFactory(team=cast.vision, user=cast.ada, paper=paper, body="ada's view")
+    ben = client_for(cast.ben)
+    url = f"/comments/{mine.pk}/"
+
+    page = ben.get(f"/papers/{paper.pk}/").content.decode()
+    # An edit form under my comment only; the body is marked for LaTeX like the abstract.
+    assert f'action="{url}"' in page and f'action="/comments/{ada_s.pk}/"' not in page
+    assert '<div class="comment-body" data-math>first $x^2$ try</div>' in page
+
+    response = ben.post(url, {"body": "  second try  "})
+    assert response.status_code == 302
+    assert response["Location"] == f"/papers/{paper.pk}/#comments"
+    mine.refresh_from_db()
+    assert mine.body == "second try" and mine.edited_at is not None
+    assert " · edited " in ben.get(f"/papers/{paper.pk}/").content.decode()
+
+    # An empty edit is refused with a message, and the comment stays as it was.
+    refused = ben.post(url, {"body": "   "}, follow=True).content.decode()
+    assert "A comment needs some text" in refused
+    mine.refresh_from_db()
+    assert mine.body == "second try"
+
+    ben.post(url, {"delete": "1"})
+    assert not Comment.objects.filter(pk=mine.pk).exists()
+    assert Comment.objects.filter(pk=ada_s.pk).exists()
+
+
+def test_nobody_else_edits_or_deletes_a_comment(cast) -> None:  # type: ignore[no-untyped-def]
+    paper = PaperFactory()
+    comment = CommentFactory(team=cast.vision, user=cast.ben, paper=paper, body="ben's")
+    url = f"/comments/{comment.pk}/"
+    # Ada is in Ben's team and a curator; Carol is in another team. Both get 404.
+    for user in (cast.ada, cast.carol):
+        client = client_for(user)
+        assert client.post(url, {"body": "rewritten"}).status_code == 404
+        assert client.post(url, {"delete": "1"}).status_code == 404
+    assert client_for(cast.ben).get(url).status_code == 405
+    comment.refresh_from_db()
+    assert comment.body == "ben's" and comment.edited_at is None
 
 
 def test_a_merged_paper_redirects_to_its_survivor(cast) -> None:  # type: ignore[no-untyped-def]

@@ -98,8 +98,11 @@ def _csrf_posts(cast) -> list[tuple[str, dict]]:  # type: ignore[no-untyped-def]
 
     topic = Topic.objects.create(label="t")
     token, _ = api_token_create(user=cast.ben, team=cast.vision, name="t")
+    comment = CommentFactory(team=cast.vision, user=cast.ben, paper=paper, body="b")
     return [
         (f"/inbox/papers/{paper.pk}/rate/", {"value": "3"}),
+        (f"/comments/{comment.pk}/", {"body": "edited"}),
+        (f"/comments/{comment.pk}/", {"delete": "1"}),
         (f"/inbox/papers/{paper.pk}/skip/", {}),
         (f"/inbox/papers/{paper.pk}/undo/", {}),
         (f"/inbox/papers/{paper.pk}/comment/", {"body": "hi"}),

@@ -39,4 +39,9 @@ class RatingForm(forms.Form):
 
 
 class CommentForm(forms.Form):
-    body = forms.CharField(max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
+    body = forms.CharField(
+        max_length=5000,
+        widget=forms.Textarea(
+            attrs={"rows": 3, "placeholder": "A comment for the team; $\\LaTeX$ renders"}
+        ),
+    )

@@ -86,6 +86,17 @@ def comment_create(*, team: Team, paper: Paper, user: AbstractBaseUser, body: st
     return Comment.objects.create(team=team, paper=paper, user=user, body=body)
 
 
+def comment_edit(*, comment: Comment, body: str) -> Comment:
+    body = body.strip()
+    if not body:
+        raise ValidationError("A comment needs some text; delete it instead.")
+    if body != comment.body:
+        comment.body = body
+        comment.edited_at = timezone.now()
+        comment.save(update_fields=["body", "edited_at"])
+    return comment
+
+
 def topic_follow_set(*, user: AbstractBaseUser, topic: Topic, follow: bool) -> None:
     """Follow or unfollow; doing either twice changes nothing."""
     if follow:

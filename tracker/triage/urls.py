@@ -11,4 +11,5 @@ urlpatterns = [
     path("inbox/papers/<int:pk>/undo/", views.undo, name="undo"),
     path("inbox/papers/<int:pk>/comment/", views.comment, name="comment"),
     path("inbox/topics/<int:pk>/follow/", views.follow, name="follow"),
+    path("comments/<int:pk>/", views.comment_update, name="comment_update"),
 ]

@@ -18,6 +18,7 @@ from tracker.papers.models import Paper
 from tracker.teams.selectors import require_membership
 from tracker.topics.models import Topic
 from tracker.triage.forms import CommentForm, InboxFilterForm, RatingForm
+from tracker.triage.models import Comment
 from tracker.triage.selectors import (
     INBOX_ROW_FIELDS,
     Inbox,
@@ -28,6 +29,7 @@ from tracker.triage.selectors import (
 )
 from tracker.triage.services import (
     comment_create,
+    comment_edit,
     rating_set,
     skip_create,
     topic_follow_set,
@@ -132,6 +134,37 @@ def skip(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx:
         return render(request, "triage/_row_done.html", {"paper": paper, "done": "Skipped"})
     return redirect_back(request, reverse("triage:inbox"))
+
+
+def _own_comment(request: HttpRequest, pk: int) -> Comment:
+    """A comment of the member's, in the team the request acts for; anyone else's is 404."""
+    membership = require_membership(request)
+    return get_object_or_404(
+        Comment.objects.for_team(membership.team).select_related("paper"),
+        pk=pk,
+        user=request.user,
+    )
+
+
+@require_POST
+def comment_update(request: HttpRequest, pk: int) -> HttpResponse:
+    """Edit my comment, or delete it (the form's delete button)."""
+    comment = _own_comment(request, pk)
+    back = reverse("papers:detail", args=[comment.paper_id]) + "#comments"
+    if "delete" in request.POST:
+        comment.delete()
+        messages.success(request, "Comment deleted.")
+        return redirect_back(request, back)
+    form = CommentForm(request.POST)
+    if not form.is_valid():
+        # The comment stays as it was; the message says why the edit was refused.
+        messages.error(request, "A comment needs some text (at most 5000 characters).")
+        return redirect_back(request, back)
+    try:
+        comment_edit(comment=comment, body=form.cleaned_data["body"])
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect_back(request, back)
 
 
 @require_POST
