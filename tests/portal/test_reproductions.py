@@ -240,6 +240,13 @@ def test_board_cards_show_assignees_due_dates_and_compute(cast) -> None:  # type
         due_date=date(2020, 1, 2),
         compute_spent_gpu_hours=Decimal("3"),
     )
+    spendthrift = ReproductionFactory(
+        team=cast.vision,
+        proposed_by=cast.ada,
+        status=Status.IN_PROGRESS,
+        compute_budget_gpu_hours=Decimal("40"),
+        compute_spent_gpu_hours=Decimal("52"),
+    )
 
     page = client_for(cast.ben).get("/reproductions/").content.decode()
 
@@ -251,6 +258,14 @@ def test_board_cards_show_assignees_due_dates_and_compute(cast) -> None:  # type
     assert "Late &lt;b&gt;one&lt;/b&gt;" in page
     finished = page.split(f"#{done.pk} ", 1)[1].split("</div></div>", 1)[0]
     assert "unassigned" in finished and "overdue" not in finished and "3 GPU-h" in finished
+    # Spent past the budget is marked too; within it (13 of 100 above) is not.
+    over = page.split(f"#{spendthrift.pk} ", 1)[1].split("</div></div>", 1)[0]
+    assert '<span class="over-budget" title="Over budget: GPU-hours spent of budget">52/40' in over
+    assert "over-budget" not in card
+    detail = client_for(cast.ben).get(f"/reproductions/{spendthrift.pk}/").content.decode()
+    assert '40.00 budgeted · <span class="over-budget">over budget</span>' in detail
+    within = client_for(cast.ben).get(f"/reproductions/{late.pk}/").content.decode()
+    assert "over budget" not in within
 
 
 @pytest.mark.parametrize("rows", [3, 30])

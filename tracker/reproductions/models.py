@@ -86,6 +86,11 @@ class Reproduction(models.Model):
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
+    @property
+    def over_budget(self) -> bool:
+        budget = self.compute_budget_gpu_hours
+        return bool(budget) and (self.compute_spent_gpu_hours or 0) > budget
+
 
 class ReproductionEvent(models.Model):
     """Every status change, assignment and override: who, when, from what to what."""
