@@ -263,7 +263,8 @@ def test_triage_to_not_reproduced_verdict(cast, live_server, browser_page) -> No
     page.keyboard.press("3")
     page.wait_for_selector("#ratings-panel button.chosen")
     # A comment with maths, then its author's edit: the LaTeX renders in comments too.
-    page.fill("#comments form:not(.comment-edit form) textarea", "Bound holds: $O(\\sqrt{T})$")
+    page.keyboard.press("c")  # the comment box, from the keyboard
+    page.keyboard.type("Bound holds: $O(\\sqrt{T})$")
     page.click("#comments button:has-text('Comment')")
     page.wait_for_selector("#comments .comment-body .katex")
     page.click("#comments .comment-edit summary")
@@ -272,6 +273,9 @@ def test_triage_to_not_reproduced_verdict(cast, live_server, browser_page) -> No
     page.wait_for_selector("#comments .comment >> text=edited")
     assert page.locator("#comments .comment-body .katex").count() == 2
     shot(page, "paper_latex")
+    page.keyboard.press("r")  # propose reproducing this one too, from its page
+    page.wait_for_url(re.compile(r"/reproductions/\d+/$"))
+    assert Reproduction.objects.get(paper=evil).status == Status.PROPOSED
 
     page.goto(f"{live_server.url}/reproductions/")
     assert page.locator(".column.status-not_reproduced .repro-card").count() == 1

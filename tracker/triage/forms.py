@@ -42,6 +42,10 @@ class CommentForm(forms.Form):
     body = forms.CharField(
         max_length=5000,
         widget=forms.Textarea(
-            attrs={"rows": 3, "placeholder": "A comment for the team; $\\LaTeX$ renders"}
+            attrs={
+                "rows": 3,
+                "placeholder": "A comment for the team; $\\LaTeX$ renders",
+                "data-page-key": "c",  # the paper page's c key opens it (app.js)
+            }
         ),
     )

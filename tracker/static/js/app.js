@@ -95,7 +95,8 @@
     }
     var list = document.querySelector("[data-keyboard-list]");
     if (!list) {
-      // Outside the inbox, 1-5 rate the paper on a paper page.
+      // Outside the inbox, on a paper page: 1-5 rate it, r proposes reproducing it, c
+      // opens a comment.
       var panel = document.querySelector(".rate-panel");
       if (panel && /^[1-5]$/.test(key)) {
         var b = panel.querySelector('button[data-key="' + key + '"]');
@@ -103,6 +104,16 @@
           b.click();
           event.preventDefault();
         }
+        return;
+      }
+      var action = document.querySelector('[data-page-key="' + key + '"]');
+      if (action) {
+        if (action.tagName === "TEXTAREA") {
+          action.focus();
+        } else {
+          action.click();
+        }
+        event.preventDefault();
       }
       return;
     }
