@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from django.conf import settings
 from django.contrib.staticfiles import finders
+from django.test import Client
 
 from tests.conftest import client_for
 from tests.factories import (
@@ -181,6 +182,24 @@ def test_nobody_else_edits_or_deletes_a_comment(cast) -> None:  # type: ignore[n
     assert client_for(cast.ben).get(url).status_code == 405
     comment.refresh_from_db()
     assert comment.body == "ben's" and comment.edited_at is None
+
+
+def test_a_paper_gives_its_bibtex_entry_to_copy(cast) -> None:  # type: ignore[no-untyped-def]
+    paper = PaperFactory(title="Scaling {laws} & $x_1$", arxiv_id="2599.00042")
+    duplicate = PaperFactory(merged_into=paper)
+    client = client_for(cast.ben)
+    url = f"/papers/{paper.pk}/bibtex/"
+    assert f'<a href="{url}"' in client.get(f"/papers/{paper.pk}/").content.decode()
+
+    response = client.get(url)
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    text = response.content.decode()
+    assert text.startswith("@misc{arxiv:2599.00042,")
+    assert r"title = {{Scaling \{laws\} \& \$x\_1\$}}" in text
+    assert "eprint = {2599.00042}" in text
+    # An old link to a merged duplicate gives the survivor's entry; strangers log in first.
+    assert client.get(f"/papers/{duplicate.pk}/bibtex/")["Location"] == url
+    assert Client().get(url).status_code == 302
 
 
 def test_a_merged_paper_redirects_to_its_survivor(cast) -> None:  # type: ignore[no-untyped-def]

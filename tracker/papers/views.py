@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from tracker.core.export import papers_export
+from tracker.core.export import paper_bibtex, papers_export
 from tracker.papers.forms import AddPaperForm
 from tracker.papers.links import code_links
 from tracker.papers.models import Paper, PaperKind, PaperVersion
@@ -58,6 +58,16 @@ def paper_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "repro": paper_reproductions(team, paper),
         },
     )
+
+
+@require_GET
+def paper_bibtex_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """One paper's BibTeX entry as plain text, to copy into a paper's .bib file."""
+    require_membership(request)
+    paper = get_object_or_404(Paper, pk=pk)
+    if paper.merged_into_id:
+        return HttpResponseRedirect(reverse("papers:bibtex", args=[paper.merged_into_id]))
+    return HttpResponse(paper_bibtex(paper), content_type="text/plain; charset=utf-8")
 
 
 def sources(request: HttpRequest) -> HttpResponse:
