@@ -8,7 +8,8 @@ p95 as a ratio of the trivial page's (/health/) p95 in the same run.
 Target: every p95 within 5x the trivial page and under 200 ms, with 20 clients sending
 back to back. Then, for scale: the slowest page's p95 with 2, 4 and 8 such clients; and
 the 20 clients again as people use a portal, with about a second of reading between
-pages, against the same targets.
+pages, against the same targets. Where the cores went during the back-to-back run (app
+server, PostgreSQL, clients) is printed per request, with the throughput that leaves.
 """
 
 from __future__ import annotations
@@ -478,8 +479,10 @@ def main() -> int:
         load.start()
         sessions = [login(base, name) for name in data["usernames"][:CLIENTS]]
         alone, _ = drive(pages, sessions[:1], rounds=ALONE_ROUNDS)
+        cpu_before = cpu_seconds_by_role(gunicorn.pid)
         started = time.perf_counter()
         timings, client_times = drive(pages, sessions, rounds=ROUNDS)
+        cpu_spent = cpu_delta(cpu_before, cpu_seconds_by_role(gunicorn.pid))
         per_client = sorted(median(times) for times in client_times if times)
         total = sum(len(t) for t in timings.values())
         elapsed = time.perf_counter() - started
@@ -495,6 +498,7 @@ def main() -> int:
         gunicorn.wait(timeout=30)
     print(f"\n{CLIENTS} clients sending back to back:")
     report(alone, timings, load)
+    report_cpu(cpu_spent, sum(len(t) for t in timings.values()))
     # The clients are not served alike. With gunicorn's threaded workers a kept-alive
     # connection stays with the process that accepted it, so the clients of a process that
     # holds more connections wait longer: their medians fall into groups by process.
@@ -566,6 +570,56 @@ def report_sweep(sweep: dict[int, dict[str, list[float]]], crowd: dict[str, list
         )
         mark = "under" if slowest < MAX_P95_MS else "over"
         print(f"{n:>4} clients: {slowest:6.0f} ({name}), {mark} {MAX_P95_MS:g} ms")
+
+
+def cpu_seconds_by_role(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the app server (gunicorn and its workers), PostgreSQL's
+    processes and this process (the clients), read from /proc; empty where there is none."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return {}
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {"app server": 0.0, "PostgreSQL": 0.0, "clients": 0.0}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        pid, parent = int(entry.name), int(fields[1])
+        seconds = (int(fields[11]) + int(fields[12])) / tick
+        if server_pid in (pid, parent):
+            used["app server"] += seconds
+        elif b"postgres" in command:
+            used["PostgreSQL"] += seconds
+        elif pid == os.getpid():
+            used["clients"] += seconds
+    return used
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {role: after[role] - before.get(role, 0.0) for role in after}
+
+
+def report_cpu(spent: dict[str, float], requests: int) -> None:
+    """Where the cores went during the back-to-back run, per request, and the throughput
+    that leaves at most: with clients that never pause, each waits about
+    clients / throughput on average, so the 200 ms line is a throughput line."""
+    if not spent or not requests:
+        return
+    per_request = {role: seconds * 1000 / requests for role, seconds in spent.items()}
+    total = sum(per_request.values())
+    cores = os.cpu_count() or 1
+    print(
+        "CPU per request (ms): "
+        + ", ".join(f"{role} {ms:.1f}" for role, ms in per_request.items())
+        + f"; {total:.1f} in all, so {cores} cores serve at most {cores * 1000 / total:.0f}/s "
+        f"(a mean wait under {MAX_P95_MS:g} ms for {CLIENTS} clients needs more than "
+        f"{CLIENTS * 1000 / MAX_P95_MS:.0f}/s, and a p95 under it more again)"
+    )
 
 
 class LoadSampler(threading.Thread):
