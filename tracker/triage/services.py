@@ -1,4 +1,5 @@
-"""Writes for triage: ratings (with their history), skips, comments and topic follows."""
+"""Writes for triage: ratings (with their history), skips and their undoing, comments and
+topic follows."""
 
 from __future__ import annotations
 
@@ -95,6 +96,10 @@ def comment_edit(*, comment: Comment, body: str) -> Comment:
         comment.edited_at = timezone.now()
         comment.save(update_fields=["body", "edited_at"])
     return comment
+
+
+def comment_delete(*, comment: Comment) -> None:
+    comment.delete()
 
 
 def topic_follow_set(*, user: AbstractBaseUser, topic: Topic, follow: bool) -> None:

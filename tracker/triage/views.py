@@ -29,6 +29,7 @@ from tracker.triage.selectors import (
 )
 from tracker.triage.services import (
     comment_create,
+    comment_delete,
     comment_edit,
     rating_set,
     skip_create,
@@ -139,11 +140,7 @@ def skip(request: HttpRequest, pk: int) -> HttpResponse:
 def _own_comment(request: HttpRequest, pk: int) -> Comment:
     """A comment of the member's, in the team the request acts for; anyone else's is 404."""
     membership = require_membership(request)
-    return get_object_or_404(
-        Comment.objects.for_team(membership.team).select_related("paper"),
-        pk=pk,
-        user=request.user,
-    )
+    return get_object_or_404(Comment.objects.for_team(membership.team), pk=pk, user=request.user)
 
 
 @require_POST
@@ -152,7 +149,7 @@ def comment_update(request: HttpRequest, pk: int) -> HttpResponse:
     comment = _own_comment(request, pk)
     back = reverse("papers:detail", args=[comment.paper_id]) + "#comments"
     if "delete" in request.POST:
-        comment.delete()
+        comment_delete(comment=comment)
         messages.success(request, "Comment deleted.")
         return redirect_back(request, back)
     form = CommentForm(request.POST)
