@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 
 from tracker.papers.models import Paper
 
@@ -96,6 +96,12 @@ def paper_csv_row(paper: Paper) -> list[Any]:
         paper.published_at.date().isoformat() if paper.published_at else "",
         paper.abs_url,
     ]
+
+
+def export_format(request: HttpRequest) -> str | None:
+    """The export a list page is asked for (?format=csv or bib), or None for the page."""
+    fmt = request.GET.get("format")
+    return fmt if fmt in ("csv", "bib") else None
 
 
 def papers_export(papers: Iterable[Paper], fmt: str, filename: str) -> HttpResponse:

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from tracker.core.export import paper_bibtex, papers_export
+from tracker.core.export import export_format, paper_bibtex, papers_export
 from tracker.papers.forms import AddPaperForm
 from tracker.papers.links import code_links
 from tracker.papers.models import Paper, PaperKind, PaperVersion
@@ -137,8 +137,8 @@ def paper_search(request: HttpRequest) -> HttpResponse:
         )
         hits = search(data["q"], filters, limit=SEARCH_RESULTS)
         searched = True
-        fmt = request.GET.get("format")
-        if fmt in ("csv", "bib"):
+        fmt = export_format(request)
+        if fmt:
             return papers_export(export_papers(hits), fmt, "search")
     topic_choices = form.fields["topic"].queryset.values_list("pk", "label")
     query = request.GET.copy()

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from tracker.core.export import EXPORT_LIMIT, csv_response, papers_export
+from tracker.core.export import EXPORT_LIMIT, csv_response, export_format, papers_export
 from tracker.core.http import url_for_pk
 from tracker.papers.models import Paper
 from tracker.reproductions.forms import (
@@ -72,8 +72,8 @@ def _form_errors(request: HttpRequest, form: object) -> None:
 def board(request: HttpRequest) -> HttpResponse:
     membership = require_membership(request)
     mine = request.GET.get("mine") == "1"
-    fmt = request.GET.get("format")
-    if fmt in ("csv", "bib"):
+    fmt = export_format(request)
+    if fmt:
         reproductions = board_queryset(membership, mine).select_related("paper")[:EXPORT_LIMIT]
         if fmt == "bib":
             return papers_export([r.paper for r in reproductions], "bib", "reproductions")

@@ -6,7 +6,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 
-from tracker.core.export import EXPORT_LIMIT, papers_export
+from tracker.core.export import EXPORT_LIMIT, export_format, papers_export
 from tracker.papers.models import Paper
 from tracker.topics.models import ClusteringRun, Topic
 from tracker.topics.selectors import map_points, topic_trends, topics_fastest_growing
@@ -27,8 +27,8 @@ def topic_index(request: HttpRequest) -> HttpResponse:
 
 def topic_detail(request: HttpRequest, pk: int) -> HttpResponse:
     topic = get_object_or_404(Topic, pk=pk)
-    fmt = request.GET.get("format")
-    if fmt in ("csv", "bib"):
+    fmt = export_format(request)
+    if fmt:
         papers = Paper.objects.visible().filter(paper_topic__topic=topic)
         return papers_export(
             papers.order_by("-published_at", "-id")[:EXPORT_LIMIT], fmt, f"topic-{topic.pk}"

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
-from tracker.core.export import EXPORT_LIMIT, papers_export
+from tracker.core.export import EXPORT_LIMIT, export_format, papers_export
 from tracker.core.http import redirect_back, url_for_pk
 from tracker.papers.models import Paper
 from tracker.teams.selectors import require_membership
@@ -71,8 +71,8 @@ def inbox(request: HttpRequest) -> HttpResponse:
     membership = require_membership(request)
     form = InboxFilterForm(request.GET or None)
     filters = form.filters()
-    fmt = request.GET.get("format")
-    if fmt in ("csv", "bib"):
+    fmt = export_format(request)
+    if fmt:
         papers = inbox_papers(membership, filters)
         if filters.topic:
             papers = papers.filter(paper_topic__topic_id=filters.topic)
