@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Self
 
 from django.conf import settings
@@ -32,6 +33,13 @@ class ReproductionQuerySet(TeamScopedQuerySet):
 
     def finished(self) -> Self:
         return self.filter(status__in=FINISHED_STATUSES)
+
+
+def spent_past_budget(spent: Decimal | None, budget: Decimal | None) -> bool:
+    """More GPU-hours spent than budgeted; never without a budget."""
+    if not budget:
+        return False
+    return (spent or 0) > budget
 
 
 class Reproduction(models.Model):
@@ -88,8 +96,7 @@ class Reproduction(models.Model):
 
     @property
     def over_budget(self) -> bool:
-        budget = self.compute_budget_gpu_hours
-        return bool(budget) and (self.compute_spent_gpu_hours or 0) > budget
+        return spent_past_budget(self.compute_spent_gpu_hours, self.compute_budget_gpu_hours)
 
 
 class ReproductionEvent(models.Model):

@@ -18,6 +18,7 @@ from tracker.reproductions.models import (
     ReproductionEvent,
     ResultLog,
     Status,
+    spent_past_budget,
 )
 from tracker.reproductions.verdicts import claim_gap, claim_verdict, outcome_from_verdicts
 from tracker.teams.models import Membership, Team
@@ -55,6 +56,10 @@ class BoardCard:
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def over_budget(self) -> bool:
+        return spent_past_budget(self.compute_spent_gpu_hours, self.compute_budget_gpu_hours)
 
 
 # The columns a card is read from, in BoardCard's order.

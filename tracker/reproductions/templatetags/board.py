@@ -38,12 +38,10 @@ def board_card(card: BoardCard, today: date) -> SafeString:
     spent = _gpu_hours(card.compute_spent_gpu_hours)
     if card.compute_budget_gpu_hours:
         budget = _gpu_hours(card.compute_budget_gpu_hours)
-        over = (card.compute_spent_gpu_hours or 0) > card.compute_budget_gpu_hours
+        mark = ' class="over-budget"' if card.over_budget else ""
+        title = "Over budget: " if card.over_budget else ""
         facts.append(
-            f'<span class="over-budget" title="Over budget: GPU-hours spent of budget">'
-            f"{spent}/{budget} GPU-h</span>"
-            if over
-            else f'<span title="GPU-hours spent of budget">{spent}/{budget} GPU-h</span>'
+            f'<span{mark} title="{title}GPU-hours spent of budget">{spent}/{budget} GPU-h</span>'
         )
     elif card.compute_spent_gpu_hours:
         facts.append(f"<span>{spent} GPU-h</span>")
