@@ -80,17 +80,21 @@ def skip_create(*, team: Team, paper: Paper, user: AbstractBaseUser) -> Skip:
     return skip
 
 
-def comment_create(*, team: Team, paper: Paper, user: AbstractBaseUser, body: str) -> Comment:
+def _comment_text(body: str, refusal: str) -> str:
+    """A comment's text as kept: trimmed, and never empty."""
     body = body.strip()
     if not body:
-        raise ValidationError("A comment needs some text.")
+        raise ValidationError(refusal)
+    return body
+
+
+def comment_create(*, team: Team, paper: Paper, user: AbstractBaseUser, body: str) -> Comment:
+    body = _comment_text(body, "A comment needs some text.")
     return Comment.objects.create(team=team, paper=paper, user=user, body=body)
 
 
 def comment_edit(*, comment: Comment, body: str) -> Comment:
-    body = body.strip()
-    if not body:
-        raise ValidationError("A comment needs some text; delete it instead.")
+    body = _comment_text(body, "A comment needs some text; delete it instead.")
     if body != comment.body:
         comment.body = body
         comment.edited_at = timezone.now()

@@ -38,6 +38,9 @@ from tracker.triage.services import (
 )
 from tracker.triage.templatetags.inbox import inbox_row
 
+# What the comment form's own checks refuse (CommentForm: required, at most 5000 characters).
+COMMENT_REFUSED = "A comment needs some text (at most 5000 characters)."
+
 
 def _row_urls() -> dict[str, Callable[[int], str]]:
     """The links of an inbox row (inbox_row), each reversed once and filled per paper."""
@@ -155,7 +158,7 @@ def comment_update(request: HttpRequest, pk: int) -> HttpResponse:
     form = CommentForm(request.POST)
     if not form.is_valid():
         # The comment stays as it was; the message says why the edit was refused.
-        messages.error(request, "A comment needs some text (at most 5000 characters).")
+        messages.error(request, COMMENT_REFUSED)
         return redirect_back(request, back)
     try:
         comment_edit(comment=comment, body=form.cleaned_data["body"])
@@ -209,5 +212,5 @@ def comment(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
     else:
-        messages.error(request, "A comment needs some text (at most 5000 characters).")
+        messages.error(request, COMMENT_REFUSED)
     return redirect_back(request, reverse("papers:detail", args=[paper.pk]) + "#comments")
