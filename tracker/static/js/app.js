@@ -7,10 +7,10 @@
   var pendingG = false;
 
   // The inbox's rows, or the search page's results: j/k move, o opens, in either list.
+  var ROW = "[data-keyboard-list] .paper-row, [data-keyboard-list] > li[data-open]";
+
   function rows() {
-    return Array.prototype.slice.call(
-      document.querySelectorAll("[data-keyboard-list] .paper-row, [data-keyboard-list] > li[data-open]")
-    );
+    return Array.prototype.slice.call(document.querySelectorAll(ROW));
   }
 
   function select(index, scroll) {
@@ -159,7 +159,7 @@
       return;
     }
     if (target.id === "keys-help") toggleHelp(false);
-    var row = target.closest && target.closest(".paper-row, [data-keyboard-list] > li[data-open]");
+    var row = target.closest && target.closest(ROW);
     if (row) {
       var index = rows().indexOf(row);
       if (index >= 0) select(index, false);
