@@ -87,6 +87,12 @@ def with_team_score(papers: QuerySet[Paper], team: Team) -> QuerySet[Paper]:
     )
 
 
+def inbox_rows(papers: QuerySet[Paper], team: Team) -> QuerySet[Paper]:
+    """What an inbox row reads (triage/templatetags/inbox.py): its fields and the team score.
+    The abstract and comment are left out: they are kilobytes a row."""
+    return with_team_score(papers, team).only(*INBOX_ROW_FIELDS)
+
+
 def inbox_papers(membership: Membership, filters: InboxFilters | None = None) -> QuerySet[Paper]:
     """Visible papers this member has neither rated nor skipped in this team, newest first."""
     filters = filters or InboxFilters()
@@ -162,9 +168,7 @@ def inbox_build(
     # join lets PostgreSQL hash the whole paper-to-topic table to match a week of papers.
     topic_of = Subquery(PaperTopic.objects.filter(paper_id=OuterRef("pk")).values("topic_id")[:1])
     base = inbox_papers(membership, filters)
-    page_qs = with_team_score(base.annotate(in_topic=topic_of), membership.team).only(
-        *INBOX_ROW_FIELDS  # the abstract and comment are kilobytes a row
-    )
+    page_qs = inbox_rows(base.annotate(in_topic=topic_of), membership.team)
     if filters.topic:
         page_qs = page_qs.filter(in_topic=filters.topic)
     # Followed topics first, newest first within each half. Two LIMITed queries that walk

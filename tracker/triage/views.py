@@ -20,12 +20,11 @@ from tracker.topics.models import Topic
 from tracker.triage.forms import CommentForm, InboxFilterForm, RatingForm
 from tracker.triage.models import Comment
 from tracker.triage.selectors import (
-    INBOX_ROW_FIELDS,
     Inbox,
     inbox_build,
     inbox_papers,
+    inbox_rows,
     rating_summary,
-    with_team_score,
 )
 from tracker.triage.services import (
     comment_create,
@@ -175,11 +174,7 @@ def undo(request: HttpRequest, pk: int) -> HttpResponse:
     paper = get_object_or_404(Paper.objects.visible(), pk=pk)
     undone = triage_undo(team=membership.team, paper=paper, user=request.user)
     if request.htmx:
-        row = (
-            with_team_score(Paper.objects.filter(pk=paper.pk), membership.team)
-            .only(*INBOX_ROW_FIELDS)
-            .get()
-        )
+        row = inbox_rows(Paper.objects.filter(pk=paper.pk), membership.team).get()
         for name, url in _row_urls().items():
             setattr(row, name, url(row.pk))
         return HttpResponse(inbox_row(row))
