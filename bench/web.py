@@ -498,7 +498,7 @@ def main() -> int:
         gunicorn.wait(timeout=30)
     print(f"\n{CLIENTS} clients sending back to back:")
     report(alone, timings, load)
-    report_cpu(cpu_spent, sum(len(t) for t in timings.values()))
+    report_cpu(cpu_spent, total)
     # The clients are not served alike. With gunicorn's threaded workers a kept-alive
     # connection stays with the process that accepted it, so the clients of a process that
     # holds more connections wait longer: their medians fall into groups by process.
