@@ -246,10 +246,10 @@ def test_paper_page_query_count_is_fixed(cast, rows: int, django_assert_num_quer
     embeddings_store(stored_model_name(), [paper.pk] + [p.pk for p in others], vectors)
     client = client_for(cast.ben)
     client.get(f"/papers/{paper.pk}/")  # which model search reads is settled once
-    # (session), user, membership, the paper and its topic, versions, sources and their
+    # (session), user, membership, the paper and its topic, versions, sources with their
     # feeds, the newest vector, the similar papers, ratings, rating history, comments,
     # reproductions and their assignees, claims, results
-    with django_assert_num_queries(session_queries() + 15):
+    with django_assert_num_queries(session_queries() + 14):
         response = client.get(f"/papers/{paper.pk}/")
     context = response.context
     assert len(context["comments"]) == len(context["similar"]) == rows

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from tracker.core.export import export_format, paper_bibtex, papers_export
 from tracker.papers.forms import AddPaperForm
 from tracker.papers.links import code_links
-from tracker.papers.models import Paper, PaperKind, PaperVersion
+from tracker.papers.models import Paper, PaperKind, PaperSource, PaperVersion
 from tracker.papers.search import SearchFilters, SearchHit, search, similar_papers
 from tracker.papers.selectors import sources_with_recent_runs
 from tracker.papers.versions import version_changes
@@ -32,7 +32,13 @@ def paper_detail(request: HttpRequest, pk: int) -> HttpResponse:
         Paper.objects.select_related("paper_topic__topic").prefetch_related(
             # Ordered by number alone: the default order (paper, version) joins the papers.
             Prefetch("versions", queryset=PaperVersion.objects.order_by("version")),
-            "paper_sources__source",
+            # Each source with its feed in one query, in the order they saw the paper.
+            Prefetch(
+                "paper_sources",
+                queryset=PaperSource.objects.select_related("source").order_by(
+                    "first_seen_at", "id"
+                ),
+            ),
         ),
         pk=pk,
     )
