@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -70,6 +71,22 @@ def test_statuses_move_forward_with_timestamped_attributed_events(cast) -> None:
         ("proposed", "accepted", cast.ben.pk),
         ("accepted", "in_progress", cast.ben.pk),
     ]
+
+
+def test_the_history_reads_in_words(cast) -> None:  # type: ignore[no-untyped-def]
+    """The reproduction page's history names statuses and actions as the board does, not
+    by their stored codes."""
+    repro, _ = reproduction_propose(membership=member(cast, cast.ben), paper=PaperFactory())
+    ben = member(cast, cast.ben)
+    reproduction_assign(reproduction=repro, membership=ben, assignees=[cast.ben])
+    reproduction_transition(reproduction=repro, membership=ben, to_status=Status.ACCEPTED)
+    reproduction_transition(reproduction=repro, membership=ben, to_status=Status.IN_PROGRESS)
+    page = client_for(cast.ben).get(f"/reproductions/{repro.pk}/").content.decode()
+    history = page[page.index("<h2>History</h2>") :]
+    assert "Proposed → <strong>Accepted</strong>" in history
+    assert "Accepted → <strong>In progress</strong>" in history
+    assert re.search(r"<strong>ben</strong>\s+assigned", history)
+    assert "in_progress" not in history
 
 
 def test_abandoning_needs_a_reason(cast) -> None:  # type: ignore[no-untyped-def]

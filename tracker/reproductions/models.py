@@ -99,6 +99,16 @@ class Reproduction(models.Model):
         return spent_past_budget(self.compute_spent_gpu_hours, self.compute_budget_gpu_hours)
 
 
+class EventKind(models.TextChoices):
+    """What happened, as the history reads it after the actor's name."""
+
+    PROPOSED = "proposed", "proposed"
+    ASSIGNED = "assigned", "assigned"
+    PLAN = "plan", "changed the plan"
+    RESULT = "result", "logged a result"
+    STATUS = "status", "changed the status"
+
+
 class ReproductionEvent(models.Model):
     """Every status change, assignment and override: who, when, from what to what."""
 
@@ -106,9 +116,9 @@ class ReproductionEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
-    kind = models.CharField(max_length=32, default="status")
-    from_status = models.CharField(max_length=20, blank=True)
-    to_status = models.CharField(max_length=20, blank=True)
+    kind = models.CharField(max_length=32, default="status", choices=EventKind.choices)
+    from_status = models.CharField(max_length=20, blank=True, choices=Status.choices)
+    to_status = models.CharField(max_length=20, blank=True, choices=Status.choices)
     note = models.TextField(blank=True)
     at = models.DateTimeField(default=timezone.now)
 

@@ -28,6 +28,7 @@ from tracker.reproductions.models import (
     FINISHED_STATUSES,
     OPEN_STATUSES,
     Claim,
+    EventKind,
     Reproduction,
     ReproductionEvent,
     ResultLog,
@@ -74,7 +75,7 @@ def can_assign(reproduction: Reproduction, membership: Membership) -> bool:
 def _event(
     reproduction: Reproduction,
     actor: AbstractBaseUser | None,
-    kind: str,
+    kind: EventKind,
     *,
     from_status: str = "",
     to_status: str = "",
@@ -115,7 +116,7 @@ def reproduction_propose(
         due_date=due_date,
         compute_budget_gpu_hours=budget_gpu_hours,
     )
-    _event(reproduction, membership.user, "proposed", to_status=Status.PROPOSED, note=note)
+    _event(reproduction, membership.user, EventKind.PROPOSED, to_status=Status.PROPOSED, note=note)
     return reproduction, True
 
 
@@ -137,7 +138,7 @@ def reproduction_assign(
     reproduction.assignees.set(people)
     Reproduction.objects.filter(pk=reproduction.pk).update(updated_at=timezone.now())
     names = ", ".join(sorted(p.get_username() for p in people)) or "nobody"
-    _event(reproduction, membership.user, "assigned", note=names)
+    _event(reproduction, membership.user, EventKind.ASSIGNED, note=names)
     return reproduction
 
 
@@ -159,7 +160,7 @@ def reproduction_plan_set(
     _event(
         reproduction,
         membership.user,
-        "plan",
+        EventKind.PLAN,
         note=f"due {due_date or '-'}, budget {budget_gpu_hours or '-'} GPU-h",
     )
     return reproduction
@@ -227,7 +228,7 @@ def reproduction_transition(
     _event(
         reproduction,
         membership.user,
-        "status",
+        EventKind.STATUS,
         from_status=from_status,
         to_status=to_status,
         note=reason,
@@ -306,7 +307,7 @@ def result_log(
     _event(
         reproduction,
         membership.user,
-        "result",
+        EventKind.RESULT,
         note=f"{claim.metric} on {claim.dataset}: {reproduced_value:g}",
     )
     if reproduction.status in FINISHED_STATUSES and not reproduction.outcome_override_reason:
@@ -318,7 +319,7 @@ def result_log(
             _event(
                 reproduction,
                 membership.user,
-                "status",
+                EventKind.STATUS,
                 from_status=from_status,
                 to_status=computed,
                 note="outcome follows the claims' verdicts",
