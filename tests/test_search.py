@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import numpy as np
@@ -13,7 +14,7 @@ from django.urls import reverse
 
 from tests.conftest import client_for
 from tests.embedding_helpers import load_embedded, require_corpus
-from tests.factories import LabReportFactory, PaperFactory
+from tests.factories import LabReportFactory, PaperFactory, RatingFactory, ReproductionFactory
 from tests.portal.helpers import session_queries
 from tracker.papers import search as search_module
 from tracker.papers.embeddings import embeddings_store
@@ -27,6 +28,7 @@ from tracker.papers.search import (
     similar_papers,
     vector_index,
 )
+from tracker.reproductions.models import Status
 from tracker.topics.models import PaperTopic, Topic
 from workers.embedder import embed_papers, stored_model_name
 
@@ -441,6 +443,41 @@ def test_search_results_show_each_hit_escaped_with_a_cut_snippet(cast) -> None: 
     assert "w43" not in body and "<script>x" not in body and "<i>" not in body
 
 
+def test_search_results_show_what_the_team_made_of_each_hit(cast) -> None:  # type: ignore[no-untyped-def]
+    rated, untouched = (
+        PaperFactory(title="Zebra stripes rated", abstract="zebra stripes"),
+        PaperFactory(title="Zebra stripes untouched", abstract="zebra stripes"),
+    )
+    embed_papers([rated.pk, untouched.pk], owner="test")
+    RatingFactory(team=cast.vision, paper=rated, user=cast.ada, value=5)
+    RatingFactory(team=cast.vision, paper=rated, user=cast.ben, value=4)
+    RatingFactory(team=cast.language, paper=rated, user=cast.carol, value=1)
+    ReproductionFactory(
+        team=cast.vision, paper=rated, status=Status.ABANDONED, abandon_reason="no GPUs"
+    )
+    ours = ReproductionFactory(team=cast.vision, paper=rated, status=Status.IN_PROGRESS)
+    theirs = ReproductionFactory(team=cast.language, paper=rated, status=Status.NOT_REPRODUCED)
+    url = reverse("papers:search")
+
+    body = client_for(cast.ada).get(url, {"q": "zebra stripes"}).content.decode()
+    row = r'class="result-title">([^<]+)</a><div class="muted small">(.*?)</div>'
+    rows = dict(re.findall(row, body))
+    assert "team 4.5 (2)</span>" in rows["Zebra stripes rated"]
+    assert "you 5" in rows["Zebra stripes rated"]
+    ours_url = reverse("reproductions:detail", args=[ours.pk])
+    assert f'href="{ours_url}"' in rows["Zebra stripes rated"]
+    assert ">In progress</a>" in rows["Zebra stripes rated"]
+    assert "team" not in rows["Zebra stripes untouched"]
+    assert "badge in_progress" not in rows["Zebra stripes untouched"]
+
+    # Another team's member sees their own team's marks, never these.
+    other = client_for(cast.carol).get(url, {"q": "zebra stripes"}).content.decode()
+    assert "team 1.0 (1)</span>" in other and "you 1" in other
+    assert ">Not reproduced</a>" in other
+    assert f"/reproductions/{theirs.pk}/" in other and ours_url not in other
+    assert "team 4.5" not in other and "In progress" not in other
+
+
 @pytest.mark.parametrize("rows", [3, 30])
 def test_search_page_query_count_is_fixed(cast, rows: int, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
     papers = [
@@ -448,6 +485,9 @@ def test_search_page_query_count_is_fixed(cast, rows: int, django_assert_num_que
         for i in range(rows)
     ]
     embed_papers([p.pk for p in papers], owner="test")
+    for paper in papers:
+        RatingFactory(team=cast.vision, paper=paper, user=cast.ada)
+        ReproductionFactory(team=cast.vision, paper=paper)
     if connection.vendor == "postgresql":
         # The corpus size comes from the planner's estimate, once the table is analyzed
         # (autovacuum's work in production); before, a count stands in for it.
@@ -457,7 +497,8 @@ def test_search_page_query_count_is_fixed(cast, rows: int, django_assert_num_que
     url = reverse("papers:search")
     client.get(url, {"q": "zebra stripes"})  # how common each word is, kept for a while
     # (session), user, the newest vector, the corpus size, the keyword side, which of the
-    # best the filters allow, the hits, the team (page header), the topic choices
-    with django_assert_num_queries(session_queries() + 8):
+    # best the filters allow, the hits, the team (page header), the team's ratings and
+    # reproductions of the hits, the topic choices
+    with django_assert_num_queries(session_queries() + 10):
         response = client.get(url, {"q": "zebra stripes", "kind": "arxiv"})
     assert len(response.context["hits"]) == rows

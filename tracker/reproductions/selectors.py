@@ -186,6 +186,21 @@ def paper_reproductions(team: Team, paper: Paper) -> PaperReproductions:
     return PaperReproductions(reproductions=reproductions, claims=claim_rows(claims, results))
 
 
+def latest_reproductions(team: Team, paper_ids: list[int]) -> dict[int, Reproduction]:
+    """Each paper's most recent reproduction in the team (its id and status), for the
+    papers that have one; one query whatever the number of papers."""
+    latest = (
+        Reproduction.objects.for_team(team)
+        .filter(paper_id__in=paper_ids)
+        .order_by("paper_id", "-created_at", "-id")
+        .only("pk", "paper_id", "status")
+    )
+    found: dict[int, Reproduction] = {}
+    for reproduction in latest:
+        found.setdefault(reproduction.paper_id, reproduction)
+    return found
+
+
 def reproduction_events(reproduction: Reproduction) -> list[ReproductionEvent]:
     return list(reproduction.events.select_related("actor").order_by("at", "id"))
 

@@ -230,6 +230,30 @@ def inbox_build(
     )
 
 
+@dataclass(frozen=True)
+class TeamMark:
+    """What a team already thinks of a paper, for a list that is not the team's own."""
+
+    score: float | None
+    raters: int
+    mine: int | None
+
+
+def team_marks(team: Team, user_id: int, paper_ids: list[int]) -> dict[int, TeamMark]:
+    """The team score, its number of raters and the member's own rating of each paper that
+    has any, in one query whatever the number of papers."""
+    mine = Rating.objects.filter(team=team, user_id=user_id, paper=OuterRef("pk")).values("value")[
+        :1
+    ]
+    rows = (
+        with_team_score(Paper.objects.filter(pk__in=paper_ids), team)
+        .annotate(mine=Subquery(mine, output_field=IntegerField()))
+        .filter(team_raters__gt=0)
+        .values_list("pk", "team_score", "team_raters", "mine")
+    )
+    return {pk: TeamMark(score, raters, mine) for pk, score, raters, mine in rows}
+
+
 def paper_topic(paper: Paper) -> Topic | None:
     try:
         return paper.paper_topic.topic

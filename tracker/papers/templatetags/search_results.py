@@ -14,6 +14,9 @@ from django.utils.safestring import SafeString, mark_safe
 
 from tracker.core.http import url_for_pk
 from tracker.papers.search import SearchHit
+from tracker.reproductions.models import Reproduction
+from tracker.triage.selectors import TeamMark
+from tracker.triage.templatetags.inbox import team_score_html
 
 register = template.Library()
 
@@ -27,8 +30,16 @@ def snippet(text: str, words: int = SNIPPET_WORDS) -> str:
 
 
 @register.simple_tag
-def search_results(hits: Iterable[SearchHit]) -> SafeString:
+def search_results(
+    hits: Iterable[SearchHit],
+    marks: dict[int, TeamMark] | None = None,
+    reproductions: dict[int, Reproduction] | None = None,
+) -> SafeString:
+    """The hits in rank order, each with what the team already made of it: its team score,
+    the member's own rating, and its latest reproduction's status."""
     detail_url = url_for_pk("papers:detail")
+    reproduction_url = url_for_pk("reproductions:detail")
+    marks, reproductions = marks or {}, reproductions or {}
     items = []
     for hit in hits:
         paper = hit.paper
@@ -41,6 +52,19 @@ def search_results(hits: Iterable[SearchHit]) -> SafeString:
             meta += f' <span class="badge">words #{int(hit.keyword_rank)}</span>'
         if hit.semantic_rank:
             meta += f' <span class="badge">meaning #{int(hit.semantic_rank)}</span>'
+        mark = marks.get(paper.pk)
+        if mark is not None and mark.score is not None:
+            meta += " · " + team_score_html(mark.score, mark.raters)
+            if mark.mine is not None:
+                meta += f' <span class="score">· you {int(mark.mine)}</span>'
+        reproduction = reproductions.get(paper.pk)
+        if reproduction is not None:
+            meta += (
+                f' · <a class="badge {escape(reproduction.status)}" '
+                f'href="{escape(reproduction_url(reproduction.pk))}" '
+                f'title="The team\'s latest reproduction of this paper">'
+                f"{escape(reproduction.get_status_display())}</a>"
+            )
         url = escape(detail_url(paper.pk))
         items.append(
             f'<li data-open="{url}"><a href="{url}" class="result-title">'

@@ -20,6 +20,17 @@ from tracker.triage.selectors import TopicGroup
 register = template.Library()
 
 
+def team_score_html(score: float, raters: int) -> str:
+    """The team score as a row shows it: the mean to one decimal and how many rated."""
+    # Halves round up, as floatformat does: a 3.25 mean reads 3.3.
+    rounded = math.floor(score * 10 + 0.5) / 10
+    plural = "" if raters == 1 else "s"
+    return (
+        f'<span class="score" title="Team score from {raters} rating{plural}">'
+        f"team {rounded:.1f} ({raters})</span>"
+    )
+
+
 @register.simple_tag
 def inbox_row(paper: Paper) -> SafeString:
     """One paper of the inbox. Its buttons submit the list's one form (triage/inbox.html)
@@ -44,13 +55,7 @@ def inbox_row(paper: Paper) -> SafeString:
     extras = ' · <span class="tag code">code</span>' if paper.has_code else ""
     raters = int(getattr(paper, "team_raters", 0) or 0)
     if raters:
-        # Halves round up, as floatformat does: a 3.25 mean reads 3.3.
-        score = math.floor(paper.team_score * 10 + 0.5) / 10  # type: ignore[attr-defined]
-        plural = "" if raters == 1 else "s"
-        extras += (
-            f' · <span class="score" title="Team score from {raters} rating{plural}">'
-            f"team {score:.1f} ({raters})</span>"
-        )
+        extras += " · " + team_score_html(paper.team_score, raters)  # type: ignore[attr-defined]
     rate_buttons = "".join(
         f'<button type="submit" formaction="{rate}" hx-post="{rate}" name="value" '
         f'value="{v}" data-key="{v}" title="Rate {v}">{v}</button>'
