@@ -18,7 +18,7 @@ from tracker.papers.search import SearchFilters, SearchHit, search, similar_pape
 from tracker.papers.selectors import sources_with_recent_runs
 from tracker.papers.versions import version_changes
 from tracker.reproductions.selectors import latest_reproductions, paper_reproductions
-from tracker.teams.selectors import current_membership, require_membership
+from tracker.teams.selectors import current_membership, require_membership, with_usernames
 from tracker.topics.models import Topic
 from tracker.triage.forms import CommentForm
 from tracker.triage.models import Comment
@@ -58,7 +58,7 @@ def paper_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "similar": similar_papers(paper),
             "summary": rating_summary(team, paper, request.user),
             "comments": list(
-                Comment.objects.for_team(team).filter(paper=paper).select_related("user")
+                with_usernames(Comment.objects.for_team(team).filter(paper=paper), "user")
             ),
             "comment_form": CommentForm(),
             "repro": paper_reproductions(team, paper),

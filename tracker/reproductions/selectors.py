@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.db.models import Case, Count, F, Q, QuerySet, Value, When, Window
+from django.db.models import Case, Count, F, Prefetch, Q, QuerySet, Value, When, Window
 from django.db.models.functions import RowNumber
 
 from tracker.papers.models import Paper
@@ -22,6 +22,7 @@ from tracker.reproductions.models import (
 )
 from tracker.reproductions.verdicts import claim_gap, claim_verdict, outcome_from_verdicts
 from tracker.teams.models import Membership, Team
+from tracker.teams.selectors import usernames_only, with_usernames
 
 # A column shows its most recently updated cards; the rest are counted, and the CSV has all.
 # The board is for the work under way: a finished or abandoned column shows fewer.
@@ -173,15 +174,14 @@ def paper_reproductions(team: Team, paper: Paper) -> PaperReproductions:
     reproductions = list(
         Reproduction.objects.for_team(team)
         .filter(paper=paper)
-        .select_related("proposed_by")
-        .prefetch_related("assignees")
+        .prefetch_related(Prefetch("assignees", queryset=usernames_only()))
         .order_by("-created_at")
     )
     claims = list(Claim.objects.for_team(team).filter(paper=paper))
     results = list(
-        ResultLog.objects.filter(claim__in=claims, reproduction__team=team)
-        .select_related("logged_by")
-        .order_by("created_at")
+        with_usernames(
+            ResultLog.objects.filter(claim__in=claims, reproduction__team=team), "logged_by"
+        ).order_by("created_at")
     )
     return PaperReproductions(reproductions=reproductions, claims=claim_rows(claims, results))
 

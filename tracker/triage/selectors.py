@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from tracker.papers.models import Paper, PaperKind
 from tracker.teams.models import Membership, Team
+from tracker.teams.selectors import with_usernames
 from tracker.topics.models import PaperTopic, Topic, TopicFollow
 from tracker.triage.models import Rating, RatingHistory, Skip
 
@@ -277,14 +278,13 @@ class RatingSummary:
 def rating_summary(team: Team, paper: Paper, user: Any) -> RatingSummary:
     """The team's ratings of a paper: mean (the team score), count, spread, disputed or not."""
     ratings = list(
-        Rating.objects.for_team(team).filter(paper=paper).select_related("user").order_by("-value")
+        with_usernames(Rating.objects.for_team(team).filter(paper=paper), "user").order_by("-value")
     )
     values = [r.value for r in ratings]
     history = list(
-        RatingHistory.objects.for_team(team)
-        .filter(paper=paper)
-        .select_related("user")
-        .order_by("-recorded_at")[:20]
+        with_usernames(RatingHistory.objects.for_team(team).filter(paper=paper), "user").order_by(
+            "-recorded_at"
+        )[:20]
     )
     return RatingSummary(
         count=len(values),
