@@ -100,7 +100,7 @@ def test_paper_page_shows_everything_about_the_paper(cast) -> None:  # type: ign
         "Ada Lovelace",
         "arXiv:2501.",
         "cs.CL",
-        "Mixture of experts",
+        f'href="/topics/{topic.pk}/" class="topic-link"><strong>Mixture of experts</strong>',
         'href="https://arxiv.org/pdf/2501.00001"',
         "github.com/moe/sparse",
         "arXiv cs.LG",
