@@ -19,8 +19,10 @@ from django.db import connections
 from tests.factories import ClaimFactory, LabReportFactory, RatingFactory, ReproductionFactory
 from tests.portal.helpers import paper_in, topic
 from tracker.reproductions.models import Reproduction, ResultLog, Status
+from tracker.teams.models import Membership
 from tracker.topics.models import TopicFollow
 from tracker.triage.models import Rating, Skip
+from tracker.triage.selectors import InboxFilters, inbox_next
 
 pytestmark = pytest.mark.browser
 
@@ -279,6 +281,13 @@ def test_triage_to_not_reproduced_verdict(cast, live_server, browser_page) -> No
     page.keyboard.press("r")  # propose reproducing this one too, from its page
     page.wait_for_url(re.compile(r"/reproductions/\d+/$"))
     assert Reproduction.objects.get(paper=evil).status == Status.PROPOSED
+    # n, on a paper's page: the paper after it in the inbox, or the inbox when none is left.
+    page.goto(f"{live_server.url}/papers/{evil.pk}/")
+    page.keyboard.press("n")
+    page.wait_for_url(lambda url: f"/papers/{evil.pk}/" not in url)
+    ben = Membership.objects.get(user=cast.ben, team=cast.vision)
+    following = inbox_next(ben, InboxFilters(), evil)
+    assert page.url.endswith(f"/papers/{following}/" if following else "/inbox/")
 
     page.goto(f"{live_server.url}/reproductions/")
     assert page.locator(".column.status-not_reproduced .repro-card").count() == 1

@@ -165,6 +165,64 @@ def test_inbox_filters_by_source_category_code_topic_and_date(cast) -> None:  # 
     assert lab.pk
 
 
+def test_next_walks_the_inbox_in_its_order_from_any_paper(cast) -> None:  # type: ignore[no-untyped-def]
+    followed, other = topic("Agents"), topic("Speech")
+    TopicFollow.objects.create(user=cast.ben, topic=followed)
+    f_new = paper_in(followed, days_ago=1, title="followed new")
+    f_old = paper_in(followed, days_ago=3, title="followed old")
+    o_new = paper_in(other, days_ago=0, title="other new")
+    o_old = paper_in(None, days_ago=2, title="no topic old")
+    client = client_for(cast.ben)
+
+    def next_after(paper: Paper | None, query: str = "") -> str:
+        after = f"after={paper.pk}&" if paper else ""
+        response = client.get(f"/inbox/next/?{after}{query}")
+        assert response.status_code == 302
+        return response["Location"]
+
+    # The inbox's order: followed topics first, newest first within each half.
+    assert next_after(None) == f"/papers/{f_new.pk}/"
+    assert next_after(f_new) == f"/papers/{f_old.pk}/"
+    assert next_after(f_old) == f"/papers/{o_new.pk}/"
+    assert next_after(o_new) == f"/papers/{o_old.pk}/"
+    # A paper read and left unrated is not handed back; one just rated still has a place.
+    RatingFactory(team=cast.vision, user=cast.ben, paper=f_old)
+    assert next_after(f_new) == f"/papers/{o_new.pk}/"
+    assert next_after(f_old) == f"/papers/{o_new.pk}/"
+    # Within the inbox's filters, which the next page keeps.
+    assert next_after(None, "category=cs.CV") == "/inbox/?category=cs.CV"
+    paper_in(other, days_ago=4, title="cv", primary_category="cs.CV")
+    cv = Paper.objects.get(title="cv")
+    assert next_after(o_new, "category=cs.CV") == f"/papers/{cv.pk}/?category=cs.CV"
+    # At the end, back to the inbox, which says so; a bad ?after= starts from the top.
+    end = client.get(f"/inbox/next/?after={cv.pk}", follow=True)
+    assert end.redirect_chain[-1][0] == "/inbox/"
+    assert "Nothing left to triage." in end.content.decode()
+    assert next_after(None, "after=99999999999999999999") == f"/papers/{f_new.pk}/"
+
+
+def test_next_counts_only_my_ratings_in_my_team(cast) -> None:  # type: ignore[no-untyped-def]
+    first, second = paper_in(None, days_ago=0), paper_in(None, days_ago=1)
+    RatingFactory(team=cast.vision, user=cast.ada, paper=first)  # a teammate's
+    RatingFactory(team=cast.language, user=cast.carol, paper=second)  # another team's
+    assert client_for(cast.ben).get("/inbox/next/")["Location"] == f"/papers/{first.pk}/"
+    assert client_for(cast.carol).get("/inbox/next/")["Location"] == f"/papers/{first.pk}/"
+    rating_set(team=cast.language, paper=first, user=cast.carol, value=3)
+    assert client_for(cast.carol).get("/inbox/next/")["Location"] == "/inbox/"
+
+
+def test_a_paper_opened_from_a_filtered_inbox_keeps_its_filters_for_next(cast) -> None:  # type: ignore[no-untyped-def]
+    paper = paper_in(None, primary_category="cs.CL")
+    client = client_for(cast.ben)
+    inbox = client.get("/inbox/", {"category": "cs.CL"}).content.decode()
+    assert f'href="/papers/{paper.pk}/?category=cs.CL"' in inbox
+    page = client.get(f"/papers/{paper.pk}/", {"category": "cs.CL"}).content.decode()
+    assert f'href="/inbox/next/?after={paper.pk}&amp;category=cs.CL"' in page
+    assert 'data-page-key="n"' in page
+    plain = client.get(f"/papers/{paper.pk}/").content.decode()
+    assert f'href="/inbox/next/?after={paper.pk}"' in plain
+
+
 def test_topic_counts_are_shown(cast) -> None:  # type: ignore[no-untyped-def]
     t = topic("Diffusion")
     for _ in range(3):

@@ -8,6 +8,7 @@ from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from tracker.core.export import export_format, paper_bibtex, papers_export
@@ -20,7 +21,7 @@ from tracker.papers.versions import version_changes
 from tracker.reproductions.selectors import latest_reproductions, paper_reproductions
 from tracker.teams.selectors import current_membership, require_membership, with_usernames
 from tracker.topics.models import Topic
-from tracker.triage.forms import CommentForm
+from tracker.triage.forms import CommentForm, InboxFilterForm
 from tracker.triage.models import Comment
 from tracker.triage.selectors import paper_topic, rating_summary, team_marks
 
@@ -46,11 +47,14 @@ def paper_detail(request: HttpRequest, pk: int) -> HttpResponse:
         # A merged duplicate lives on in its survivor; old links keep working.
         return HttpResponseRedirect(reverse("papers:detail", args=[paper.merged_into_id]))
     team = membership.team
+    # Opened from a filtered inbox, the page's "next" stays within those filters.
+    inbox_query = InboxFilterForm(request.GET).filters().as_query() if request.GET else {}
     return render(
         request,
         "papers/detail.html",
         {
             "paper": paper,
+            "next_query": urlencode({"after": paper.pk, **inbox_query}),
             "topic": paper_topic(paper),
             "code_links": code_links(paper),
             "versions": version_changes(list(paper.versions.all())),

@@ -137,6 +137,29 @@ class Inbox:
     shown: int
 
 
+def _topic_of() -> Subquery:
+    # A paper's topic is looked up per paper (an index probe each) rather than joined: a
+    # join lets PostgreSQL hash the whole paper-to-topic table to match a week of papers.
+    return Subquery(PaperTopic.objects.filter(paper_id=OuterRef("pk")).values("topic_id")[:1])
+
+
+def _inbox_halves(
+    papers: QuerySet[Paper], filters: InboxFilters, followed_ids: set[int]
+) -> tuple[QuerySet[Paper], QuerySet[Paper]]:
+    """The inbox's papers (annotated with in_topic) in its two halves, each newest first:
+    those in a followed topic, which the inbox shows first, and the rest."""
+    if filters.topic:
+        papers = papers.filter(in_topic=filters.topic)
+    followed = papers.filter(in_topic__in=followed_ids) if followed_ids else papers.none()
+    # "Not in a followed topic" includes papers in no topic yet (NULL is not NOT IN).
+    rest = (
+        papers.filter(Q(in_topic__isnull=True) | ~Q(in_topic__in=followed_ids))
+        if followed_ids
+        else papers
+    )
+    return followed, rest
+
+
 def inbox_build(
     membership: Membership, filters: InboxFilters, limit: int = INBOX_PAGE_SIZE
 ) -> Inbox:
@@ -165,22 +188,14 @@ def inbox_build(
     followed_topics = [topic for topic in topics if topic.is_followed]  # type: ignore[attr-defined]
     followed_ids = {topic.pk for topic in followed_topics}
 
-    # A paper's topic is looked up per paper (an index probe each) rather than joined: a
-    # join lets PostgreSQL hash the whole paper-to-topic table to match a week of papers.
-    topic_of = Subquery(PaperTopic.objects.filter(paper_id=OuterRef("pk")).values("topic_id")[:1])
+    topic_of = _topic_of()
     base = inbox_papers(membership, filters)
-    page_qs = inbox_rows(base.annotate(in_topic=topic_of), membership.team)
-    if filters.topic:
-        page_qs = page_qs.filter(in_topic=filters.topic)
+    followed, rest = _inbox_halves(
+        inbox_rows(base.annotate(in_topic=topic_of), membership.team), filters, followed_ids
+    )
     # Followed topics first, newest first within each half. Two LIMITed queries that walk
     # the published_at index and stop early, instead of one that sorts the whole window.
-    page = list(page_qs.filter(in_topic__in=followed_ids)[:limit]) if followed_ids else []
-    # "Not in a followed topic" includes papers in no topic yet (NULL is not NOT IN).
-    rest = (
-        page_qs.filter(Q(in_topic__isnull=True) | ~Q(in_topic__in=followed_ids))
-        if followed_ids
-        else page_qs
-    )
+    page = list(followed[:limit]) if followed_ids else []
     page += list(rest[: limit - len(page)])
 
     # One scan of the window gives both facets: counts per topic and per category.
@@ -253,6 +268,36 @@ def team_marks(team: Team, user_id: int, paper_ids: list[int]) -> dict[int, Team
         .values_list("pk", "team_score", "team_raters", "mine")
     )
     return {pk: TeamMark(score, raters, mine) for pk, score, raters, mine in rows}
+
+
+def inbox_next(
+    membership: Membership, filters: InboxFilters, after: Paper | None = None
+) -> int | None:
+    """The paper the inbox lists after `after` (its first when None), in the inbox's own
+    order: followed topics first, newest first within each half. `after` need not be in
+    the inbox any more (it has just been rated); its place in that order still counts, so
+    a paper read and left unrated is not handed back. A few LIMIT 1 queries."""
+    followed_ids = set(
+        TopicFollow.objects.filter(user_id=membership.user_id).values_list("topic_id", flat=True)
+    )
+    papers = inbox_papers(membership, filters).annotate(in_topic=_topic_of())
+    followed, rest = _inbox_halves(papers, filters, followed_ids)
+
+    def first(papers: QuerySet[Paper]) -> int | None:
+        return papers.values_list("pk", flat=True).first()
+
+    if after is None:
+        return first(followed) or first(rest)
+    later = Q(published_at__lt=after.published_at) | Q(
+        published_at=after.published_at, pk__lt=after.pk
+    )
+    if paper_topic_id(after) in followed_ids:
+        return first(followed.filter(later)) or first(rest)
+    return first(rest.filter(later))
+
+
+def paper_topic_id(paper: Paper) -> int | None:
+    return PaperTopic.objects.filter(paper=paper).values_list("topic_id", flat=True).first()
 
 
 def paper_topic(paper: Paper) -> Topic | None:

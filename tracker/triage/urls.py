@@ -6,6 +6,7 @@ app_name = "triage"
 
 urlpatterns = [
     path("inbox/", views.inbox, name="inbox"),
+    path("inbox/next/", views.next_paper, name="next"),
     path("inbox/papers/<int:pk>/rate/", views.rate, name="rate"),
     path("inbox/papers/<int:pk>/skip/", views.skip, name="skip"),
     path("inbox/papers/<int:pk>/undo/", views.undo, name="undo"),

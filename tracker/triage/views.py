@@ -7,7 +7,7 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
@@ -22,6 +22,7 @@ from tracker.triage.models import Comment
 from tracker.triage.selectors import (
     Inbox,
     inbox_build,
+    inbox_next,
     inbox_papers,
     inbox_rows,
     rating_summary,
@@ -54,13 +55,16 @@ def _row_urls() -> dict[str, Callable[[int], str]]:
     }
 
 
-def _attach_urls(data: Inbox) -> None:
-    """Each row's links and each topic's follow action, reversed once for the page."""
+def _attach_urls(data: Inbox, query: dict[str, str]) -> None:
+    """Each row's links and each topic's follow action, reversed once for the page. A
+    paper's link carries the inbox's filters, so that its page's "next" stays in them."""
     urls = _row_urls()
+    filtered = "?" + urlencode(query) if query else ""
     for group in data.groups:
         for paper in group.papers:
             for name, url in urls.items():
                 setattr(paper, name, url(paper.pk))
+            paper.detail_url += filtered  # type: ignore[attr-defined]
 
     follow_url = url_for_pk("triage:follow")
     for group in data.topic_counts:
@@ -80,8 +84,8 @@ def inbox(request: HttpRequest) -> HttpResponse:
             papers = papers.filter(paper_topic__topic_id=filters.topic)
         return papers_export(papers[:EXPORT_LIMIT], fmt, "inbox")
     data = inbox_build(membership, filters)
-    _attach_urls(data)
     query = filters.as_query()
+    _attach_urls(data, query)
     return render(
         request,
         "triage/inbox.html",
@@ -95,6 +99,26 @@ def inbox(request: HttpRequest) -> HttpResponse:
             "next_url": request.get_full_path(),
         },
     )
+
+
+@require_GET
+def next_paper(request: HttpRequest) -> HttpResponse:
+    """Go to the paper the inbox lists after ?after= (the paper page's n key), within the
+    inbox's filters; back to the inbox when none is left."""
+    membership = require_membership(request)
+    filters = InboxFilterForm(request.GET).filters()
+    after_id = request.GET.get("after", "")
+    known = after_id.isdigit() and len(after_id) < 19  # a bigint, not just digits
+    after = Paper.objects.filter(pk=int(after_id)).first() if known else None
+    found = inbox_next(membership, filters, after)
+    query = urlencode(filters.as_query())
+    suffix = "?" + query if query else ""
+    if found is None:
+        messages.info(
+            request, "Nothing left to triage" + (" with these filters." if query else ".")
+        )
+        return redirect(reverse("triage:inbox") + suffix)
+    return redirect(reverse("papers:detail", args=[found]) + suffix)
 
 
 @require_POST
