@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from tests.conftest import client_for
 from tests.embedding_helpers import load_embedded, require_corpus
-from tests.factories import PaperFactory
+from tests.factories import PaperFactory, RatingFactory, ReproductionFactory
 from tracker.papers.models import RunStatus
+from tracker.reproductions.models import Status
 from tracker.topics.models import ClusteringRun, PaperTopic, Topic
 from tracker.topics.selectors import (
     sparkline_points,
@@ -153,3 +154,26 @@ def test_topic_pages_need_login_and_escape_titles(cast, clustered: ClusteringRun
     data = client.get(urls[3]).json()
     assert len(data["papers"]) == clustered.paper_count + 1
     assert {"id", "x", "y", "t", "title"} <= set(data["papers"][0])
+
+
+def test_a_topic_page_shows_what_the_team_made_of_each_paper(cast) -> None:  # type: ignore[no-untyped-def]
+    topic = Topic.objects.create(label="Agents")
+    rated, other = PaperFactory(title="Rated agent paper"), PaperFactory(title="Untouched")
+    for paper in (rated, other):
+        PaperTopic.objects.create(paper=paper, topic=topic)
+    RatingFactory(team=cast.vision, paper=rated, user=cast.ada, value=5)
+    RatingFactory(team=cast.vision, paper=rated, user=cast.ben, value=2)
+    ours = ReproductionFactory(team=cast.vision, paper=rated, status=Status.ACCEPTED)
+    RatingFactory(team=cast.language, paper=rated, user=cast.carol, value=1)
+    url = reverse("topics:detail", args=[topic.pk])
+
+    rows = client_for(cast.ben).get(url).content.decode().split("<li>")
+    row = next(r for r in rows if "Rated agent paper" in r)
+    assert "team 3.5 (2)</span>" in row and "you 2" in row
+    assert f'href="/reproductions/{ours.pk}/"' in row and ">Accepted</a>" in row
+    untouched = next(r for r in rows if "Untouched" in r)
+    assert "team" not in untouched and "badge" not in untouched
+    # Another team's member sees their own marks only.
+    theirs = client_for(cast.carol).get(url).content.decode()
+    assert "team 1.0 (1)</span>" in theirs and "you 1" in theirs
+    assert "Accepted" not in theirs and "team 3.5" not in theirs

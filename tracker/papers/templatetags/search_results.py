@@ -5,7 +5,7 @@ value from a source goes through html.escape."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from html import escape
 
 from django import template
@@ -27,6 +27,40 @@ def snippet(text: str, words: int = SNIPPET_WORDS) -> str:
     """The first `words` words, as the truncatewords filter cuts them."""
     parts = text.split()
     return " ".join(parts[:words]) + (" …" if len(parts) > words else "")
+
+
+def _team_marks(
+    mark: TeamMark | None,
+    reproduction: Reproduction | None,
+    reproduction_url: Callable[[int], str],
+) -> str:
+    """What the team made of a paper, for a list of papers that is not the inbox: its team
+    score, the member's own rating, its latest reproduction's status (linked)."""
+    html = ""
+    if mark is not None and mark.score is not None:
+        html += " · " + team_score_html(mark.score, mark.raters)
+        if mark.mine is not None:
+            html += f' <span class="score">· you {int(mark.mine)}</span>'
+    if reproduction is not None:
+        html += (
+            f' · <a class="badge {escape(reproduction.status)}" '
+            f'href="{escape(reproduction_url(reproduction.pk))}" '
+            f'title="The team\'s latest reproduction of this paper">'
+            f"{escape(reproduction.get_status_display())}</a>"
+        )
+    return html
+
+
+@register.simple_tag
+def team_marks(
+    paper_id: int,
+    marks: dict[int, TeamMark],
+    reproductions: dict[int, Reproduction],
+) -> SafeString:
+    """One paper's team marks (_team_marks), for a list rendered by a template loop."""
+    url = url_for_pk("reproductions:detail")
+    html = _team_marks(marks.get(paper_id), reproductions.get(paper_id), url)
+    return mark_safe(html)  # noqa: S308 - built from escaped values and numbers
 
 
 @register.simple_tag
@@ -52,19 +86,7 @@ def search_results(
             meta += f' <span class="badge">words #{int(hit.keyword_rank)}</span>'
         if hit.semantic_rank:
             meta += f' <span class="badge">meaning #{int(hit.semantic_rank)}</span>'
-        mark = marks.get(paper.pk)
-        if mark is not None and mark.score is not None:
-            meta += " · " + team_score_html(mark.score, mark.raters)
-            if mark.mine is not None:
-                meta += f' <span class="score">· you {int(mark.mine)}</span>'
-        reproduction = reproductions.get(paper.pk)
-        if reproduction is not None:
-            meta += (
-                f' · <a class="badge {escape(reproduction.status)}" '
-                f'href="{escape(reproduction_url(reproduction.pk))}" '
-                f'title="The team\'s latest reproduction of this paper">'
-                f"{escape(reproduction.get_status_display())}</a>"
-            )
+        meta += _team_marks(marks.get(paper.pk), reproductions.get(paper.pk), reproduction_url)
         url = escape(detail_url(paper.pk))
         items.append(
             f'<li data-open="{url}"><a href="{url}" class="result-title">'
