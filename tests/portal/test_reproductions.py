@@ -285,6 +285,53 @@ def test_board_cards_show_assignees_due_dates_and_compute(cast) -> None:  # type
     assert "over budget" not in within
 
 
+def test_a_board_card_moves_forward_for_its_assignees_and_curators(cast) -> None:  # type: ignore[no-untyped-def]
+    proposed = ReproductionFactory(team=cast.vision, proposed_by=cast.ada)
+    proposed.assignees.add(cast.ben)
+    accepted = ReproductionFactory(team=cast.vision, proposed_by=cast.ada, status=Status.ACCEPTED)
+    underway = reproduction_underway(cast)
+
+    def card(page: str, repro: Reproduction) -> str:
+        return page.split(f"#{repro.pk} ", 1)[1].split('<div class="repro-card">', 1)[0]
+
+    board = client_for(cast.ben).get("/reproductions/?mine=1").content.decode()
+    # ben is on the proposed card and on the one underway; only routine steps are offered.
+    assert 'value="accepted"' in card(board, proposed) and "Accept →" in card(board, proposed)
+    assert 'name="next" value="/reproductions/?mine=1"' in card(board, proposed)
+    assert "card-move" not in card(board, underway)
+    team = client_for(cast.ben).get("/reproductions/").content.decode()
+    assert "card-move" not in card(team, accepted)  # not his to move
+    curator = client_for(cast.ada).get("/reproductions/").content.decode()
+    assert "Start →" in card(curator, accepted) and "Accept →" in card(curator, proposed)
+
+    # The button works without JavaScript and comes back to the board it was pressed on.
+    response = client_for(cast.ben).post(
+        f"/reproductions/{proposed.pk}/status/",
+        {"to_status": "accepted", "next": "/reproductions/?mine=1"},
+    )
+    assert response.status_code == 302 and response["Location"] == "/reproductions/?mine=1"
+    proposed.refresh_from_db()
+    assert proposed.status == Status.ACCEPTED
+    # Someone else's card stays refused, button or not; another team's is not found.
+    forged = {"to_status": "in_progress", "next": "/reproductions/"}
+    assert (
+        client_for(cast.ben).post(f"/reproductions/{accepted.pk}/status/", forged).status_code
+        == 403
+    )
+    assert (
+        client_for(cast.carol).post(f"/reproductions/{accepted.pk}/status/", forged).status_code
+        == 404
+    )
+    accepted.refresh_from_db()
+    assert accepted.status == Status.ACCEPTED
+    # An outside next is not followed.
+    outside = client_for(cast.ada).post(
+        f"/reproductions/{accepted.pk}/status/",
+        {"to_status": "in_progress", "next": "https://evil.example/"},
+    )
+    assert outside["Location"] == f"/reproductions/{accepted.pk}/"
+
+
 @pytest.mark.parametrize("rows", [3, 30])
 def test_board_query_count_is_fixed(cast, rows: int, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
     for i in range(rows):

@@ -53,6 +53,9 @@ class BoardCard:
     title: str
     assignees: list[str] = field(default_factory=list)
     detail_url: str = ""
+    # The one-click step forward the member may take from the board (QUICK_MOVES), if any.
+    move: str = ""
+    move_url: str = ""
 
     @property
     def is_open(self) -> bool:
@@ -61,6 +64,14 @@ class BoardCard:
     @property
     def over_budget(self) -> bool:
         return spent_past_budget(self.compute_spent_gpu_hours, self.compute_budget_gpu_hours)
+
+
+# The steps a board card offers as a button: the routine ones, which need no reason or
+# outcome. Finishing and abandoning are decided on the reproduction's page.
+QUICK_MOVES: dict[str, tuple[str, str]] = {
+    Status.PROPOSED: (Status.ACCEPTED, "Accept"),
+    Status.ACCEPTED: (Status.IN_PROGRESS, "Start"),
+}
 
 
 # The columns a card is read from, in BoardCard's order.

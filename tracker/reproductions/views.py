@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from tracker.core.export import EXPORT_LIMIT, csv_response, export_format, papers_export
-from tracker.core.http import url_for_pk
+from tracker.core.http import redirect_back, url_for_pk
 from tracker.papers.models import Paper
 from tracker.reproductions.forms import (
     AssignForm,
@@ -27,6 +27,7 @@ from tracker.reproductions.forms import (
 )
 from tracker.reproductions.models import Reproduction, Status
 from tracker.reproductions.selectors import (
+    QUICK_MOVES,
     board_columns,
     board_queryset,
     reproduction_claim_rows,
@@ -96,9 +97,14 @@ def board(request: HttpRequest) -> HttpResponse:
         )
     columns = board_columns(membership, mine)
     detail_url = url_for_pk("reproductions:detail")
+    move_url = url_for_pk("reproductions:transition")
+    me = request.user.get_username()
     for column in columns:
         for card in column.items:
             card.detail_url = detail_url(card.pk)
+            # As the service decides it (can_manage): assignees and curators move a card.
+            if card.status in QUICK_MOVES and (membership.is_curator or me in card.assignees):
+                card.move, card.move_url = QUICK_MOVES[card.status][0], move_url(card.pk)
     return render(
         request,
         "reproductions/board.html",
@@ -107,6 +113,7 @@ def board(request: HttpRequest) -> HttpResponse:
             "mine": mine,
             "total": sum(c.total for c in columns),
             "today": timezone.localdate(),
+            "next_url": request.get_full_path(),
         },
     )
 
@@ -209,7 +216,8 @@ def _act(
     except ValidationError as exc:
         for message in exc.messages:
             messages.error(request, message)
-    return HttpResponseRedirect(_detail_url(reproduction))
+    # Back where the form was (a board card's button), else the reproduction's page.
+    return redirect_back(request, _detail_url(reproduction))
 
 
 @require_POST

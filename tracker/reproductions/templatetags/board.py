@@ -11,7 +11,8 @@ from html import escape
 from django import template
 from django.utils.safestring import SafeString, mark_safe
 
-from tracker.reproductions.selectors import BoardCard
+from tracker.reproductions.models import Status
+from tracker.reproductions.selectors import QUICK_MOVES, BoardCard
 
 register = template.Library()
 
@@ -22,9 +23,12 @@ def _gpu_hours(value: Decimal | None) -> str:
 
 
 @register.simple_tag
-def board_card(card: BoardCard, today: date) -> SafeString:
-    """One reproduction on the board: its paper, assignees, due date and compute.
-    The view sets card.detail_url."""
+def board_card(
+    card: BoardCard, today: date, csrf_token: str = "", next_url: str = ""
+) -> SafeString:
+    """One reproduction on the board: its paper, assignees, due date and compute, and the
+    step forward the member may take (a form, so it works without JavaScript).
+    The view sets card.detail_url, and card.move with card.move_url where a step is open."""
     names = [escape(name) for name in card.assignees]
     who = (
         "".join(f'<span class="who-chip">{name}</span>' for name in names)
@@ -45,9 +49,20 @@ def board_card(card: BoardCard, today: date) -> SafeString:
         )
     elif card.compute_spent_gpu_hours:
         facts.append(f"<span>{spent} GPU-h</span>")
+    move = ""
+    if card.move:
+        to, label = card.move, QUICK_MOVES[card.status][1]
+        move = (
+            f'<form method="post" action="{escape(card.move_url)}" class="card-move">'
+            f'<input type="hidden" name="csrfmiddlewaretoken" value="{escape(csrf_token)}">'
+            f'<input type="hidden" name="to_status" value="{escape(to)}">'
+            f'<input type="hidden" name="next" value="{escape(next_url)}">'
+            f'<button type="submit" title="Move to {escape(Status(to).label)}">{label} →</button>'
+            "</form>"
+        )
     return mark_safe(  # noqa: S308 - the title and names are escaped, the rest are numbers
         f'<div class="repro-card"><a data-math href="{escape(card.detail_url)}">'
         f"{escape(card.title)}</a>"
         f'<div class="meta">#{int(card.pk)} {who}</div>'
-        f'<div class="meta">{" ".join(facts)}</div></div>'
+        f'<div class="meta">{" ".join(facts)}</div>{move}</div>'
     )
