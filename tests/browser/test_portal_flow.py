@@ -178,7 +178,15 @@ def test_triage_to_not_reproduced_verdict(cast, live_server, browser_page) -> No
     page.keyboard.press("k")
     page.keyboard.press("3")
     page.wait_for_selector(f"#{third_id} .done-label >> text=Rated 3")
+    # e: a note on the rated row, kept with Enter, without leaving the inbox.
     page.keyboard.press("k")
+    page.keyboard.press("e")
+    page.keyboard.type("baselines untuned")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f'#{third_id} .row-note input[value="baselines untuned"]')
+    assert Rating.objects.get(user=cast.ben, paper_id=int(third_id.split("-")[1])).note == (
+        "baselines untuned"
+    )
     page.keyboard.press("k")
     shot(page, "inbox_second_thoughts")  # a done row, selected: its values and undo show
     page.keyboard.press("u")

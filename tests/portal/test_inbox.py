@@ -243,6 +243,36 @@ def test_rating_from_the_inbox_swaps_the_row_in_place(cast) -> None:  # type: ig
     assert Rating.objects.get(paper=paper, user=cast.ben, team=cast.vision).value == 4
 
 
+def test_a_rated_row_takes_a_note_and_a_re_rate_keeps_it(cast) -> None:  # type: ignore[no-untyped-def]
+    paper = paper_in(topic("RL"))
+    client = client_for(cast.ben)
+    url = f"/inbox/papers/{paper.pk}/rate/"
+    row = client.post(url, {"value": "4"}, HTTP_HX_REQUEST="true").content.decode()
+    # The done row holds a note box that posts the value it shows along with the note.
+    assert f'<form class="row-note" hx-post="{url}">' in row
+    assert '<input type="hidden" name="value" value="4">' in row and 'data-key="e"' in row
+    row = client.post(
+        url, {"value": "4", "note": "weak <b>baselines</b>"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert 'value="weak &lt;b&gt;baselines&lt;/b&gt;"' in row
+    rating = Rating.objects.get(paper=paper, user=cast.ben, team=cast.vision)
+    assert (rating.value, rating.note) == (4, "weak <b>baselines</b>")
+    # A second thought by key sends no note, and the note stays; an emptied box clears it.
+    client.post(url, {"value": "2"}, HTTP_HX_REQUEST="true")
+    rating.refresh_from_db()
+    assert (rating.value, rating.note) == (2, "weak <b>baselines</b>")
+    client.post(url, {"value": "2", "note": ""}, HTTP_HX_REQUEST="true")
+    rating.refresh_from_db()
+    assert rating.note == ""
+    assert list(
+        RatingHistory.objects.filter(paper=paper).order_by("id").values_list("value", "note")
+    ) == [(4, ""), (4, "weak <b>baselines</b>"), (2, "weak <b>baselines</b>")]
+    # A skipped row has no rating to annotate.
+    other = paper_in(None)
+    skipped = client.post(f"/inbox/papers/{other.pk}/skip/", HTTP_HX_REQUEST="true")
+    assert "row-note" not in skipped.content.decode()
+
+
 def test_rating_without_js_redirects_back(cast) -> None:  # type: ignore[no-untyped-def]
     paper = paper_in(None)
     response = client_for(cast.ben).post(

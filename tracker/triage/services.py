@@ -32,9 +32,12 @@ def _history_keep(rating: Rating, *, reason: str) -> RatingHistory:
 
 @transaction.atomic
 def rating_set(
-    *, team: Team, paper: Paper, user: AbstractBaseUser, value: int, note: str = ""
+    *, team: Team, paper: Paper, user: AbstractBaseUser, value: int, note: str | None = None
 ) -> Rating:
     """Create or change a member's rating; a changed value or note keeps the old one in history.
+
+    A note of None leaves the note as it is: a re-rate from a key or a button that carries
+    no note must not wipe the one written on the paper's page. "" clears it.
 
     The row is locked while it is read, so two quick key presses leave one rating and one
     history row per real change, never a lost update.
@@ -45,12 +48,14 @@ def rating_set(
     rating = Rating.objects.select_for_update().filter(team=team, paper=paper, user=user).first()
     if rating is None:
         rating, created = Rating.objects.get_or_create(
-            team=team, paper=paper, user=user, defaults={"value": value, "note": note}
+            team=team, paper=paper, user=user, defaults={"value": value, "note": note or ""}
         )
         if created:
             # Rated papers leave the inbox; a skip no longer says anything.
             Skip.objects.filter(team=team, paper=paper, user=user).delete()
             return rating
+    if note is None:
+        note = rating.note
     if rating.value == int(value) and rating.note == note:
         return rating
     _history_keep(rating, reason=CHANGED)

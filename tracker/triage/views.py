@@ -136,7 +136,8 @@ def rate(request: HttpRequest, pk: int) -> HttpResponse:
         paper=paper,
         user=request.user,
         value=form.cleaned_data["value"],
-        note=form.cleaned_data["note"] or "",
+        # A key or button that sends no note keeps the note; an emptied note box clears it.
+        note=form.cleaned_data["note"] if "note" in request.POST else None,
     )
     if request.htmx:
         if request.POST.get("context") == "panel":
@@ -147,7 +148,12 @@ def rate(request: HttpRequest, pk: int) -> HttpResponse:
         return render(
             request,
             "triage/_row_done.html",
-            {"paper": paper, "done": f"Rated {rating.value}", "value": str(rating.value)},
+            {
+                "paper": paper,
+                "done": f"Rated {rating.value}",
+                "value": str(rating.value),
+                "note": rating.note,
+            },
         )
     messages.success(request, f"Rated “{paper.title[:60]}” {rating.value}.")
     return redirect_back(request, reverse("papers:detail", args=[paper.pk]))

@@ -149,6 +149,13 @@
     // A rated or skipped row: take it back, and it is a row to triage again.
     if (key === "u" && press(row, "u")) {
       event.preventDefault();
+      return;
+    }
+    // A rated row: a note for the team on why (Enter keeps it, Esc leaves it).
+    var note = key === "e" && row.querySelector('input[data-key="e"]');
+    if (note) {
+      note.focus();
+      event.preventDefault();
     }
   });
 
