@@ -397,10 +397,11 @@ def test_inbox_query_count_is_fixed(cast, rows: int, django_assert_num_queries) 
         RatingFactory(team=cast.vision, user=cast.ada, paper=paper, value=1 + i % 5)
     client = client_for(cast.ben)
     # (session), user, membership, topics, the page (followed topics first, then the rest),
-    # counts per topic and category
-    with django_assert_num_queries(session_queries() + 6):
+    # the page's team scores, counts per topic and category
+    with django_assert_num_queries(session_queries() + 7):
         response = client.get("/inbox/")
     assert response.context["inbox"].shown == rows
+    assert response.content.decode().count('<span class="score" title="Team score') == rows
 
 
 def test_inbox_exports_bibtex_and_csv_of_the_filtered_list(cast) -> None:  # type: ignore[no-untyped-def]

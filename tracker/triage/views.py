@@ -26,6 +26,7 @@ from tracker.triage.selectors import (
     inbox_papers,
     inbox_rows,
     rating_summary,
+    team_scores_attach,
 )
 from tracker.triage.services import (
     comment_create,
@@ -204,7 +205,8 @@ def undo(request: HttpRequest, pk: int) -> HttpResponse:
     paper = get_object_or_404(Paper.objects.visible(), pk=pk)
     undone = triage_undo(team=membership.team, paper=paper, user=request.user)
     if request.htmx:
-        row = inbox_rows(Paper.objects.filter(pk=paper.pk), membership.team).get()
+        row = inbox_rows(Paper.objects.filter(pk=paper.pk)).get()
+        team_scores_attach([row], membership)
         for name, url in _row_urls().items():
             setattr(row, name, url(row.pk))
         return HttpResponse(inbox_row(row))
