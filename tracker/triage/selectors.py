@@ -82,7 +82,8 @@ def inbox_rows(papers: QuerySet[Paper]) -> QuerySet[Paper]:
 
 @dataclass(frozen=True)
 class TeamMark:
-    """What a team already thinks of a paper, for a list that is not the team's own."""
+    """What a team already thinks of a paper: its score (the mean), how many rated it, and
+    the member's own rating."""
 
     score: float | None
     raters: int
@@ -289,12 +290,12 @@ def inbox_next(
     later = Q(published_at__lt=after.published_at) | Q(
         published_at=after.published_at, pk__lt=after.pk
     )
-    if paper_topic_id(after) in followed_ids:
+    if _paper_topic_id(after) in followed_ids:
         return first(followed.filter(later)) or first(rest)
     return first(rest.filter(later))
 
 
-def paper_topic_id(paper: Paper) -> int | None:
+def _paper_topic_id(paper: Paper) -> int | None:
     return PaperTopic.objects.filter(paper=paper).values_list("topic_id", flat=True).first()
 
 
