@@ -18,12 +18,12 @@ from tracker.papers.models import Paper, PaperKind, PaperSource, PaperVersion
 from tracker.papers.search import SearchFilters, SearchHit, search, similar_papers
 from tracker.papers.selectors import sources_with_recent_runs
 from tracker.papers.versions import version_changes
-from tracker.reproductions.selectors import latest_reproductions, paper_reproductions
+from tracker.reproductions.selectors import paper_reproductions
 from tracker.teams.selectors import current_membership, require_membership, with_usernames
 from tracker.topics.models import Topic
 from tracker.triage.forms import CommentForm, InboxFilterForm
 from tracker.triage.models import Comment
-from tracker.triage.selectors import paper_topic, rating_summary, team_marks
+from tracker.triage.selectors import paper_topic, rating_summary, team_view
 
 
 @require_GET
@@ -153,21 +153,14 @@ def paper_search(request: HttpRequest) -> HttpResponse:
     topic_choices = form.fields["topic"].queryset.values_list("pk", "label")
     query = request.GET.copy()
     query.pop("format", None)
-    # What the team already made of each hit: a search is often "have we seen this?".
-    marks, reproductions = {}, {}
-    membership = current_membership(request)
-    if hits and membership is not None:
-        ids = [hit.paper.pk for hit in hits]
-        marks = team_marks(membership.team, membership.user_id, ids)
-        reproductions = latest_reproductions(membership.team, ids)
     return render(
         request,
         "papers/search.html",
         {
             "form": form,
             "hits": hits,
-            "marks": marks,
-            "reproductions": reproductions,
+            # What the team already made of each hit: a search is often "have we seen this?".
+            **team_view(current_membership(request), [hit.paper.pk for hit in hits]),
             "searched": searched,
             "topic_choices": topic_choices,
             "export_query": query.urlencode(),

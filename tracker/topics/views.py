@@ -8,11 +8,10 @@ from django.shortcuts import get_object_or_404, render
 
 from tracker.core.export import EXPORT_LIMIT, export_format, papers_export
 from tracker.papers.models import Paper
-from tracker.reproductions.selectors import latest_reproductions
 from tracker.teams.selectors import current_membership
 from tracker.topics.models import ClusteringRun, Topic
 from tracker.topics.selectors import map_points, topic_trends, topics_fastest_growing
-from tracker.triage.selectors import team_marks
+from tracker.triage.selectors import team_view
 
 
 def topic_index(request: HttpRequest) -> HttpResponse:
@@ -44,13 +43,6 @@ def topic_detail(request: HttpRequest, pk: int) -> HttpResponse:
         .order_by("-paper__published_at", "-paper_id")
     )
     page = Paginator(memberships, 50).get_page(request.GET.get("page"))
-    # What the team already made of the page's papers, as search shows it.
-    marks, reproductions = {}, {}
-    membership = current_membership(request)
-    if membership is not None:
-        ids = [paper_topic.paper_id for paper_topic in page]
-        marks = team_marks(membership.team, membership.user_id, ids)
-        reproductions = latest_reproductions(membership.team, ids)
     return render(
         request,
         "topics/detail.html",
@@ -59,8 +51,8 @@ def topic_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "trend": trend,
             "page": page,
             "export_limit": EXPORT_LIMIT,
-            "marks": marks,
-            "reproductions": reproductions,
+            # What the team already made of the page's papers, as search shows it.
+            **team_view(current_membership(request), [row.paper_id for row in page]),
         },
     )
 
