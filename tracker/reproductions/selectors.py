@@ -53,8 +53,7 @@ class BoardCard:
     title: str
     assignees: list[str] = field(default_factory=list)
     detail_url: str = ""
-    # The one-click step forward the member may take from the board (QUICK_MOVES), if any.
-    move: str = ""
+    # Where the member posts the card's step forward (QUICK_MOVES), when they may take it.
     move_url: str = ""
 
     @property

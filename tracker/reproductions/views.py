@@ -104,7 +104,7 @@ def board(request: HttpRequest) -> HttpResponse:
             card.detail_url = detail_url(card.pk)
             # As the service decides it (can_manage): assignees and curators move a card.
             if card.status in QUICK_MOVES and (membership.is_curator or me in card.assignees):
-                card.move, card.move_url = QUICK_MOVES[card.status][0], move_url(card.pk)
+                card.move_url = move_url(card.pk)
     return render(
         request,
         "reproductions/board.html",

@@ -28,7 +28,7 @@ def board_card(
 ) -> SafeString:
     """One reproduction on the board: its paper, assignees, due date and compute, and the
     step forward the member may take (a form, so it works without JavaScript).
-    The view sets card.detail_url, and card.move with card.move_url where a step is open."""
+    The view sets card.detail_url, and card.move_url where the member may take the step."""
     names = [escape(name) for name in card.assignees]
     who = (
         "".join(f'<span class="who-chip">{name}</span>' for name in names)
@@ -50,8 +50,8 @@ def board_card(
     elif card.compute_spent_gpu_hours:
         facts.append(f"<span>{spent} GPU-h</span>")
     move = ""
-    if card.move:
-        to, label = card.move, QUICK_MOVES[card.status][1]
+    if card.move_url:
+        to, label = QUICK_MOVES[card.status]
         move = (
             f'<form method="post" action="{escape(card.move_url)}" class="card-move">'
             f'<input type="hidden" name="csrfmiddlewaretoken" value="{escape(csrf_token)}">'
