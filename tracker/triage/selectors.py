@@ -230,7 +230,7 @@ def inbox_build(
     )
     # Followed topics first, newest first within each half. Two LIMITed queries that walk
     # the published_at index and stop early, instead of one that sorts the whole window.
-    page = list(followed[:limit]) if followed_ids else []
+    page = list(followed[:limit])  # none() when nothing is followed: no query
     page += list(rest[: limit - len(page)])
     team_scores_attach(page, membership)
 
@@ -309,7 +309,12 @@ def inbox_next(
 
 
 def _paper_topic_id(paper: Paper) -> int | None:
-    return PaperTopic.objects.filter(paper=paper).values_list("topic_id", flat=True).first()
+    """The paper's topic id: from paper_topic when it was selected with the paper, else one
+    query for it."""
+    try:
+        return paper.paper_topic.topic_id
+    except Paper.paper_topic.RelatedObjectDoesNotExist:
+        return None
 
 
 def paper_topic(paper: Paper) -> Topic | None:

@@ -56,16 +56,20 @@ def _row_urls() -> dict[str, Callable[[int], str]]:
     }
 
 
-def _attach_urls(data: Inbox, query: dict[str, str]) -> None:
-    """Each row's links and each topic's follow action, reversed once for the page. A
-    paper's link carries the inbox's filters, so that its page's "next" stays in them."""
+def _set_row_urls(papers: list[Paper], query: dict[str, str] | None = None) -> None:
+    """Set each row's links (_row_urls), reversed once for all the rows. A paper's link
+    carries the inbox's filters, so that its page's "next" stays within them."""
     urls = _row_urls()
     filtered = "?" + urlencode(query) if query else ""
-    for group in data.groups:
-        for paper in group.papers:
-            for name, url in urls.items():
-                setattr(paper, name, url(paper.pk))
-            paper.detail_url += filtered  # type: ignore[attr-defined]
+    for paper in papers:
+        for name, url in urls.items():
+            setattr(paper, name, url(paper.pk))
+        paper.detail_url += filtered  # type: ignore[attr-defined]
+
+
+def _attach_urls(data: Inbox, query: dict[str, str]) -> None:
+    """Each row's links and each topic's follow action, reversed once for the page."""
+    _set_row_urls([paper for group in data.groups for paper in group.papers], query)
 
     follow_url = url_for_pk("triage:follow")
     for group in data.topic_counts:
@@ -110,7 +114,8 @@ def next_paper(request: HttpRequest) -> HttpResponse:
     filters = InboxFilterForm(request.GET).filters()
     after_id = request.GET.get("after", "")
     known = after_id.isdigit() and len(after_id) < 19  # a bigint, not just digits
-    after = Paper.objects.filter(pk=int(after_id)).first() if known else None
+    papers = Paper.objects.select_related("paper_topic")  # its place in the inbox's order
+    after = papers.filter(pk=int(after_id)).first() if known else None
     found = inbox_next(membership, filters, after)
     query = urlencode(filters.as_query())
     suffix = "?" + query if query else ""
@@ -207,8 +212,7 @@ def undo(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx:
         row = inbox_rows(Paper.objects.filter(pk=paper.pk)).get()
         team_scores_attach([row], membership)
-        for name, url in _row_urls().items():
-            setattr(row, name, url(row.pk))
+        _set_row_urls([row])
         return HttpResponse(inbox_row(row))
     if undone:
         messages.success(request, f"“{paper.title[:60]}” is back in your inbox.")
