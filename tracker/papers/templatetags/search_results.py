@@ -5,10 +5,11 @@ value from a source goes through html.escape."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from html import escape
 
 from django import template
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
@@ -30,9 +31,7 @@ def snippet(text: str, words: int = SNIPPET_WORDS) -> str:
 
 
 def _team_marks(
-    mark: TeamMark | None,
-    reproduction: Reproduction | None,
-    reproduction_url: Callable[[int], str],
+    mark: TeamMark | None, reproduction: Reproduction | None, reproduction_href: str
 ) -> str:
     """What the team made of a paper, for a list of papers that is not the inbox: its team
     score, the member's own rating, its latest reproduction's status (linked)."""
@@ -44,7 +43,7 @@ def _team_marks(
     if reproduction is not None:
         html += (
             f' · <a class="badge {escape(reproduction.status)}" '
-            f'href="{escape(reproduction_url(reproduction.pk))}" '
+            f'href="{escape(reproduction_href)}" '
             f'title="The team\'s latest reproduction of this paper">'
             f"{escape(reproduction.get_status_display())}</a>"
         )
@@ -57,9 +56,11 @@ def team_marks(
     marks: dict[int, TeamMark],
     reproductions: dict[int, Reproduction],
 ) -> SafeString:
-    """One paper's team marks (_team_marks), for a list rendered by a template loop."""
-    url = url_for_pk("reproductions:detail")
-    html = _team_marks(marks.get(paper_id), reproductions.get(paper_id), url)
+    """One paper's team marks (_team_marks), for a list rendered by a template loop. The
+    reproduction link is reversed only for a paper that has one, not once a row."""
+    reproduction = reproductions.get(paper_id)
+    href = reverse("reproductions:detail", args=[reproduction.pk]) if reproduction else ""
+    html = _team_marks(marks.get(paper_id), reproduction, href)
     return mark_safe(html)  # noqa: S308 - built from escaped values and numbers
 
 
@@ -86,7 +87,9 @@ def search_results(
             meta += f' <span class="badge">words #{int(hit.keyword_rank)}</span>'
         if hit.semantic_rank:
             meta += f' <span class="badge">meaning #{int(hit.semantic_rank)}</span>'
-        meta += _team_marks(marks.get(paper.pk), reproductions.get(paper.pk), reproduction_url)
+        reproduction = reproductions.get(paper.pk)
+        href = reproduction_url(reproduction.pk) if reproduction else ""
+        meta += _team_marks(marks.get(paper.pk), reproduction, href)
         url = escape(detail_url(paper.pk))
         items.append(
             f'<li data-open="{url}"><a href="{url}" class="result-title">'
