@@ -30,10 +30,19 @@
     return selected >= 0 && selected < all.length ? all[selected] : null;
   }
 
+  // A key's element: a text box gets the focus (to type in), anything else a click.
+  function activate(element) {
+    if (typing(element)) {
+      element.focus();
+    } else {
+      element.click();
+    }
+  }
+
   function press(row, key) {
-    var button = row.querySelector('button[data-key="' + key + '"]');
-    if (!button) return false;
-    button.click();
+    var element = row.querySelector('[data-key="' + key + '"]');
+    if (!element) return false;
+    activate(element);
     return true;
   }
 
@@ -108,11 +117,7 @@
       }
       var action = document.querySelector('[data-page-key="' + key + '"]');
       if (action) {
-        if (action.tagName === "TEXTAREA") {
-          action.focus();
-        } else {
-          action.click();
-        }
+        activate(action);
         event.preventDefault();
       }
       return;
@@ -146,15 +151,9 @@
       event.preventDefault();
       return;
     }
-    // A rated or skipped row: take it back, and it is a row to triage again.
-    if (key === "u" && press(row, "u")) {
-      event.preventDefault();
-      return;
-    }
-    // A rated row: a note for the team on why (Enter keeps it, Esc leaves it).
-    var note = key === "e" && row.querySelector('input[data-key="e"]');
-    if (note) {
-      note.focus();
+    // A rated or skipped row: u takes it back, and it is a row to triage again. A rated
+    // row: e opens a note for the team on why (Enter keeps it, Esc leaves it).
+    if ((key === "u" || key === "e") && press(row, key)) {
       event.preventDefault();
     }
   });
