@@ -28,8 +28,15 @@ def test_top_rated_papers_of_the_week_carry_the_teams_own_score(cast) -> None:
     assert [(r.paper, r.score, r.raters, r.comments) for r in vision.top_rated] == [
         (w.papers["ring"], 5.0, 1, 1),
         (w.papers["clip"], 4.0, 1, 0),
-        (w.papers["qwen"], 3.0, 1, 0),
     ]
+
+
+def test_top_rated_leaves_out_papers_the_team_rated_below_the_floor(cast) -> None:
+    w = build_week(cast)
+    listed = [r.paper for r in digest_for(cast.ada, NOW).teams[0].top_rated]
+    # "qwen" was rated 3 this week: seen, judged, and not a pick.
+    assert w.papers["qwen"] not in listed
+    assert all(r.score >= 3.5 for r in digest_for(cast.carol, NOW).teams[0].top_rated)
 
 
 def test_member_of_one_team_never_sees_another_teams_ratings_or_reproductions(cast) -> None:
@@ -49,13 +56,10 @@ def test_member_of_one_team_never_sees_another_teams_ratings_or_reproductions(ca
     carol_text = digest_render(carol, "UTC").text
     for secret in ("LoRA without regret", "A 7B model that beats", "FlashAttention-4"):
         assert secret not in carol_text
-    assert [r.paper for r in carol.teams[0].top_rated] == [w.papers["ring"], w.papers["eagle"]][
-        ::-1
-    ]
-    assert carol.teams[0].top_rated[1].score == 1.0
-    # Comments are counted per team too: Vision's one, Language's two.
+    # Language rated "ring" 1: below the floor, so only "eagle" is its pick.
+    assert [r.paper for r in carol.teams[0].top_rated] == [w.papers["eagle"]]
+    # Comments are counted per team: Vision's one on "ring".
     assert ada.teams[0].top_rated[0].comments == 1
-    assert carol.teams[0].top_rated[1].comments == 2
 
 
 def test_unrated_papers_in_followed_topics_ranked_by_team_score(cast) -> None:
@@ -114,7 +118,7 @@ def test_subject_says_what_is_inside(cast) -> None:
         "5 new papers in 2 topics, 1 assignment overdue, 2 reproductions finished"
     )
     assert digest_subject(digest_for(cast.carol, NOW)) == (
-        "1 new paper in 1 topic, 1 reproduction finished, 2 top-rated papers"
+        "1 new paper in 1 topic, 1 reproduction finished, 1 top-rated paper"
     )
 
 

@@ -34,6 +34,8 @@ from tracker.triage.models import Comment, Rating
 
 WEEK = timedelta(days=7)
 TOP_RATED_PER_TEAM = 5
+# "Top rated" means the team liked it: an average below this is a verdict, not a pick.
+TOP_RATED_FLOOR = 3.5
 FOLLOWED_LIMIT = 8
 TOPICS_LIMIT = 5
 PINNED_LIMIT = 5
@@ -272,7 +274,7 @@ def _team_weeks(team_ids: list[int], since: datetime, until: datetime) -> dict[i
         )
         .values("team_id", "paper_id")
         .annotate(score=Avg("value"), raters=Count("id"), latest=Max("updated_at"))
-        .filter(latest__gte=since)
+        .filter(latest__gte=since, score__gte=TOP_RATED_FLOOR)
         .order_by("-score", "-raters", "-paper_id")
     )
     top: dict[int, list[dict]] = defaultdict(list)
