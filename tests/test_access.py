@@ -10,9 +10,9 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.urls.resolvers import RegexPattern, RoutePattern
 
-# Open on purpose: the login pages themselves, the health check for load balancers, and
+# Open on purpose: the login pages themselves, the health check for load balancers, the icon, and
 # endpoints that authenticate by other means (a signed token in the URL, an API token).
-OPEN_VIEWS = {"login", "health", "admin:login", "digests:unsubscribe"}
+OPEN_VIEWS = {"login", "health", "favicon", "admin:login", "digests:unsubscribe"}
 TOKEN_AUTH_PREFIXES = ("/api/",)
 
 ROUTE_SAMPLES = {
@@ -121,3 +121,13 @@ def test_pages_carry_a_csp_without_inline_scripts(client: Client, db: None) -> N
     script_src = next(part for part in csp.split(";") if part.strip().startswith("script-src"))
     assert "'self'" in script_src
     assert "unsafe-inline" not in script_src
+
+
+def test_favicon_is_served_to_anyone_so_admin_and_health_show_an_icon(client) -> None:
+    from django.contrib.staticfiles import finders
+
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith("/favicon.ico")
+    with open(finders.find("favicon.ico"), "rb") as icon:
+        assert icon.read(4) == b"\x00\x00\x01\x00"  # an ICO header

@@ -7,6 +7,7 @@ from tracker.core import views as core_views
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("health/", core_views.health, name="health"),
+    path("favicon.ico", core_views.favicon, name="favicon"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("team/", core_views.team_switch, name="team_switch"),

@@ -8,6 +8,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tracker.core.heartbeat import heartbeat_last
@@ -15,6 +16,13 @@ from tracker.core.selectors import home_summary
 from tracker.teams.models import ApiToken
 from tracker.teams.selectors import SESSION_KEY, require_membership, team_for_user
 from tracker.teams.services import api_token_create, api_token_revoke
+
+
+@login_not_required
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico on pages that name no icon (the admin, JSON answers)."""
+    return redirect(static("favicon.ico"), permanent=True)
 
 
 @login_not_required
