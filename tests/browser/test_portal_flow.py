@@ -6,16 +6,11 @@ Screenshots of the inbox, a paper page, the board and the stats page land in var
 from __future__ import annotations
 
 import datetime
-import os
 import re
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
-from django.db import connections
 
+from tests.browser.conftest import shot
 from tests.factories import ClaimFactory, LabReportFactory, RatingFactory, ReproductionFactory
 from tests.portal.helpers import paper_in, topic
 from tracker.reproductions.models import Reproduction, ResultLog, Status
@@ -25,57 +20,6 @@ from tracker.triage.models import Rating, Skip
 from tracker.triage.selectors import InboxFilters, inbox_next
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-# Playwright's sync API runs an event loop in this thread; the ORM calls are still sync.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-@pytest.fixture
-def browser_page(live_server, settings) -> Iterator:  # type: ignore[no-untyped-def]
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
-    # The live server speaks plain http on loopback.
-    settings.SESSION_COOKIE_SECURE = False
-    settings.CSRF_COOKIE_SECURE = False
-    settings.ALLOWED_HOSTS = ["*"]
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1360, "height": 900})
-        page.set_default_timeout(10_000)
-        yield page
-        browser.close()
-    _drop_server_thread_connections()
-
-
-def _drop_server_thread_connections() -> None:
-    """End PostgreSQL sessions a live-server request thread left open.
-
-    A thread that served a kept-alive browser connection can outlive the test with its
-    database session, and then the test database cannot be dropped at the end of the run.
-    """
-    connection = connections["default"]
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-
-
-def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    folder = Path(django_settings.VAR_DIR) / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
 
 def _earlier_reproductions(cast, topic_) -> None:  # type: ignore[no-untyped-def]
