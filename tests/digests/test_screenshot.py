@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
+from tests.browser.conftest import ARGS, CHROMIUM
 from tests.digests.conftest import NOW, build_week
 from tracker.digests.services import digest_preview
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 
 @pytest.mark.parametrize("width", [720, 390], ids=["desktop", "phone"])
