@@ -15,13 +15,18 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 
 install: $(STAMP)
 
-# Web server, one worker on every queue, and beat, on SQLite and a folder broker. Ctrl-C stops all.
+# Web server, a worker with beat, and a harvest worker of its own (so that a network retry
+# never holds up embedding or clustering), on SQLite and a folder broker. Ctrl-C stops all.
+# `make run PORT=8001` serves on another port (over .env, which honcho reads); without it,
+# WEB_BIND or WEB_PORT from the environment or .env.
 # The first run writes .env with DEBUG=1, so manage.py commands work in this checkout as is.
+PORT ?=
 run: install
 	test -f .env || printf 'DEBUG=1\n' > .env
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py bootstrap
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile.dev
+	$(if $(PORT),MAKE_RUN_BIND=127.0.0.1:$(PORT)) PATH="$(CURDIR)/$(BIN):$$PATH" \
+		$(BIN)/honcho start -f Procfile.dev
 
 test: install
 	$(BIN)/pytest
