@@ -177,3 +177,41 @@ def test_a_topic_page_shows_what_the_team_made_of_each_paper(cast) -> None:  # t
     theirs = client_for(cast.carol).get(url).content.decode()
     assert "team 1.0 (1)</span>" in theirs and "you 1" in theirs
     assert "Accepted" not in theirs and "team 3.5" not in theirs
+
+
+def _embedded_papers(count: int, rng: np.random.Generator) -> list[int]:
+    from tracker.papers.embeddings import embeddings_store
+    from workers.embedder import stored_model_name
+
+    ids = [PaperFactory().pk for _ in range(count)]
+    vectors = rng.normal(size=(count, 8)).astype(np.float32)
+    embeddings_store(stored_model_name(), ids, vectors)
+    return ids
+
+
+def test_topics_come_on_their_own_after_embedding_and_again_after_a_fifth_more(
+    time_machine,  # type: ignore[no-untyped-def]
+) -> None:
+    from tracker.papers.embeddings import search_model_forget
+    from workers.tasks import cluster_papers_if_due_task
+
+    rng = np.random.default_rng(0)
+    time_machine.move_to("2026-03-02 09:00Z", tick=False)
+    _embedded_papers(30, rng)
+    # A paper still waiting for its vector holds the first run back: one run, not one a chunk.
+    waiting = PaperFactory()
+    search_model_forget()
+    assert cluster_papers_if_due_task() is None
+    waiting.delete()
+    search_model_forget()
+    first = cluster_papers_if_due_task()
+    assert first is not None and ClusteringRun.objects.get(pk=first).paper_count == 30
+    assert Topic.objects.active().exists()
+
+    time_machine.move_to("2026-03-02 10:00Z", tick=False)
+    assert cluster_papers_if_due_task() is None  # nothing new
+    _embedded_papers(5, rng)  # 5 of 35: under a fifth
+    assert cluster_papers_if_due_task() is None
+    _embedded_papers(3, rng)  # 8 of 38: over a fifth
+    second = cluster_papers_if_due_task()
+    assert second is not None and ClusteringRun.objects.get(pk=second).paper_count == 38

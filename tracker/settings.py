@@ -320,6 +320,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workers.tasks.embed_pending_papers_task",
         "schedule": 120.0,
     },
+    # Topics for a fresh install or a large import within minutes, not at the nightly run;
+    # also queued after each embedding task. Cheap when nothing is due.
+    "cluster-papers-if-due": {
+        "task": "workers.tasks.cluster_papers_if_due_task",
+        "schedule": 300.0,
+    },
     # Nightly: topics are re-fitted on everything; between runs new papers join the
     # nearest topic as soon as they are embedded.
     "cluster-papers": {

@@ -91,7 +91,10 @@ def harvest_due_sources_task() -> list[int]:
 @shared_task(name="workers.tasks.embed_papers_task", bind=True, throws=(EmbeddingModelError,))
 def embed_papers_task(self, paper_ids: list[int]) -> int:  # type: ignore[no-untyped-def]
     """Embed these papers if they still lack a vector; a redelivered copy resumes its claims."""
-    return embed_papers(paper_ids, owner=self.request.id or "eager")
+    embedded = embed_papers(paper_ids, owner=self.request.id or "eager")
+    if embedded:
+        cluster_papers_if_due_task.delay()
+    return embedded
 
 
 @shared_task(
@@ -100,7 +103,10 @@ def embed_papers_task(self, paper_ids: list[int]) -> int:  # type: ignore[no-unt
 def embed_pending_papers_task(self) -> int:  # type: ignore[no-untyped-def]
     """Beat: embed every paper without a vector for the configured model (also re-embeds
     everything in the background after a model change)."""
-    return embed_pending(owner=self.request.id or "eager")
+    embedded = embed_pending(owner=self.request.id or "eager")
+    if embedded:
+        cluster_papers_if_due_task.delay()
+    return embedded
 
 
 @shared_task(name="workers.tasks.cluster_papers_task")
@@ -110,4 +116,14 @@ def cluster_papers_task() -> int | None:
     from tracker.topics.services import clustering_run_create
 
     run = clustering_run_create()
+    return run.pk if run else None
+
+
+@shared_task(name="workers.tasks.cluster_papers_if_due_task")
+def cluster_papers_if_due_task() -> int | None:
+    """After embedding, and on beat: fit topics when none exist yet or a fifth of the papers
+    arrived since the last run. Cheap when nothing is due (three counts)."""
+    from tracker.topics.services import clustering_run_create_if_due
+
+    run = clustering_run_create_if_due()
     return run.pk if run else None

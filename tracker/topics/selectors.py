@@ -9,12 +9,41 @@ from django.db.models import Count, Max
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
-from tracker.topics.models import PaperTopic, Topic
+from tracker.papers.embeddings import papers_missing_embedding
+from tracker.papers.models import Paper, RunStatus
+from tracker.topics.models import ClusteringRun, PaperTopic, Topic
 
 TREND_WEEKS = 12
 SPARK_WIDTH, SPARK_HEIGHT = 120, 28
 # The map draws at most this many papers; past it, an even sample keeps the page light.
 MAP_POINTS = 30_000
+# Papers that arrived since the last clustering run, as a share of all papers, past which
+# topics are re-fitted at once instead of at the nightly run.
+RECLUSTER_SHARE = 0.2
+
+
+def clustering_due(model_name: str, min_papers: int) -> bool:
+    """Whether topics should be fitted now rather than at the nightly run: papers are all
+    embedded, and either no run has succeeded yet or a fifth of the papers arrived after it.
+
+    Waiting for the embedding backlog to drain keeps a fresh import to one run, not a run
+    after every chunk of vectors.
+    """
+    visible = Paper.objects.filter(hidden=False, merged_into__isnull=True)
+    if papers_missing_embedding(model_name).filter(hidden=False).exists():
+        return False
+    last = (
+        ClusteringRun.objects.filter(model_name=model_name, status=RunStatus.SUCCEEDED)
+        .order_by("-started_at")
+        .first()
+    )
+    total = visible.count()
+    if total < min_papers:
+        return False
+    if last is None:
+        return True
+    arrived = visible.filter(created_at__gt=last.started_at).count()
+    return arrived >= RECLUSTER_SHARE * total
 
 
 def week_start(moment: datetime) -> datetime:

@@ -16,6 +16,7 @@ from django.utils import timezone
 from tracker.papers.embeddings import search_model_name
 from tracker.papers.models import Embedding, Paper, RunStatus
 from tracker.topics.models import ClusteringRun, PaperTopic, Topic
+from tracker.topics.selectors import clustering_due
 from workers import clusterer
 from workers.embedder import paper_text, stored_model_name
 
@@ -58,6 +59,15 @@ def clustering_run_create(k: int | None = None, seed: int = 0) -> ClusteringRun 
         return _cluster(k, seed)
     finally:
         cache.delete(CLUSTER_LOCK)
+
+
+def clustering_run_create_if_due() -> ClusteringRun | None:
+    """Fit topics now when the papers call for it (see `clustering_due`), so that a fresh
+    install or a large import has topics without waiting for the nightly run."""
+    model_name = search_model_name(stored_model_name())
+    if model_name is None or not clustering_due(model_name, MIN_PAPERS):
+        return None
+    return clustering_run_create()
 
 
 def _cluster(k: int | None, seed: int) -> ClusteringRun | None:
