@@ -14,7 +14,6 @@ from tracker.digests.services import digest_preview
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
 
-
 @pytest.mark.parametrize("width", [720, 390], ids=["desktop", "phone"])
 def test_digest_renders_in_chromium_and_is_saved_as_png(cast, width: int) -> None:
     if not Path(CHROMIUM).exists():
