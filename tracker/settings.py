@@ -141,6 +141,9 @@ if REDIS_URL:
             # Django's, keeping its redis-py client between calls (see the module).
             "BACKEND": "tracker.core.cache.RedisCache",
             "LOCATION": REDIS_URL,
+            # A Redis that stops answering costs a page 2 s, not a hung worker thread; the
+            # cache then answers a miss (tracker/core/cache.py).
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
 else:
