@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -140,3 +142,39 @@ def own_redis() -> Iterator[OwnRedis]:
     server.start()
     yield server
     server.stop()
+
+
+REPO = Path(__file__).resolve().parent.parent.parent
+
+
+@contextmanager
+def worker_process(
+    env: dict[str, str], log: Path, *args: str, queues: str = "default,harvest,ml,email"
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `celery worker` in a process of its own (so that it can be SIGKILLed)."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", queues, *args],
+        cwd=REPO,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "DEBUG": "1", **env},
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("w"),
+    )
+    try:
+        yield worker
+    finally:
+        if worker.poll() is None:
+            worker.terminate()
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+
+
+def wait_for(condition: Callable[[], object], timeout: float, step: float = 0.25) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return False

@@ -54,3 +54,29 @@ def test_health_answers_503_json_while_redis_is_down_with_or_without_a_session(
             assert response.json()["cache"] == "error"
             assert response.json()["database"] == "ok"
     assert signed_in.get("/health/").status_code == 200
+
+
+def test_harvest_that_meets_the_outage_fails_transiently_and_is_retried(
+    cast: Cast,
+    cache_on_own_redis: OwnRedis,
+    settings,  # type: ignore[no-untyped-def]
+) -> None:
+    from tracker.papers.models import HarvestRun, RunStatus
+    from tracker.papers.services import source_create
+    from workers.harvest.errors import TransientHarvestError
+    from workers.harvest.run import source_harvest
+    from workers.tasks import harvest_source_task
+
+    # Nothing listens here: the run must stop at the politeness gate, which needs Redis.
+    settings.ARXIV_API_URL = "http://127.0.0.1:9/api/query"
+    source = source_create(kind="arxiv", name="outage", query="all:testing", window_days=7)
+    with (
+        cache_on_own_redis.down_for(1),
+        pytest.raises(TransientHarvestError, match="Redis unavailable"),
+    ):
+        source_harvest(source)
+    run = HarvestRun.objects.get()
+    assert run.status == RunStatus.FAILED
+    assert run.error.startswith("temporary failure") and "ConnectionError" in run.error
+    # The task retries what is transient, so the harvest runs again once Redis is back.
+    assert TransientHarvestError in harvest_source_task.autoretry_for
