@@ -141,6 +141,9 @@ if REDIS_URL:
             # Django's, keeping its redis-py client between calls (see the module).
             "BACKEND": "tracker.core.cache.RedisCache",
             "LOCATION": REDIS_URL,
+            # A Redis that stops answering costs a page 2 s, not a hung worker thread; the
+            # cache then answers a miss (tracker/core/cache.py).
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
 else:
@@ -249,15 +252,22 @@ FETCH_ALLOW_PRIVATE: bool = _read("FETCH_ALLOW_PRIVATE", env.bool, False)
 HARVEST_RETRY_ATTEMPTS: int = _read("HARVEST_RETRY_ATTEMPTS", env.int, 4)
 HARVEST_RETRY_DELAY_SECONDS: float = _read("HARVEST_RETRY_DELAY_SECONDS", env.float, 5.0)
 HARVEST_MAX_RETRY_AFTER_SECONDS: float = _read("HARVEST_MAX_RETRY_AFTER_SECONDS", env.float, 120.0)
+# A running harvest moves its heartbeat at every committed page. The longest honest gap is a
+# page's in-run retries (4 tries of up to 20 s, waits of up to 120 s: about 7 min), so a run
+# silent for 10 min was killed with its worker: it is marked failed and its source re-queued.
+HARVEST_RUN_LOST_SECONDS: int = _read("HARVEST_RUN_LOST_SECONDS", env.int, 10 * 60)
 
 # --- Celery: the reliability policy, written once --------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
 if REDIS_URL:
     CELERY_RESULT_BACKEND = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        # A message unacked for this long is redelivered. Every time limit below stays
-        # under it, so a task still running is never handed to a second worker.
-        "visibility_timeout": _read("CELERY_VISIBILITY_TIMEOUT", env.int, 2 * 60 * 60),
+        # A message unacked for this long is redelivered: this is how soon the work of a
+        # worker killed outright (SIGKILL, OOM, a lost machine) starts again, so it stays
+        # under 15 min. Every time limit below stays under it, so a task still running is
+        # never handed to a second worker; it is also above HARVEST_RUN_LOST_SECONDS, so a
+        # redelivered harvest finds its killed run already closed.
+        "visibility_timeout": _read("CELERY_VISIBILITY_TIMEOUT", env.int, 12 * 60),
     }
 else:
     # Embedded default: the broker is a folder, results a folder; no server to run.
@@ -283,6 +293,8 @@ CELERY_TASK_QUEUES = [
 ]
 CELERY_TASK_ROUTES = {
     "workers.tasks.harvest_*": {"queue": "harvest"},
+    # Not on "harvest": its one process may be busy with a long harvest.
+    "workers.tasks.reap_lost_harvests_task": {"queue": "default"},
     "workers.tasks.embed_*": {"queue": "ml"},
     "workers.tasks.cluster_*": {"queue": "ml"},
     "workers.tasks.send_*": {"queue": "email"},
@@ -294,9 +306,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # With acks_late each process reserves one message only: a long harvest does not hold
 # back the queue behind it, and a killed process loses one message at most.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Hard limit 1 h, soft 55 min: both well below the 2 h visibility timeout above.
-CELERY_TASK_TIME_LIMIT = 60 * 60
-CELERY_TASK_SOFT_TIME_LIMIT = 55 * 60
+# Hard limit 10 min, soft 9 min: below the 12 min visibility timeout above. Tasks are
+# bounded to fit: a harvest pages ~100 pages at 3 s (5 min), embedding goes in chunks of
+# EMBEDDING_TASK_CHUNK papers, digests are one member each.
+CELERY_TASK_TIME_LIMIT = 10 * 60
+CELERY_TASK_SOFT_TIME_LIMIT = 9 * 60
 # Results are only read by tests and operators; keep them one day.
 CELERY_RESULT_EXPIRES = 24 * 60 * 60
 CELERY_TASK_SERIALIZER = "json"
@@ -305,6 +319,10 @@ CELERY_TIMEZONE = "UTC"
 # A restarted embedding worker (model load ~seconds, memory ~0.5 GB) should not leak.
 CELERY_WORKER_MAX_TASKS_PER_CHILD = 200
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A Redis restart or failover must not end the worker: it reconnects for as long as it takes
+# (the default gives up after 100 tries, and the process exits).
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_ALWAYS_EAGER: bool = _read("CELERY_TASK_ALWAYS_EAGER", env.bool, False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
@@ -315,6 +333,9 @@ CELERY_BEAT_SCHEDULE = {
     "send-due-digests": {"task": "workers.tasks.send_due_digests_task", "schedule": 300.0},
     # Cheap when nothing is due: each source carries its own interval and next run time.
     "harvest-due-sources": {"task": "workers.tasks.harvest_due_sources_task", "schedule": 300.0},
+    # Runs killed with their worker are closed and their sources queued again, so the
+    # work restarts within HARVEST_RUN_LOST_SECONDS and a minute.
+    "reap-lost-harvests": {"task": "workers.tasks.reap_lost_harvests_task", "schedule": 60.0},
     # Cheap when nothing is missing (one query); new papers get vectors within two minutes.
     "embed-pending-papers": {
         "task": "workers.tasks.embed_pending_papers_task",

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import smtplib
+from contextlib import suppress
 from datetime import date
 
 from celery import Task, shared_task
 
 from tracker.core.heartbeat import heartbeat_record
 from workers.embedder import EmbeddingModelError, embed_papers, embed_pending
-from workers.harvest.errors import HarvestError, TransientHarvestError
+from workers.harvest.errors import SERVICE_ERRORS, HarvestError, TransientHarvestError
 
 
 @shared_task(name="workers.tasks.record_heartbeat_task")
@@ -64,15 +65,22 @@ def harvest_source_task(source_id: int) -> int | None:
     """Harvest one source; returns the run id. Safe twice: upserts are idempotent and the
     cursor only moves forward. A source deleted or disabled meanwhile is skipped."""
     from tracker.papers.models import Source
+    from tracker.papers.services import SourceBusyError
     from workers.harvest.run import source_harvest
 
     source = Source.objects.enabled().filter(pk=source_id).first()
     if source is None:
         return None
-    run = source_harvest(source)
+    try:
+        run = source_harvest(source)
+    except SourceBusyError:
+        # Another worker is harvesting this source now; it fetches what this one would.
+        return None
     if run.new or run.updated:
         # New or revised text is committed: embed it now rather than at the next beat tick.
-        embed_pending_papers_task.delay()
+        # With the broker down the beat's pending sweep finds these papers instead.
+        with suppress(*SERVICE_ERRORS):
+            embed_pending_papers_task.delay()
     return run.pk
 
 
@@ -85,6 +93,20 @@ def harvest_due_sources_task() -> list[int]:
     for source_id in claimed:
         harvest_source_task.delay(source_id)
     return claimed
+
+
+@shared_task(name="workers.tasks.reap_lost_harvests_task")
+def reap_lost_harvests_task() -> list[int]:
+    """Beat, every minute: close the runs whose worker was killed and queue their sources
+    again at once. Returns the reaped runs' ids."""
+    from tracker.papers.models import HarvestRun
+    from tracker.papers.services import harvest_runs_reap
+
+    reaped = harvest_runs_reap()
+    sources = HarvestRun.objects.filter(pk__in=reaped).values_list("source_id", flat=True)
+    for source_id in set(sources):
+        harvest_source_task.delay(source_id)
+    return reaped
 
 
 # A model that cannot load is a configuration error: no retry, the error is the result.

@@ -214,7 +214,8 @@ def test_a_run_left_running_by_a_killed_worker_is_marked_failed(arxiv: Arxiv) ->
     from django.utils import timezone
 
     source = source_create(kind="arxiv", name="t", query="all:testing", window_days=10950)
-    stale = HarvestRun.objects.create(source=source, started_at=timezone.now() - timedelta(days=1))
+    long_ago = timezone.now() - timedelta(days=1)
+    stale = HarvestRun.objects.create(source=source, started_at=long_ago, heartbeat_at=long_ago)
     source_harvest(source)
     stale.refresh_from_db()
-    assert stale.status == RunStatus.FAILED and "interrupted" in stale.error
+    assert stale.status == RunStatus.FAILED and "worker lost" in stale.error

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -15,6 +14,7 @@ from django.db import connection
 from django.db.models import Count
 
 from tests.factories import PaperFactory
+from tests.integration.conftest import worker_process
 from tracker.papers.models import Embedding, Paper
 from workers.embedder import stored_model_name
 
@@ -50,38 +50,14 @@ def test_killed_worker_process_leaves_every_paper_embedded_once(
     ids = [p.pk for p in PaperFactory.create_batch(PAPERS, abstract="")]
     db = connection.settings_dict
     env = {
-        **os.environ,
         # The worker must see the test database pytest-django made, not the configured one.
         "DATABASE_URL": urlsplit(postgres_url)._replace(path=f"/{db['NAME']}").geturl(),
         "REDIS_URL": redis_url,
-        "HF_HUB_OFFLINE": "1",
         "VAR_DIR": str(tmp_path),
-        "DEBUG": "1",
     }
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers",
-            "worker",
-            "-c",
-            "3",
-            "-Q",
-            "ml",
-            "--loglevel",
-            "WARNING",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "worker.log").open("w"),
-    )
-    try:
+    args = ["-c", "3", "--loglevel", "WARNING"]
+    args += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+    with worker_process(env, tmp_path / "worker.log", *args, queues="ml") as worker:
         with app.connection_for_write() as conn:
             # Messages left by an earlier aborted run would point at papers that are gone.
             conn.default_channel.queue_purge("ml")
@@ -102,10 +78,3 @@ def test_killed_worker_process_leaves_every_paper_embedded_once(
         per_paper = embedded.values("paper").annotate(n=Count("id")).filter(n__gt=1)
         assert not per_paper.exists()
         assert embedded.count() == Paper.objects.count() == PAPERS
-    finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()

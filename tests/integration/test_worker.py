@@ -33,3 +33,35 @@ def test_every_scheduled_task_is_registered() -> None:
     app = celery_app("memory://", "cache+memory://")
     for entry in settings.CELERY_BEAT_SCHEDULE.values():
         assert entry["task"] in app.tasks, entry["task"]
+
+
+def test_a_killed_workers_message_is_redelivered_within_15_minutes_and_no_task_outlives_it() -> (
+    None
+):
+    from django.conf import settings
+
+    if not settings.REDIS_URL:
+        pytest.skip("the visibility timeout is Redis's")
+    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    # kombu restores unacknowledged messages older than this every 10 s.
+    assert visibility + 10 <= 15 * 60
+    # A task still running when its message comes back would run twice at once.
+    assert settings.CELERY_TASK_SOFT_TIME_LIMIT < settings.CELERY_TASK_TIME_LIMIT < visibility
+    # A redelivered harvest must find its killed run already closed, not the source taken.
+    assert visibility > settings.HARVEST_RUN_LOST_SECONDS
+    # The worker keeps reconnecting through an outage instead of giving up and exiting.
+    assert settings.CELERY_BROKER_CONNECTION_RETRY is True
+    assert settings.CELERY_BROKER_CONNECTION_MAX_RETRIES is None
+
+
+def test_work_lost_with_the_broker_is_found_again_from_the_database_by_a_sweep() -> None:
+    from django.conf import settings
+
+    sweeps = {entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    for task in (
+        "workers.tasks.harvest_due_sources_task",  # due sources (next_run_at)
+        "workers.tasks.embed_pending_papers_task",  # papers without a vector
+        "workers.tasks.send_due_digests_task",  # preferences whose next_send_at passed
+        "workers.tasks.reap_lost_harvests_task",  # runs whose worker was killed
+    ):
+        assert sweeps[task] <= 5 * 60, task

@@ -1,4 +1,5 @@
-"""Django's Redis cache, with one redis-py client per connection pool instead of one per call.
+"""Django's Redis cache, with one redis-py client per connection pool instead of one per call,
+and reads and writes that degrade instead of raising while Redis is unreachable.
 
 Django's ``RedisCacheClient.get_client`` builds a new ``redis.Redis`` for every cache
 operation. Connections come from the pool either way, but each new client first fills its
@@ -7,13 +8,29 @@ page reads the session from the cache, and the health check reads it three times
 
 A ``redis.Redis`` over a pool is safe to share between threads; Django also gives each
 thread its own cache object.
+
+Everything kept in this cache can be rebuilt: sessions are written through to the database,
+search and topic results are recomputed. So while Redis is down (a restart, a failover) a
+read is a miss and a plain write is dropped, with a warning, and pages keep working from the
+database. ``add``, ``incr`` and ``decr`` still raise: their answer is a decision (the arXiv
+politeness gate, a counter) that a caller must not take on a guess, and the harvest treats
+the error as transient and retries later. ``ping`` lets the health check see the outage.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
+from collections.abc import Callable
 from typing import Any
 
+import redis
 from django.core.cache.backends import redis as django_redis
+
+log = logging.getLogger(__name__)
+
+# What an unreachable or stalled server raises (redis-py's own classes, not the builtins).
+UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
 class RedisCacheClient(django_redis.RedisCacheClient):
@@ -30,7 +47,45 @@ class RedisCacheClient(django_redis.RedisCacheClient):
         return client
 
 
+def _degrading(operation: Callable[..., Any], fallback: Callable[..., Any]) -> Callable[..., Any]:
+    """`operation`, answering `fallback(*args)` with a warning while Redis is unreachable."""
+
+    @functools.wraps(operation)
+    def degraded(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return operation(self, *args, **kwargs)
+        except UNAVAILABLE as exc:
+            log.warning("cache %s skipped, Redis is unavailable: %s", operation.__name__, exc)
+            return fallback(*args, **kwargs)
+
+    return degraded
+
+
+def _default(key: Any, default: Any = None, version: int | None = None) -> Any:
+    return default
+
+
+_base = django_redis.RedisCache
+
+
 class RedisCache(django_redis.RedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = RedisCacheClient
+
+    def ping(self) -> bool:
+        """Raises while the server is unreachable (for the health check)."""
+        return bool(self._cache.get_client().ping())
+
+    # Reads: a miss.
+    get = _degrading(_base.get, _default)
+    get_many = _degrading(_base.get_many, lambda *a, **k: {})
+    has_key = _degrading(_base.has_key, lambda *a, **k: False)
+    # Plain writes: dropped (what they would have stored can be rebuilt). A dropped delete
+    # leaves a stale key only if the server comes back with its old data; the production
+    # Redis is not persistent, so it comes back empty.
+    set = _degrading(_base.set, lambda *a, **k: None)
+    set_many = _degrading(_base.set_many, lambda data, *a, **k: list(data))
+    touch = _degrading(_base.touch, lambda *a, **k: False)
+    delete = _degrading(_base.delete, lambda *a, **k: False)
+    delete_many = _degrading(_base.delete_many, lambda *a, **k: None)

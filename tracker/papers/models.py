@@ -210,9 +210,20 @@ class HarvestRun(models.Model):
     new = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # Moved on at every committed page: a running run whose heartbeat stops was killed with
+    # its worker (harvest_runs_reap).
+    heartbeat_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-started_at"]
+        constraints = [
+            # One harvest per source at a time: a second one would fetch every page again.
+            models.UniqueConstraint(
+                fields=["source"],
+                condition=models.Q(status="running"),
+                name="harvestrun_one_running_per_source",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.source} {self.started_at:%Y-%m-%d %H:%M} {self.status}"

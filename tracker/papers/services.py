@@ -563,18 +563,47 @@ def source_resume_token_set(source: Source, token: str) -> None:
 # --- Harvest runs ------------------------------------------------------------------------
 
 
-def harvest_run_start(source: Source) -> HarvestRun:
-    """Record a run. Runs of this source left `running` longer than any task may run were
-    killed with their worker: they are marked failed so the Sources page does not lie."""
-    stale_before = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-    HarvestRun.objects.filter(
-        source=source, status=RunStatus.RUNNING, started_at__lt=stale_before
-    ).update(
-        status=RunStatus.FAILED,
-        finished_at=timezone.now(),
-        error="interrupted: the worker stopped before the run finished",
+class SourceBusyError(Exception):
+    """Another run of this source is in progress; this one would fetch the same pages."""
+
+
+WORKER_LOST = "worker lost: the run stopped without finishing (worker killed or restarted)"
+
+
+def harvest_runs_reap(source: Source | None = None, now: datetime | None = None) -> list[int]:
+    """Mark failed the runs left `running` whose heartbeat stopped: their worker was killed.
+    Their sources are made due again, so the next beat tick queues the work once more.
+    Returns the reaped runs' ids."""
+    now = now or timezone.now()
+    lost = HarvestRun.objects.filter(
+        status=RunStatus.RUNNING,
+        heartbeat_at__lt=now - timedelta(seconds=settings.HARVEST_RUN_LOST_SECONDS),
     )
-    return HarvestRun.objects.create(source=source)
+    if source is not None:
+        lost = lost.filter(source=source)
+    reaped: list[int] = []
+    for run_id, source_id in lost.values_list("pk", "source_id"):
+        # Conditional on the heartbeat still being old: a run that just moved on is alive.
+        if lost.filter(pk=run_id).update(
+            status=RunStatus.FAILED, finished_at=now, error=WORKER_LOST
+        ):
+            reaped.append(run_id)
+            Source.objects.filter(pk=source_id, next_run_at__gt=now).update(next_run_at=now)
+    return reaped
+
+
+def harvest_run_start(source: Source) -> HarvestRun:
+    """Claim the source for one run, or raise SourceBusyError while another live run of it
+    holds it. The claim is the insert itself: at most one `running` run per source is a
+    database constraint, so two workers cannot both win. Runs of the source whose worker
+    died are closed first, so a lost run never blocks the source for longer than
+    HARVEST_RUN_LOST_SECONDS."""
+    harvest_runs_reap(source=source)
+    try:
+        with transaction.atomic():
+            return HarvestRun.objects.create(source=source)
+    except IntegrityError:
+        raise SourceBusyError(f"{source} is being harvested by another run") from None
 
 
 def harvest_run_progress(
@@ -582,7 +611,10 @@ def harvest_run_progress(
 ) -> None:
     """Add a committed page's counts, so that a killed run still shows what it stored."""
     HarvestRun.objects.filter(pk=run.pk).update(
-        fetched=F("fetched") + fetched, new=F("new") + new, updated=F("updated") + updated
+        fetched=F("fetched") + fetched,
+        new=F("new") + new,
+        updated=F("updated") + updated,
+        heartbeat_at=timezone.now(),
     )
     run.fetched += fetched
     run.new += new

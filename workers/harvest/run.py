@@ -8,7 +8,7 @@ from collections.abc import Callable
 from tracker.papers.models import HarvestRun, Source, SourceKind
 from tracker.papers.services import harvest_run_finish, harvest_run_start
 from workers.harvest.arxiv import arxiv_harvest
-from workers.harvest.errors import HarvestError, TransientHarvestError
+from workers.harvest.errors import SERVICE_ERRORS, HarvestError, TransientHarvestError
 from workers.harvest.feeds import feed_harvest
 from workers.harvest.oai import oai_harvest
 
@@ -23,10 +23,16 @@ HARVESTERS: dict[str, Callable[[Source, HarvestRun], None]] = {
 
 def source_harvest(source: Source) -> HarvestRun:
     """Run a harvest now. The run is recorded whatever happens; a failure is recorded with
-    its reason and then raised (TransientHarvestError when a later retry may succeed)."""
+    its reason and then raised (TransientHarvestError when a later retry may succeed).
+    Raises SourceBusyError, recording nothing, while another run of the source is going on."""
     run = harvest_run_start(source)
     try:
-        HARVESTERS[source.kind](source, run)
+        try:
+            HARVESTERS[source.kind](source, run)
+        except SERVICE_ERRORS as exc:
+            raise TransientHarvestError(
+                f"Redis unavailable ({exc.__class__.__name__}: {exc})"
+            ) from exc
     except TransientHarvestError as exc:
         harvest_run_finish(run, error=f"temporary failure (a scheduled harvest retries it): {exc}")
         raise

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tracker.papers.models import HarvestRun, Source
+from tracker.papers.services import SourceBusyError
 from workers.harvest.errors import HarvestError
 from workers.harvest.run import source_harvest
 
@@ -31,6 +32,9 @@ class Command(BaseCommand):
         for source in sources:
             try:
                 source_harvest(source)
+            except SourceBusyError as exc:
+                self.stdout.write(f"{source.name}: skipped, {exc}")
+                continue
             except HarvestError:
                 failed += 1
             run = HarvestRun.objects.filter(source=source).order_by("-started_at", "-id").first()
