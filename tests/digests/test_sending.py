@@ -21,6 +21,7 @@ from tracker.digests.models import DigestPreference, DigestSend, SendStatus
 from tracker.digests.services import (
     digest_send,
     digests_claim_due,
+    digests_enqueue_due,
     digests_release_stuck,
     preference_update,
 )
@@ -234,6 +235,40 @@ def test_a_tick_claims_every_due_member_in_batches(cast) -> None:
         )
     assert len(digests_claim_due(NOW, batch=2)) == 3
     assert digests_claim_due(NOW, batch=2) == []
+
+
+def test_a_digest_whose_message_was_lost_is_queued_again_by_a_later_tick(
+    cast, smtp, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    """Redis restarted between the claim and the send: the member's next send time has
+    moved on, yet the database still says the week's digest is owed."""
+    import workers.tasks
+
+    build_week(cast)
+    for user in (cast.ben, cast.carol):
+        preference_update(user, enabled=False, weekday=0, hour=8, tz_name="UTC", now=NOW)
+    preference_update(
+        cast.ada, enabled=True, weekday=0, hour=8, tz_name="UTC", now=NOW - timedelta(days=1)
+    )
+    queued: list[tuple[int, str]] = []
+    monkeypatch.setattr(workers.tasks.send_digest_task, "delay", lambda *args: queued.append(args))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert digests_enqueue_due(NOW + timedelta(minutes=1)) == 1
+    assert queued == [(cast.ada.pk, week_key().isoformat())]
+    queued.clear()  # ...and the broker lost that message.
+    assert DigestSend.objects.get(user=cast.ada).status == SendStatus.QUEUED
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert digests_enqueue_due(NOW + timedelta(minutes=6)) == 0  # could still be in flight
+        assert digests_enqueue_due(NOW + timedelta(minutes=20)) == 1
+        assert digests_enqueue_due(NOW + timedelta(minutes=21)) == 0  # taken over once
+    assert queued == [(cast.ada.pk, week_key().isoformat())]
+    sent = digest_send(cast.ada.pk, week_key(), NOW + timedelta(minutes=20))
+    assert sent is not None and sent.status == SendStatus.SENT and sent.attempts == 1
+    assert len(smtp.handler.envelopes) == 1
+    # A late duplicate of the lost message finds the week done.
+    assert digest_send(cast.ada.pk, week_key(), NOW + timedelta(minutes=25)) is None
+    assert len(smtp.handler.envelopes) == 1
 
 
 def test_a_send_stuck_after_a_crash_is_resent_only_once_released(cast, smtp) -> None:

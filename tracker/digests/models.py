@@ -44,6 +44,9 @@ class DigestPreference(models.Model):
 
 
 class SendStatus(models.TextChoices):
+    # Recorded with the beat's claim, before the task message exists: a message lost with
+    # the broker leaves this row behind, and the next beat tick queues it again.
+    QUEUED = "queued", "Queued"
     CLAIMED = "claimed", "Claimed"
     SENT = "sent", "Sent"
     EMPTY = "empty", "Nothing to send"
@@ -63,6 +66,7 @@ class DigestSend(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
     claimed_at = models.DateTimeField(default=timezone.now)
+    queued_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

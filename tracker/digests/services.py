@@ -15,7 +15,7 @@ import logging
 import smtplib
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import partial
 
 from django.contrib.auth import get_user_model
@@ -44,6 +44,9 @@ RETRYABLE_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
 )
 CLAIM_BATCH = 500
+# A queued send whose task has not started by then lost its message (a send takes seconds,
+# the email queue is short); the beat tick that notices queues it again.
+DIGEST_QUEUE_LOST_AFTER = timedelta(minutes=15)
 
 
 def _default_next(pref: DigestPreference, now: datetime) -> datetime:
@@ -181,13 +184,51 @@ def digests_release_stuck(sends: QuerySet[DigestSend]) -> int:
 
 
 def digests_enqueue_due(now: datetime | None = None) -> int:
-    """The beat tick: claim the due members and queue one send each, after commit."""
+    """The beat tick: claim the due members, record a "queued" send for each, queue the
+    sends after commit, and queue again the sends whose message was lost on the way.
+
+    The claim moves each member's next send time forward, so without the "queued" row a
+    message lost with a broker that keeps nothing (Redis restarted) would lose that week's
+    digest; with it, the database still knows the send is owed.
+    """
     from workers.tasks import send_digest_task
 
-    claimed = digests_claim_due(now or timezone.now())
-    for item in claimed:
-        transaction.on_commit(partial(send_digest_task.delay, item.user_id, item.week.isoformat()))
-    return len(claimed)
+    now = now or timezone.now()
+    with transaction.atomic():
+        claimed = digests_claim_due(now)
+        DigestSend.objects.bulk_create(
+            [
+                DigestSend(
+                    user_id=item.user_id,
+                    week=item.week,
+                    status=SendStatus.QUEUED,
+                    claimed_at=now,
+                    queued_at=now,
+                )
+                for item in claimed
+            ],
+            ignore_conflicts=True,
+        )
+        lost = _sends_lost_in_queue(now)
+        for user_id, week in [(item.user_id, item.week) for item in claimed] + lost:
+            transaction.on_commit(partial(send_digest_task.delay, user_id, week.isoformat()))
+    return len(claimed) + len(lost)
+
+
+def _sends_lost_in_queue(now: datetime) -> list[tuple[int, date]]:
+    """Sends still "queued" long after their message should have run: take each over with a
+    conditional UPDATE (one beat wins) and hand them back to be queued again."""
+    stale = DigestSend.objects.filter(
+        status=SendStatus.QUEUED,
+        queued_at__lt=now - DIGEST_QUEUE_LOST_AFTER,
+        # A week's digest found lost a week later is news nobody wants.
+        claimed_at__gte=now - timedelta(days=7),
+    ).values_list("pk", "user_id", "week", "queued_at")
+    taken = []
+    for pk, user_id, week, queued_at in stale[:500]:
+        if DigestSend.objects.filter(pk=pk, queued_at=queued_at).update(queued_at=now):
+            taken.append((user_id, week))
+    return taken
 
 
 def digest_preview(
@@ -201,8 +242,18 @@ def digest_preview(
     return digest, digest_render(digest, pref.timezone)
 
 
+def _queued_send_drop(user_id: int, week: date) -> None:
+    """Nothing is owed any more (the member left or unsubscribed since the claim)."""
+    DigestSend.objects.filter(user_id=user_id, week=week, status=SendStatus.QUEUED).delete()
+
+
 def _claim_send(user: AbstractBaseUser, week: date, now: datetime) -> DigestSend | None:
     """Own this member's send for this week, or None when it is done or in other hands."""
+    # The beat recorded it as queued: the first copy of the message to get here takes it.
+    if DigestSend.objects.filter(user=user, week=week, status=SendStatus.QUEUED).update(
+        status=SendStatus.CLAIMED, attempts=F("attempts") + 1, claimed_at=now
+    ):
+        return DigestSend.objects.get(user=user, week=week)
     try:
         with transaction.atomic():
             return DigestSend.objects.create(
@@ -268,9 +319,11 @@ def digest_send(
     User = get_user_model()
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None or not user.email:
+        _queued_send_drop(user_id, week)
         return None
     pref = preference_get_or_create(user, now)
     if not pref.enabled or pref.unsubscribed_at is not None:
+        _queued_send_drop(user_id, week)
         return None
     send = _claim_send(user, week, now)
     if send is None:
