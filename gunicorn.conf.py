@@ -34,7 +34,7 @@ def post_worker_init(worker: Any) -> None:
     the first search after a deploy is not the one that waits for them."""
     from django.db import connections
 
-    from tracker.papers.search import search
+    from tracker.search.fusion import search
 
     try:
         search("warm up")

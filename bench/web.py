@@ -258,7 +258,7 @@ def shared_similar_forget() -> None:
     """Every run starts with no similar-papers lists in the shared cache, as a fresh seed
     would: a reused database keeps its vectors, and so would match an earlier run's lists.
     Only those keys go; whatever else shares the cache stays."""
-    from tracker.papers.search import SHARED_NEAREST_PREFIX
+    from tracker.search.index import SHARED_NEAREST_PREFIX
 
     # Django's cache puts its own prefix and version before the key.
     pattern = f"*:{SHARED_NEAREST_PREFIX}:*"
@@ -476,10 +476,10 @@ def main() -> int:
             "board": ["/reproductions/", "/reproductions/?mine=1"],
         }
         try:
-            search = reverse("papers:search")
+            search = reverse("search:search")
             pages["search"] = [f"{search}?q=scaling+alignment", f"{search}?q=reasoning"]
         except NoReverseMatch:
-            print("search: skipped, this build has no papers:search page")
+            print("search: skipped, this build has no search:search page")
         # One client first: what a page costs the server when nobody queues in front of it.
         load = LoadSampler()
         load.start()

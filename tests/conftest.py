@@ -49,13 +49,13 @@ def _fast_password_hashing(settings) -> None:  # type: ignore[no-untyped-def]
 def _fresh_search_caches() -> Iterator[None]:
     """Each test builds its own corpus; what search remembered of the last one is stale."""
     from tracker.papers.embeddings import search_model_forget
-    from tracker.papers.search import vector_index_forget
+    from tracker.search.fusion import search_caches_forget
 
     search_model_forget()
-    vector_index_forget()
+    search_caches_forget()
     yield
     search_model_forget()
-    vector_index_forget()
+    search_caches_forget()
 
 
 @pytest.fixture

@@ -124,7 +124,7 @@ def test_command_embeds_every_missing_paper() -> None:
 @pytest.mark.parametrize("run", ["command", "pending"])
 def test_a_run_of_many_chunks_makes_the_similar_lists_once(run, settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     # Each making reloads every vector: once per run, after its last chunk, not per chunk.
-    from tracker.papers import search as search_module
+    from tracker.search import index as search_module
 
     made: list[list[int]] = []
     monkeypatch.setattr(search_module, "similar_lists_warm", lambda ids: made.append(ids) or 0)

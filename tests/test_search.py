@@ -16,19 +16,17 @@ from tests.conftest import client_for
 from tests.embedding_helpers import load_embedded, require_corpus
 from tests.factories import LabReportFactory, PaperFactory, RatingFactory, ReproductionFactory
 from tests.portal.helpers import session_queries
-from tracker.papers import search as search_module
 from tracker.papers.embeddings import embeddings_store
 from tracker.papers.models import Embedding, Paper
-from tracker.papers.search import (
-    SearchFilters,
-    VectorIndex,
-    _half_copy,
-    keyword_search,
-    search,
-    similar_papers,
-    vector_index,
-)
 from tracker.reproductions.models import Status
+from tracker.search import fusion as search_fusion
+from tracker.search import index as search_index
+from tracker.search import keyword as search_keyword
+from tracker.search import semantic as search_semantic
+from tracker.search.filters import SearchFilters
+from tracker.search.fusion import search
+from tracker.search.index import VectorIndex, _half_copy, similar_papers, vector_index
+from tracker.search.keyword import keyword_search
 from tracker.topics.models import PaperTopic, Topic
 from workers.embedder import embed_papers, stored_model_name
 
@@ -71,8 +69,8 @@ def test_keyword_index_follows_inserts_updates_and_hides() -> None:
 
 
 def test_keyword_side_takes_the_rarest_words_within_its_match_budget(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(search_module, "MATCH_BUDGET_MIN", 6)
-    monkeypatch.setattr(search_module, "COMMON_SHARE", 0.5)
+    monkeypatch.setattr(search_keyword, "MATCH_BUDGET_MIN", 6)
+    monkeypatch.setattr(search_keyword, "COMMON_SHARE", 0.5)
     PaperFactory.create_batch(5, title="Gradient descent", abstract="")
     PaperFactory.create_batch(3, title="Gradient quokka", abstract="")
     numbat = PaperFactory(title="Numbat descent", abstract="")
@@ -80,7 +78,7 @@ def test_keyword_side_takes_the_rarest_words_within_its_match_budget(monkeypatch
     # 20 papers: "gradient" is in 8 (not rarer than half), "descent" in 6, "quokka" in 3,
     # "numbat" in 1. The rarest come first until their matches would pass 6.
     with connection.cursor() as cursor:
-        assert search_module._distinctive_words(
+        assert search_keyword._distinctive_words(
             cursor, ["gradient", "descent", "quokka", "numbat"]
         ) == ["numbat", "quokka"]
     assert keyword_search("numbat descent gradient")[0] == numbat.pk
@@ -95,7 +93,7 @@ def test_common_words_are_known_from_the_column_statistics_without_counting() ->
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE papers_paper")
     with CaptureQueriesContext(connection) as queries, connection.cursor() as cursor:
-        rare = search_module._distinctive_words(cursor, ["zebras", "okapi", "the"])
+        rare = search_keyword._distinctive_words(cursor, ["zebras", "okapi", "the"])
     assert rare == ["the", "okapi"]  # a stop word matches nothing, so it costs nothing
     counted = [q["sql"] for q in queries if "count(*)" in q["sql"]]
     assert not any("zebra" in sql for sql in counted), counted
@@ -136,7 +134,8 @@ def test_filters_checked_on_the_best_candidates_rank_as_within_all_they_allow(
 ) -> None:  # type: ignore[no-untyped-def]
     # 300 papers, one in 30 a lab report: "arXiv only" lets most of the best through,
     # "lab reports only" too few of them, so that side is ranked within all it allows.
-    monkeypatch.setattr(search_module, "CANDIDATES", 10)
+    for module in (search_keyword, search_semantic, search_fusion):
+        monkeypatch.setattr(module, "CANDIDATES", 10)
     rng = np.random.default_rng(5)
     papers = [
         (LabReportFactory if i % 30 == 0 else PaperFactory)(
@@ -157,9 +156,9 @@ def test_filters_checked_on_the_best_candidates_rank_as_within_all_they_allow(
 
     def within_all_allowed(papers, index, scores, filters):  # type: ignore[no-untyped-def]
         allowed = set(papers.values_list("pk", flat=True))
-        return search_module._best(index, scores, search_module.CANDIDATES, allowed)
+        return search_semantic.best_of(index, scores, search_keyword.CANDIDATES, allowed)
 
-    monkeypatch.setattr(search_module, "_semantic_within", within_all_allowed)
+    monkeypatch.setattr(search_fusion, "semantic_within", within_all_allowed)
     assert found == ranked()
     assert len(found) >= 10
     assert {Paper.objects.get(pk=pk).kind for pk, _, _ in found} == {kind}
@@ -195,7 +194,7 @@ def test_rows_allowed_in_memory_are_the_papers_the_database_allows(filters) -> N
     # The search ranks within them, hidden papers left out by the database check.
     hidden = sorted(expected)[0]
     Paper.objects.filter(pk=hidden).update(hidden=True)
-    semantic = search_module._semantic_within(
+    semantic = search_semantic.semantic_within(
         filters.apply(Paper.objects.visible()), index, index.scores(vectors[0]), filters
     )
     assert {pk for pk, _ in semantic} == expected - {hidden}
@@ -256,7 +255,7 @@ def test_a_question_asked_again_is_scored_once_until_new_vectors_arrive(monkeypa
     model = stored_model_name()
     embeddings_store(model, [a.pk], np.array([[1, 0]], dtype="<f4"))
     monkeypatch.setattr(
-        search_module, "_query_vector", lambda name, q: np.array([0.6, 0.8], dtype="<f4")
+        search_index, "query_vector", lambda name, q: np.array([0.6, 0.8], dtype="<f4")
     )
     scored: list[str] = []
     real_scores = VectorIndex.scores
@@ -274,14 +273,14 @@ def test_a_question_asked_again_is_scored_once_until_new_vectors_arrive(monkeypa
     assert len(scored) == 2
 
     # The memory is bounded: with room for one question, the older one is scored again.
-    monkeypatch.setattr(search_module, "QUESTION_SCORES_BYTES", 1)
+    monkeypatch.setattr(search_index, "QUESTION_SCORES_BYTES", 1)
     search("qqzy")
     search("qqzx")
     assert len(scored) == 4
 
 
 def test_similar_papers_one_process_computed_serve_the_others(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(search_module, "SHARED_NEAREST_FROM", 0)
+    monkeypatch.setattr(search_index, "SHARED_NEAREST_FROM", 0)
     products = []
     full_product = VectorIndex.scores
 
@@ -300,7 +299,7 @@ def test_similar_papers_one_process_computed_serve_the_others(monkeypatch) -> No
     assert near_a() == [(b.pk, 0.8)] and len(products) == 1
 
     # Another web process: nothing of its own in memory, and no product to run.
-    search_module.vector_index_forget()
+    search_index.vector_index_forget()
     assert near_a() == [(b.pk, 0.8)] and len(products) == 1
 
     # A harvest adds vectors: the kept list takes them in, still without the product.
@@ -313,14 +312,14 @@ def test_similar_papers_one_process_computed_serve_the_others(monkeypatch) -> No
     assert near_a() == [(d.pk, 0.99), (c.pk, 0.6), (b.pk, 0.0)] and len(products) == 2
 
     # With the cache down the product still answers.
-    search_module.vector_index_forget()
-    monkeypatch.setattr(search_module.cache, "get", lambda *a, **k: 1 / 0)
-    monkeypatch.setattr(search_module.cache, "set", lambda *a, **k: 1 / 0)
+    search_index.vector_index_forget()
+    monkeypatch.setattr(search_index.cache, "get", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(search_index.cache, "set", lambda *a, **k: 1 / 0)
     assert near_a() == [(d.pk, 0.99), (c.pk, 0.6), (b.pk, 0.0)] and len(products) == 3
 
 
 def test_embedding_makes_the_new_papers_similar_lists_ahead(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(search_module, "SHARED_NEAREST_FROM", 0)
+    monkeypatch.setattr(search_index, "SHARED_NEAREST_FROM", 0)
     products = []
     full_product = VectorIndex.scores
     monkeypatch.setattr(
@@ -331,46 +330,46 @@ def test_embedding_makes_the_new_papers_similar_lists_ahead(monkeypatch) -> None
     assert embed_papers([p.pk for p in papers], owner="test") == 3
 
     # A web process opening the papers finds their lists made: no product runs.
-    search_module.vector_index_forget()
+    search_index.vector_index_forget()
     made = {p.pk: [(o.pk, round(s, 4)) for o, s in similar_papers(p)] for p in papers}
     assert products == []
     assert made[papers[0].pk][0][0] == papers[1].pk
     assert all(len(made[p.pk]) == 2 and p.pk not in dict(made[p.pk]) for p in papers)
 
     # The same lists as the page's own product gives.
-    search_module.vector_index_forget()
-    monkeypatch.setattr(search_module, "_shared_nearest_get", lambda key: None)
+    search_index.vector_index_forget()
+    monkeypatch.setattr(search_index, "_shared_nearest_get", lambda key: None)
     assert {p.pk: [(o.pk, round(s, 4)) for o, s in similar_papers(p)] for p in papers} == made
     assert len(products) == 3
 
 
 def test_lists_made_ahead_cover_the_papers_asked_and_survive_a_cache_failure(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(search_module, "SHARED_NEAREST_FROM", 0)
-    monkeypatch.setattr(search_module, "WARM_BLOCK", 2)
+    monkeypatch.setattr(search_index, "SHARED_NEAREST_FROM", 0)
+    monkeypatch.setattr(search_index, "WARM_BLOCK", 2)
     papers = PaperFactory.create_batch(5)
     rng = np.random.default_rng(3)
     vectors = rng.normal(size=(5, 8)).astype("<f4")
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     embeddings_store(stored_model_name(), [p.pk for p in papers], vectors)
     # Blocks of two: the last block holds one paper; an unknown id is stepped over.
-    monkeypatch.setattr(search_module, "HALF_SCAN_FROM", 0)
-    assert search_module.similar_lists_warm([p.pk for p in papers] + [10**9]) == 5
+    monkeypatch.setattr(search_index, "HALF_SCAN_FROM", 0)
+    assert search_index.similar_lists_warm([p.pk for p in papers] + [10**9]) == 5
     # Made in float32: the 16-bit copy waits for the first scan, which a worker never runs.
     index = vector_index(stored_model_name())
     assert index.half is None
     index.scores(vectors[0])
     assert index.half is not None
-    monkeypatch.setattr(search_module.cache, "set_many", lambda *a, **k: 1 / 0)
-    assert search_module.similar_lists_warm([papers[0].pk]) == 0
+    monkeypatch.setattr(search_index.cache, "set_many", lambda *a, **k: 1 / 0)
+    assert search_index.similar_lists_warm([papers[0].pk]) == 0
     # Below the shared size the pages run the product themselves: nothing is made.
-    monkeypatch.setattr(search_module, "SHARED_NEAREST_FROM", 6)
-    assert search_module.similar_lists_warm([papers[0].pk]) == 0
+    monkeypatch.setattr(search_index, "SHARED_NEAREST_FROM", 6)
+    assert search_index.similar_lists_warm([papers[0].pk]) == 0
 
 
 def test_a_vector_committed_late_under_an_older_id_still_reaches_kept_lists(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     # Ids are handed out before commit: an embedding run that commits after another one
     # brings rows older by id than the newest a kept list has seen.
-    monkeypatch.setattr(search_module, "SHARED_NEAREST_FROM", 0)
+    monkeypatch.setattr(search_index, "SHARED_NEAREST_FROM", 0)
     a, b, late, after = PaperFactory.create_batch(4)
     model = stored_model_name()
     embeddings_store(model, [a.pk], np.array([[1, 0]], dtype="<f4"))
@@ -409,7 +408,7 @@ def test_search_page_needs_login_and_escapes(cast) -> None:  # type: ignore[no-u
         title="<img src=x onerror=alert(1)> Zebra", abstract="zebra <b>stripes</b>"
     )
     embed_papers([paper.pk], owner="test")
-    url = reverse("papers:search")
+    url = reverse("search:search")
     assert Client().get(url, {"q": "zebra"}).status_code == 302
     response = client_for(cast.ada).get(url, {"q": "zebra", "kind": "arxiv"})
     body = response.content.decode()
@@ -430,7 +429,7 @@ def test_search_results_show_each_hit_escaped_with_a_cut_snippet(cast) -> None: 
     )
     embed_papers([paper.pk], owner="test")
 
-    body = client_for(cast.ada).get(reverse("papers:search"), {"q": "zebra"}).content.decode()
+    body = client_for(cast.ada).get(reverse("search:search"), {"q": "zebra"}).content.decode()
 
     link = reverse("papers:detail", args=[paper.pk])
     title = "Zebra &amp; &lt;i&gt;stripes&lt;/i&gt;"
@@ -457,7 +456,7 @@ def test_search_results_show_what_the_team_made_of_each_hit(cast) -> None:  # ty
     )
     ours = ReproductionFactory(team=cast.vision, paper=rated, status=Status.IN_PROGRESS)
     theirs = ReproductionFactory(team=cast.language, paper=rated, status=Status.NOT_REPRODUCED)
-    url = reverse("papers:search")
+    url = reverse("search:search")
 
     body = client_for(cast.ada).get(url, {"q": "zebra stripes"}).content.decode()
     row = r'class="result-title">([^<]+)</a><div class="muted small">(.*?)</div>'
@@ -494,7 +493,7 @@ def test_search_page_query_count_is_fixed(cast, rows: int, django_assert_num_que
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE papers_paper")
     client = client_for(cast.ada)
-    url = reverse("papers:search")
+    url = reverse("search:search")
     client.get(url, {"q": "zebra stripes"})  # how common each word is, kept for a while
     # (session), user, the newest vector, the corpus size, the keyword side, which of the
     # best the filters allow, the hits, the team (page header), the team's ratings and

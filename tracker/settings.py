@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "tracker.teams",
     "tracker.papers",
     "tracker.topics",
+    "tracker.search",
     "tracker.triage",
     "tracker.reproductions",
     "tracker.digests",

@@ -17,6 +17,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("tracker.papers.urls")),
     path("", include("tracker.topics.urls")),
+    path("", include("tracker.search.urls")),
     path("", include("tracker.triage.urls")),
     path("", include("tracker.reproductions.urls")),
     path("", include("tracker.digests.urls")),

@@ -174,7 +174,7 @@ def similar_lists_after_embedding(paper_ids: list[int]) -> None:
     """The similar-papers lists of the newest SIMILAR_WARM_LIMIT of `paper_ids`, made ahead
     for the paper page. A failure here costs the first open of a paper its product, not
     the embedding, so it is logged and not raised."""
-    from tracker.papers.search import similar_lists_warm
+    from tracker.search.index import similar_lists_warm
 
     if not paper_ids:
         return

@@ -10,8 +10,8 @@ from django.db import connection
 from tests.factories import LabReportFactory
 from tracker.papers.models import DuplicateCandidate, Paper, PaperSource, PaperVersion, Source
 from tracker.papers.records import PaperRecord
-from tracker.papers.search import keyword_search
 from tracker.papers.services import paper_upsert, papers_upsert, search_documents_fill
+from tracker.search.keyword import keyword_search
 from workers.embedder import embed_papers
 
 pytestmark = pytest.mark.django_db

@@ -29,7 +29,7 @@ def test_search_exports_the_results_it_shows_in_their_order(cast) -> None:  # ty
     ]
     embed_papers([p.pk for p in papers], owner="test")
     client = client_for(cast.ada)
-    url = reverse("papers:search")
+    url = reverse("search:search")
     page = client.get(url, {"q": "zebra", "kind": ""})
     shown = [hit.paper.pk for hit in page.context["hits"]]
     assert len(shown) >= 3
@@ -58,7 +58,7 @@ def test_search_export_follows_the_filters_and_needs_a_question(cast) -> None:  
     lab = LabReportFactory(title="Zebra report")
     embed_papers([arxiv.pk, lab.pk], owner="test")
     client = client_for(cast.ada)
-    url = reverse("papers:search")
+    url = reverse("search:search")
     rows = csv_rows(client.get(url, {"q": "zebra", "kind": "lab_report", "format": "csv"}).content)
     assert [int(row["id"]) for row in rows] == [lab.pk]
     # Nothing asked, or a bad filter: the page, not a file.

@@ -9,5 +9,4 @@ urlpatterns = [
     path("papers/<int:pk>/bibtex/", views.paper_bibtex_view, name="bibtex"),
     path("papers/add/", views.paper_add_view, name="add"),
     path("sources/", views.sources, name="sources"),
-    path("search/", views.paper_search, name="search"),
 ]

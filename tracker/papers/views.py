@@ -1,8 +1,7 @@
-"""The paper page, the search page, the Sources page and the add-a-paper form."""
+"""The paper page, the Sources page and the add-a-paper form."""
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import messages
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -11,19 +10,18 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
-from tracker.core.export import export_format, paper_bibtex, papers_export
+from tracker.core.export import paper_bibtex
 from tracker.papers.forms import AddPaperForm
 from tracker.papers.links import code_links
-from tracker.papers.models import Paper, PaperKind, PaperSource, PaperVersion
-from tracker.papers.search import SearchFilters, SearchHit, search, similar_papers
+from tracker.papers.models import Paper, PaperSource, PaperVersion
 from tracker.papers.selectors import sources_with_recent_runs
 from tracker.papers.versions import version_changes
 from tracker.reproductions.selectors import paper_reproductions
-from tracker.teams.selectors import current_membership, require_membership, with_usernames
-from tracker.topics.models import Topic
+from tracker.search.index import similar_papers
+from tracker.teams.selectors import require_membership, with_usernames
 from tracker.triage.forms import CommentForm, InboxFilterForm
 from tracker.triage.models import Comment
-from tracker.triage.selectors import paper_topic, rating_summary, team_view
+from tracker.triage.selectors import paper_topic, rating_summary
 
 
 @require_GET
@@ -116,59 +114,3 @@ def paper_add_view(request: HttpRequest) -> HttpResponse:
         )
     messages.success(request, "Added." if created else "Already in the tracker.")
     return redirect("papers:detail", pk=paper.pk)
-
-
-SEARCH_RESULTS = 30
-
-
-class SearchForm(forms.Form):
-    q = forms.CharField(required=False, max_length=500, label="Words or a question")
-    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    category = forms.CharField(required=False, max_length=32)
-    topic = forms.ModelChoiceField(
-        queryset=Topic.objects.active().order_by("label"), required=False, empty_label="any topic"
-    )
-    kind = forms.ChoiceField(choices=[("", "any kind"), *PaperKind.choices], required=False)
-
-
-def paper_search(request: HttpRequest) -> HttpResponse:
-    form = SearchForm(request.GET or None)
-    hits: list[SearchHit] = []
-    searched = False
-    if form.is_valid() and form.cleaned_data["q"].strip():
-        data = form.cleaned_data
-        filters = SearchFilters(
-            date_from=data["date_from"],
-            date_to=data["date_to"],
-            category=data["category"].strip(),
-            topic_id=data["topic"].pk if data["topic"] else None,
-            kind=data["kind"],
-        )
-        hits = search(data["q"], filters, limit=SEARCH_RESULTS)
-        searched = True
-        fmt = export_format(request)
-        if fmt:
-            return papers_export(export_papers(hits), fmt, "search")
-    topic_choices = form.fields["topic"].queryset.values_list("pk", "label")
-    query = request.GET.copy()
-    query.pop("format", None)
-    return render(
-        request,
-        "papers/search.html",
-        {
-            "form": form,
-            "hits": hits,
-            # What the team already made of each hit: a search is often "have we seen this?".
-            **team_view(current_membership(request), [hit.paper.pk for hit in hits]),
-            "searched": searched,
-            "topic_choices": topic_choices,
-            "export_query": query.urlencode(),
-        },
-    )
-
-
-def export_papers(hits: list[SearchHit]) -> list[Paper]:
-    """The hits' papers in rank order, whole: a hit carries only what the page shows."""
-    papers = Paper.objects.in_bulk([hit.paper.pk for hit in hits])
-    return [papers[hit.paper.pk] for hit in hits if hit.paper.pk in papers]

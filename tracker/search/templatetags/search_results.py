@@ -14,8 +14,8 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from tracker.core.http import url_for_pk
-from tracker.papers.search import SearchHit
 from tracker.reproductions.models import Reproduction
+from tracker.search.fusion import SearchHit
 from tracker.triage.selectors import TeamMark
 from tracker.triage.templatetags.inbox import team_score_html
 

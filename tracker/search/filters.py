@@ -1,0 +1,74 @@
+"""What a search may be narrowed to: dates, category, topic and kind, in the database and
+on the rows of the in-process index."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from datetime import time as dt_time
+
+import numpy as np
+from django.utils import timezone
+
+from tracker.search.index import VectorIndex
+
+
+def _day_start(day: date) -> datetime:
+    """Midnight of `day` in the current time zone, where a __date lookup draws the line."""
+    return datetime.combine(day, dt_time.min, tzinfo=timezone.get_current_timezone())
+
+
+@dataclass
+class SearchFilters:
+    date_from: date | None = None
+    date_to: date | None = None
+    category: str = ""
+    topic_id: int | None = None
+    kind: str = ""
+
+    def apply(self, papers):  # type: ignore[no-untyped-def]
+        # Dates as a range of times, which the published_at index answers; a __date lookup
+        # converts every row's time first.
+        start, end = self._time_bounds()
+        if start:
+            papers = papers.filter(published_at__gte=start)
+        if end:
+            papers = papers.filter(published_at__lt=end)
+        if self.category:
+            papers = papers.filter(primary_category=self.category)
+        if self.topic_id:
+            papers = papers.filter(paper_topic__topic_id=self.topic_id)
+        if self.kind:
+            papers = papers.filter(kind=self.kind)
+        return papers
+
+    @property
+    def active(self) -> bool:
+        return bool(self.date_from or self.date_to or self.category or self.topic_id or self.kind)
+
+    def _time_bounds(self) -> tuple[datetime | None, datetime | None]:
+        """The first moment the dates allow and the first one past them (None: open)."""
+        start = _day_start(self.date_from) if self.date_from else None
+        end = _day_start(self.date_to + timedelta(days=1)) if self.date_to else None
+        return start, end
+
+    def rows_allowed(self, index: VectorIndex) -> np.ndarray | None:
+        """Which rows of `index` these filters allow, read from the paper facts loaded with
+        the vectors; None when a filter needs the database (topics change with every
+        clustering). The facts are as old as the index, which reloads whenever a harvest
+        brings new vectors; a new version that moves a paper to another category is seen
+        from then on. The rows let through are checked in the database all the same."""
+        if self.topic_id or index.categories is None or index.kinds is None:
+            return None
+        allowed = np.ones(len(index.ids), dtype=bool)
+        # NaN (no date) compares false, as NULL does in the database.
+        start, end = self._time_bounds()
+        if start:
+            allowed &= index.published >= start.timestamp()
+        if end:
+            allowed &= index.published < end.timestamp()
+        if self.category:
+            allowed &= index.categories.rows_equal(self.category)
+        if self.kind:
+            allowed &= index.kinds.rows_equal(self.kind)
+        return allowed

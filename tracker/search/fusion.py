@@ -1,0 +1,82 @@
+"""The search box: keyword and semantic rankings fused by reciprocal rank, then filtered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tracker.papers.models import Paper
+from tracker.search.filters import SearchFilters
+from tracker.search.index import active_index, encoding_pool, vector_index_forget
+from tracker.search.keyword import CANDIDATES, keyword_caches_forget, keyword_search
+from tracker.search.semantic import best_of, semantic_within
+
+# Reciprocal rank fusion constant: 60 is the value of the original paper; it lets a paper
+# ranked well by one method but absent from the other still come near the top.
+RRF_K = 60
+
+HIT_FIELDS = ("title", "abstract", "primary_category", "published_at", "lab")
+
+
+@dataclass
+class SearchHit:
+    paper: Paper
+    score: float
+    keyword_rank: int | None
+    semantic_rank: int | None
+    similarity: float | None
+
+
+def search(query: str, filters: SearchFilters | None = None, limit: int = 20) -> list[SearchHit]:
+    """One box: keyword and semantic rankings fused by reciprocal rank, then filtered."""
+    filters = filters or SearchFilters()
+    # The question is encoded and scored on another thread while the database answers the
+    # keyword side: torch and the database both release the GIL, so the waits overlap.
+    index = active_index()
+    question = query.strip()
+    scoring = (
+        encoding_pool().submit(index.question_scores, question)
+        if index is not None and question and len(index.ids)
+        else None
+    )
+    allowed = filters.apply(Paper.objects.visible())
+    within = allowed if filters.active else None
+    keyword = keyword_search(
+        query, CANDIDATES, within, dated=bool(filters.date_from or filters.date_to)
+    )
+    scores = scoring.result() if scoring is not None else None
+    if index is None or scores is None:
+        semantic = []
+    elif within is not None:
+        semantic = semantic_within(within, index, scores, filters)
+    else:
+        semantic = best_of(index, scores, CANDIDATES, None)
+    fused: dict[int, float] = {}
+    for rank, pk in enumerate(keyword[:CANDIDATES], start=1):
+        fused[pk] = fused.get(pk, 0.0) + 1.0 / (RRF_K + rank)
+    for rank, (pk, _) in enumerate(semantic, start=1):
+        fused[pk] = fused.get(pk, 0.0) + 1.0 / (RRF_K + rank)
+    best = sorted(fused, key=lambda pk: -fused[pk])[: limit * 2]
+    papers = allowed.only(*HIT_FIELDS).in_bulk(best)
+    keyword_rank = {pk: r for r, pk in enumerate(keyword[:CANDIDATES], start=1)}
+    semantic_rank = {pk: (r, s) for r, (pk, s) in enumerate(semantic, start=1)}
+    hits = []
+    for pk in best:
+        if pk not in papers:
+            continue
+        sem = semantic_rank.get(pk)
+        hits.append(
+            SearchHit(
+                paper=papers[pk],
+                score=fused[pk],
+                keyword_rank=keyword_rank.get(pk),
+                semantic_rank=sem[0] if sem else None,
+                similarity=sem[1] if sem else None,
+            )
+        )
+    return hits[:limit]
+
+
+def search_caches_forget() -> None:
+    """Drop this process's search caches: the vector matrices and which words are common."""
+    vector_index_forget()
+    keyword_caches_forget()

@@ -1,0 +1,241 @@
+"""Keyword search, per database: PostgreSQL's stored tsvector, SQLite's FTS5 with bm25.
+Common words are left out of a question's OR (see COMMON_SHARE)."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from django.db import connection
+from django.db.models import BooleanField, QuerySet
+from django.db.models.expressions import RawSQL
+
+from tracker.papers.models import Paper
+
+# Papers each side of the search box ranks before the two rankings are fused.
+CANDIDATES = 200
+MAX_QUERY_WORDS = 24
+
+
+def query_words(query: str) -> list[str]:
+    return re.findall(r"\w+", query.lower())[:MAX_QUERY_WORDS]
+
+
+# An OR over a question's words is dominated by the common ones ("models", "in"):
+# PostgreSQL's ts_rank has no inverse document frequency at all, and on SQLite bm25 must
+# score most of the table. Words found in more than this share of papers are left out.
+COMMON_SHARE = 0.1
+# Every match of an OR is scored before the best are kept: the rarest words are taken
+# until their matches would pass this share of papers or MATCH_BUDGET_MIN, whichever is
+# more (the rarest is always taken). The words left out are frequent ones, whose meaning
+# the semantic side carries anyway; a long question of mid-frequency words otherwise
+# scored tens of thousands of papers. PostgreSQL ranks real abstracts at about 7 ms a
+# thousand matches: at 100k papers 5% took 33 ms a question and 2% takes 16, and a title
+# asked as a question found its own paper in the first ten as often (52 of 80 against 51).
+MATCH_BUDGET_SHARE = 0.02
+MATCH_BUDGET_MIN = 1000
+# Whether a word is common changes slowly with the corpus (and the cap it is measured
+# against is part of the key), so each process remembers the answer for a while instead of
+# counting up to 10% of the table for every word of every search.
+WORD_CACHE_SECONDS = 600.0
+WORD_CACHE_SIZE = 20_000
+_word_common: dict[tuple[str, int], tuple[float, int]] = {}
+# The stored to_tsvector of title and abstract (papers migration 0006).
+PG_DOCUMENT = "search_document"
+
+
+def _paper_count(cursor) -> int:  # type: ignore[no-untyped-def]
+    """How many papers there are, near enough for a share: PostgreSQL's planner estimate
+    (kept by ANALYZE and autovacuum) costs nothing, where count(*) scans the table."""
+    if connection.vendor == "postgresql":
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'papers_paper'::regclass")
+        row = cursor.fetchone()
+        if row and row[0] > 0:
+            return int(row[0])
+    cursor.execute("SELECT count(*) FROM papers_paper")
+    return int(cursor.fetchone()[0])
+
+
+def _pg_common_counts(cursor, words: list[str], papers: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """How many papers hold each of `words` that is common enough for ANALYZE's statistics
+    to list (most_common_elems of the tsvector column: every lexeme in more than a percent
+    or two of papers), and 0 for a word with no lexeme (a stop word). Counting a common
+    word's matches reads thousands of rows of long abstracts, 10 ms and more each at 100k
+    papers; a new question of a dozen words spent most of the search box's time there.
+    The words left out are rare, and their exact count stays cheap."""
+    stats = _lexeme_shares(cursor)
+    cursor.execute(
+        "SELECT w, array(SELECT lexeme FROM unnest(to_tsvector('english', w))) "
+        "FROM unnest(%s::text[]) AS w",
+        [words],
+    )
+    counts = {}
+    for word, lexemes in cursor.fetchall():
+        if not lexemes:
+            counts[word] = 0
+        elif len(lexemes) == 1 and lexemes[0] in stats:
+            counts[word] = int(stats[lexemes[0]] * papers)
+    return counts
+
+
+def _lexeme_shares(cursor) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """The share of papers holding each common lexeme, as ANALYZE last counted; kept for
+    WORD_CACHE_SECONDS. Empty before the first ANALYZE."""
+    now = time.monotonic()
+    if _lexeme_stats and now - _lexeme_stats[0][0] < WORD_CACHE_SECONDS:
+        return _lexeme_stats[0][1]
+    cursor.execute(
+        "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+        "WHERE schemaname = current_schema() AND tablename = 'papers_paper' AND attname = %s",
+        [PG_DOCUMENT],
+    )
+    row = cursor.fetchone()
+    # The frequencies end with the smallest and largest of them; the lexemes do not.
+    shares = dict(zip(row[0], row[1], strict=False)) if row and row[0] else {}
+    _lexeme_stats[:] = [(now, shares)]
+    return shares
+
+
+_lexeme_stats: list[tuple[float, dict[str, float]]] = []
+
+
+def _distinctive_words(cursor, words: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
+    """The words found in less than COMMON_SHARE of papers, rarest first and within the
+    match budget (empty when all are common)."""
+    papers = _paper_count(cursor)
+    cap = max(int(papers * COMMON_SHARE), 5)
+    budget = max(int(papers * MATCH_BUDGET_SHARE), MATCH_BUDGET_MIN)
+    if connection.vendor == "postgresql":
+        count_sql = (
+            f"SELECT count(*) FROM (SELECT 1 FROM papers_paper "  # noqa: S608
+            f"WHERE {PG_DOCUMENT} @@ plainto_tsquery('english', %s) LIMIT %s) hits"
+        )
+    else:
+        count_sql = (
+            "SELECT count(*) FROM (SELECT 1 FROM papers_paper_fts "
+            "WHERE papers_paper_fts MATCH %s LIMIT %s) hits"
+        )
+    counts = {}
+    now = time.monotonic()
+    if len(_word_common) > WORD_CACHE_SIZE:
+        _word_common.clear()
+
+    def remembered(word: str) -> int | None:
+        known = _word_common.get((word, cap))
+        return known[1] if known is not None and now - known[0] < WORD_CACHE_SECONDS else None
+
+    unknown = [word for word in dict.fromkeys(words) if remembered(word) is None]
+    if unknown and connection.vendor == "postgresql":
+        for word, count in _pg_common_counts(cursor, unknown, papers).items():
+            _word_common[(word, cap)] = (now, count)
+    for word in dict.fromkeys(words):
+        count = remembered(word)
+        if count is None:
+            # Counting stops at the cap, so a common word costs a bounded index scan.
+            term = word if connection.vendor == "postgresql" else f'"{word}"'
+            cursor.execute(count_sql, [term, cap])
+            count = cursor.fetchone()[0]
+            _word_common[(word, cap)] = (now, count)
+        if count < cap:
+            counts[word] = count
+    rare: list[str] = []
+    matches = 0
+    for word in sorted(counts, key=counts.__getitem__):
+        if rare and matches + counts[word] > budget:
+            break
+        rare.append(word)
+        matches += counts[word]
+    return rare
+
+
+def keyword_search(
+    query: str,
+    limit: int = CANDIDATES,
+    within: QuerySet[Paper] | None = None,
+    dated: bool = False,
+) -> list[int]:
+    """Paper ids ranked by full-text relevance (any of the words; rarer and title matches
+    count more), visible papers only, and only those in `within` (the search filters)
+    when given: filtering the best matches afterwards would leave none when every one of
+    them lies outside the filters, as the newest matches of a common word do for a
+    filter on last spring.
+
+    When every word is common, a relevance score says little (PostgreSQL's has no inverse
+    document frequency) and would have to be computed for a large share of the table;
+    the newest matches come first instead, walked along the primary key, or along the
+    date index inside the filter's bounds when they bound the date (`dated`)."""
+    words = query_words(query)
+    if not words:
+        return []
+    with connection.cursor() as cursor:
+        rare = _distinctive_words(cursor, words)
+    if connection.vendor == "postgresql":
+        papers = within if within is not None else Paper.objects.visible()
+        return _pg_matches(papers, rare or words, limit, bool(rare), dated)
+    return _sqlite_matches(within, rare or words, limit, bool(rare), dated)
+
+
+def _pg_matches(
+    papers: QuerySet[Paper], words: list[str], limit: int, ranked: bool, dated: bool
+) -> list[int]:
+    """The filters and the full-text match in one WHERE on the papers table, which lets the
+    planner walk an index in order and stop early."""
+    tsquery = " | ".join(words)
+    document = f'"papers_paper"."{PG_DOCUMENT}"'
+    matches = papers.filter(
+        # The words are a parameter; only the constant column name is formatted in.
+        RawSQL(f"{document} @@ to_tsquery('english', %s)", (tsquery,), BooleanField())  # noqa: S611
+    )
+    if ranked:
+        rank = RawSQL(f"ts_rank_cd({document}, to_tsquery('english', %s), 1)", (tsquery,))  # noqa: S611
+        matches = matches.annotate(rank=rank).order_by("-rank", "-id")
+    else:
+        matches = matches.order_by("-published_at", "-id") if dated else matches.order_by("-id")
+    return list(matches.values_list("id", flat=True)[:limit])
+
+
+def _sqlite_matches(
+    within: QuerySet[Paper] | None, words: list[str], limit: int, ranked: bool, dated: bool
+) -> list[int]:
+    match = " OR ".join('"' + w.replace('"', "") + '"' for w in words)
+    # The filters apply to each joined paper, one primary-key probe per match. On the
+    # full-text table's rowid SQLite would run the MATCH once for every paper they allow,
+    # and as an IN list it would first gather every id they allow (25k ids for one
+    # category: most of a filtered search at 100k papers).
+    scope, params = ("", [])
+    if within is not None:
+        this_paper = within.order_by().filter(pk=RawSQL("p.id", ())).values("pk")
+        sql, scope_params = this_paper.query.sql_with_params()
+        scope, params = (f"AND EXISTS ({sql})", list(scope_params))
+    with connection.cursor() as cursor:
+        if ranked:
+            # Ranked inside the full-text table first, then joined: joining every match
+            # before the sort cost a row lookup per match (1.5x slower at 100k papers).
+            # The over-fetch covers hidden and merged papers among the best matches; with
+            # filters every match is joined (the match budget bounds how many there are).
+            cursor.execute(
+                f"""SELECT p.id FROM (
+                    SELECT rowid AS id, bm25(papers_paper_fts, 3.0, 1.0) AS score
+                    FROM papers_paper_fts WHERE papers_paper_fts MATCH %s
+                    ORDER BY score, rowid DESC LIMIT %s
+                ) f JOIN papers_paper p ON p.id = f.id
+                WHERE p.hidden = 0 AND p.merged_into_id IS NULL {scope}
+                ORDER BY f.score, p.id DESC LIMIT %s""",  # noqa: S608
+                [match, -1 if scope else limit * 2 + 50, *params, limit],
+            )
+        else:
+            newest = "p.published_at DESC, p.id DESC" if dated else "p.id DESC"
+            cursor.execute(
+                f"""SELECT p.id FROM papers_paper_fts f JOIN papers_paper p ON p.id = f.rowid
+                WHERE papers_paper_fts MATCH %s AND p.hidden = 0 AND p.merged_into_id IS NULL
+                {scope}
+                ORDER BY {newest} LIMIT %s""",  # noqa: S608
+                [match, *params, limit],
+            )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def keyword_caches_forget() -> None:
+    """Drop what this process remembered of which words are common."""
+    _word_common.clear()
+    _lexeme_stats.clear()
