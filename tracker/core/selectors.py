@@ -6,10 +6,14 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-from tracker.papers.models import HarvestRun, Paper
+from tracker.papers.embeddings import embedding_progress, search_model_name
+from tracker.papers.models import HarvestRun, Paper, RunStatus
+from tracker.papers.progress import import_progress
 from tracker.reproductions.models import Reproduction
 from tracker.teams.models import Team
 from tracker.topics.models import Topic
+from tracker.topics.selectors import clustering_progress
+from tracker.topics.services import MIN_PAPERS
 from tracker.triage.models import Rating
 
 
@@ -22,4 +26,43 @@ def home_summary(user: AbstractBaseUser | AnonymousUser) -> dict[str, Any]:
         "my_rating_count": Rating.objects.for_user(user).filter(user=user).count(),
         "open_reproductions": Reproduction.objects.for_user(user).open().count(),
         "recent_runs": HarvestRun.objects.select_related("source").order_by("-started_at")[:5],
+    }
+
+
+def pipeline_progress() -> dict[str, Any]:
+    """What the pipeline is doing now, for the progress panel of the home and Sources pages:
+    an import, harvests under way, embedding (papers with a vector of all papers) and
+    clustering, each with counts and the time left where it can be told."""
+    from workers.embedder import stored_model_name
+
+    configured = stored_model_name()
+    embedding = embedding_progress(configured)
+    harvests = list(
+        HarvestRun.objects.filter(status=RunStatus.RUNNING)
+        .select_related("source")
+        .only("source__name", "started_at", "fetched", "new", "updated")
+        .order_by("started_at")
+    )
+    clustering = clustering_progress(embedding.total)
+    importing = import_progress()
+    topics_waiting = (
+        embedding.total >= MIN_PAPERS
+        and clustering.topic_count == 0
+        and clustering.running_since is None
+    )
+    return {
+        "importing": importing,
+        "harvests": harvests,
+        "embedding": embedding,
+        "clustering": clustering,
+        "topics_waiting": topics_waiting,
+        # The model answering search while another re-embeds in the background.
+        "search_model": search_model_name(configured),
+        "active": bool(
+            importing
+            or harvests
+            or not embedding.finished
+            or clustering.running_since
+            or topics_waiting
+        ),
     }

@@ -12,7 +12,7 @@ from django.templatetags.static import static
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tracker.core.heartbeat import heartbeat_last
-from tracker.core.selectors import home_summary
+from tracker.core.selectors import home_summary, pipeline_progress
 from tracker.teams.models import ApiToken
 from tracker.teams.selectors import SESSION_KEY, require_membership, team_for_user
 from tracker.teams.services import api_token_create, api_token_revoke
@@ -51,7 +51,14 @@ def health(request: HttpRequest) -> JsonResponse:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/home.html", home_summary(request.user))
+    context = {**home_summary(request.user), "progress": pipeline_progress()}
+    return render(request, "core/home.html", context)
+
+
+@require_GET
+def progress(request: HttpRequest) -> HttpResponse:
+    """The progress panel alone, which the home and Sources pages poll while work goes on."""
+    return render(request, "core/_progress.html", {"progress": pipeline_progress()})
 
 
 @require_http_methods(["GET", "POST"])

@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.utils import timezone
 
 from tracker.papers.models import Embedding, Paper
 
@@ -89,3 +91,62 @@ def search_model_name(configured: str) -> str | None:
 def search_model_forget() -> None:
     """Drop the remembered choice (after an embedding run, and in tests)."""
     _search_model.clear()
+
+
+# The rate of embedding is read off this many of the newest vectors, and only while the
+# newest of them is this recent: a finished backlog has no rate.
+RATE_SAMPLE = 500
+RATE_FRESH_SECONDS = 180
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far one step of the pipeline is: `done` of `total`, and at what pace."""
+
+    done: int
+    total: int
+    per_second: float | None = None
+
+    @property
+    def remaining(self) -> int:
+        return max(self.total - self.done, 0)
+
+    @property
+    def finished(self) -> bool:
+        return self.remaining == 0
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else min(100, round(100 * self.done / self.total))
+
+    @property
+    def eta_seconds(self) -> float | None:
+        if self.finished or not self.per_second:
+            return None
+        return self.remaining / self.per_second
+
+
+def embedding_progress(model_name: str) -> Progress:
+    """Papers with a vector for `model_name` out of all papers, and the recent pace: three
+    queries, each on an index (the newest vectors by id)."""
+    total = Paper.objects.count()
+    missing = papers_missing_embedding(model_name).count()
+    newest = list(
+        Embedding.objects.filter(model_name=model_name)
+        .order_by("-id")
+        .values_list("created_at", flat=True)[:RATE_SAMPLE]
+    )
+    per_second = None
+    if len(newest) > 1 and (timezone.now() - newest[0]).total_seconds() < RATE_FRESH_SECONDS:
+        span = (newest[0] - newest[-1]).total_seconds()
+        if span > 0:
+            per_second = (len(newest) - 1) / span
+    return Progress(done=total - missing, total=total, per_second=per_second)
+
+
+def paper_embedding_wait(paper: Paper, model_name: str) -> Progress | None:
+    """Where embedding stands while `paper` still waits for its vector; None once it has
+    one (its similar papers are then simply few)."""
+    if Embedding.objects.filter(paper=paper, model_name=model_name).exists():
+        return None
+    return embedding_progress(model_name)

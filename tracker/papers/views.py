@@ -11,6 +11,8 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from tracker.core.export import paper_bibtex
+from tracker.core.selectors import pipeline_progress
+from tracker.papers.embeddings import paper_embedding_wait
 from tracker.papers.forms import AddPaperForm
 from tracker.papers.links import code_links
 from tracker.papers.models import Paper, PaperSource, PaperVersion
@@ -22,6 +24,7 @@ from tracker.teams.selectors import require_membership, with_usernames
 from tracker.triage.forms import CommentForm, InboxFilterForm
 from tracker.triage.models import Comment
 from tracker.triage.selectors import paper_topic, rating_summary
+from workers.embedder import stored_model_name
 
 
 @require_GET
@@ -47,6 +50,7 @@ def paper_detail(request: HttpRequest, pk: int) -> HttpResponse:
     team = membership.team
     # Opened from a filtered inbox, the page's "next" stays within those filters.
     inbox_query = InboxFilterForm(request.GET).filters().as_query() if request.GET else {}
+    similar = similar_papers(paper)
     return render(
         request,
         "papers/detail.html",
@@ -57,7 +61,9 @@ def paper_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "code_links": code_links(paper),
             "versions": version_changes(list(paper.versions.all())),
             "sources": list(paper.paper_sources.all()),
-            "similar": similar_papers(paper),
+            "similar": similar,
+            # Said instead of "none yet" while this paper waits for its vector.
+            "embedding": None if similar else paper_embedding_wait(paper, stored_model_name()),
             "summary": rating_summary(team, paper, request.user),
             "comments": list(
                 with_usernames(Comment.objects.for_team(team).filter(paper=paper), "user")
@@ -83,7 +89,11 @@ def sources(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "papers/sources.html",
-        {"sources": sources_with_recent_runs(), "form": AddPaperForm()},
+        {
+            "sources": sources_with_recent_runs(),
+            "form": AddPaperForm(),
+            "progress": pipeline_progress(),
+        },
     )
 
 

@@ -155,3 +155,41 @@ def map_points(limit: int = MAP_POINTS) -> list[dict[str, object]]:
                 }
             )
     return points
+
+
+@dataclass(frozen=True)
+class ClusteringProgress:
+    """The clustering run under way (with the time the last one took, scaled by papers),
+    or the last one finished."""
+
+    running_since: datetime | None
+    expected_seconds: float | None
+    last_finished_at: datetime | None
+    topic_count: int
+
+    @property
+    def eta_seconds(self) -> float | None:
+        if self.running_since is None or self.expected_seconds is None:
+            return None
+        elapsed = (timezone.now() - self.running_since).total_seconds()
+        return max(self.expected_seconds - elapsed, 0.0)
+
+
+def clustering_progress(papers: int) -> ClusteringProgress:
+    runs = list(
+        ClusteringRun.objects.filter(status__in=[RunStatus.RUNNING, RunStatus.SUCCEEDED])
+        .order_by("-started_at")
+        .only("status", "started_at", "finished_at", "duration_seconds", "paper_count")[:2]
+    )
+    running = runs[0] if runs and runs[0].status == RunStatus.RUNNING else None
+    done = next((run for run in runs if run.status == RunStatus.SUCCEEDED), None)
+    expected = None
+    if running and done and done.duration_seconds and done.paper_count:
+        # k-means and the labels grow about linearly with the papers.
+        expected = done.duration_seconds * max(papers, 1) / done.paper_count
+    return ClusteringProgress(
+        running_since=running.started_at if running else None,
+        expected_seconds=expected,
+        last_finished_at=done.finished_at if done else None,
+        topic_count=Topic.objects.active().count(),
+    )

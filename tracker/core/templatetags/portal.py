@@ -56,3 +56,16 @@ def select_options(choices: Iterable[tuple[object, object]], selected: object) -
         mark = " selected" if text == chosen else ""
         options.append(f'<option value="{escape(text)}"{mark}>{escape(str(label))}</option>')
     return mark_safe("".join(options))  # noqa: S308 - values and labels are escaped
+
+
+@register.filter
+def eta(seconds: float | None) -> str:
+    """A time left in words, rounded as people say it: "about 3 min", "under a minute"."""
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return "under a minute"
+    minutes = round(seconds / 60)
+    if minutes < 90:
+        return f"about {minutes} min"
+    return f"about {round(minutes / 60, 1):g} h"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from tracker.papers.progress import import_progress_reporter
 from workers.harvest.snapshot import snapshot_import
 
 
@@ -43,12 +45,21 @@ class Command(BaseCommand):
                 disable=options["no_progress"],
                 file=self.stderr._out,
             ) as bar:
+                # The terminal's bar, and the portal's progress panel.
+                portal = import_progress_reporter(path.name, path.stat().st_size)
+
+                def progress(
+                    read: int, bar: tqdm = bar, portal: Callable[[int], None] = portal
+                ) -> None:
+                    bar.update(read)
+                    portal(read)
+
                 result = snapshot_import(
                     path,
                     categories=options["category"],
                     since=options["since"],
                     batch_size=max(1, options["batch_size"]),
-                    progress=bar.update,
+                    progress=progress,
                 )
             for error in result.errors:
                 self.stderr.write(f"skipped {error}")
