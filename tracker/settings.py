@@ -249,6 +249,14 @@ FETCH_ALLOW_PRIVATE: bool = _read("FETCH_ALLOW_PRIVATE", env.bool, False)
 HARVEST_RETRY_ATTEMPTS: int = _read("HARVEST_RETRY_ATTEMPTS", env.int, 4)
 HARVEST_RETRY_DELAY_SECONDS: float = _read("HARVEST_RETRY_DELAY_SECONDS", env.float, 5.0)
 HARVEST_MAX_RETRY_AFTER_SECONDS: float = _read("HARVEST_MAX_RETRY_AFTER_SECONDS", env.float, 120.0)
+# Claims are drafted by the built-in rules unless an OpenAI-compatible endpoint is named
+# (vLLM, Ollama, a hosted API; e.g. http://127.0.0.1:11434/v1). It is off by default.
+LLM_BASE_URL: str = _read("LLM_BASE_URL", env.str, "")
+LLM_MODEL: str = _read("LLM_MODEL", env.str, "")
+LLM_API_KEY: str = _read("LLM_API_KEY", env.str, "")
+LLM_TIMEOUT_SECONDS: float = _read("LLM_TIMEOUT_SECONDS", env.float, 60.0)
+if LLM_BASE_URL and not LLM_MODEL:
+    CONFIG_ERRORS.append(("LLM_MODEL", "name the model to ask when LLM_BASE_URL is set"))
 
 # --- Celery: the reliability policy, written once --------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.pipeline.examples import ACCURACY_CLAIM
+
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "bench" / "claims.py"
 
@@ -32,14 +34,7 @@ def test_bench_scores_ours_and_the_baseline_on_a_tiny_label_set(tmp_path: Path) 
     ]
     (listings / "2025-01-01.jsonl").write_text("\n".join(json.dumps(p) for p in papers))
     labels = tmp_path / "labels.jsonl"
-    claim = {
-        "value": 84.2,
-        "unit": "%",
-        "metric": "accuracy",
-        "dataset": "ImageNet",
-        "kind": "absolute",
-        "direction": "higher",
-    }
+    claim = ACCURACY_CLAIM
     labels.write_text(
         json.dumps({"id": "9901.00001", "claims": [claim]})
         + "\n"
