@@ -148,7 +148,7 @@ _RESULT_CUE = re.compile(
     r"achiev|obtain|reach|attain|outperform|surpass|exceed|improv|boost|gain|reduc|lower"
     r"|higher|better|faster|speed|accelerat|sav(?:e|ing)|decreas|increas|drop|yield"
     r"|deliver|score|accura|result|show|demonstrat|observ|\bfind|found|beat|perform"
-    r"|succe|fewer|less|cheaper|smaller|margin|up to|rate|relative|\bvs\b|\bof\s+[\d.]+",
+    r"|succe|fewer|less|cheaper|smaller|margin|up to|rate|relative|\bcut|halv|\bvs\b|\bof\s+[\d.]+",
     re.IGNORECASE,
 )
 # What introduces a number given for other work, when no own-result verb follows it.
