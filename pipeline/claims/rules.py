@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 
 from pipeline.claims.types import DraftClaim, Kind
 
@@ -312,11 +313,56 @@ def _mentions(sentence: str) -> Iterator[tuple[int, float, str, bool]]:
         yield m.start(), float(_FOLD_WORDS[m.group(1).lower()]), "x", True
 
 
-def _claims_in_sentence(sentence: str) -> Iterator[DraftClaim]:
+def _claims_in_sentence(sentence: str) -> list[DraftClaim]:
     if not _RESULT_CUE.search(sentence):
-        return
+        return []
     metrics = _metrics_in(sentence)
     datasets = _datasets_in(sentence)
+    found = list(_sentence_claims(sentence, metrics, datasets))
+    if re.search(r"\brespectively\b", sentence, re.IGNORECASE):
+        found = _respectively(sentence, found, metrics, datasets)
+    return [claim for _, claim in found]
+
+
+_AFTER_NUMBER = re.compile(r"^\$?\+?[\d.,]+\$?\s*(?:\\?%|[x\u00d7]|points?|pp)?")
+_LIST_JOIN = re.compile(r"^\s*(?:,\s*(?:and\s+)?|and\s+|or\s+)$")
+
+
+def _respectively(
+    sentence: str,
+    found: list[tuple[int, DraftClaim]],
+    metrics: list[tuple[int, int, str]],
+    datasets: list[tuple[int, int, str]],
+) -> list[tuple[int, DraftClaim]]:
+    """ "67.2%, 94.1% and 78.9% on A, B and C, respectively": each number of a list takes
+    the dataset (or metric) in the same place of a list of the same length."""
+    runs: list[list[tuple[int, DraftClaim]]] = []
+    for at, claim in found:
+        if runs:
+            gap = sentence[runs[-1][-1][0] : at]
+            if _LIST_JOIN.match(_AFTER_NUMBER.sub("", gap, count=1)):
+                runs[-1].append((at, claim))
+                continue
+        runs.append([(at, claim)])
+    names = {"dataset": [d[2] for d in sorted(datasets)], "metric": [m[2] for m in sorted(metrics)]}
+    out: list[tuple[int, DraftClaim]] = []
+    for run in runs:
+        for field_name, listed in names.items():
+            if len(run) >= 2 and len(listed) == len(run):
+                run = [
+                    (at, replace(c, **{field_name: n}))
+                    for (at, c), n in zip(run, listed, strict=True)
+                ]
+        out.extend(
+            (at, replace(c, direction=_direction(c.metric, Kind(c.kind), sentence)))
+            for at, c in run
+        )
+    return out
+
+
+def _sentence_claims(
+    sentence: str, metrics: list[tuple[int, int, str]], datasets: list[tuple[int, int, str]]
+) -> Iterator[tuple[int, DraftClaim]]:
     for at, value, unit, _explicit in _mentions(sentence):
         before, after = sentence[:at], sentence[at:]
         tail = re.sub(r"^\$?[\d.,+]+\$?\s*\S*", "", after, count=1)
@@ -350,14 +396,17 @@ def _claims_in_sentence(sentence: str) -> Iterator[DraftClaim]:
         kind = _kind(unit, before, tail)
         if unit == "x/":
             unit = "x"
-        yield DraftClaim(
-            value=value,
-            unit=unit,
-            metric=metric,
-            dataset=dataset,
-            kind=kind,
-            direction=_direction(metric, kind, sentence),
-            quote=sentence,
+        yield (
+            at,
+            DraftClaim(
+                value=value,
+                unit=unit,
+                metric=metric,
+                dataset=dataset,
+                kind=kind,
+                direction=_direction(metric, kind, sentence),
+                quote=sentence,
+            ),
         )
 
 

@@ -122,3 +122,19 @@ def test_a_number_said_twice_is_drafted_once_from_all_texts() -> None:
 
 def test_empty_and_missing_texts_give_nothing() -> None:
     assert extract_claims("", "   ") == []
+
+
+def test_respectively_pairs_each_number_with_its_dataset_and_metric() -> None:
+    claims = extract_claims(
+        "On HMDB51, UCF-101, and Kinetics-400, our model achieves 67.2%, 94.1%, and 78.9% "
+        "accuracy, respectively. It improves Rel and accuracy by 27% and 18%, respectively."
+    )
+    assert [(c.value, c.dataset) for c in claims[:3]] == [
+        (67.2, "HMDB51"),
+        (94.1, "UCF-101"),
+        (78.9, "Kinetics-400"),
+    ]
+    assert [(c.value, c.metric, c.direction) for c in claims[3:]] == [
+        (27.0, "Rel", "lower"),
+        (18.0, "accuracy", "higher"),
+    ]
