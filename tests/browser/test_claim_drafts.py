@@ -45,7 +45,8 @@ def test_accept_the_first_draft_with_a_and_reject_a_focused_one_with_x(
     assert "40%" in memory.inner_text()
     memory.focus()
     page.keyboard.press("x")
-    page.wait_for_function("document.querySelectorAll('.claim-draft').length === 1")
+    page.wait_for_selector(f"#draft-{paper.claim_drafts.get(value=40).pk}", state="detached")
+    assert page.locator(".claim-draft").count() == 1
     rejected = ClaimDraftDecision.objects.get(decision=DraftDecision.REJECTED)
     assert rejected.draft.value == 40.0
     assert Claim.objects.count() == 1

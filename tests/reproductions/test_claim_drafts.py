@@ -209,3 +209,14 @@ def test_lab_report_drafts_come_from_its_post_text(db: None) -> None:
         (71.3, "MMLU"),
         (4.2, "MMLU"),
     ]
+
+
+def test_drafts_of_a_merged_paper_are_closed(cast: Cast, drafted) -> None:  # type: ignore[no-untyped-def]
+    survivor = PaperFactory()
+    type(drafted).objects.filter(pk=drafted.pk).update(merged_into=survivor)
+    draft = drafted.claim_drafts.get(position=0)
+    response = client_for(cast.ben).post(
+        f"/claim-drafts/{draft.pk}/accept/", _accept_data(), follow=True
+    )
+    assert "merged into another" in response.content.decode()
+    assert not Claim.objects.exists()
