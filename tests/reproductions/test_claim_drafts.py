@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import Cast, client_for
 from tests.factories import LabReportFactory, PaperFactory
 from tracker.papers.records import PaperRecord
-from tracker.papers.services import lab_report_upsert, papers_upsert
+from tracker.papers.services import CLAIM_DRAFT_BATCH, lab_report_upsert, papers_upsert
 from tracker.reproductions import services
 from tracker.reproductions.models import Claim, ClaimDraft, ClaimDraftDecision, DraftDecision
 from tracker.reproductions.selectors import paper_claim_drafts
@@ -220,3 +220,18 @@ def test_drafts_of_a_merged_paper_are_closed(cast: Cast, drafted) -> None:  # ty
     )
     assert "merged into another" in response.content.decode()
     assert not Claim.objects.exists()
+
+
+def test_a_large_upsert_is_drafted_in_batches(db: None, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    records = [
+        PaperRecord(title=f"Paper {i}", arxiv_id=f"2501.{i:05d}", version=1, abstract=ABSTRACT)
+        for i in range(CLAIM_DRAFT_BATCH * 2 + 1)
+    ]
+    with (
+        mock.patch.object(draft_claims_task, "delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        result = papers_upsert(records)
+    batches = [call.args[0] for call in delay.call_args_list]
+    assert [len(batch) for batch in batches] == [CLAIM_DRAFT_BATCH, CLAIM_DRAFT_BATCH, 1]
+    assert sorted(pk for batch in batches for pk in batch) == sorted(result.paper_ids)

@@ -553,14 +553,18 @@ def source_harvest_enqueue(source: Source) -> None:
     harvest_source_task.delay_on_commit(source.pk)
 
 
+# Papers per drafting task: with an LLM endpoint each paper may take up to
+# LLM_TIMEOUT_SECONDS (60 s), and 25 of them stay well inside the 55-minute soft limit.
+CLAIM_DRAFT_BATCH = 25
+
+
 def claim_drafts_enqueue(paper_ids: list[int]) -> None:
-    """Queue drafting the claims of newly stored papers, once the transaction commits (a
-    rolled-back upsert queues nothing)."""
-    if not paper_ids:
-        return
+    """Queue drafting the claims of newly stored papers, in batches, once the transaction
+    commits (a rolled-back upsert queues nothing)."""
     from workers.tasks import draft_claims_task
 
-    draft_claims_task.delay_on_commit(list(paper_ids))
+    for start in range(0, len(paper_ids), CLAIM_DRAFT_BATCH):
+        draft_claims_task.delay_on_commit(list(paper_ids[start : start + CLAIM_DRAFT_BATCH]))
 
 
 def source_cursor_advance(source: Source, to: datetime) -> None:
