@@ -78,3 +78,9 @@ def test_gunicorn_reads_its_settings_and_the_environment() -> None:
     assert (config["workers"], config["threads"]) == ("5", "2")
     assert config["bind"] == "['127.0.0.1:9']"
     assert config["keepalive"] == "75"
+
+
+def test_an_llm_endpoint_without_a_model_names_the_variable(tmp_path: Path) -> None:
+    result = manage_check(tmp_path, DEBUG="1", LLM_BASE_URL="http://127.0.0.1:11434/v1")
+    assert result.returncode != 0
+    assert "LLM_MODEL" in result.stderr

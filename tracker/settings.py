@@ -258,6 +258,14 @@ HARVEST_MAX_RETRY_AFTER_SECONDS: float = _read("HARVEST_MAX_RETRY_AFTER_SECONDS"
 # page's in-run retries (4 tries of up to 20 s, waits of up to 120 s: about 7 min), so a run
 # silent for 10 min was killed with its worker: it is marked failed and its source re-queued.
 HARVEST_RUN_LOST_SECONDS: int = _read("HARVEST_RUN_LOST_SECONDS", env.int, 10 * 60)
+# Claims are drafted by the built-in rules unless an OpenAI-compatible endpoint is named
+# (vLLM, Ollama, a hosted API; e.g. http://127.0.0.1:11434/v1). It is off by default.
+LLM_BASE_URL: str = _read("LLM_BASE_URL", env.str, "")
+LLM_MODEL: str = _read("LLM_MODEL", env.str, "")
+LLM_API_KEY: str = _read("LLM_API_KEY", env.str, "")
+LLM_TIMEOUT_SECONDS: float = _read("LLM_TIMEOUT_SECONDS", env.float, 60.0)
+if LLM_BASE_URL and not LLM_MODEL:
+    CONFIG_ERRORS.append(("LLM_MODEL", "name the model to ask when LLM_BASE_URL is set"))
 
 # --- Celery: the reliability policy, written once --------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"

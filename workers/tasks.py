@@ -131,6 +131,16 @@ def embed_pending_papers_task(self) -> int:  # type: ignore[no-untyped-def]
     return embedded
 
 
+# No retries: the rules draft when an LLM endpoint fails, and a paper that cannot be
+# drafted at all is logged and skipped inside the service.
+@shared_task(name="workers.tasks.draft_claims_task")
+def draft_claims_task(paper_ids: list[int]) -> int:
+    """Draft claims for new papers; papers drafted already are skipped (safe twice)."""
+    from tracker.reproductions.services import claim_drafts_create
+
+    return claim_drafts_create(paper_ids)
+
+
 @shared_task(name="workers.tasks.cluster_papers_task")
 def cluster_papers_task() -> int | None:
     """Beat, nightly (and the admin's "re-run clustering"): fit topics on every embedded

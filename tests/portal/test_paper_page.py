@@ -25,6 +25,7 @@ from tracker.papers.embeddings import embeddings_store
 from tracker.papers.links import code_links
 from tracker.papers.models import PaperSource, PaperVersion
 from tracker.papers.versions import version_changes
+from tracker.reproductions.models import ClaimDraft
 from tracker.topics.models import PaperTopic, Topic
 from tracker.triage.models import Comment
 from tracker.triage.selectors import rating_summary
@@ -241,6 +242,7 @@ def test_paper_page_query_count_is_fixed(cast, rows: int, django_assert_num_quer
         repro.assignees.add(rater, cast.ben)
         claim = ClaimFactory(team=cast.vision, paper=paper, created_by=rater)
         ResultLogFactory(reproduction=repro, claim=claim, logged_by=rater)
+        ClaimDraft.objects.create(paper=paper, position=i, value=1.0 + i, quote=f"{1.0 + i}%")
     others = PaperFactory.create_batch(rows)
     vectors = np.eye(rows + 1, dtype="<f4") + 0.5
     embeddings_store(stored_model_name(), [paper.pk] + [p.pk for p in others], vectors)
@@ -248,8 +250,8 @@ def test_paper_page_query_count_is_fixed(cast, rows: int, django_assert_num_quer
     client.get(f"/papers/{paper.pk}/")  # which model search reads is settled once
     # (session), user, membership, the paper and its topic, versions, sources with their
     # feeds, the newest vector, the similar papers, ratings, rating history, comments,
-    # reproductions and their assignees, claims, results
-    with django_assert_num_queries(session_queries() + 14):
+    # reproductions and their assignees, claims, results, drafted claims
+    with django_assert_num_queries(session_queries() + 15):
         response = client.get(f"/papers/{paper.pk}/")
     context = response.context
     assert len(context["comments"]) == len(context["similar"]) == rows

@@ -50,6 +50,7 @@ HANDLED_RELATIONS = {
     "paper_topic": "moved if the survivor has no topic yet",
     "merged_papers": "papers merged into the merged paper now point at the survivor",
     "embeddings": "stay: each is the vector of its own record's text",
+    "claim_drafts": "stay: each is read from its own record's text; a merged record's are closed",
     "merges_received": "history, stays",
     "merges_given": "history, stays",
 }

@@ -164,6 +164,7 @@ def _papers_upsert_once(
     titles = {arxiv_id: normalize_title(latest[arxiv_id].title) for arxiv_id in ids}
     stored: dict[str, int] = {}
     new_titles: dict[str, int] = {}
+    new_ids: list[int] = []
     result = UpsertResult()
     with _search_documents_deferred():
         for chunk in _chunks(ids):
@@ -172,6 +173,7 @@ def _papers_upsert_once(
                 if inserted:
                     result.new += 1
                     new_titles[titles[arxiv_id]] = paper_id
+                    new_ids.append(paper_id)
                 else:
                     result.updated += 1
     unchanged = [arxiv_id for arxiv_id in ids if arxiv_id not in stored]
@@ -194,6 +196,7 @@ def _papers_upsert_once(
             now,
         )
     _title_candidates_propose(new_titles, kind=PaperKind.LAB_REPORT)
+    claim_drafts_enqueue(new_ids)
     return result
 
 
@@ -459,6 +462,8 @@ def lab_report_upsert(record: PaperRecord, *, source: Source | None = None) -> t
         )
         if source is not None:
             _paper_sources_touch([(paper.pk, record.url, record.title)], source, timezone.now())
+        if created:
+            claim_drafts_enqueue([paper.pk])
         if created and paper.normalized_title:
             others = Paper.objects.filter(normalized_title=paper.normalized_title).exclude(
                 pk=paper.pk
@@ -546,6 +551,20 @@ def source_harvest_enqueue(source: Source) -> None:
     from workers.tasks import harvest_source_task
 
     harvest_source_task.delay_on_commit(source.pk)
+
+
+# Papers per drafting task: with an LLM endpoint each paper may take up to
+# LLM_TIMEOUT_SECONDS (60 s), and 25 of them stay well inside the 55-minute soft limit.
+CLAIM_DRAFT_BATCH = 25
+
+
+def claim_drafts_enqueue(paper_ids: list[int]) -> None:
+    """Queue drafting the claims of newly stored papers, in batches, once the transaction
+    commits (a rolled-back upsert queues nothing)."""
+    from workers.tasks import draft_claims_task
+
+    for start in range(0, len(paper_ids), CLAIM_DRAFT_BATCH):
+        draft_claims_task.delay_on_commit(list(paper_ids[start : start + CLAIM_DRAFT_BATCH]))
 
 
 def source_cursor_advance(source: Source, to: datetime) -> None:

@@ -18,7 +18,9 @@ from tracker.papers.links import code_links
 from tracker.papers.models import Paper, PaperSource, PaperVersion
 from tracker.papers.selectors import sources_with_recent_runs
 from tracker.papers.versions import version_changes
-from tracker.reproductions.selectors import paper_reproductions
+from tracker.reproductions.forms import ClaimDraftForm
+from tracker.reproductions.models import ClaimDraft, DraftKind
+from tracker.reproductions.selectors import paper_claim_drafts, paper_reproductions
 from tracker.search.index import similar_papers
 from tracker.teams.selectors import require_membership, with_usernames
 from tracker.triage.forms import CommentForm, InboxFilterForm
@@ -70,7 +72,28 @@ def paper_detail(request: HttpRequest, pk: int) -> HttpResponse:
             ),
             "comment_form": CommentForm(),
             "repro": paper_reproductions(team, paper),
+            "claim_drafts": [
+                (draft, _draft_form(draft)) for draft in paper_claim_drafts(team, paper)
+            ],
         },
+    )
+
+
+def _draft_form(draft: ClaimDraft) -> ClaimDraftForm:
+    """The accept form filled from the draft, for the person to accept as it is or edit."""
+    setting = "" if draft.kind == DraftKind.ABSOLUTE else draft.get_kind_display()
+    if draft.unit:
+        setting = f"{setting} ({draft.unit})" if setting else draft.unit
+    return ClaimDraftForm(
+        initial={
+            "metric": draft.metric,
+            "dataset": draft.dataset,
+            "claimed_value": draft.value,
+            "higher_is_better": "1" if draft.higher_is_better else "0",
+            "setting": setting,
+            "tolerance": 0.0,
+        },
+        auto_id=f"draft{draft.pk}_%s",
     )
 
 

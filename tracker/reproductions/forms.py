@@ -58,6 +58,13 @@ class ClaimForm(forms.Form):
     tolerance = forms.FloatField(min_value=0, initial=0.0)
 
 
+class ClaimDraftForm(ClaimForm):
+    """A drafted claim as accepted, with whatever the person changed; a draft often names
+    no dataset, and the claim may stand without one until someone adds it."""
+
+    dataset = forms.CharField(max_length=200, required=False)
+
+
 class SeedsField(forms.CharField):
     """Seeds as "0, 1, 2" in a form; a JSON list is accepted too (the API)."""
 

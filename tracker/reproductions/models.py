@@ -192,3 +192,69 @@ class ResultLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.claim}: {self.reproduced_value}"
+
+
+class DraftKind(models.TextChoices):
+    ABSOLUTE = "absolute", "score"
+    IMPROVEMENT = "improvement", "improvement"
+    RATIO = "ratio", "ratio"
+
+
+class ClaimDraft(models.Model):
+    """A claim drafted from a paper's own text, waiting for a person in each team to accept
+    (it becomes that team's Claim), edit then accept, or reject. Drafts belong to the paper,
+    like its abstract; what each team decided is a ClaimDraftDecision."""
+
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="claim_drafts")
+    position = models.PositiveSmallIntegerField(help_text="Order within the paper's drafts.")
+    value = models.FloatField()
+    unit = models.CharField(max_length=20, blank=True)
+    metric = models.CharField(max_length=120, blank=True)
+    dataset = models.CharField(max_length=200, blank=True)
+    kind = models.CharField(max_length=12, choices=DraftKind.choices, default=DraftKind.ABSOLUTE)
+    higher_is_better = models.BooleanField(default=True)
+    quote = models.TextField(help_text="The sentence of the paper's text the claim is read from.")
+    backend = models.CharField(max_length=10, default="rules", help_text="rules or llm")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["paper", "position"]
+        constraints = [
+            # Drafting a paper twice (a redelivered task) adds nothing the second time.
+            models.UniqueConstraint(
+                fields=["paper", "position"], name="claimdraft_unique_position"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"draft: {self.metric or 'value'} {self.value:g}{self.unit}"
+
+
+class DraftDecision(models.TextChoices):
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+
+
+class ClaimDraftDecision(models.Model):
+    """One team's answer to one draft; the unique pair makes a double click accept once."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="claim_draft_decisions")
+    draft = models.ForeignKey(ClaimDraft, on_delete=models.CASCADE, related_name="decisions")
+    decision = models.CharField(max_length=10, choices=DraftDecision.choices)
+    claim = models.ForeignKey(
+        Claim, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    objects = TeamScopedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "draft"], name="claimdraftdecision_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team_id}: {self.decision} draft {self.draft_id}"

@@ -14,6 +14,8 @@ from tracker.papers.models import Paper
 from tracker.reproductions.models import (
     OPEN_STATUSES,
     Claim,
+    ClaimDraft,
+    ClaimDraftDecision,
     Reproduction,
     ReproductionEvent,
     ResultLog,
@@ -240,3 +242,14 @@ def reproduction_claim_rows(reproduction: Reproduction) -> list[ClaimRow]:
         ResultLog.objects.filter(reproduction=reproduction).select_related("logged_by", "claim")
     )
     return claim_rows(claims, results, reproduction.pk)
+
+
+def paper_claim_drafts(team: Team, paper: Paper) -> list[ClaimDraft]:
+    """The paper's drafted claims that the team has neither accepted nor rejected, in the
+    order the text gives them; one query."""
+    decided = ClaimDraftDecision.objects.for_team(team).filter(draft__paper=paper)
+    return list(
+        ClaimDraft.objects.filter(paper=paper)
+        .exclude(pk__in=decided.values("draft_id"))
+        .order_by("position")
+    )

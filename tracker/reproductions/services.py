@@ -12,22 +12,29 @@ here, not in the views, so the portal and the API enforce the same ones:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from pipeline.claims import draft_claims
+from pipeline.claims.llm import LLMConfig
 from tracker.papers.models import Paper
 from tracker.reproductions.models import (
     FINISHED_STATUSES,
     OPEN_STATUSES,
     Claim,
+    ClaimDraft,
+    ClaimDraftDecision,
+    DraftDecision,
     EventKind,
     Reproduction,
     ReproductionEvent,
@@ -36,6 +43,8 @@ from tracker.reproductions.models import (
 )
 from tracker.reproductions.selectors import reproduction_outcome
 from tracker.teams.models import Membership
+
+log = logging.getLogger(__name__)
 
 # Where each status may go next. Finished and abandoned reproductions can be reopened,
 # because a late result or a fixed bug is common; the events keep the whole story.
@@ -325,3 +334,117 @@ def result_log(
                 note="outcome follows the claims' verdicts",
             )
     return result
+
+
+def llm_config() -> LLMConfig | None:
+    """The LLM endpoint that drafts claims, or None when none is configured (the default)."""
+    if not settings.LLM_BASE_URL or not settings.LLM_MODEL:
+        return None
+    return LLMConfig(
+        base_url=settings.LLM_BASE_URL,
+        model=settings.LLM_MODEL,
+        api_key=settings.LLM_API_KEY,
+        timeout=settings.LLM_TIMEOUT_SECONDS,
+    )
+
+
+def claim_drafts_create(paper_ids: Sequence[int]) -> int:
+    """Draft claims for those of these papers that have no drafts yet; returns how many
+    drafts were stored. Safe to run twice: a paper's drafts are unique by position. A paper
+    whose drafting fails is logged and skipped, never blocking the others."""
+    config = llm_config()
+    papers = (
+        Paper.objects.filter(pk__in=list(paper_ids), merged_into__isnull=True)
+        .exclude(pk__in=ClaimDraft.objects.values("paper_id"))
+        .order_by("pk")
+        .values_list("pk", "title", "abstract", "comment")
+    )
+    stored = 0
+    for pk, title, abstract, comment in papers:
+        try:
+            result = draft_claims(title, abstract, comment, llm=config)
+        except Exception:
+            log.exception("drafting claims for paper %s failed", pk)
+            continue
+        if result.error:
+            log.warning("claims for paper %s drafted by the rules: %s", pk, result.error)
+        drafts = [
+            ClaimDraft(
+                paper_id=pk,
+                position=position,
+                value=claim.value,
+                unit=claim.unit,
+                metric=claim.metric,
+                dataset=claim.dataset,
+                kind=claim.kind,
+                higher_is_better=claim.direction != "lower",
+                quote=claim.quote,
+                backend=result.backend,
+            )
+            for position, claim in enumerate(result.claims)
+        ]
+        ClaimDraft.objects.bulk_create(drafts, ignore_conflicts=True)
+        stored += len(drafts)
+    return stored
+
+
+def _check_draft_open(draft: ClaimDraft) -> None:
+    if draft.paper.merged_into_id:
+        raise ValidationError("This paper was merged into another; its drafts are closed.")
+
+
+@transaction.atomic
+def claim_draft_accept(
+    *,
+    membership: Membership,
+    draft: ClaimDraft,
+    metric: str,
+    dataset: str,
+    claimed_value: float,
+    higher_is_better: bool,
+    tolerance: float = 0.0,
+    setting: str = "",
+) -> Claim:
+    """The draft, as drafted or as edited, becomes one of the team's claims. Accepting it
+    twice (a double click, two members at once) makes one claim: the decision is unique."""
+    _check_draft_open(draft)
+    if not metric.strip():
+        raise ValidationError("Name the metric before accepting the claim.")
+    try:
+        with transaction.atomic():
+            decision = ClaimDraftDecision.objects.create(
+                team=membership.team,
+                draft=draft,
+                decision=DraftDecision.ACCEPTED,
+                decided_by=membership.user,
+                decided_at=timezone.now(),
+            )
+    except IntegrityError as exc:
+        raise ValidationError("The team has already decided on this drafted claim.") from exc
+    claim = claim_create(
+        membership=membership,
+        paper=draft.paper,
+        metric=metric,
+        dataset=dataset,
+        claimed_value=claimed_value,
+        setting=setting,
+        higher_is_better=higher_is_better,
+        tolerance=tolerance,
+    )
+    ClaimDraftDecision.objects.filter(pk=decision.pk).update(claim=claim)
+    return claim
+
+
+def claim_draft_reject(*, membership: Membership, draft: ClaimDraft) -> bool:
+    """Hide the draft from the team; False when the team had already decided on it."""
+    _check_draft_open(draft)
+    _, created = ClaimDraftDecision.objects.get_or_create(
+        team=membership.team,
+        draft=draft,
+        defaults={
+            "decision": DraftDecision.REJECTED,
+            "decided_by": membership.user,
+            "decided_at": timezone.now(),
+        },
+    )
+    return created

@@ -13,5 +13,7 @@ urlpatterns = [
     path("reproductions/<int:pk>/claims/", views.add_claim, name="add_claim"),
     path("reproductions/<int:pk>/results/", views.add_result, name="add_result"),
     path("papers/<int:paper_pk>/reproduce/", views.propose, name="propose"),
+    path("claim-drafts/<int:pk>/accept/", views.accept_draft, name="accept_draft"),
+    path("claim-drafts/<int:pk>/reject/", views.reject_draft, name="reject_draft"),
     path("stats/", views.stats, name="stats"),
 ]

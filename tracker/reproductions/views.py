@@ -19,13 +19,14 @@ from tracker.core.http import redirect_back, url_for_pk
 from tracker.papers.models import Paper
 from tracker.reproductions.forms import (
     AssignForm,
+    ClaimDraftForm,
     ClaimForm,
     PlanForm,
     ProposeForm,
     ResultForm,
     TransitionForm,
 )
-from tracker.reproductions.models import Reproduction, Status
+from tracker.reproductions.models import ClaimDraft, Reproduction, Status
 from tracker.reproductions.selectors import (
     QUICK_MOVES,
     board_columns,
@@ -39,6 +40,8 @@ from tracker.reproductions.services import (
     can_assign,
     can_manage,
     claim_create,
+    claim_draft_accept,
+    claim_draft_reject,
     is_assignee,
     reproduction_assign,
     reproduction_plan_set,
@@ -273,6 +276,43 @@ def add_claim(request: HttpRequest, pk: int) -> HttpResponse:
             membership=membership, paper=reproduction.paper, **data
         ),
     )
+
+
+def _draft(pk: int) -> tuple[ClaimDraft, str]:
+    """A draft and the place on its paper's page to go back to. Drafts belong to the paper,
+    which every member may read; what each team decided is kept per team."""
+    draft = get_object_or_404(ClaimDraft.objects.select_related("paper"), pk=pk)
+    return draft, reverse("papers:detail", args=[draft.paper_id]) + "#claim-drafts"
+
+
+@require_POST
+def accept_draft(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = require_membership(request)
+    draft, back = _draft(pk)
+    form = ClaimDraftForm(request.POST)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return HttpResponseRedirect(back)
+    try:
+        claim = claim_draft_accept(membership=membership, draft=draft, **form.cleaned_data)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, f"Claim added: {claim}.")
+    return HttpResponseRedirect(back)
+
+
+@require_POST
+def reject_draft(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = require_membership(request)
+    draft, back = _draft(pk)
+    try:
+        claim_draft_reject(membership=membership, draft=draft)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    return HttpResponseRedirect(back)
 
 
 @require_POST

@@ -115,6 +115,14 @@
         }
         return;
       }
+      // A focused drafted claim takes its own keys (a accepts, x rejects) first.
+      var draft = document.activeElement && document.activeElement.closest
+        ? document.activeElement.closest(".claim-draft")
+        : null;
+      if (draft && press(draft, key)) {
+        event.preventDefault();
+        return;
+      }
       var action = document.querySelector('[data-page-key="' + key + '"]');
       if (action) {
         activate(action);
