@@ -38,10 +38,20 @@ def browser_page(live_server, settings) -> Iterator:  # type: ignore[no-untyped-
         page.set_default_timeout(10_000)
         yield page
         browser.close()
-    _drop_server_thread_connections()
+        # Playwright's event loop gives the test body a connection of its own (Django's
+        # connections are per context): it is this test thread's too, and is kept.
+        inside = _backend_pid()
+    _drop_server_thread_connections(keep={inside, _backend_pid()})
 
 
-def _drop_server_thread_connections() -> None:
+def _backend_pid() -> int | None:
+    connection = connections["default"]
+    if connection.vendor != "postgresql" or connection.connection is None:
+        return None
+    return int(connection.connection.info.backend_pid)
+
+
+def _drop_server_thread_connections(keep: set[int | None]) -> None:
     """End PostgreSQL sessions a live-server request thread left open.
 
     A thread that served a kept-alive browser connection can outlive the test with its
@@ -53,7 +63,9 @@ def _drop_server_thread_connections() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND NOT pid = ANY(%s)",
+            [[pid for pid in keep if pid is not None]],
         )
 
 

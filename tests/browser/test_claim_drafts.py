@@ -17,7 +17,7 @@ pytestmark = pytest.mark.browser
 def test_accept_the_first_draft_with_a_and_reject_a_focused_one_with_x(
     cast,
     live_server,
-    browser_page,  # noqa: F811
+    browser_page,
 ) -> None:  # type: ignore[no-untyped-def]
     page = browser_page
     paper = PaperFactory(
