@@ -345,3 +345,14 @@ def test_another_teams_id_is_404_whatever_the_body(cast, setup, raw) -> None:  #
             Client(), f"/api/reproductions/{repro.pk}/{endpoint}/", raw, carol_token
         )
         assert_json_error(response, 404)
+
+
+def test_an_empty_body_or_a_bad_link_gets_a_plain_message(cast, setup) -> None:  # type: ignore[no-untyped-def]
+    repro, claim, token, _ = setup
+    url = f"/api/reproductions/{repro.pk}/results/"
+    empty = assert_json_error(raw_post(Client(), url, "", token), 400)
+    assert empty["error"] == "The body must be a JSON object."
+    body = {"claim": claim.pk, "reproduced_value": 70, "run_url": "ftp://example.org/run"}
+    link = assert_json_error(post(Client(), url, body, token), 400)
+    assert link["fields"]["run_url"][0]["message"] == "A run link is an http(s) URL."
+    assert not ResultLog.objects.exists()

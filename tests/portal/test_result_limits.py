@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from tests.conftest import client_for
 from tests.portal.helpers import reproduction_underway
 from tracker.reproductions.models import Claim, ResultLog
@@ -27,3 +29,14 @@ def test_compute_that_would_overflow_the_total_is_an_error_and_later_results_sti
     ben.post(url, {"claim": claim.pk, "reproduced_value": "70", "compute_gpu_hours": "2"})
     repro.refresh_from_db()
     assert repro.compute_spent_gpu_hours == Decimal("5") and ResultLog.objects.count() == 1
+
+
+@pytest.mark.parametrize("field", ["reproduced_value", "spread"])
+def test_a_number_too_large_for_a_float_is_a_form_error(cast, field) -> None:  # type: ignore[no-untyped-def]
+    repro = reproduction_underway(cast)
+    claim = Claim.objects.get(paper=repro.paper)
+    data = {"claim": claim.pk, "reproduced_value": "70", "spread": "0.1"}
+    data[field] = "1" + "0" * 400
+    response = client_for(cast.ben).post(f"/reproductions/{repro.pk}/results/", data)
+    assert response.status_code == 302
+    assert not ResultLog.objects.exists()

@@ -154,11 +154,21 @@ def _invalid_input(request: HttpRequest, exc: SchemaValidationError) -> HttpResp
     fields: dict[str, list[dict[str, str]]] = {}
     for error in exc.errors:
         fields.setdefault(_field_name(tuple(error["loc"])), []).append(
-            {"message": error["msg"], "code": error["type"]}
+            {"message": _plain_message(error), "code": error["type"]}
         )
     whole = fields.pop("__all__", None)
-    message = whole[0]["message"] if whole else "Invalid input."
+    if whole and whole[0]["code"] == "missing":
+        message = "The body must be a JSON object."
+    else:
+        message = whole[0]["message"] if whole else "Invalid input."
     return error_response(400, message, fields)
+
+
+def _plain_message(error: dict[str, Any]) -> str:
+    # Our own validators' sentences, without pydantic's "Value error, " in front.
+    if error["type"] == "value_error" and "error" in error.get("ctx", {}):
+        return str(error["ctx"]["error"])
+    return str(error["msg"])
 
 
 @api.exception_handler(DjangoValidationError)
