@@ -356,3 +356,25 @@ def test_an_empty_body_or_a_bad_link_gets_a_plain_message(cast, setup) -> None: 
     link = assert_json_error(post(Client(), url, body, token), 400)
     assert link["fields"]["run_url"][0]["message"] == "A run link is an http(s) URL."
     assert not ResultLog.objects.exists()
+
+
+def test_a_reproduction_at_the_compute_limit_still_takes_results_without_compute(
+    cast, setup
+) -> None:  # type: ignore[no-untyped-def]
+    repro, claim, token, _ = setup
+    client = Client()
+    url = f"/api/reproductions/{repro.pk}/results/"
+    full = post(
+        client,
+        url,
+        {"claim": claim.pk, "reproduced_value": 70, "compute_gpu_hours": 99999999.99},
+        token,
+    )
+    assert full.status_code == 201, full.content
+    over = post(
+        client, url, {"claim": claim.pk, "reproduced_value": 70, "compute_gpu_hours": 0.01}, token
+    )
+    assert "compute_gpu_hours" in assert_json_error(over, 400)["fields"]
+    later = post(client, url, {"claim": claim.pk, "reproduced_value": 71.5}, token)
+    assert later.status_code == 201, later.content
+    assert ResultLog.objects.count() == 2
