@@ -378,3 +378,9 @@ def test_a_reproduction_at_the_compute_limit_still_takes_results_without_compute
     later = post(client, url, {"claim": claim.pk, "reproduced_value": 71.5}, token)
     assert later.status_code == 201, later.content
     assert ResultLog.objects.count() == 2
+
+
+def test_an_unknown_api_path_without_a_token_is_json_401(cast) -> None:  # type: ignore[no-untyped-def]
+    response = Client().get("/api/reproductions/abc/")
+    assert_json_error(response, 401)
+    assert response["WWW-Authenticate"].startswith("Bearer")

@@ -184,7 +184,7 @@ def _refused_by_service(request: HttpRequest, exc: DjangoValidationError) -> Htt
 
 @api.exception_handler(AuthenticationError)
 def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return error_response(401, "A valid API token is required (Authorization: Bearer ...).")
+    return unauthenticated()
 
 
 @api.exception_handler(HttpError)
@@ -338,13 +338,20 @@ def openapi_schema() -> dict[str, Any]:
 
 def openapi(request: HttpRequest) -> HttpResponse:
     """The API's description, for a token holder or a logged-in member."""
-    if request.method not in ("GET", "HEAD"):
-        return error_response(405, "GET only.")
     if not request.user.is_authenticated and token_membership(request) is None:
         return error_response(401, "Log in or send an API token to read the API description.")
+    if request.method not in ("GET", "HEAD"):
+        return error_response(405, "GET only.")
     server = request.build_absolute_uri("/api/").rstrip("/")
     return JsonResponse({**openapi_schema(), "servers": [{"url": server}]})
 
 
+def unauthenticated() -> JsonResponse:
+    return error_response(401, "A valid API token is required (Authorization: Bearer ...).")
+
+
 def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
+    # Like every API call, a path that names nothing needs a token before it says so.
+    if token_membership(request) is None:
+        return unauthenticated()
     return error_response(404, "No such API endpoint. The API is described at /api/openapi.json.")

@@ -27,8 +27,11 @@ def _api_view(view: View) -> View:
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = view(request, *args, **kwargs)
-        # ninja answers a wrong method with a plain-text 405; callers of a JSON API get JSON.
+        # ninja answers a wrong method with a plain-text 405, before it checks the token;
+        # callers of a JSON API get JSON, and without a token the 401 every call gets.
         if response.status_code == 405 and "json" not in response.get("Content-Type", ""):
+            if api.token_membership(request) is None:
+                return api.unauthenticated()
             allowed = response.get("Allow", "")
             refusal = api.error_response(405, f"This endpoint accepts {allowed} only.")
             refusal["Allow"] = allowed
