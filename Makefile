@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-unit lint fmt bench check-migrations lock clean
+.PHONY: install run test test-unit lint fmt bench check-migrations schemathesis lock clean
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ fmt: install
 
 check-migrations: install
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+
+# Fuzz the running API (gunicorn on loopback, its own database on DATABASE_URL's server)
+# from its generated OpenAPI document: no 5xx, no answer outside the document.
+schemathesis: install
+	.ci/schemathesis
 
 # Each benchmark prints its figures as ratios against a baseline measured in the same run.
 # BERTopic (the clustering baseline) is only needed here, so it is a separate extra.

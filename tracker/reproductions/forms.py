@@ -9,7 +9,16 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 
-from tracker.reproductions.models import Claim, Reproduction, Status
+from tracker.reproductions.models import (
+    GPU_HOURS_DECIMAL_PLACES,
+    GPU_HOURS_MAX_DIGITS,
+    NOTE_MAX_LENGTH,
+    REASON_MAX_LENGTH,
+    RUN_URL_MAX_LENGTH,
+    Claim,
+    Reproduction,
+    Status,
+)
 
 User = get_user_model()
 
@@ -17,7 +26,11 @@ User = get_user_model()
 class PlanForm(forms.Form):
     due_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     budget_gpu_hours = forms.DecimalField(
-        required=False, min_value=Decimal(0), max_digits=10, decimal_places=2, label="Budget"
+        required=False,
+        min_value=Decimal(0),
+        max_digits=GPU_HOURS_MAX_DIGITS,
+        decimal_places=GPU_HOURS_DECIMAL_PLACES,
+        label="Budget",
     )
 
 
@@ -42,7 +55,7 @@ class AssignForm(forms.Form):
 
 class TransitionForm(forms.Form):
     to_status = forms.ChoiceField(choices=Status.choices)
-    reason = forms.CharField(required=False, max_length=2000)
+    reason = forms.CharField(required=False, max_length=REASON_MAX_LENGTH)
 
 
 class ClaimForm(forms.Form):
@@ -86,10 +99,13 @@ class ResultForm(forms.Form):
     seeds = SeedsField(required=False)
     spread = forms.FloatField(required=False, min_value=0)
     compute_gpu_hours = forms.DecimalField(
-        required=False, min_value=Decimal(0), max_digits=10, decimal_places=2
+        required=False,
+        min_value=Decimal(0),
+        max_digits=GPU_HOURS_MAX_DIGITS,
+        decimal_places=GPU_HOURS_DECIMAL_PLACES,
     )
-    run_url = forms.URLField(required=False, max_length=1000, assume_scheme="https")
-    note = forms.CharField(required=False, max_length=5000)
+    run_url = forms.URLField(required=False, max_length=RUN_URL_MAX_LENGTH, assume_scheme="https")
+    note = forms.CharField(required=False, max_length=NOTE_MAX_LENGTH)
 
     def __init__(self, *args: Any, reproduction: Reproduction, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -26,6 +26,18 @@ class Status(models.TextChoices):
 OPEN_STATUSES = (Status.PROPOSED, Status.ACCEPTED, Status.IN_PROGRESS)
 FINISHED_STATUSES = (Status.REPRODUCED, Status.PARTLY_REPRODUCED, Status.NOT_REPRODUCED)
 
+# Sizes the columns, the portal's forms and the API's schemas share, so that what a form or
+# the API accepts always fits the database.
+NOTE_MAX_LENGTH = 5000
+REASON_MAX_LENGTH = 2000
+RUN_URL_MAX_LENGTH = 1000
+GPU_HOURS_MAX_DIGITS = 10
+GPU_HOURS_DECIMAL_PLACES = 2
+# The largest amount a numeric(10, 2) column holds: 99,999,999.99.
+GPU_HOURS_MAX = Decimal(10) ** (GPU_HOURS_MAX_DIGITS - GPU_HOURS_DECIMAL_PLACES) - Decimal(
+    1
+).scaleb(-GPU_HOURS_DECIMAL_PLACES)
+
 
 class ReproductionQuerySet(TeamScopedQuerySet):
     def open(self) -> Self:
@@ -62,7 +74,9 @@ class Reproduction(models.Model):
     compute_budget_gpu_hours = models.DecimalField(
         max_digits=10, decimal_places=2, null=True, blank=True
     )
-    compute_spent_gpu_hours = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    compute_spent_gpu_hours = models.DecimalField(
+        max_digits=GPU_HOURS_MAX_DIGITS, decimal_places=GPU_HOURS_DECIMAL_PLACES, default=0
+    )
     created_at = models.DateTimeField(default=timezone.now)
     accepted_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -172,8 +186,10 @@ class ResultLog(models.Model):
     reproduced_value = models.FloatField()
     seeds = models.JSONField(default=list, blank=True, help_text="Seeds used, e.g. [0, 1, 2].")
     spread = models.FloatField(null=True, blank=True, help_text="Std. dev. over seeds.")
-    compute_gpu_hours = models.DecimalField(max_digits=10, decimal_places=2, default=0)
-    run_url = models.URLField(max_length=1000, blank=True)
+    compute_gpu_hours = models.DecimalField(
+        max_digits=GPU_HOURS_MAX_DIGITS, decimal_places=GPU_HOURS_DECIMAL_PLACES, default=0
+    )
+    run_url = models.URLField(max_length=RUN_URL_MAX_LENGTH, blank=True)
     note = models.TextField(blank=True)
     logged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

@@ -30,6 +30,7 @@ from pipeline.claims.llm import LLMConfig
 from tracker.papers.models import Paper
 from tracker.reproductions.models import (
     FINISHED_STATUSES,
+    GPU_HOURS_MAX,
     OPEN_STATUSES,
     Claim,
     ClaimDraft,
@@ -297,6 +298,20 @@ def result_log(
         raise ValidationError("That claim is not one of this paper's claims.")
     if compute_gpu_hours < 0:
         raise ValidationError("Compute cannot be negative.")
+    # The row lock makes the check and the addition one step, so two results logged at once
+    # cannot together push the total past what its column holds (the write would fail).
+    spent = (
+        Reproduction.objects.select_for_update()
+        .values_list("compute_spent_gpu_hours", flat=True)
+        .get(pk=reproduction.pk)
+    )
+    if spent + compute_gpu_hours > GPU_HOURS_MAX:
+        raise ValidationError(
+            {
+                "compute_gpu_hours": f"With {spent:,} GPU-hours already spent, this would take "
+                f"the total past the {GPU_HOURS_MAX:,} GPU-hours a reproduction can record."
+            }
+        )
     result = ResultLog.objects.create(
         reproduction=reproduction,
         claim=claim,
