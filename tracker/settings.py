@@ -170,6 +170,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# A team invitation link works this long; a stale link in an old mailbox grants nothing.
+INVITATION_TTL_DAYS: int = _read("INVITATION_TTL_DAYS", env.int, 7)
 
 # --- I18N / time ------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

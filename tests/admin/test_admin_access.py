@@ -139,7 +139,7 @@ def test_invitation_link_joins_the_team(cast: Cast, curator: Client) -> None:
     assert client.get(url).status_code == 200
     assert client.post(url).status_code == 302
     assert Membership.objects.get(user=erin).team == cast.vision
-    assert client.post(url).status_code == 404  # used once
+    assert client.post(url).status_code == 403  # used once
 
 
 @pytest.mark.parametrize("path", ["/admin/", "/admin/papers/paper/"])

@@ -80,7 +80,15 @@ class MembershipAdmin(ScopedModelAdmin):
 
 @admin.register(Invitation)
 class InvitationAdmin(ScopedModelAdmin):
-    list_display = ["email", "team", "role", "invited_by", "created_at", "accepted_at"]
+    list_display = [
+        "email",
+        "team",
+        "role",
+        "invited_by",
+        "created_at",
+        "expires_at",
+        "accepted_at",
+    ]
     list_filter = ["team", "role"]
     list_select_related = ["team", "invited_by"]
     search_fields = ["email"]
