@@ -13,6 +13,7 @@ from django.test import Client
 from tests.conftest import Cast, client_for
 from tests.factories import UserFactory
 from tracker.teams.models import Invitation, Membership, Role
+from tracker.teams.services import membership_set_role
 
 SENT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -135,3 +136,23 @@ def test_eight_accepts_at_once_give_one_membership_and_seven_plain_refusals(
     assert sorted(status for status, _ in answers) == [302] + [403] * 7
     assert all("This invitation has already been used." in body for s, body in answers if s == 403)
     assert Membership.objects.filter(team=cast.vision, user=erin).count() == 1
+
+
+def test_a_curator_renews_an_expired_invitation_and_only_the_new_link_works(
+    cast: Cast,
+) -> None:
+    invitation = _invite(cast, "erin@example.org", role=Role.MEMBER)
+    old_url = _url(invitation)
+
+    with time_machine.travel(SENT + timedelta(days=30), tick=False):
+        membership_set_role(team=cast.vision, user=cast.ada, role=Role.CURATOR)
+        response = client_for(cast.ada).post(
+            "/admin/teams/invitation/",
+            {"action": "renew", "_selected_action": [invitation.pk]},
+        )
+        assert response.status_code == 302
+        invitation.refresh_from_db()
+        erin = client_for(UserFactory(username="erin"))
+        assert erin.post(old_url).status_code == 404
+        assert erin.post(_url(invitation)).status_code == 302
+    assert Membership.objects.get(user__username="erin").team == cast.vision

@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from tracker.teams.access import curated_team_ids, curated_users
 from tracker.teams.admin_scope import ScopedModelAdmin
 from tracker.teams.models import ApiToken, Invitation, Membership, Team
-from tracker.teams.services import membership_remove, membership_set_role
+from tracker.teams.services import invitations_renew, membership_remove, membership_set_role
 
 User = get_user_model()
 
@@ -94,6 +94,13 @@ class InvitationAdmin(ScopedModelAdmin):
     search_fields = ["email"]
     fields = ["team", "email", "role", "accept_link", "invited_by", "accepted_at"]
     readonly_fields = ["accept_link", "invited_by", "accepted_at"]
+
+    actions = ["renew"]
+
+    @admin.action(description="Renew: a new link with a new expiry (the old link stops working)")
+    def renew(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
+        renewed = invitations_renew(queryset)
+        self.message_user(request, f"{renewed} invitation(s) renewed; send the new links.")
 
     @admin.display(description="Link to send")
     def accept_link(self, invitation: Invitation) -> str:

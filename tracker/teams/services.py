@@ -8,7 +8,7 @@ from datetime import datetime
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser, Group, Permission
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -122,6 +122,20 @@ def invitation_accept(invitation: Invitation, user: AbstractUser) -> Membership:
     # An invitation never demotes: a curator who follows a member invitation stays curator.
     role = Role.CURATOR if existing and existing.is_curator else invitation.role
     return membership_set_role(team=invitation.team, user=user, role=role)
+
+
+def invitations_renew(invitations: QuerySet[Invitation]) -> int:
+    """Give open invitations a new link and a new time to live; the old links stop working.
+
+    An expired invitation still holds its (team, email) slot, so renewing it is how a
+    curator invites the same address again."""
+    renewed = 0
+    for invitation in invitations.filter(accepted_at__isnull=True):
+        invitation.token = secrets.token_urlsafe()
+        invitation.created_at = timezone.now()
+        invitation.save(update_fields=["token", "created_at"])
+        renewed += 1
+    return renewed
 
 
 @transaction.atomic
