@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -84,3 +86,60 @@ def test_an_llm_endpoint_without_a_model_names_the_variable(tmp_path: Path) -> N
     result = manage_check(tmp_path, DEBUG="1", LLM_BASE_URL="http://127.0.0.1:11434/v1")
     assert result.returncode != 0
     assert "LLM_MODEL" in result.stderr
+def settings_of(settings_file: Path, names: list[str], **env: str) -> dict[str, str]:
+    """The named settings as a fresh process computes them from `env` (and the .env file
+    beside the settings' package), without touching this process's environment."""
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "VAR_DIR", "HTTPS"}
+    }
+    script = (
+        "import json, runpy, sys\n"
+        "values = runpy.run_path(sys.argv[1])\n"
+        "print(json.dumps({name: str(values[name]) for name in sys.argv[2:]}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(settings_file), *names],
+        cwd=settings_file.parent.parent,
+        env=clean | env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])  # type: ignore[no-any-return]
+
+
+SETTINGS_FILE = ROOT / "tracker" / "settings.py"
+
+
+def test_hsts_lasts_a_year_when_https_is_on(tmp_path: Path) -> None:
+    production = {"DEBUG": "0", "SECRET_KEY": "x" * 50, "VAR_DIR": str(tmp_path)}
+    seconds = settings_of(SETTINGS_FILE, ["SECURE_HSTS_SECONDS"], **production)
+    assert seconds == {"SECURE_HSTS_SECONDS": "31536000"}
+    chosen = settings_of(
+        SETTINGS_FILE, ["SECURE_HSTS_SECONDS"], **production, SECURE_HSTS_SECONDS="600"
+    )
+    assert chosen == {"SECURE_HSTS_SECONDS": "600"}
+    plain_http = settings_of(SETTINGS_FILE, ["SECURE_HSTS_SECONDS"], **production, HTTPS="0")
+    assert plain_http == {"SECURE_HSTS_SECONDS": "0"}
+
+
+def test_var_dir_in_the_env_file_places_the_database_and_broker(tmp_path: Path) -> None:
+    """The checkout's .env is read before any path is derived from VAR_DIR."""
+    checkout = tmp_path / "checkout"
+    (checkout / "tracker").mkdir(parents=True)
+    shutil.copy(SETTINGS_FILE, checkout / "tracker" / "settings.py")
+    var_dir = tmp_path / "elsewhere"
+    (checkout / ".env").write_text(f"DEBUG=1\nVAR_DIR={var_dir}\n")
+
+    values = settings_of(
+        checkout / "tracker" / "settings.py", ["VAR_DIR", "DATABASES", "STATIC_ROOT"]
+    )
+
+    assert values["VAR_DIR"] == str(var_dir)
+    assert str(var_dir / "tracker.sqlite3") in values["DATABASES"]
+    assert values["STATIC_ROOT"] == str(var_dir / "static")
+    assert (var_dir / "broker" / "queue").is_dir()
+    assert not (checkout / "var").exists()

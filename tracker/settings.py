@@ -17,10 +17,11 @@ from celery.schedules import crontab
 from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# After .env is read, so VAR_DIR there counts like every other variable.
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 CONFIG_ERRORS: list[tuple[str, str]] = []
 
@@ -175,6 +176,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# A team invitation link works this long; a stale link in an old mailbox grants nothing.
+INVITATION_TTL_DAYS: int = _read("INVITATION_TTL_DAYS", env.int, 7)
 
 # --- I18N / time ------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -204,7 +207,10 @@ _HTTPS: bool = _read("HTTPS", env.bool, not DEBUG)
 SESSION_COOKIE_SECURE = _HTTPS
 CSRF_COOKIE_SECURE = _HTTPS
 SECURE_SSL_REDIRECT: bool = _read("SECURE_SSL_REDIRECT", env.bool, False)
-SECURE_HSTS_SECONDS: int = _read("SECURE_HSTS_SECONDS", env.int, 0 if DEBUG else 3600)
+# A year, the usual max-age, whenever the site is served over HTTPS; 0 sends no header.
+SECURE_HSTS_SECONDS: int = _read(
+    "SECURE_HSTS_SECONDS", env.int, 365 * 24 * 60 * 60 if _HTTPS else 0
+)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = False
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _HTTPS else None
 # W008: a proxy in front terminates TLS and redirects; the app would redirect health checks.

@@ -106,24 +106,6 @@ def test_curator_sees_only_their_teams_rows(cast: Cast, curator: Client) -> None
     assert [t.name for t in teams] == ["Vision"]
 
 
-def test_curator_manages_members_of_their_team_only(cast: Cast, curator: Client) -> None:
-    newcomer = UserFactory(username="dora")
-    response = curator.post(
-        "/admin/teams/membership/add/",
-        {"team": cast.language.pk, "user": newcomer.pk, "role": Role.MEMBER},
-    )
-    assert response.status_code == 200  # the form refuses a team she does not curate
-    assert not Membership.objects.filter(user=newcomer).exists()
-
-    response = curator.post(
-        "/admin/teams/membership/add/",
-        {"team": cast.vision.pk, "user": newcomer.pk, "role": Role.CURATOR},
-    )
-    assert response.status_code == 302
-    newcomer.refresh_from_db()
-    assert newcomer.is_staff
-
-
 def test_invitation_link_joins_the_team(cast: Cast, curator: Client) -> None:
     response = curator.post(
         "/admin/teams/invitation/add/",
@@ -139,19 +121,10 @@ def test_invitation_link_joins_the_team(cast: Cast, curator: Client) -> None:
     assert client.get(url).status_code == 200
     assert client.post(url).status_code == 302
     assert Membership.objects.get(user=erin).team == cast.vision
-    assert client.post(url).status_code == 404  # used once
+    assert client.post(url).status_code == 403  # used once
 
 
 @pytest.mark.parametrize("path", ["/admin/", "/admin/papers/paper/"])
 def test_anonymous_is_sent_to_log_in(client: Client, db: None, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 302
-
-
-def test_curator_finds_users_to_add_through_the_autocomplete(cast: Cast, curator: Client) -> None:
-    response = curator.get(
-        "/admin/autocomplete/",
-        {"app_label": "teams", "model_name": "membership", "field_name": "user", "term": "car"},
-    )
-    assert response.status_code == 200
-    assert [r["text"] for r in response.json()["results"]] == ["carol"]

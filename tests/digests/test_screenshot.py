@@ -57,28 +57,30 @@ def test_preview_page_shows_the_email_in_the_portal(cast, live_server) -> None: 
     from playwright.sync_api import expect, sync_playwright
 
     build_week(cast)
-    client = Client()
-    client.force_login(cast.ada)
     out = Path(settings.VAR_DIR) / "screenshots" / "digest-preview-page.png"
     out.parent.mkdir(parents=True, exist_ok=True)
-    with time_machine.travel(NOW, tick=True), sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1100, "height": 900})
-            context.add_cookies(
-                [
-                    {
-                        "name": settings.SESSION_COOKIE_NAME,
-                        "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                        "url": live_server.url,
-                    }
-                ]
-            )
-            page = context.new_page()
-            page.goto(live_server.url + reverse("digests:preview"))
-            expect(page.get_by_text("5 new papers in 2 topics").first).to_be_visible()
-            frame = page.frame_locator("iframe")
-            expect(frame.get_by_text("LoRA without regret")).to_be_visible()
-            page.screenshot(path=str(out))
-        finally:
-            browser.close()
+    with time_machine.travel(NOW, tick=True):
+        # Signed in inside the frozen week: a session from the real clock may have expired.
+        client = Client()
+        client.force_login(cast.ada)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            try:
+                context = browser.new_context(viewport={"width": 1100, "height": 900})
+                context.add_cookies(
+                    [
+                        {
+                            "name": settings.SESSION_COOKIE_NAME,
+                            "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                            "url": live_server.url,
+                        }
+                    ]
+                )
+                page = context.new_page()
+                page.goto(live_server.url + reverse("digests:preview"))
+                expect(page.get_by_text("5 new papers in 2 topics").first).to_be_visible()
+                frame = page.frame_locator("iframe")
+                expect(frame.get_by_text("LoRA without regret")).to_be_visible()
+                page.screenshot(path=str(out))
+            finally:
+                browser.close()

@@ -339,6 +339,7 @@ def test_send_digests_for_one_user_leaves_the_others_due(cast, smtp) -> None:
         assert [c.user_id for c in digests_claim_due(NOW + timedelta(minutes=1))] == [cast.ben.pk]
 
 
+@time_machine.travel(NOW, tick=False)  # the command reads the clock; the week is NOW's
 def test_send_digests_now_and_dry_run(cast, smtp) -> None:
     build_week(cast)
     out = StringIO()
@@ -354,5 +355,6 @@ def test_send_digests_now_and_dry_run(cast, smtp) -> None:
         "carol@example.org",
     ]
     assert "3 sent" in out.getvalue()
+    assert set(DigestSend.objects.values_list("week", flat=True)) == {week_key()}
     call_command("send_digests", "--now", stdout=StringIO())
     assert len(smtp.handler.envelopes) == 3

@@ -20,8 +20,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_settings_page_shows_defaults_and_saves_a_new_schedule(cast) -> None:
-    client = client_for(cast.ben)
     with time_machine.travel(NOW - timedelta(days=2), tick=False):
+        # Signed in inside the frozen week: a session from the real clock may have expired.
+        client = client_for(cast.ben)
         page = client.get(reverse("digests:settings"))
         assert page.status_code == 200
         assert b"Next digest: Monday 30 November, 08:00 (UTC)" in page.content
@@ -56,8 +57,8 @@ def test_turning_the_digest_off_clears_the_schedule(cast) -> None:
 
 def test_preview_shows_the_html_exactly_as_it_would_be_sent(cast) -> None:
     build_week(cast)
-    client = client_for(cast.ada)
     with time_machine.travel(NOW, tick=False):
+        client = client_for(cast.ada)
         page = client.get(reverse("digests:preview"))
         email = client.get(reverse("digests:preview_email"))
         text = client.get(reverse("digests:preview_email") + "?part=text")

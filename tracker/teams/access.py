@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http import HttpRequest
 
@@ -76,3 +77,13 @@ def curated_teams(request: HttpRequest) -> Any:
     if user.is_superuser:
         return Team.objects.all()
     return Team.objects.filter(pk__in=curated_team_ids(request))
+
+
+def curated_users(request: HttpRequest) -> Any:
+    """The accounts the request's user may see in the admin: members of the teams they
+    curate (everyone for a superuser). New people join through an invitation by email."""
+    users = get_user_model().objects.all()
+    if request.user.is_superuser:
+        return users
+    members = Membership.objects.filter(team_id__in=curated_team_ids(request))
+    return users.filter(pk__in=members.values("user_id"))

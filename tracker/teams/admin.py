@@ -6,14 +6,14 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from tracker.teams.access import curated_team_ids
+from tracker.teams.access import curated_team_ids, curated_users
 from tracker.teams.admin_scope import ScopedModelAdmin
 from tracker.teams.models import ApiToken, Invitation, Membership, Team
-from tracker.teams.services import membership_remove, membership_set_role
+from tracker.teams.services import invitations_renew, membership_remove, membership_set_role
 
 User = get_user_model()
 
@@ -80,12 +80,27 @@ class MembershipAdmin(ScopedModelAdmin):
 
 @admin.register(Invitation)
 class InvitationAdmin(ScopedModelAdmin):
-    list_display = ["email", "team", "role", "invited_by", "created_at", "accepted_at"]
+    list_display = [
+        "email",
+        "team",
+        "role",
+        "invited_by",
+        "created_at",
+        "expires_at",
+        "accepted_at",
+    ]
     list_filter = ["team", "role"]
     list_select_related = ["team", "invited_by"]
     search_fields = ["email"]
     fields = ["team", "email", "role", "accept_link", "invited_by", "accepted_at"]
     readonly_fields = ["accept_link", "invited_by", "accepted_at"]
+
+    actions = ["renew"]
+
+    @admin.action(description="Renew: a new link with a new expiry (the old link stops working)")
+    def renew(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
+        renewed = invitations_renew(queryset)
+        self.message_user(request, f"{renewed} invitation(s) renewed; send the new links.")
 
     @admin.display(description="Link to send")
     def accept_link(self, invitation: Invitation) -> str:
@@ -112,7 +127,24 @@ admin.site.unregister(User)
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
-    """Curators may look users up (to add one to a team); only superusers change accounts."""
+    """Curators may look up the members of the teams they curate (to give one a role in
+    another of them); only superusers see every account and change accounts."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        # Also the autocomplete's source, so a search never reaches other teams' people.
+        queryset: QuerySet[Any] = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(pk__in=curated_users(request).values("pk"))
+
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Any:
+        user = super().get_object(request, object_id, from_field)
+        if user is None:
+            # Not found and not theirs look the same: neither says whether the account exists.
+            raise Http404("No such user.")
+        return user
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser

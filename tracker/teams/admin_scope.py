@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import get_fields_from_path
+from django.contrib.auth import get_user_model
 from django.db.models import ForeignKey, QuerySet
 from django.http import HttpRequest
 
-from tracker.teams.access import curated_team_ids
+from tracker.teams.access import curated_team_ids, curated_users
 from tracker.teams.models import Team
 
 
@@ -29,9 +32,26 @@ class TeamScopedAdminMixin:
     def formfield_for_foreignkey(
         self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
     ) -> Any:
-        if db_field.related_model is Team and not request.user.is_superuser:
-            kwargs["queryset"] = Team.objects.filter(pk__in=curated_team_ids(request))
+        if not request.user.is_superuser:
+            if db_field.related_model is Team:
+                kwargs["queryset"] = Team.objects.filter(pk__in=curated_team_ids(request))
+            elif db_field.related_model is get_user_model():
+                # Otherwise a curator could add any account by id and then read it.
+                kwargs["queryset"] = curated_users(request)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+
+    def get_list_filter(self, request: HttpRequest) -> Sequence[Any]:
+        filters: Sequence[Any] = super().get_list_filter(request)  # type: ignore[misc]
+        if request.user.is_superuser:
+            return filters
+        # A related filter lists every row of its model, other teams' names included; for
+        # a curator it lists only what the rows they may see point to.
+        return [
+            (name, admin.RelatedOnlyFieldListFilter)
+            if isinstance(name, str) and get_fields_from_path(self.model, name)[-1].is_relation  # type: ignore[attr-defined]
+            else name
+            for name in filters
+        ]
 
 
 class ScopedModelAdmin(TeamScopedAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]

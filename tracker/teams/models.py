@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime, timedelta
 from typing import Any, Self
 
 from django.conf import settings
@@ -64,6 +65,16 @@ class Membership(models.Model):
         return self.role == Role.CURATOR
 
 
+class InvitationQuerySet(models.QuerySet["Invitation"]):
+    def open_at(self, now: datetime) -> Self:
+        """Invitations still within their time to live at `now` (used or not)."""
+        return self.filter(created_at__gt=now - invitation_ttl())
+
+
+def invitation_ttl() -> timedelta:
+    return timedelta(days=settings.INVITATION_TTL_DAYS)
+
+
 class Invitation(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invitations")
     email = models.EmailField()
@@ -74,6 +85,8 @@ class Invitation(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     accepted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -86,6 +99,10 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} -> {self.team}"
+
+    @property
+    def expires_at(self) -> datetime:
+        return self.created_at + invitation_ttl()
 
 
 class TeamScopedQuerySet(models.QuerySet[Any]):

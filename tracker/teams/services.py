@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser, Group, Permission
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -74,18 +75,67 @@ def membership_remove(membership: Membership) -> None:
     user_admin_access_sync(user)
 
 
+class InvitationRefused(Exception):
+    """An invitation that cannot be accepted; the message is shown to the user as it is."""
+
+
+def invitation_refusal(invitation: Invitation, user: AbstractUser, now: datetime) -> str | None:
+    """Why this user may not accept this invitation now, or None when they may."""
+    if invitation.accepted_at is not None:
+        return "This invitation has already been used."
+    if invitation.expires_at <= now:
+        return "This invitation has expired. Ask a curator of the team for a new one."
+    # The link alone proves nothing: it may have been forwarded or leaked. The account
+    # must own the address the curator invited.
+    if not user.email or user.email.casefold() != invitation.email.casefold():
+        return (
+            "This invitation was sent to another email address. "
+            "Sign in with the account that uses that address."
+        )
+    return None
+
+
 @transaction.atomic
 def invitation_accept(invitation: Invitation, user: AbstractUser) -> Membership:
-    """Join the invitation's team with its role; an invitation is used once."""
-    claimed = Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True).update(
-        accepted_at=timezone.now()
+    """Join the invitation's team with its role; an invitation is used once, by its addressee.
+
+    Raises InvitationRefused with a message for the user when the invitation is used,
+    expired or addressed to someone else.
+    """
+    now = timezone.now()
+    refusal = invitation_refusal(invitation, user, now)
+    if refusal:
+        raise InvitationRefused(refusal)
+    # The claim is one conditional UPDATE, so of several accepts at once exactly one wins;
+    # the others wait on the row, then see it taken.
+    claimed = (
+        Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True)
+        .open_at(now)
+        .update(accepted_at=now)
     )
     if not claimed:
-        raise ValueError("This invitation has already been used.")
+        invitation.refresh_from_db(fields=["accepted_at"])
+        raise InvitationRefused(
+            invitation_refusal(invitation, user, now) or "This invitation has already been used."
+        )
     existing = Membership.objects.filter(team=invitation.team, user=user).first()
     # An invitation never demotes: a curator who follows a member invitation stays curator.
     role = Role.CURATOR if existing and existing.is_curator else invitation.role
     return membership_set_role(team=invitation.team, user=user, role=role)
+
+
+def invitations_renew(invitations: QuerySet[Invitation]) -> int:
+    """Give open invitations a new link and a new time to live; the old links stop working.
+
+    An expired invitation still holds its (team, email) slot, so renewing it is how a
+    curator invites the same address again."""
+    renewed = 0
+    for invitation in invitations.filter(accepted_at__isnull=True):
+        invitation.token = secrets.token_urlsafe()
+        invitation.created_at = timezone.now()
+        invitation.save(update_fields=["token", "created_at"])
+        renewed += 1
+    return renewed
 
 
 @transaction.atomic
