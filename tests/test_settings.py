@@ -86,6 +86,8 @@ def test_an_llm_endpoint_without_a_model_names_the_variable(tmp_path: Path) -> N
     result = manage_check(tmp_path, DEBUG="1", LLM_BASE_URL="http://127.0.0.1:11434/v1")
     assert result.returncode != 0
     assert "LLM_MODEL" in result.stderr
+
+
 def settings_of(settings_file: Path, names: list[str], **env: str) -> dict[str, str]:
     """The named settings as a fresh process computes them from `env` (and the .env file
     beside the settings' package), without touching this process's environment."""
