@@ -11,6 +11,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,7 +24,7 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 
 from tests.conftest import Cast, client_for
-from tests.listeners import HTTP_500, SSH_BANNER, Listener, closed_port
+from tests.listeners import HTTP_500, SSH_BANNER, Listener, blackhole, closed_port
 from tracker.papers.models import Paper
 from workers.harvest import fetch
 from workers.harvest.errors import HarvestError, RefusedURLError
@@ -377,3 +378,38 @@ def test_the_backslash_url_pasted_by_a_member_reaches_nothing(target: Listener, 
     assert "cannot be fetched" in str(response.context["form"].errors["id_or_url"])
     assert "cannot be fetched" in _command_error(url)
     assert not target.reached and not Paper.objects.exists()
+
+
+# --- adding a paper while arXiv is unreachable ------------------------------------------------
+
+
+@pytest.mark.parametrize("arxiv_port", ["closed", "silent"])
+def test_add_paper_fails_within_seconds_when_arxiv_cannot_be_reached(
+    arxiv_port: str, settings: Any, cast: Cast, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A person waiting on the form gets a plain answer in seconds, not the harvest's retries
+    and a raw ConnectionPool error. 'silent' accepts connections and never answers."""
+    settings.FETCH_TIMEOUT_SECONDS = 8.0
+    settings.HARVEST_RETRY_ATTEMPTS = 2
+    settings.ARXIV_DELAY_SECONDS = 3.0
+    monkeypatch.setattr(fetch, "sleep", time.sleep)  # the gate's real waits count too
+    client = client_for(cast.ben)
+    # Warm up: the first request of a process imports the harvest code and compiles templates.
+    assert client.post(reverse("papers:add"), {"id_or_url": "not a thing"}).status_code == 400
+    with blackhole() as silent:
+        port = silent if arxiv_port == "silent" else closed_port()
+        settings.ARXIV_API_URL = f"http://127.0.0.1:{port}/api/query"
+        started = time.monotonic()
+        response = client.post(reverse("papers:add"), {"id_or_url": "2401.01234"})
+        elapsed = time.monotonic() - started
+        # The command comes right after, so it also waits for the politeness gate.
+        started = time.monotonic()
+        assert "cannot reach arxiv.org" in _command_error("arXiv:2401.01234v2")
+        elapsed_command = time.monotonic() - started
+
+    assert response.status_code == 400
+    assert "cannot reach arxiv.org" in str(response.context["form"].errors["id_or_url"])
+    assert "ConnectionPool" not in response.content.decode()
+    print(f"add a paper, arXiv {arxiv_port}: form {elapsed:.2f}s, command {elapsed_command:.2f}s")
+    assert elapsed < 5.0 and elapsed_command < 5.0, (elapsed, elapsed_command)
+    assert not Paper.objects.exists()
