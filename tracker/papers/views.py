@@ -12,7 +12,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from tracker.core.export import export_format, paper_bibtex, papers_export
-from tracker.papers.forms import AddPaperForm
+from tracker.papers.forms import AddPaperForm, DayField
 from tracker.papers.links import code_links
 from tracker.papers.models import Paper, PaperKind, PaperSource, PaperVersion
 from tracker.papers.search import SearchFilters, SearchHit, search, similar_papers
@@ -123,8 +123,8 @@ SEARCH_RESULTS = 30
 
 class SearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=500, label="Words or a question")
-    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = DayField()
+    date_to = DayField()
     category = forms.CharField(required=False, max_length=32)
     topic = forms.ModelChoiceField(
         queryset=Topic.objects.active().order_by("label"), required=False, empty_label="any topic"
@@ -165,6 +165,8 @@ def paper_search(request: HttpRequest) -> HttpResponse:
             "topic_choices": topic_choices,
             "export_query": query.urlencode(),
         },
+        # A filter that cannot be read is the asker's mistake, shown on the form (CSV too).
+        status=400 if form.is_bound and not form.is_valid() else 200,
     )
 
 
