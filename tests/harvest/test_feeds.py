@@ -22,7 +22,7 @@ from tracker.papers.models import (
 from tracker.papers.services import source_create
 from workers.harvest.errors import HarvestError, RefusedURLError
 from workers.harvest.feeds import feed_url_validate, html_to_text
-from workers.harvest.fetch import FETCH_FAILED, url_check
+from workers.harvest.fetch import FETCH_FAILED, safe_get
 from workers.harvest.run import source_harvest
 
 pytestmark = pytest.mark.django_db
@@ -161,7 +161,7 @@ def test_feed_url_on_loopback_is_refused_unless_allowed(
 )
 def test_private_addresses_and_other_schemes_are_refused(url: str) -> None:
     with pytest.raises(RefusedURLError):
-        url_check(url)
+        safe_get(url)
 
 
 def test_feed_url_validation(feeds: dict[str, bytes]) -> None:

@@ -413,3 +413,12 @@ def test_add_paper_fails_within_seconds_when_arxiv_cannot_be_reached(
     print(f"add a paper, arXiv {arxiv_port}: form {elapsed:.2f}s, command {elapsed_command:.2f}s")
     assert elapsed < 5.0 and elapsed_command < 5.0, (elapsed, elapsed_command)
     assert not Paper.objects.exists()
+
+
+def test_an_at_sign_past_the_host_is_an_ordinary_url(
+    serve: Callable[..., ThreadingHTTPServer], public_127_0_0_2: None
+) -> None:
+    """Blogs live at https://medium.com/@lab/...: only a user@ before the host is refused."""
+    site = serve("127.0.0.2")
+    site.routes["/@lab/post-%C3%A9?ref=@x"] = (200, {}, b"post")  # type: ignore[attr-defined]
+    assert safe_get(f"http://127.0.0.2:{site.server_port}/@lab/post-é?ref=@x").body == b"post"
