@@ -422,3 +422,26 @@ def test_an_at_sign_past_the_host_is_an_ordinary_url(
     site = serve("127.0.0.2")
     site.routes["/@lab/post-%C3%A9?ref=@x"] = (200, {}, b"post")  # type: ignore[attr-defined]
     assert safe_get(f"http://127.0.0.2:{site.server_port}/@lab/post-é?ref=@x").body == b"post"
+
+
+def test_ipv6_loopback_is_refused_unless_allowed(settings: Any) -> None:
+    try:
+        listener = Listener("::1")
+    except OSError as exc:
+        pytest.skip(f"no IPv6 loopback on this machine: {exc}")
+    with listener:
+        port = listener.port
+        for url in (
+            f"http://[::1]:{port}/",
+            f"http://[0:0::1]:{port}/",
+            f"http://[::1%25lo]:{port}/",
+        ):
+            with pytest.raises(RefusedURLError):
+                safe_get(url)
+        assert not listener.reached
+        # Allowed (as in tests), the pinned connection reaches it over IPv6 all the same.
+        settings.FETCH_ALLOW_PRIVATE = True
+        with pytest.raises(HarvestError, match=FETCH_FAILED):
+            safe_get(f"http://[::1]:{port}/")
+        assert listener.received.startswith(b"GET / HTTP/1.1")
+        assert f"Host: [::1]:{port}".encode() in listener.received
