@@ -445,3 +445,36 @@ def test_ipv6_loopback_is_refused_unless_allowed(settings: Any) -> None:
             safe_get(f"http://[::1]:{port}/")
         assert listener.received.startswith(b"GET / HTTP/1.1")
         assert f"Host: [::1]:{port}".encode() in listener.received
+
+
+@pytest.fixture
+def stuck_dns(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A name whose lookup hangs (a resolver that never answers) until the test ends."""
+    release = threading.Event()
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "stuck.example":
+            release.wait(60)
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return REAL_GETADDRINFO(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield "stuck.example"
+    release.set()
+
+
+@pytest.mark.parametrize("what", ["arxiv", "page"])
+def test_add_paper_fails_within_seconds_when_the_name_lookup_hangs(
+    what: str, stuck_dns: str, settings: Any
+) -> None:
+    """Socket timeouts do not cover the lookup; the person waiting is answered all the same."""
+    settings.FETCH_TIMEOUT_SECONDS = 20.0
+    settings.ARXIV_API_URL = f"http://{stuck_dns}/api/query"
+    text = "2401.01234" if what == "arxiv" else f"https://{stuck_dns}/report"
+    started = time.monotonic()
+    message = _command_error(text)
+    elapsed = time.monotonic() - started
+    assert message == (
+        "cannot reach arxiv.org; try again later" if what == "arxiv" else FETCH_FAILED
+    )
+    assert elapsed < 5.0, elapsed

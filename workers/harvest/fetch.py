@@ -15,8 +15,10 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, copy_context
 from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
@@ -97,6 +99,25 @@ def _timeout() -> float:
     if left <= 0:
         raise TransientHarvestError("out of time")
     return min(settings.FETCH_TIMEOUT_SECONDS, left)
+
+
+# Socket timeouts do not cover the name lookup, which blocks for as long as the system's
+# resolver likes. When a person is waiting, blocking calls run here and are abandoned at the
+# deadline; the few threads bound what abandoned lookups can pile up.
+_waiting_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fetch-interactive")
+
+
+def _within_deadline(call: Callable[[], T]) -> T:
+    """`call()`, given up at the interactive deadline (TransientHarvestError) if one is set."""
+    left = _time_left()
+    if left is None:
+        return call()
+    future = _waiting_pool.submit(copy_context().run, call)
+    try:
+        return future.result(timeout=max(left, 0.0))
+    except FutureTimeout as exc:
+        future.cancel()
+        raise TransientHarvestError("out of time (name lookup or connection pending)") from exc
 
 
 def politeness_wait(key: str = "arxiv", interval: float | None = None) -> None:
@@ -275,7 +296,9 @@ def _resolve(target: Target) -> str:
     FETCH_ALLOW_PRIVATE is on every address it has must be public (a name with one private
     address among public ones is refused, not raced)."""
     try:
-        infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+        infos = _within_deadline(
+            lambda: socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+        )
     except (OSError, UnicodeError) as exc:
         raise TransientHarvestError(f"cannot resolve {target.host}: {exc}") from exc
     addresses = [str(info[4][0]).split("%", 1)[0] for info in infos]
@@ -398,7 +421,7 @@ def polite_request(
     for attempt in range(1, attempts + 1):
         try:
             politeness_wait(gate)
-            return parse(http_get(url, params=params))
+            return parse(_within_deadline(lambda: http_get(url, params=params)))
         except TransientHarvestError as exc:
             if attempt == attempts:
                 raise
