@@ -17,7 +17,7 @@ class DayField(forms.DateField):
     """A date picked to filter papers by, between FIRST_DAY and LAST_DAY."""
 
     default_validators = [
-        MinValueValidator(FIRST_DAY, message=f"Pick a day after {FIRST_DAY:%Y}."),
+        MinValueValidator(FIRST_DAY, message=f"Pick a day from {FIRST_DAY.year} on."),
         MaxValueValidator(LAST_DAY, message=f"Pick a day before {LAST_DAY.year + 1}."),
     ]
 
