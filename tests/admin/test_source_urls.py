@@ -10,9 +10,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 
-from tests.listeners import Listener
+from tests.listeners import HTTP_500, SSH_BANNER, Listener, closed_port
 from tracker.papers.models import HarvestRun, RunStatus, Source, SourceKind
 from workers.harvest.errors import HarvestError
+from workers.harvest.fetch import FETCH_FAILED
 from workers.harvest.run import source_harvest
 
 pytestmark = pytest.mark.django_db
@@ -72,3 +73,20 @@ def test_a_source_saved_with_a_backslash_url_never_reaches_the_network(target: L
         source_harvest(Source.objects.get())
     assert HarvestRun.objects.get().status == RunStatus.FAILED
     assert not target.reached, target.received
+
+
+@pytest.mark.parametrize("allow_private", [False, True])
+def test_admin_feed_form_reads_the_same_for_closed_other_protocol_and_http_error_ports(
+    allow_private: bool,
+    curator: Client,
+    settings,  # type: ignore[no-untyped-def]
+) -> None:
+    settings.FETCH_ALLOW_PRIVATE = allow_private
+    errors = set()
+    with Listener(reply=SSH_BANNER) as ssh, Listener(reply=HTTP_500) as http:
+        for port in (closed_port(), ssh.port, http.port):
+            url = f"http://127.0.0.1:{port}/feed.xml"
+            response = curator.post("/admin/papers/source/add/", _feed_form(url))
+            errors.add(str(response.context["adminform"].form.errors["url"]))
+    assert len(errors) == 1 and FETCH_FAILED in errors.pop()
+    assert not Source.objects.exists()
