@@ -253,6 +253,8 @@ ARXIV_PAGE_SIZE: int = _read("ARXIV_PAGE_SIZE", env.int, 100)
 HARVEST_WINDOW_DAYS: int = _read("HARVEST_WINDOW_DAYS", env.int, 7)
 FETCH_TIMEOUT_SECONDS: float = _read("FETCH_TIMEOUT_SECONDS", env.float, 20.0)
 FETCH_MAX_BYTES: int = _read("FETCH_MAX_BYTES", env.int, 20 * 1024 * 1024)
+# When a person waits on a fetch (adding a paper), it fails within this many seconds in all.
+FETCH_INTERACTIVE_SECONDS: float = _read("FETCH_INTERACTIVE_SECONDS", env.float, 4.0)
 # Admin-entered URLs may not reach private or loopback addresses unless this is on (tests).
 FETCH_ALLOW_PRIVATE: bool = _read("FETCH_ALLOW_PRIVATE", env.bool, False)
 # A failed arXiv/OAI request is tried this many times in a run, waiting DELAY * 2**n (or the

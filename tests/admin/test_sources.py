@@ -19,7 +19,7 @@ from tests.factories import SourceFactory
 from tracker.papers.models import HarvestRun, RunStatus, Source, SourceKind
 from tracker.papers.source_checks import source_check
 from workers.harvest.errors import RefusedURLError
-from workers.harvest.fetch import safe_get
+from workers.harvest.fetch import FETCH_FAILED, safe_get
 
 OPENSEARCH = (
     b'<feed xmlns="http://www.w3.org/2005/Atom" xmlns:o="http://a9.com/-/spec/opensearch/1.1/">'
@@ -93,7 +93,11 @@ def test_arxiv_query_is_tried_and_its_error_shown(server: str, db: None) -> None
 def test_feed_is_fetched_following_redirects_within_the_size_cap(server: str) -> None:
     source_check(Source(kind=SourceKind.FEED, url=server + "/feed.xml"))
     source_check(Source(kind=SourceKind.FEED, url=server + "/moved"))
-    for path, reason in [("/huge", "byte cap"), ("/page.html", "not an RSS"), ("/x", "404")]:
+    for path, reason in [
+        ("/huge", FETCH_FAILED),
+        ("/page.html", "not an RSS"),
+        ("/x", FETCH_FAILED),
+    ]:
         with pytest.raises(ValidationError) as caught:
             source_check(Source(kind=SourceKind.FEED, url=server + path))
         assert reason in str(caught.value.message_dict["url"])

@@ -22,7 +22,7 @@ from tracker.papers.models import (
 from tracker.papers.services import source_create
 from workers.harvest.errors import HarvestError, RefusedURLError
 from workers.harvest.feeds import feed_url_validate, html_to_text
-from workers.harvest.fetch import url_check
+from workers.harvest.fetch import FETCH_FAILED, safe_get
 from workers.harvest.run import source_harvest
 
 pytestmark = pytest.mark.django_db
@@ -131,6 +131,7 @@ def test_feed_html_is_stored_as_sanitised_plain_text(feeds: dict[str, bytes]) ->
 def test_feed_url_on_loopback_is_refused_unless_allowed(
     feeds: dict[str, bytes],
     settings,  # type: ignore[no-untyped-def]
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     source = _feed_source(feeds, "/small.xml", SMALL_FEED)
     settings.FETCH_ALLOW_PRIVATE = False
@@ -140,7 +141,9 @@ def test_feed_url_on_loopback_is_refused_unless_allowed(
 
     run = HarvestRun.objects.get()
     assert run.status == RunStatus.FAILED
-    assert "private or loopback" in run.error and "FETCH_ALLOW_PRIVATE" in run.error
+    # The run says only that the fetch failed; why is in the log, for whoever runs the server.
+    assert run.error == FETCH_FAILED
+    assert "private or loopback" in caplog.text and "FETCH_ALLOW_PRIVATE" in caplog.text
     assert not Paper.objects.exists()
 
 
@@ -158,30 +161,15 @@ def test_feed_url_on_loopback_is_refused_unless_allowed(
 )
 def test_private_addresses_and_other_schemes_are_refused(url: str) -> None:
     with pytest.raises(RefusedURLError):
-        url_check(url)
+        safe_get(url)
 
 
 def test_feed_url_validation(feeds: dict[str, bytes]) -> None:
     feeds["/small.xml"] = SMALL_FEED
     base = feeds["__url__"].decode()
     assert feed_url_validate(f"{base}/small.xml").entries == 1
-    with pytest.raises(HarvestError, match="HTTP 404"):
+    with pytest.raises(HarvestError, match=FETCH_FAILED):
         feed_url_validate(f"{base}/missing.xml")
     feeds["/page.html"] = b"<html><body>not a feed</body></html>"
     with pytest.raises(HarvestError, match="not an RSS/Atom feed"):
         feed_url_validate(f"{base}/page.html")
-
-
-def test_a_name_that_resolves_to_loopback_after_the_check_is_refused(
-    feeds: dict[str, bytes],
-    settings,
-    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
-) -> None:
-    """DNS rebinding: the name passed the check, but the connection went to 127.0.0.1."""
-    from workers.harvest import fetch
-
-    feeds["/small.xml"] = SMALL_FEED
-    settings.FETCH_ALLOW_PRIVATE = False
-    monkeypatch.setattr(fetch, "url_check", lambda url: None)
-    with pytest.raises(RefusedURLError, match=r"connected to 127\.0\.0\.1"):
-        feed_url_validate(feeds["__url__"].decode() + "/small.xml")

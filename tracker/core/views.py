@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from tracker.core.heartbeat import heartbeat_last
 from tracker.core.selectors import home_summary, pipeline_progress
+from tracker.teams.forms import ApiTokenForm
 from tracker.teams.models import ApiToken
 from tracker.teams.selectors import SESSION_KEY, require_membership, team_for_user
 from tracker.teams.services import api_token_create, api_token_revoke
@@ -66,12 +67,17 @@ def tokens(request: HttpRequest) -> HttpResponse:
     """The member's API tokens in the current team: create (the key is shown once), list."""
     membership = require_membership(request)
     raw_key = None
+    status = 200
     if request.method == "POST":
-        name = (request.POST.get("name") or "").strip()[:100]
-        if not name:
-            messages.error(request, "Give the token a name, e.g. the machine or script using it.")
+        form = ApiTokenForm(request.POST)
+        if form.is_valid():
+            _, raw_key = api_token_create(
+                user=request.user, team=membership.team, name=form.cleaned_data["name"]
+            )
         else:
-            _, raw_key = api_token_create(user=request.user, team=membership.team, name=name)
+            for error in form.errors["name"]:
+                messages.error(request, error)
+            status = 400
     rows = (
         ApiToken.objects.for_team(membership.team)
         .filter(user=request.user)
@@ -81,6 +87,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
         request,
         "core/tokens.html",
         {"tokens": rows, "raw_key": raw_key, "api_base": request.build_absolute_uri("/api/")},
+        status=status,
     )
 
 

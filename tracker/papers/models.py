@@ -7,9 +7,11 @@ comments, reproductions) lives in the team-owned apps.
 from __future__ import annotations
 
 from typing import Self
+from urllib.parse import urlsplit
 
 import numpy as np
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Upper
 from django.db.models.lookups import Contains
@@ -193,6 +195,18 @@ class Source(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        # URLField lets ftp:// and the like through; a harvest fetches only http(s), so such
+        # a source would fail on every run instead of when it is saved.
+        if not self.url:
+            return
+        try:
+            scheme = urlsplit(self.url).scheme.lower()
+        except ValueError:
+            return  # malformed: the field's own validator says so
+        if scheme not in ("http", "https"):
+            raise ValidationError({"url": "Use an http:// or https:// URL."})
 
 
 class RunStatus(models.TextChoices):

@@ -2,7 +2,8 @@
 
 One result from the arXiv API for a query, one fetch of a feed URL, through the harvest's
 own fetch code: the same address rules (no private or loopback addresses unless
-FETCH_ALLOW_PRIVATE, every redirect and the connected peer checked), timeouts and size cap.
+FETCH_ALLOW_PRIVATE; each hop resolved once and connected at the address checked), timeouts
+and size cap, and the same one message for a feed URL that could not be fetched.
 """
 
 from __future__ import annotations

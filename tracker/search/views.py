@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from tracker.core.export import export_format, papers_export
+from tracker.papers.forms import DayField
 from tracker.papers.models import Paper, PaperKind
 from tracker.search.filters import SearchFilters
 from tracker.search.fusion import SearchHit, search
@@ -19,8 +20,8 @@ SEARCH_RESULTS = 30
 
 class SearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=500, label="Words or a question")
-    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = DayField()
+    date_to = DayField()
     category = forms.CharField(required=False, max_length=32)
     topic = forms.ModelChoiceField(
         queryset=Topic.objects.active().order_by("label"), required=False, empty_label="any topic"
@@ -61,6 +62,8 @@ def paper_search(request: HttpRequest) -> HttpResponse:
             "topic_choices": topic_choices,
             "export_query": query.urlencode(),
         },
+        # A filter that cannot be read is the asker's mistake, shown on the form (CSV too).
+        status=400 if form.is_bound and not form.is_valid() else 200,
     )
 
 

@@ -2,8 +2,9 @@
 
 Every response body is read in chunks and abandoned past FETCH_MAX_BYTES, so a hostile or
 broken server cannot fill the worker's memory. URLs that people enter (feeds, pasted
-pages) go through `safe_get`, which refuses private and loopback addresses unless
-FETCH_ALLOW_PRIVATE is on; the arXiv endpoints come from settings and are trusted.
+pages) go through `safe_get`, which parses each URL once, resolves its host once, refuses
+private and loopback addresses unless FETCH_ALLOW_PRIVATE is on, and connects to the address
+it checked, on every redirect; the arXiv endpoints come from settings and are trusted.
 """
 
 from __future__ import annotations
@@ -13,14 +14,21 @@ import ipaddress
 import logging
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
+from contextvars import ContextVar, copy_context
 from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import requests.certs
+import urllib3
 from django.conf import settings
 from django.core.cache import cache
+from requests.utils import requote_uri
 
 from workers.harvest.errors import HarvestError, RefusedURLError, TransientHarvestError
 
@@ -59,6 +67,59 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+# Set while someone waits on the result (a person adding a paper): the monotonic time by
+# which every fetch in the block must have answered or failed.
+_deadline: ContextVar[float | None] = ContextVar("fetch_deadline", default=None)
+
+
+@contextmanager
+def interactive(seconds: float | None = None) -> Iterator[None]:
+    """Within this block a person is waiting: one attempt per request, no retry waits, and
+    every gate wait and timeout fits in `seconds` (FETCH_INTERACTIVE_SECONDS) in all, so an
+    unreachable server fails in seconds instead of after the harvest's retries."""
+    seconds = settings.FETCH_INTERACTIVE_SECONDS if seconds is None else seconds
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def _time_left() -> float | None:
+    deadline = _deadline.get()
+    return None if deadline is None else deadline - time.monotonic()
+
+
+def _timeout() -> float:
+    """The connect and read timeout of the next request: the setting, or less when a person
+    is waiting and the block's time is running out."""
+    left = _time_left()
+    if left is None:
+        return settings.FETCH_TIMEOUT_SECONDS
+    if left <= 0:
+        raise TransientHarvestError("out of time")
+    return min(settings.FETCH_TIMEOUT_SECONDS, left)
+
+
+# Socket timeouts do not cover the name lookup, which blocks for as long as the system's
+# resolver likes. When a person is waiting, blocking calls run here and are abandoned at the
+# deadline; the few threads bound what abandoned lookups can pile up.
+_waiting_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fetch-interactive")
+
+
+def _within_deadline(call: Callable[[], T]) -> T:
+    """`call()`, given up at the interactive deadline (TransientHarvestError) if one is set."""
+    left = _time_left()
+    if left is None:
+        return call()
+    future = _waiting_pool.submit(copy_context().run, call)
+    try:
+        return future.result(timeout=max(left, 0.0))
+    except FutureTimeout as exc:
+        future.cancel()
+        raise TransientHarvestError("out of time (name lookup or connection pending)") from exc
+
+
 def politeness_wait(key: str = "arxiv", interval: float | None = None) -> None:
     """Wait for our turn: at most one request per `interval` seconds across every process
     sharing the cache. `cache.add` is atomic on Redis and on the database cache, and the
@@ -69,6 +130,9 @@ def politeness_wait(key: str = "arxiv", interval: float | None = None) -> None:
     gate = f"politeness-gate:{key}"
     # Bounded: a gate can only be held for `interval` at a time, so this ends.
     deadline = time.monotonic() + 20 * interval + 60
+    left = _time_left()
+    if left is not None:
+        deadline = min(deadline, time.monotonic() + left)
     while not cache.add(gate, "1", timeout=interval):
         if time.monotonic() > deadline:
             raise TransientHarvestError(f"politeness gate {key!r} stayed closed")
@@ -105,16 +169,11 @@ def http_get(
     params: dict[str, str | int] | None = None,
     allow_redirects: bool = True,
     max_bytes: int | None = None,
-    check_peer: bool = False,
 ) -> Response:
-    """GET with a timeout and a size cap; network failures become TransientHarvestError.
-
-    `check_peer` refuses the response, before its body is read, when the address actually
-    connected to is private: a name that resolved to a public address for `url_check` and
-    to a private one a moment later (DNS rebinding) is caught here.
-    """
+    """GET a trusted endpoint (arXiv, OAI-PMH from settings) with a timeout and a size cap;
+    network failures become TransientHarvestError. User-entered URLs go through `safe_get`."""
     limit = settings.FETCH_MAX_BYTES if max_bytes is None else max_bytes
-    timeout = settings.FETCH_TIMEOUT_SECONDS
+    timeout = _timeout()
     try:
         resp = requests.get(
             url,
@@ -131,24 +190,8 @@ def http_get(
     except requests.exceptions.RequestException as exc:
         raise HarvestError(f"bad request for {url}: {exc}") from exc
     with resp:
-        if check_peer and not settings.FETCH_ALLOW_PRIVATE:
-            _peer_check(resp)
         body = _read_capped(resp, limit)
         return Response(resp.url, resp.status_code, dict(resp.headers), body)
-
-
-def _peer_check(resp: requests.Response) -> None:
-    try:
-        peer = resp.raw._fp.fp.raw._sock.getpeername()[0]
-    except (AttributeError, OSError):
-        # Not exposed by this urllib3 (or through a proxy): url_check already vetted the name.
-        return
-    ip = ipaddress.ip_address(str(peer).split("%")[0])
-    if _address_refused(ip):
-        raise RefusedURLError(
-            f"{resp.url} connected to {ip}, a private or loopback address; "
-            "set FETCH_ALLOW_PRIVATE to allow it"
-        )
 
 
 def raise_for_status(resp: Response) -> None:
@@ -162,45 +205,194 @@ def raise_for_status(resp: Response) -> None:
         raise HarvestError(f"HTTP {resp.status} from {resp.url}")
 
 
+# --- user-entered URLs ----------------------------------------------------------------------
+
+# What a person is told when a URL they entered could not be fetched, whatever the reason: a
+# refused address, a closed port, a port that speaks something else and an HTTP error all
+# read the same, so the form cannot be used to map the network. The reason goes to the log.
+FETCH_FAILED = "could not fetch that URL"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A URL taken apart once, by this module: what is resolved and connected is what was
+    checked, never a second parser's reading of the same string."""
+
+    url: str
+    scheme: str
+    host: str  # ASCII (IDNA) name or address literal, without brackets
+    port: int
+    request_target: str  # path and query, as sent on the request line
+
+    @property
+    def host_header(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        default = 443 if self.scheme == "https" else 80
+        return host if self.port == default else f"{host}:{self.port}"
+
+
+def url_target(url: str) -> Target:
+    """Parse a user-entered URL, or raise RefusedURLError saying what is wrong with it.
+
+    Backslashes, spaces, control characters and a user:password@ are refused outright:
+    parsers disagree on where such a host ends (`http://127.0.0.1:80\\@8.8.8.8/`), and no
+    feed or report needs them. An @ further on (`https://medium.com/@lab/post`) is fine."""
+    if "\\" in url or any(ord(ch) <= 0x20 or ord(ch) == 0x7F for ch in url):
+        raise RefusedURLError(
+            "URLs with a backslash, a space or a control character cannot be fetched"
+        )
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        hostname = parts.hostname
+    except ValueError as exc:  # a port out of range, an unclosed [IPv6 ...
+        raise RefusedURLError(f"not a valid URL: {exc}") from exc
+    if "@" in parts.netloc:
+        raise RefusedURLError("URLs with a user name or password (user@host) cannot be fetched")
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise RefusedURLError("only http and https URLs can be fetched")
+    if not hostname:
+        raise RefusedURLError("not a valid URL: it names no host")
+    host = hostname.split("%", 1)[0]  # an IPv6 zone id is nobody's business on the web
+    if ":" not in host:
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError as exc:  # empty or over-long labels, 300 dots ...
+            raise RefusedURLError("not a valid URL: its host name is malformed") from exc
+        if len(host) > 253:
+            raise RefusedURLError("not a valid URL: its host name is too long")
+    path = requote_uri(parts.path or "/")
+    target = f"{path}?{requote_uri(parts.query)}" if parts.query else path
+    return Target(url, scheme, host, port or (443 if scheme == "https" else 80), target)
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one carries to the same host (mapped, 6to4, Teredo, NAT64)."""
+    if ip.ipv4_mapped:
+        return ip.ipv4_mapped
+    if ip.sixtofour:
+        return ip.sixtofour
+    if ip.teredo:
+        return ip.teredo[1]
+    if ip in NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
 def _address_refused(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = _embedded_ipv4(ip)
+        if inner is not None and _address_refused(inner):
+            return True
     return not ip.is_global or ip.is_multicast
 
 
-def url_check(url: str) -> None:
-    """Refuse what a user-entered URL must not reach. Every address the host resolves to is
-    checked, so a public name pointing at 127.0.0.1 or 10.x is refused as well."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise RefusedURLError(f"only http and https URLs can be fetched: {url!r}")
-    if settings.FETCH_ALLOW_PRIVATE:
-        return
+def _resolve(target: Target) -> str:
+    """The one address this fetch will connect to: the host is resolved once, and unless
+    FETCH_ALLOW_PRIVATE is on every address it has must be public (a name with one private
+    address among public ones is refused, not raced)."""
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise TransientHarvestError(f"cannot resolve {parts.hostname}: {exc}") from exc
-    for info in infos:
-        ip = ipaddress.ip_address(info[4][0].split("%")[0])
-        if _address_refused(ip):
-            raise RefusedURLError(
-                f"{parts.hostname} resolves to {ip}, a private or loopback address; "
-                "set FETCH_ALLOW_PRIVATE to allow it"
-            )
+        infos = _within_deadline(
+            lambda: socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+        )
+    except (OSError, UnicodeError) as exc:
+        raise TransientHarvestError(f"cannot resolve {target.host}: {exc}") from exc
+    addresses = [str(info[4][0]).split("%", 1)[0] for info in infos]
+    if not addresses:
+        raise TransientHarvestError(f"{target.host} has no address")
+    if not settings.FETCH_ALLOW_PRIVATE:
+        for address in addresses:
+            if _address_refused(ipaddress.ip_address(address)):
+                raise RefusedURLError(
+                    f"{target.host} is {address}, a private or loopback address; "
+                    "set FETCH_ALLOW_PRIVATE to allow it"
+                )
+    return addresses[0]
+
+
+def _pool(target: Target, address: str, timeout: float) -> urllib3.HTTPConnectionPool:
+    """A pool that connects to `address` and nothing else. Over TLS the certificate is still
+    checked against the name in the URL, which is also the SNI sent."""
+    limits = urllib3.Timeout(connect=timeout, read=timeout)
+    if target.scheme == "https":
+        return urllib3.HTTPSConnectionPool(
+            address,
+            target.port,
+            timeout=limits,
+            retries=False,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=CA_BUNDLE,
+            server_hostname=target.host,
+            assert_hostname=target.host,
+        )
+    return urllib3.HTTPConnectionPool(address, target.port, timeout=limits, retries=False)
+
+
+# Where trusted CAs are read from; a test may point it at its own.
+CA_BUNDLE = requests.certs.where()
+
+
+def _pinned_get(target: Target, limit: int) -> Response:
+    """One GET of `target` at the address it was vetted for, redirects not followed."""
+    address = _resolve(target)
+    pool = _pool(target, address, _timeout())
+    try:
+        resp = pool.urlopen(
+            "GET",
+            target.request_target,
+            headers={"Host": target.host_header, "User-Agent": USER_AGENT, "Accept": "*/*"},
+            redirect=False,
+            retries=False,
+            preload_content=False,
+            assert_same_host=False,
+        )
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise TransientHarvestError(f"{target.url} at {address}: {exc!r}") from exc
+    try:
+        declared = resp.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise HarvestError(f"{target.url}: {declared} bytes, over the {limit}-byte cap")
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in resp.stream(CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise HarvestError(f"{target.url}: over the {limit}-byte cap")
+            chunks.append(chunk)
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise TransientHarvestError(f"{target.url}: body cut short: {exc!r}") from exc
+    finally:
+        resp.release_conn()
+        pool.close()
+    return Response(target.url, resp.status, dict(resp.headers), b"".join(chunks))
 
 
 def safe_get(url: str) -> Response:
-    """Fetch a user-entered URL: address check on the URL and on every redirect."""
+    """Fetch a user-entered URL. Each hop is parsed, resolved once, checked and connected at
+    the checked address before a byte is sent; redirects are followed here, so each of them
+    is too. Every failure that touched the network reads FETCH_FAILED (the reason is logged);
+    a URL refused before that says what is wrong with it."""
+    target = url_target(url)
     for _ in range(MAX_REDIRECTS + 1):
-        url_check(url)
-        resp = http_get(url, allow_redirects=False, check_peer=True)
-        location = resp.headers.get("Location")
-        if resp.status in (301, 302, 303, 307, 308) and location:
-            url = urljoin(url, location)
-            continue
-        raise_for_status(resp)
-        return resp
-    raise HarvestError(f"more than {MAX_REDIRECTS} redirects from {url}")
+        try:
+            resp = _pinned_get(target, settings.FETCH_MAX_BYTES)
+            location = resp.headers.get("Location")
+            if resp.status in (301, 302, 303, 307, 308) and location:
+                target = url_target(urljoin(target.url, location))
+                continue
+            raise_for_status(resp)
+            return resp
+        except HarvestError as exc:
+            log.warning("fetch of %s failed: %s", url, exc)
+            if isinstance(exc, TransientHarvestError):
+                raise TransientHarvestError(FETCH_FAILED, retry_after=exc.retry_after) from exc
+            raise type(exc)(FETCH_FAILED) from exc
+    log.warning("fetch of %s failed: more than %d redirects", url, MAX_REDIRECTS)
+    raise HarvestError(FETCH_FAILED)
 
 
 def retry_wait(exc: TransientHarvestError, attempt: int, gate: str) -> None:
@@ -224,11 +416,12 @@ def polite_request(
 ) -> T:
     """GET through the politeness gate and parse; what a retry can fix (network errors,
     5xx, 429, a transient condition `parse` finds) is tried HARVEST_RETRY_ATTEMPTS times."""
-    attempts = max(1, settings.HARVEST_RETRY_ATTEMPTS)
+    # A person waiting gets one attempt: retry waits would keep them for half a minute.
+    attempts = 1 if _time_left() is not None else max(1, settings.HARVEST_RETRY_ATTEMPTS)
     for attempt in range(1, attempts + 1):
         try:
             politeness_wait(gate)
-            return parse(http_get(url, params=params))
+            return parse(_within_deadline(lambda: http_get(url, params=params)))
         except TransientHarvestError as exc:
             if attempt == attempts:
                 raise

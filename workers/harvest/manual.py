@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlsplit
 
 import lxml.html
@@ -11,8 +12,10 @@ from tracker.papers.records import PaperRecord, arxiv_id_parse
 from tracker.papers.services import lab_report_upsert, paper_upsert
 from workers.harvest import fetch
 from workers.harvest.arxiv import arxiv_fetch_ids
-from workers.harvest.errors import HarvestError
+from workers.harvest.errors import HarvestError, TransientHarvestError
 from workers.harvest.feeds import html_to_text
+
+log = logging.getLogger(__name__)
 
 
 def _meta(doc: lxml.html.HtmlElement, *names: str) -> str:
@@ -46,14 +49,22 @@ def paper_add(text: str) -> tuple[Paper, bool]:
     """Add (or find) the paper named by an arXiv id or URL, or a lab report at any other URL.
 
     Returns the paper and whether it is new. Raises HarvestError with a message for people.
+    A person is waiting, so every fetch here fails within FETCH_INTERACTIVE_SECONDS.
     """
     text = text.strip()
     parsed = arxiv_id_parse(text)
     if parsed is not None:
-        records = arxiv_fetch_ids([parsed.id])
+        try:
+            with fetch.interactive():
+                records = arxiv_fetch_ids([parsed.id])
+        except TransientHarvestError as exc:
+            log.warning("add %s: arXiv failed: %s", parsed.id, exc)
+            raise HarvestError("cannot reach arxiv.org; try again later") from exc
         if not records:
             raise HarvestError(f"arXiv has no paper {parsed.id}")
         return paper_upsert(records[0])
     if not text.lower().startswith(("http://", "https://")):
         raise HarvestError("give an arXiv id (2401.01234), an arXiv URL or a web page URL")
-    return lab_report_upsert(page_record(text))
+    with fetch.interactive():
+        record = page_record(text)
+    return lab_report_upsert(record)
