@@ -31,7 +31,7 @@ def test_search_with_an_absurd_date_is_a_form_error(
     PaperFactory(title="Zebra stripes", abstract="zebra stripes")
     query = {"q": "zebra", **dates, **({"format": fmt} if fmt else {})}
 
-    response = client_for(cast.ada).get(reverse("papers:search"), query)
+    response = client_for(cast.ada).get(reverse("search:search"), query)
 
     assert response.status_code == 400
     assert response["Content-Type"].startswith("text/html")
@@ -44,7 +44,7 @@ def test_search_within_sane_dates_still_answers(cast: Cast) -> None:
     paper = PaperFactory(title="Zebra stripes", abstract="zebra stripes")
     embed_papers([paper.pk], owner="test")
     query = {"q": "zebra", "date_from": "1900-01-01", "date_to": "2199-12-31", "format": "csv"}
-    response = client_for(cast.ada).get(reverse("papers:search"), query)
+    response = client_for(cast.ada).get(reverse("search:search"), query)
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
 
 
