@@ -32,7 +32,9 @@ def _empty_saying_zero(shared_data: Path) -> Reply:
     return Reply(body=str(recorded(shared_data, "id_0000.0000_")["body"]).encode())
 
 
-def _empty_repeating_total(total: int) -> Reply:
+def _empty_page(variant: str, shared_data: Path, total: int) -> Reply:
+    if variant == "says_zero":
+        return _empty_saying_zero(shared_data)
     return Reply(body=feed([], total=total, start=10))
 
 
@@ -42,11 +44,7 @@ def test_empty_middle_page_that_stays_empty_fails_the_run_and_keeps_the_cursor(
 ) -> None:
     server, _ = arxiv
     source = _source()
-    reply = (
-        _empty_saying_zero(shared_data)
-        if variant == "says_zero"
-        else _empty_repeating_total(len(entries))
-    )
+    reply = _empty_page(variant, shared_data, len(entries))
     server.fault(reply, when=_page_at(10), times=None)
 
     with pytest.raises(TransientHarvestError, match=f"empty page at start=10 of {len(entries)}"):
@@ -65,11 +63,7 @@ def test_empty_middle_page_once_is_retried_and_every_paper_is_stored(
 ) -> None:
     server, _ = arxiv
     source = _source()
-    reply = (
-        _empty_saying_zero(shared_data)
-        if variant == "says_zero"
-        else _empty_repeating_total(len(entries))
-    )
+    reply = _empty_page(variant, shared_data, len(entries))
     server.fault(reply, when=_page_at(10))
 
     run = source_harvest(source)
