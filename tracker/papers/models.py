@@ -121,6 +121,11 @@ class Paper(models.Model):
         return self.canonical_url
 
 
+# The version row of a text stored without a version number (an import of daily listings),
+# kept when a numbered version replaces it: older than any numbered one.
+UNNUMBERED_VERSION = 0
+
+
 class PaperVersion(models.Model):
     """One arXiv version as it was seen; the paper row holds the newest."""
 
@@ -139,7 +144,11 @@ class PaperVersion(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.paper_id} v{self.version}"
+        return f"{self.paper_id} {self.label}"
+
+    @property
+    def label(self) -> str:
+        return "v?" if self.version == UNNUMBERED_VERSION else f"v{self.version}"
 
 
 class SourceKind(models.TextChoices):

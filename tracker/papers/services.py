@@ -34,6 +34,7 @@ from tracker.papers.models import (
 from tracker.papers.records import PaperRecord
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # Two harvests of overlapping papers can deadlock or collide on PostgreSQL; the loser's
 # transaction is rolled back whole, so running it again is safe.
@@ -165,6 +166,7 @@ def _papers_upsert_once(
     stored: dict[str, int] = {}
     new_titles: dict[str, int] = {}
     result = UpsertResult()
+    _unnumbered_versions_keep(latest)
     with _search_documents_deferred():
         for chunk in _chunks(ids):
             for paper_id, arxiv_id, inserted in _paper_rows_upsert(chunk, latest, titles, now):
@@ -373,6 +375,45 @@ def _paper_rows_upsert(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [(paper_id, arxiv_id, bool(new)) for paper_id, arxiv_id, new in cursor.fetchall()]
+
+
+def _unnumbered_versions_keep(latest: dict[str, PaperRecord]) -> None:
+    """Before a newer version replaces a stored paper's text, keep that text when it is in
+    no version row: a paper imported without a version number (daily listings) has none,
+    and its first text would otherwise be gone. It is kept as UNNUMBERED_VERSION, so the
+    paper page can say what the numbered version changed. A query only when a record
+    carries a version above 1: a harvest of new papers pays nothing."""
+    newer = {i: r.version for i, r in latest.items() if (r.version or 0) > 1}
+    if not newer:
+        return
+    stored = Paper.objects.filter(arxiv_id__in=list(newer), versions__isnull=True).values_list(
+        "pk",
+        "arxiv_id",
+        "version",
+        "title",
+        "abstract",
+        "authors",
+        "updated_at_source",
+        "created_at",
+    )
+    PaperVersion.objects.bulk_create(
+        [
+            PaperVersion(
+                paper_id=pk,
+                version=UNNUMBERED_VERSION,
+                title=title,
+                abstract=abstract,
+                authors=authors,
+                updated_at_source=updated_at_source,
+                recorded_at=created_at,
+            )
+            for pk, arxiv_id, version, title, abstract, authors, updated_at_source, created_at in (
+                stored
+            )
+            if (newer[arxiv_id] or 0) > version
+        ],
+        ignore_conflicts=True,
+    )
 
 
 def _paper_versions_insert(
