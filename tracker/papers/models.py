@@ -84,6 +84,9 @@ class Paper(models.Model):
         db_persist=True,
     )
     hidden = models.BooleanField(default=False, db_index=True)
+    # Why indexing skipped the paper (its full-text document or its vector could not be
+    # made); empty when all is well. Curators find these in the admin's state filter.
+    index_error = models.TextField(blank=True, default="")
     pinned_for_digest = models.BooleanField(default=False)
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_papers"
