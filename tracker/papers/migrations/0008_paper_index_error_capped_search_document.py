@@ -6,6 +6,9 @@ abstract of 2 MB made every later indexing step fail, so no later paper became s
 The cap is services.SEARCH_TEXT_MAX_CHARS, written out here as migrations must not change
 when code does. A paper whose document still cannot be made is skipped, with its reason in
 `index_error`, instead of failing the papers around it.
+
+SQLite adds the column by rebuilding papers_paper, which drops the triggers that keep its
+full-text index current: they are created again, as in migration 0005.
 """
 
 import importlib
@@ -14,6 +17,7 @@ from django.db import migrations, models
 
 fulltext = importlib.import_module("tracker.papers.migrations.0003_search_fulltext")
 deferred = importlib.import_module("tracker.papers.migrations.0007_search_document_deferred")
+has_code = importlib.import_module("tracker.papers.migrations.0005_paper_has_code")
 
 CAPPED = (
     "to_tsvector('english', left(coalesce(NEW.title, ''), 100000) || ' ' "
@@ -34,6 +38,7 @@ class Migration(migrations.Migration):
             name="index_error",
             field=models.TextField(blank=True, default=""),
         ),
+        migrations.RunPython(has_code.recreate_fulltext_triggers, migrations.RunPython.noop),
         migrations.RunPython(
             fulltext._run({"postgresql": [FUNCTION.replace(deferred.DOCUMENT, CAPPED)]}),
             fulltext._run({"postgresql": [FUNCTION]}),
