@@ -37,6 +37,15 @@ BAD_TEXT = "NUL or unpaired surrogate in the text"
 BAD_REFUSED = "refused by the database"
 
 
+class BadLine(ValueError):
+    """A line that cannot be stored, with the reason the summary counts it under."""
+
+    def __init__(self, reason: str, detail: object) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
 @dataclass
 class ImportResult:
     """What became of every non-blank line: lines == new + updated + seen + filtered + bad."""
@@ -192,13 +201,6 @@ def line_record(raw: bytes, *, file_date: datetime | None = None) -> PaperRecord
     if not _text_storable(record):
         raise BadLine(BAD_TEXT, f"id {record.arxiv_id}")
     return record
-
-
-class BadLine(ValueError):
-    def __init__(self, reason: str, detail: object) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 def _wanted(record: PaperRecord, categories: list[str], since: date | None) -> bool:
