@@ -215,8 +215,9 @@ def _embed(paper_ids: Sequence[int], owner: str, embedded: list[int]) -> int:
             )
             if not rows:
                 continue
-            vectors = encode_texts([paper_text(t, a) for _, t, a in rows], model_name)
-            ids = [pk for pk, _, _ in rows]
+            ids, vectors = _encode_rows(rows, model_name)
+            if not ids:
+                continue
             embeddings_store(model_name, ids, vectors)
             paper_topics_assign_nearest(ids)
             embedded.extend(ids)
@@ -224,6 +225,35 @@ def _embed(paper_ids: Sequence[int], owner: str, embedded: list[int]) -> int:
     finally:
         embedding_claims_release(model_name, claimed)
     return done
+
+
+def _encode_rows(rows: list[tuple[int, str, str]], model_name: str) -> tuple[list[int], np.ndarray]:
+    """Vectors of (id, title, abstract) rows, and the ids they belong to. When the chunk
+    fails, its papers are encoded one by one: a paper the model still cannot take is
+    recorded (`index_error`) and left out, and the rest of the chunk is embedded."""
+    from tracker.papers.services import paper_index_error_record
+
+    texts = [paper_text(title, abstract) for _, title, abstract in rows]
+    try:
+        return [pk for pk, _, _ in rows], encode_texts(texts, model_name)
+    except EmbeddingModelError:
+        raise
+    except Exception:
+        # Whatever a model library raises on one odd input; the one-by-one pass below
+        # finds the paper. A model that cannot load at all stopped earlier (get_encoder).
+        logger.warning("embedding a chunk failed; trying its papers one by one", exc_info=True)
+    ids: list[int] = []
+    vectors: list[np.ndarray] = []
+    for (pk, _, _), text in zip(rows, texts, strict=True):
+        try:
+            vectors.append(encode_texts([text], model_name))
+        except EmbeddingModelError:
+            raise
+        except Exception as exc:
+            paper_index_error_record(pk, f"embedding: {exc.__class__.__name__}: {exc}")
+            continue
+        ids.append(pk)
+    return ids, np.vstack(vectors) if vectors else np.empty((0, 0), dtype="<f4")
 
 
 def embed_pending(owner: str, limit: int | None = None) -> int:

@@ -38,8 +38,8 @@ def test_snapshot_import_is_idempotent(snapshot: Path) -> None:
     first = _import(str(snapshot))
     second = _import(str(snapshot))
 
-    assert "200 imported (200 new, 0 updated)" in first
-    assert "200 imported (0 new, 0 updated)" in second
+    assert first.strip() == "arxiv-metadata-oai-snapshot.json: 200 lines: 200 new"
+    assert second.strip() == "arxiv-metadata-oai-snapshot.json: 200 lines: 0 new, 200 already seen"
     assert Paper.objects.count() == 200
     paper = Paper.objects.get(arxiv_id="0704.0001")
     assert paper.title.startswith("Calculation of prompt diphoton production")
@@ -59,7 +59,7 @@ def test_import_filters_by_category_and_date(snapshot: Path) -> None:
 
 def test_daily_listing_import_dedupes_on_id(daily: Path) -> None:
     out = _import(str(daily), "--category", "cs.CL")
-    assert "21 imported" in out
+    assert "465 lines: 17 new, 4 already seen, 444 filtered out" in out
     assert Paper.objects.count() == len(set(Paper.objects.values_list("arxiv_id", flat=True)))
     assert Paper.objects.filter(published_at__date="2025-03-18").count() == Paper.objects.count()
 
@@ -71,7 +71,7 @@ def test_bad_lines_are_reported_and_the_rest_imported(tmp_path: Path, snapshot: 
     err = io.StringIO()
     out = io.StringIO()
     call_command("import_papers", str(bad), "--no-progress", stdout=out, stderr=err)
-    assert "2 imported" in out.getvalue() and "2 bad" in out.getvalue()
+    assert "4 lines: 2 new, 2 skipped (1 not JSON, 1 not a paper record)" in out.getvalue()
     assert "mixed.jsonl:2" in err.getvalue() and "mixed.jsonl:3" in err.getvalue()
 
 

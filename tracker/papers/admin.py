@@ -227,6 +227,7 @@ class StateFilter(admin.SimpleListFilter):
             ("hidden", "Hidden"),
             ("merged", "Merged into another"),
             ("pinned", "Pinned for the digest"),
+            ("index_error", "Skipped by indexing"),
         ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Paper]) -> QuerySet[Paper]:
@@ -239,6 +240,8 @@ class StateFilter(admin.SimpleListFilter):
                 return queryset.filter(merged_into__isnull=False)
             case "pinned":
                 return queryset.filter(pinned_for_digest=True)
+            case "index_error":
+                return queryset.exclude(index_error="")
         return queryset
 
 
@@ -291,6 +294,7 @@ class PaperAdmin(QuickListMixin, admin.ModelAdmin):  # type: ignore[type-arg]
         "updated_at",
         "revised_at",
         "version",
+        "index_error",
     ]
     inlines = [PaperVersionInline, PaperSourceInline]
     formfield_overrides = URL_INPUT

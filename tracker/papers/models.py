@@ -86,6 +86,9 @@ class Paper(models.Model):
         db_persist=True,
     )
     hidden = models.BooleanField(default=False, db_index=True)
+    # Why indexing skipped the paper (its full-text document or its vector could not be
+    # made); empty when all is well. Curators find these in the admin's state filter.
+    index_error = models.TextField(blank=True, default="")
     pinned_for_digest = models.BooleanField(default=False)
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_papers"
@@ -123,6 +126,11 @@ class Paper(models.Model):
         return self.canonical_url
 
 
+# The version row of a text stored without a version number (an import of daily listings),
+# kept when a numbered version replaces it: older than any numbered one.
+UNNUMBERED_VERSION = 0
+
+
 class PaperVersion(models.Model):
     """One arXiv version as it was seen; the paper row holds the newest."""
 
@@ -141,7 +149,11 @@ class PaperVersion(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.paper_id} v{self.version}"
+        return f"{self.paper_id} {self.label}"
+
+    @property
+    def label(self) -> str:
+        return "v?" if self.version == UNNUMBERED_VERSION else f"v{self.version}"
 
 
 class SourceKind(models.TextChoices):

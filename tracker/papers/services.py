@@ -7,6 +7,7 @@ constraints (INSERT ... ON CONFLICT) and row locks, never through a read-then-wr
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -16,12 +17,21 @@ from json import dumps as json_dumps
 from typing import TypeVar
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, connection, models, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    OperationalError,
+    connection,
+    models,
+    transaction,
+)
+from django.db.backends.utils import CursorWrapper
 from django.db.models import F, Q
 from django.utils import timezone
 
 from tracker.papers.duplicates import duplicate_candidate_propose, normalize_title
 from tracker.papers.models import (
+    UNNUMBERED_VERSION,
     HarvestRun,
     Paper,
     PaperKind,
@@ -34,6 +44,7 @@ from tracker.papers.models import (
 from tracker.papers.records import PaperRecord
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # Two harvests of overlapping papers can deadlock or collide on PostgreSQL; the loser's
 # transaction is rolled back whole, so running it again is safe.
@@ -72,31 +83,77 @@ def _search_documents_deferred() -> Iterator[None]:
         cursor.execute("SELECT set_config('tracker.defer_search_document', 'off', true)")
 
 
-# The stored full-text document of a paper (papers migrations 0006 and 0007).
-SEARCH_DOCUMENT_SQL = "to_tsvector('english', coalesce(title, '') || ' ' || coalesce(abstract, ''))"
+# What is indexed of a title and of an abstract, in characters. PostgreSQL refuses a
+# full-text document over 1 MB ("string is too long for tsvector"), which one 2 MB abstract
+# reaches; 100,000 characters (some 15,000 words, far beyond any real abstract) stay well
+# under it whatever the words. The embedder reads less still (embedder.MAX_TEXT_CHARS).
+# Papers migration 0008 holds the same number for the trigger that makes documents.
+SEARCH_TEXT_MAX_CHARS = 100_000
 SEARCH_DOCUMENT_BATCH = 2000
+
+
+def search_document_sql() -> str:
+    """The stored full-text document of a paper (papers migrations 0006 to 0008)."""
+    cap = int(SEARCH_TEXT_MAX_CHARS)
+    return (
+        f"to_tsvector('english', left(coalesce(title, ''), {cap}) || ' ' "
+        f"|| left(coalesce(abstract, ''), {cap}))"
+    )
 
 
 def search_documents_fill(paper_ids: Sequence[int] | None = None) -> int:
     """Give the papers stored without a full-text document their document: those of
     `paper_ids`, or every one waiting, a batch per transaction. Returns how many. Workers
     filling at once each take rows the others have not locked. Nothing to do on SQLite,
-    whose full-text table is kept by triggers."""
+    whose full-text table is kept by triggers.
+
+    A batch that fails is done again paper by paper: a paper whose document still cannot
+    be made gets an empty one and its reason in `index_error`, and the others go on."""
     if connection.vendor != "postgresql" or (paper_ids is not None and not paper_ids):
         return 0
     scope, params = ("", []) if paper_ids is None else ("AND id = ANY(%s)", [list(paper_ids)])
+    pending = f"""SELECT id FROM papers_paper WHERE search_document IS NULL {scope}
+                  ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED"""  # noqa: S608
+    fill = f"UPDATE papers_paper SET search_document = {search_document_sql()} WHERE id IN "  # noqa: S608
     filled = 0
     with connection.cursor() as cursor:
         while True:
-            cursor.execute(
-                f"""UPDATE papers_paper SET search_document = {SEARCH_DOCUMENT_SQL}
-                WHERE id IN (SELECT id FROM papers_paper WHERE search_document IS NULL {scope}
-                             ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)""",  # noqa: S608
-                [*params, SEARCH_DOCUMENT_BATCH],
-            )
-            filled += cursor.rowcount
-            if cursor.rowcount < SEARCH_DOCUMENT_BATCH:
+            try:
+                with transaction.atomic():
+                    cursor.execute(f"{fill}({pending})", [*params, SEARCH_DOCUMENT_BATCH])
+                    count = cursor.rowcount
+            except DatabaseError:
+                count = _search_documents_fill_each(cursor, pending, params)
+            filled += count
+            if count < SEARCH_DOCUMENT_BATCH:
                 return filled
+
+
+def _search_documents_fill_each(cursor: CursorWrapper, pending: str, params: list[object]) -> int:
+    """One batch, a paper at a time; returns how many were done (skipped ones included)."""
+    with transaction.atomic():
+        cursor.execute(pending, [*params, SEARCH_DOCUMENT_BATCH])
+        ids = [row[0] for row in cursor.fetchall()]
+    fill = f"UPDATE papers_paper SET search_document = {search_document_sql()} WHERE id = %s"  # noqa: S608
+    for paper_id in ids:
+        try:
+            with transaction.atomic():
+                cursor.execute(fill, [paper_id])
+        except DatabaseError as exc:
+            paper_index_error_record(paper_id, f"full-text document: {exc}")
+            # An empty document: the paper is no longer waiting, and no search matches it.
+            with transaction.atomic():
+                cursor.execute(
+                    "UPDATE papers_paper SET search_document = ''::tsvector WHERE id = %s",
+                    [paper_id],
+                )
+    return len(ids)
+
+
+def paper_index_error_record(paper_id: int, reason: str) -> None:
+    """Note why indexing skipped a paper, for curators (the admin's state filter)."""
+    log.warning("indexing skipped paper %s: %s", paper_id, reason)
+    Paper.objects.filter(pk=paper_id).update(index_error=reason[:2000])
 
 
 def _with_retries(work: Callable[[], T]) -> T:
@@ -166,6 +223,7 @@ def _papers_upsert_once(
     new_titles: dict[str, int] = {}
     new_ids: list[int] = []
     result = UpsertResult()
+    _unnumbered_versions_keep(latest)
     with _search_documents_deferred():
         for chunk in _chunks(ids):
             for paper_id, arxiv_id, inserted in _paper_rows_upsert(chunk, latest, titles, now):
@@ -296,6 +354,7 @@ _PAPER_DEFAULTS = {
     "code_urls": "'[]'",
     "hidden": "FALSE",
     "pinned_for_digest": "FALSE",
+    "index_error": "''",
 }
 # Fields a new version replaces; revised_at is set alongside.
 _UPDATED_ON_NEW = [
@@ -376,6 +435,45 @@ def _paper_rows_upsert(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [(paper_id, arxiv_id, bool(new)) for paper_id, arxiv_id, new in cursor.fetchall()]
+
+
+def _unnumbered_versions_keep(latest: dict[str, PaperRecord]) -> None:
+    """Before a newer version replaces a stored paper's text, keep that text when it is in
+    no version row: a paper imported without a version number (daily listings) has none,
+    and its first text would otherwise be gone. It is kept as UNNUMBERED_VERSION, so the
+    paper page can say what the numbered version changed. A query only when a record
+    carries a version above 1: a harvest of new papers pays nothing."""
+    newer = {i: r.version for i, r in latest.items() if (r.version or 0) > 1}
+    if not newer:
+        return
+    stored = Paper.objects.filter(arxiv_id__in=list(newer), versions__isnull=True).values_list(
+        "pk",
+        "arxiv_id",
+        "version",
+        "title",
+        "abstract",
+        "authors",
+        "updated_at_source",
+        "created_at",
+    )
+    PaperVersion.objects.bulk_create(
+        [
+            PaperVersion(
+                paper_id=pk,
+                version=UNNUMBERED_VERSION,
+                title=title,
+                abstract=abstract,
+                authors=authors,
+                updated_at_source=updated_at_source,
+                recorded_at=created_at,
+            )
+            for pk, arxiv_id, version, title, abstract, authors, updated_at_source, created_at in (
+                stored
+            )
+            if (newer[arxiv_id] or 0) > version
+        ],
+        ignore_conflicts=True,
+    )
 
 
 def _paper_versions_insert(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tracker.papers.models import PaperVersion
+from tracker.papers.models import UNNUMBERED_VERSION, PaperVersion
 
 
 @dataclass
@@ -19,7 +19,12 @@ def version_changes(versions: list[PaperVersion]) -> list[VersionChange]:
     rows: list[VersionChange] = []
     for previous, current in zip([None, *ordered], ordered, strict=False):
         if previous is None:
-            rows.append(VersionChange(current, ["first version seen"]))
+            first = (
+                "first text seen, imported without a version number"
+                if current.version == UNNUMBERED_VERSION
+                else "first version seen"
+            )
+            rows.append(VersionChange(current, [first]))
             continue
         changes = []
         if previous.title.strip() != current.title.strip():

@@ -135,13 +135,16 @@ def page_parse(body: bytes) -> ArxivPage:
     )
 
 
-def _page_from(resp: fetch.Response, start: int) -> ArxivPage:
+def _page_from(resp: fetch.Response, start: int, known_total: int) -> ArxivPage:
     if resp.status != 400:
         fetch.raise_for_status(resp)
     # A 400 carries the error feed, which says what was wrong with the query.
     page = page_parse(resp.body)
     if resp.status == 400:
         raise HarvestError(f"HTTP 400 from {resp.url}")
+    # A hiccup page may state the real total or 0: the total the run's earlier pages gave
+    # is the one to trust, so a page saying 0 halfway cannot end the run early.
+    page.total = max(page.total, known_total)
     if not page.records and start < page.total:
         raise TransientHarvestError(
             f"empty page at start={start} of {page.total} results (arXiv hiccup)"
@@ -149,11 +152,15 @@ def _page_from(resp: fetch.Response, start: int) -> ArxivPage:
     return page
 
 
-def api_page(params: dict[str, str | int]) -> ArxivPage:
-    """One page, politely, with in-run retries of what a retry can fix."""
+def api_page(params: dict[str, str | int], *, known_total: int = 0) -> ArxivPage:
+    """One page, politely, with in-run retries of what a retry can fix. `known_total` is
+    the result count earlier pages of the same run stated."""
     start = int(params.get("start", 0))
     return fetch.polite_request(
-        settings.ARXIV_API_URL, params, gate=GATE, parse=lambda resp: _page_from(resp, start)
+        settings.ARXIV_API_URL,
+        params,
+        gate=GATE,
+        parse=lambda resp: _page_from(resp, start, known_total),
     )
 
 
@@ -196,8 +203,10 @@ def arxiv_harvest(source: Source, run: HarvestRun) -> None:
     newest: datetime | None = None
     oldest_seen = stop
     start = 0
+    total = 0
     while start < RESULT_CAP:
-        page = api_page(search_params(source.query, start, size))
+        page = api_page(search_params(source.query, start, size), known_total=total)
+        total = page.total
         fresh = [r for r in page.records if r.updated_at is None or r.updated_at > stop]
         if fresh:
             result = papers_upsert(fresh, source=source)

@@ -3,7 +3,9 @@
 `id, categories[], authors[], title, comment, summary`).
 
 Lines are read one at a time and stored in batches, so memory stays flat however large
-the file is. Importing the same file twice changes nothing.
+the file is. Importing the same file twice changes nothing. A line that cannot be stored
+(not JSON, nested too deep, not a paper, text a database refuses) is skipped and counted
+with its reason; it never stops the lines around it.
 """
 
 from __future__ import annotations
@@ -11,30 +13,84 @@ from __future__ import annotations
 import email.utils
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from django.db import reset_queries
+from django.db import DatabaseError, reset_queries
 
 from tracker.papers.records import PaperRecord, arxiv_id_parse
-from tracker.papers.services import papers_upsert
+from tracker.papers.services import UpsertResult, papers_upsert
 
 _FILE_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
 MAX_REPORTED_ERRORS = 20
 
 
+# Why a line was skipped, as the summary names it.
+BAD_JSON = "not JSON"
+BAD_NESTING = "nested too deep"
+BAD_RECORD = "not a paper record"
+BAD_TEXT = "NUL or unpaired surrogate in the text"
+BAD_REFUSED = "refused by the database"
+
+
+class BadLine(ValueError):
+    """A line that cannot be stored, with the reason the summary counts it under."""
+
+    def __init__(self, reason: str, detail: object) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
 @dataclass
 class ImportResult:
+    """What became of every non-blank line: lines == new + updated + seen + filtered + bad."""
+
     lines: int = 0
     imported: int = 0
     filtered: int = 0
     new: int = 0
     updated: int = 0
     bad: int = 0
+    bad_reasons: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
+
+    @property
+    def seen(self) -> int:
+        """Imported lines that changed nothing: stored before, or an id seen earlier."""
+        return self.imported - self.new - self.updated
+
+    def skip(self, where: str, reason: str, detail: object) -> None:
+        self.bad += 1
+        self.bad_reasons[reason] += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(f"{where}: {reason}: {str(detail)[:200]}")
+
+    def add(self, other: ImportResult) -> None:
+        for name in ("lines", "imported", "filtered", "new", "updated", "bad"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.bad_reasons.update(other.bad_reasons)
+
+    def summary(self) -> str:
+        """One line that accounts for every line read."""
+        parts = [f"{self.new:,} new"]
+        parts += [
+            f"{count:,} {label}"
+            for count, label in (
+                (self.updated, "updated to a newer version"),
+                (self.seen, "already seen"),
+                (self.filtered, "filtered out"),
+            )
+            if count
+        ]
+        if self.bad:
+            reasons = ", ".join(f"{n:,} {why}" for why, n in sorted(self.bad_reasons.items()))
+            parts.append(f"{self.bad:,} skipped ({reasons})")
+        return f"{self.lines:,} lines: {', '.join(parts)}"
 
 
 def _text(value: Any) -> str:
@@ -101,6 +157,52 @@ def record_from_json(obj: dict[str, Any], *, file_date: datetime | None = None) 
     raise ValueError("neither the snapshot format nor the daily-listing format")
 
 
+def _text_storable(record: PaperRecord) -> bool:
+    """Whether every text of the record can be stored: PostgreSQL refuses NUL in text and
+    JSON, and no database takes a lone surrogate, which UTF-8 cannot encode."""
+    texts = [
+        record.arxiv_id or "",
+        record.title,
+        record.abstract,
+        record.comment,
+        record.journal_ref,
+        record.doi,
+        record.pdf_url,
+        record.primary_category,
+        *record.authors,
+        *record.categories,
+    ]
+    for text in texts:
+        if "\x00" in text:
+            return False
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+    return True
+
+
+def line_record(raw: bytes, *, file_date: datetime | None = None) -> PaperRecord:
+    """One line as a record; raises BadLine with the reason it cannot be one."""
+    try:
+        obj = json.loads(raw)
+    except RecursionError as exc:
+        raise BadLine(BAD_NESTING, "JSON nested deeper than the parser goes") from exc
+    except ValueError as exc:  # JSONDecodeError, and UnicodeDecodeError for bytes not UTF-8
+        raise BadLine(BAD_JSON, exc) from exc
+    if not isinstance(obj, dict):
+        raise BadLine(BAD_RECORD, f"a JSON {type(obj).__name__}, not an object")
+    try:
+        record = record_from_json(obj, file_date=file_date)
+    except RecursionError as exc:
+        raise BadLine(BAD_NESTING, "a value nested deeper than can be read") from exc
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+        raise BadLine(BAD_RECORD, exc) from exc
+    if not _text_storable(record):
+        raise BadLine(BAD_TEXT, f"id {record.arxiv_id}")
+    return record
+
+
 def _wanted(record: PaperRecord, categories: list[str], since: date | None) -> bool:
     if categories and not any(
         c == want or c.startswith(f"{want}.") for c in record.categories for want in categories
@@ -126,10 +228,15 @@ def snapshot_import(
         if match
         else None
     )
-    batch: list[PaperRecord] = []
+    batch: list[tuple[int, PaperRecord]] = []
 
     def flush() -> None:
-        stored = papers_upsert(batch)
+        try:
+            stored = papers_upsert([record for _, record in batch])
+        except (DatabaseError, ValueError):
+            # Something the checks above did not foresee: the batch was rolled back whole,
+            # so its records go one by one and only the refused ones are lost.
+            stored = _upsert_one_by_one(batch, path.name, result)
         result.new += stored.new
         result.updated += stored.updated
         batch.clear()
@@ -139,22 +246,36 @@ def snapshot_import(
     for number, raw in _lines(path, progress):
         result.lines += 1
         try:
-            record = record_from_json(json.loads(raw), file_date=file_date)
-        except (ValueError, TypeError, AttributeError) as exc:
-            result.bad += 1
-            if len(result.errors) < MAX_REPORTED_ERRORS:
-                result.errors.append(f"{path.name}:{number}: {exc}")
+            record = line_record(raw, file_date=file_date)
+        except BadLine as exc:
+            result.skip(f"{path.name}:{number}", exc.reason, exc.detail)
             continue
         if not _wanted(record, categories or [], since):
             result.filtered += 1
             continue
         result.imported += 1
-        batch.append(record)
+        batch.append((number, record))
         if len(batch) >= batch_size:
             flush()
     if batch:
         flush()
     return result
+
+
+def _upsert_one_by_one(
+    batch: list[tuple[int, PaperRecord]], name: str, result: ImportResult
+) -> UpsertResult:
+    total = UpsertResult()
+    for number, record in batch:
+        try:
+            stored = papers_upsert([record])
+        except (DatabaseError, ValueError) as exc:
+            result.imported -= 1
+            result.skip(f"{name}:{number}", BAD_REFUSED, exc)
+            continue
+        total.new += stored.new
+        total.updated += stored.updated
+    return total
 
 
 def _lines(path: Path, progress: Callable[[int], None] | None) -> Iterator[tuple[int, bytes]]:

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from tracker.papers.progress import import_progress_reporter
-from workers.harvest.snapshot import snapshot_import
+from workers.harvest.snapshot import ImportResult, snapshot_import
 
 
 class Command(BaseCommand):
@@ -36,6 +36,7 @@ class Command(BaseCommand):
         for path in options["paths"]:
             if not path.is_file():
                 raise CommandError(f"no such file: {path}")
+        total = ImportResult()
         for path in options["paths"]:
             with tqdm(
                 total=path.stat().st_size,
@@ -63,8 +64,7 @@ class Command(BaseCommand):
                 )
             for error in result.errors:
                 self.stderr.write(f"skipped {error}")
-            self.stdout.write(
-                f"{path.name}: {result.lines} lines, {result.imported} imported "
-                f"({result.new} new, {result.updated} updated), {result.filtered} filtered out, "
-                f"{result.bad} bad"
-            )
+            self.stdout.write(f"{path.name}: {result.summary()}")
+            total.add(result)
+        if len(options["paths"]) > 1:
+            self.stdout.write(f"all {len(options['paths'])} files: {total.summary()}")
