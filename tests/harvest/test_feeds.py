@@ -3,13 +3,18 @@ sanitised text, and the refusal of private addresses."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import io
+import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
+from django.urls import reverse
 
+from tests.conftest import Cast, client_for
 from tests.factories import PaperFactory
-from tests.harvest.fakes import ArxivListing, FakeServer, Reply, Request
+from tests.harvest.fakes import FakeServer, Reply, Request, arxiv_server
 from tracker.papers.duplicates import normalize_title
 from tracker.papers.models import (
     DuplicateCandidate,
@@ -77,32 +82,137 @@ def test_qwen_feed_becomes_lab_reports_once(feeds: dict[str, bytes], shared_data
     assert PaperSource.objects.filter(source=source).count() == 44
 
 
-def test_feed_entries_linking_to_arxiv_attach_to_the_arxiv_paper(
-    feeds: dict[str, bytes],
-    shared_data: Path,
+Lookup = tuple[FakeServer, Callable[[list[str]], None]]
+ELEUTHER_SERVED = ["2508.06601", "2407.06483", "2507.06378"]
+ELEUTHER_MISSED = "2506.23869"
+
+
+@pytest.fixture
+def lookup(
     entries: list[bytes],
     settings,  # type: ignore[no-untyped-def]
-) -> None:
+) -> Iterator[Lookup]:
+    """The arXiv API a feed's lookups reach, and a call that sets which ids it knows (a
+    recorded entry re-labelled with each id)."""
+    text = entries[0].decode()
+    old_id = text.split("/abs/")[1].split("<")[0]
+    with arxiv_server([]) as (server, listing):
+        settings.ARXIV_API_URL = f"{server.url}/api/query"
+        yield (
+            server,
+            lambda ids: listing.replace([text.replace(old_id, f"{i}v1").encode() for i in ids]),
+        )
+
+
+def _eleuther_source(feeds: dict[str, bytes], shared_data: Path):  # type: ignore[no-untyped-def]
     body = (shared_data / "feeds" / "labs" / "feed_eleuther_papers.xml").read_bytes()
-    source = _feed_source(feeds, "/eleuther.xml", body, lab="EleutherAI")
+    return _feed_source(feeds, "/eleuther.xml", body, lab="EleutherAI")
+
+
+def test_feed_entries_linking_to_arxiv_attach_to_the_arxiv_paper(
+    feeds: dict[str, bytes], shared_data: Path, lookup: Lookup
+) -> None:
+    source = _eleuther_source(feeds, shared_data)
     stored = PaperFactory(arxiv_id="2601.04301", title="Quantifying the Effect of Test Set")
-    # The other papers the feed links to, as the arXiv API would answer for them.
-    template = entries[0].decode()
-    old_id = template.split("/abs/")[1].split("<")[0]
-    wanted = ["2508.06601", "2407.06483", "2507.06378"]
-    listing = ArxivListing([template.replace(old_id, f"{i}v1").encode() for i in wanted])
-    with FakeServer(listing) as api:
-        settings.ARXIV_API_URL = f"{api.url}/api/query"
-        run = source_harvest(source)
+    # arXiv answers for three of the four papers it is asked about, and misses the last.
+    lookup[1](ELEUTHER_SERVED)
+    run = source_harvest(source)
 
     assert run.status == RunStatus.SUCCEEDED, run.error
-    assert not Paper.objects.filter(kind=PaperKind.LAB_REPORT).exists()
     attached = PaperSource.objects.filter(source=source)
     assert stored.pk in set(attached.values_list("paper_id", flat=True))
-    ids = set(Paper.objects.values_list("arxiv_id", flat=True))
-    assert {"2601.04301", *wanted} <= ids
-    assert attached.count() == len(ids)
+    assert {"2601.04301", *ELEUTHER_SERVED} <= set(Paper.objects.values_list("arxiv_id", flat=True))
     assert Paper.objects.filter(arxiv_id="2601.04301").count() == 1
+    # The entry arXiv missed is not dropped: a lab report that keeps its arXiv id.
+    waiting = Paper.objects.get(kind=PaperKind.LAB_REPORT)
+    assert waiting.arxiv_link == ELEUTHER_MISSED and waiting.lab == "EleutherAI"
+    assert waiting.title.startswith("Scaling Self-Supervised Representation Learning")
+    assert attached.count() == 5 and run.fetched == 5
+    assert "1 entry kept as a lab report until arXiv has its paper" in run.notes
+
+
+def _import_line(tmp_path: Path, arxiv_id: str, title: str) -> None:
+    line = {"id": arxiv_id, "categories": ["cs.SD"], "authors": ["A. Author"], "title": title}
+    path = tmp_path / "2025-07-01.jsonl"
+    path.write_text(json.dumps({**line, "summary": "An abstract."}) + "\n", encoding="utf-8")
+    call_command("import_papers", str(path), "--no-progress", stdout=io.StringIO())
+
+
+def test_a_waiting_feed_entry_joins_its_arxiv_paper_when_it_is_imported(
+    feeds: dict[str, bytes], shared_data: Path, lookup: Lookup, tmp_path: Path, cast: Cast
+) -> None:
+    source = _eleuther_source(feeds, shared_data)
+    lookup[1](["2601.04301", *ELEUTHER_SERVED])
+    source_harvest(source)
+    report = Paper.objects.get(kind=PaperKind.LAB_REPORT)
+    page = client_for(cast.ben).get(reverse("papers:sources")).content.decode()
+    assert "1 lab report stored, waiting for its arXiv paper" in page
+
+    _import_line(tmp_path, ELEUTHER_MISSED, "Scaling Self-Supervised Representation Learning")
+
+    paper = Paper.objects.get(arxiv_id=ELEUTHER_MISSED)
+    report.refresh_from_db()
+    # One paper with two sources: the feed's entry now lists the arXiv paper.
+    assert report.merged_into_id == paper.pk
+    assert PaperSource.objects.get(source=source, paper=paper).url == (
+        f"https://arxiv.org/abs/{ELEUTHER_MISSED}"
+    )
+    assert list(Paper.objects.visible().filter(kind=PaperKind.LAB_REPORT)) == []
+    page = client_for(cast.ben).get(reverse("papers:sources")).content.decode()
+    assert 'class="muted waiting"' not in page
+
+    # The next harvest attaches the entry to the same source row and stores nothing new.
+    again = source_harvest(source)
+    assert (again.status, again.new) == (RunStatus.SUCCEEDED, 0)
+    assert PaperSource.objects.filter(source=source).count() == 5
+    assert Paper.objects.filter(kind=PaperKind.LAB_REPORT).count() == 1
+
+
+def test_a_waiting_feed_entry_joins_its_arxiv_paper_added_by_hand(
+    feeds: dict[str, bytes], shared_data: Path, lookup: Lookup
+) -> None:
+    from workers.harvest.manual import paper_add
+
+    source = _eleuther_source(feeds, shared_data)
+    lookup[1](["2601.04301", *ELEUTHER_SERVED])
+    source_harvest(source)
+    lookup[1]([ELEUTHER_MISSED])
+    paper, created = paper_add(f"https://arxiv.org/abs/{ELEUTHER_MISSED}")
+
+    assert created
+    report = Paper.objects.get(kind=PaperKind.LAB_REPORT)
+    assert report.merged_into_id == paper.pk
+    assert set(paper.paper_sources.values_list("source", flat=True)) == {source.pk}
+
+
+def test_feed_entries_are_stored_while_arxiv_is_down_and_linked_when_it_answers(
+    feeds: dict[str, bytes], shared_data: Path, lookup: Lookup
+) -> None:
+    source = _eleuther_source(feeds, shared_data)
+    stored = PaperFactory(arxiv_id="2601.04301", title="Quantifying the Effect of Test Set")
+    missing = [*ELEUTHER_SERVED, ELEUTHER_MISSED]
+    api, knows = lookup
+    knows(missing)
+    api.fault(Reply(status=503, body=b"down"), times=None)
+    offline = source_harvest(source)
+
+    assert offline.status == RunStatus.SUCCEEDED, offline.error
+    assert (offline.fetched, offline.new) == (5, 4)
+    assert "arXiv lookup failed" in offline.notes
+    waiting = Paper.objects.waiting_for_arxiv()
+    assert sorted(waiting.values_list("arxiv_link", flat=True)) == sorted(missing)
+    assert PaperSource.objects.get(source=source, paper=stored)
+
+    api.faults.clear()
+    online = source_harvest(source)
+
+    assert online.status == RunStatus.SUCCEEDED, online.error
+    assert not Paper.objects.waiting_for_arxiv().exists()
+    for arxiv_id in missing:
+        paper = Paper.objects.get(arxiv_id=arxiv_id)
+        assert paper.paper_sources.filter(source=source).count() == 1
+        assert paper.merged_papers.get().arxiv_link == arxiv_id
+    assert Paper.objects.visible().count() == 5
 
 
 def test_title_match_makes_a_duplicate_candidate_not_a_merge(

@@ -31,13 +31,15 @@ from tracker.papers.models import (
     Source,
     SourceKind,
 )
-from tracker.papers.records import PaperRecord
+from tracker.papers.records import PaperRecord, arxiv_id_parse
 
 T = TypeVar("T")
 
 # Two harvests of overlapping papers can deadlock or collide on PostgreSQL; the loser's
 # transaction is rolled back whole, so running it again is safe.
 UPSERT_ATTEMPTS = 4
+# A run's notes stay short enough for the Sources page (a feed of 1,000 bad entries).
+RUN_NOTES_CHARS = 4000
 
 DEFAULT_ARXIV_SOURCE = (
     "arXiv cs.CL, cs.LG, cs.AI, cs.CV",
@@ -194,7 +196,30 @@ def _papers_upsert_once(
             now,
         )
     _title_candidates_propose(new_titles, kind=PaperKind.LAB_REPORT)
+    _waiting_reports_join(stored)
     return result
+
+
+def _waiting_reports_join(stored: dict[str, int]) -> None:
+    """Lab reports that were waiting for these arXiv papers are merged into them, whatever
+    path brought the paper (harvest, import, added by hand): one paper, two sources. The
+    merge is recorded like a curator's, so it can be undone; an undone one is not redone."""
+    from tracker.papers.merge import MergeError, paper_merge
+
+    for chunk in _chunks(sorted(stored)):
+        waiting = (
+            Paper.objects.waiting_for_arxiv()
+            .filter(arxiv_link__in=list(chunk))
+            .exclude(merges_given__undone_at__isnull=False)
+            .values_list("pk", "arxiv_link")
+        )
+        for report_id, arxiv_id in list(waiting):
+            try:
+                paper_merge(Paper(pk=stored[arxiv_id]), Paper(pk=report_id), by=None)
+            except MergeError:
+                # The arXiv paper was itself merged away by a curator: the report keeps
+                # waiting for them to decide rather than guessing the survivor.
+                continue
 
 
 # Rows per statement: well below SQLite's 32,766 and PostgreSQL's 65,535 parameters.
@@ -444,27 +469,51 @@ def paper_upsert(record: PaperRecord, *, source: Source | None = None) -> tuple[
     return Paper.objects.get(pk=result.paper_ids[0]), result.new == 1
 
 
-def lab_report_upsert(record: PaperRecord, *, source: Source | None = None) -> tuple[Paper, bool]:
+def lab_report_upsert(
+    record: PaperRecord, *, source: Source | None = None, arxiv_link: str = ""
+) -> tuple[Paper, bool]:
     """A lab report keyed by its URL. A new one whose title matches a stored paper becomes a
-    duplicate candidate for a curator: never merged, never silently a second copy."""
+    duplicate candidate for a curator: never merged, never silently a second copy.
+
+    `arxiv_link` is the arXiv paper the report links to when that paper is not stored yet:
+    the report keeps the id and joins the paper as soon as it is stored (at once if it
+    already is)."""
     if not record.url:
         raise ValueError("a lab report needs a URL")
+    key = record.url
+    if arxiv_link and arxiv_id_parse(record.url) is not None:
+        # The entry links to the arXiv page itself, whose URL belongs to the arXiv paper
+        # (canonical URLs are unique): the waiting report keeps a key of its own.
+        key = f"{record.url}#lab-report"
 
     def work() -> tuple[Paper, bool]:
         fields = _paper_fields(record)
         fields.pop("version", None)
         paper, created = Paper.objects.get_or_create(
-            canonical_url=_clip(record.url, 1000),
-            defaults={"kind": PaperKind.LAB_REPORT, "lab": _clip(record.lab, 120), **fields},
+            canonical_url=_clip(key, 1000),
+            defaults={
+                "kind": PaperKind.LAB_REPORT,
+                "lab": _clip(record.lab, 120),
+                "arxiv_link": _clip(arxiv_link, 32),
+                **fields,
+            },
         )
         if source is not None:
             _paper_sources_touch([(paper.pk, record.url, record.title)], source, timezone.now())
+        if arxiv_link and not created and paper.kind == PaperKind.LAB_REPORT:
+            # A report stored before its entry named the arXiv paper starts waiting now.
+            Paper.objects.filter(pk=paper.pk, arxiv_link="").update(arxiv_link=arxiv_link)
         if created and paper.normalized_title:
             others = Paper.objects.filter(normalized_title=paper.normalized_title).exclude(
                 pk=paper.pk
             )
             for other in others[:20]:
                 duplicate_candidate_propose(paper, other, reason="title")
+        if arxiv_link and paper.kind == PaperKind.LAB_REPORT:
+            # The paper may have been stored since the caller looked it up.
+            arrived = Paper.objects.filter(arxiv_id=arxiv_link).values_list("pk", flat=True)
+            if arrived:
+                _waiting_reports_join({arxiv_link: arrived[0]})
         return paper, created
 
     return _with_retries(work)
@@ -578,15 +627,30 @@ def harvest_run_start(source: Source) -> HarvestRun:
 
 
 def harvest_run_progress(
-    run: HarvestRun, *, fetched: int = 0, new: int = 0, updated: int = 0
+    run: HarvestRun,
+    *,
+    fetched: int = 0,
+    new: int = 0,
+    updated: int = 0,
+    skipped: int = 0,
+    notes: Sequence[str] = (),
 ) -> None:
-    """Add a committed page's counts, so that a killed run still shows what it stored."""
-    HarvestRun.objects.filter(pk=run.pk).update(
-        fetched=F("fetched") + fetched, new=F("new") + new, updated=F("updated") + updated
-    )
+    """Add a committed page's counts, so that a killed run still shows what it stored.
+    `notes` are one line each: what was skipped and why, what waits for what."""
+    changes: dict[str, object] = {
+        "fetched": F("fetched") + fetched,
+        "new": F("new") + new,
+        "updated": F("updated") + updated,
+        "skipped": F("skipped") + skipped,
+    }
+    if notes:
+        run.notes = "\n".join([*filter(None, [run.notes]), *notes])[:RUN_NOTES_CHARS]
+        changes["notes"] = run.notes
+    HarvestRun.objects.filter(pk=run.pk).update(**changes)
     run.fetched += fetched
     run.new += new
     run.updated += updated
+    run.skipped += skipped
 
 
 def harvest_run_finish(run: HarvestRun, *, error: str = "") -> HarvestRun:

@@ -12,7 +12,7 @@ from tracker.papers.services import lab_report_upsert, paper_upsert
 from workers.harvest import fetch
 from workers.harvest.arxiv import arxiv_fetch_ids
 from workers.harvest.errors import HarvestError
-from workers.harvest.feeds import html_to_text
+from workers.harvest.feeds import MAX_TITLE_CHARS, html_to_text
 
 
 def _meta(doc: lxml.html.HtmlElement, *names: str) -> str:
@@ -35,7 +35,7 @@ def page_record(url: str) -> PaperRecord:
     )
     host = (urlsplit(resp.url).hostname or "").removeprefix("www.")
     return PaperRecord(
-        title=html_to_text(title) or resp.url,
+        title=html_to_text(title, limit=MAX_TITLE_CHARS) or resp.url,
         url=resp.url,
         abstract=html_to_text(_meta(doc, "og:description", "description", "twitter:description")),
         lab=host,
