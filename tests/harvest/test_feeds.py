@@ -3,6 +3,7 @@ sanitised text, and the refusal of private addresses."""
 
 from __future__ import annotations
 
+import html
 import io
 import json
 from collections.abc import Callable, Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.db import DataError
 from django.urls import reverse
 
 from tests.conftest import Cast, client_for
@@ -24,6 +26,7 @@ from tracker.papers.models import (
     PaperSource,
     RunStatus,
 )
+from tracker.papers.search import SearchFilters, search
 from tracker.papers.services import source_create
 from workers.harvest.errors import HarvestError, RefusedURLError
 from workers.harvest.feeds import feed_url_validate, html_to_text
@@ -295,3 +298,117 @@ def test_a_name_that_resolves_to_loopback_after_the_check_is_refused(
     monkeypatch.setattr(fetch, "url_check", lambda url: None)
     with pytest.raises(RefusedURLError, match=r"connected to 127\.0\.0\.1"):
         feed_url_validate(feeds["__url__"].decode() + "/small.xml")
+
+
+def _rss(items: list[str]) -> bytes:
+    head = '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>Lab</title>'
+    return (head + "".join(items) + "</channel></rss>").encode()
+
+
+def _release(n: int, *, link: str = "https://lab.example/release-notes", guid: str = "") -> str:
+    guid = guid or f"release-{n}"
+    return (
+        f"<item><title>Model {n} released</title><link>{link}</link>"
+        f'<guid isPermaLink="false">{guid}</guid>'
+        f"<pubDate>Mon, {n:02d} Sep 2025 10:00:00 +0000</pubDate>"
+        f"<description>Notes for model {n}.</description></item>"
+    )
+
+
+def test_release_notes_sharing_one_link_are_distinct_reports(feeds: dict[str, bytes]) -> None:
+    source = _feed_source(feeds, "/releases.xml", _rss([_release(n) for n in range(1, 20)]))
+
+    run = source_harvest(source)
+    again = source_harvest(source)
+
+    assert (run.status, run.fetched, run.new) == (RunStatus.SUCCEEDED, 19, 19)
+    assert (again.status, again.new) == (RunStatus.SUCCEEDED, 0)
+    reports = Paper.objects.filter(kind=PaperKind.LAB_REPORT)
+    assert sorted(reports.values_list("title", flat=True)) == sorted(
+        f"Model {n} released" for n in range(1, 20)
+    )
+    seven = reports.get(title="Model 7 released")
+    assert seven.abstract == "Notes for model 7."
+    # The key still opens the release-notes page.
+    assert seven.canonical_url == "https://lab.example/release-notes#release-7"
+    assert PaperSource.objects.filter(source=source).count() == 19
+
+    # The page's feed later keeps one entry: it is still the same report.
+    feeds["/releases.xml"] = _rss([_release(19)])
+    assert source_harvest(source).new == 0
+    assert reports.count() == 19
+
+
+def test_an_entry_alone_on_its_link_keeps_its_report_when_others_join_it(
+    feeds: dict[str, bytes],
+) -> None:
+    first = _release(1, guid="https://lab.example/release-notes")
+    source = _feed_source(feeds, "/releases.xml", _rss([first]))
+    source_harvest(source)
+    stored = Paper.objects.get()
+    assert stored.canonical_url == "https://lab.example/release-notes"
+
+    feeds["/releases.xml"] = _rss([first, _release(2), _release(3)])
+    run = source_harvest(source)
+
+    assert run.new == 2
+    assert Paper.objects.get(title="Model 1 released").pk == stored.pk
+    assert Paper.objects.count() == 3
+    assert source_harvest(source).new == 0
+
+
+def test_an_oversized_entry_is_capped_and_a_bad_entry_is_skipped_with_its_reason(
+    feeds: dict[str, bytes],
+) -> None:
+    from workers.harvest.feeds import MAX_TEXT_CHARS
+
+    huge = "<p>" + "word &amp; more words " * 100_000 + "</p>"  # 2.2 MB of HTML
+    items = [
+        _release(1, link="https://lab.example/a"),
+        f"<item><title>Huge</title><link>https://lab.example/huge</link>"
+        f"<description>{html.escape(huge)}</description></item>",
+        "<item><title>No link at all</title><description>lost</description></item>",
+        _release(2, link="https://lab.example/b"),
+    ]
+    source = _feed_source(feeds, "/big.xml", _rss(items))
+    assert len(feeds["/big.xml"]) > 2_000_000
+
+    run = source_harvest(source)
+    again = source_harvest(source)
+
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert (run.fetched, run.new, run.skipped) == (4, 3, 1)
+    assert "entry 3 ('No link at all') skipped: no http(s) link" in run.notes
+    assert (again.status, again.new, again.skipped) == (RunStatus.SUCCEEDED, 0, 1)
+    report = Paper.objects.get(title="Huge")
+    assert len(report.abstract) <= MAX_TEXT_CHARS
+    assert report.abstract.startswith("word & more words")
+    assert [hit.paper.pk for hit in search("Huge", SearchFilters(), limit=5)] == [report.pk]
+
+
+def test_an_entry_the_database_refuses_is_skipped_and_the_others_are_stored(
+    feeds: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workers.harvest import feeds as feed_module
+
+    real = feed_module.lab_report_upsert
+
+    def refuse_one(record, **kwargs):  # type: ignore[no-untyped-def]
+        if record.title == "Model 2 released":
+            raise DataError("value too long for type character varying(120)")
+        return real(record, **kwargs)
+
+    monkeypatch.setattr(feed_module, "lab_report_upsert", refuse_one)
+    links = [f"https://lab.example/{n}" for n in range(1, 4)]
+    source = _feed_source(
+        feeds, "/f.xml", _rss([_release(n, link=links[n - 1]) for n in (1, 2, 3)])
+    )
+
+    run = source_harvest(source)
+
+    assert run.status == RunStatus.SUCCEEDED and (run.new, run.skipped) == (2, 1)
+    assert "entry 2 ('Model 2 released') skipped: value too long" in run.notes
+    assert set(Paper.objects.values_list("title", flat=True)) == {
+        "Model 1 released",
+        "Model 3 released",
+    }
