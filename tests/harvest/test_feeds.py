@@ -16,7 +16,8 @@ from django.urls import reverse
 
 from tests.conftest import Cast, client_for
 from tests.factories import PaperFactory
-from tests.harvest.fakes import FakeServer, Reply, Request, arxiv_server
+from tests.harvest.conftest import feed_source
+from tests.harvest.fakes import FakeServer, Reply, arxiv_server
 from tracker.papers.duplicates import normalize_title
 from tracker.papers.models import (
     DuplicateCandidate,
@@ -27,7 +28,6 @@ from tracker.papers.models import (
     RunStatus,
 )
 from tracker.papers.search import SearchFilters, search
-from tracker.papers.services import source_create
 from workers.harvest.errors import HarvestError, RefusedURLError
 from workers.harvest.feeds import feed_url_validate, html_to_text
 from workers.harvest.fetch import url_check
@@ -45,31 +45,9 @@ SMALL_FEED = b"""<?xml version="1.0" encoding="utf-8"?>
 </item></channel></rss>"""
 
 
-@pytest.fixture
-def feeds(settings) -> Iterator[dict[str, bytes]]:  # type: ignore[no-untyped-def]
-    """A server for feed files: path -> body."""
-    files: dict[str, bytes] = {}
-
-    def respond(request: Request) -> Reply:
-        if request.path in files:
-            return Reply(body=files[request.path], headers={"Content-Type": "application/rss+xml"})
-        return Reply(status=404, body=b"not found")
-
-    settings.FETCH_ALLOW_PRIVATE = True
-    with FakeServer(respond) as server:
-        files["__url__"] = server.url.encode()
-        yield files
-
-
-def _feed_source(feeds: dict[str, bytes], path: str, body: bytes, lab: str = "Lab"):  # type: ignore[no-untyped-def]
-    feeds[path] = body
-    url = feeds["__url__"].decode() + path
-    return source_create(kind="feed", name=f"{lab} feed", url=url, lab=lab)
-
-
 def test_qwen_feed_becomes_lab_reports_once(feeds: dict[str, bytes], shared_data: Path) -> None:
     body = (shared_data / "feeds" / "qwen" / "index.xml").read_bytes()
-    source = _feed_source(feeds, "/blog/index.xml", body, lab="Qwen")
+    source = feed_source(feeds, "/blog/index.xml", body, lab="Qwen")
 
     run = source_harvest(source)
     again = source_harvest(source)
@@ -109,7 +87,7 @@ def lookup(
 
 def _eleuther_source(feeds: dict[str, bytes], shared_data: Path):  # type: ignore[no-untyped-def]
     body = (shared_data / "feeds" / "labs" / "feed_eleuther_papers.xml").read_bytes()
-    return _feed_source(feeds, "/eleuther.xml", body, lab="EleutherAI")
+    return feed_source(feeds, "/eleuther.xml", body, lab="EleutherAI")
 
 
 def test_feed_entries_linking_to_arxiv_attach_to_the_arxiv_paper(
@@ -224,7 +202,7 @@ def test_title_match_makes_a_duplicate_candidate_not_a_merge(
     title = "Qwen3Guard:  real-time safety for your token stream!"
     arxiv_paper = PaperFactory(title=title, normalized_title=normalize_title(title))
     body = (shared_data / "feeds" / "qwen" / "index.xml").read_bytes()
-    source_harvest(_feed_source(feeds, "/q.xml", body, lab="Qwen"))
+    source_harvest(feed_source(feeds, "/q.xml", body, lab="Qwen"))
 
     report = Paper.objects.get(canonical_url="https://qwenlm.github.io/blog/qwen3guard/")
     candidate = DuplicateCandidate.objects.get()
@@ -234,7 +212,7 @@ def test_title_match_makes_a_duplicate_candidate_not_a_merge(
 
 
 def test_feed_html_is_stored_as_sanitised_plain_text(feeds: dict[str, bytes]) -> None:
-    source_harvest(_feed_source(feeds, "/small.xml", SMALL_FEED))
+    source_harvest(feed_source(feeds, "/small.xml", SMALL_FEED))
     report = Paper.objects.get()
     assert report.title == "Our new model"
     assert report.abstract == "Fast & small. read"
@@ -245,7 +223,7 @@ def test_feed_url_on_loopback_is_refused_unless_allowed(
     feeds: dict[str, bytes],
     settings,  # type: ignore[no-untyped-def]
 ) -> None:
-    source = _feed_source(feeds, "/small.xml", SMALL_FEED)
+    source = feed_source(feeds, "/small.xml", SMALL_FEED)
     settings.FETCH_ALLOW_PRIVATE = False
 
     with pytest.raises(RefusedURLError):
@@ -316,7 +294,7 @@ def _release(n: int, *, link: str = "https://lab.example/release-notes", guid: s
 
 
 def test_release_notes_sharing_one_link_are_distinct_reports(feeds: dict[str, bytes]) -> None:
-    source = _feed_source(feeds, "/releases.xml", _rss([_release(n) for n in range(1, 20)]))
+    source = feed_source(feeds, "/releases.xml", _rss([_release(n) for n in range(1, 20)]))
 
     run = source_harvest(source)
     again = source_harvest(source)
@@ -343,7 +321,7 @@ def test_an_entry_alone_on_its_link_keeps_its_report_when_others_join_it(
     feeds: dict[str, bytes],
 ) -> None:
     first = _release(1, guid="https://lab.example/release-notes")
-    source = _feed_source(feeds, "/releases.xml", _rss([first]))
+    source = feed_source(feeds, "/releases.xml", _rss([first]))
     source_harvest(source)
     stored = Paper.objects.get()
     assert stored.canonical_url == "https://lab.example/release-notes"
@@ -370,7 +348,7 @@ def test_an_oversized_entry_is_capped_and_a_bad_entry_is_skipped_with_its_reason
         "<item><title>No link at all</title><description>lost</description></item>",
         _release(2, link="https://lab.example/b"),
     ]
-    source = _feed_source(feeds, "/big.xml", _rss(items))
+    source = feed_source(feeds, "/big.xml", _rss(items))
     assert len(feeds["/big.xml"]) > 2_000_000
 
     run = source_harvest(source)
@@ -400,9 +378,7 @@ def test_an_entry_the_database_refuses_is_skipped_and_the_others_are_stored(
 
     monkeypatch.setattr(feed_module, "lab_report_upsert", refuse_one)
     links = [f"https://lab.example/{n}" for n in range(1, 4)]
-    source = _feed_source(
-        feeds, "/f.xml", _rss([_release(n, link=links[n - 1]) for n in (1, 2, 3)])
-    )
+    source = feed_source(feeds, "/f.xml", _rss([_release(n, link=links[n - 1]) for n in (1, 2, 3)]))
 
     run = source_harvest(source)
 

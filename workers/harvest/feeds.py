@@ -113,7 +113,10 @@ def feed_url_validate(url: str) -> FeedInfo:
 
 
 def _when(entry: Any) -> datetime | None:
-    stamp: struct_time | None = entry.get("published_parsed") or entry.get("updated_parsed")
+    stamp: struct_time | None = entry.get("published_parsed")
+    # Only when present: a missing updated_parsed falls back to published_parsed, warning.
+    if not stamp and "updated_parsed" in entry:
+        stamp = entry["updated_parsed"]
     if not stamp:
         return None
     try:
