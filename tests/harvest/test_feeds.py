@@ -388,3 +388,14 @@ def test_an_entry_the_database_refuses_is_skipped_and_the_others_are_stored(
         "Model 1 released",
         "Model 3 released",
     }
+
+
+def test_a_stray_byte_in_the_encoding_declaration_loses_no_entry(feeds: dict[str, bytes]) -> None:
+    """Found by the property test: feedparser raised on the declaration's encoding name."""
+    body = _rss([_release(1, link="https://lab.example/a")]).replace(
+        b'encoding="utf-8"', b'encoding="ut\x80f-8"'
+    )
+    run = source_harvest(feed_source(feeds, "/odd.xml", body))
+
+    assert (run.status, run.new) == (RunStatus.SUCCEEDED, 1)
+    assert Paper.objects.get().title == "Model 1 released"

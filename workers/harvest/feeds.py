@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import html
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -93,9 +94,26 @@ def html_to_text(value: str, *, limit: int = MAX_TEXT_CHARS) -> str:
     return " ".join(html.unescape(cleaned).split())[:limit]
 
 
+# The XML declaration, up to its end or the first byte that cannot be in one.
+_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*\?>")
+
+
+def _feed_parse(url: str, body: bytes) -> Any:
+    try:
+        return feedparser.parse(body)
+    except (UnicodeError, ValueError, LookupError):
+        # feedparser reads the declared encoding's name as UTF-8 and hands it to the codec
+        # lookup: a stray byte or NUL in it raises. Without the declaration it guesses.
+        pass
+    try:
+        return feedparser.parse(_DECLARATION.sub(b"", body, count=1))
+    except (UnicodeError, ValueError, LookupError) as exc:
+        raise HarvestError(f"{url} is not an RSS/Atom feed: unreadable encoding") from exc
+
+
 def feed_fetch(url: str) -> Any:
     resp = fetch.safe_get(url)
-    parsed = feedparser.parse(resp.body)
+    parsed = _feed_parse(url, resp.body)
     # feedparser reads almost anything; no entries and no recognised format means not a feed.
     if not parsed.entries and (parsed.bozo or not parsed.get("version")):
         reason = getattr(parsed, "bozo_exception", None) or "no entries"
