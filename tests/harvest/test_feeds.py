@@ -399,3 +399,23 @@ def test_a_stray_byte_in_the_encoding_declaration_loses_no_entry(feeds: dict[str
 
     assert (run.status, run.new) == (RunStatus.SUCCEEDED, 1)
     assert Paper.objects.get().title == "Model 1 released"
+
+
+def test_a_join_a_curator_undid_is_not_redone(
+    feeds: dict[str, bytes], shared_data: Path, lookup: Lookup, tmp_path: Path
+) -> None:
+    from tracker.papers.merge import paper_merge_undo
+    from tracker.papers.models import PaperMerge
+
+    source = _eleuther_source(feeds, shared_data)
+    lookup[1](["2601.04301", *ELEUTHER_SERVED])
+    source_harvest(source)
+    _import_line(tmp_path, ELEUTHER_MISSED, "Scaling Self-Supervised Representation Learning")
+    paper_merge_undo(PaperMerge.objects.get(), by=None)
+
+    source_harvest(source)
+
+    report = Paper.objects.get(kind=PaperKind.LAB_REPORT)
+    assert report.merged_into_id is None
+    assert not Paper.objects.waiting_for_arxiv().exists()
+    assert PaperMerge.objects.get().undone_at is not None

@@ -45,9 +45,12 @@ class PaperQuerySet(models.QuerySet["Paper"]):
         return self.filter(kind=PaperKind.ARXIV)
 
     def waiting_for_arxiv(self) -> Self:
-        """Lab reports that link to an arXiv paper not stored yet."""
-        return self.exclude(arxiv_link="").filter(
-            kind=PaperKind.LAB_REPORT, merged_into__isnull=True
+        """Lab reports that link to an arXiv paper not stored yet. One whose merge into that
+        paper a curator undid waits no more: they decided it is another work."""
+        return (
+            self.exclude(arxiv_link="")
+            .filter(kind=PaperKind.LAB_REPORT, merged_into__isnull=True)
+            .exclude(merges_given__undone_at__isnull=False)
         )
 
 

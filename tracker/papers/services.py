@@ -25,6 +25,7 @@ from tracker.papers.models import (
     HarvestRun,
     Paper,
     PaperKind,
+    PaperMerge,
     PaperSource,
     PaperVersion,
     RunStatus,
@@ -166,6 +167,7 @@ def _papers_upsert_once(
     titles = {arxiv_id: normalize_title(latest[arxiv_id].title) for arxiv_id in ids}
     stored: dict[str, int] = {}
     new_titles: dict[str, int] = {}
+    new_ids: dict[str, int] = {}
     result = UpsertResult()
     with _search_documents_deferred():
         for chunk in _chunks(ids):
@@ -174,6 +176,7 @@ def _papers_upsert_once(
                 if inserted:
                     result.new += 1
                     new_titles[titles[arxiv_id]] = paper_id
+                    new_ids[arxiv_id] = paper_id
                 else:
                     result.updated += 1
     unchanged = [arxiv_id for arxiv_id in ids if arxiv_id not in stored]
@@ -195,31 +198,24 @@ def _papers_upsert_once(
             source,
             now,
         )
-    _title_candidates_propose(new_titles, kind=PaperKind.LAB_REPORT)
-    _waiting_reports_join(stored)
+    _lab_reports_match(new_titles, new_ids)
     return result
 
 
-def _waiting_reports_join(stored: dict[str, int]) -> None:
-    """Lab reports that were waiting for these arXiv papers are merged into them, whatever
-    path brought the paper (harvest, import, added by hand): one paper, two sources. The
-    merge is recorded like a curator's, so it can be undone; an undone one is not redone."""
+def _waiting_report_join(report_id: int, paper_id: int) -> None:
+    """A lab report that was waiting for this arXiv paper is merged into it: one paper, two
+    sources. The merge is recorded like a curator's, so it can be undone; an undone one is
+    not redone."""
     from tracker.papers.merge import MergeError, paper_merge
 
-    for chunk in _chunks(sorted(stored)):
-        waiting = (
-            Paper.objects.waiting_for_arxiv()
-            .filter(arxiv_link__in=list(chunk))
-            .exclude(merges_given__undone_at__isnull=False)
-            .values_list("pk", "arxiv_link")
-        )
-        for report_id, arxiv_id in list(waiting):
-            try:
-                paper_merge(Paper(pk=stored[arxiv_id]), Paper(pk=report_id), by=None)
-            except MergeError:
-                # The arXiv paper was itself merged away by a curator: the report keeps
-                # waiting for them to decide rather than guessing the survivor.
-                continue
+    if PaperMerge.objects.filter(merged_id=report_id, undone_at__isnull=False).exists():
+        return
+    try:
+        paper_merge(Paper(pk=paper_id), Paper(pk=report_id), by=None)
+    except MergeError:
+        # The arXiv paper was itself merged away by a curator: the report keeps waiting
+        # for them to decide rather than guessing the survivor.
+        return
 
 
 # Rows per statement: well below SQLite's 32,766 and PostgreSQL's 65,535 parameters.
@@ -446,19 +442,28 @@ def _paper_sources_touch(
             )
 
 
-def _title_candidates_propose(new_papers: dict[str, int], *, kind: str) -> None:
-    """New papers (by normalised title, their ids) whose title matches a stored paper of
-    `kind`: a curator decides."""
-    titles = [title for title in new_papers if title]
-    if not titles:
+def _lab_reports_match(new_titles: dict[str, int], new_ids: dict[str, int]) -> None:
+    """Lab reports that new arXiv papers (by normalised title and by id, their row ids)
+    concern, in one query: a title match is a duplicate candidate for a curator; a report
+    waiting for one of these papers joins it, whatever path brought the paper (a harvest,
+    import_papers, add_paper)."""
+    titles = [title for title in new_titles if title]
+    if not titles and not new_ids:
         return
-    matches = Paper.objects.filter(kind=kind, normalized_title__in=titles).exclude(
-        pk__in=list(new_papers.values())
-    )
+    waiting = Q(arxiv_link__in=list(new_ids), merged_into__isnull=True) & ~Q(arxiv_link="")
+    matches = Paper.objects.filter(
+        Q(normalized_title__in=titles) | waiting, kind=PaperKind.LAB_REPORT
+    ).exclude(pk__in=list(new_titles.values()))
+    joins = []
     for other in matches:
-        duplicate_candidate_propose(
-            Paper(pk=new_papers[other.normalized_title]), other, reason="title"
-        )
+        if other.normalized_title in new_titles:
+            duplicate_candidate_propose(
+                Paper(pk=new_titles[other.normalized_title]), other, reason="title"
+            )
+        if other.merged_into_id is None and other.arxiv_link in new_ids:
+            joins.append((other.pk, new_ids[other.arxiv_link]))
+    for report_id, paper_id in joins:
+        _waiting_report_join(report_id, paper_id)
 
 
 def paper_upsert(record: PaperRecord, *, source: Source | None = None) -> tuple[Paper, bool]:
@@ -509,11 +514,11 @@ def lab_report_upsert(
             )
             for other in others[:20]:
                 duplicate_candidate_propose(paper, other, reason="title")
-        if arxiv_link and paper.kind == PaperKind.LAB_REPORT:
+        if arxiv_link and paper.kind == PaperKind.LAB_REPORT and paper.merged_into_id is None:
             # The paper may have been stored since the caller looked it up.
             arrived = Paper.objects.filter(arxiv_id=arxiv_link).values_list("pk", flat=True)
             if arrived:
-                _waiting_reports_join({arxiv_link: arrived[0]})
+                _waiting_report_join(paper.pk, arrived[0])
         return paper, created
 
     return _with_retries(work)
