@@ -71,6 +71,8 @@ class FeedEntry:
     arxiv_ids: list[str]
     link: str
     guid: str
+    # Its place in the feed, from 1, for notes about it.
+    position: int = 0
 
 
 @dataclass
@@ -189,7 +191,9 @@ def feed_entries(parsed: Any, *, lab: str) -> FeedEntries:
     result = FeedEntries()
     for index, entry in enumerate(parsed.entries):
         try:
-            result.entries.append(entry_record(entry, lab=lab))
+            found = entry_record(entry, lab=lab)
+            found.position = index + 1
+            result.entries.append(found)
         # Untrusted input in any shape feedparser lets through: one bad entry is skipped.
         except Exception as exc:
             reason = exc if isinstance(exc, HarvestError) else f"{exc.__class__.__name__}: {exc}"
@@ -279,7 +283,7 @@ def feed_harvest(source: Source, run: HarvestRun) -> None:
     skipped = len(found.skipped)
     newest: datetime | None = None
     left_waiting = 0
-    for index, entry in enumerate(entries):
+    for entry in entries:
         record = entry.record
         paper = next((known[i] for i in entry.arxiv_ids if i in known), None)
         try:
@@ -295,7 +299,8 @@ def feed_harvest(source: Source, run: HarvestRun) -> None:
                 raise
             log.warning("%s: entry %s not stored: %s", source, record.url, exc)
             skipped += 1
-            notes.append(f"entry {index + 1} ({record.title[:80]!r}) skipped: {str(exc)[:200]}")
+            label = f"entry {entry.position} ({record.title[:80]!r})"
+            notes.append(f"{label} skipped: {str(exc)[:200]}")
             continue
         if record.updated_at and (newest is None or record.updated_at > newest):
             newest = record.updated_at
