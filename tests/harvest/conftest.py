@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.harvest.fakes import ArxivListing, FakeServer, arxiv_server, recorded_entries
+from tests.harvest.fakes import (
+    ArxivListing,
+    FakeServer,
+    Reply,
+    Request,
+    arxiv_server,
+    recorded_entries,
+)
+from tracker.papers.models import Source
+from tracker.papers.services import source_create
 from workers.harvest import fetch
 
 
@@ -40,3 +49,26 @@ def arxiv(entries: list[bytes], settings) -> Iterator[tuple[FakeServer, ArxivLis
     with arxiv_server(entries) as (server, listing):
         settings.ARXIV_API_URL = f"{server.url}/api/query"
         yield server, listing
+
+
+@pytest.fixture
+def feeds(settings) -> Iterator[dict[str, bytes]]:  # type: ignore[no-untyped-def]
+    """A server for feed files: path -> body."""
+    files: dict[str, bytes] = {}
+
+    def respond(request: Request) -> Reply:
+        if request.path in files:
+            return Reply(body=files[request.path], headers={"Content-Type": "application/rss+xml"})
+        return Reply(status=404, body=b"not found")
+
+    settings.FETCH_ALLOW_PRIVATE = True
+    with FakeServer(respond) as server:
+        files["__url__"] = server.url.encode()
+        yield files
+
+
+def feed_source(feeds: dict[str, bytes], path: str, body: bytes, lab: str = "Lab") -> Source:
+    """A feed source for `body`, served at `path` by the `feeds` server."""
+    feeds[path] = body
+    url = feeds["__url__"].decode() + path
+    return source_create(kind="feed", name=f"{lab} feed", url=url, lab=lab)

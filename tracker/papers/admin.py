@@ -574,6 +574,7 @@ class HarvestRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "fetched",
         "new",
         "updated",
+        "skipped",
         "error_short",
     ]
     list_filter = ["status", "source"]

@@ -46,6 +46,15 @@ class PaperQuerySet(models.QuerySet["Paper"]):
     def arxiv(self) -> Self:
         return self.filter(kind=PaperKind.ARXIV)
 
+    def waiting_for_arxiv(self) -> Self:
+        """Lab reports that link to an arXiv paper not stored yet. One whose merge into that
+        paper a curator undid waits no more: they decided it is another work."""
+        return (
+            self.exclude(arxiv_link="")
+            .filter(kind=PaperKind.LAB_REPORT, merged_into__isnull=True)
+            .exclude(merges_given__undone_at__isnull=False)
+        )
+
 
 class Paper(models.Model):
     arxiv_id = models.CharField(
@@ -75,6 +84,17 @@ class Paper(models.Model):
         null=True, blank=True, help_text="When a new version of an already-stored paper arrived."
     )
     pdf_url = models.URLField(max_length=1000, blank=True)
+    # A feed entry that links to an arXiv paper not stored yet (arXiv missed it, or could
+    # not be reached) is kept as a lab report with that paper's id; when the paper is
+    # stored, by any path, the report is merged into it: one paper, two sources.
+    arxiv_link = models.CharField(
+        max_length=32,
+        blank=True,
+        default="",
+        # Also in the database: the harvest's raw INSERTs need not name the column.
+        db_default="",
+        help_text="A lab report's arXiv paper (versionless id), waiting for that paper.",
+    )
     code_urls = models.JSONField(default=list, blank=True)
     # Kept by the database on every write (harvest upserts included), so the inbox's "has
     # code" filter and tag read one column instead of searching each abstract.
@@ -100,7 +120,13 @@ class Paper(models.Model):
 
     class Meta:
         ordering = ["-published_at", "-id"]
-        indexes = [models.Index(fields=["kind", "-published_at"], name="paper_kind_published")]
+        indexes = [
+            models.Index(fields=["kind", "-published_at"], name="paper_kind_published"),
+            # Only the few lab reports that link to arXiv: every arXiv upsert probes it.
+            models.Index(
+                fields=["arxiv_link"], condition=~models.Q(arxiv_link=""), name="paper_arxiv_link"
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(kind__in=PaperKind.values), name="paper_kind_valid"
@@ -235,6 +261,9 @@ class HarvestRun(models.Model):
     fetched = models.PositiveIntegerField(default=0)
     new = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
+    # Records a run left out (a malformed or oversized feed entry), one line of reason each.
+    skipped = models.PositiveIntegerField(default=0)
+    notes = models.TextField(blank=True)
     error = models.TextField(blank=True)
     # Moved on at every committed page: a running run whose heartbeat stops was killed with
     # its worker (harvest_runs_reap).

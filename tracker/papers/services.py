@@ -35,13 +35,14 @@ from tracker.papers.models import (
     HarvestRun,
     Paper,
     PaperKind,
+    PaperMerge,
     PaperSource,
     PaperVersion,
     RunStatus,
     Source,
     SourceKind,
 )
-from tracker.papers.records import PaperRecord
+from tracker.papers.records import PaperRecord, arxiv_id_parse
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 # Two harvests of overlapping papers can deadlock or collide on PostgreSQL; the loser's
 # transaction is rolled back whole, so running it again is safe.
 UPSERT_ATTEMPTS = 4
+# A run's notes stay short enough for the Sources page (a feed of 1,000 bad entries).
+RUN_NOTES_CHARS = 4000
 
 DEFAULT_ARXIV_SOURCE = (
     "arXiv cs.CL, cs.LG, cs.AI, cs.CV",
@@ -221,7 +224,7 @@ def _papers_upsert_once(
     titles = {arxiv_id: normalize_title(latest[arxiv_id].title) for arxiv_id in ids}
     stored: dict[str, int] = {}
     new_titles: dict[str, int] = {}
-    new_ids: list[int] = []
+    new_ids: dict[str, int] = {}
     result = UpsertResult()
     _unnumbered_versions_keep(latest)
     with _search_documents_deferred():
@@ -231,7 +234,7 @@ def _papers_upsert_once(
                 if inserted:
                     result.new += 1
                     new_titles[titles[arxiv_id]] = paper_id
-                    new_ids.append(paper_id)
+                    new_ids[arxiv_id] = paper_id
                 else:
                     result.updated += 1
     unchanged = [arxiv_id for arxiv_id in ids if arxiv_id not in stored]
@@ -253,9 +256,25 @@ def _papers_upsert_once(
             source,
             now,
         )
-    _title_candidates_propose(new_titles, kind=PaperKind.LAB_REPORT)
-    claim_drafts_enqueue(new_ids)
+    _lab_reports_match(new_titles, new_ids)
+    claim_drafts_enqueue(list(new_ids.values()))
     return result
+
+
+def _waiting_report_join(report_id: int, paper_id: int) -> None:
+    """A lab report that was waiting for this arXiv paper is merged into it: one paper, two
+    sources. The merge is recorded like a curator's, so it can be undone; an undone one is
+    not redone."""
+    from tracker.papers.merge import MergeError, paper_merge
+
+    if PaperMerge.objects.filter(merged_id=report_id, undone_at__isnull=False).exists():
+        return
+    try:
+        paper_merge(Paper(pk=paper_id), Paper(pk=report_id), by=None)
+    except MergeError:
+        # The arXiv paper was itself merged away by a curator: the report keeps waiting
+        # for them to decide rather than guessing the survivor.
+        return
 
 
 # Rows per statement: well below SQLite's 32,766 and PostgreSQL's 65,535 parameters.
@@ -522,19 +541,28 @@ def _paper_sources_touch(
             )
 
 
-def _title_candidates_propose(new_papers: dict[str, int], *, kind: str) -> None:
-    """New papers (by normalised title, their ids) whose title matches a stored paper of
-    `kind`: a curator decides."""
-    titles = [title for title in new_papers if title]
-    if not titles:
+def _lab_reports_match(new_titles: dict[str, int], new_ids: dict[str, int]) -> None:
+    """Lab reports that new arXiv papers (by normalised title and by id, their row ids)
+    concern, in one query: a title match is a duplicate candidate for a curator; a report
+    waiting for one of these papers joins it, whatever path brought the paper (a harvest,
+    import_papers, add_paper)."""
+    titles = [title for title in new_titles if title]
+    if not titles and not new_ids:
         return
-    matches = Paper.objects.filter(kind=kind, normalized_title__in=titles).exclude(
-        pk__in=list(new_papers.values())
-    )
+    waiting = Q(arxiv_link__in=list(new_ids), merged_into__isnull=True) & ~Q(arxiv_link="")
+    matches = Paper.objects.filter(
+        Q(normalized_title__in=titles) | waiting, kind=PaperKind.LAB_REPORT
+    ).exclude(pk__in=list(new_titles.values()))
+    joins = []
     for other in matches:
-        duplicate_candidate_propose(
-            Paper(pk=new_papers[other.normalized_title]), other, reason="title"
-        )
+        if other.normalized_title in new_titles:
+            duplicate_candidate_propose(
+                Paper(pk=new_titles[other.normalized_title]), other, reason="title"
+            )
+        if other.merged_into_id is None and other.arxiv_link in new_ids:
+            joins.append((other.pk, new_ids[other.arxiv_link]))
+    for report_id, paper_id in joins:
+        _waiting_report_join(report_id, paper_id)
 
 
 def paper_upsert(record: PaperRecord, *, source: Source | None = None) -> tuple[Paper, bool]:
@@ -545,29 +573,53 @@ def paper_upsert(record: PaperRecord, *, source: Source | None = None) -> tuple[
     return Paper.objects.get(pk=result.paper_ids[0]), result.new == 1
 
 
-def lab_report_upsert(record: PaperRecord, *, source: Source | None = None) -> tuple[Paper, bool]:
+def lab_report_upsert(
+    record: PaperRecord, *, source: Source | None = None, arxiv_link: str = ""
+) -> tuple[Paper, bool]:
     """A lab report keyed by its URL. A new one whose title matches a stored paper becomes a
-    duplicate candidate for a curator: never merged, never silently a second copy."""
+    duplicate candidate for a curator: never merged, never silently a second copy.
+
+    `arxiv_link` is the arXiv paper the report links to when that paper is not stored yet:
+    the report keeps the id and joins the paper as soon as it is stored (at once if it
+    already is)."""
     if not record.url:
         raise ValueError("a lab report needs a URL")
+    key = record.url
+    if arxiv_link and arxiv_id_parse(record.url) is not None:
+        # The entry links to the arXiv page itself, whose URL belongs to the arXiv paper
+        # (canonical URLs are unique): the waiting report keeps a key of its own.
+        key = f"{record.url}#lab-report"
 
     def work() -> tuple[Paper, bool]:
         fields = _paper_fields(record)
         fields.pop("version", None)
         paper, created = Paper.objects.get_or_create(
-            canonical_url=_clip(record.url, 1000),
-            defaults={"kind": PaperKind.LAB_REPORT, "lab": _clip(record.lab, 120), **fields},
+            canonical_url=_clip(key, 1000),
+            defaults={
+                "kind": PaperKind.LAB_REPORT,
+                "lab": _clip(record.lab, 120),
+                "arxiv_link": _clip(arxiv_link, 32),
+                **fields,
+            },
         )
         if source is not None:
             _paper_sources_touch([(paper.pk, record.url, record.title)], source, timezone.now())
         if created:
             claim_drafts_enqueue([paper.pk])
+        if arxiv_link and not created and paper.kind == PaperKind.LAB_REPORT:
+            # A report stored before its entry named the arXiv paper starts waiting now.
+            Paper.objects.filter(pk=paper.pk, arxiv_link="").update(arxiv_link=arxiv_link)
         if created and paper.normalized_title:
             others = Paper.objects.filter(normalized_title=paper.normalized_title).exclude(
                 pk=paper.pk
             )
             for other in others[:20]:
                 duplicate_candidate_propose(paper, other, reason="title")
+        if arxiv_link and paper.kind == PaperKind.LAB_REPORT and paper.merged_into_id is None:
+            # The paper may have been stored since the caller looked it up.
+            arrived = Paper.objects.filter(arxiv_id=arxiv_link).values_list("pk", flat=True)
+            if arrived:
+                _waiting_report_join(paper.pk, arrived[0])
         return paper, created
 
     return _with_retries(work)
@@ -724,18 +776,31 @@ def harvest_run_start(source: Source) -> HarvestRun:
 
 
 def harvest_run_progress(
-    run: HarvestRun, *, fetched: int = 0, new: int = 0, updated: int = 0
+    run: HarvestRun,
+    *,
+    fetched: int = 0,
+    new: int = 0,
+    updated: int = 0,
+    skipped: int = 0,
+    notes: Sequence[str] = (),
 ) -> None:
-    """Add a committed page's counts, so that a killed run still shows what it stored."""
-    HarvestRun.objects.filter(pk=run.pk).update(
-        fetched=F("fetched") + fetched,
-        new=F("new") + new,
-        updated=F("updated") + updated,
-        heartbeat_at=timezone.now(),
-    )
+    """Add a committed page's counts, so that a killed run still shows what it stored.
+    `notes` are one line each: what was skipped and why, what waits for what."""
+    changes: dict[str, object] = {
+        "fetched": F("fetched") + fetched,
+        "new": F("new") + new,
+        "updated": F("updated") + updated,
+        "skipped": F("skipped") + skipped,
+        "heartbeat_at": timezone.now(),
+    }
+    if notes:
+        run.notes = "\n".join([*filter(None, [run.notes]), *notes])[:RUN_NOTES_CHARS]
+        changes["notes"] = run.notes
+    HarvestRun.objects.filter(pk=run.pk).update(**changes)
     run.fetched += fetched
     run.new += new
     run.updated += updated
+    run.skipped += skipped
 
 
 def harvest_run_finish(run: HarvestRun, *, error: str = "") -> HarvestRun:

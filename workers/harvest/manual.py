@@ -13,7 +13,7 @@ from tracker.papers.services import lab_report_upsert, paper_upsert
 from workers.harvest import fetch
 from workers.harvest.arxiv import arxiv_fetch_ids
 from workers.harvest.errors import HarvestError, TransientHarvestError
-from workers.harvest.feeds import html_to_text
+from workers.harvest.feeds import MAX_TITLE_CHARS, html_to_text
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def page_record(url: str) -> PaperRecord:
     )
     host = (urlsplit(resp.url).hostname or "").removeprefix("www.")
     return PaperRecord(
-        title=html_to_text(title) or resp.url,
+        title=html_to_text(title, limit=MAX_TITLE_CHARS) or resp.url,
         url=resp.url,
         abstract=html_to_text(_meta(doc, "og:description", "description", "twitter:description")),
         lab=host,
