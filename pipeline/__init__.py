@@ -1,0 +1,1 @@
+"""Work that needs no database: plain data in, plain data out."""
