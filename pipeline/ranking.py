@@ -34,9 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
-from sklearn.cluster import AgglomerativeClustering
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import Ridge
 from sklearn.preprocessing import normalize
 
 Key = Hashable
@@ -57,8 +55,13 @@ RIDGE_ALPHA = 1.0
 # Liked papers closer than this cosine distance share an interest.
 INTEREST_DISTANCE = 0.55
 NEIGHBOURS = 3
-# The three scores' weights, after each is standardised over the candidates.
-LEXICAL_WEIGHT, INTERESTS_WEIGHT, NEIGHBOURS_WEIGHT = 1.0, 1.0, 1.0
+# The three scores' weights, after each is standardised over the candidates, until a
+# member has rated enough papers to learn their own (_component_weights).
+DEFAULT_WEIGHTS = {"lexical": 1.0, "interests": 1.0, "neighbours": 1.0}
+CV_MIN_RATINGS = 12
+CV_FOLDS = 3
+# No score is dropped entirely: a held-out third of a few dozen ratings is a noisy judge.
+CV_FLOOR = 0.05
 # A followed author, keyword, topic or lab puts a paper above every paper that matches no
 # follow (scores are standardised, so they stay far below this), in the model's order.
 FOLLOW_BOOST = 100.0
@@ -142,8 +145,6 @@ class PaperSpace:
         )
         try:
             x_words = words.fit_transform([f"{d.title}. {d.abstract}" for d in self.docs])
-            # The title counts once more: it is the paper's own summary of what matters.
-            x_words = x_words + 0.5 * words.transform([d.title for d in self.docs])
             word_names = [f"w:{w}" for w in words.get_feature_names_out()]
         except ValueError:  # every word was a stop word
             x_words = sparse.csr_matrix((n, 0), dtype=np.float32)
@@ -224,20 +225,23 @@ def _examples(space: PaperSpace, signals: Signals, team: Sequence[TeamRating]) -
 
 
 def _interests(vectors: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """One unit prototype per group of liked papers that sit close together."""
-    if len(vectors) == 1:
-        return vectors
-    labels = AgglomerativeClustering(
-        n_clusters=None,
-        metric="cosine",
-        linkage="average",
-        distance_threshold=INTEREST_DISTANCE,
-    ).fit_predict(vectors)
-    prototypes = [
-        (weights[labels == label, None] * vectors[labels == label]).sum(axis=0)
-        for label in np.unique(labels)
-    ]
-    return normalize(np.vstack(prototypes))
+    """One unit prototype per group of liked papers that sit close together: each paper,
+    heaviest first, joins the first group whose prototype is within INTEREST_DISTANCE
+    of it, or starts a group of its own (one pass; a member's likes are a few hundred)."""
+    members: list[list[int]] = []
+    prototypes: list[np.ndarray] = []
+    for i in np.argsort(-weights, kind="stable"):
+        if prototypes:
+            closeness = np.array(prototypes) @ vectors[i]
+            best = int(np.argmax(closeness))
+            if closeness[best] >= 1 - INTEREST_DISTANCE:
+                members[best].append(i)
+                total = (weights[members[best], None] * vectors[members[best]]).sum(axis=0)
+                prototypes[best] = total / max(float(np.linalg.norm(total)), 1e-12)
+                continue
+        members.append([i])
+        prototypes.append(vectors[i] / max(float(np.linalg.norm(vectors[i])), 1e-12))
+    return np.vstack(prototypes)
 
 
 def _top_mean(similarities: np.ndarray, weights: np.ndarray, k: int) -> np.ndarray:
@@ -247,6 +251,110 @@ def _top_mean(similarities: np.ndarray, weights: np.ndarray, k: int) -> np.ndarr
     values = np.take_along_axis(similarities, top, axis=1)
     w = weights[top]
     return (values * w).sum(axis=1) / w.sum(axis=1)
+
+
+class _Fit:
+    """The three scores' models, fitted on some of a member's examples."""
+
+    def __init__(self, space: PaperSpace, ex: _Examples, seed: int) -> None:
+        self.space = space
+        self.coef: np.ndarray | None = None
+        if ex.targets.any():
+            self.coef = _ridge(space, ex, seed)
+        # The member's own likes and dislikes make their interests; the team's stand in
+        # only while the member has none of their own.
+        own = np.array([kind != "team" for kind, _ in ex.sources], dtype=bool)
+        positive = ex.targets > 0
+        chosen = positive & own if (positive & own).any() else positive
+        self.liked = ex.rows[chosen]
+        self.liked_weights = (ex.targets * ex.weights)[chosen]
+        self.liked_sources = [s for s, c in zip(ex.sources, chosen, strict=True) if c]
+        negative = (ex.targets < 0) & own if ((ex.targets < 0) & own).any() else ex.targets < 0
+        self.disliked = ex.rows[negative]
+        self.disliked_weights = (-ex.targets * ex.weights)[negative]
+        self.prototypes: np.ndarray | None = None
+        if space.vectors is not None and len(self.liked):
+            self.prototypes = _interests(space.vectors[self.liked], self.liked_weights)
+
+    def components(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """The raw scores of `rows`, before standardising."""
+        out: dict[str, np.ndarray] = {}
+        if self.coef is not None:
+            out["lexical"] = np.asarray(self.space.x[rows] @ self.coef).ravel()
+        if len(self.liked):
+            liked_sim = self.space.similarity(rows, self.liked)
+            if self.prototypes is not None and self.space.vectors is not None:
+                out["interests"] = (self.space.vectors[rows] @ self.prototypes.T).max(axis=1)
+            near = _top_mean(liked_sim, self.liked_weights, NEIGHBOURS)
+            if len(self.disliked):
+                far = _top_mean(
+                    self.space.similarity(rows, self.disliked), self.disliked_weights, NEIGHBOURS
+                )
+                near = near - 0.5 * far
+            out["neighbours"] = near
+            out["_liked_sim"] = liked_sim
+        return out
+
+
+def _ridge(space: PaperSpace, ex: _Examples, seed: int) -> np.ndarray:
+    """The lexical model: a weighted ridge regression of the targets on words and
+    authors, with a sample of papers nobody rated as mild negatives. Solved in its dual
+    form: a few hundred examples against tens of thousands of features make that a small
+    dense solve (milliseconds) instead of an iterative one."""
+    free = np.ones(len(space.docs), dtype=bool)
+    free[ex.rows] = False
+    candidates = np.flatnonzero(free)
+    rng = np.random.default_rng(seed)
+    background = rng.choice(candidates, size=min(BACKGROUND_SAMPLE, len(candidates)), replace=False)
+    rows = np.concatenate([ex.rows, background])
+    targets = np.concatenate([ex.targets, np.full(len(background), BACKGROUND_TARGET)])
+    weights = np.concatenate([ex.weights, np.full(len(background), BACKGROUND_WEIGHT)])
+    x = space.x[rows]
+    centred = targets - np.average(targets, weights=weights)
+    gram = (x @ x.T).toarray().astype(np.float64)
+    dual = np.linalg.solve(gram + RIDGE_ALPHA * np.diag(1.0 / weights), centred)
+    return np.asarray(x.T @ dual, dtype=np.float32).ravel()
+
+
+def _subset(ex: _Examples, keep: np.ndarray) -> _Examples:
+    return _Examples(
+        rows=ex.rows[keep],
+        targets=ex.targets[keep],
+        weights=ex.weights[keep],
+        sources=[s for s, k in zip(ex.sources, keep, strict=True) if k],
+    )
+
+
+def _rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    ranks_a, ranks_b = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
+    if ranks_a.std() == 0 or ranks_b.std() == 0:
+        return 0.0
+    return float(np.corrcoef(ranks_a, ranks_b)[0, 1])
+
+
+def _component_weights(space: PaperSpace, ex: _Examples, seed: int) -> dict[str, float]:
+    """How much each score counts for this member: how well it ranked the member's own
+    held-out ratings (CV_FOLDS-fold), so that a reader whose taste words capture leans on
+    words and one whose taste they miss leans on the embeddings."""
+    weights = dict(DEFAULT_WEIGHTS)
+    own = np.flatnonzero(np.array([kind in ("own", "no") for kind, _ in ex.sources]))
+    if len(own) < CV_MIN_RATINGS or len(np.unique(ex.targets[own])) < 2:
+        return weights
+    order = np.random.default_rng(seed).permutation(own)
+    predicted: dict[str, np.ndarray] = {name: np.zeros(len(order)) for name in weights}
+    for fold in range(CV_FOLDS):
+        held = order[fold::CV_FOLDS]
+        keep = np.ones(len(ex.rows), dtype=bool)
+        keep[held] = False
+        fit = _Fit(space, _subset(ex, keep), seed)
+        parts = fit.components(ex.rows[held])
+        for name in weights:
+            if name in parts:
+                predicted[name][fold::CV_FOLDS] = parts[name]
+    truth = ex.targets[order]
+    for name in weights:
+        weights[name] = max(_rank_correlation(predicted[name], truth), CV_FLOOR)
+    return weights
 
 
 class MemberModel:
@@ -263,67 +371,22 @@ class MemberModel:
         self.space = space
         self.signals = signals
         self.examples = _examples(space, signals, team)
-        self.coef: np.ndarray | None = None
-        self.intercept = 0.0
-        self.liked = np.zeros(0, dtype=np.int64)
-        self.liked_weights = np.zeros(0, dtype=np.float32)
-        self.disliked = np.zeros(0, dtype=np.int64)
-        self.prototypes: np.ndarray | None = None
+        self.fit: _Fit | None = None
+        self.weights = dict(DEFAULT_WEIGHTS)
         if len(self.examples.rows):
-            self._fit_lexical(seed)
-            self._fit_semantic()
+            self.fit = _Fit(space, self.examples, seed)
+            self.weights = _component_weights(space, self.examples, seed)
 
-    def _fit_lexical(self, seed: int) -> None:
-        ex = self.examples
-        if not ex.targets.any():
-            return
-        labelled = set(ex.rows.tolist())
-        free = np.array([i for i in range(len(self.space.docs)) if i not in labelled])
-        rng = np.random.default_rng(seed)
-        background = (
-            rng.choice(free, size=min(BACKGROUND_SAMPLE, len(free)), replace=False)
-            if len(free)
-            else np.zeros(0, dtype=np.int64)
-        )
-        rows = np.concatenate([ex.rows, background])
-        targets = np.concatenate([ex.targets, np.full(len(background), BACKGROUND_TARGET)])
-        weights = np.concatenate([ex.weights, np.full(len(background), BACKGROUND_WEIGHT)])
-        ridge = Ridge(alpha=RIDGE_ALPHA, solver="auto")
-        ridge.fit(self.space.x[rows], targets, sample_weight=weights)
-        self.coef = np.asarray(ridge.coef_, dtype=np.float32)
-        self.intercept = float(ridge.intercept_)
+    @property
+    def coef(self) -> np.ndarray | None:
+        return self.fit.coef if self.fit else None
 
-    def _fit_semantic(self) -> None:
-        ex = self.examples
-        positive = ex.targets > 0
-        self.liked = ex.rows[positive]
-        self.liked_weights = (ex.targets * ex.weights)[positive]
-        self.disliked = ex.rows[ex.targets < 0]
-        self.disliked_weights = (-ex.targets * ex.weights)[ex.targets < 0]
-        self.liked_sources = [s for s, p in zip(ex.sources, positive, strict=True) if p]
-        if self.space.vectors is not None and len(self.liked):
-            self.prototypes = _interests(self.space.vectors[self.liked], self.liked_weights)
+    @property
+    def prototypes(self) -> np.ndarray | None:
+        return self.fit.prototypes if self.fit else None
 
     def components(self, rows: np.ndarray) -> dict[str, np.ndarray]:
-        """The raw scores of `rows`, before standardising."""
-        out: dict[str, np.ndarray] = {}
-        if self.coef is not None:
-            out["lexical"] = np.asarray(self.space.x[rows] @ self.coef).ravel()
-        if len(self.liked):
-            liked_sim = self.space.similarity(rows, self.liked)
-            if self.prototypes is not None and self.space.vectors is not None:
-                out["interests"] = (self.space.vectors[rows] @ self.prototypes.T).max(axis=1)
-            near = _top_mean(liked_sim, self.liked_weights, NEIGHBOURS)
-            if len(self.disliked):
-                far = _top_mean(
-                    self.space.similarity(rows, self.disliked),
-                    self.disliked_weights,
-                    NEIGHBOURS,
-                )
-                near = near - 0.5 * far
-            out["neighbours"] = near
-            out["_liked_sim"] = liked_sim
-        return out
+        return self.fit.components(rows) if self.fit else {}
 
     def follows(self, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
         """How many kinds of follow each row matches, and the first match's reason."""
@@ -354,27 +417,39 @@ class MemberModel:
             reasons[i] = found[0] if found else ""
         return hits, reasons
 
-    def rank(self, keys: Sequence[Key]) -> list[Ranked]:
-        """`keys`, best first, each with why. Ties (no signal at all) keep the given order,
-        so a caller that passes newest first gets newest first."""
+    def rank(self, keys: Sequence[Key], explain: int | None = None) -> list[Ranked]:
+        """`keys`, best first, each with why (only the first `explain` when given: a page
+        of the inbox needs no reasons for the papers past it). Ties (no signal at all)
+        keep the given order, so a caller that passes newest first gets newest first."""
         if not keys:
             return []
         rows = self.space.rows(keys)
         parts = self.components(rows)
-        weighted = {
-            "lexical": LEXICAL_WEIGHT,
-            "interests": INTERESTS_WEIGHT,
-            "neighbours": NEIGHBOURS_WEIGHT,
+        z = {
+            name: _standardise(parts[name]) * weight
+            for name, weight in self.weights.items()
+            if name in parts
         }
-        z = {name: _standardise(parts[name]) * w for name, w in weighted.items() if name in parts}
         score = np.zeros(len(rows), dtype=np.float64)
         for values in z.values():
             score += values
         hits, follow_reasons = self.follows(rows)
         score += FOLLOW_BOOST * hits
-        reasons = self._reasons(rows, z, parts.get("_liked_sim"), follow_reasons)
         order = np.argsort(-score, kind="stable")
-        return [Ranked(keys[i], float(score[i]), reasons[i]) for i in order]
+        shown = order[:explain] if explain is not None else order
+        reasons = dict(
+            zip(
+                shown.tolist(),
+                self._reasons(
+                    rows[shown],
+                    {name: values[shown] for name, values in z.items()},
+                    parts["_liked_sim"][shown] if "_liked_sim" in parts else None,
+                    [follow_reasons[i] for i in shown],
+                ),
+                strict=True,
+            )
+        )
+        return [Ranked(keys[i], float(score[i]), reasons.get(i, "")) for i in order]
 
     def _reasons(
         self,
@@ -392,7 +467,7 @@ class MemberModel:
                 reasons.append(follow_reasons[i])
                 continue
             like = ""
-            if liked_sim is not None and len(self.liked):
+            if liked_sim is not None and liked_sim.shape[1]:
                 best = int(np.argmax(liked_sim[i]))
                 if liked_sim[i, best] >= LIKE_SIMILARITY:
                     like = self._like(best)
@@ -407,8 +482,9 @@ class MemberModel:
         return reasons
 
     def _like(self, liked_index: int) -> str:
-        doc = self.space.docs[self.liked[liked_index]]
-        kind, value = self.liked_sources[liked_index]
+        assert self.fit is not None
+        doc = self.space.docs[self.fit.liked[liked_index]]
+        kind, value = self.fit.liked_sources[liked_index]
         if kind == "own":
             return f"like “{doc.title}”, which you rated {value:.0f}"
         if kind == "seed":

@@ -213,3 +213,22 @@ def test_team_prediction_without_ratings_is_empty() -> None:
 def test_vectors_must_match_the_papers() -> None:
     with pytest.raises(ValueError, match="3 vectors for 1 papers"):
         PaperSpace([PaperDoc(key=1, title="A paper")], np.zeros((3, 4)))
+
+
+def test_a_member_leans_on_the_score_that_ranked_their_own_ratings_best() -> None:
+    # Taste by author alone, on vectors that say nothing: held-out ratings show the words
+    # (authors) rank them and the embeddings do not.
+    rng = np.random.default_rng(3)
+    docs = [
+        PaperDoc(key=n, title=f"Paper {n} on things", authors=(f"Person {n % 4}",))
+        for n in range(80)
+    ]
+    space = PaperSpace(docs, rng.normal(size=(80, 16)))
+    ratings = {n: 5 if n % 4 == 0 else 1 for n in range(40)}
+    model = MemberModel(space, Signals(ratings=ratings))
+    assert model.weights["lexical"] > 2 * max(
+        model.weights["interests"], model.weights["neighbours"]
+    )
+    ranked = model.rank(list(range(40, 80)), explain=5)
+    assert sum(r.key % 4 == 0 for r in ranked[:10]) >= 8
+    assert all(r.reason for r in ranked[:5]) and not any(r.reason for r in ranked[5:])

@@ -103,9 +103,12 @@ def _space(model_name: str, topics: dict[int, int | None]) -> PaperSpace:
     return space
 
 
-def member_ranking(membership: Membership, candidates: QuerySet[Paper]) -> list[RankedPaper]:
-    """`candidates` (newest first) ranked for the member, best first, each with why and
-    with what the team would rate it. With no signal at all the order stays newest first."""
+def member_ranking(
+    membership: Membership, candidates: QuerySet[Paper], explain: int | None = None
+) -> list[RankedPaper]:
+    """`candidates` (newest first) ranked for the member, best first, each with why (the
+    first `explain` only, when given) and with what the team would rate it. With no
+    signal at all the order stays newest first."""
     from workers.embedder import stored_model_name
 
     team, user_id = membership.team, membership.user_id
@@ -137,5 +140,5 @@ def member_ranking(membership: Membership, candidates: QuerySet[Paper]) -> list[
     predicted = team_predict(space, everyone, keys)
     return [
         RankedPaper(r.key, r.score, r.reason, predicted.get(r.key))
-        for r in MemberModel(space, signals, others).rank(keys)
+        for r in MemberModel(space, signals, others).rank(keys, explain=explain)
     ]

@@ -291,14 +291,17 @@ def inbox_build(
     )
 
 
-def _ranked(membership: Membership, filters: InboxFilters, base: QuerySet[Paper]) -> list:
+def _ranked(
+    membership: Membership, filters: InboxFilters, base: QuerySet[Paper], explain: int | None
+) -> list:
     """The window ranked in the filters' order: the member's ranking, or the team's
     predicted rating (the member's ranking breaks its ties)."""
     from tracker.triage.ranking import member_ranking
 
     if filters.topic:
         base = base.filter(paper_topic__topic_id=filters.topic)
-    ranked = member_ranking(membership, base)
+    # The team's order puts papers first that the member's order may rank anywhere.
+    ranked = member_ranking(membership, base, explain if filters.order == "for_you" else None)
     if filters.order == "team":
         ranked.sort(key=lambda r: -(r.team_prediction or 0.0))
     return ranked
@@ -309,7 +312,7 @@ def _ranked_page(
 ) -> list[Paper]:
     """One page of the window in a ranked order, each paper with why (rank_reason) and
     what the team would rate it (team_prediction)."""
-    ranked = _ranked(membership, filters, base)[:limit]
+    ranked = _ranked(membership, filters, base, limit)[:limit]
     rows = inbox_rows(base.annotate(in_topic=_topic_of())).filter(
         pk__in=[r.paper_id for r in ranked]
     )
@@ -334,7 +337,8 @@ def inbox_next(
     if filters.order != "newest":
         # In a ranked order a rating re-ranks what is left: the next paper is the best of
         # it, unless `after` is still there (read, not rated), then the one ranked below.
-        ids = [r.paper_id for r in _ranked(membership, filters, inbox_papers(membership, filters))]
+        papers = inbox_papers(membership, filters)
+        ids = [r.paper_id for r in _ranked(membership, filters, papers, explain=0)]
         if after is not None and after.pk in ids:
             below = ids[ids.index(after.pk) + 1 :]
             return below[0] if below else None
