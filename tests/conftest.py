@@ -47,15 +47,19 @@ def _fast_password_hashing(settings) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.fixture(autouse=True)
 def _fresh_search_caches() -> Iterator[None]:
-    """Each test builds its own corpus; what search remembered of the last one is stale."""
+    """Each test builds its own corpus; what search and the inbox's ranking remembered of
+    the last one is stale."""
     from tracker.papers.embeddings import search_model_forget
     from tracker.search.fusion import search_caches_forget
+    from tracker.triage.ranking import ranking_forget
 
     search_model_forget()
     search_caches_forget()
+    ranking_forget()
     yield
     search_model_forget()
     search_caches_forget()
+    ranking_forget()
 
 
 @pytest.fixture

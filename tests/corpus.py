@@ -26,10 +26,12 @@ def _clean(text: str) -> str:
     return re.sub(r"\s+", " ", text or "").strip()
 
 
-def read_corpus(root: Path | None = None, limit: int | None = None) -> list[Record]:
+def read_corpus(
+    root: Path | None = None, limit: int | None = None, listings: Path | None = None
+) -> list[Record]:
     """Unique papers (first sighting wins), oldest listing first; the listing day is the
-    publication date."""
-    folder = (root / "arxiv_corpus" if root else CORPUS_DIR) / "daily_listings"
+    publication date. `listings` names a folder of daily-listing files other than ours."""
+    folder = listings or (root / "arxiv_corpus" if root else CORPUS_DIR) / "daily_listings"
     records: dict[str, Record] = {}
     for path in sorted(folder.glob("*.jsonl")):
         day = datetime.strptime(path.stem[:10], "%Y-%m-%d").replace(tzinfo=UTC)

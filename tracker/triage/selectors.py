@@ -35,6 +35,10 @@ INBOX_WINDOW_DAYS = 7
 INBOX_PAGE_SIZE = 50
 # Raters "disagree" when one calls a paper essential and another close to worthless.
 DISPUTE_RANGE = 3
+# The inbox's sort orders: the member's ranking (the default), the team's predicted
+# rating, and date.
+INBOX_ORDERS = {"for_you": "For you", "team": "Team value", "newest": "Newest"}
+DEFAULT_ORDER = "for_you"
 
 
 INBOX_ROW_FIELDS = (
@@ -56,6 +60,7 @@ class InboxFilters:
     since: date | None = None
     until: date | None = None
     has_code: bool = False
+    order: str = DEFAULT_ORDER
 
     def window_start(self) -> datetime:
         start = self.since or (timezone.localdate() - timedelta(days=INBOX_WINDOW_DAYS))
@@ -70,6 +75,7 @@ class InboxFilters:
             "since": self.since.isoformat() if self.since else "",
             "until": self.until.isoformat() if self.until else "",
             "has_code": "1" if self.has_code else "",
+            "order": self.order if self.order != DEFAULT_ORDER else "",
         }
         return {key: value for key, value in query.items() if value}
 
@@ -225,13 +231,16 @@ def inbox_build(
 
     topic_of = _topic_of()
     base = inbox_papers(membership, filters)
-    followed, rest = _inbox_halves(
-        inbox_rows(base.annotate(in_topic=topic_of)), filters, followed_ids
-    )
-    # Followed topics first, newest first within each half. Two LIMITed queries that walk
-    # the published_at index and stop early, instead of one that sorts the whole window.
-    page = list(followed[:limit])  # none() when nothing is followed: no query
-    page += list(rest[: limit - len(page)])
+    if filters.order == "newest":
+        followed, rest = _inbox_halves(
+            inbox_rows(base.annotate(in_topic=topic_of)), filters, followed_ids
+        )
+        # Followed topics first, newest first within each half. Two LIMITed queries that
+        # walk the published_at index and stop early, instead of one that sorts the window.
+        page = list(followed[:limit])  # none() when nothing is followed: no query
+        page += list(rest[: limit - len(page)])
+    else:
+        page = _ranked_page(membership, filters, base, limit)
     team_scores_attach(page, membership)
 
     # One scan of the window gives both facets: counts per topic and per category.
@@ -282,13 +291,58 @@ def inbox_build(
     )
 
 
+def _ranked(
+    membership: Membership, filters: InboxFilters, base: QuerySet[Paper], explain: int | None
+) -> list:
+    """The window ranked in the filters' order: the member's ranking, or the team's
+    predicted rating (the member's ranking breaks its ties)."""
+    from tracker.triage.ranking import member_ranking
+
+    if filters.topic:
+        base = base.filter(paper_topic__topic_id=filters.topic)
+    # The team's order puts papers first that the member's order may rank anywhere.
+    ranked = member_ranking(membership, base, explain if filters.order == "for_you" else None)
+    if filters.order == "team":
+        ranked.sort(key=lambda r: -(r.team_prediction or 0.0))
+    return ranked
+
+
+def _ranked_page(
+    membership: Membership, filters: InboxFilters, base: QuerySet[Paper], limit: int
+) -> list[Paper]:
+    """One page of the window in a ranked order, each paper with why (rank_reason) and
+    what the team would rate it (team_prediction)."""
+    ranked = _ranked(membership, filters, base, limit)[:limit]
+    rows = inbox_rows(base.annotate(in_topic=_topic_of())).filter(
+        pk__in=[r.paper_id for r in ranked]
+    )
+    by_id = {paper.pk: paper for paper in rows}
+    page = []
+    for r in ranked:
+        paper = by_id.get(r.paper_id)
+        if paper is not None:
+            paper.rank_reason = r.reason  # type: ignore[attr-defined]
+            paper.team_prediction = r.team_prediction  # type: ignore[attr-defined]
+            page.append(paper)
+    return page
+
+
 def inbox_next(
     membership: Membership, filters: InboxFilters, after: Paper | None = None
 ) -> int | None:
     """The paper the inbox lists after `after` (its first when None), in the inbox's own
-    order: followed topics first, newest first within each half. `after` need not be in
+    order. Newest: followed topics first, newest first within each half. `after` need not be in
     the inbox any more (it has just been rated); its place in that order still counts, so
     a paper read and left unrated is not handed back. A few LIMIT 1 queries."""
+    if filters.order != "newest":
+        # In a ranked order a rating re-ranks what is left: the next paper is the best of
+        # it, unless `after` is still there (read, not rated), then the one ranked below.
+        papers = inbox_papers(membership, filters)
+        ids = [r.paper_id for r in _ranked(membership, filters, papers, explain=0)]
+        if after is not None and after.pk in ids:
+            below = ids[ids.index(after.pk) + 1 :]
+            return below[0] if below else None
+        return ids[0] if ids else None
     followed_ids = set(
         TopicFollow.objects.filter(user_id=membership.user_id).values_list("topic_id", flat=True)
     )

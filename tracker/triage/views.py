@@ -20,6 +20,8 @@ from tracker.topics.models import Topic
 from tracker.triage.forms import CommentForm, InboxFilterForm, RatingForm
 from tracker.triage.models import Comment
 from tracker.triage.selectors import (
+    DEFAULT_ORDER,
+    INBOX_ORDERS,
     Inbox,
     inbox_build,
     inbox_next,
@@ -77,6 +79,15 @@ def _attach_urls(data: Inbox, query: dict[str, str]) -> None:
             group.follow_url = follow_url(group.topic_id)
 
 
+def _sort_orders(query: dict[str, str]) -> list[tuple[str, str, str]]:
+    """Each sort order with its link, which keeps the other filters."""
+    others = {k: v for k, v in query.items() if k != "order"}
+    return [
+        (value, label, urlencode(others | ({"order": value} if value != DEFAULT_ORDER else {})))
+        for value, label in INBOX_ORDERS.items()
+    ]
+
+
 @require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
     membership = require_membership(request)
@@ -101,6 +112,8 @@ def inbox(request: HttpRequest) -> HttpResponse:
             "query": query,
             "export_query": urlencode(query),
             "facet_query": urlencode({k: v for k, v in query.items() if k != "topic"}),
+            "sort_orders": _sort_orders(query),
+            "narrowed": bool(set(query) - {"order"}),
             "next_url": request.get_full_path(),
         },
     )
@@ -120,8 +133,9 @@ def next_paper(request: HttpRequest) -> HttpResponse:
     query = urlencode(filters.as_query())
     suffix = "?" + query if query else ""
     if found is None:
+        narrowed = set(filters.as_query()) - {"order"}  # an order leaves every paper in
         messages.info(
-            request, "Nothing left to triage" + (" with these filters." if query else ".")
+            request, "Nothing left to triage" + (" with these filters." if narrowed else ".")
         )
         return redirect(reverse("triage:inbox") + suffix)
     return redirect(reverse("papers:detail", args=[found]) + suffix)

@@ -31,6 +31,15 @@ def team_score_html(score: float, raters: int) -> str:
     )
 
 
+def team_prediction_html(predicted: float) -> str:
+    """What the team would rate a paper none of them rated, to the nearest half."""
+    rounded = math.floor(predicted * 2 + 0.5) / 2
+    return (
+        '<span class="score predicted" title="Predicted from the team\'s ratings of '
+        f'similar papers">the team would rate this about {rounded:g}</span>'
+    )
+
+
 @register.simple_tag
 def inbox_row(paper: Paper) -> SafeString:
     """One paper of the inbox. Its buttons submit the list's one form (triage/inbox.html)
@@ -56,6 +65,12 @@ def inbox_row(paper: Paper) -> SafeString:
     raters = int(getattr(paper, "team_raters", 0) or 0)
     if raters:
         extras += " · " + team_score_html(paper.team_score, raters)  # type: ignore[attr-defined]
+    else:
+        predicted = getattr(paper, "team_prediction", None)
+        if predicted is not None:
+            extras += " · " + team_prediction_html(predicted)
+    reason = getattr(paper, "rank_reason", "")
+    why = f'<div class="why">{escape(reason)}</div>' if reason else ""
     rate_buttons = "".join(
         f'<button type="submit" formaction="{rate}" hx-post="{rate}" name="value" '
         f'value="{v}" data-key="{v}" title="Rate {v}">{v}</button>'
@@ -66,7 +81,7 @@ def inbox_row(paper: Paper) -> SafeString:
         f'<div class="row-main"><a class="title" data-math href="{detail}">'
         f"{escape(paper.title)}</a>"
         f'<div class="meta"><span class="authors">{byline}</span> · {tag} · {published}'
-        f"{extras}</div></div>"
+        f"{extras}</div>{why}</div>"
         f'<div class="row-actions" hx-target="#paper-{pk}" hx-swap="outerHTML">'
         f'<span class="rate">{rate_buttons}</span> '
         f'<button type="submit" formaction="{skip}" hx-post="{skip}" data-key="s" '

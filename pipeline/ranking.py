@@ -1,0 +1,564 @@
+"""A ranking of papers for each member that learns, and the team's predicted rating.
+
+Plain data in, plain data out. A `PaperSpace` holds the features of the papers in play
+(the candidates and the papers anyone rated): weighted words and word pairs, authors, and
+the stored sentence embeddings. It is the costly part and the same for every member of a
+team, so a caller builds it once and keeps it. A member's model is then cheap enough to
+fit on every inbox load (a few milliseconds), which is what makes a rating count on the
+very next load without any refit queue.
+
+A member's model learns from their ratings (1-5), skips and "not interested" marks as
+negatives, seed papers marked "more like this" as positives, and the team's ratings as a
+prior that fades as the member's own ratings grow. Follows (authors, keywords, topics and
+labs) lift the papers they match. It combines three scores, each standardised over the
+candidates:
+
+- lexical: a ridge regression on tf-idf words, word pairs and authors (the
+  arxiv-sanity-lite idea, trained on graded ratings rather than one tag);
+- interests: the liked papers are grouped into clusters in embedding space and a paper
+  scores by its best cluster, so someone who reads both robotics and speech is served
+  for both instead of for the average of the two;
+- neighbours: how close a paper is to the member's best-rated papers, less how close it
+  is to the ones they disliked.
+
+Measured on real abstracts (bench/rank.py) neither words nor embeddings alone is best
+for every kind of reader; the sum is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
+
+Key = Hashable
+
+# How much each kind of signal counts, in rating units (a 5 is +1, a 1 is -1).
+SKIP_TARGET, SKIP_WEIGHT = -0.5, 0.5
+NOT_INTERESTED_TARGET, NOT_INTERESTED_WEIGHT = -1.0, 1.5
+SEED_TARGET, SEED_WEIGHT = 1.0, 1.5
+# The team's ratings count like this many of the member's own, then fade: with n own
+# ratings their weight is TEAM_PRIOR_N / (TEAM_PRIOR_N + n).
+TEAM_PRIOR_N = 10.0
+TEAM_WEIGHT = 0.5
+TEAM_EXAMPLES = 100
+# Papers nobody rated stand in as mild negatives (as arxiv-sanity-lite treats every
+# untagged paper): they teach the lexical model which words are merely common.
+BACKGROUND_SAMPLE = 200
+BACKGROUND_TARGET, BACKGROUND_WEIGHT = -0.3, 0.15
+RIDGE_ALPHA = 1.0
+# Liked papers closer than this cosine distance share an interest.
+INTEREST_DISTANCE = 0.55
+NEIGHBOURS = 3
+# The three scores' weights, after each is standardised over the candidates, until a
+# member has rated enough papers to learn their own (_component_weights).
+DEFAULT_WEIGHTS = {"lexical": 1.0, "interests": 1.0, "neighbours": 1.0}
+CV_MIN_RATINGS = 12
+CV_FOLDS = 3
+# No score is dropped entirely: a held-out third of a few dozen ratings is a noisy judge.
+CV_FLOOR = 0.05
+# A followed author, keyword, topic or lab puts a paper above every paper that matches no
+# follow (scores are standardised, so they stay far below this), in the model's order.
+FOLLOW_BOOST = 100.0
+# "like X, which you rated 5" is said only when X is this close (cosine) to the paper.
+LIKE_SIMILARITY = 0.5
+EXPLAIN_WORDS = 3
+# The team's prediction: a paper's nearest team-rated papers, and how strongly an
+# unrated paper is pulled to the team's mean rating when its neighbours are far.
+TEAM_NEIGHBOURS = 10
+TEAM_TEMPERATURE = 0.1
+# The team's mean counts as one more neighbour at this similarity.
+TEAM_PRIOR_SIMILARITY = 0.5
+
+WORD_PATTERN = r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b"
+
+
+@dataclass(frozen=True)
+class PaperDoc:
+    """A paper as the ranking sees it. `labels` are what a member can follow besides
+    authors and keywords, e.g. "topic:12" or "lab:qwen"."""
+
+    key: Key
+    title: str
+    abstract: str = ""
+    authors: tuple[str, ...] = ()
+    labels: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Signals:
+    """Everything a member told the tracker about what they want."""
+
+    ratings: Mapping[Key, int] = field(default_factory=dict)
+    skipped: Collection[Key] = frozenset()
+    not_interested: Collection[Key] = frozenset()
+    seeds: Collection[Key] = frozenset()
+    authors: Collection[str] = frozenset()
+    keywords: Collection[str] = frozenset()
+    labels: Collection[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class TeamRating:
+    member: Hashable
+    key: Key
+    value: int
+
+
+@dataclass(frozen=True)
+class Ranked:
+    key: Key
+    score: float
+    reason: str
+
+
+def _author_tokens(authors: Iterable[str]) -> list[str]:
+    return [" ".join(a.lower().split()) for a in authors if a.strip()]
+
+
+class PaperSpace:
+    """The features of a set of papers, shared by every member's model."""
+
+    def __init__(self, docs: Sequence[PaperDoc], vectors: np.ndarray | None = None) -> None:
+        if not docs:
+            raise ValueError("a paper space needs at least one paper")
+        self.docs = list(docs)
+        self.row = {doc.key: i for i, doc in enumerate(self.docs)}
+        n = len(self.docs)
+        # Small spaces (a new team, the tests) keep every word; large ones drop the words
+        # seen once, which are mostly typos and numbers.
+        words = TfidfVectorizer(
+            strip_accents="unicode",
+            lowercase=True,
+            stop_words="english",
+            token_pattern=WORD_PATTERN,
+            ngram_range=(1, 2),
+            min_df=2 if n >= 200 else 1,
+            max_df=0.5 if n >= 50 else 1.0,
+            sublinear_tf=True,
+            dtype=np.float32,
+        )
+        try:
+            x_words = words.fit_transform([f"{d.title}. {d.abstract}" for d in self.docs])
+            word_names = [f"w:{w}" for w in words.get_feature_names_out()]
+        except ValueError:  # every word was a stop word
+            x_words = sparse.csr_matrix((n, 0), dtype=np.float32)
+            word_names = []
+        author_lists = [_author_tokens(d.authors) for d in self.docs]
+        authors = TfidfVectorizer(analyzer=lambda names: names, dtype=np.float32)
+        if any(author_lists):
+            x_authors = authors.fit_transform(author_lists) * 0.5
+            author_names = [f"a:{a}" for a in authors.get_feature_names_out()]
+        else:
+            x_authors = sparse.csr_matrix((n, 0), dtype=np.float32)
+            author_names = []
+        self.x = normalize(sparse.hstack([x_words, x_authors]).tocsr().astype(np.float32))
+        self.feature_names = np.array(word_names + author_names, dtype=object)
+        self.vectors: np.ndarray | None = None
+        if vectors is not None:
+            if len(vectors) != n:
+                raise ValueError(f"{len(vectors)} vectors for {n} papers")
+            self.vectors = normalize(np.asarray(vectors, dtype=np.float32))
+
+    def rows(self, keys: Iterable[Key]) -> np.ndarray:
+        return np.array([self.row[k] for k in keys], dtype=np.int64)
+
+    def similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Cosine similarity between rows `a` and rows `b`: embeddings when there are,
+        words otherwise."""
+        if self.vectors is not None:
+            return self.vectors[a] @ self.vectors[b].T
+        return (self.x[a] @ self.x[b].T).toarray()
+
+
+def _standardise(values: np.ndarray) -> np.ndarray:
+    spread = float(values.std())
+    if spread < 1e-9:
+        return np.zeros_like(values)
+    return (values - values.mean()) / spread
+
+
+@dataclass
+class _Examples:
+    rows: np.ndarray
+    targets: np.ndarray
+    weights: np.ndarray
+    # Why each row is an example: ("own", value), ("seed", 0) or ("team", mean value).
+    sources: list[tuple[str, float]]
+
+
+def _examples(space: PaperSpace, signals: Signals, team: Sequence[TeamRating]) -> _Examples:
+    by_key: dict[Key, tuple[float, float, tuple[str, float]]] = {}
+    for key in signals.skipped:
+        if key in space.row:
+            by_key[key] = (SKIP_TARGET, SKIP_WEIGHT, ("skip", 0.0))
+    for key, value in signals.ratings.items():
+        if key in space.row:
+            by_key[key] = ((value - 3) / 2, 1.0, ("own", float(value)))
+    for key in signals.seeds:
+        if key in space.row:
+            by_key[key] = (SEED_TARGET, SEED_WEIGHT, ("seed", 0.0))
+    for key in signals.not_interested:
+        if key in space.row:
+            by_key[key] = (NOT_INTERESTED_TARGET, NOT_INTERESTED_WEIGHT, ("no", 0.0))
+    own = sum(1 for _, _, (kind, _) in by_key.values() if kind != "skip")
+    team_values: dict[Key, list[int]] = defaultdict(list)
+    for rating in team:
+        if rating.key in space.row and rating.key not in by_key:
+            team_values[rating.key].append(rating.value)
+    team_weight = TEAM_WEIGHT * TEAM_PRIOR_N / (TEAM_PRIOR_N + own)
+    # The papers the most teammates rated, and rated furthest from the middle, first: the
+    # fit's cost grows with the cube of its examples, and the prior needs only the clearest.
+    clearest = sorted(
+        team_values, key=lambda k: (-len(team_values[k]), -abs(np.mean(team_values[k]) - 3))
+    )[:TEAM_EXAMPLES]
+    for key in clearest:
+        values = team_values[key]
+        mean = float(np.mean(values))
+        by_key[key] = ((mean - 3) / 2, team_weight, ("team", mean))
+    keys = list(by_key)
+    return _Examples(
+        rows=space.rows(keys),
+        targets=np.array([by_key[k][0] for k in keys], dtype=np.float32),
+        weights=np.array([by_key[k][1] for k in keys], dtype=np.float32),
+        sources=[by_key[k][2] for k in keys],
+    )
+
+
+def _interests(vectors: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """One unit prototype per group of liked papers that sit close together: each paper,
+    heaviest first, joins the first group whose prototype is within INTEREST_DISTANCE
+    of it, or starts a group of its own (one pass; a member's likes are a few hundred)."""
+    members: list[list[int]] = []
+    prototypes: list[np.ndarray] = []
+    for i in np.argsort(-weights, kind="stable"):
+        if prototypes:
+            closeness = np.array(prototypes) @ vectors[i]
+            best = int(np.argmax(closeness))
+            if closeness[best] >= 1 - INTEREST_DISTANCE:
+                members[best].append(i)
+                total = (weights[members[best], None] * vectors[members[best]]).sum(axis=0)
+                prototypes[best] = total / max(float(np.linalg.norm(total)), 1e-12)
+                continue
+        members.append([i])
+        prototypes.append(vectors[i] / max(float(np.linalg.norm(vectors[i])), 1e-12))
+    return np.vstack(prototypes)
+
+
+def _top_mean(similarities: np.ndarray, weights: np.ndarray, k: int) -> np.ndarray:
+    """Per row, the weighted mean of its k largest similarities."""
+    k = min(k, similarities.shape[1])
+    top = np.argpartition(-similarities, k - 1, axis=1)[:, :k]
+    values = np.take_along_axis(similarities, top, axis=1)
+    w = weights[top]
+    return (values * w).sum(axis=1) / w.sum(axis=1)
+
+
+class _Fit:
+    """The three scores' models, fitted on some of a member's examples."""
+
+    def __init__(self, space: PaperSpace, ex: _Examples, seed: int) -> None:
+        self.space = space
+        self.coef: np.ndarray | None = None
+        if ex.targets.any():
+            self.coef = _ridge(space, ex, seed)
+        # The member's own likes and dislikes make their interests; the team's stand in
+        # only while the member has none of their own.
+        own = np.array([kind != "team" for kind, _ in ex.sources], dtype=bool)
+        positive = ex.targets > 0
+        chosen = positive & own if (positive & own).any() else positive
+        self.liked = ex.rows[chosen]
+        self.liked_weights = (ex.targets * ex.weights)[chosen]
+        self.liked_sources = [s for s, c in zip(ex.sources, chosen, strict=True) if c]
+        negative = (ex.targets < 0) & own if ((ex.targets < 0) & own).any() else ex.targets < 0
+        self.disliked = ex.rows[negative]
+        self.disliked_weights = (-ex.targets * ex.weights)[negative]
+        self.prototypes: np.ndarray | None = None
+        if space.vectors is not None and len(self.liked):
+            self.prototypes = _interests(space.vectors[self.liked], self.liked_weights)
+
+    def components(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """The raw scores of `rows`, before standardising."""
+        out: dict[str, np.ndarray] = {}
+        if self.coef is not None:
+            out["lexical"] = np.asarray(self.space.x[rows] @ self.coef).ravel()
+        if len(self.liked):
+            liked_sim = self.space.similarity(rows, self.liked)
+            if self.prototypes is not None and self.space.vectors is not None:
+                out["interests"] = (self.space.vectors[rows] @ self.prototypes.T).max(axis=1)
+            near = _top_mean(liked_sim, self.liked_weights, NEIGHBOURS)
+            if len(self.disliked):
+                far = _top_mean(
+                    self.space.similarity(rows, self.disliked), self.disliked_weights, NEIGHBOURS
+                )
+                near = near - 0.5 * far
+            out["neighbours"] = near
+            out["_liked_sim"] = liked_sim
+        return out
+
+
+def _ridge(space: PaperSpace, ex: _Examples, seed: int) -> np.ndarray:
+    """The lexical model: a weighted ridge regression of the targets on words and
+    authors, with a sample of papers nobody rated as mild negatives. Solved in its dual
+    form: a few hundred examples against tens of thousands of features make that a small
+    dense solve (milliseconds) instead of an iterative one."""
+    free = np.ones(len(space.docs), dtype=bool)
+    free[ex.rows] = False
+    candidates = np.flatnonzero(free)
+    rng = np.random.default_rng(seed)
+    background = rng.choice(candidates, size=min(BACKGROUND_SAMPLE, len(candidates)), replace=False)
+    rows = np.concatenate([ex.rows, background])
+    targets = np.concatenate([ex.targets, np.full(len(background), BACKGROUND_TARGET)])
+    weights = np.concatenate([ex.weights, np.full(len(background), BACKGROUND_WEIGHT)])
+    x = space.x[rows]
+    centred = targets - np.average(targets, weights=weights)
+    gram = (x @ x.T).toarray().astype(np.float64)
+    dual = np.linalg.solve(gram + RIDGE_ALPHA * np.diag(1.0 / weights), centred)
+    return np.asarray(x.T @ dual, dtype=np.float32).ravel()
+
+
+def _subset(ex: _Examples, keep: np.ndarray) -> _Examples:
+    return _Examples(
+        rows=ex.rows[keep],
+        targets=ex.targets[keep],
+        weights=ex.weights[keep],
+        sources=[s for s, k in zip(ex.sources, keep, strict=True) if k],
+    )
+
+
+def _rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    ranks_a, ranks_b = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
+    if ranks_a.std() == 0 or ranks_b.std() == 0:
+        return 0.0
+    return float(np.corrcoef(ranks_a, ranks_b)[0, 1])
+
+
+def _component_weights(space: PaperSpace, ex: _Examples, seed: int) -> dict[str, float]:
+    """How much each score counts for this member: how well it ranked the member's own
+    held-out ratings (CV_FOLDS-fold), so that a reader whose taste words capture leans on
+    words and one whose taste they miss leans on the embeddings."""
+    weights = dict(DEFAULT_WEIGHTS)
+    own = np.flatnonzero(np.array([kind in ("own", "no") for kind, _ in ex.sources]))
+    if len(own) < CV_MIN_RATINGS or len(np.unique(ex.targets[own])) < 2:
+        return weights
+    order = np.random.default_rng(seed).permutation(own)
+    predicted: dict[str, np.ndarray] = {name: np.zeros(len(order)) for name in weights}
+    for fold in range(CV_FOLDS):
+        held = order[fold::CV_FOLDS]
+        # The folds judge the member's own taste: the team's prior stays out of them.
+        keep = np.array([kind != "team" for kind, _ in ex.sources], dtype=bool)
+        keep[held] = False
+        fit = _Fit(space, _subset(ex, keep), seed)
+        parts = fit.components(ex.rows[held])
+        for name in weights:
+            if name in parts:
+                predicted[name][fold::CV_FOLDS] = parts[name]
+    truth = ex.targets[order]
+    for name in weights:
+        weights[name] = max(_rank_correlation(predicted[name], truth), CV_FLOOR)
+    return weights
+
+
+class MemberModel:
+    """One member's fitted ranking over a PaperSpace. Fit on each load: it is cheap."""
+
+    def __init__(
+        self,
+        space: PaperSpace,
+        signals: Signals,
+        team: Sequence[TeamRating] = (),
+        *,
+        seed: int = 0,
+    ) -> None:
+        self.space = space
+        self.signals = signals
+        self.examples = _examples(space, signals, team)
+        self.fit: _Fit | None = None
+        self.weights = dict(DEFAULT_WEIGHTS)
+        if len(self.examples.rows):
+            self.fit = _Fit(space, self.examples, seed)
+            self.weights = _component_weights(space, self.examples, seed)
+
+    @property
+    def coef(self) -> np.ndarray | None:
+        return self.fit.coef if self.fit else None
+
+    @property
+    def prototypes(self) -> np.ndarray | None:
+        return self.fit.prototypes if self.fit else None
+
+    def components(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        return self.fit.components(rows) if self.fit else {}
+
+    def follows(self, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """How many kinds of follow each row matches, and the first match's reason."""
+        s = self.signals
+        authors = {a.lower().strip(): a for a in s.authors}
+        keywords = [
+            (k, re.compile(rf"(?i)\b{re.escape(k.strip())}\b")) for k in s.keywords if k.strip()
+        ]
+        labels = set(s.labels)
+        hits = np.zeros(len(rows), dtype=np.float32)
+        reasons = [""] * len(rows)
+        if not (authors or keywords or labels):
+            return hits, reasons
+        for i, row in enumerate(rows):
+            doc = self.space.docs[row]
+            found: list[str] = []
+            author = next((authors[a] for a in _author_tokens(doc.authors) if a in authors), None)
+            if author:
+                found.append(f"by {author}, whom you follow")
+            text = f"{doc.title} {doc.abstract}"
+            keyword = next((k for k, pattern in keywords if pattern.search(text)), None)
+            if keyword:
+                found.append(f"mentions “{keyword}”, which you follow")
+            label = next(iter(sorted(doc.labels & labels)), None)
+            if label:
+                found.append(f"in {label}, which you follow")
+            hits[i] = len(found)
+            reasons[i] = found[0] if found else ""
+        return hits, reasons
+
+    def rank(self, keys: Sequence[Key], explain: int | None = None) -> list[Ranked]:
+        """`keys`, best first, each with why (only the first `explain` when given: a page
+        of the inbox needs no reasons for the papers past it). Ties (no signal at all)
+        keep the given order, so a caller that passes newest first gets newest first."""
+        if not keys:
+            return []
+        rows = self.space.rows(keys)
+        parts = self.components(rows)
+        z = {
+            name: _standardise(parts[name]) * weight
+            for name, weight in self.weights.items()
+            if name in parts
+        }
+        score = np.zeros(len(rows), dtype=np.float64)
+        for values in z.values():
+            score += values
+        hits, follow_reasons = self.follows(rows)
+        score += FOLLOW_BOOST * hits
+        order = np.argsort(-score, kind="stable")
+        shown = order[:explain] if explain is not None else order
+        reasons = dict(
+            zip(
+                shown.tolist(),
+                self._reasons(
+                    rows[shown],
+                    {name: values[shown] for name, values in z.items()},
+                    parts["_liked_sim"][shown] if "_liked_sim" in parts else None,
+                    [follow_reasons[i] for i in shown],
+                ),
+                strict=True,
+            )
+        )
+        return [Ranked(keys[i], float(score[i]), reasons.get(i, "")) for i in order]
+
+    def _reasons(
+        self,
+        rows: np.ndarray,
+        z: dict[str, np.ndarray],
+        liked_sim: np.ndarray | None,
+        follow_reasons: list[str],
+    ) -> list[str]:
+        lexical = z.get("lexical", np.zeros(len(rows)))
+        semantic = z.get("interests", np.zeros(len(rows))) + z.get("neighbours", 0)
+        words = self._top_words(rows) if self.coef is not None else [[] for _ in rows]
+        reasons: list[str] = []
+        for i in range(len(rows)):
+            if follow_reasons[i]:
+                reasons.append(follow_reasons[i])
+                continue
+            like = ""
+            if liked_sim is not None and liked_sim.shape[1]:
+                best = int(np.argmax(liked_sim[i]))
+                if liked_sim[i, best] >= LIKE_SIMILARITY:
+                    like = self._like(best)
+            # Words are named only for a paper they lift above the average candidate.
+            said = words[i] if lexical[i] > 0 else []
+            if like and (semantic[i] / 2 >= lexical[i] or not said):
+                reasons.append(like)
+            elif said:
+                reasons.append("words: " + ", ".join(said))
+            else:
+                reasons.append("")
+        return reasons
+
+    def _like(self, liked_index: int) -> str:
+        assert self.fit is not None
+        doc = self.space.docs[self.fit.liked[liked_index]]
+        kind, value = self.fit.liked_sources[liked_index]
+        if kind == "own":
+            return f"like “{doc.title}”, which you rated {value:.0f}"
+        if kind == "seed":
+            return f"like “{doc.title}”, which you asked for more like"
+        return f"like “{doc.title}”, which your team rated about {round(value * 2) / 2:g}"
+
+    def _top_words(self, rows: np.ndarray) -> list[list[str]]:
+        """Per row, the features that added most to its lexical score."""
+        assert self.coef is not None
+        x = self.space.x[rows]
+        out: list[list[str]] = []
+        for i in range(x.shape[0]):
+            start, end = x.indptr[i], x.indptr[i + 1]
+            columns = x.indices[start:end]
+            gains = x.data[start:end] * self.coef[columns]
+            best = np.argsort(-gains)[:EXPLAIN_WORDS]
+            names = [str(self.space.feature_names[columns[j]])[2:] for j in best if gains[j] > 1e-4]
+            out.append(names)
+        return out
+
+
+def rank_for_member(
+    space: PaperSpace,
+    keys: Sequence[Key],
+    signals: Signals,
+    team: Sequence[TeamRating] = (),
+) -> list[Ranked]:
+    """`keys` ranked for one member: fit and score in one call."""
+    return MemberModel(space, signals, team).rank(keys)
+
+
+def team_predict(
+    space: PaperSpace, ratings: Sequence[TeamRating], keys: Sequence[Key]
+) -> dict[Key, float]:
+    """What the team would rate each of `keys`, 1-5, from all members' ratings.
+
+    A rated paper's prediction is its raters' mean, pulled a little to the team's mean;
+    an unrated one's is the team's mean moved by its nearest rated papers, each weighing
+    by its closeness, so a paper like nothing rated is predicted to be average.
+    """
+    if not keys:
+        return {}
+    values: dict[Key, list[int]] = defaultdict(list)
+    for rating in ratings:
+        if rating.key in space.row:
+            values[rating.key].append(rating.value)
+    if not values:
+        return {}
+    rated = list(values)
+    means = np.array([np.mean(values[k]) for k in rated], dtype=np.float64)
+    counts = np.array([len(values[k]) for k in rated], dtype=np.float64)
+    team_mean = float((means * counts).sum() / counts.sum())
+    sim = space.similarity(space.rows(keys), space.rows(rated))
+    k = min(TEAM_NEIGHBOURS, len(rated))
+    top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+    top_sim = np.take_along_axis(sim, top, axis=1)
+    weights = np.exp((top_sim - 1.0) / TEAM_TEMPERATURE) * counts[top]
+    prior = np.exp((TEAM_PRIOR_SIMILARITY - 1.0) / TEAM_TEMPERATURE)
+    neighbours = (weights * (means[top] - team_mean)).sum(axis=1) / (weights.sum(axis=1) + prior)
+    predicted = team_mean + neighbours
+    index = {k: i for i, k in enumerate(rated)}
+    out: dict[Key, float] = {}
+    for i, key in enumerate(keys):
+        if key in index:
+            j = index[key]
+            out[key] = float((means[j] * counts[j] + team_mean) / (counts[j] + 1))
+        else:
+            out[key] = float(np.clip(predicted[i], 1.0, 5.0))
+    return out

@@ -1,0 +1,144 @@
+"""Reads for the inbox's ranked orders: the member's "for you" ranking and the team's
+predicted rating, from the database into pipeline.ranking's plain data and back.
+
+A fixed number of queries whatever the number of papers: the window's ids, the team's
+ratings, the topics of the papers they rated, the member's topic follows and skips, and,
+when the set of papers changed, their texts and vectors. The features of a set of papers
+(pipeline.ranking.PaperSpace) are kept per process, keyed by the set: a rating moves a
+paper from the candidates to the rated papers, which leaves the set as it was, so the
+next load only refits the member's own model (milliseconds).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+from django.db.models import OuterRef, QuerySet, Subquery
+
+from pipeline.ranking import MemberModel, PaperDoc, PaperSpace, Signals, TeamRating, team_predict
+from tracker.papers.embeddings import search_model_name
+from tracker.papers.models import Embedding, Paper
+from tracker.teams.models import Membership
+from tracker.topics.models import PaperTopic, TopicFollow
+from tracker.triage.models import Rating, Skip
+
+# The newest this many papers of the window are ranked; past a week of harvest (about a
+# thousand a day) the rest keep date order behind them.
+RANK_LIMIT = 5000
+# Paper spaces kept per process: one per team's current set of papers, give or take.
+SPACES_KEPT = 8
+
+
+@dataclass(frozen=True)
+class RankedPaper:
+    paper_id: int
+    score: float
+    reason: str
+    team_prediction: float | None
+
+
+_spaces: OrderedDict[tuple[str, str], PaperSpace] = OrderedDict()
+_lock = threading.Lock()
+
+
+def ranking_forget() -> None:
+    """Drop the kept paper spaces (tests)."""
+    with _lock:
+        _spaces.clear()
+
+
+def _space(model_name: str, topics: dict[int, int | None]) -> PaperSpace:
+    """The features of these papers (id: topic id), from the kept ones when the set and
+    its topics are unchanged, else read (texts, vectors: two queries) and built."""
+    ids = sorted(topics)
+    fingerprint = ",".join(f"{pk}:{topics[pk] or ''}" for pk in ids)
+    key = (model_name, hashlib.sha256(fingerprint.encode()).hexdigest())
+    with _lock:
+        space = _spaces.get(key)
+        if space is not None:
+            _spaces.move_to_end(key)
+            return space
+    texts = {
+        pk: (title, abstract, authors)
+        for pk, title, abstract, authors in Paper.objects.filter(pk__in=ids).values_list(
+            "pk", "title", "abstract", "authors"
+        )
+    }
+    vectors = (
+        {
+            paper_id: np.frombuffer(bytes(vector), dtype="<f4")
+            for paper_id, vector in Embedding.objects.filter(
+                model_name=model_name, paper_id__in=ids
+            ).values_list("paper_id", "vector")
+        }
+        if model_name
+        else {}
+    )
+    dimension = len(next(iter(vectors.values()))) if vectors else 0
+    # A paper not embedded yet has no direction: close to nothing, far from nothing.
+    matrix = (
+        np.vstack([vectors.get(pk, np.zeros(dimension, dtype="<f4")) for pk in ids])
+        if dimension
+        else None
+    )
+    docs = [
+        PaperDoc(
+            key=pk,
+            title=texts[pk][0],
+            abstract=texts[pk][1],
+            authors=tuple(texts[pk][2] or ()),
+            labels=frozenset({f"topic:{topics[pk]}"} if topics[pk] else ()),
+        )
+        for pk in ids
+    ]
+    space = PaperSpace(docs, matrix)
+    with _lock:
+        _spaces[key] = space
+        while len(_spaces) > SPACES_KEPT:
+            _spaces.popitem(last=False)
+    return space
+
+
+def member_ranking(
+    membership: Membership, candidates: QuerySet[Paper], explain: int | None = None
+) -> list[RankedPaper]:
+    """`candidates` (newest first) ranked for the member, best first, each with why (the
+    first `explain` only, when given) and with what the team would rate it. With no
+    signal at all the order stays newest first."""
+    from workers.embedder import stored_model_name
+
+    team, user_id = membership.team, membership.user_id
+    topic_of = Subquery(PaperTopic.objects.filter(paper_id=OuterRef("pk")).values("topic_id")[:1])
+    window = list(candidates.annotate(in_topic=topic_of).values_list("pk", "in_topic")[:RANK_LIMIT])
+    if not window:
+        return []
+    ratings = list(Rating.objects.filter(team=team).values_list("user_id", "paper_id", "value"))
+    topics = dict(window)
+    rated_ids = {paper_id for _, paper_id, _ in ratings} - topics.keys()
+    if rated_ids:
+        topics |= dict(
+            Paper.objects.filter(pk__in=rated_ids)
+            .annotate(in_topic=topic_of)
+            .values_list("pk", "in_topic")
+        )
+    space = _space(search_model_name(stored_model_name()) or "", topics)
+    follows = TopicFollow.objects.filter(user_id=user_id).values_list("topic_id", flat=True)
+    signals = Signals(
+        ratings={paper_id: value for uid, paper_id, value in ratings if uid == user_id},
+        skipped=set(
+            Skip.objects.filter(team=team, user_id=user_id).values_list("paper_id", flat=True)
+        ),
+        labels={f"topic:{topic_id}" for topic_id in follows},
+    )
+    everyone = [TeamRating(uid, paper_id, value) for uid, paper_id, value in ratings]
+    others = [r for r in everyone if r.member != user_id]
+    keys = [pk for pk, _ in window]
+    predicted = team_predict(space, everyone, keys)
+    return [
+        RankedPaper(r.key, r.score, r.reason, predicted.get(r.key))
+        for r in MemberModel(space, signals, others).rank(keys, explain=explain)
+    ]
