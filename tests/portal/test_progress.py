@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from tests.conftest import client_for
@@ -13,7 +14,7 @@ from tests.factories import PaperFactory
 from tracker.core.templatetags.portal import eta
 from tracker.papers.embeddings import Progress, embedding_progress, embeddings_store
 from tracker.papers.models import RunStatus
-from tracker.papers.progress import import_progress, import_progress_reporter
+from tracker.papers.progress import IMPORT_KEY, import_progress, import_progress_reporter
 from tracker.topics.models import ClusteringRun, Topic
 from workers.embedder import stored_model_name
 
@@ -47,6 +48,7 @@ def test_home_and_sources_say_how_far_embedding_is_and_keep_polling(cast) -> Non
 
 
 def test_the_panel_polls_slowly_once_everything_is_done(cast) -> None:  # type: ignore[no-untyped-def]
+    cache.delete(IMPORT_KEY)  # what an import in another test left in a shared cache
     papers = PaperFactory.create_batch(2)
     _embed(papers, timezone.now() - timedelta(hours=1))
     ClusteringRun.objects.create(
@@ -94,6 +96,8 @@ def test_an_import_reports_how_much_of_its_file_is_read(cast) -> None:  # type: 
     assert (now.bytes.done, now.bytes.total) == (250, 1000)
     body = client_for(cast.ben).get("/progress/").content.decode()
     assert "Import</strong> of listing.jsonl: 25% read" in body
+    report(750)  # the end of the file: nothing left to show
+    assert import_progress() is None
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,13 @@ def import_progress_reporter(name: str, total_bytes: int) -> Callable[[int], Non
     def report(read: int) -> None:
         state["read"] += read
         now = time.time()
+        if state["read"] >= total_bytes:
+            # The whole file is read: the panel stops showing the import.
+            try:
+                cache.delete(IMPORT_KEY)
+            except Exception:
+                logger.warning("import progress: cache write failed", exc_info=True)
+            return
         if now - state["written"] < WRITE_EVERY_SECONDS and state["read"] < total_bytes:
             return
         state["written"] = now
