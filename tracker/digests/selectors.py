@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from statistics import mean
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Avg, Case, Count, F, Max, Prefetch, Q, When
 
 from tracker.papers.models import Paper
@@ -141,7 +141,7 @@ class TeamDigest:
 
 @dataclass
 class Digest:
-    user: AbstractBaseUser
+    user: User
     since: datetime
     until: datetime
     teams: list[TeamDigest]
@@ -344,7 +344,7 @@ def _claim_results(reproduction: Reproduction) -> list[ClaimResult]:
 
 
 def digest_for(
-    user: AbstractBaseUser,
+    user: User,
     until: datetime,
     shared: DigestWeek | None = None,
     today: date | None = None,

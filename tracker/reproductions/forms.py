@@ -6,8 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 
 from tracker.reproductions.models import (
     GPU_HOURS_DECIMAL_PLACES,
@@ -19,8 +18,6 @@ from tracker.reproductions.models import (
     Reproduction,
     Status,
 )
-
-User = get_user_model()
 
 
 class PlanForm(forms.Form):
@@ -39,7 +36,7 @@ class ProposeForm(PlanForm):
 
 
 class MemberChoiceField(forms.ModelMultipleChoiceField):
-    def label_from_instance(self, obj: AbstractBaseUser) -> str:
+    def label_from_instance(self, obj: User) -> str:
         return obj.get_username()
 
 

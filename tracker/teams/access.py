@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.http import HttpRequest
 
 from tracker.teams.models import Membership, Role, Team
@@ -73,7 +73,7 @@ def curated_team_ids(request: HttpRequest) -> list[int]:
 
 
 def curated_teams(request: HttpRequest) -> Any:
-    user: AbstractBaseUser | AnonymousUser = request.user
+    user: User | AnonymousUser = request.user
     if user.is_superuser:
         return Team.objects.all()
     return Team.objects.filter(pk__in=curated_team_ids(request))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from django.contrib import admin
@@ -40,8 +39,8 @@ class TeamScopedAdminMixin:
                 kwargs["queryset"] = curated_users(request)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
 
-    def get_list_filter(self, request: HttpRequest) -> Sequence[Any]:
-        filters: Sequence[Any] = super().get_list_filter(request)  # type: ignore[misc]
+    def get_list_filter(self, request: HttpRequest) -> list[Any] | tuple[Any, ...]:
+        filters: list[Any] | tuple[Any, ...] = super().get_list_filter(request)  # type: ignore[misc]
         if request.user.is_superuser:
             return filters
         # A related filter lists every row of its model, other teams' names included; for
@@ -54,5 +53,5 @@ class TeamScopedAdminMixin:
         ]
 
 
-class ScopedModelAdmin(TeamScopedAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class ScopedModelAdmin(TeamScopedAdminMixin, admin.ModelAdmin):
     pass

@@ -33,7 +33,7 @@ def _table(values: dict[str, Any]) -> str:
 
 
 @admin.register(ClusteringRun)
-class ClusteringRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ClusteringRunAdmin(admin.ModelAdmin):
     list_display = [
         "started_at",
         "status",
@@ -44,7 +44,7 @@ class ClusteringRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "metrics_short",
     ]
     list_filter = ["status"]
-    fields = [
+    fields = readonly_fields = (
         "status",
         "model_name",
         "started_at",
@@ -55,8 +55,7 @@ class ClusteringRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "metrics_table",
         "params_table",
         "error",
-    ]
-    readonly_fields = fields
+    )
     change_list_template = "admin/topics/recluster_change_list.html"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -80,7 +79,7 @@ class ClusteringRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(Topic)
-class TopicAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class TopicAdmin(admin.ModelAdmin):
     list_display = [
         "id",
         "label",
@@ -175,7 +174,7 @@ class TopicAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(PaperTopic)
-class PaperTopicAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class PaperTopicAdmin(admin.ModelAdmin):
     list_display = ["paper", "topic", "similarity", "assigned_at"]
     raw_id_fields = ["paper", "topic", "run"]
     list_select_related = ["paper", "topic"]
@@ -184,6 +183,6 @@ class PaperTopicAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(TopicFollow)
-class TopicFollowAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class TopicFollowAdmin(admin.ModelAdmin):
     list_display = ["user", "topic", "created_at"]
     list_select_related = ["user", "topic"]
