@@ -350,7 +350,7 @@ def _respectively(
         for field_name, listed in names.items():
             if len(run) >= 2 and len(listed) == len(run):
                 run = [
-                    (at, replace(c, **{field_name: n}))
+                    (at, replace(c, dataset=n) if field_name == "dataset" else replace(c, metric=n))
                     for (at, c), n in zip(run, listed, strict=True)
                 ]
         out.extend(

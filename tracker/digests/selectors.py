@@ -11,9 +11,11 @@ member of team A never sees team B's ratings, comments or reproductions.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from statistics import mean
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db.models import Avg, Case, Count, F, Max, Prefetch, Q, When
@@ -277,7 +279,7 @@ def _team_weeks(team_ids: list[int], since: datetime, until: datetime) -> dict[i
         .filter(latest__gte=since, score__gte=TOP_RATED_FLOOR)
         .order_by("-score", "-raters", "-paper_id")
     )
-    top: dict[int, list[dict]] = defaultdict(list)
+    top: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
     for row in rows:
         if len(top[row["team_id"]]) < TOP_RATED_PER_TEAM:
             top[row["team_id"]].append(row)

@@ -209,7 +209,7 @@ def _act(
     """
     membership = require_membership(request)
     reproduction = _team_reproduction(membership, pk)
-    extra = {"reproduction": reproduction} if form_needs_reproduction else {}
+    extra: dict[str, Any] = {"reproduction": reproduction} if form_needs_reproduction else {}
     form = form_class(request.POST, **extra)
     if not form.is_valid():
         _form_errors(request, form)

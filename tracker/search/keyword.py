@@ -126,8 +126,8 @@ def _distinctive_words(cursor, words: list[str]) -> list[str]:  # type: ignore[n
 
     unknown = [word for word in dict.fromkeys(words) if remembered(word) is None]
     if unknown and connection.vendor == "postgresql":
-        for word, count in _pg_common_counts(cursor, unknown, papers).items():
-            _word_common[(word, cap)] = (now, count)
+        for word, common in _pg_common_counts(cursor, unknown, papers).items():
+            _word_common[(word, cap)] = (now, common)
     for word in dict.fromkeys(words):
         count = remembered(word)
         if count is None:

@@ -54,7 +54,12 @@ def user_is_curator(request: HttpRequest) -> bool:
     """Whether the signed-in user curates any team; asked once per request."""
     cached: bool | None = getattr(request, "_is_curator", None)
     if cached is None:
-        cached = Membership.objects.filter(user_id=request.user.pk, role=Role.CURATOR).exists()
+        user = request.user
+        cached = (
+            user.is_authenticated
+            and Membership.objects.filter(user=user, role=Role.CURATOR).exists()
+        )
+        # HttpRequest declares no slot for a per-request cache; this one is private here.
         request._is_curator = cached  # type: ignore[attr-defined]
     return cached
 
@@ -63,11 +68,17 @@ def curated_team_ids(request: HttpRequest) -> list[int]:
     """The teams whose rows the request's user may see in the admin; cached per request."""
     cached: list[int] | None = getattr(request, "_curated_team_ids", None)
     if cached is None:
-        cached = list(
-            Membership.objects.filter(user_id=request.user.pk, role=Role.CURATOR).values_list(
-                "team_id", flat=True
+        user = request.user
+        cached = (
+            list(
+                Membership.objects.filter(user=user, role=Role.CURATOR).values_list(
+                    "team_id", flat=True
+                )
             )
+            if user.is_authenticated
+            else []
         )
+        # HttpRequest declares no slot for a per-request cache; this one is private here.
         request._curated_team_ids = cached  # type: ignore[attr-defined]
     return cached
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.models import ADDITION, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
@@ -13,7 +14,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
-from tracker.core.audit import audit_log
+from tracker.core.audit import acting_user_id, audit_log
 from tracker.topics.curation import clustering_enqueue, topic_label_set, topic_merge
 from tracker.topics.models import ClusteringRun, PaperTopic, Topic, TopicFollow
 
@@ -141,7 +142,7 @@ class TopicAdmin(admin.ModelAdmin):
             "title": "Merge topics",
             "opts": self.model._meta,
             "topics": topics,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/topics/topic/merge.html", context)
 
@@ -161,7 +162,7 @@ class TopicAdmin(admin.ModelAdmin):
         clustering_enqueue()
         # The run does not exist until the worker starts it, so the entry names the model.
         LogEntry.objects.create(
-            user_id=request.user.pk,
+            user_id=acting_user_id(request),
             content_type=ContentType.objects.get_for_model(ClusteringRun),
             object_repr="Re-run clustering",
             action_flag=ADDITION,
