@@ -370,7 +370,9 @@ def _sentence_claims(
         if unit in {"", "m", "HU", "days", "ms"}:
             # A plain number counts only right after a metric: "an F1 of 0.91", "SSIM: 0.8".
             preceding = [it for it in metrics if it[1] <= at and at - it[1] <= 45]
-            number_end = at + len(re.match(r"[\d.,]+", after).group())  # type: ignore[union-attr]
+            # A mention starts with its number, so the match always finds one.
+            number = re.match(r"[\d.,]+", after)
+            number_end = at + (len(number.group()) if number else 0)
             following = [
                 it for it in metrics if 0 <= it[0] - number_end <= 2 and it[2].lower() not in _SIZES
             ]

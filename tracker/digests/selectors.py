@@ -42,7 +42,11 @@ FOLLOWED_LIMIT = 8
 TOPICS_LIMIT = 5
 PINNED_LIMIT = 5
 # Failed claims first: what the team most needs to know about a paper it may build on.
-VERDICT_ORDER = {Status.NOT_REPRODUCED: 0, Status.PARTLY_REPRODUCED: 1, Status.REPRODUCED: 2}
+VERDICT_ORDER: dict[str | None, int] = {
+    Status.NOT_REPRODUCED: 0,
+    Status.PARTLY_REPRODUCED: 1,
+    Status.REPRODUCED: 2,
+}
 
 
 @dataclass(frozen=True)
@@ -341,7 +345,7 @@ def _claim_results(reproduction: Reproduction) -> list[ClaimResult]:
         out.append(
             ClaimResult(claim, value, claim_verdict(claim, results), claim_gap(claim, value))
         )
-    out.sort(key=lambda c: (VERDICT_ORDER.get(c.verdict, 3), -c.gap))  # type: ignore[call-overload]
+    out.sort(key=lambda c: (VERDICT_ORDER.get(c.verdict, 3), -c.gap))
     return out
 
 
