@@ -47,9 +47,11 @@ test-later: install
 	timeout 1800 faketime -f '$(LATER)' env -u DATABASE_URL -u REDIS_URL \
 	  $(BIN)/pytest -m "not integration and not browser" -q -p no:cacheprovider
 
+# mypy checks the application packages; tests/ and bench/ are not typed to that standard.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy tracker pipeline workers
 
 fmt: install
 	$(BIN)/ruff check --fix .

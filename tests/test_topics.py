@@ -17,6 +17,7 @@ from tracker.papers.models import RunStatus
 from tracker.reproductions.models import Status
 from tracker.topics.models import ClusteringRun, PaperTopic, Topic
 from tracker.topics.selectors import (
+    map_points,
     sparkline_points,
     topic_weekly_counts,
     topics_fastest_growing,
@@ -126,6 +127,14 @@ def test_weekly_counts_and_fastest_growing_topic() -> None:
     assert counts[rising.pk] == [0, 0, 0, 0, 0, 4]
     assert [t.topic for t in topics_fastest_growing()][:1] == [rising]
     assert sparkline_points([0, 2]).startswith("0.0,26.0 120.0,2.0")
+
+
+def test_map_leaves_off_a_half_written_position_and_keeps_the_rest() -> None:
+    topic = Topic.objects.create(label="maps")
+    whole = PaperTopic.objects.create(paper=PaperFactory(), topic=topic, map_x=0.25, map_y=0.75)
+    PaperTopic.objects.create(paper=PaperFactory(), topic=topic, map_x=0.5, map_y=None)
+    points = map_points()
+    assert [(p["id"], p["x"], p["y"]) for p in points] == [(whole.paper_id, 0.25, 0.75)]
 
 
 def test_topic_pages_need_login_and_escape_titles(cast, clustered: ClusteringRun) -> None:  # type: ignore[no-untyped-def]

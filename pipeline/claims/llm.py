@@ -92,8 +92,8 @@ def validated(item: Any, texts: list[str]) -> DraftClaim | None:
         return None
     quote = item.get("quote")
     try:
-        value = float(item.get("value"))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        value = float(item["value"])
+    except (KeyError, TypeError, ValueError):
         return None
     if not isinstance(quote, str) or not quote.strip():
         return None

@@ -350,7 +350,7 @@ def _respectively(
         for field_name, listed in names.items():
             if len(run) >= 2 and len(listed) == len(run):
                 run = [
-                    (at, replace(c, **{field_name: n}))
+                    (at, replace(c, dataset=n) if field_name == "dataset" else replace(c, metric=n))
                     for (at, c), n in zip(run, listed, strict=True)
                 ]
         out.extend(
@@ -370,7 +370,9 @@ def _sentence_claims(
         if unit in {"", "m", "HU", "days", "ms"}:
             # A plain number counts only right after a metric: "an F1 of 0.91", "SSIM: 0.8".
             preceding = [it for it in metrics if it[1] <= at and at - it[1] <= 45]
-            number_end = at + len(re.match(r"[\d.,]+", after).group())  # type: ignore[union-attr]
+            # A mention starts with its number, so the match always finds one.
+            number = re.match(r"[\d.,]+", after)
+            number_end = at + (len(number.group()) if number else 0)
             following = [
                 it for it in metrics if 0 <= it[0] - number_end <= 2 and it[2].lower() not in _SIZES
             ]

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 
 
 @admin.register(LogEntry)
-class LogEntryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class LogEntryAdmin(admin.ModelAdmin):
     list_display = ["action_time", "user", "content_type", "object_repr", "change_message"]
     list_filter = ["action_flag", "content_type"]
     list_select_related = ["user", "content_type"]

@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django_htmx.middleware import HtmxDetails
 
 _MARKER = "2147483647"
+
+
+class PortalRequest(HttpRequest):
+    """A portal page's request as the middleware hands it over, for the type checker.
+
+    LoginRequiredMiddleware lets only a signed-in user reach a view not marked
+    `login_not_required`, and HtmxMiddleware sets `htmx` on every request.
+    """
+
+    user: User
+    htmx: HtmxDetails
 
 
 def redirect_back(request: HttpRequest, default: str) -> HttpResponseRedirect:

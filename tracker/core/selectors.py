@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import User
 
 from tracker.papers.embeddings import embedding_progress, search_model_name
 from tracker.papers.models import HarvestRun, Paper, RunStatus
@@ -17,7 +17,7 @@ from tracker.topics.services import MIN_PAPERS
 from tracker.triage.models import Rating
 
 
-def home_summary(user: AbstractBaseUser | AnonymousUser) -> dict[str, Any]:
+def home_summary(user: User) -> dict[str, Any]:
     teams = list(Team.objects.for_user(user))
     return {
         "teams": teams,

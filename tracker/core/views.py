@@ -12,6 +12,7 @@ from django.templatetags.static import static
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tracker.core.heartbeat import heartbeat_last
+from tracker.core.http import PortalRequest
 from tracker.core.selectors import home_summary, pipeline_progress
 from tracker.teams.forms import ApiTokenForm
 from tracker.teams.models import ApiToken
@@ -51,7 +52,7 @@ def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body, status=200 if healthy else 503)
 
 
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: PortalRequest) -> HttpResponse:
     context = {**home_summary(request.user), "progress": pipeline_progress()}
     return render(request, "core/home.html", context)
 
@@ -63,7 +64,7 @@ def progress(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def tokens(request: HttpRequest) -> HttpResponse:
+def tokens(request: PortalRequest) -> HttpResponse:
     """The member's API tokens in the current team: create (the key is shown once), list."""
     membership = require_membership(request)
     raw_key = None
@@ -76,7 +77,8 @@ def tokens(request: HttpRequest) -> HttpResponse:
             )
         else:
             for error in form.errors["name"]:
-                messages.error(request, error)
+                # An ErrorList yields strings; its stubs say it may hold ValidationErrors.
+                messages.error(request, str(error))
             status = 400
     rows = (
         ApiToken.objects.for_team(membership.team)
@@ -92,7 +94,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def token_revoke(request: PortalRequest, pk: int) -> HttpResponse:
     # Only one's own tokens: someone else's id is a 404.
     token = get_object_or_404(ApiToken.objects.filter(user=request.user), pk=pk)
     api_token_revoke(token)

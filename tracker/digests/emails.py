@@ -7,7 +7,7 @@ from datetime import date
 from functools import lru_cache
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
@@ -33,7 +33,7 @@ def _absolute(site_url: str, urlconf: str | None, name: str, args: tuple[object,
     return site_url + reverse(name, args=args, urlconf=urlconf)
 
 
-def unsubscribe_token(user: AbstractBaseUser) -> str:
+def unsubscribe_token(user: User) -> str:
     return signing.TimestampSigner(salt=UNSUBSCRIBE_SALT).sign(str(user.pk))
 
 
@@ -46,7 +46,7 @@ def unsubscribe_user_id(token: str) -> int:
     return int(value)
 
 
-def unsubscribe_url(user: AbstractBaseUser) -> str:
+def unsubscribe_url(user: User) -> str:
     return absolute("digests:unsubscribe", unsubscribe_token(user))
 
 
@@ -109,7 +109,7 @@ def digest_render(digest: Digest, tz_name: str) -> RenderedDigest:
     return RenderedDigest(subject, text, html, unsubscribe)
 
 
-def message_id(user: AbstractBaseUser, week: date) -> str:
+def message_id(user: User, week: date) -> str:
     """The same id for the same member and week: should a copy ever go out twice, mail
     clients that thread or deduplicate by Message-ID show it once."""
     domain = settings.SITE_URL.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 
 from tracker.digests.models import Weekday
@@ -14,6 +16,7 @@ class DigestPreferenceForm(forms.Form):
     )
     timezone = forms.ChoiceField(label="Time zone")
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["timezone"].choices = [(name, name) for name in timezone_names()]  # type: ignore[attr-defined]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        timezone_field = cast(forms.ChoiceField, self.fields["timezone"])
+        timezone_field.choices = [(name, name) for name in timezone_names()]

@@ -11,11 +11,13 @@ member of team A never sees team B's ratings, comments or reproductions.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from statistics import mean
+from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Avg, Case, Count, F, Max, Prefetch, Q, When
 
 from tracker.papers.models import Paper
@@ -40,7 +42,11 @@ FOLLOWED_LIMIT = 8
 TOPICS_LIMIT = 5
 PINNED_LIMIT = 5
 # Failed claims first: what the team most needs to know about a paper it may build on.
-VERDICT_ORDER = {Status.NOT_REPRODUCED: 0, Status.PARTLY_REPRODUCED: 1, Status.REPRODUCED: 2}
+VERDICT_ORDER: dict[str | None, int] = {
+    Status.NOT_REPRODUCED: 0,
+    Status.PARTLY_REPRODUCED: 1,
+    Status.REPRODUCED: 2,
+}
 
 
 @dataclass(frozen=True)
@@ -141,7 +147,7 @@ class TeamDigest:
 
 @dataclass
 class Digest:
-    user: AbstractBaseUser
+    user: User
     since: datetime
     until: datetime
     teams: list[TeamDigest]
@@ -277,7 +283,7 @@ def _team_weeks(team_ids: list[int], since: datetime, until: datetime) -> dict[i
         .filter(latest__gte=since, score__gte=TOP_RATED_FLOOR)
         .order_by("-score", "-raters", "-paper_id")
     )
-    top: dict[int, list[dict]] = defaultdict(list)
+    top: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
     for row in rows:
         if len(top[row["team_id"]]) < TOP_RATED_PER_TEAM:
             top[row["team_id"]].append(row)
@@ -339,12 +345,12 @@ def _claim_results(reproduction: Reproduction) -> list[ClaimResult]:
         out.append(
             ClaimResult(claim, value, claim_verdict(claim, results), claim_gap(claim, value))
         )
-    out.sort(key=lambda c: (VERDICT_ORDER.get(c.verdict, 3), -c.gap))  # type: ignore[call-overload]
+    out.sort(key=lambda c: (VERDICT_ORDER.get(c.verdict, 3), -c.gap))
     return out
 
 
 def digest_for(
-    user: AbstractBaseUser,
+    user: User,
     until: datetime,
     shared: DigestWeek | None = None,
     today: date | None = None,

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
@@ -53,9 +52,7 @@ def _default_next(pref: DigestPreference, now: datetime) -> datetime:
     return next_send_after(weekday=pref.weekday, hour=pref.hour, tz_name=pref.timezone, after=now)
 
 
-def preference_get_or_create(
-    user: AbstractBaseUser, now: datetime | None = None
-) -> DigestPreference:
+def preference_get_or_create(user: User, now: datetime | None = None) -> DigestPreference:
     """The member's preference; made with the defaults (on, Monday 08:00) the first time."""
     now = now or timezone.now()
     pref = DigestPreference.objects.filter(user=user).first()
@@ -78,7 +75,6 @@ def preferences_ensure(now: datetime) -> int:
     A member who never opened the settings page still gets the digest: this runs on
     every tick, so rows exist before the due-members query reads them.
     """
-    User = get_user_model()
     missing = (
         User.objects.filter(
             is_active=True, memberships__isnull=False, digest_preference__isnull=True
@@ -95,7 +91,7 @@ def preferences_ensure(now: datetime) -> int:
 
 
 def preference_update(
-    user: AbstractBaseUser,
+    user: User,
     *,
     enabled: bool,
     weekday: int,
@@ -118,7 +114,7 @@ def preference_update(
     return pref
 
 
-def preference_unsubscribe(user: AbstractBaseUser, now: datetime | None = None) -> None:
+def preference_unsubscribe(user: User, now: datetime | None = None) -> None:
     now = now or timezone.now()
     pref = preference_get_or_create(user, now)
     DigestPreference.objects.filter(pk=pref.pk).update(
@@ -232,7 +228,7 @@ def _sends_lost_in_queue(now: datetime) -> list[tuple[int, date]]:
 
 
 def digest_preview(
-    user: AbstractBaseUser, now: datetime | None = None, shared: DigestWeek | None = None
+    user: User, now: datetime | None = None, shared: DigestWeek | None = None
 ) -> tuple[Digest, RenderedDigest]:
     """Exactly what a send at `now` would build and render; writes nothing but the default
     preference row."""
@@ -247,7 +243,7 @@ def _queued_send_drop(user_id: int, week: date) -> None:
     DigestSend.objects.filter(user_id=user_id, week=week, status=SendStatus.QUEUED).delete()
 
 
-def _claim_send(user: AbstractBaseUser, week: date, now: datetime) -> DigestSend | None:
+def _claim_send(user: User, week: date, now: datetime) -> DigestSend | None:
     """Own this member's send for this week, or None when it is done or in other hands."""
     # The beat recorded it as queued: the first copy of the message to get here takes it.
     if DigestSend.objects.filter(user=user, week=week, status=SendStatus.QUEUED).update(
@@ -316,7 +312,6 @@ def digest_send(
       action) and reruns `send_digests --now --user`.
     """
     now = now or timezone.now()
-    User = get_user_model()
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None or not user.email:
         _queued_send_drop(user_id, week)

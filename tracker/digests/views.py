@@ -13,6 +13,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from tracker.core.http import PortalRequest
 from tracker.digests.emails import unsubscribe_user_id
 from tracker.digests.forms import DigestPreferenceForm
 from tracker.digests.schedule import zone
@@ -31,13 +32,13 @@ EMAIL_FRAME_CSP = (
 
 
 @require_http_methods(["GET", "POST"])
-def digest_settings(request: HttpRequest) -> HttpResponse:
-    pref = preference_get_or_create(request.user)  # type: ignore[arg-type]
+def digest_settings(request: PortalRequest) -> HttpResponse:
+    pref = preference_get_or_create(request.user)
     if request.method == "POST":
         form = DigestPreferenceForm(request.POST)
         if form.is_valid():
             preference_update(
-                request.user,  # type: ignore[arg-type]
+                request.user,
                 enabled=form.cleaned_data["enabled"],
                 weekday=form.cleaned_data["weekday"],
                 hour=form.cleaned_data["hour"],
@@ -63,20 +64,20 @@ def digest_settings(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def digest_preview_page(request: HttpRequest) -> HttpResponse:
-    digest, rendered = digest_preview(request.user)  # type: ignore[arg-type]
+def digest_preview_page(request: PortalRequest) -> HttpResponse:
+    digest, rendered = digest_preview(request.user)
     return render(
         request,
         "digests/preview.html",
-        {"digest": digest, "rendered": rendered, "recipient": request.user.email},  # type: ignore[union-attr]
+        {"digest": digest, "rendered": rendered, "recipient": request.user.email},
     )
 
 
 @require_GET
 @xframe_options_sameorigin
-def digest_preview_email(request: HttpRequest) -> HttpResponse:
+def digest_preview_email(request: PortalRequest) -> HttpResponse:
     """The HTML part byte for byte as a send now would deliver it (?part=text: the text)."""
-    _, rendered = digest_preview(request.user)  # type: ignore[arg-type]
+    _, rendered = digest_preview(request.user)
     if request.GET.get("part") == "text":
         response = HttpResponse(rendered.text, content_type="text/plain; charset=utf-8")
     elif request.GET.get("framed"):

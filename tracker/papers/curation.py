@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -31,11 +31,11 @@ def papers_embeddings_reset(papers: QuerySet[Paper]) -> int:
 
 
 def duplicate_candidate_reject(
-    candidate: DuplicateCandidate, by: AbstractBaseUser | None
+    candidate: DuplicateCandidate, by: User | None
 ) -> DuplicateCandidate:
     """Not one work: the row stays, so proposing the pair again finds this decision."""
     candidate.status = CandidateStatus.REJECTED
-    candidate.decided_by = by  # type: ignore[assignment]
+    candidate.decided_by = by
     candidate.decided_at = timezone.now()
     candidate.save(update_fields=["status", "decided_by", "decided_at"])
     return candidate

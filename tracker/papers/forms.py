@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -21,10 +22,10 @@ class DayField(forms.DateField):
         MaxValueValidator(LAST_DAY, message=f"Pick a day before {LAST_DAY.year + 1}."),
     ]
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("required", False)
         kwargs.setdefault("widget", forms.DateInput(attrs={"type": "date"}))
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+        super().__init__(**kwargs)
 
 
 class AddPaperForm(forms.Form):

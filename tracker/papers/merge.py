@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -134,7 +134,7 @@ def _merge_ratings(survivor: Paper, merged: Paper) -> tuple[list[int], list[dict
 def paper_merge(
     survivor: Paper,
     merged: Paper,
-    by: AbstractBaseUser | None,
+    by: User | None,
     candidate: DuplicateCandidate | None = None,
 ) -> PaperMerge:
     """Merge `merged` into `survivor`, keeping everything, and record how to undo it."""
@@ -208,7 +208,7 @@ def paper_merge(
             "decided_at": candidate.decided_at.isoformat() if candidate.decided_at else None,
         }
         candidate.status = CandidateStatus.ACCEPTED
-        candidate.decided_by = by  # type: ignore[assignment]
+        candidate.decided_by = by
         candidate.decided_at = timezone.now()
         candidate.save(update_fields=["status", "decided_by", "decided_at"])
 
@@ -239,7 +239,7 @@ _MODELS: dict[str, type[models.Model]] = {
 
 
 @transaction.atomic
-def paper_merge_undo(merge: PaperMerge, by: AbstractBaseUser | None) -> PaperMerge:
+def paper_merge_undo(merge: PaperMerge, by: User | None) -> PaperMerge:
     """Put both papers back as they were before `merge`; the record stays, marked undone."""
     merge = PaperMerge.objects.select_for_update().get(pk=merge.pk)
     if merge.undone_at is not None:
@@ -309,7 +309,7 @@ def paper_merge_undo(merge: PaperMerge, by: AbstractBaseUser | None) -> PaperMer
             else None,
         )
 
-    merge.undone_by = by  # type: ignore[assignment]
+    merge.undone_by = by
     merge.undone_at = timezone.now()
     merge.save(update_fields=["undone_by", "undone_at"])
     return merge

@@ -6,7 +6,7 @@ comments, reproductions) lives in the team-owned apps.
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Self, cast
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -29,7 +29,8 @@ def has_code_condition() -> models.Q:
     q = ~models.Q(code_urls=[])
     for host in CODE_HOSTS:
         for column in ("abstract", "comment"):
-            q |= Contains(Upper(column), host.upper())
+            # Q | a conditional expression is a Q; the stubs type Q.__or__ for a Q alone.
+            q = cast(models.Q, q | Contains(Upper(column), host.upper()))
     return q
 
 

@@ -19,7 +19,7 @@ def sources_with_recent_runs(limit: int = RECENT_RUNS) -> list[Source]:
     """Every source with its latest runs and `waiting_for_arxiv` (its lab reports that wait
     for their arXiv paper), in three queries whatever the number of sources."""
     recent = HarvestRun.objects.order_by("-started_at", "-id")[:limit]
-    sources = list(
+    sources: list[Source] = list(
         Source.objects.order_by("kind", "name").prefetch_related(
             Prefetch("runs", queryset=recent, to_attr="recent_runs")
         )
@@ -32,5 +32,7 @@ def sources_with_recent_runs(limit: int = RECENT_RUNS) -> list[Source]:
         .values_list("source", "count")
     )
     for source in sources:
+        # A count for the Sources page, set on the row it describes until the page reads
+        # typed rows.
         source.waiting_for_arxiv = waiting.get(source.pk, 0)  # type: ignore[attr-defined]
     return sources

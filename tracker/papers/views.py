@@ -58,7 +58,7 @@ def paper_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "papers/detail.html",
         {
             "paper": paper,
-            "next_query": urlencode({"after": paper.pk, **inbox_query}),
+            "next_query": urlencode({"after": str(paper.pk), **inbox_query}),
             "topic": paper_topic(paper),
             "code_links": code_links(paper),
             "versions": version_changes(list(paper.versions.all())),

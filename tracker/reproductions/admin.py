@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 
 from tracker.papers.admin import URL_INPUT
 from tracker.reproductions.models import Claim, Reproduction, ReproductionEvent, ResultLog
@@ -39,7 +40,8 @@ class ClaimAdmin(ScopedModelAdmin):
 
 @admin.register(ResultLog)
 class ResultLogAdmin(ScopedModelAdmin):
-    formfield_overrides = URL_INPUT
+    # Spelled out so the type checker reads it as the admin's own mapping type.
+    formfield_overrides = {models.URLField: URL_INPUT[models.URLField]}
     team_path = "reproduction__team"
     list_display = [
         "claim",

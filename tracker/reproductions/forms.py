@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django import forms
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 
 from tracker.reproductions.models import (
     GPU_HOURS_DECIMAL_PLACES,
@@ -19,8 +18,6 @@ from tracker.reproductions.models import (
     Reproduction,
     Status,
 )
-
-User = get_user_model()
 
 
 class PlanForm(forms.Form):
@@ -39,7 +36,7 @@ class ProposeForm(PlanForm):
 
 
 class MemberChoiceField(forms.ModelMultipleChoiceField):
-    def label_from_instance(self, obj: AbstractBaseUser) -> str:
+    def label_from_instance(self, obj: User) -> str:
         return obj.get_username()
 
 
@@ -48,7 +45,7 @@ class AssignForm(forms.Form):
 
     def __init__(self, *args: Any, reproduction: Reproduction, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assignees"].queryset = User.objects.filter(
+        cast(MemberChoiceField, self.fields["assignees"]).queryset = User.objects.filter(
             memberships__team_id=reproduction.team_id
         ).order_by("username")
 
@@ -81,11 +78,12 @@ class ClaimDraftForm(ClaimForm):
 class SeedsField(forms.CharField):
     """Seeds as "0, 1, 2" in a form; a JSON list is accepted too (the API)."""
 
-    def to_python(self, value: Any) -> list[int]:
+    # A CharField for its handling of the raw input, whose cleaned value is the parsed list.
+    def to_python(self, value: Any) -> list[int]:  # type: ignore[override]
         if isinstance(value, list):
             items = value
         else:
-            text = super().to_python(value)
+            text = super().to_python(value) or ""
             items = [part for part in text.replace(";", ",").split(",") if part.strip()]
         try:
             return [int(str(item).strip()) for item in items]
@@ -110,9 +108,9 @@ class ResultForm(forms.Form):
     def __init__(self, *args: Any, reproduction: Reproduction, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Only this paper's claims in this team: a guessed claim id is simply invalid.
-        self.fields["claim"].queryset = Claim.objects.for_team(reproduction.team).filter(
-            paper_id=reproduction.paper_id
-        )
+        cast(forms.ModelChoiceField, self.fields["claim"]).queryset = Claim.objects.for_team(
+            reproduction.team
+        ).filter(paper_id=reproduction.paper_id)
 
     def clean_compute_gpu_hours(self) -> Decimal:
         # Left empty means no compute was recorded for this run.

@@ -10,7 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from tracker.papers.models import Paper
-from tracker.teams.models import Team, TeamScopedQuerySet
+from tracker.teams.models import Team, TeamScopedQuerySet, UserLike
 
 
 class Status(models.TextChoices):
@@ -176,8 +176,8 @@ class Claim(models.Model):
 
 
 class ResultLogQuerySet(models.QuerySet["ResultLog"]):
-    def for_user(self, user: object) -> Self:
-        return self.filter(reproduction__in=Reproduction.objects.for_user(user))  # type: ignore[arg-type]
+    def for_user(self, user: UserLike) -> Self:
+        return self.filter(reproduction__in=Reproduction.objects.for_user(user))
 
 
 class ResultLog(models.Model):

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -65,7 +65,7 @@ def _check_team(reproduction: Reproduction, membership: Membership) -> None:
         raise PermissionDenied("This reproduction belongs to another team.")
 
 
-def is_assignee(reproduction: Reproduction, user: AbstractBaseUser) -> bool:
+def is_assignee(reproduction: Reproduction, user: User) -> bool:
     return reproduction.assignees.filter(pk=user.pk).exists()
 
 
@@ -84,7 +84,7 @@ def can_assign(reproduction: Reproduction, membership: Membership) -> bool:
 
 def _event(
     reproduction: Reproduction,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     kind: EventKind,
     *,
     from_status: str = "",
@@ -132,7 +132,7 @@ def reproduction_propose(
 
 @transaction.atomic
 def reproduction_assign(
-    *, reproduction: Reproduction, membership: Membership, assignees: Iterable[AbstractBaseUser]
+    *, reproduction: Reproduction, membership: Membership, assignees: Iterable[User]
 ) -> Reproduction:
     if not can_assign(reproduction, membership):
         raise PermissionDenied("Only a curator or the proposer assigns members.")

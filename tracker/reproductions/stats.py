@@ -214,7 +214,7 @@ def team_stats(team: Team) -> TeamStats:
         .filter(status__in=FINISHED_STATUSES, finished_at__isnull=False)
         .values_list("paper_id", "status", "created_at", "finished_at")
     )
-    counts = defaultdict(int)
+    counts: defaultdict[str, int] = defaultdict(int)
     for _, status, _, _ in finished:
         counts[status] += 1
     outcomes = [(s.value, s.label, counts[s.value]) for s in map(Status, FINISHED_STATUSES)]

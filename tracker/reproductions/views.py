@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from tracker.core.export import EXPORT_LIMIT, csv_response, export_format, papers_export
-from tracker.core.http import redirect_back, url_for_pk
+from tracker.core.http import PortalRequest, redirect_back, url_for_pk
 from tracker.papers.models import Paper
 from tracker.reproductions.forms import (
     AssignForm,
@@ -73,7 +73,7 @@ def _form_errors(request: HttpRequest, form: object) -> None:
 
 
 @require_GET
-def board(request: HttpRequest) -> HttpResponse:
+def board(request: PortalRequest) -> HttpResponse:
     membership = require_membership(request)
     mine = request.GET.get("mine") == "1"
     fmt = export_format(request)
@@ -122,7 +122,7 @@ def board(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def reproduction_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def reproduction_detail(request: PortalRequest, pk: int) -> HttpResponse:
     membership = require_membership(request)
     reproduction = _team_reproduction(membership, pk)
     rows = reproduction_claim_rows(reproduction)
@@ -168,7 +168,7 @@ def reproduction_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def propose(request: HttpRequest, paper_pk: int) -> HttpResponse:
+def propose(request: PortalRequest, paper_pk: int) -> HttpResponse:
     membership = require_membership(request)
     paper = get_object_or_404(Paper.objects.visible(), pk=paper_pk)
     form = ProposeForm(request.POST)
@@ -195,7 +195,7 @@ def propose(request: HttpRequest, paper_pk: int) -> HttpResponse:
 
 
 def _act(
-    request: HttpRequest,
+    request: PortalRequest,
     pk: int,
     form_class: type[forms.BaseForm],
     action: Callable[[Membership, Reproduction, dict[str, Any]], object],
@@ -209,7 +209,7 @@ def _act(
     """
     membership = require_membership(request)
     reproduction = _team_reproduction(membership, pk)
-    extra = {"reproduction": reproduction} if form_needs_reproduction else {}
+    extra: dict[str, Any] = {"reproduction": reproduction} if form_needs_reproduction else {}
     form = form_class(request.POST, **extra)
     if not form.is_valid():
         _form_errors(request, form)
@@ -224,7 +224,7 @@ def _act(
 
 
 @require_POST
-def assign(request: HttpRequest, pk: int) -> HttpResponse:
+def assign(request: PortalRequest, pk: int) -> HttpResponse:
     return _act(
         request,
         pk,
@@ -237,7 +237,7 @@ def assign(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def transition(request: HttpRequest, pk: int) -> HttpResponse:
+def transition(request: PortalRequest, pk: int) -> HttpResponse:
     return _act(
         request,
         pk,
@@ -252,7 +252,7 @@ def transition(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def plan(request: HttpRequest, pk: int) -> HttpResponse:
+def plan(request: PortalRequest, pk: int) -> HttpResponse:
     return _act(
         request,
         pk,
@@ -267,7 +267,7 @@ def plan(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def add_claim(request: HttpRequest, pk: int) -> HttpResponse:
+def add_claim(request: PortalRequest, pk: int) -> HttpResponse:
     return _act(
         request,
         pk,
@@ -286,7 +286,7 @@ def _draft(pk: int) -> tuple[ClaimDraft, str]:
 
 
 @require_POST
-def accept_draft(request: HttpRequest, pk: int) -> HttpResponse:
+def accept_draft(request: PortalRequest, pk: int) -> HttpResponse:
     membership = require_membership(request)
     draft, back = _draft(pk)
     form = ClaimDraftForm(request.POST)
@@ -304,7 +304,7 @@ def accept_draft(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def reject_draft(request: HttpRequest, pk: int) -> HttpResponse:
+def reject_draft(request: PortalRequest, pk: int) -> HttpResponse:
     membership = require_membership(request)
     draft, back = _draft(pk)
     try:
@@ -316,7 +316,7 @@ def reject_draft(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def add_result(request: HttpRequest, pk: int) -> HttpResponse:
+def add_result(request: PortalRequest, pk: int) -> HttpResponse:
     return _act(
         request,
         pk,
@@ -329,7 +329,7 @@ def add_result(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-def stats(request: HttpRequest) -> HttpResponse:
+def stats(request: PortalRequest) -> HttpResponse:
     membership = require_membership(request)
     data = team_stats(membership.team)
     fmt = request.GET.get("format")

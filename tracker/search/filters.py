@@ -6,11 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as dt_time
+from typing import TYPE_CHECKING
 
 import numpy as np
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from tracker.search.index import VectorIndex
+
+if TYPE_CHECKING:
+    from tracker.papers.models import Paper
 
 
 def _day_start(day: date) -> datetime:
@@ -26,7 +31,7 @@ class SearchFilters:
     topic_id: int | None = None
     kind: str = ""
 
-    def apply(self, papers):  # type: ignore[no-untyped-def]
+    def apply(self, papers: QuerySet[Paper]) -> QuerySet[Paper]:
         # Dates as a range of times, which the published_at index answers; a __date lookup
         # converts every row's time first.
         start, end = self._time_bounds()

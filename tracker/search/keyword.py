@@ -7,6 +7,7 @@ import re
 import time
 
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 
@@ -44,7 +45,7 @@ _word_common: dict[tuple[str, int], tuple[float, int]] = {}
 PG_DOCUMENT = "search_document"
 
 
-def _paper_count(cursor) -> int:  # type: ignore[no-untyped-def]
+def _paper_count(cursor: CursorWrapper) -> int:
     """How many papers there are, near enough for a share: PostgreSQL's planner estimate
     (kept by ANALYZE and autovacuum) costs nothing, where count(*) scans the table."""
     if connection.vendor == "postgresql":
@@ -56,7 +57,7 @@ def _paper_count(cursor) -> int:  # type: ignore[no-untyped-def]
     return int(cursor.fetchone()[0])
 
 
-def _pg_common_counts(cursor, words: list[str], papers: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def _pg_common_counts(cursor: CursorWrapper, words: list[str], papers: int) -> dict[str, int]:
     """How many papers hold each of `words` that is common enough for ANALYZE's statistics
     to list (most_common_elems of the tsvector column: every lexeme in more than a percent
     or two of papers), and 0 for a word with no lexeme (a stop word). Counting a common
@@ -78,7 +79,7 @@ def _pg_common_counts(cursor, words: list[str], papers: int) -> dict[str, int]: 
     return counts
 
 
-def _lexeme_shares(cursor) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def _lexeme_shares(cursor: CursorWrapper) -> dict[str, float]:
     """The share of papers holding each common lexeme, as ANALYZE last counted; kept for
     WORD_CACHE_SECONDS. Empty before the first ANALYZE."""
     now = time.monotonic()
@@ -99,7 +100,7 @@ def _lexeme_shares(cursor) -> dict[str, float]:  # type: ignore[no-untyped-def]
 _lexeme_stats: list[tuple[float, dict[str, float]]] = []
 
 
-def _distinctive_words(cursor, words: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
+def _distinctive_words(cursor: CursorWrapper, words: list[str]) -> list[str]:
     """The words found in less than COMMON_SHARE of papers, rarest first and within the
     match budget (empty when all are common)."""
     papers = _paper_count(cursor)
@@ -126,8 +127,8 @@ def _distinctive_words(cursor, words: list[str]) -> list[str]:  # type: ignore[n
 
     unknown = [word for word in dict.fromkeys(words) if remembered(word) is None]
     if unknown and connection.vendor == "postgresql":
-        for word, count in _pg_common_counts(cursor, unknown, papers).items():
-            _word_common[(word, cap)] = (now, count)
+        for word, common in _pg_common_counts(cursor, unknown, papers).items():
+            _word_common[(word, cap)] = (now, common)
     for word in dict.fromkeys(words):
         count = remembered(word)
         if count is None:

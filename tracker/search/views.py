@@ -18,14 +18,16 @@ from tracker.triage.selectors import team_view
 SEARCH_RESULTS = 30
 
 
+# Lazy: every use clones it, so each request reads the topics afresh.
+ACTIVE_TOPICS = Topic.objects.active().order_by("label")
+
+
 class SearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=500, label="Words or a question")
     date_from = DayField()
     date_to = DayField()
     category = forms.CharField(required=False, max_length=32)
-    topic = forms.ModelChoiceField(
-        queryset=Topic.objects.active().order_by("label"), required=False, empty_label="any topic"
-    )
+    topic = forms.ModelChoiceField(queryset=ACTIVE_TOPICS, required=False, empty_label="any topic")
     kind = forms.ChoiceField(choices=[("", "any kind"), *PaperKind.choices], required=False)
 
 
@@ -47,7 +49,7 @@ def paper_search(request: HttpRequest) -> HttpResponse:
         fmt = export_format(request)
         if fmt:
             return papers_export(export_papers(hits), fmt, "search")
-    topic_choices = form.fields["topic"].queryset.values_list("pk", "label")
+    topic_choices = ACTIVE_TOPICS.values_list("pk", "label")
     query = request.GET.copy()
     query.pop("format", None)
     return render(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.http import HttpRequest
 
 from tracker.teams.models import Membership, Role, Team
@@ -54,7 +54,12 @@ def user_is_curator(request: HttpRequest) -> bool:
     """Whether the signed-in user curates any team; asked once per request."""
     cached: bool | None = getattr(request, "_is_curator", None)
     if cached is None:
-        cached = Membership.objects.filter(user_id=request.user.pk, role=Role.CURATOR).exists()
+        user = request.user
+        cached = (
+            user.is_authenticated
+            and Membership.objects.filter(user=user, role=Role.CURATOR).exists()
+        )
+        # HttpRequest declares no slot for a per-request cache; this one is private here.
         request._is_curator = cached  # type: ignore[attr-defined]
     return cached
 
@@ -63,17 +68,23 @@ def curated_team_ids(request: HttpRequest) -> list[int]:
     """The teams whose rows the request's user may see in the admin; cached per request."""
     cached: list[int] | None = getattr(request, "_curated_team_ids", None)
     if cached is None:
-        cached = list(
-            Membership.objects.filter(user_id=request.user.pk, role=Role.CURATOR).values_list(
-                "team_id", flat=True
+        user = request.user
+        cached = (
+            list(
+                Membership.objects.filter(user=user, role=Role.CURATOR).values_list(
+                    "team_id", flat=True
+                )
             )
+            if user.is_authenticated
+            else []
         )
+        # HttpRequest declares no slot for a per-request cache; this one is private here.
         request._curated_team_ids = cached  # type: ignore[attr-defined]
     return cached
 
 
 def curated_teams(request: HttpRequest) -> Any:
-    user: AbstractBaseUser | AnonymousUser = request.user
+    user: User | AnonymousUser = request.user
     if user.is_superuser:
         return Team.objects.all()
     return Team.objects.filter(pk__in=curated_team_ids(request))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from django.contrib import admin
@@ -24,6 +23,7 @@ class TeamScopedAdminMixin:
     team_path = "team"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        # A mixin: super() is ModelAdmin at runtime, which mypy cannot see from here.
         queryset: QuerySet[Any] = super().get_queryset(request)  # type: ignore[misc]
         if request.user.is_superuser:
             return queryset
@@ -38,14 +38,17 @@ class TeamScopedAdminMixin:
             elif db_field.related_model is get_user_model():
                 # Otherwise a curator could add any account by id and then read it.
                 kwargs["queryset"] = curated_users(request)
+        # super() is ModelAdmin at runtime, as above.
         return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
 
-    def get_list_filter(self, request: HttpRequest) -> Sequence[Any]:
-        filters: Sequence[Any] = super().get_list_filter(request)  # type: ignore[misc]
+    def get_list_filter(self, request: HttpRequest) -> list[Any] | tuple[Any, ...]:
+        # super() is ModelAdmin at runtime, as above.
+        filters: list[Any] | tuple[Any, ...] = super().get_list_filter(request)  # type: ignore[misc]
         if request.user.is_superuser:
             return filters
         # A related filter lists every row of its model, other teams' names included; for
-        # a curator it lists only what the rows they may see point to.
+        # a curator it lists only what the rows they may see point to. (`self.model` comes
+        # from ModelAdmin, which the mixin cannot name as a base.)
         return [
             (name, admin.RelatedOnlyFieldListFilter)
             if isinstance(name, str) and get_fields_from_path(self.model, name)[-1].is_relation  # type: ignore[attr-defined]
@@ -54,5 +57,5 @@ class TeamScopedAdminMixin:
         ]
 
 
-class ScopedModelAdmin(TeamScopedAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class ScopedModelAdmin(TeamScopedAdminMixin, admin.ModelAdmin):
     pass

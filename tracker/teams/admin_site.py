@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import update_wrapper
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase
 
 from tracker.teams.access import user_is_curator
+
+View = TypeVar("View", bound=Callable[..., HttpResponseBase])
 
 
 class TrackerAdminSite(admin.AdminSite):
@@ -34,15 +36,16 @@ class TrackerAdminSite(admin.AdminSite):
         # is_staff alone is not enough: it could outlive the curator role that granted it.
         return user.is_superuser or user_is_curator(request)
 
-    def admin_view(self, view: Callable[..., HttpResponse], cacheable: bool = False) -> Any:
+    def admin_view(self, view: View, cacheable: bool = False) -> View:
         inner = super().admin_view(view, cacheable)
 
-        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if request.user.is_authenticated and not self.has_permission(request):
                 raise PermissionDenied("The admin is for curators.")
             return inner(request, *args, **kwargs)
 
-        return update_wrapper(guarded, inner)
+        # The wrapper takes and returns what the view does; update_wrapper cannot say so.
+        return cast(View, update_wrapper(guarded, inner))
 
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         if request.user.is_authenticated and not self.has_permission(request):

@@ -20,7 +20,7 @@ def current_membership(request: HttpRequest) -> Membership | None:
     Cached on the request so a page asks once.
     """
     if hasattr(request, "_membership"):
-        return request._membership  # type: ignore[no-any-return]
+        return request._membership
     membership = None
     if request.user.is_authenticated:
         memberships = Membership.objects.filter(user=request.user).select_related("team")
@@ -29,6 +29,7 @@ def current_membership(request: HttpRequest) -> Membership | None:
             membership = memberships.filter(team_id=chosen).first()
         if membership is None:
             membership = memberships.order_by("team__name").first()
+    # HttpRequest declares no slot for a per-request cache; this one is private to this module.
     request._membership = membership  # type: ignore[attr-defined]
     return membership
 

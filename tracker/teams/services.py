@@ -5,8 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser, Group, Permission
+from django.contrib.auth.models import Group, Permission, User
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -21,7 +20,7 @@ def team_get_or_create(name: str) -> Team:
     return team
 
 
-def membership_set(*, team: Team, user: AbstractUser, role: str = Role.MEMBER) -> Membership:
+def membership_set(*, team: Team, user: User, role: str = Role.MEMBER) -> Membership:
     membership, _ = Membership.objects.update_or_create(
         team=team, user=user, defaults={"role": role}
     )
@@ -43,7 +42,7 @@ def curators_group_sync() -> Group:
     return group
 
 
-def user_admin_access_sync(user: AbstractUser) -> None:
+def user_admin_access_sync(user: User) -> None:
     """Give the admin to curators (staff + Curators group) and take it from everyone else.
 
     Superusers keep their flags: they are managed by hand, not by team roles.
@@ -61,7 +60,7 @@ def user_admin_access_sync(user: AbstractUser) -> None:
 
 
 @transaction.atomic
-def membership_set_role(*, team: Team, user: AbstractUser, role: str) -> Membership:
+def membership_set_role(*, team: Team, user: User, role: str) -> Membership:
     """Add or change a membership, and sync the user's admin access with the new role."""
     membership = membership_set(team=team, user=user, role=role)
     user_admin_access_sync(user)
@@ -79,7 +78,7 @@ class InvitationRefused(Exception):
     """An invitation that cannot be accepted; the message is shown to the user as it is."""
 
 
-def invitation_refusal(invitation: Invitation, user: AbstractUser, now: datetime) -> str | None:
+def invitation_refusal(invitation: Invitation, user: User, now: datetime) -> str | None:
     """Why this user may not accept this invitation now, or None when they may."""
     if invitation.accepted_at is not None:
         return "This invitation has already been used."
@@ -96,7 +95,7 @@ def invitation_refusal(invitation: Invitation, user: AbstractUser, now: datetime
 
 
 @transaction.atomic
-def invitation_accept(invitation: Invitation, user: AbstractUser) -> Membership:
+def invitation_accept(invitation: Invitation, user: User) -> Membership:
     """Join the invitation's team with its role; an invitation is used once, by its addressee.
 
     Raises InvitationRefused with a message for the user when the invitation is used,
@@ -147,8 +146,7 @@ def user_create_with_membership(
     team: Team,
     role: str = Role.MEMBER,
     is_superuser: bool = False,
-) -> AbstractUser:
-    User = get_user_model()
+) -> User:
     if is_superuser:
         user = User.objects.create_superuser(username=username, email=email, password=password)
     else:
@@ -157,7 +155,7 @@ def user_create_with_membership(
     return user
 
 
-def api_token_create(*, user: AbstractUser, team: Team, name: str) -> tuple[ApiToken, str]:
+def api_token_create(*, user: User, team: Team, name: str) -> tuple[ApiToken, str]:
     """Create a token and return it with its raw key, which is shown once and never stored."""
     raw = "pt_" + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(

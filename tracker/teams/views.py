@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
+from tracker.core.http import PortalRequest
 from tracker.teams.models import Invitation
 from tracker.teams.selectors import SESSION_KEY
 from tracker.teams.services import InvitationRefused, invitation_accept, invitation_refusal
 
 
-def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
+def invitation_accept_view(request: PortalRequest, token: str) -> HttpResponse:
     invitation = get_object_or_404(Invitation.objects.select_related("team"), token=token)
-    refusal = invitation_refusal(invitation, request.user, timezone.now())  # type: ignore[arg-type]
+    refusal = invitation_refusal(invitation, request.user, timezone.now())
     if request.method == "POST" and refusal is None:
         try:
-            membership = invitation_accept(invitation, request.user)  # type: ignore[arg-type]
+            membership = invitation_accept(invitation, request.user)
         except InvitationRefused as exc:
             # Another accept of the same link won the claim a moment ago.
             refusal = str(exc)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.models import ADDITION, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
@@ -13,7 +14,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
-from tracker.core.audit import audit_log
+from tracker.core.audit import acting_user_id, audit_log
 from tracker.topics.curation import clustering_enqueue, topic_label_set, topic_merge
 from tracker.topics.models import ClusteringRun, PaperTopic, Topic, TopicFollow
 
@@ -33,7 +34,7 @@ def _table(values: dict[str, Any]) -> str:
 
 
 @admin.register(ClusteringRun)
-class ClusteringRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ClusteringRunAdmin(admin.ModelAdmin):
     list_display = [
         "started_at",
         "status",
@@ -44,7 +45,7 @@ class ClusteringRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "metrics_short",
     ]
     list_filter = ["status"]
-    fields = [
+    fields = readonly_fields = (
         "status",
         "model_name",
         "started_at",
@@ -55,8 +56,7 @@ class ClusteringRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "metrics_table",
         "params_table",
         "error",
-    ]
-    readonly_fields = fields
+    )
     change_list_template = "admin/topics/recluster_change_list.html"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -80,7 +80,7 @@ class ClusteringRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(Topic)
-class TopicAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class TopicAdmin(admin.ModelAdmin):
     list_display = [
         "id",
         "label",
@@ -142,7 +142,7 @@ class TopicAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             "title": "Merge topics",
             "opts": self.model._meta,
             "topics": topics,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/topics/topic/merge.html", context)
 
@@ -162,7 +162,7 @@ class TopicAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         clustering_enqueue()
         # The run does not exist until the worker starts it, so the entry names the model.
         LogEntry.objects.create(
-            user_id=request.user.pk,
+            user_id=acting_user_id(request),
             content_type=ContentType.objects.get_for_model(ClusteringRun),
             object_repr="Re-run clustering",
             action_flag=ADDITION,
@@ -175,7 +175,7 @@ class TopicAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(PaperTopic)
-class PaperTopicAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class PaperTopicAdmin(admin.ModelAdmin):
     list_display = ["paper", "topic", "similarity", "assigned_at"]
     raw_id_fields = ["paper", "topic", "run"]
     list_select_related = ["paper", "topic"]
@@ -184,6 +184,6 @@ class PaperTopicAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(TopicFollow)
-class TopicFollowAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class TopicFollowAdmin(admin.ModelAdmin):
     list_display = ["user", "topic", "created_at"]
     list_select_related = ["user", "topic"]

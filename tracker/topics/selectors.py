@@ -144,7 +144,8 @@ def map_points(limit: int = MAP_POINTS) -> list[dict[str, object]]:
             chunk_size=5000
         )
     ):
-        if n % step == 0:
+        # Positions are written in pairs; a half-written one is left off the map.
+        if n % step == 0 and x is not None and y is not None:
             points.append(
                 {
                     "id": paper_id,

@@ -100,8 +100,9 @@ def _fit_and_store(
     run: ClusteringRun, ids: np.ndarray, vectors: np.ndarray, k: int, seed: int, started: float
 ) -> None:
     previous = list(Topic.objects.active().exclude(centroid=None).order_by("-size", "pk"))
+    arrays = [t.centroid_array() for t in previous]
     old_centroids = np.array(
-        [t.centroid_array() for t in previous if len(t.centroid_array()) == vectors.shape[1]],
+        [a for a in arrays if a is not None and len(a) == vectors.shape[1]],
         dtype=np.float32,
     ).reshape(-1, vectors.shape[1])
     if len(old_centroids) != len(previous):
@@ -200,7 +201,7 @@ def paper_topics_assign_nearest(paper_ids: list[int]) -> int:
     ids, vectors = _load_vectors(run.model_name, waiting)
     if not topics or not len(ids):
         return 0
-    centroids = np.vstack([t.centroid_array() for t in topics])
+    centroids = np.vstack([a for t in topics if (a := t.centroid_array()) is not None])
     if centroids.shape[1] != vectors.shape[1]:
         return 0
     sims = clusterer.normalise(vectors) @ centroids.T

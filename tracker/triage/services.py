@@ -3,7 +3,7 @@ topic follows."""
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -32,7 +32,7 @@ def _history_keep(rating: Rating, *, reason: str) -> RatingHistory:
 
 @transaction.atomic
 def rating_set(
-    *, team: Team, paper: Paper, user: AbstractBaseUser, value: int, note: str | None = None
+    *, team: Team, paper: Paper, user: User, value: int, note: str | None = None
 ) -> Rating:
     """Create or change a member's rating; a changed value or note keeps the old one in history.
 
@@ -67,7 +67,7 @@ def rating_set(
 
 
 @transaction.atomic
-def triage_undo(*, team: Team, paper: Paper, user: AbstractBaseUser) -> str | None:
+def triage_undo(*, team: Team, paper: Paper, user: User) -> str | None:
     """Take back a member's rating or skip of a paper, so it is back in their inbox: the
     second thought after a quick key. A withdrawn rating stays in the rating history.
     Returns what was undone ("rating", "skip"), or None when there was nothing to undo."""
@@ -80,7 +80,7 @@ def triage_undo(*, team: Team, paper: Paper, user: AbstractBaseUser) -> str | No
     return "skip" if deleted else None
 
 
-def skip_create(*, team: Team, paper: Paper, user: AbstractBaseUser) -> Skip:
+def skip_create(*, team: Team, paper: Paper, user: User) -> Skip:
     skip, _ = Skip.objects.get_or_create(team=team, paper=paper, user=user)
     return skip
 
@@ -93,7 +93,7 @@ def _comment_text(body: str, refusal: str) -> str:
     return body
 
 
-def comment_create(*, team: Team, paper: Paper, user: AbstractBaseUser, body: str) -> Comment:
+def comment_create(*, team: Team, paper: Paper, user: User, body: str) -> Comment:
     body = _comment_text(body, "A comment needs some text.")
     return Comment.objects.create(team=team, paper=paper, user=user, body=body)
 
@@ -111,7 +111,7 @@ def comment_delete(*, comment: Comment) -> None:
     comment.delete()
 
 
-def topic_follow_set(*, user: AbstractBaseUser, topic: Topic, follow: bool) -> None:
+def topic_follow_set(*, user: User, topic: Topic, follow: bool) -> None:
     """Follow or unfollow; doing either twice changes nothing."""
     if follow:
         TopicFollow.objects.get_or_create(user=user, topic=topic)

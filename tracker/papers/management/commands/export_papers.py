@@ -6,7 +6,7 @@ import csv
 import json
 import re
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from django.core.management.base import BaseCommand, CommandParser
 from django.db.models import Prefetch
@@ -85,7 +85,8 @@ class Command(BaseCommand):
             with open(options["output"], "w", encoding="utf-8", newline="") as out:
                 self._write(out, options["format"])
         else:
-            self._write(self.stdout._out, options["format"])
+            # OutputWrapper adds a newline per write; the file formats bring their own.
+            self._write(cast(IO[str], self.stdout._out), options["format"])
 
     def _write(self, out: IO[str], fmt: str) -> None:
         if fmt == "csv":

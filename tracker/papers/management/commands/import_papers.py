@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
@@ -44,7 +44,7 @@ class Command(BaseCommand):
                 unit_scale=True,
                 desc=path.name,
                 disable=options["no_progress"],
-                file=self.stderr._out,
+                file=cast(IO[str], self.stderr._out),
             ) as bar:
                 # The terminal's bar, and the portal's progress panel.
                 portal = import_progress_reporter(path.name, path.stat().st_size)
