@@ -148,7 +148,7 @@ class PaperSpace:
             x_words = words.fit_transform([f"{d.title}. {d.abstract}" for d in self.docs])
             word_names = [f"w:{w}" for w in words.get_feature_names_out()]
         except ValueError:  # every word was a stop word
-            x_words = sparse.csr_matrix((n, 0), dtype=np.float32)
+            x_words = sparse.csr_matrix(np.zeros((n, 0), dtype=np.float32))
             word_names = []
         author_lists = [_author_tokens(d.authors) for d in self.docs]
         authors = TfidfVectorizer(analyzer=lambda names: names, dtype=np.float32)
@@ -156,7 +156,7 @@ class PaperSpace:
             x_authors = authors.fit_transform(author_lists) * 0.5
             author_names = [f"a:{a}" for a in authors.get_feature_names_out()]
         else:
-            x_authors = sparse.csr_matrix((n, 0), dtype=np.float32)
+            x_authors = sparse.csr_matrix(np.zeros((n, 0), dtype=np.float32))
             author_names = []
         self.x = normalize(sparse.hstack([x_words, x_authors]).tocsr().astype(np.float32))
         self.feature_names = np.array(word_names + author_names, dtype=object)

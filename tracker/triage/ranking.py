@@ -15,6 +15,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from django.db.models import OuterRef, QuerySet, Subquery
@@ -139,6 +140,6 @@ def member_ranking(
     keys = [pk for pk, _ in window]
     predicted = team_predict(space, everyone, keys)
     return [
-        RankedPaper(r.key, r.score, r.reason, predicted.get(r.key))
+        RankedPaper(cast(int, r.key), r.score, r.reason, predicted.get(r.key))  # paper ids
         for r in MemberModel(space, signals, others).rank(keys, explain=explain)
     ]
