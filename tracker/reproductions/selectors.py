@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Case, Count, F, Prefetch, Q, QuerySet, Value, When, Window
@@ -25,6 +26,7 @@ from tracker.reproductions.models import (
 from tracker.reproductions.verdicts import claim_gap, claim_verdict, outcome_from_verdicts
 from tracker.teams.models import Membership, Team
 from tracker.teams.selectors import usernames_only, with_usernames
+from tracker.triage.selectors import team_marks
 
 # A column shows its most recently updated cards; the rest are counted, and the CSV has all.
 # The board is for the work under way: a finished or abandoned column shows fewer.
@@ -253,3 +255,15 @@ def paper_claim_drafts(team: Team, paper: Paper) -> list[ClaimDraft]:
         .exclude(pk__in=decided.values("draft_id"))
         .order_by("position")
     )
+
+
+def team_view(membership: Membership | None, paper_ids: list[int]) -> dict[str, Any]:
+    """What a list of papers that is not the inbox (search hits, a topic's papers) shows of
+    the member's team: `marks` (team_marks) and `reproductions` (each paper's latest), for
+    the team_marks template tag; empty for someone in no team. Two queries."""
+    if membership is None or not paper_ids:
+        return {"marks": {}, "reproductions": {}}
+    return {
+        "marks": team_marks(membership.team, membership.user_id, paper_ids),
+        "reproductions": latest_reproductions(membership.team, paper_ids),
+    }

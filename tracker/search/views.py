@@ -6,14 +6,14 @@ from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from tracker.core.export import export_format, papers_export
+from tracker.papers.export import export_format, papers_export
 from tracker.papers.forms import DayField
 from tracker.papers.models import Paper, PaperKind
+from tracker.reproductions.selectors import team_view
 from tracker.search.filters import SearchFilters
 from tracker.search.fusion import SearchHit, search
 from tracker.teams.selectors import current_membership
 from tracker.topics.models import Topic
-from tracker.triage.selectors import team_view
 
 SEARCH_RESULTS = 30
 
