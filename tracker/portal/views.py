@@ -3,6 +3,8 @@ pages that belong to no domain (health, tokens, switching team)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
@@ -27,7 +29,12 @@ from tracker.papers.versions import version_changes
 from tracker.portal.selectors import home_summary, pipeline_progress
 from tracker.reproductions.forms import ClaimDraftForm
 from tracker.reproductions.models import ClaimDraft, DraftKind
-from tracker.reproductions.selectors import paper_claim_drafts, paper_reproductions, team_view
+from tracker.reproductions.selectors import (
+    PaperMarks,
+    paper_claim_drafts,
+    paper_reproductions,
+    team_view,
+)
 from tracker.search.index import similar_papers
 from tracker.teams.forms import ApiTokenForm
 from tracker.teams.models import ApiToken
@@ -222,6 +229,14 @@ def sources(request: HttpRequest) -> HttpResponse:
     )
 
 
+@dataclass(frozen=True)
+class TopicPaperRow:
+    """One paper of a topic's page (topics/detail.html) with what the team made of it."""
+
+    paper: Paper
+    marks: PaperMarks | None
+
+
 def topic_detail(request: HttpRequest, pk: int) -> HttpResponse:
     topic = get_object_or_404(Topic, pk=pk)
     fmt = export_format(request)
@@ -238,6 +253,7 @@ def topic_detail(request: HttpRequest, pk: int) -> HttpResponse:
         .order_by("-paper__published_at", "-paper_id")
     )
     page = Paginator(memberships, 50).get_page(request.GET.get("page"))
+    marks = team_view(current_membership(request), [row.paper_id for row in page])
     return render(
         request,
         "topics/detail.html",
@@ -247,6 +263,6 @@ def topic_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "page": page,
             "export_limit": EXPORT_LIMIT,
             # What the team already made of the page's papers, as search shows it.
-            **team_view(current_membership(request), [row.paper_id for row in page]),
+            "rows": [TopicPaperRow(row.paper, marks.get(row.paper_id)) for row in page],
         },
     )
