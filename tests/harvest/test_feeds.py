@@ -13,7 +13,6 @@ import pytest
 from django.core.management import call_command
 from django.db import DataError
 from django.urls import reverse
-from tracker.papers.search import SearchFilters, search
 
 from tests.conftest import Cast, client_for
 from tests.factories import PaperFactory
@@ -28,6 +27,8 @@ from tracker.papers.models import (
     PaperSource,
     RunStatus,
 )
+from tracker.search.filters import SearchFilters
+from tracker.search.fusion import search
 from workers.harvest.errors import HarvestError, RefusedURLError
 from workers.harvest.feeds import feed_url_validate, html_to_text
 from workers.harvest.fetch import FETCH_FAILED, safe_get
