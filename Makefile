@@ -52,6 +52,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy tracker pipeline workers
+	$(BIN)/lint-imports
 
 fmt: install
 	$(BIN)/ruff check --fix .

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "tracker.triage",
     "tracker.reproductions",
     "tracker.digests",
+    "tracker.portal",
 ]
 
 MIDDLEWARE = [

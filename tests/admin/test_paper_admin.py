@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.conftest import Cast
 from tests.factories import LabReportFactory, PaperFactory, SourceFactory
-from tracker.papers.admin import CappedCountPaginator
+from tracker.papers.admin.lists import CappedCountPaginator
 from tracker.papers.duplicates import duplicate_candidate_propose
 from tracker.papers.merge import paper_merge
 from tracker.papers.models import CandidateStatus, Embedding, Paper, PaperMerge, PaperSource, Source

@@ -148,7 +148,7 @@ def test_harvest_task_runs_one_harvest(arxiv: tuple[FakeServer, ArxivListing]) -
 def test_bootstrap_creates_default_sources_once_and_queues_their_harvest(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tracker.core.management.commands import bootstrap
+    from tracker.portal.management.commands import bootstrap
 
     queued: list[bool] = []
     monkeypatch.setattr(bootstrap.harvest_due_sources_task, "delay", lambda: queued.append(True))

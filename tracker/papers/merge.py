@@ -4,10 +4,17 @@ A merge moves what people said and did about the merged paper (ratings, comments
 reproductions, claims, its sources and versions) to the survivor and points the merged
 paper at it; the merged row itself stays, so nothing is ever deleted that an undo could
 not put back. `PaperMerge.moved` records every id that moved and every value displaced.
+
+Papers sit below the apps whose rows point at a paper (ratings, reproductions, topics), so
+this module does not import them: each of those apps registers a `MergeStep` in its
+AppConfig.ready() saying what a merge does with its rows and how to undo it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime
 from typing import Any
 
@@ -24,33 +31,16 @@ from tracker.papers.models import (
     PaperSource,
     PaperVersion,
 )
-from tracker.reproductions.models import Claim, Reproduction
-from tracker.topics.models import PaperTopic
-from tracker.triage.models import Comment, Rating, RatingHistory, Skip
 
 MERGE_REASON = "merge"
 
-# Rows that always follow the paper: nothing on the survivor can clash with them.
-_ALWAYS_MOVED: dict[str, type[models.Model]] = {
-    "Comment": Comment,
-    "Reproduction": Reproduction,
-    "Claim": Claim,
-    "RatingHistory": RatingHistory,
-}
 # Every relation to Paper and what a merge does with it; a test fails when a new one appears
-# without a decision here.
-HANDLED_RELATIONS = {
+# without a decision here. The apps above papers add theirs with merge_step_register().
+HANDLED_RELATIONS: dict[str, str] = {
     "versions": "moved unless the survivor has that version number; the clash stays behind",
     "paper_sources": "moved unless the survivor already lists that URL",
-    "ratings": "moved; where a member rated both, the newer wins, the older goes to history",
-    "skips": "moved unless the member skipped the survivor too",
-    "comments": "moved",
-    "reproductions": "moved, with their events and results",
-    "claims": "moved, with their results",
-    "paper_topic": "moved if the survivor has no topic yet",
     "merged_papers": "papers merged into the merged paper now point at the survivor",
     "embeddings": "stay: each is the vector of its own record's text",
-    "claim_drafts": "stay: each is read from its own record's text; a merged record's are closed",
     "merges_received": "history, stays",
     "merges_given": "history, stays",
 }
@@ -60,6 +50,46 @@ _FILLED_FIELDS = ("lab", "pdf_url", "doi", "code_urls", "pinned_for_digest")
 
 class MergeError(ValueError):
     """The merge or undo cannot happen as asked; nothing was changed."""
+
+
+@dataclass
+class MergeMoves:
+    """What one step did: ids moved and ids left behind, per model label, and anything else
+    its undo needs (stored under its own key of `PaperMerge.moved`)."""
+
+    rows: dict[str, list[int]]
+    kept: dict[str, list[int]] = dataclass_field(default_factory=dict)
+    extra: dict[str, Any] = dataclass_field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MergeStep:
+    """One app's part of a merge. `models` names the models whose moved ids `PaperMerge`
+    records, so that undo can move them back; `undo` restores anything else (`extra`)."""
+
+    app: str
+    relations: dict[str, str]
+    models: dict[str, type[models.Model]]
+    merge: Callable[[Paper, Paper], MergeMoves]
+    undo: Callable[[Paper, Paper, dict[str, Any]], None] | None = None
+
+
+# Keyed by app label, so that running ready() twice registers nothing twice.
+_STEPS: dict[str, MergeStep] = {}
+
+
+def merge_step_register(step: MergeStep) -> None:
+    """Called from the AppConfig.ready() of an app whose rows point at papers."""
+    _STEPS[step.app] = step
+    HANDLED_RELATIONS.update(step.relations)
+
+
+def rows_move(queryset: models.QuerySet[Any], to: Paper) -> list[int]:
+    """Point every row of `queryset` at `to`; the ids moved, for the undo."""
+    ids = list(queryset.values_list("pk", flat=True))
+    if ids:
+        queryset.model._base_manager.filter(pk__in=ids).update(paper=to)
+    return ids
 
 
 def _lock_pair(first_id: int, second_id: int) -> tuple[Paper, Paper]:
@@ -73,61 +103,6 @@ def _lock_pair(first_id: int, second_id: int) -> tuple[Paper, Paper]:
     if len(rows) != 2:
         raise MergeError("Both papers must exist.")
     return rows[first_id], rows[second_id]
-
-
-def _move(queryset: models.QuerySet[Any], to: Paper) -> list[int]:
-    ids = list(queryset.values_list("pk", flat=True))
-    if ids:
-        queryset.model._base_manager.filter(pk__in=ids).update(paper=to)
-    return ids
-
-
-def _rating_snapshot(rating: Rating) -> dict[str, Any]:
-    return {
-        "id": rating.pk,
-        "paper": rating.paper_id,
-        "team": rating.team_id,
-        "user": rating.user_id,
-        "value": rating.value,
-        "note": rating.note,
-        "created_at": rating.created_at.isoformat(),
-        "updated_at": rating.updated_at.isoformat(),
-    }
-
-
-def _merge_ratings(survivor: Paper, merged: Paper) -> tuple[list[int], list[dict[str, Any]]]:
-    """One rating per member per team: the newer stays live, the older goes to history."""
-    on_survivor = {(r.team_id, r.user_id): r for r in Rating.objects.filter(paper=survivor)}
-    moving: list[int] = []
-    displaced: list[dict[str, Any]] = []
-    history: list[RatingHistory] = []
-    for rating in Rating.objects.filter(paper=merged).order_by("pk"):
-        other = on_survivor.get((rating.team_id, rating.user_id))
-        if other is None:
-            moving.append(rating.pk)
-            continue
-        # On a tie the survivor's rating stays: it is the record people were looking at.
-        newer, older = (rating, other) if rating.updated_at > other.updated_at else (other, rating)
-        displaced.append(_rating_snapshot(older))
-        history.append(
-            RatingHistory(
-                team_id=older.team_id,
-                paper=survivor,
-                user_id=older.user_id,
-                value=older.value,
-                note=older.note,
-                rated_at=older.updated_at,
-                reason=MERGE_REASON,
-            )
-        )
-        older.delete()
-        if newer is rating:
-            moving.append(rating.pk)
-    Rating.objects.filter(pk__in=moving).update(paper=survivor)
-    displaced_history = RatingHistory.objects.bulk_create(history)
-    for snapshot, entry in zip(displaced, displaced_history, strict=True):
-        snapshot["history_id"] = entry.pk
-    return moving, displaced
 
 
 @transaction.atomic
@@ -148,7 +123,7 @@ def paper_merge(
     kept: dict[str, list[int]] = {}
 
     survivor_urls = PaperSource.objects.filter(paper=survivor).values("url")
-    rows["PaperSource"] = _move(
+    rows["PaperSource"] = rows_move(
         PaperSource.objects.filter(paper=merged).exclude(url__in=survivor_urls), survivor
     )
     kept["PaperSource"] = list(
@@ -158,7 +133,7 @@ def paper_merge(
     # number from the other record stays on the merged row, reachable through merged_into,
     # rather than being renumbered into a version that never existed.
     survivor_versions = PaperVersion.objects.filter(paper=survivor).values("version")
-    rows["PaperVersion"] = _move(
+    rows["PaperVersion"] = rows_move(
         PaperVersion.objects.filter(paper=merged).exclude(version__in=survivor_versions),
         survivor,
     )
@@ -166,23 +141,12 @@ def paper_merge(
         PaperVersion.objects.filter(paper=merged).values_list("pk", flat=True)
     )
 
-    for label, model in _ALWAYS_MOVED.items():
-        rows[label] = _move(model._base_manager.filter(paper=merged), survivor)
-
-    rows["Rating"], displaced = _merge_ratings(survivor, merged)
-
-    skipped_survivor = set(Skip.objects.filter(paper=survivor).values_list("team_id", "user_id"))
-    clash = [
-        skip.pk
-        for skip in Skip.objects.filter(paper=merged)
-        if (skip.team_id, skip.user_id) in skipped_survivor
-    ]
-    rows["Skip"] = _move(Skip.objects.filter(paper=merged).exclude(pk__in=clash), survivor)
-    kept["Skip"] = list(Skip.objects.filter(paper=merged).values_list("pk", flat=True))
-
-    rows["PaperTopic"] = []
-    if not PaperTopic.objects.filter(paper=survivor).exists():
-        rows["PaperTopic"] = _move(PaperTopic.objects.filter(paper=merged), survivor)
+    extra: dict[str, Any] = {}
+    for step in _STEPS.values():
+        moves = step.merge(survivor, merged)
+        rows.update(moves.rows)
+        kept.update(moves.kept)
+        extra.update(moves.extra)
 
     earlier = list(Paper.objects.filter(merged_into=merged).values_list("pk", flat=True))
     Paper.objects.filter(pk__in=earlier).update(merged_into=survivor)
@@ -220,7 +184,7 @@ def paper_merge(
         moved={
             "rows": rows,
             "kept": kept,
-            "displaced_ratings": displaced,
+            **extra,
             "merged_papers": earlier,
             "filled": filled,
             "candidate": previous,
@@ -228,14 +192,15 @@ def paper_merge(
     )
 
 
-_MODELS: dict[str, type[models.Model]] = {
-    "PaperSource": PaperSource,
-    "PaperVersion": PaperVersion,
-    "Rating": Rating,
-    "Skip": Skip,
-    "PaperTopic": PaperTopic,
-    **_ALWAYS_MOVED,
-}
+def _models() -> dict[str, type[models.Model]]:
+    """Every model whose moved ids a merge records, by its label in `PaperMerge.moved`."""
+    found: dict[str, type[models.Model]] = {
+        "PaperSource": PaperSource,
+        "PaperVersion": PaperVersion,
+    }
+    for step in _STEPS.values():
+        found.update(step.models)
+    return found
 
 
 @transaction.atomic
@@ -260,28 +225,12 @@ def paper_merge_undo(merge: PaperMerge, by: User | None) -> PaperMerge:
         raise MergeError("A later merge involves these papers; undo it first.")
     moved = merge.moved
 
+    known = _models()
     for label, ids in moved["rows"].items():
-        _MODELS[label]._base_manager.filter(pk__in=ids, paper=survivor).update(paper=merged)
-
-    displaced = moved["displaced_ratings"]
-    RatingHistory.objects.filter(
-        pk__in=[d["history_id"] for d in displaced], reason=MERGE_REASON
-    ).delete()
-    Rating.objects.bulk_create(
-        [
-            Rating(
-                pk=d["id"],
-                paper_id=d["paper"],
-                team_id=d["team"],
-                user_id=d["user"],
-                value=d["value"],
-                note=d["note"],
-                created_at=datetime.fromisoformat(d["created_at"]),
-                updated_at=datetime.fromisoformat(d["updated_at"]),
-            )
-            for d in displaced
-        ]
-    )
+        known[label]._base_manager.filter(pk__in=ids, paper=survivor).update(paper=merged)
+    for step in _STEPS.values():
+        if step.undo is not None:
+            step.undo(survivor, merged, moved)
 
     Paper.objects.filter(pk__in=moved["merged_papers"], merged_into=survivor).update(
         merged_into=merged

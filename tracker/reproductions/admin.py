@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.db import models
 
-from tracker.papers.admin import URL_INPUT
+from tracker.papers.admin.lists import URL_INPUT
 from tracker.reproductions.models import Claim, Reproduction, ReproductionEvent, ResultLog
 from tracker.teams.admin_scope import ScopedModelAdmin
 

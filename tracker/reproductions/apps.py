@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class ReproductionsConfig(AppConfig):
     name = "tracker.reproductions"
     label = "reproductions"
+
+    def ready(self) -> None:
+        # Papers sit below this app, so a merge of two papers learns here what to do with
+        # this app's rows.
+        from tracker.papers.merge import merge_step_register
+        from tracker.reproductions.merge import MERGE_STEP
+
+        merge_step_register(MERGE_STEP)

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Case, Count, F, Prefetch, Q, QuerySet, Value, When, Window
 from django.db.models.functions import RowNumber
 
+from tracker.core.http import url_for_pk
 from tracker.papers.models import Paper
 from tracker.reproductions.models import (
     OPEN_STATUSES,
@@ -25,6 +26,7 @@ from tracker.reproductions.models import (
 from tracker.reproductions.verdicts import claim_gap, claim_verdict, outcome_from_verdicts
 from tracker.teams.models import Membership, Team
 from tracker.teams.selectors import usernames_only, with_usernames
+from tracker.triage.selectors import team_marks
 
 # A column shows its most recently updated cards; the rest are counted, and the CSV has all.
 # The board is for the work under way: a finished or abandoned column shows fewer.
@@ -253,3 +255,41 @@ def paper_claim_drafts(team: Team, paper: Paper) -> list[ClaimDraft]:
         .exclude(pk__in=decided.values("draft_id"))
         .order_by("position")
     )
+
+
+@dataclass(frozen=True)
+class PaperMarks:
+    """What the member's team made of one paper, as a list that is not the inbox shows it
+    (search/_team_marks.html): the team score, its raters, the member's own rating, and the
+    team's latest reproduction (status and link) if any."""
+
+    score: float | None = None
+    raters: int = 0
+    mine: int | None = None
+    reproduction_status: str = ""
+    reproduction_label: str = ""
+    reproduction_url: str = ""
+
+
+def team_view(membership: Membership | None, paper_ids: list[int]) -> dict[int, PaperMarks]:
+    """Each paper's marks (PaperMarks) for a list of papers that is not the inbox (search
+    hits, a topic's papers), for the papers the team rated or reproduced; empty for someone
+    in no team. Two queries."""
+    if membership is None or not paper_ids:
+        return {}
+    marks = team_marks(membership.team, membership.user_id, paper_ids)
+    reproductions = latest_reproductions(membership.team, paper_ids)
+    # Reversed once for the page, not once a row.
+    reproduction_url = url_for_pk("reproductions:detail")
+    found: dict[int, PaperMarks] = {}
+    for pk in marks.keys() | reproductions.keys():
+        mark, reproduction = marks.get(pk), reproductions.get(pk)
+        found[pk] = PaperMarks(
+            score=mark.score if mark else None,
+            raters=mark.raters if mark else 0,
+            mine=mark.mine if mark else None,
+            reproduction_status=reproduction.status if reproduction else "",
+            reproduction_label=reproduction.get_status_display() if reproduction else "",
+            reproduction_url=reproduction_url(reproduction.pk) if reproduction else "",
+        )
+    return found

@@ -14,8 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from tracker.core.export import EXPORT_LIMIT, csv_response, export_format, papers_export
 from tracker.core.http import PortalRequest, redirect_back, url_for_pk
+from tracker.papers.export import EXPORT_LIMIT, csv_response, export_format, papers_export
 from tracker.papers.models import Paper
 from tracker.reproductions.forms import (
     AssignForm,

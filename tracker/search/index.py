@@ -478,5 +478,5 @@ def query_vector(model_name: str, query: str) -> np.ndarray:
     return get_encoder(model_name).encode([query])[0]
 
 
-# What a result shows (papers/templatetags/search_results.py); the rest of a paper row, its
+# What a result shows (templates/search/_results.html); the rest of a paper row, its
 # search document above all, stays in the database.

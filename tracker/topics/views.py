@@ -1,17 +1,13 @@
-"""Topics pages: the overview with weekly trends, one topic, and the map of all papers."""
+"""Topics pages: the overview with weekly trends and the map of all papers. One topic's page
+shows the team's marks too and lives in tracker.portal."""
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 
-from tracker.core.export import EXPORT_LIMIT, export_format, papers_export
-from tracker.papers.models import Paper
-from tracker.teams.selectors import current_membership
 from tracker.topics.models import ClusteringRun, Topic
 from tracker.topics.selectors import map_points, topic_trends, topics_fastest_growing
-from tracker.triage.selectors import team_view
 
 
 def topic_index(request: HttpRequest) -> HttpResponse:
@@ -23,36 +19,6 @@ def topic_index(request: HttpRequest) -> HttpResponse:
             "trends": trends,
             "growing": topics_fastest_growing(trends=trends),
             "run": ClusteringRun.objects.filter(status="succeeded").order_by("-started_at").first(),
-        },
-    )
-
-
-def topic_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    topic = get_object_or_404(Topic, pk=pk)
-    fmt = export_format(request)
-    if fmt:
-        papers = Paper.objects.visible().filter(paper_topic__topic=topic)
-        return papers_export(
-            papers.order_by("-published_at", "-id")[:EXPORT_LIMIT], fmt, f"topic-{topic.pk}"
-        )
-    trend = topic_trends([topic])[0]
-    memberships = (
-        # A merged duplicate lives on in its survivor, which is listed itself.
-        topic.paper_topics.filter(paper__hidden=False, paper__merged_into__isnull=True)
-        .select_related("paper")
-        .order_by("-paper__published_at", "-paper_id")
-    )
-    page = Paginator(memberships, 50).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "topics/detail.html",
-        {
-            "topic": topic,
-            "trend": trend,
-            "page": page,
-            "export_limit": EXPORT_LIMIT,
-            # What the team already made of the page's papers, as search shows it.
-            **team_view(current_membership(request), [row.paper_id for row in page]),
         },
     )
 

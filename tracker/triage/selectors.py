@@ -23,7 +23,6 @@ from django.db.models import (
 from django.utils import timezone
 
 from tracker.papers.models import Paper, PaperKind
-from tracker.reproductions.selectors import latest_reproductions
 from tracker.teams.models import Membership, Team
 from tracker.teams.selectors import with_usernames
 from tracker.topics.models import PaperTopic, Topic, TopicFollow
@@ -111,18 +110,6 @@ def team_marks(team: Team, user_id: int, paper_ids: list[int]) -> dict[int, Team
         .values_list("paper_id", "score", "raters", "mine")
     )
     return {pk: TeamMark(score, raters, mine) for pk, score, raters, mine in rows}
-
-
-def team_view(membership: Membership | None, paper_ids: list[int]) -> dict[str, Any]:
-    """What a list of papers that is not the inbox (search hits, a topic's papers) shows of
-    the member's team: `marks` (team_marks) and `reproductions` (each paper's latest), for
-    the team_marks template tag; empty for someone in no team. Two queries."""
-    if membership is None or not paper_ids:
-        return {"marks": {}, "reproductions": {}}
-    return {
-        "marks": team_marks(membership.team, membership.user_id, paper_ids),
-        "reproductions": latest_reproductions(membership.team, paper_ids),
-    }
 
 
 def team_scores_attach(papers: list[Paper], membership: Membership) -> None:

@@ -12,8 +12,8 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
-from tracker.core.export import EXPORT_LIMIT, export_format, papers_export
 from tracker.core.http import redirect_back, url_for_pk
+from tracker.papers.export import EXPORT_LIMIT, export_format, papers_export
 from tracker.papers.models import Paper
 from tracker.teams.selectors import require_membership
 from tracker.topics.models import Topic
