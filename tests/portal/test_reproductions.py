@@ -148,8 +148,9 @@ def test_outcome_follows_the_claims_unless_an_assignee_overrides_with_a_reason(c
     assert repro.status == Status.NOT_REPRODUCED and repro.finished_at
     assert repro.compute_spent_gpu_hours == Decimal("12.5")
 
-    # A later result that meets the claim changes the outcome with it.
-    result_log(reproduction=repro, membership=ben, claim=claim, reproduced_value=78.0)
+    # A later result that meets the claim changes the outcome with it (results weigh by
+    # their seeds: two seeds each).
+    result_log(reproduction=repro, membership=ben, claim=claim, reproduced_value=78.0, seeds=[2, 3])
     repro.refresh_from_db()
     assert repro.status == Status.REPRODUCED
     assert repro.events.filter(note="outcome follows the claims' verdicts").exists()

@@ -27,7 +27,7 @@ from tracker.reproductions.models import (
     ResultLog,
     Status,
 )
-from tracker.reproductions.verdicts import claim_gap, claim_verdict
+from tracker.reproductions.verdicts import INCONCLUSIVE, claim_judgement
 from tracker.teams.models import Membership, Team
 from tracker.topics.models import PaperTopic, TopicFollow
 from tracker.triage.models import Comment, Rating
@@ -69,10 +69,16 @@ class ClaimResult:
     reproduced_value: float
     verdict: str | None
     gap: float
+    gap_pct: float | None = None
+    reason: str = ""
 
     @property
     def failed(self) -> bool:
         return self.verdict == Status.NOT_REPRODUCED
+
+    @property
+    def inconclusive(self) -> bool:
+        return self.verdict == INCONCLUSIVE
 
 
 @dataclass
@@ -335,11 +341,21 @@ def _claim_results(reproduction: Reproduction) -> list[ClaimResult]:
     out = []
     for claim_id, results in by_claim.items():
         claim = claims[claim_id]
-        value = mean(r.reproduced_value for r in results)
+        judgement = claim_judgement(claim, results)
+        assert judgement is not None  # each claim here has results
         out.append(
-            ClaimResult(claim, value, claim_verdict(claim, results), claim_gap(claim, value))
+            ClaimResult(
+                claim,
+                judgement.estimate.mean,
+                judgement.status,
+                judgement.gap,
+                judgement.gap_pct,
+                judgement.reason,
+            )
         )
-    out.sort(key=lambda c: (VERDICT_ORDER.get(c.verdict, 3), -c.gap))  # type: ignore[call-overload]
+    # Failed claims first, then the undecided, then the ones that held.
+    order = {Status.NOT_REPRODUCED: 0, INCONCLUSIVE: 1, Status.REPRODUCED: 2}
+    out.sort(key=lambda c: (order.get(c.verdict or "", 3), -c.gap))
     return out
 
 

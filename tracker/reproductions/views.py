@@ -26,7 +26,7 @@ from tracker.reproductions.forms import (
     ResultForm,
     TransitionForm,
 )
-from tracker.reproductions.models import ClaimDraft, Reproduction, Status
+from tracker.reproductions.models import Claim, ClaimDraft, Reproduction, Status
 from tracker.reproductions.selectors import (
     QUICK_MOVES,
     board_columns,
@@ -42,6 +42,7 @@ from tracker.reproductions.services import (
     claim_create,
     claim_draft_accept,
     claim_draft_reject,
+    claim_recheck_done,
     is_assignee,
     reproduction_assign,
     reproduction_plan_set,
@@ -365,3 +366,12 @@ def stats(request: HttpRequest) -> HttpResponse:
             "claim-verdicts",
         )
     return render(request, "reproductions/stats.html", {"stats": data})
+
+
+@require_POST
+def claim_rechecked(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = require_membership(request)
+    claim = get_object_or_404(Claim.objects.for_team(membership.team), pk=pk)
+    claim_recheck_done(membership=membership, claim=claim)
+    messages.success(request, f"Claim checked against v{claim.paper_version}.")
+    return redirect_back(request, reverse("papers:detail", args=[claim.paper_id]))
