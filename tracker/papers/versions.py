@@ -68,4 +68,4 @@ def abstract_diff(old: str, new: str, context: int = 4) -> str:
             parts.append("{+" + " ".join(after[j1:j2]) + "+}")
     if not any(p.startswith(("[-", "{+")) for p in parts):
         return ""
-    return " ".join(p for p in parts if p).strip(" …") if parts else ""
+    return " ".join(p for p in parts if p)
