@@ -152,6 +152,8 @@ def reproduction_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "result_form": ResultForm(
                 reproduction=reproduction,
                 initial={"claim": rows[-1].claim.pk if rows else None},
+                # Both forms have protocol fields: distinct ids keep each label on its input.
+                auto_id="id_result_%s",
             ),
             "plan_form": PlanForm(
                 initial={
