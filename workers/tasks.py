@@ -151,6 +151,16 @@ def flag_claim_rechecks_task(paper_ids: list[int]) -> int:
     return claims_recheck_flag(paper_ids)
 
 
+# No retries: each link's failure is kept on the link and it is checked again at its next
+# time; a whole run that fails is simply the next hour's run.
+@shared_task(name="workers.tasks.watch_code_task")
+def watch_code_task() -> int:
+    """Beat, hourly: find the code links of recent papers and check those that are due."""
+    from tracker.papers.codewatch import code_watch_run
+
+    return code_watch_run()
+
+
 @shared_task(name="workers.tasks.cluster_papers_task")
 def cluster_papers_task() -> int | None:
     """Beat, nightly (and the admin's "re-run clustering"): fit topics on every embedded
