@@ -23,6 +23,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -36,8 +37,10 @@ from tracker.papers.curation import (
     papers_pinned_set,
 )
 from tracker.papers.duplicates import duplicate_candidate_propose, normalize_title
+from tracker.papers.labs import author_labs_suggest
 from tracker.papers.merge import MergeError, paper_merge, paper_merge_undo
 from tracker.papers.models import (
+    AuthorLab,
     CandidateStatus,
     DuplicateCandidate,
     Embedding,
@@ -854,3 +857,24 @@ class PaperMergeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 continue
             audit_log(request, [merge, merge.survivor, merge.merged], f"Undid merge {merge.pk}")
             self.message_user(request, f"Merge {merge.pk} undone.")
+
+
+@admin.register(AuthorLab)
+class AuthorLabAdmin(admin.ModelAdmin):
+    """The author → lab table that gives arXiv papers a lab (tracker.papers.labs).
+    Suggestions come from lab posts; only confirmed rows count."""
+
+    list_display = ("author", "lab", "confirmed", "posts_with_lab", "posts_total", "updated_at")
+    list_filter = ("confirmed",)
+    search_fields = ("author", "lab")
+    actions = ["confirm", "suggest"]
+
+    @admin.action(description="Confirm the selected entries", permissions=["change"])
+    def confirm(self, request: HttpRequest, queryset: QuerySet[AuthorLab]) -> None:
+        count = queryset.update(confirmed=True, updated_at=timezone.now())
+        self.message_user(request, f"{count} entr{'y' if count == 1 else 'ies'} confirmed.")
+
+    @admin.action(description="Suggest entries from lab posts", permissions=["add"])
+    def suggest(self, request: HttpRequest, queryset: QuerySet[AuthorLab]) -> None:
+        count = author_labs_suggest()
+        self.message_user(request, f"{count} suggestion(s) added or updated; confirm them.")

@@ -451,3 +451,23 @@ class CodeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.link}"
+
+
+class AuthorLab(models.Model):
+    """An author's lab, kept by curators: how arXiv papers (which rarely name a lab) get
+    one. Suggested rows come from authors' co-occurrence with lab posts and count only once
+    a curator confirms them."""
+
+    author = models.CharField(max_length=200, unique=True)
+    lab = models.CharField(max_length=120)
+    confirmed = models.BooleanField(default=False, db_index=True)
+    # Lab posts of this lab the author appears on (for a suggestion), and of any lab.
+    posts_with_lab = models.PositiveIntegerField(default=0)
+    posts_total = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["author"]
+
+    def __str__(self) -> str:
+        return f"{self.author} → {self.lab}"

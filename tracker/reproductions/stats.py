@@ -1,7 +1,8 @@
 """What the team learns from its reproductions: rates, gaps, time to verdict, calibration.
 
-Three queries whatever the number of rows (results with their claims and papers, finished
-reproductions, the ratings of reproduced papers); everything else is arithmetic here.
+Five queries whatever the number of rows (results with their claims and papers, the two
+that attribute the papers' labs, finished reproductions, the ratings of reproduced papers);
+everything else is arithmetic here.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from statistics import mean, median
 
 from scipy.stats import t as student_t
 
+from tracker.papers.labs import papers_labs
 from tracker.reproductions.models import FINISHED_STATUSES, Reproduction, ResultLog, Status
 from tracker.reproductions.verdicts import INCONCLUSIVE, VERDICT_LABELS, claim_judgement
 from tracker.teams.models import Team
@@ -39,6 +41,8 @@ class ClaimOutcome:
     lab: str
     topic: str
     category: str
+    # Where the lab came from (tracker.papers.labs.Evidence).
+    lab_evidence: str = ""
 
     @property
     def verdict_label(self) -> str:
@@ -190,6 +194,8 @@ def team_stats(team: Team) -> TeamStats:
     grouped: dict[tuple[int, int], list[ResultLog]] = defaultdict(list)
     for result in results:
         grouped[(result.reproduction_id, result.claim_id)].append(result)
+    papers = {r[0].claim.paper_id: r[0].claim.paper for r in grouped.values()}
+    labs = papers_labs(list(papers.values()))
     claims = []
     for (reproduction_id, _), logged in grouped.items():
         claim = logged[0].claim
@@ -213,7 +219,8 @@ def team_stats(team: Team) -> TeamStats:
                 # Relative, so that accuracy points and perplexities can share one median;
                 # the same unit the reproduction's page and the digest show.
                 gap_pct=judgement.gap_pct,
-                lab=paper.lab or ("arXiv (no lab)" if paper.arxiv_id else "Unknown"),
+                lab=labs[paper.pk].lab,
+                lab_evidence=labs[paper.pk].evidence,
                 topic=topic,
                 category=paper.primary_category or "none",
             )

@@ -347,6 +347,7 @@ def stats(request: HttpRequest) -> HttpResponse:
                 "gap_pct",
                 "verdict",
                 "lab",
+                "lab_evidence",
                 "topic",
                 "category",
             ),
@@ -360,6 +361,7 @@ def stats(request: HttpRequest) -> HttpResponse:
                     "" if c.gap_pct is None else round(c.gap_pct, 2),
                     c.verdict,
                     c.lab,
+                    c.lab_evidence,
                     c.topic,
                     c.category,
                 )
