@@ -65,3 +65,10 @@ def test_stats_by_lab_cover_arxiv_papers(cast) -> None:  # type: ignore[no-untyp
     cast.ada.save()
     listing = admin.get("/admin/papers/authorlab/")
     assert listing.status_code == 200 and "Grace Hopper" in listing.content.decode()
+
+
+def test_the_paper_page_says_which_evidence_gave_its_lab(cast) -> None:  # type: ignore[no-untyped-def]
+    paper = PaperFactory(arxiv_id="2601.00009", authors=["Grace Hopper"], lab="")
+    AuthorLab.objects.create(author="Grace Hopper", lab="Navy Lab", confirmed=True)
+    page = client_for(cast.ben).get(f"/papers/{paper.pk}/").content.decode()
+    assert "Navy Lab" in page and "by author table" in page

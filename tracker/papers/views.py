@@ -14,6 +14,7 @@ from tracker.core.export import paper_bibtex
 from tracker.core.selectors import pipeline_progress
 from tracker.papers.embeddings import paper_embedding_wait
 from tracker.papers.forms import AddPaperForm
+from tracker.papers.labs import papers_labs
 from tracker.papers.links import code_links
 from tracker.papers.models import Paper, PaperSource, PaperVersion
 from tracker.papers.selectors import sources_with_recent_runs
@@ -61,6 +62,8 @@ def paper_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "next_query": urlencode({"after": paper.pk, **inbox_query}),
             "topic": paper_topic(paper),
             "code_links": code_links(paper),
+            # Which lab, and from what evidence (a lab post, the record, the author table).
+            "lab": papers_labs([paper])[paper.pk],
             "versions": version_changes(list(paper.versions.all())),
             "sources": list(paper.paper_sources.all()),
             "similar": similar,
