@@ -144,3 +144,14 @@ def code_watch_run(now: datetime | None = None) -> int:
     )
     code_links_sync(list(recent))
     return code_links_check_due(now=now)
+
+
+def code_watch_context(paper: Paper) -> dict[str, list]:
+    """The paper page's watched links and their events: one query, two with links."""
+    links = list(CodeLink.objects.filter(paper=paper).order_by("id"))
+    events = (
+        list(CodeEvent.objects.filter(paper=paper).select_related("link").order_by("at", "id"))
+        if links
+        else []
+    )
+    return {"code_watch_links": links, "code_events": events}

@@ -52,6 +52,8 @@ HANDLED_RELATIONS = {
     "embeddings": "stay: each is the vector of its own record's text",
     "claim_drafts": "stay: each is read from its own record's text; a merged record's are closed",
     "merges_received": "history, stays",
+    "code_watch": "stay: the survivor's watch reads the merged records' text as well",
+    "code_events": "stay, with their link",
     "merges_given": "history, stays",
 }
 # Blank on the survivor, known on the merged record (a lab post knows its lab): filled in.

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from tracker.core.export import paper_bibtex
 from tracker.core.selectors import pipeline_progress
+from tracker.papers.codewatch import code_watch_context
 from tracker.papers.embeddings import paper_embedding_wait
 from tracker.papers.forms import AddPaperForm
 from tracker.papers.labs import papers_labs
@@ -64,6 +65,7 @@ def paper_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "code_links": code_links(paper),
             # Which lab, and from what evidence (a lab post, the record, the author table).
             "lab": papers_labs([paper])[paper.pk],
+            **code_watch_context(paper),
             "versions": version_changes(list(paper.versions.all())),
             "sources": list(paper.paper_sources.all()),
             "similar": similar,
