@@ -273,6 +273,15 @@ LLM_BASE_URL: str = _read("LLM_BASE_URL", env.str, "")
 LLM_MODEL: str = _read("LLM_MODEL", env.str, "")
 LLM_API_KEY: str = _read("LLM_API_KEY", env.str, "")
 LLM_TIMEOUT_SECONDS: float = _read("LLM_TIMEOUT_SECONDS", env.float, 60.0)
+
+# The code watch (pipeline/codewatch.py): an optional token lifts GitHub's limit from 60
+# to 5,000 requests an hour; the API addresses are settings so tests can use loopback.
+GITHUB_TOKEN: str = _read("GITHUB_TOKEN", env.str, "")
+CODEWATCH_GITHUB_API: str = _read("CODEWATCH_GITHUB_API", env.str, "https://api.github.com")
+CODEWATCH_GITLAB_API: str = _read("CODEWATCH_GITLAB_API", env.str, "https://gitlab.com/api/v4")
+CODEWATCH_HF_API: str = _read("CODEWATCH_HF_API", env.str, "https://huggingface.co/api")
+# Seconds between two requests to one host: well under GitHub's and Hugging Face's limits.
+CODEWATCH_HOST_INTERVAL: float = _read("CODEWATCH_HOST_INTERVAL", env.float, 3.0)
 if LLM_BASE_URL and not LLM_MODEL:
     CONFIG_ERRORS.append(("LLM_MODEL", "name the model to ask when LLM_BASE_URL is set"))
 
@@ -372,6 +381,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workers.tasks.cluster_papers_task",
         "schedule": crontab(hour=3, minute=30),
     },
+    # Hourly: each link carries its own next check (daily while the paper is new, weekly
+    # after), so a run checks only what is due, a bounded batch at a time.
+    "watch-code": {"task": "workers.tasks.watch_code_task", "schedule": 3600.0},
 }
 
 LOGGING = {

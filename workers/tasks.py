@@ -141,6 +141,26 @@ def draft_claims_task(paper_ids: list[int]) -> int:
     return claim_drafts_create(paper_ids)
 
 
+# No retries: flagging is one UPDATE per claim; a failed notice email is logged, and the
+# flag it announces is on the reproduction's page anyway.
+@shared_task(name="workers.tasks.flag_claim_rechecks_task")
+def flag_claim_rechecks_task(paper_ids: list[int]) -> int:
+    """Flag the claims of revised papers for a re-check; flagged ones are skipped (safe twice)."""
+    from tracker.reproductions.services import claims_recheck_flag
+
+    return claims_recheck_flag(paper_ids)
+
+
+# No retries: each link's failure is kept on the link and it is checked again at its next
+# time; a whole run that fails is simply the next hour's run.
+@shared_task(name="workers.tasks.watch_code_task")
+def watch_code_task() -> int:
+    """Beat, hourly: find the code links of recent papers and check those that are due."""
+    from tracker.papers.codewatch import code_watch_run
+
+    return code_watch_run()
+
+
 @shared_task(name="workers.tasks.cluster_papers_task")
 def cluster_papers_task() -> int | None:
     """Beat, nightly (and the admin's "re-run clustering"): fit topics on every embedded

@@ -170,16 +170,46 @@ def test_digest_query_count_does_not_grow_with_rows(
     cast, django_assert_num_queries, django_assert_max_num_queries
 ) -> None:
     build_week(cast)
-    with django_assert_num_queries(3 + 5 + 6):
+    # The member's own part: six, and three for the code watch's events.
+    with django_assert_num_queries(3 + 5 + 6 + 3):
         small = digest_for(cast.ada, NOW)
     _more_rows(cast, 25)
     with django_assert_num_queries(3):
         shared = digest_week(NOW)
-    with django_assert_num_queries(5 + 6):
+    with django_assert_num_queries(5 + 6 + 3):
         big = digest_for(cast.ada, NOW, shared=shared)
-    # ben's team part is already read: only his own six, fewer as he follows no topic.
-    with django_assert_max_num_queries(6):
+    # ben's team part is already read: only his own nine, fewer as he follows no topic.
+    with django_assert_max_num_queries(9):
         digest_for(cast.ben, NOW, shared=shared)
     assert big.assignment_count > small.assignment_count + 20
     assert big.finished_count > small.finished_count + 20
     assert big.top_rated_count > small.top_rated_count
+
+
+def test_code_and_weights_released_this_week_for_papers_rated_or_reproduced(cast) -> None:
+    from tracker.papers.models import CodeEvent, CodeLink
+
+    rated = PaperFactory(title="Rated paper")
+    reproduced = PaperFactory(title="Reproduced paper")
+    elsewhere = PaperFactory(title="Nobody's paper")
+    RatingFactory(team=cast.vision, user=cast.ben, paper=rated)
+    ReproductionFactory(team=cast.vision, paper=reproduced, proposed_by=cast.ada)
+    for paper, kind in (
+        (rated, "code_released"),
+        (reproduced, "weights_released"),
+        (reproduced, "code_promised"),  # a promise is not news for the digest
+        (elsewhere, "code_released"),
+    ):
+        link = CodeLink.objects.create(
+            paper=paper, url=f"https://github.com/a/{kind}", kind="github"
+        )
+        CodeEvent.objects.create(paper=paper, link=link, kind=kind, at=NOW - timedelta(days=1))
+    digest = digest_for(cast.ben, NOW)
+    events = digest.teams[0].code_events
+    assert [(e.paper.title, e.kind) for e in events] == [
+        ("Rated paper", "code_released"),
+        ("Reproduced paper", "weights_released"),
+    ]
+    text = digest_render(digest, "UTC").text
+    assert "CODE AND WEIGHTS RELEASED" in text and "Code released: Rated paper" in text
+    assert "Nobody's paper" not in text

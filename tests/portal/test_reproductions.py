@@ -148,8 +148,9 @@ def test_outcome_follows_the_claims_unless_an_assignee_overrides_with_a_reason(c
     assert repro.status == Status.NOT_REPRODUCED and repro.finished_at
     assert repro.compute_spent_gpu_hours == Decimal("12.5")
 
-    # A later result that meets the claim changes the outcome with it.
-    result_log(reproduction=repro, membership=ben, claim=claim, reproduced_value=78.0)
+    # A later result that meets the claim changes the outcome with it (results weigh by
+    # their seeds: two seeds each).
+    result_log(reproduction=repro, membership=ben, claim=claim, reproduced_value=78.0, seeds=[2, 3])
     repro.refresh_from_db()
     assert repro.status == Status.REPRODUCED
     assert repro.events.filter(note="outcome follows the claims' verdicts").exists()
@@ -357,8 +358,9 @@ def test_stats_query_count_is_fixed(cast, rows: int, django_assert_num_queries) 
         )
         RatingFactory(team=cast.vision, user=cast.ada, paper=repro.paper, value=1 + i % 5)
     client = client_for(cast.ben)
-    # (session), user, membership, results, finished reproductions, ratings
-    with django_assert_num_queries(session_queries() + 5):
+    # (session), user, membership, results, lab posts, author table, finished
+    # reproductions, ratings
+    with django_assert_num_queries(session_queries() + 7):
         client.get("/stats/")
 
 

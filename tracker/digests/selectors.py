@@ -20,7 +20,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db.models import Avg, Case, Count, F, Max, Prefetch, Q, When
 
-from tracker.papers.models import Paper
+from tracker.papers.models import CodeEvent, CodeEventKind, Paper
 from tracker.reproductions.models import (
     FINISHED_STATUSES,
     OPEN_STATUSES,
@@ -29,7 +29,7 @@ from tracker.reproductions.models import (
     ResultLog,
     Status,
 )
-from tracker.reproductions.verdicts import claim_gap, claim_verdict
+from tracker.reproductions.verdicts import INCONCLUSIVE, claim_judgement
 from tracker.teams.models import Membership, Team
 from tracker.topics.models import PaperTopic, TopicFollow
 from tracker.triage.models import Comment, Rating
@@ -75,10 +75,16 @@ class ClaimResult:
     reproduced_value: float
     verdict: str | None
     gap: float
+    gap_pct: float | None = None
+    reason: str = ""
 
     @property
     def failed(self) -> bool:
         return self.verdict == Status.NOT_REPRODUCED
+
+    @property
+    def inconclusive(self) -> bool:
+        return self.verdict == INCONCLUSIVE
 
 
 @dataclass
@@ -139,10 +145,19 @@ class TeamDigest:
     finished: list[FinishedReproduction] = field(default_factory=list)
     assignments: list[Assignment] = field(default_factory=list)
     new_versions: list[Paper] = field(default_factory=list)
+    # Code or weights that appeared this week for papers the member rated or the team
+    # reproduces (the code watch).
+    code_events: list[CodeEvent] = field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:
-        return not (self.top_rated or self.finished or self.assignments or self.new_versions)
+        return not (
+            self.top_rated
+            or self.finished
+            or self.assignments
+            or self.new_versions
+            or self.code_events
+        )
 
 
 @dataclass
@@ -189,6 +204,10 @@ class Digest:
     @property
     def new_version_count(self) -> int:
         return sum(len(team.new_versions) for team in self.teams)
+
+    @property
+    def code_event_count(self) -> int:
+        return sum(len(team.code_events) for team in self.teams)
 
 
 # Only what the email shows: abstracts and other long columns stay in the database.
@@ -341,11 +360,21 @@ def _claim_results(reproduction: Reproduction) -> list[ClaimResult]:
     out = []
     for claim_id, results in by_claim.items():
         claim = claims[claim_id]
-        value = mean(r.reproduced_value for r in results)
+        judgement = claim_judgement(claim, results)
+        assert judgement is not None  # each claim here has results
         out.append(
-            ClaimResult(claim, value, claim_verdict(claim, results), claim_gap(claim, value))
+            ClaimResult(
+                claim,
+                judgement.estimate.mean,
+                judgement.status,
+                judgement.gap,
+                judgement.gap_pct,
+                judgement.reason,
+            )
         )
-    out.sort(key=lambda c: (VERDICT_ORDER.get(c.verdict, 3), -c.gap))
+    # Failed claims first, then the undecided, then the ones that held.
+    order = {Status.NOT_REPRODUCED: 0, INCONCLUSIVE: 1, Status.REPRODUCED: 2}
+    out.sort(key=lambda c: (order.get(c.verdict or "", 3), -c.gap))
     return out
 
 
@@ -440,6 +469,28 @@ def digest_for(
     )
     for rating in revised:
         teams[rating.team_id].new_versions.append(rating.paper)
+
+    # Three queries whatever the number of papers: the papers each team cares about, then
+    # their code events of the week.
+    watched: dict[int, set[int]] = defaultdict(set)
+    for paper_id, team_id in Rating.objects.filter(user=user, team_id__in=team_ids).values_list(
+        "paper_id", "team_id"
+    ):
+        watched[paper_id].add(team_id)
+    for paper_id, team_id in Reproduction.objects.filter(team_id__in=team_ids).values_list(
+        "paper_id", "team_id"
+    ):
+        watched[paper_id].add(team_id)
+    if watched:
+        for event in (
+            CodeEvent.objects.filter(paper_id__in=list(watched), at__gte=since, at__lt=until)
+            .exclude(kind=CodeEventKind.CODE_PROMISED)
+            .select_related("link", "paper")
+            .only("id", "kind", "at", "paper_id", "link__url", *_fields("paper__"))
+            .order_by("at", "id")
+        ):
+            for team_id in sorted(watched[event.paper_id]):
+                teams[team_id].code_events.append(event)
 
     return Digest(
         user=user,

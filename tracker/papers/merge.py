@@ -42,6 +42,8 @@ HANDLED_RELATIONS: dict[str, str] = {
     "merged_papers": "papers merged into the merged paper now point at the survivor",
     "embeddings": "stay: each is the vector of its own record's text",
     "merges_received": "history, stays",
+    "code_watch": "stay: the survivor's watch reads the merged records' text as well",
+    "code_events": "stay, with their link",
     "merges_given": "history, stays",
 }
 # Blank on the survivor, known on the merged record (a lab post knows its lab): filled in.

@@ -387,3 +387,88 @@ class PaperMerge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.merged_id} -> {self.survivor_id}"
+
+
+class CodeLinkKind(models.TextChoices):
+    GITHUB = "github", "GitHub repository"
+    GITLAB = "gitlab", "GitLab repository"
+    HF_MODEL = "hf_model", "Hugging Face model"
+    HF_DATASET = "hf_dataset", "Hugging Face dataset"
+    HF_SPACE = "hf_space", "Hugging Face space"
+    PAGE = "page", "project page"
+
+
+class CodeLink(models.Model):
+    """A repository, model, dataset or project page a paper points to, checked on a
+    schedule; what the last check found, and its failures, kept per link."""
+
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="code_watch")
+    url = models.URLField(max_length=500)
+    kind = models.CharField(max_length=12, choices=CodeLinkKind.choices)
+    ident = models.CharField(max_length=300, blank=True)
+    etag = models.CharField(max_length=200, blank=True)
+    exists = models.BooleanField(null=True)
+    empty = models.BooleanField(null=True)
+    has_weights = models.BooleanField(null=True)
+    last_push = models.CharField(max_length=40, blank=True)
+    license = models.CharField(max_length=60, blank=True)
+    latest_release = models.CharField(max_length=120, blank=True)
+    stars = models.PositiveIntegerField(null=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    next_check_at = models.DateTimeField(default=timezone.now, db_index=True)
+    failures = models.PositiveIntegerField(default=0, help_text="Failed checks in a row.")
+    last_error = models.CharField(max_length=300, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["paper", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["paper", "url"], name="codelink_unique_url"),
+        ]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class CodeEventKind(models.TextChoices):
+    CODE_RELEASED = "code_released", "Code released"
+    WEIGHTS_RELEASED = "weights_released", "Weights released"
+    CODE_PROMISED = "code_promised", "Code promised"
+
+
+class CodeEvent(models.Model):
+    """Something the code watch saw happen; each kind once per link."""
+
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="code_events")
+    link = models.ForeignKey(CodeLink, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=CodeEventKind.choices)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["link", "kind"], name="codeevent_once_per_link"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.link}"
+
+
+class AuthorLab(models.Model):
+    """An author's lab, kept by curators: how arXiv papers (which rarely name a lab) get
+    one. Suggested rows come from authors' co-occurrence with lab posts and count only once
+    a curator confirms them."""
+
+    author = models.CharField(max_length=200, unique=True)
+    lab = models.CharField(max_length=120)
+    confirmed = models.BooleanField(default=False, db_index=True)
+    # Lab posts of this lab the author appears on (for a suggestion), and of any lab.
+    posts_with_lab = models.PositiveIntegerField(default=0)
+    posts_total = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["author"]
+
+    def __str__(self) -> str:
+        return f"{self.author} → {self.lab}"

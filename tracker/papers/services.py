@@ -225,6 +225,7 @@ def _papers_upsert_once(
     stored: dict[str, int] = {}
     new_titles: dict[str, int] = {}
     new_ids: dict[str, int] = {}
+    revised_ids: list[int] = []
     result = UpsertResult()
     _unnumbered_versions_keep(latest)
     with _search_documents_deferred():
@@ -237,6 +238,7 @@ def _papers_upsert_once(
                     new_ids[arxiv_id] = paper_id
                 else:
                     result.updated += 1
+                    revised_ids.append(paper_id)
     unchanged = [arxiv_id for arxiv_id in ids if arxiv_id not in stored]
     if unchanged:
         # The upsert above already holds their row locks (ON CONFLICT DO UPDATE locks a row
@@ -258,6 +260,7 @@ def _papers_upsert_once(
         )
     _lab_reports_match(new_titles, new_ids)
     claim_drafts_enqueue(list(new_ids.values()))
+    claim_rechecks_enqueue(revised_ids)
     return result
 
 
@@ -715,6 +718,15 @@ def claim_drafts_enqueue(paper_ids: list[int]) -> None:
 
     for start in range(0, len(paper_ids), CLAIM_DRAFT_BATCH):
         draft_claims_task.delay_on_commit(list(paper_ids[start : start + CLAIM_DRAFT_BATCH]))
+
+
+def claim_rechecks_enqueue(paper_ids: list[int]) -> None:
+    """Queue flagging the claims of papers a new version arrived for, after commit."""
+    if not paper_ids:
+        return
+    from workers.tasks import flag_claim_rechecks_task
+
+    flag_claim_rechecks_task.delay_on_commit(list(paper_ids))
 
 
 def source_cursor_advance(source: Source, to: datetime) -> None:

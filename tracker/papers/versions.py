@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 from tracker.papers.models import UNNUMBERED_VERSION, PaperVersion
 
@@ -43,3 +44,28 @@ def version_changes(versions: list[PaperVersion]) -> list[VersionChange]:
             changes.append("authors: " + ("; ".join(parts) or "reordered"))
         rows.append(VersionChange(current, changes or ["metadata unchanged"]))
     return list(reversed(rows))
+
+
+def abstract_diff(old: str, new: str, context: int = 4) -> str:
+    """What a new version's abstract changed, word by word: removed words in [-...-], added
+    ones in {+...+}, with a few words around each change and the unchanged rest elided."""
+    before, after = old.split(), new.split()
+    matcher = SequenceMatcher(a=before, b=after, autojunk=False)
+    parts: list[str] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            same = before[i1:i2]
+            if len(same) > 2 * context:
+                head = same[:context] if parts else []
+                tail = same[-context:] if (i2 < len(before) or j2 < len(after)) else []
+                parts.append(" ".join([*head, "…", *tail]).strip())
+            else:
+                parts.append(" ".join(same))
+            continue
+        if i2 > i1:
+            parts.append("[-" + " ".join(before[i1:i2]) + "-]")
+        if j2 > j1:
+            parts.append("{+" + " ".join(after[j1:j2]) + "+}")
+    if not any(p.startswith(("[-", "{+")) for p in parts):
+        return ""
+    return " ".join(p for p in parts if p)

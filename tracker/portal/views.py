@@ -20,9 +20,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from tracker.core.heartbeat import heartbeat_last
 from tracker.core.http import PortalRequest
+from tracker.papers.codewatch import code_watch_context
 from tracker.papers.embeddings import paper_embedding_wait
 from tracker.papers.export import EXPORT_LIMIT, export_format, papers_export
 from tracker.papers.forms import AddPaperForm
+from tracker.papers.labs import papers_labs
 from tracker.papers.links import code_links
 from tracker.papers.models import Paper, PaperSource, PaperVersion
 from tracker.papers.selectors import sources_with_recent_runs
@@ -181,6 +183,9 @@ def paper_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "next_query": urlencode({"after": str(paper.pk), **inbox_query}),
             "topic": paper_topic(paper),
             "code_links": code_links(paper),
+            # Which lab, and from what evidence (a lab post, the record, the author table).
+            "lab": papers_labs([paper])[paper.pk],
+            **code_watch_context(paper),
             "versions": version_changes(list(paper.versions.all())),
             "sources": list(paper.paper_sources.all()),
             "similar": similar,

@@ -35,8 +35,9 @@ from tracker.reproductions.api_schemas import (
     StatusIn,
 )
 from tracker.reproductions.models import Claim, Reproduction
-from tracker.reproductions.selectors import claim_verdicts, reproduction_outcome
+from tracker.reproductions.selectors import ClaimRow, reproduction_claim_rows
 from tracker.reproductions.services import reproduction_transition, result_log
+from tracker.reproductions.verdicts import PROTOCOL_FIELDS, outcome_from_verdicts
 from tracker.teams.models import ApiToken, Membership, hash_token
 
 logger = logging.getLogger(__name__)
@@ -235,30 +236,67 @@ def _reproduction(membership: Membership, pk: int) -> Reproduction:
     return reproduction
 
 
+def _protocol_json(item: Any) -> dict[str, Any]:
+    return {name: getattr(item, name, "") for name, _ in PROTOCOL_FIELDS}
+
+
+def _claim_json(row: ClaimRow) -> dict[str, Any]:
+    claim, judgement = row.claim, row.judgement
+    estimate = judgement.estimate if judgement else None
+    return {
+        "id": claim.pk,
+        "metric": claim.metric,
+        "dataset": claim.dataset,
+        "setting": claim.setting,
+        "claimed_value": claim.claimed_value,
+        "higher_is_better": claim.higher_is_better,
+        "tolerance": claim.tolerance,
+        "location": claim.location,
+        "location_ref": claim.location_ref,
+        "quote": claim.quote,
+        "paper_version": claim.paper_version,
+        "recheck_version": claim.recheck_version,
+        "protocol": _protocol_json(claim),
+        "results": len(row.results),
+        "result_list": [
+            {
+                "id": r.result.pk,
+                "reproduced_value": r.result.reproduced_value,
+                "seeds": r.result.seeds,
+                "spread": r.result.spread,
+                "paper_version": r.result.paper_version,
+                "protocol": _protocol_json(r.result),
+                "protocol_match": {
+                    "match": r.protocol.kind,
+                    "differences": [
+                        {"field": label, "result": ran, "claim": claimed}
+                        for label, ran, claimed in r.protocol.differences
+                    ],
+                },
+            }
+            for r in row.results
+        ],
+        "verdict": row.verdict,
+        "verdict_reason": judgement.reason if judgement else "",
+        "mean": estimate.mean if estimate else None,
+        "std": estimate.std if estimate else None,
+        "n": estimate.n if estimate else 0,
+        "gap_pct": judgement.gap_pct if judgement else None,
+        "seeds_needed": judgement.seeds_needed if judgement else None,
+    }
+
+
 def reproduction_json(reproduction: Reproduction) -> dict[str, Any]:
-    rows = claim_verdicts(reproduction)
+    rows = reproduction_claim_rows(reproduction)
     return {
         "id": reproduction.pk,
         "paper": {"id": reproduction.paper_id, "title": reproduction.paper.title},
         "status": reproduction.status,
-        "outcome_from_claims": reproduction_outcome(reproduction),
+        "outcome_from_claims": outcome_from_verdicts(row.verdict for row in rows),
         "due_date": reproduction.due_date,
         "compute_budget_gpu_hours": reproduction.compute_budget_gpu_hours,
         "compute_spent_gpu_hours": reproduction.compute_spent_gpu_hours,
-        "claims": [
-            {
-                "id": claim.pk,
-                "metric": claim.metric,
-                "dataset": claim.dataset,
-                "setting": claim.setting,
-                "claimed_value": claim.claimed_value,
-                "higher_is_better": claim.higher_is_better,
-                "tolerance": claim.tolerance,
-                "results": len(results),
-                "verdict": verdict,
-            }
-            for claim, results, verdict in rows
-        ],
+        "claims": [_claim_json(row) for row in rows],
     }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
@@ -58,7 +58,21 @@ StorableText = Annotated[str, AfterValidator(_storable_text)]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
 
-class ResultIn(Schema):
+class ProtocolIn(Schema):
+    """The protocol a result ran with; compared field by field with its claim's."""
+
+    dataset: StorableText = Field(default="", max_length=200, description="If not the claim's")
+    split: StorableText = Field(default="", max_length=60)
+    metric_definition: StorableText = Field(default="", max_length=200)
+    shots: int | None = Field(default=None, ge=0, le=32767)
+    decoding: StorableText = Field(default="", max_length=120)
+    harness: StorableText = Field(default="", max_length=120)
+    harness_version: StorableText = Field(default="", max_length=60)
+    model_checkpoint: StorableText = Field(default="", max_length=200)
+    compute: StorableText = Field(default="", max_length=120)
+
+
+class ResultIn(ProtocolIn):
     claim: int = Field(ge=1, description="A claim id of this paper, recorded by your team")
     reproduced_value: FiniteFloat
     seeds: list[Annotated[int, Field(ge=SEED_MIN, le=SEED_MAX)]] = Field(
@@ -93,6 +107,43 @@ class PaperOut(Schema):
     title: str
 
 
+VerdictName = Literal["reproduced", "not_reproduced", "inconclusive"]
+MatchName = Literal["exact", "deviated", "unknown"]
+
+
+class ProtocolOut(Schema):
+    dataset: str
+    split: str
+    metric_definition: str
+    shots: int | None
+    decoding: str
+    harness: str
+    harness_version: str
+    model_checkpoint: str
+    compute: str
+
+
+class ProtocolDifference(Schema):
+    field: str
+    result: str
+    claim: str
+
+
+class ProtocolMatchOut(Schema):
+    match: MatchName
+    differences: list[ProtocolDifference]
+
+
+class ResultOut(Schema):
+    id: int
+    reproduced_value: float
+    seeds: list[int]
+    spread: float | None
+    paper_version: int | None = Field(description="The paper's version the result concerns")
+    protocol: ProtocolOut
+    protocol_match: ProtocolMatchOut
+
+
 class ClaimOut(Schema):
     id: int
     metric: str
@@ -101,8 +152,25 @@ class ClaimOut(Schema):
     claimed_value: float
     higher_is_better: bool
     tolerance: float
+    location: str = Field(description="abstract, table, figure or section; empty if not said")
+    location_ref: str
+    quote: str
+    paper_version: int | None = Field(description="The paper's version the claim was read from")
+    recheck_version: int | None = Field(
+        description="A newer version of the paper the claim has not been checked against"
+    )
+    protocol: ProtocolOut
     results: int = Field(description="How many results are logged against this claim")
-    verdict: Status | None
+    result_list: list[ResultOut]
+    verdict: VerdictName | None
+    verdict_reason: str = Field(description="Why a verdict is inconclusive")
+    mean: float | None
+    std: float | None
+    n: int = Field(description="Runs behind the mean: seeds summed over the results")
+    gap_pct: float | None = Field(
+        description="Shortfall from the claim in percent of it (positive = worse)"
+    )
+    seeds_needed: int | None = Field(description="Estimated runs that would decide it")
 
 
 class ReproductionOut(Schema):

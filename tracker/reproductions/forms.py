@@ -15,6 +15,7 @@ from tracker.reproductions.models import (
     REASON_MAX_LENGTH,
     RUN_URL_MAX_LENGTH,
     Claim,
+    ClaimLocation,
     Reproduction,
     Status,
 )
@@ -55,7 +56,28 @@ class TransitionForm(forms.Form):
     reason = forms.CharField(required=False, max_length=REASON_MAX_LENGTH)
 
 
-class ClaimForm(forms.Form):
+class ProtocolForm(forms.Form):
+    """The protocol fields a claim states and a result ran with (models.Protocol)."""
+
+    split = forms.CharField(required=False, max_length=60)
+    metric_definition = forms.CharField(required=False, max_length=200)
+    shots = forms.IntegerField(required=False, min_value=0, max_value=32767)
+    decoding = forms.CharField(required=False, max_length=120)
+    harness = forms.CharField(required=False, max_length=120)
+    harness_version = forms.CharField(required=False, max_length=60)
+    model_checkpoint = forms.CharField(required=False, max_length=200, label="Model/checkpoint")
+    compute = forms.CharField(required=False, max_length=120)
+
+
+PROTOCOL_FORM_FIELDS = tuple(ProtocolForm.base_fields)
+
+
+class ClaimForm(ProtocolForm):
+    location = forms.ChoiceField(
+        required=False, choices=[("", "—"), *ClaimLocation.choices], label="Where"
+    )
+    location_ref = forms.CharField(required=False, max_length=100, label="Table/figure/page")
+    quote = forms.CharField(required=False, max_length=NOTE_MAX_LENGTH, widget=forms.Textarea)
     metric = forms.CharField(max_length=120)
     dataset = forms.CharField(max_length=200)
     setting = forms.CharField(required=False, max_length=300)
@@ -91,7 +113,7 @@ class SeedsField(forms.CharField):
             raise forms.ValidationError("Seeds are whole numbers, e.g. 0, 1, 2.") from exc
 
 
-class ResultForm(forms.Form):
+class ResultForm(ProtocolForm):
     claim = forms.ModelChoiceField(queryset=Claim.objects.none())
     reproduced_value = forms.FloatField()
     seeds = SeedsField(required=False)
@@ -102,6 +124,7 @@ class ResultForm(forms.Form):
         max_digits=GPU_HOURS_MAX_DIGITS,
         decimal_places=GPU_HOURS_DECIMAL_PLACES,
     )
+    dataset = forms.CharField(required=False, max_length=200)
     run_url = forms.URLField(required=False, max_length=RUN_URL_MAX_LENGTH, assume_scheme="https")
     note = forms.CharField(required=False, max_length=NOTE_MAX_LENGTH)
 

@@ -121,6 +121,7 @@ class EventKind(models.TextChoices):
     PLAN = "plan", "changed the plan"
     RESULT = "result", "logged a result"
     STATUS = "status", "changed the status"
+    RECHECK = "recheck", "flagged claims to re-check"
 
 
 class ReproductionEvent(models.Model):
@@ -143,7 +144,34 @@ class ReproductionEvent(models.Model):
         return f"{self.reproduction_id}: {self.from_status} -> {self.to_status}"
 
 
-class Claim(models.Model):
+class Protocol(models.Model):
+    """How a number was measured. A claim records the protocol the paper reports; a result
+    the one it ran with; comparing them says whether a miss can be called a miss (LLM
+    results in particular move with shots, decoding and harness)."""
+
+    split = models.CharField(max_length=60, blank=True, help_text="e.g. test, validation")
+    metric_definition = models.CharField(
+        max_length=200, blank=True, help_text="e.g. exact match, pass@1, macro-F1"
+    )
+    shots = models.PositiveSmallIntegerField(null=True, blank=True)
+    decoding = models.CharField(max_length=120, blank=True, help_text="e.g. greedy, T=0.7")
+    harness = models.CharField(max_length=120, blank=True, help_text="e.g. lm-eval-harness")
+    harness_version = models.CharField(max_length=60, blank=True)
+    model_checkpoint = models.CharField(max_length=200, blank=True)
+    compute = models.CharField(max_length=120, blank=True, help_text="e.g. 8xA100, bf16")
+
+    class Meta:
+        abstract = True
+
+
+class ClaimLocation(models.TextChoices):
+    ABSTRACT = "abstract", "abstract"
+    TABLE = "table", "table"
+    FIGURE = "figure", "figure"
+    SECTION = "section", "section/page"
+
+
+class Claim(Protocol):
     """A number the paper claims, recorded by a team so it can be tested."""
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="claims")
@@ -156,6 +184,20 @@ class Claim(models.Model):
     tolerance = models.FloatField(
         default=0.0, help_text="How far below the claim (absolute) still counts as reproduced."
     )
+    location = models.CharField(
+        max_length=10, choices=ClaimLocation.choices, blank=True, help_text="Where it stands."
+    )
+    location_ref = models.CharField(
+        max_length=100, blank=True, help_text="e.g. Table 2, Figure 3, section 4.1 p. 6"
+    )
+    quote = models.TextField(blank=True, help_text="The paper's words the claim is read from.")
+    paper_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The paper's version the claim was read from."
+    )
+    # Set when a newer version of the paper arrived after the claim was read; cleared when
+    # someone has checked the claim against it.
+    recheck_version = models.PositiveIntegerField(null=True, blank=True)
+    recheck_diff = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -180,12 +222,18 @@ class ResultLogQuerySet(models.QuerySet["ResultLog"]):
         return self.filter(reproduction__in=Reproduction.objects.for_user(user))
 
 
-class ResultLog(models.Model):
+class ResultLog(Protocol):
     reproduction = models.ForeignKey(Reproduction, on_delete=models.CASCADE, related_name="results")
     claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="results")
     reproduced_value = models.FloatField()
     seeds = models.JSONField(default=list, blank=True, help_text="Seeds used, e.g. [0, 1, 2].")
     spread = models.FloatField(null=True, blank=True, help_text="Std. dev. over seeds.")
+    dataset = models.CharField(
+        max_length=200, blank=True, help_text="When it differs from the claim's, or to confirm it."
+    )
+    paper_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The paper's version when the result was logged."
+    )
     compute_gpu_hours = models.DecimalField(
         max_digits=GPU_HOURS_MAX_DIGITS, decimal_places=GPU_HOURS_DECIMAL_PLACES, default=0
     )

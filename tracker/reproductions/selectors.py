@@ -23,7 +23,17 @@ from tracker.reproductions.models import (
     Status,
     spent_past_budget,
 )
-from tracker.reproductions.verdicts import claim_gap, claim_verdict, outcome_from_verdicts
+from tracker.reproductions.verdicts import (
+    PROTOCOL_LABELS,
+    Estimate,
+    ProtocolMatch,
+    Verdict,
+    claim_judgement,
+    claim_verdict,
+    outcome_from_verdicts,
+    protocol_match,
+    protocol_of,
+)
 from tracker.teams.models import Membership, Team
 from tracker.teams.selectors import usernames_only, with_usernames
 from tracker.triage.selectors import team_marks
@@ -142,16 +152,39 @@ def board_columns(membership: Membership, mine: bool = False) -> list[BoardColum
 
 
 @dataclass
+class ResultRow:
+    result: ResultLog
+    protocol: ProtocolMatch
+
+
+@dataclass
 class ClaimRow:
     claim: Claim
-    results: list[ResultLog]
-    verdict: str | None
-    mean: float | None
-    gap: float | None
+    results: list[ResultRow]
+    judgement: Verdict | None
+
+    @property
+    def verdict(self) -> str | None:
+        return self.judgement.status if self.judgement else None
 
     @property
     def verdict_label(self) -> str:
-        return Status(self.verdict).label if self.verdict else "No result yet"
+        return self.judgement.label if self.judgement else "No result yet"
+
+    @property
+    def estimate(self) -> Estimate | None:
+        return self.judgement.estimate if self.judgement else None
+
+    @property
+    def gap_pct(self) -> float | None:
+        return self.judgement.gap_pct if self.judgement else None
+
+    @property
+    def protocol_summary(self) -> str:
+        """The claim's protocol as one line: "shots 5, harness lm-eval 0.4"."""
+        stated = protocol_of(self.claim)
+        stated.pop("dataset", None)
+        return ", ".join(f"{PROTOCOL_LABELS[name]} {value}" for name, value in stated.items())
 
 
 def claim_rows(
@@ -165,14 +198,11 @@ def claim_rows(
     rows = []
     for claim in claims:
         logged = by_claim.get(claim.pk, [])
-        mean = sum(r.reproduced_value for r in logged) / len(logged) if logged else None
         rows.append(
             ClaimRow(
                 claim=claim,
-                results=logged,
-                verdict=claim_verdict(claim, logged),
-                mean=mean,
-                gap=claim_gap(claim, mean) if mean is not None else None,
+                results=[ResultRow(r, protocol_match(claim, r)) for r in logged],
+                judgement=claim_judgement(claim, logged),
             )
         )
     return rows

@@ -13,21 +13,26 @@ here, not in the views, so the portal and the API enforce the same ones:
 from __future__ import annotations
 
 import logging
+import smtplib
 from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone
 
 from pipeline.claims import draft_claims
 from pipeline.claims.llm import LLMConfig
-from tracker.papers.models import Paper
+from tracker.papers.models import Paper, PaperVersion
+from tracker.papers.versions import abstract_diff
 from tracker.reproductions.models import (
     FINISHED_STATUSES,
     GPU_HOURS_MAX,
@@ -43,7 +48,10 @@ from tracker.reproductions.models import (
     Status,
 )
 from tracker.reproductions.selectors import reproduction_outcome
+from tracker.reproductions.verdicts import PROTOCOL_FIELDS
 from tracker.teams.models import Membership
+
+PROTOCOL_NAMES = tuple(name for name, _ in PROTOCOL_FIELDS if name != "dataset")
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +265,14 @@ def claim_create(
     setting: str = "",
     higher_is_better: bool = True,
     tolerance: float = 0.0,
+    location: str = "",
+    location_ref: str = "",
+    quote: str = "",
+    paper_version: int | None = None,
+    **protocol: Any,
 ) -> Claim:
+    """Record a claim, where it stands in the paper, the version it was read from (the
+    paper's current one unless said) and the protocol the paper reports."""
     if tolerance < 0:
         raise ValidationError("The tolerance cannot be negative.")
     return Claim.objects.create(
@@ -269,8 +284,30 @@ def claim_create(
         claimed_value=claimed_value,
         higher_is_better=higher_is_better,
         tolerance=tolerance,
+        location=location,
+        location_ref=location_ref.strip(),
+        quote=quote.strip(),
+        paper_version=paper_version or paper.version,
         created_by=membership.user,
+        **_protocol_values(protocol),
     )
+
+
+def _protocol_values(values: dict[str, Any]) -> dict[str, Any]:
+    """Only the protocol's own fields, text stripped and a blank shots count as unknown."""
+    out: dict[str, Any] = {}
+    for name in PROTOCOL_NAMES:
+        if name not in values:
+            continue
+        value = values[name]
+        if name == "shots":
+            out[name] = None if value in (None, "") else int(value)
+        else:
+            out[name] = (value or "").strip()
+    unknown = set(values) - set(PROTOCOL_NAMES)
+    if unknown:
+        raise TypeError(f"not protocol fields: {sorted(unknown)}")
+    return out
 
 
 @transaction.atomic
@@ -285,6 +322,8 @@ def result_log(
     compute_gpu_hours: Decimal = Decimal(0),
     run_url: str = "",
     note: str = "",
+    dataset: str = "",
+    **protocol: Any,
 ) -> ResultLog:
     """Log a result against one of the paper's claims and add its compute to the spent total.
 
@@ -322,6 +361,10 @@ def result_log(
         run_url=run_url,
         note=note,
         logged_by=membership.user,
+        # The version the result was measured against: the paper's newest when logged.
+        dataset=dataset.strip(),
+        paper_version=Paper.objects.values_list("version", flat=True).get(pk=claim.paper_id),
+        **_protocol_values(protocol),
     )
     Reproduction.objects.filter(pk=reproduction.pk).update(
         compute_spent_gpu_hours=F("compute_spent_gpu_hours") + compute_gpu_hours,
@@ -419,9 +462,14 @@ def claim_draft_accept(
     higher_is_better: bool,
     tolerance: float = 0.0,
     setting: str = "",
+    **details: Any,
 ) -> Claim:
     """The draft, as drafted or as edited, becomes one of the team's claims. Accepting it
-    twice (a double click, two members at once) makes one claim: the decision is unique."""
+    twice (a double click, two members at once) makes one claim: the decision is unique.
+
+    The claim keeps the draft's quote and where it was read (the abstract, when the quote
+    is in it) unless the person said otherwise; `details` are claim_create's provenance and
+    protocol fields."""
     _check_draft_open(draft)
     if not metric.strip():
         raise ValidationError("Name the metric before accepting the claim.")
@@ -445,6 +493,12 @@ def claim_draft_accept(
         setting=setting,
         higher_is_better=higher_is_better,
         tolerance=tolerance,
+        **{
+            **details,
+            "quote": details.get("quote") or draft.quote,
+            "location": details.get("location")
+            or ("abstract" if draft.quote and draft.quote in draft.paper.abstract else ""),
+        },
     )
     ClaimDraftDecision.objects.filter(pk=decision.pk).update(claim=claim)
     return claim
@@ -463,3 +517,86 @@ def claim_draft_reject(*, membership: Membership, draft: ClaimDraft) -> bool:
         },
     )
     return created
+
+
+def _version_abstracts(paper_id: int) -> dict[int, str]:
+    return dict(PaperVersion.objects.filter(paper_id=paper_id).values_list("version", "abstract"))
+
+
+def claims_recheck_flag(paper_ids: Sequence[int]) -> int:
+    """Flag every claim read from an older version of these papers "re-check against vN",
+    with what the abstract changed, and tell the assignees of the papers' reproductions
+    (an event on the reproduction, and an email to those who have an address).
+
+    Safe twice: a claim already flagged for this version (or read from it) is left alone,
+    so a redelivered task notifies nobody again. One paper's failure never blocks others.
+    Returns how many claims were flagged."""
+    flagged_total = 0
+    for paper in Paper.objects.filter(pk__in=list(paper_ids)).only("pk", "version", "title"):
+        try:
+            flagged_total += _paper_claims_recheck_flag(paper)
+        except Exception:
+            log.exception("flagging the claims of paper %s for a re-check failed", paper.pk)
+    return flagged_total
+
+
+@transaction.atomic
+def _paper_claims_recheck_flag(paper: Paper) -> int:
+    version = paper.version
+    stale = (
+        Claim.objects.filter(paper=paper)
+        .filter(Q(paper_version__isnull=True) | Q(paper_version__lt=version))
+        .filter(Q(recheck_version__isnull=True) | Q(recheck_version__lt=version))
+    )
+    abstracts = _version_abstracts(paper.pk)
+    per_team: dict[int, int] = {}
+    for claim in stale.only("pk", "team_id", "paper_version"):
+        read_from = claim.paper_version or max((v for v in abstracts if v < version), default=0)
+        diff = abstract_diff(abstracts.get(read_from, ""), abstracts.get(version, ""))
+        # Conditional, so two workers flagging the same claim flag (and notify) once.
+        if (
+            Claim.objects.filter(pk=claim.pk)
+            .filter(Q(recheck_version__isnull=True) | Q(recheck_version__lt=version))
+            .update(recheck_version=version, recheck_diff=diff)
+        ):
+            per_team[claim.team_id] = per_team.get(claim.team_id, 0) + 1
+    for reproduction in (
+        Reproduction.objects.filter(paper=paper, team_id__in=list(per_team))
+        .prefetch_related("assignees")
+        .order_by("pk")
+    ):
+        count = per_team[reproduction.team_id]
+        note = f"v{version} of the paper arrived: {count} claim(s) to re-check against v{version}"
+        _event(reproduction, None, EventKind.RECHECK, note=note)
+        recipients = [u.email for u in reproduction.assignees.all() if u.email]
+        if recipients:
+            transaction.on_commit(partial(_recheck_mail, reproduction, recipients, note))
+    return sum(per_team.values())
+
+
+def _recheck_mail(reproduction: Reproduction, recipients: list[str], note: str) -> None:
+    url = settings.SITE_URL.rstrip("/") + reverse("reproductions:detail", args=[reproduction.pk])
+    try:
+        send_mail(
+            subject=f"Re-check claims: {reproduction.paper.title[:150]}",
+            message=f"{note}.\n\nThe claims and what the abstract changed: {url}\n",
+            from_email=None,
+            recipient_list=recipients,
+        )
+    except (smtplib.SMTPException, OSError):
+        # The flag is on the reproduction's page whatever the mail server does.
+        log.warning("re-check notice for reproduction %s not sent", reproduction.pk)
+
+
+@transaction.atomic
+def claim_recheck_done(*, membership: Membership, claim: Claim) -> Claim:
+    """Someone checked the claim against the newer version: it now refers to that one."""
+    if claim.team_id != membership.team_id:
+        raise PermissionDenied("This claim belongs to another team.")
+    if claim.recheck_version is None:
+        return claim
+    Claim.objects.filter(pk=claim.pk).update(
+        paper_version=claim.recheck_version, recheck_version=None, recheck_diff=""
+    )
+    claim.refresh_from_db()
+    return claim

@@ -1,7 +1,8 @@
 """What the team learns from its reproductions: rates, gaps, time to verdict, calibration.
 
-Three queries whatever the number of rows (results with their claims and papers, finished
-reproductions, the ratings of reproduced papers); everything else is arithmetic here.
+Five queries whatever the number of rows (results with their claims and papers, the two
+that attribute the papers' labs, finished reproductions, the ratings of reproduced papers);
+everything else is arithmetic here.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from statistics import mean, median
 
 from scipy.stats import t as student_t
 
+from tracker.papers.labs import papers_labs
 from tracker.reproductions.models import FINISHED_STATUSES, Reproduction, ResultLog, Status
-from tracker.reproductions.verdicts import claim_gap, claim_verdict
+from tracker.reproductions.verdicts import INCONCLUSIVE, VERDICT_LABELS, claim_judgement
 from tracker.teams.models import Team
 from tracker.triage.models import Rating
 
@@ -39,18 +41,24 @@ class ClaimOutcome:
     lab: str
     topic: str
     category: str
+    # Where the lab came from (tracker.papers.labs.Evidence).
+    lab_evidence: str = ""
 
     @property
     def verdict_label(self) -> str:
-        return Status(self.verdict).label
+        return VERDICT_LABELS[self.verdict]
 
 
 @dataclass
 class GroupStat:
+    """A group's decided claims (tested: reproduced or not) and, apart, its inconclusive
+    ones, which count in neither the rate nor its interval."""
+
     label: str
     tested: int
     reproduced: int
     median_gap_pct: float | None
+    inconclusive: int = 0
 
     @property
     def rate(self) -> float:
@@ -93,6 +101,11 @@ class TeamStats:
     days_to_verdict: list[float]
     median_days: float | None
     calibration: list[RaterCalibration]
+
+    @property
+    def inconclusive(self) -> int:
+        """Claims whose results do not decide yet: shown apart from the outcomes."""
+        return sum(1 for c in self.claims if c.verdict == INCONCLUSIVE)
 
     @property
     def days_axis(self) -> float:
@@ -159,15 +172,17 @@ def _group(claims: list[ClaimOutcome], key: str) -> list[GroupStat]:
     stats = []
     for label, items in groups.items():
         gaps = [c.gap_pct for c in items if c.gap_pct is not None]
+        undecided = sum(1 for c in items if c.verdict == INCONCLUSIVE)
         stats.append(
             GroupStat(
                 label=label,
-                tested=len(items),
+                tested=len(items) - undecided,
                 reproduced=sum(1 for c in items if c.verdict == Status.REPRODUCED),
                 median_gap_pct=median(gaps) if gaps else None,
+                inconclusive=undecided,
             )
         )
-    return sorted(stats, key=lambda g: (-g.tested, g.label))
+    return sorted(stats, key=lambda g: (-g.tested - g.inconclusive, g.label))
 
 
 def team_stats(team: Team) -> TeamStats:
@@ -179,14 +194,14 @@ def team_stats(team: Team) -> TeamStats:
     grouped: dict[tuple[int, int], list[ResultLog]] = defaultdict(list)
     for result in results:
         grouped[(result.reproduction_id, result.claim_id)].append(result)
+    papers = {r[0].claim.paper_id: r[0].claim.paper for r in grouped.values()}
+    labs = papers_labs(list(papers.values()))
     claims = []
     for (reproduction_id, _), logged in grouped.items():
         claim = logged[0].claim
         paper = claim.paper
-        value = mean(r.reproduced_value for r in logged)
-        verdict = claim_verdict(claim, logged)
-        assert verdict is not None  # at least one result in each group
-        gap = claim_gap(claim, value)
+        judgement = claim_judgement(claim, logged)
+        assert judgement is not None  # at least one result in each group
         try:
             topic = paper.paper_topic.topic.label
         except paper.__class__.paper_topic.RelatedObjectDoesNotExist:
@@ -199,11 +214,13 @@ def team_stats(team: Team) -> TeamStats:
                 metric=claim.metric,
                 dataset=claim.dataset,
                 claimed=claim.claimed_value,
-                reproduced=value,
-                verdict=verdict,
-                # Relative, so that accuracy points and perplexities can share one median.
-                gap_pct=100 * gap / abs(claim.claimed_value) if claim.claimed_value else None,
-                lab=paper.lab or ("arXiv (no lab)" if paper.arxiv_id else "Unknown"),
+                reproduced=judgement.estimate.mean,
+                verdict=judgement.status,
+                # Relative, so that accuracy points and perplexities can share one median;
+                # the same unit the reproduction's page and the digest show.
+                gap_pct=judgement.gap_pct,
+                lab=labs[paper.pk].lab,
+                lab_evidence=labs[paper.pk].evidence,
                 topic=topic,
                 category=paper.primary_category or "none",
             )

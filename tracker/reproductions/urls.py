@@ -15,5 +15,6 @@ urlpatterns = [
     path("papers/<int:paper_pk>/reproduce/", views.propose, name="propose"),
     path("claim-drafts/<int:pk>/accept/", views.accept_draft, name="accept_draft"),
     path("claim-drafts/<int:pk>/reject/", views.reject_draft, name="reject_draft"),
+    path("claims/<int:pk>/rechecked/", views.claim_rechecked, name="claim_rechecked"),
     path("stats/", views.stats, name="stats"),
 ]

@@ -26,7 +26,7 @@ from tracker.reproductions.forms import (
     ResultForm,
     TransitionForm,
 )
-from tracker.reproductions.models import ClaimDraft, Reproduction, Status
+from tracker.reproductions.models import Claim, ClaimDraft, Reproduction, Status
 from tracker.reproductions.selectors import (
     QUICK_MOVES,
     board_columns,
@@ -42,6 +42,7 @@ from tracker.reproductions.services import (
     claim_create,
     claim_draft_accept,
     claim_draft_reject,
+    claim_recheck_done,
     is_assignee,
     reproduction_assign,
     reproduction_plan_set,
@@ -151,6 +152,8 @@ def reproduction_detail(request: PortalRequest, pk: int) -> HttpResponse:
             "result_form": ResultForm(
                 reproduction=reproduction,
                 initial={"claim": rows[-1].claim.pk if rows else None},
+                # Both forms have protocol fields: distinct ids keep each label on its input.
+                auto_id="id_result_%s",
             ),
             "plan_form": PlanForm(
                 initial={
@@ -344,6 +347,7 @@ def stats(request: PortalRequest) -> HttpResponse:
                 "gap_pct",
                 "verdict",
                 "lab",
+                "lab_evidence",
                 "topic",
                 "category",
             ),
@@ -357,6 +361,7 @@ def stats(request: PortalRequest) -> HttpResponse:
                     "" if c.gap_pct is None else round(c.gap_pct, 2),
                     c.verdict,
                     c.lab,
+                    c.lab_evidence,
                     c.topic,
                     c.category,
                 )
@@ -365,3 +370,12 @@ def stats(request: PortalRequest) -> HttpResponse:
             "claim-verdicts",
         )
     return render(request, "reproductions/stats.html", {"stats": data})
+
+
+@require_POST
+def claim_rechecked(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = require_membership(request)
+    claim = get_object_or_404(Claim.objects.for_team(membership.team), pk=pk)
+    claim_recheck_done(membership=membership, claim=claim)
+    messages.success(request, f"Claim checked against v{claim.paper_version}.")
+    return redirect_back(request, reverse("papers:detail", args=[claim.paper_id]))

@@ -1,6 +1,6 @@
 """The curation admin, one module per thing curated; importing the package (the admin's
 autodiscovery does) registers them all."""
 
-from tracker.papers.admin import duplicates, embeddings, papers, sources
+from tracker.papers.admin import duplicates, embeddings, labs, papers, sources
 
-__all__ = ["duplicates", "embeddings", "papers", "sources"]
+__all__ = ["duplicates", "embeddings", "labs", "papers", "sources"]

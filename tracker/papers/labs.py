@@ -1,0 +1,112 @@
+"""Whose paper it is: a lab for every paper from the best evidence there is, saying which.
+
+In order: a lab post about the paper (a lab report, or one merged into the arXiv paper);
+the lab the source record carried; the author → lab table curators keep (confirmed rows
+only). Papers with none stay "arXiv (no lab)". Curators get suggestions for the table from
+the authors who keep appearing on one lab's posts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from tracker.papers.models import AuthorLab, Paper, PaperKind
+
+NO_LAB = "arXiv (no lab)"
+UNKNOWN = "Unknown"
+# A suggestion needs the author on at least this many posts, most of them one lab's.
+SUGGEST_MIN_POSTS = 2
+SUGGEST_MIN_SHARE = 0.75
+
+
+class Evidence:
+    LAB_POST = "lab post"
+    RECORD = "source record"
+    AUTHOR_TABLE = "author table"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class LabAttribution:
+    lab: str
+    evidence: str
+    # The author whose table row gave the lab, when the table did.
+    author: str = ""
+
+
+def papers_labs(papers: Sequence[Paper]) -> dict[int, LabAttribution]:
+    """Each paper's lab and its evidence; two queries whatever the number of papers."""
+    ids = [p.pk for p in papers]
+    with_post = set(
+        Paper.objects.filter(merged_into_id__in=ids, kind=PaperKind.LAB_REPORT)
+        .exclude(lab="")
+        .values_list("merged_into_id", flat=True)
+    )
+    authors = {a for p in papers for a in (p.authors or []) if isinstance(a, str)}
+    table = dict(
+        AuthorLab.objects.filter(author__in=authors, confirmed=True).values_list("author", "lab")
+    )
+    found: dict[int, LabAttribution] = {}
+    for paper in papers:
+        if paper.lab and (paper.kind == PaperKind.LAB_REPORT or paper.pk in with_post):
+            found[paper.pk] = LabAttribution(paper.lab, Evidence.LAB_POST)
+        elif paper.lab:
+            found[paper.pk] = LabAttribution(paper.lab, Evidence.RECORD)
+        else:
+            named = [(table[a], a) for a in paper.authors or [] if a in table]
+            if named:
+                # The lab most of the paper's known authors belong to; the first author's
+                # breaks a tie (authors are in the paper's order).
+                counts = Counter(lab for lab, _ in named)
+                lab = max(
+                    counts, key=lambda name: (counts[name], -[n for n, _ in named].index(name))
+                )
+                author = next(a for n, a in named if n == lab)
+                found[paper.pk] = LabAttribution(lab, Evidence.AUTHOR_TABLE, author)
+            else:
+                label = NO_LAB if paper.arxiv_id else UNKNOWN
+                found[paper.pk] = LabAttribution(label, Evidence.NONE)
+    return found
+
+
+@transaction.atomic
+def author_labs_suggest() -> int:
+    """Suggest author → lab rows from lab posts: an author on SUGGEST_MIN_POSTS or more
+    posts, most of them one lab's. Confirmed rows are never changed; returns how many
+    suggestions were added or updated."""
+    posts = Paper.objects.filter(kind=PaperKind.LAB_REPORT).exclude(lab="")
+    per_author: dict[str, Counter[str]] = defaultdict(Counter)
+    # A merged lab post's authors are often missing: the arXiv paper it joined has them.
+    survivors = dict(
+        Paper.objects.filter(
+            pk__in=posts.exclude(merged_into=None).values("merged_into_id")
+        ).values_list("pk", "authors")
+    )
+    for lab, authors, merged_into in posts.values_list("lab", "authors", "merged_into_id"):
+        names = authors or survivors.get(merged_into) or []
+        for name in {a.strip() for a in names if isinstance(a, str) and a.strip()}:
+            per_author[name][lab] += 1
+    confirmed = set(AuthorLab.objects.filter(confirmed=True).values_list("author", flat=True))
+    changed = 0
+    now = timezone.now()
+    for author, labs in per_author.items():
+        total = sum(labs.values())
+        lab, count = labs.most_common(1)[0]
+        if author in confirmed or total < SUGGEST_MIN_POSTS or count / total < SUGGEST_MIN_SHARE:
+            continue
+        AuthorLab.objects.update_or_create(
+            author=author[:200],
+            defaults={
+                "lab": lab[:120],
+                "posts_with_lab": count,
+                "posts_total": total,
+                "updated_at": now,
+            },
+        )
+        changed += 1
+    return changed
