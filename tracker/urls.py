@@ -11,6 +11,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("team/", core_views.team_switch, name="team_switch"),
+    path("help/offline/", core_views.offline_help, name="offline_help"),
     path("progress/", core_views.progress, name="progress"),
     path("tokens/", core_views.tokens, name="tokens"),
     path("tokens/<int:pk>/revoke/", core_views.token_revoke, name="token_revoke"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
@@ -12,7 +13,8 @@ from django.templatetags.static import static
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tracker.core.heartbeat import heartbeat_last
-from tracker.core.selectors import home_summary, pipeline_progress
+from tracker.core.selectors import home_summary, pipeline_progress, readme_section
+from tracker.papers.selectors import sources_all_offline
 from tracker.teams.forms import ApiTokenForm
 from tracker.teams.models import ApiToken
 from tracker.teams.selectors import SESSION_KEY, require_membership, team_for_user
@@ -52,8 +54,19 @@ def health(request: HttpRequest) -> JsonResponse:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    context = {**home_summary(request.user), "progress": pipeline_progress()}
+    context = {
+        **home_summary(request.user),
+        "progress": pipeline_progress(),
+        "offline": sources_all_offline(),
+        "invitation_ttl_days": settings.INVITATION_TTL_DAYS,
+    }
     return render(request, "core/home.html", context)
+
+
+@require_GET
+def offline_help(request: HttpRequest) -> HttpResponse:
+    """The README's "Without network" section, which the offline banner links to."""
+    return render(request, "core/offline_help.html", {"text": readme_section("Without network")})
 
 
 @require_GET

@@ -16,7 +16,7 @@ from tracker.papers.embeddings import paper_embedding_wait
 from tracker.papers.forms import AddPaperForm
 from tracker.papers.links import code_links
 from tracker.papers.models import Paper, PaperSource, PaperVersion
-from tracker.papers.selectors import sources_with_recent_runs
+from tracker.papers.selectors import sources_all_offline, sources_with_recent_runs
 from tracker.papers.versions import version_changes
 from tracker.reproductions.forms import ClaimDraftForm
 from tracker.reproductions.models import ClaimDraft, DraftKind
@@ -116,6 +116,7 @@ def sources(request: HttpRequest) -> HttpResponse:
             "sources": sources_with_recent_runs(),
             "form": AddPaperForm(),
             "progress": pipeline_progress(),
+            "offline": sources_all_offline(),
         },
     )
 
