@@ -10,7 +10,15 @@ from tracker.core.export import EXPORT_LIMIT, export_format, papers_export
 from tracker.papers.models import Paper
 from tracker.teams.selectors import current_membership
 from tracker.topics.models import ClusteringRun, Topic
-from tracker.topics.selectors import map_points, topic_trends, topics_fastest_growing
+from tracker.topics.selectors import (
+    MAP_HITS,
+    followed_topic_ids,
+    map_empty_reason,
+    map_points,
+    map_topics,
+    topic_trends,
+    topics_fastest_growing,
+)
 from tracker.triage.selectors import team_view
 
 
@@ -59,12 +67,28 @@ def topic_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def topic_map(request: HttpRequest) -> HttpResponse:
     topics = list(Topic.objects.active().order_by("-size"))
-    return render(request, "topics/map.html", {"topics": topics})
+    return render(
+        request,
+        "topics/map.html",
+        {
+            "topics": topics,
+            "query": request.GET.get("q", "")[:200],
+            "empty_reason": None if topics else map_empty_reason(),
+        },
+    )
 
 
 def topic_map_data(request: HttpRequest) -> JsonResponse:
-    topics = [
-        {"id": t.pk, "label": t.label, "x": t.map_x, "y": t.map_y, "size": t.size}
-        for t in Topic.objects.active().order_by("-size")
-    ]
-    return JsonResponse({"topics": topics, "papers": map_points()})
+    """Topics (with their most central paper's title), papers, the ids of the papers
+    matching `q` and the topics the person follows, which the map highlights."""
+    from tracker.search.keyword import keyword_search
+
+    query = request.GET.get("q", "")[:200]
+    return JsonResponse(
+        {
+            "topics": map_topics(),
+            "papers": map_points(),
+            "hits": keyword_search(query, limit=MAP_HITS) if query.strip() else [],
+            "followed": followed_topic_ids(request.user),
+        }
+    )
