@@ -15,6 +15,7 @@ import pytest
 from django.contrib.auth.models import AbstractUser
 from django.test import Client
 
+from tests.corpus import absent_reason
 from tests.factories import MembershipFactory, TeamFactory, UserFactory
 from tracker.teams.models import Role, Team
 
@@ -84,7 +85,7 @@ def client_for(user: AbstractUser) -> Client:
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"real data folder {SHARED_DATA} is absent (it sits beside the checkout)")
+        pytest.skip(absent_reason(SHARED_DATA))
     return SHARED_DATA
 
 

@@ -11,6 +11,14 @@ from pathlib import Path
 CORPUS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "arxiv_corpus"
 
 
+def absent_reason(path: Path) -> str:
+    """Why a test that needs the real data is skipped: said the same way everywhere."""
+    return (
+        f"needs the real data in ../shared/data, a folder beside the checkout that is not "
+        f"part of the project; {path} is absent"
+    )
+
+
 @dataclass
 class Record:
     arxiv_id: str

@@ -12,7 +12,7 @@ import os
 import numpy as np
 import pytest
 
-from tests.corpus import CORPUS_DIR, Record, load_papers, read_corpus
+from tests.corpus import CORPUS_DIR, Record, absent_reason, load_papers, read_corpus
 
 # Nothing may come from a model hub while tests run.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -21,7 +21,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 def require_corpus() -> None:
     if not (CORPUS_DIR / "daily_listings").is_dir():
-        pytest.skip(f"real corpus {CORPUS_DIR} is absent (it sits beside the checkout)")
+        pytest.skip(absent_reason(CORPUS_DIR / "daily_listings"))
 
 
 STEP = 15

@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("team/", portal_views.team_switch, name="team_switch"),
+    path("help/offline/", portal_views.offline_help, name="offline_help"),
     path("progress/", portal_views.progress, name="progress"),
     path("tokens/", portal_views.tokens, name="tokens"),
     path("tokens/<int:pk>/revoke/", portal_views.token_revoke, name="token_revoke"),

@@ -201,24 +201,39 @@ def ctfidf_terms(
         max_df=MAX_DF if len(idx) > 200 else 1.0,
         max_features=60_000,
     )
-    try:
-        counts = vectorizer.fit_transform([texts[i] for i in idx])
-    except ValueError:  # nothing but stop words
+    counted = _topic_counts(vectorizer, [texts[i] for i in idx], labels[idx], k)
+    if counted is None:
         return [[] for _ in range(k)]
-    vocab = vectorizer.get_feature_names_out()
-    membership = sparse.csr_matrix(
-        (np.ones(len(idx)), (labels[idx], np.arange(len(idx)))), shape=(k, len(idx))
-    )
-    per_topic = np.asarray((membership @ counts).todense(), dtype=np.float64)
-    tf = per_topic / np.maximum(per_topic.sum(axis=1, keepdims=True), 1)
-    avg_words = per_topic.sum() / max(k, 1)
-    idf = np.log1p(avg_words / np.maximum(per_topic.sum(axis=0), 1))
-    scores = tf * idf
+    per_topic, vocab = counted
+    scores = _ctfidf(per_topic, k)
     terms = []
     for row in scores:
         order = np.argsort(-row)[:top]
         terms.append([str(vocab[i]) for i in order if row[i] > 0])
     return terms
+
+
+def _topic_counts(
+    vectorizer: CountVectorizer, texts: Sequence[str], labels: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(topics x terms) counts and the terms, or None when no text has a term left."""
+    try:
+        counts = vectorizer.fit_transform(texts)
+    except ValueError:  # nothing but stop words
+        return None
+    membership = sparse.csr_matrix(
+        (np.ones(len(texts)), (labels, np.arange(len(texts)))), shape=(k, len(texts))
+    )
+    per_topic = np.asarray((membership @ counts).todense(), dtype=np.float64)
+    return per_topic, vectorizer.get_feature_names_out()
+
+
+def _ctfidf(per_topic: np.ndarray, k: int) -> np.ndarray:
+    """Class-based TF-IDF of a (topics x terms) count matrix."""
+    tf = per_topic / np.maximum(per_topic.sum(axis=1, keepdims=True), 1)
+    avg_words = per_topic.sum() / max(k, 1)
+    idf = np.log1p(avg_words / np.maximum(per_topic.sum(axis=0), 1))
+    return tf * idf
 
 
 def _stem(word: str) -> str:
@@ -314,3 +329,141 @@ def match(
         for r, c in zip(rows, cols, strict=True)
         if jaccard[r, c] >= 0.2 or cosine[r, c] >= 0.85
     }
+
+
+# --- keyphrase labels --------------------------------------------------------------------
+
+# A word in more than this share of all papers is corpus-wide ("neural", "learning" on an
+# ML corpus): it fits every topic and names none, so no label phrase may hold one.
+CORPUS_WIDE_DF = 0.04
+# Candidates per topic handed to the diversity pass; the label keeps a few of them.
+KEYPHRASE_CANDIDATES = 40
+# Relevance against novelty in maximal marginal relevance: mostly relevance, enough
+# novelty that "speech recognition" and "speech recognition asr" are not both kept.
+MMR_LAMBDA = 0.7
+
+
+_WORD = re.compile(WORD_PATTERN)
+_STOP = frozenset(STOP_WORDS)
+
+
+def contiguous_phrases(text: str) -> list[str]:
+    """1-3-grams of words that stand next to each other in the text. CountVectorizer drops
+    stop words before it makes n-grams, so "aligning language models with humans" would
+    give "aligning language humans"; here a stop word ends the phrase instead."""
+    phrases: list[str] = []
+    run: list[str] = []
+    for word in [*_WORD.findall(text.lower()), ""]:
+        if word and word not in _STOP:
+            run.append(word)
+            continue
+        for n in (1, 2, 3):
+            phrases.extend(" ".join(run[i : i + n]) for i in range(len(run) - n + 1))
+        run = []
+    return phrases
+
+
+def _phrase_words(phrase: str) -> set[str]:
+    return {_stem(w) for w in re.split(r"[\s\-]", phrase) if w}
+
+
+def _corpus_wide_words(texts: Sequence[str]) -> set[str]:
+    """Words (besides stop words) present in more than CORPUS_WIDE_DF of the papers."""
+    if len(texts) < 50:
+        return set()
+    counts = CountVectorizer(
+        stop_words=STOP_WORDS, token_pattern=WORD_PATTERN, lowercase=True, binary=True
+    ).fit(texts)
+    matrix = counts.transform(texts)
+    df = np.asarray(matrix.sum(axis=0)).ravel() / len(texts)
+    vocab = counts.get_feature_names_out()
+    return {str(vocab[i]) for i in np.flatnonzero(df > CORPUS_WIDE_DF)}
+
+
+def mmr_select(candidates: Sequence[tuple[str, float]], size: int) -> list[str]:
+    """Pick `size` phrases by maximal marginal relevance: each next one is the best scored
+    phrase discounted by its word overlap (stemmed Jaccard) with the phrases already kept."""
+    if not candidates:
+        return []
+    top = max(score for _, score in candidates) or 1.0
+    pool = [(phrase, score / top, _phrase_words(phrase)) for phrase, score in candidates]
+    chosen: list[tuple[str, set[str]]] = []
+    while pool and len(chosen) < size:
+
+        def gain(item: tuple[str, float, set[str]]) -> float:
+            _, relevance, words = item
+            overlap = max(
+                (len(words & kept) / len(words | kept) for _, kept in chosen), default=0.0
+            )
+            return MMR_LAMBDA * relevance - (1 - MMR_LAMBDA) * overlap
+
+        best = max(pool, key=gain)
+        pool.remove(best)
+        # A phrase inside one already kept (or holding one) adds no new word to the label.
+        if any(best[2] <= kept or kept <= best[2] for _, kept in chosen):
+            continue
+        chosen.append((best[0], best[2]))
+    return [phrase for phrase, _ in chosen]
+
+
+def keyphrase_terms(
+    texts: Sequence[str], labels: np.ndarray, k: int, top: int = 10, seed: int = 0
+) -> list[list[str]]:
+    """Each topic's keyphrases: 1-3-grams scored by class-based TF-IDF, none holding a
+    corpus-wide word, then chosen for diversity (MMR), best first."""
+    idx = np.arange(len(texts))
+    if len(idx) > LABEL_SAMPLE:
+        idx = np.sort(np.random.default_rng(seed).choice(idx, LABEL_SAMPLE, replace=False))
+    idx = idx[labels[idx] >= 0]
+    if len(idx) == 0:
+        return [[] for _ in range(k)]
+    sample = [texts[i] for i in idx]
+    wide = _corpus_wide_words(sample)
+    vectorizer = CountVectorizer(
+        analyzer=contiguous_phrases,
+        min_df=min(3, len(idx)),
+        max_df=MAX_DF if len(idx) > 200 else 1.0,
+        max_features=120_000,
+    )
+    counted = _topic_counts(vectorizer, sample, labels[idx], k)
+    if counted is None:
+        return [[] for _ in range(k)]
+    per_topic, vocab = counted
+    # A corpus-wide word may sit inside a phrase ("object detection", "point cloud") but a
+    # phrase made of nothing else ("deep learning", "neural networks") names no topic.
+    specific = np.array([not set(v.split()) <= wide for v in vocab])
+    # A phrase of n words is rarer than each of its words; weighting it by its length lets
+    # "speech recognition" beat "speech" when the topic uses the two together.
+    length = np.array([1.0 + 0.5 * v.count(" ") for v in vocab])
+    scores = _ctfidf(per_topic, k) * length * specific
+    terms = []
+    for row in scores:
+        order = np.argsort(-row)[:KEYPHRASE_CANDIDATES]
+        candidates = [(str(vocab[i]), float(row[i])) for i in order if row[i] > 0]
+        terms.append(mmr_select(candidates, top))
+    return terms
+
+
+# Words that name no topic of an ML corpus: a label holding one says little. Used to
+# measure labels (bench/cluster.py, tests), not to make them.
+GENERIC_WORDS = frozenset(
+    {
+        "ai", "approach", "data", "deep", "findings", "framework", "gradient", "learning",
+        "method", "model", "models", "network", "networks", "neural", "novel", "performance",
+        "results", "system", "systems", "task", "tasks", "training", "via",
+    }
+)  # fmt: skip
+
+
+def generic_share(labels: Sequence[str]) -> float:
+    """Share of labels with a generic part: a term of the label ("a / b / c") made of
+    GENERIC_WORDS alone, such as "neural networks" or "ai". "reinforcement learning"
+    names a topic and does not count."""
+    if not labels:
+        return 0.0
+
+    def generic(label: str) -> bool:
+        parts = [set(re.split(r"[\s\-]+", p.strip().lower())) for p in label.split("/")]
+        return any(part and part <= GENERIC_WORDS for part in parts)
+
+    return sum(1 for label in labels if generic(label)) / len(labels)

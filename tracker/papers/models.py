@@ -254,6 +254,25 @@ class RunStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class RunErrorKind(models.TextChoices):
+    NETWORK = "network", "no network"
+    REFUSED = "refused", "address refused"
+    BAD_RESPONSE = "bad_response", "the server answered with an error"
+    WORKER_LOST = "worker_lost", "the worker stopped"
+    OTHER = "other", "unexpected error"
+
+
+# One line per kind on the Sources page; the message itself is often a URL and an
+# exception's repr, which the page keeps behind "details".
+ERROR_SUMMARIES: dict[str, str] = {
+    RunErrorKind.NETWORK: "Could not reach the server (no network?). The next harvest tries again.",
+    RunErrorKind.REFUSED: "The address is refused: it is private or loopback.",
+    RunErrorKind.BAD_RESPONSE: "The server answered with an error.",
+    RunErrorKind.WORKER_LOST: "The worker stopped during the run; the next harvest redoes it.",
+}
+ERROR_LINE_CHARS = 140
+
+
 class HarvestRun(models.Model):
     source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="runs")
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.RUNNING)
@@ -266,6 +285,9 @@ class HarvestRun(models.Model):
     skipped = models.PositiveIntegerField(default=0)
     notes = models.TextField(blank=True)
     error = models.TextField(blank=True)
+    # Why a failed run failed, so pages can tell "offline" from a server's error without
+    # reading the message (which for user-entered URLs is deliberately the same every time).
+    error_kind = models.CharField(max_length=16, choices=RunErrorKind.choices, blank=True)
     # Moved on at every committed page: a running run whose heartbeat stops was killed with
     # its worker (harvest_runs_reap).
     heartbeat_at = models.DateTimeField(default=timezone.now)
@@ -283,6 +305,15 @@ class HarvestRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
+
+    def error_summary(self) -> str:
+        """The error as one line a person can read; the full text stays in `error`."""
+        if not self.error:
+            return ""
+        if self.error_kind in ERROR_SUMMARIES:
+            return ERROR_SUMMARIES[self.error_kind]
+        first = self.error.strip().splitlines()[0] if self.error.strip() else ""
+        return first if len(first) <= ERROR_LINE_CHARS else first[: ERROR_LINE_CHARS - 1] + "…"
 
 
 class PaperSource(models.Model):

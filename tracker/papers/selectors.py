@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Count, Prefetch
+from django.db.models import Count, OuterRef, Prefetch, Subquery
 
-from tracker.papers.models import HarvestRun, Paper, PaperSource, Source
+from tracker.papers.models import (
+    HarvestRun,
+    Paper,
+    PaperSource,
+    RunErrorKind,
+    RunStatus,
+    Source,
+)
 
 RECENT_RUNS = 5
 
@@ -36,3 +43,21 @@ def sources_with_recent_runs(limit: int = RECENT_RUNS) -> list[Source]:
         # typed rows.
         source.waiting_for_arxiv = waiting.get(source.pk, 0)  # type: ignore[attr-defined]
     return sources
+
+
+def sources_all_offline() -> bool:
+    """True when there are enabled sources and the latest finished run of every one of them
+    failed for want of a network: then nothing will arrive until the machine is online, and
+    the person should hear how to import papers instead. One query."""
+    latest = HarvestRun.objects.filter(source=OuterRef("pk")).exclude(status=RunStatus.RUNNING)
+    kinds = list(
+        Source.objects.filter(enabled=True)
+        .annotate(
+            last_status=Subquery(latest.order_by("-started_at", "-id").values("status")[:1]),
+            last_kind=Subquery(latest.order_by("-started_at", "-id").values("error_kind")[:1]),
+        )
+        .values_list("last_status", "last_kind")
+    )
+    return bool(kinds) and all(
+        status == RunStatus.FAILED and kind == RunErrorKind.NETWORK for status, kind in kinds
+    )

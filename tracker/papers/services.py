@@ -38,6 +38,7 @@ from tracker.papers.models import (
     PaperMerge,
     PaperSource,
     PaperVersion,
+    RunErrorKind,
     RunStatus,
     Source,
     SourceKind,
@@ -766,7 +767,10 @@ def harvest_runs_reap(source: Source | None = None, now: datetime | None = None)
     for run_id, source_id in lost.values_list("pk", "source_id"):
         # Conditional on the heartbeat still being old: a run that just moved on is alive.
         if lost.filter(pk=run_id).update(
-            status=RunStatus.FAILED, finished_at=now, error=WORKER_LOST
+            status=RunStatus.FAILED,
+            finished_at=now,
+            error=WORKER_LOST,
+            error_kind=RunErrorKind.WORKER_LOST,
         ):
             reaped.append(run_id)
             Source.objects.filter(pk=source_id, next_run_at__gt=now).update(next_run_at=now)
@@ -815,9 +819,12 @@ def harvest_run_progress(
     run.skipped += skipped
 
 
-def harvest_run_finish(run: HarvestRun, *, error: str = "") -> HarvestRun:
+def harvest_run_finish(
+    run: HarvestRun, *, error: str = "", error_kind: str = RunErrorKind.OTHER
+) -> HarvestRun:
     run.status = RunStatus.FAILED if error else RunStatus.SUCCEEDED
     run.error = error[:4000]
+    run.error_kind = error_kind if error else ""
     run.finished_at = timezone.now()
-    run.save(update_fields=["status", "error", "finished_at"])
+    run.save(update_fields=["status", "error", "error_kind", "finished_at"])
     return run

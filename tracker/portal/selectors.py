@@ -66,3 +66,17 @@ def pipeline_progress() -> dict[str, Any]:
             or topics_waiting
         ),
     }
+
+
+def readme_section(heading: str) -> str:
+    """The text of one `### heading` section of the README (to the next heading), so the
+    page that links to it shows the same words a reader of the checkout sees."""
+    from django.conf import settings
+
+    lines = (settings.BASE_DIR / "README.md").read_text(encoding="utf-8").splitlines()
+    marker = f"### {heading}"
+    if marker not in lines:
+        return ""
+    body = lines[lines.index(marker) + 1 :]
+    end = next((i for i, line in enumerate(body) if line.startswith("#")), len(body))
+    return "\n".join(body[:end]).strip()

@@ -12,4 +12,5 @@ paper_urlpatterns = [
 
 topic_urlpatterns = [
     path("topics/<int:pk>/", views.topic_detail, name="detail"),
+    path("topics/map/data/", views.topic_map_data, name="map_data"),
 ]

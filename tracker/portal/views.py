@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
@@ -27,9 +28,9 @@ from tracker.papers.forms import AddPaperForm
 from tracker.papers.labs import papers_labs
 from tracker.papers.links import code_links
 from tracker.papers.models import Paper, PaperSource, PaperVersion
-from tracker.papers.selectors import sources_with_recent_runs
+from tracker.papers.selectors import sources_all_offline, sources_with_recent_runs
 from tracker.papers.versions import version_changes
-from tracker.portal.selectors import home_summary, pipeline_progress
+from tracker.portal.selectors import home_summary, pipeline_progress, readme_section
 from tracker.reproductions.forms import ClaimDraftForm
 from tracker.reproductions.models import ClaimDraft, DraftKind
 from tracker.reproductions.selectors import (
@@ -39,6 +40,7 @@ from tracker.reproductions.selectors import (
     team_view,
 )
 from tracker.search.index import similar_papers
+from tracker.search.keyword import keyword_search
 from tracker.teams.forms import ApiTokenForm
 from tracker.teams.models import ApiToken
 from tracker.teams.selectors import (
@@ -50,7 +52,13 @@ from tracker.teams.selectors import (
 )
 from tracker.teams.services import api_token_create, api_token_revoke
 from tracker.topics.models import Topic
-from tracker.topics.selectors import topic_trends
+from tracker.topics.selectors import (
+    MAP_HITS,
+    followed_topic_ids,
+    map_points,
+    map_topics,
+    topic_trends,
+)
 from tracker.triage.forms import CommentForm, InboxFilterForm
 from tracker.triage.models import Comment
 from tracker.triage.selectors import paper_topic, rating_summary
@@ -90,8 +98,19 @@ def health(request: HttpRequest) -> JsonResponse:
 
 
 def home(request: PortalRequest) -> HttpResponse:
-    context = {**home_summary(request.user), "progress": pipeline_progress()}
+    context = {
+        **home_summary(request.user),
+        "progress": pipeline_progress(),
+        "offline": sources_all_offline(),
+        "invitation_ttl_days": settings.INVITATION_TTL_DAYS,
+    }
     return render(request, "core/home.html", context)
+
+
+@require_GET
+def offline_help(request: HttpRequest) -> HttpResponse:
+    """The README's "Without network" section, which the offline banner links to."""
+    return render(request, "core/offline_help.html", {"text": readme_section("Without network")})
 
 
 @require_GET
@@ -231,6 +250,7 @@ def sources(request: HttpRequest) -> HttpResponse:
             "sources": sources_with_recent_runs(),
             "form": AddPaperForm(),
             "progress": pipeline_progress(),
+            "offline": sources_all_offline(),
         },
     )
 
@@ -271,4 +291,20 @@ def topic_detail(request: HttpRequest, pk: int) -> HttpResponse:
             # What the team already made of the page's papers, as search shows it.
             "rows": [TopicPaperRow(row.paper, marks.get(row.paper_id)) for row in page],
         },
+    )
+
+
+@require_GET
+def topic_map_data(request: HttpRequest) -> JsonResponse:
+    """Topics (with their most central paper's title), papers, the ids of the papers
+    matching `q` and the topics the person follows, which the map highlights. It sits in
+    the portal because it reads search, which is above topics."""
+    query = request.GET.get("q", "")[:200]
+    return JsonResponse(
+        {
+            "topics": map_topics(),
+            "papers": map_points(),
+            "hits": keyword_search(query, limit=MAP_HITS) if query.strip() else [],
+            "followed": followed_topic_ids(request.user),
+        }
     )

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest
+from django.urls import reverse
 
-from tracker.teams.models import Membership, Team
+from tracker.teams.models import Invitation, Membership, Team
 
 SESSION_KEY = "team_id"
 M = TypeVar("M", bound=Model)
@@ -62,3 +64,8 @@ def usernames_only() -> QuerySet[Model]:
     """Users read for their names alone, for a prefetch of who is on something."""
     User = get_user_model()
     return User.objects.only("pk", User.USERNAME_FIELD)
+
+
+def invitation_link(invitation: Invitation) -> str:
+    """The absolute link to send to the invited person."""
+    return settings.SITE_URL + reverse("teams:invitation_accept", args=[invitation.token])

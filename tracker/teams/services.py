@@ -123,6 +123,32 @@ def invitation_accept(invitation: Invitation, user: User) -> Membership:
     return membership_set_role(team=invitation.team, user=user, role=role)
 
 
+def invitation_create(
+    *, team: Team, email: str, role: str = Role.MEMBER, invited_by: User | None = None
+) -> Invitation:
+    """Invite `email` to `team` with `role`: an invitation bound to that address, valid for
+    INVITATION_TTL_DAYS. Inviting an address whose invitation is still open (or expired)
+    renews that one with the new role, so the old link stops working and there is only ever
+    one link per address."""
+    email = email.strip()
+    with transaction.atomic():
+        open_one = (
+            Invitation.objects.select_for_update()
+            .filter(team=team, email__iexact=email, accepted_at__isnull=True)
+            .first()
+        )
+        if open_one is None:
+            return Invitation.objects.create(
+                team=team, email=email, role=role, invited_by=invited_by
+            )
+        open_one.role = role
+        open_one.invited_by = invited_by or open_one.invited_by
+        open_one.token = secrets.token_urlsafe()
+        open_one.created_at = timezone.now()
+        open_one.save(update_fields=["role", "invited_by", "token", "created_at"])
+        return open_one
+
+
 def invitations_renew(invitations: QuerySet[Invitation]) -> int:
     """Give open invitations a new link and a new time to live; the old links stop working.
 

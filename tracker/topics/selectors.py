@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Max
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import Count, Max, OuterRef, Subquery
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from tracker.papers.embeddings import papers_missing_embedding
 from tracker.papers.models import Paper, RunStatus
-from tracker.topics.models import ClusteringRun, PaperTopic, Topic
+from tracker.topics.models import ClusteringRun, PaperTopic, Topic, TopicFollow
 
 TREND_WEEKS = 12
 SPARK_WIDTH, SPARK_HEIGHT = 120, 28
@@ -193,4 +194,61 @@ def clustering_progress(papers: int) -> ClusteringProgress:
         expected_seconds=expected,
         last_finished_at=done.finished_at if done else None,
         topic_count=Topic.objects.active().count(),
+    )
+
+
+# Search hits the map highlights at most.
+MAP_HITS = 500
+
+
+def map_topics() -> list[dict[str, object]]:
+    """Active topics, largest first, each with the title of its most central paper (the
+    one nearest its centroid), which the map shows when the label is hovered. One query."""
+    central = (
+        PaperTopic.objects.filter(topic=OuterRef("pk"), paper__hidden=False)
+        .order_by("-similarity", "paper_id")
+        .values("paper__title")[:1]
+    )
+    return [
+        {"id": pk, "label": label, "x": x, "y": y, "size": size, "central": (title or "")[:160]}
+        for pk, label, x, y, size, title in Topic.objects.active()
+        .annotate(central=Subquery(central))
+        .order_by("-size", "pk")
+        .values_list("pk", "label", "map_x", "map_y", "size", "central")
+    ]
+
+
+def followed_topic_ids(user: User | AnonymousUser) -> list[int]:
+    if not isinstance(user, User):
+        return []
+    return list(TopicFollow.objects.filter(user=user).values_list("topic_id", flat=True))
+
+
+def map_empty_reason() -> str:
+    """Why the map has no topics yet, and what makes them come."""
+    from tracker.topics.services import MIN_PAPERS
+    from workers.embedder import stored_model_name
+
+    papers = Paper.objects.filter(hidden=False, merged_into__isnull=True).count()
+    if papers == 0:
+        return (
+            "No papers yet. Harvest a source, or without network import a file with "
+            "manage.py import_papers; the map fills once they are embedded and clustered."
+        )
+    if papers < MIN_PAPERS:
+        return f"Only {papers} papers: topics need at least {MIN_PAPERS}."
+    missing = papers_missing_embedding(stored_model_name()).filter(hidden=False).count()
+    if missing:
+        return (
+            f"Embedding papers: {papers - missing:,} of {papers:,}. Topics are fitted as "
+            "soon as every paper has its vector; then the map fills."
+        )
+    last = ClusteringRun.objects.order_by("-started_at").first()
+    if last is not None and last.status == RunStatus.RUNNING:
+        return "Topics are being fitted now; the map fills when the run ends."
+    if last is not None and last.status == RunStatus.FAILED:
+        return "The last clustering run failed; manage.py cluster_papers runs it again."
+    return (
+        "No clustering run yet: it starts by itself once every paper has its vector, "
+        "or run manage.py cluster_papers now."
     )

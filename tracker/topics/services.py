@@ -81,7 +81,12 @@ def _cluster(k: int | None, seed: int) -> ClusteringRun | None:
     k = clusterer.choose_k(len(ids), k or settings.CLUSTER_TOPICS)
     run = ClusteringRun.objects.create(
         model_name=model_name,
-        params={"algorithm": "spherical-kmeans", "k": k, "seed": seed, "labels": "c-tf-idf"},
+        params={
+            "algorithm": "spherical-kmeans",
+            "k": k,
+            "seed": seed,
+            "labels": "c-tf-idf keyphrases, mmr",
+        },
     )
     try:
         _fit_and_store(run, ids, vectors, k, seed, started)
@@ -116,7 +121,7 @@ def _fit_and_store(
     }
     texts = [texts_by_id.get(int(pk), "") for pk in ids]
     k = len(result.centroids)
-    result.terms = clusterer.ctfidf_terms(texts, result.labels, k, seed=seed)
+    result.terms = clusterer.keyphrase_terms(texts, result.labels, k, seed=seed)
     clusterer.layout(result, vectors, seed=seed)
     assert result.topic_xy is not None and result.paper_xy is not None
 

@@ -4,9 +4,8 @@ from tracker.topics import views
 
 app_name = "topics"
 
-# One topic's page is in tracker.portal.urls, under this same namespace.
+# One topic's page and the map's data are in tracker.portal.urls, under this namespace.
 urlpatterns = [
     path("topics/", views.topic_index, name="index"),
     path("topics/map/", views.topic_map, name="map"),
-    path("topics/map/data/", views.topic_map_data, name="map_data"),
 ]

@@ -3,11 +3,15 @@ shows the team's marks too and lives in tracker.portal."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from tracker.topics.models import ClusteringRun, Topic
-from tracker.topics.selectors import map_points, topic_trends, topics_fastest_growing
+from tracker.topics.selectors import (
+    map_empty_reason,
+    topic_trends,
+    topics_fastest_growing,
+)
 
 
 def topic_index(request: HttpRequest) -> HttpResponse:
@@ -25,12 +29,12 @@ def topic_index(request: HttpRequest) -> HttpResponse:
 
 def topic_map(request: HttpRequest) -> HttpResponse:
     topics = list(Topic.objects.active().order_by("-size"))
-    return render(request, "topics/map.html", {"topics": topics})
-
-
-def topic_map_data(request: HttpRequest) -> JsonResponse:
-    topics = [
-        {"id": t.pk, "label": t.label, "x": t.map_x, "y": t.map_y, "size": t.size}
-        for t in Topic.objects.active().order_by("-size")
-    ]
-    return JsonResponse({"topics": topics, "papers": map_points()})
+    return render(
+        request,
+        "topics/map.html",
+        {
+            "topics": topics,
+            "query": request.GET.get("q", "")[:200],
+            "empty_reason": None if topics else map_empty_reason(),
+        },
+    )

@@ -21,6 +21,11 @@ class TransientHarvestError(HarvestError):
         self.retry_after = retry_after
 
 
+class NetworkError(TransientHarvestError):
+    """No answer at all: the name did not resolve, the connection failed or timed out.
+    Told apart from a server's error answer because only this one means "offline"."""
+
+
 class RefusedURLError(HarvestError):
     """A URL this process will not fetch (scheme, or a private or loopback address)."""
 
@@ -32,3 +37,20 @@ SERVICE_ERRORS: tuple[type[Exception], ...] = (
     redis.exceptions.TimeoutError,
     kombu.exceptions.OperationalError,
 )
+
+
+def error_kind(exc: BaseException) -> str:
+    """What kind of failure `exc` is, as stored on HarvestRun.error_kind. The cause chain is
+    searched because a failure is often re-raised with a plainer message."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, NetworkError):
+            return "network"
+        if isinstance(seen, RefusedURLError):
+            return "refused"
+        seen = seen.__cause__
+    if isinstance(exc, SERVICE_ERRORS):
+        return "other"
+    if isinstance(exc, HarvestError):
+        return "bad_response"
+    return "other"

@@ -30,7 +30,12 @@ from django.conf import settings
 from django.core.cache import cache
 from requests.utils import requote_uri
 
-from workers.harvest.errors import HarvestError, RefusedURLError, TransientHarvestError
+from workers.harvest.errors import (
+    HarvestError,
+    NetworkError,
+    RefusedURLError,
+    TransientHarvestError,
+)
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -97,7 +102,7 @@ def _timeout() -> float:
     if left is None:
         return settings.FETCH_TIMEOUT_SECONDS
     if left <= 0:
-        raise TransientHarvestError("out of time")
+        raise NetworkError("out of time")
     return min(settings.FETCH_TIMEOUT_SECONDS, left)
 
 
@@ -117,7 +122,7 @@ def _within_deadline(call: Callable[[], T]) -> T:
         return future.result(timeout=max(left, 0.0))
     except FutureTimeout as exc:
         future.cancel()
-        raise TransientHarvestError("out of time (name lookup or connection pending)") from exc
+        raise NetworkError("out of time (name lookup or connection pending)") from exc
 
 
 def politeness_wait(key: str = "arxiv", interval: float | None = None) -> None:
@@ -157,9 +162,9 @@ def _read_capped(resp: requests.Response, limit: int) -> bytes:
                 raise HarvestError(f"response exceeds the {limit}-byte cap")
             chunks.append(chunk)
     except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError) as exc:
-        raise TransientHarvestError(f"response body cut short after {size} bytes: {exc}") from exc
+        raise NetworkError(f"response body cut short after {size} bytes: {exc}") from exc
     except requests.exceptions.Timeout as exc:
-        raise TransientHarvestError(f"timed out reading the response body: {exc}") from exc
+        raise NetworkError(f"timed out reading the response body: {exc}") from exc
     return b"".join(chunks)
 
 
@@ -184,9 +189,9 @@ def http_get(
             headers={"User-Agent": USER_AGENT},
         )
     except requests.exceptions.Timeout as exc:
-        raise TransientHarvestError(f"timed out after {timeout:g}s: {url}") from exc
+        raise NetworkError(f"timed out after {timeout:g}s: {url}") from exc
     except requests.exceptions.ConnectionError as exc:
-        raise TransientHarvestError(f"connection failed: {exc}") from exc
+        raise NetworkError(f"connection failed: {exc}") from exc
     except requests.exceptions.RequestException as exc:
         raise HarvestError(f"bad request for {url}: {exc}") from exc
     with resp:
@@ -300,10 +305,10 @@ def _resolve(target: Target) -> str:
             lambda: socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
         )
     except (OSError, UnicodeError) as exc:
-        raise TransientHarvestError(f"cannot resolve {target.host}: {exc}") from exc
+        raise NetworkError(f"cannot resolve {target.host}: {exc}") from exc
     addresses = [str(info[4][0]).split("%", 1)[0] for info in infos]
     if not addresses:
-        raise TransientHarvestError(f"{target.host} has no address")
+        raise NetworkError(f"{target.host} has no address")
     if not settings.FETCH_ALLOW_PRIVATE:
         for address in addresses:
             if _address_refused(ipaddress.ip_address(address)):
@@ -351,7 +356,7 @@ def _pinned_get(target: Target, limit: int) -> Response:
             assert_same_host=False,
         )
     except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise TransientHarvestError(f"{target.url} at {address}: {exc!r}") from exc
+        raise NetworkError(f"{target.url} at {address}: {exc!r}") from exc
     try:
         declared = resp.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
@@ -364,7 +369,7 @@ def _pinned_get(target: Target, limit: int) -> Response:
                 raise HarvestError(f"{target.url}: over the {limit}-byte cap")
             chunks.append(chunk)
     except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise TransientHarvestError(f"{target.url}: body cut short: {exc!r}") from exc
+        raise NetworkError(f"{target.url}: body cut short: {exc!r}") from exc
     finally:
         resp.release_conn()
         pool.close()

@@ -8,7 +8,12 @@ from collections.abc import Callable
 from tracker.papers.models import HarvestRun, Source, SourceKind
 from tracker.papers.services import harvest_run_finish, harvest_run_start
 from workers.harvest.arxiv import arxiv_harvest
-from workers.harvest.errors import SERVICE_ERRORS, HarvestError, TransientHarvestError
+from workers.harvest.errors import (
+    SERVICE_ERRORS,
+    HarvestError,
+    TransientHarvestError,
+    error_kind,
+)
 from workers.harvest.feeds import feed_harvest
 from workers.harvest.oai import oai_harvest
 
@@ -34,13 +39,19 @@ def source_harvest(source: Source) -> HarvestRun:
                 f"Redis unavailable ({exc.__class__.__name__}: {exc})"
             ) from exc
     except TransientHarvestError as exc:
-        harvest_run_finish(run, error=f"temporary failure (a scheduled harvest retries it): {exc}")
+        harvest_run_finish(
+            run,
+            error=f"temporary failure (a scheduled harvest retries it): {exc}",
+            error_kind=error_kind(exc),
+        )
         raise
     except HarvestError as exc:
-        harvest_run_finish(run, error=str(exc))
+        harvest_run_finish(run, error=str(exc), error_kind=error_kind(exc))
         raise
     except Exception as exc:
         log.exception("harvest of %s failed unexpectedly", source)
-        harvest_run_finish(run, error=f"unexpected {exc.__class__.__name__}: {exc}")
+        harvest_run_finish(
+            run, error=f"unexpected {exc.__class__.__name__}: {exc}", error_kind="other"
+        )
         raise
     return harvest_run_finish(run)

@@ -35,6 +35,13 @@ def num(value: object) -> str:
 
 
 @register.filter
+def seed_count(results: Iterable[object]) -> int:
+    """How many runs the logged results stand for: a result logged with its seeds counts
+    each seed (three seeds logged at once are n=3, not n=1); one without counts once."""
+    return sum(max(len(getattr(r, "seeds", None) or []), 1) for r in results)
+
+
+@register.filter
 def pdf_href(paper: object) -> str:
     """The stored PDF link, or arXiv's for an arXiv paper that has none stored."""
     stored = safe_href(getattr(paper, "pdf_url", ""))

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('papers', '0010_feed_entries_wait_for_arxiv_and_runs_count_skips'),
+        ('papers', '0011_harvestrun_error_kind'),
     ]
 
     operations = [
