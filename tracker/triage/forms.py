@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from tracker.triage.selectors import InboxFilters
+from tracker.triage.selectors import INBOX_SORTS, InboxFilters
 
 
 class InboxFilterForm(forms.Form):
@@ -16,6 +16,7 @@ class InboxFilterForm(forms.Form):
     since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     has_code = forms.BooleanField(required=False)
+    sort = forms.ChoiceField(required=False, choices=[(name, name) for name in INBOX_SORTS])
 
     def filters(self) -> InboxFilters:
         """The valid filters; a bad value is dropped rather than failing the whole page."""
@@ -30,6 +31,7 @@ class InboxFilterForm(forms.Form):
             since=data.get("since"),
             until=data.get("until"),
             has_code=bool(data.get("has_code")),
+            sort=data.get("sort") or INBOX_SORTS[0],
         )
 
 
