@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from tests.conftest import client_for
 from tests.factories import LabReportFactory, MembershipFactory, RatingFactory, UserFactory
@@ -416,3 +419,103 @@ def test_inbox_exports_bibtex_and_csv_of_the_filtered_list(cast) -> None:  # typ
     assert "HYPERLINK" not in text
     csv_text = client.get("/inbox/?format=csv").content.decode()
     assert "'=HYPERLINK(evil)" in csv_text
+
+
+def _titles(page: str, *names: str) -> set[str]:
+    return {name for name in names if f">{name}</a>" in page}
+
+
+def test_new_means_arrived_so_an_import_of_old_papers_shows_up(cast, time_machine) -> None:  # type: ignore[no-untyped-def]
+    time_machine.move_to("2026-06-10 09:00Z", tick=False)
+    now = timezone.now()
+    # Published a year ago, imported today: new to the team.
+    paper_in(topic("RL"), days_ago=400, created_at=now, title="Imported classic")
+    # Published yesterday but harvested ten days ago: old news (seen in an earlier week).
+    paper_in(None, days_ago=1, created_at=now - timedelta(days=10), title="Old arrival")
+    paper_in(None, days_ago=0, title="Fresh arrival")
+
+    page = client_for(cast.ben).get("/inbox/").content.decode()
+
+    assert _titles(page, "Imported classic", "Old arrival", "Fresh arrival") == {
+        "Imported classic",
+        "Fresh arrival",
+    }
+    # The From date still filters by publication, reaching back past the window.
+    page = client_for(cast.ben).get("/inbox/?since=2026-06-01").content.decode()
+    assert _titles(page, "Imported classic", "Old arrival", "Fresh arrival") == {
+        "Old arrival",
+        "Fresh arrival",
+    }
+
+
+def test_the_window_reaches_back_to_my_last_triage_but_not_past_a_month(cast, time_machine) -> None:  # type: ignore[no-untyped-def]
+    time_machine.move_to("2026-06-10 09:00Z", tick=False)
+    now = timezone.now()
+    for days in (12, 25, 40):
+        paper_in(None, days_ago=days, title=f"arrived {days} days ago")
+    names = ("arrived 12 days ago", "arrived 25 days ago", "arrived 40 days ago")
+    client = client_for(cast.ben)
+    # Never triaged: the last week of arrivals.
+    assert _titles(client.get("/inbox/").content.decode(), *names) == set()
+
+    rated = paper_in(None, days_ago=90, title="rated long ago")
+    RatingFactory(team=cast.vision, user=cast.ben, paper=rated, updated_at=now - timedelta(days=20))
+    assert _titles(client.get("/inbox/").content.decode(), *names) == {"arrived 12 days ago"}
+
+    # A skip counts as triage too; away for two months, the inbox reaches back a month.
+    Rating.objects.filter(user=cast.ben).update(updated_at=now - timedelta(days=60))
+    Skip.objects.create(
+        team=cast.vision, user=cast.ben, paper=rated, created_at=now - timedelta(days=70)
+    )
+    assert _titles(client.get("/inbox/").content.decode(), *names) == {
+        "arrived 12 days ago",
+        "arrived 25 days ago",
+    }
+    # Another team's triage is not mine.
+    assert _titles(client_for(cast.carol).get("/inbox/").content.decode(), *names) == set()
+
+
+def test_load_more_pages_on_and_the_counts_stay_right(cast, monkeypatch, time_machine) -> None:  # type: ignore[no-untyped-def]
+    time_machine.move_to("2026-06-10 09:00Z", tick=False)
+    monkeypatch.setattr("tracker.triage.selectors.INBOX_PAGE_SIZE", 2)
+    papers = [paper_in(None, days_ago=i / 10, title=f"paper {i}") for i in range(5)]
+    names = tuple(f"paper {i}" for i in range(5))
+    client = client_for(cast.ben)
+
+    page = client.get("/inbox/").content.decode()
+    assert _titles(page, *names) == {"paper 0", "paper 1"}
+    assert '<span data-count="shown">2</span> of <span data-count="total">5</span>' in page
+    more = f"?after={papers[1].pk}"
+    assert f'hx-get="{more}"' in page
+
+    # Rating a shown row shifts nothing: the next page starts after the last row shown.
+    client.post(f"/inbox/papers/{papers[0].pk}/rate/", {"value": "4"}, HTTP_HX_REQUEST="true")
+    fragment = client.get("/inbox/" + more, HTTP_HX_REQUEST="true").content.decode()
+    assert _titles(fragment, *names) == {"paper 2", "paper 3"}
+    assert 'data-total="4"' in fragment and "<html" not in fragment
+    assert f'hx-get="?after={papers[3].pk}"' in fragment
+
+    last = client.get(f"/inbox/?after={papers[3].pk}", HTTP_HX_REQUEST="true").content.decode()
+    assert _titles(last, *names) == {"paper 4"}
+    assert "Load more" not in last
+    # Without JavaScript the link is a page of its own, filters kept.
+    plain = client.get(f"/inbox/?source=arxiv&after={papers[1].pk}").content.decode()
+    assert _titles(plain, *names) == {"paper 2", "paper 3"}
+    assert f"?source=arxiv&amp;after={papers[3].pk}" in plain
+
+
+def test_a_row_shows_its_abstract_with_its_latex_for_the_x_key(cast) -> None:  # type: ignore[no-untyped-def]
+    paper_in(
+        topic("RL"),
+        title="Top-$k$ routing",
+        abstract="We route to the top-$k$ experts <b>and</b> keep the rest idle.",
+    )
+    page = client_for(cast.ben).get("/inbox/").content.decode()
+    # The whole abstract is in the row, clamped to its first lines by CSS until x opens it;
+    # math.js renders the LaTeX of title and abstract alike.
+    assert (
+        '<p class="lead" data-math data-abstract>We route to the top-$k$ experts '
+        "&lt;b&gt;and&lt;/b&gt; keep the rest idle.</p>"
+    ) in page
+    assert 'data-math href="/papers/' in page
+    assert "<kbd>x</kbd> abstract" in page

@@ -349,7 +349,7 @@ def _inbox_halves(
 def inbox_build(
     membership: Membership,
     filters: InboxFilters,
-    limit: int = INBOX_PAGE_SIZE,
+    limit: int | None = None,
     after: Paper | None = None,
 ) -> Inbox:
     """The inbox page: one page of rows grouped by topic, followed topics first; with
@@ -359,6 +359,7 @@ def inbox_build(
     before grouping, so grouping never touches more than `limit` rows), the page's team
     scores, and the counts per topic and category.
     """
+    limit = limit or INBOX_PAGE_SIZE
     user_id = membership.user_id
     # Every topic a paper can be in, with the member's follow: the labels of the counts
     # come from here rather than from a lookup per paper of the window.

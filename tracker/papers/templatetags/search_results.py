@@ -92,7 +92,7 @@ def search_results(
         meta += _team_marks(marks.get(paper.pk), reproduction, href)
         url = escape(detail_url(paper.pk))
         items.append(
-            f'<li data-open="{url}"><a href="{url}" class="result-title">'
+            f'<li data-open="{url}" tabindex="-1"><a href="{url}" class="result-title">'
             f"{escape(paper.title)}</a>"
             f'<div class="muted small">{meta}</div>'
             f'<p class="snippet">{escape(snippet(paper.abstract))}</p></li>'
