@@ -262,10 +262,10 @@
       return;
     }
     if (/^[1-5]$/.test(key) || key === "s") {
-      var done = row.classList.contains("done");
       if (press(row, key)) {
-        // (The click on its button put the row on the list of acted rows.) A new row is triaged and the focus moves on; a second thought keeps its place.
-        if (!done) select(rows().indexOf(row) + 1, true);
+        // The row is replaced in place and the focus moves on to the next paper. (The click
+        // on its button put the row on the list of acted rows, for u.)
+        select(rows().indexOf(row) + 1, true);
         event.preventDefault();
       }
       return;
