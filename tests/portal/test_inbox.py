@@ -391,20 +391,28 @@ def test_the_inbox_reads_without_javascript(cast) -> None:  # type: ignore[no-un
     assert "<script>" not in page and "onclick" not in page
 
 
-@pytest.mark.parametrize("rows", [3, 30])
+@pytest.mark.parametrize("rows", [3, 30, 60])
 def test_inbox_query_count_is_fixed(cast, rows: int, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
     topics = [topic(f"topic {i}") for i in range(3)]
     TopicFollow.objects.create(user=cast.ben, topic=topics[0])
+    papers = []
     for i in range(rows):
         paper = paper_in(topics[i % 3], code_urls=["https://github.com/a/b"] if i % 2 else [])
         RatingFactory(team=cast.vision, user=cast.ada, paper=paper, value=1 + i % 5)
+        papers.append(paper)
     client = client_for(cast.ben)
+    shown = min(rows, 50)
     # (session), user, membership, topics, the page (followed topics first, then the rest),
     # the page's team scores, counts per topic and category
     with django_assert_num_queries(session_queries() + 7):
         response = client.get("/inbox/")
-    assert response.context["inbox"].shown == rows
-    assert response.content.decode().count('<span class="score" title="Team score') == rows
+    assert response.context["inbox"].shown == shown
+    assert response.content.decode().count('<span class="score" title="Team score') == shown
+    # "Load more" after a paper of a followed topic (both halves to read) spends one query
+    # more, on the paper it follows.
+    with django_assert_num_queries(session_queries() + 8):
+        more = client.get(f"/inbox/?after={papers[0].pk}", HTTP_HX_REQUEST="true")
+    assert more.context["inbox"].total == rows
 
 
 def test_inbox_exports_bibtex_and_csv_of_the_filtered_list(cast) -> None:  # type: ignore[no-untyped-def]
