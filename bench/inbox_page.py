@@ -81,11 +81,11 @@ def main() -> None:
     from django.conf import settings
     from django.db import connection
     from django.test import Client
-    from django.test.utils import setup_test_environment
 
-    setup_test_environment()
-    # Templates as production loads them (DEBUG off), without collectstatic's manifest.
+    # Templates as production loads and renders them: DEBUG off, and no test environment,
+    # whose instrumented render copies the context at every template and include.
     settings.DEBUG = False
+    settings.ALLOWED_HOSTS = ["testserver"]
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -149,12 +149,21 @@ class InboxRow:
     note: str = ""
 
     @property
-    def team_score_label(self) -> str:
-        """The team score to one decimal; halves round up, as floatformat does (3.25 reads
-        3.3)."""
+    def dom_id(self) -> str:
+        return f"paper-{self.pk}"
+
+    @property
+    def team_score_text(self) -> str:
+        """The team score to one decimal and how many rated; halves round up, as floatformat
+        does (a 3.25 mean reads 3.3). Text, not numbers: a template localizes each number."""
         if self.team_score is None:
             return ""
-        return f"{math.floor(self.team_score * 10 + 0.5) / 10:.1f}"
+        return f"team {math.floor(self.team_score * 10 + 0.5) / 10:.1f} ({self.team_raters})"
+
+    @property
+    def team_score_title(self) -> str:
+        plural = "" if self.team_raters == 1 else "s"
+        return f"Team score from {self.team_raters} rating{plural}"
 
 
 def _byline(authors: list[str] | None) -> str:

@@ -104,6 +104,12 @@
     return true;
   }
 
+  // Where a row leads: a search result says so; an inbox row's title links there.
+  function openOf(row) {
+    var link = row.querySelector("a.title");
+    return row.getAttribute("data-open") || (link && link.getAttribute("href"));
+  }
+
   function titleOf(row) {
     var title = row.querySelector(".title, .result-title");
     return title ? title.textContent.trim() : "";
@@ -171,7 +177,7 @@
     if (key === "Enter") {
       // Only a focused row itself opens on Enter; a link or a button inside keeps its own.
       if (event.target.matches && event.target.matches(ROW)) {
-        window.location.href = event.target.getAttribute("data-open");
+        window.location.href = openOf(event.target);
         event.preventDefault();
       }
       return;
@@ -237,7 +243,7 @@
     var row = targetRow();
     if (!row) return;
     if (key === "o") {
-      window.location.href = row.getAttribute("data-open");
+      window.location.href = openOf(row);
       event.preventDefault();
       return;
     }
