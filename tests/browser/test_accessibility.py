@@ -144,11 +144,28 @@ def test_the_inbox_from_the_keyboard_alone(cast, live_server, browser_page) -> N
     page.keyboard.press("x")
     assert "expanded" not in page.locator(f"#{second}").get_attribute("class")
 
-    # e on a row not rated yet says why there is no note, and rates nothing.
+    # e on a row not rated yet says a note needs a rating; the letters typed next fire no
+    # shortcut (s would skip); a digit rates the row and opens its note.
     page.keyboard.press("e")
     page.locator("#toast >> text=A note needs a rating first").wait_for()
+    page.keyboard.type("so")
     assert focused() == second
     assert not page.locator(f"#{second}.done").count()
+    assert "/inbox/" in page.url
+    page.keyboard.press("4")
+    page.wait_for_selector(f"#{second}.done")
+    page.wait_for_function("() => document.activeElement.name === 'note'")
+    page.keyboard.type("strong baselines")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f'#{second} .row-note input[value="strong baselines"]')
+    assert Rating.objects.get(user=cast.ben, value=4, paper_id=int(second.split("-")[1])).note == (
+        "strong baselines"
+    )
+    # After the swap the focus is back on the row, not lost to the page.
+    page.wait_for_function(f"() => document.activeElement.id === '{second}'")
+    page.keyboard.press("u")  # the last action, undone: back to a row to triage
+    page.wait_for_selector(f"#{second}:not(.done) .row-actions")
+    page.locator(f"#{second}").focus()
 
     # The keys dialog is a modal: focus inside, keys behind it do nothing, Esc closes.
     page.keyboard.press("?")
@@ -196,3 +213,43 @@ def test_the_inbox_from_the_keyboard_alone(cast, live_server, browser_page) -> N
     shot(page, "inbox_keyboard_paper")
     assert not Skip.objects.exists()
     assert third and world["papers"]
+
+
+def test_load_more_from_the_keyboard_keeps_the_counts_right(  # type: ignore[no-untyped-def]
+    cast, live_server, browser_page, monkeypatch
+) -> None:
+    monkeypatch.setattr("tracker.triage.selectors.INBOX_PAGE_SIZE", 2)
+    agents = topic("LLM agents")
+    for i in range(5):
+        paper_in(agents, days_ago=i / 10, title=f"Agents paper {i}")
+    page = browser_page
+    log_in(page, live_server, "ben", "/inbox/")
+
+    def counts() -> tuple[str, str]:
+        return (
+            page.locator('[data-count="shown"]').inner_text(),
+            page.locator('[data-count="total"]').inner_text(),
+        )
+
+    assert counts() == ("2", "5")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # the skip link
+    page.keyboard.press("Tab")
+    page.keyboard.press("2")  # rates the first row; the focus moves to the second
+    page.wait_for_selector(".paper-row.done")
+    assert counts() == ("1", "4")
+    page.locator("#load-more a").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelector('[data-count=shown]').textContent === '3'")
+    # Two more rows, the server's count of what is left, and the focus on the first new row.
+    assert counts() == ("3", "4")
+    page.wait_for_function(
+        "() => document.activeElement.classList.contains('paper-row')"
+        " && document.activeElement.textContent.includes('Agents paper 2')"
+    )
+    assert "more papers loaded" in page.locator("#announce").inner_text()
+    page.locator("#load-more a").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => !document.getElementById('load-more')")
+    page.wait_for_function("() => document.querySelector('[data-count=shown]').textContent === '4'")
+    assert counts() == ("4", "4")

@@ -12,6 +12,10 @@
   var pendingG = false;
   // The papers acted on in this page, latest last: u undoes the latest wherever the focus is.
   var acted = [];
+  // A row whose e came before its rating: typed letters wait (they would skip, propose...),
+  // a digit rates the row and opens its note, Esc gives up.
+  var notePending = null;
+  var noteAfter = null;
   // Set just before htmx swaps: whether the focus was in the swapped row, and what it was.
   var swap = null;
 
@@ -183,6 +187,28 @@
       return;
     }
     if (!shortcutsOn()) return;
+    if (notePending) {
+      var pending = notePending;
+      if (key === "Escape") {
+        notePending = null;
+        announce("No note.");
+        event.preventDefault();
+        return;
+      }
+      if (/^[1-5]$/.test(key) && document.body.contains(pending)) {
+        notePending = null;
+        noteAfter = pending.id;
+        press(pending, key);
+        event.preventDefault();
+        return;
+      }
+      if (key.length === 1) {
+        toast("A note needs a rating first: press 1–5 to rate, then write it (Esc: no note).");
+        event.preventDefault();
+        return;
+      }
+      notePending = null; // Tab, the arrows...: on to something else
+    }
     if (pendingG) {
       pendingG = false;
       if (GO[key]) {
@@ -261,8 +287,9 @@
       // A note explains a rating: on a row not rated yet there is nothing to explain, and
       // the text typed next must not land on the keys (s would skip, r propose...).
       if (!press(row, "e")) {
-        announce("A note needs a rating first: rate with 1 to 5, then press e.");
-        toast("A note needs a rating first: rate with 1–5, then press e.");
+        notePending = row;
+        announce("A note needs a rating first: press 1 to 5 to rate, then write it.");
+        toast("A note needs a rating first: press 1–5 to rate, then write it (Esc: no note).");
       }
       event.preventDefault();
       return;
@@ -387,9 +414,16 @@
     else if (last.wasDone && !isDone) recount(1, row);
     var status = row.querySelector(".done-label");
     announce(isDone && status ? status.textContent + ": " + titleOf(row) : "Back to triage: " + titleOf(row));
-    // The swapped row is a new element: the focus that was in it stays on it.
+    // The swapped row is a new element: the focus that was in it stays on it; a rating
+    // asked for by a note (e before the digit) opens the note.
     var active = document.activeElement;
-    if (last.focused && (!active || active === document.body)) row.focus({ preventScroll: true });
+    var note = row.querySelector('[data-key="e"]');
+    if (noteAfter === row.id && note) {
+      noteAfter = null;
+      note.focus();
+    } else if (last.focused && (!active || active === document.body)) {
+      row.focus({ preventScroll: true });
+    }
     var index = rows().indexOf(row);
     if (index === selected) select(selected, false);
   });
