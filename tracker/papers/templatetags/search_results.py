@@ -1,4 +1,4 @@
-"""The search page's result list, built in Python as the inbox rows are
+"""The search page's result list, built in Python as the inbox's topic facets are
 (triage/templatetags/inbox.py): thirty results through a template loop, with a URL tag,
 a date filter and truncatewords each, took 2.9 ms; built here they take 0.3 ms. Every
 value from a source goes through html.escape."""
