@@ -1,4 +1,4 @@
-"""The search page's result list, built in Python as the inbox rows are
+"""The search page's result list, built in Python as the inbox's topic facets are
 (triage/templatetags/inbox.py): thirty results through a template loop, with a URL tag,
 a date filter and truncatewords each, took 2.9 ms; built here they take 0.3 ms. Every
 value from a source goes through html.escape."""
@@ -92,7 +92,7 @@ def search_results(
         meta += _team_marks(marks.get(paper.pk), reproduction, href)
         url = escape(detail_url(paper.pk))
         items.append(
-            f'<li data-open="{url}"><a href="{url}" class="result-title">'
+            f'<li data-open="{url}" tabindex="-1"><a href="{url}" class="result-title">'
             f"{escape(paper.title)}</a>"
             f'<div class="muted small">{meta}</div>'
             f'<p class="snippet">{escape(snippet(paper.abstract))}</p></li>'
