@@ -91,6 +91,8 @@ def test_triage_to_not_reproduced_verdict(cast, live_server, browser_page) -> No
     page.fill("#id_password", "correct horse battery")
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r"/inbox/$"))
+    # By date, where followed topics come first ("for you" ranks by what ben has shown).
+    page.goto(live_server.url + "/inbox/?order=newest")
 
     rows = page.locator(".paper-row")
     assert rows.first.get_attribute("class").split().count("selected") == 1
@@ -140,7 +142,7 @@ def test_triage_to_not_reproduced_verdict(cast, live_server, browser_page) -> No
     assert sorted(Rating.objects.filter(user=cast.ben).values_list("value", flat=True)) == [3, 4]
     page.keyboard.press("j")
     page.keyboard.press("j")
-    assert page.url.endswith("/inbox/")  # no page load happened
+    assert page.url.endswith("/inbox/?order=newest")  # no page load happened
 
     # Select the reward-model paper and propose reproducing it with `r`.
     target_row = page.locator(f"#paper-{target.pk}")

@@ -26,7 +26,11 @@ def topic(label: str) -> Topic:
 
 
 def paper_in(topic_: Topic | None, *, days_ago: float = 0, **kwargs: Any) -> Paper:
-    paper = PaperFactory(published_at=timezone.now() - timedelta(days=days_ago), **kwargs)
+    """A paper published `days_ago`, which reached the tracker then too unless `created_at`
+    says when it did (an import of older papers)."""
+    published = timezone.now() - timedelta(days=days_ago)
+    kwargs.setdefault("created_at", published)
+    paper = PaperFactory(published_at=published, **kwargs)
     if topic_ is not None:
         PaperTopic.objects.create(paper=paper, topic=topic_)
     return paper

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from tests.conftest import client_for
 from tests.factories import LabReportFactory, MembershipFactory, RatingFactory, UserFactory
@@ -390,7 +393,7 @@ def test_the_inbox_reads_without_javascript(cast) -> None:  # type: ignore[no-un
     assert "<script>" not in page and "onclick" not in page
 
 
-@pytest.mark.parametrize("rows", [3, 30])
+@pytest.mark.parametrize("rows", [3, 30, 60])
 @pytest.mark.parametrize(
     ("order", "queries"),
     [
@@ -409,19 +412,31 @@ def test_inbox_query_count_is_fixed(
 ) -> None:  # type: ignore[no-untyped-def]
     topics = [topic(f"topic {i}") for i in range(3)]
     TopicFollow.objects.create(user=cast.ben, topic=topics[0])
+    papers = []
     for i in range(rows):
         paper = paper_in(topics[i % 3], code_urls=["https://github.com/a/b"] if i % 2 else [])
         RatingFactory(team=cast.vision, user=cast.ada, paper=paper, value=1 + i % 5)
+        papers.append(paper)
     client = client_for(cast.ben)
+    shown = min(rows, 50)
     with django_assert_num_queries(session_queries() + queries):
         response = client.get(f"/inbox/?order={order}")
-    assert response.context["inbox"].shown == rows
-    assert response.content.decode().count('<span class="score" title="Team score') == rows
-    if order != "newest":
-        # The same papers again: their features are kept, not read and built anew, and
-        # which model's vectors answer is remembered for a while.
-        with django_assert_num_queries(session_queries() + queries - 3):
-            client.get(f"/inbox/?order={order}")
+    assert response.context["inbox"].shown == shown
+    assert response.content.decode().count('<span class="score" title="Team score') == shown
+    if order == "newest":
+        # "Load more" after a paper of a followed topic (both halves to read) spends one
+        # query more, on the paper it follows.
+        with django_assert_num_queries(session_queries() + queries + 1):
+            more = client.get(f"/inbox/?order={order}&after={papers[0].pk}", HTTP_HX_REQUEST="true")
+    else:
+        # "Load more" by rank position, on the same papers: their features are kept, not
+        # read and built anew, and which model's vectors answer is remembered for a while.
+        # Past the end, no rows and no team scores are read either.
+        kept = 3 if rows > 50 else 5
+        with django_assert_num_queries(session_queries() + queries - kept):
+            more = client.get(f"/inbox/?order={order}&offset=50", HTTP_HX_REQUEST="true")
+        assert more.context["inbox"].shown == max(rows - 50, 0)
+    assert more.context["inbox"].total == rows
 
 
 def test_inbox_exports_bibtex_and_csv_of_the_filtered_list(cast) -> None:  # type: ignore[no-untyped-def]
@@ -436,3 +451,143 @@ def test_inbox_exports_bibtex_and_csv_of_the_filtered_list(cast) -> None:  # typ
     assert "HYPERLINK" not in text
     csv_text = client.get("/inbox/?format=csv").content.decode()
     assert "'=HYPERLINK(evil)" in csv_text
+
+
+def _titles(page: str, *names: str) -> set[str]:
+    return {name for name in names if f">{name}</a>" in page}
+
+
+def test_new_means_arrived_so_an_import_of_old_papers_shows_up(cast, time_machine) -> None:  # type: ignore[no-untyped-def]
+    time_machine.move_to("2026-06-10 09:00Z", tick=False)
+    now = timezone.now()
+    # Published a year ago, imported today: new to the team.
+    paper_in(topic("RL"), days_ago=400, created_at=now, title="Imported classic")
+    # Published yesterday but harvested ten days ago: old news (seen in an earlier week).
+    paper_in(None, days_ago=1, created_at=now - timedelta(days=10), title="Old arrival")
+    paper_in(None, days_ago=0, title="Fresh arrival")
+
+    page = client_for(cast.ben).get("/inbox/").content.decode()
+
+    assert _titles(page, "Imported classic", "Old arrival", "Fresh arrival") == {
+        "Imported classic",
+        "Fresh arrival",
+    }
+    # The From date still filters by publication, reaching back past the window.
+    page = client_for(cast.ben).get("/inbox/?since=2026-06-01").content.decode()
+    assert _titles(page, "Imported classic", "Old arrival", "Fresh arrival") == {
+        "Old arrival",
+        "Fresh arrival",
+    }
+
+
+def test_the_window_reaches_back_to_my_last_triage_but_not_past_a_month(cast, time_machine) -> None:  # type: ignore[no-untyped-def]
+    time_machine.move_to("2026-06-10 09:00Z", tick=False)
+    now = timezone.now()
+    for days in (12, 25, 40):
+        paper_in(None, days_ago=days, title=f"arrived {days} days ago")
+    names = ("arrived 12 days ago", "arrived 25 days ago", "arrived 40 days ago")
+    client = client_for(cast.ben)
+    # Never triaged: the last week of arrivals.
+    assert _titles(client.get("/inbox/").content.decode(), *names) == set()
+
+    rated = paper_in(None, days_ago=90, title="rated long ago")
+    RatingFactory(team=cast.vision, user=cast.ben, paper=rated, updated_at=now - timedelta(days=20))
+    assert _titles(client.get("/inbox/").content.decode(), *names) == {"arrived 12 days ago"}
+
+    # A skip counts as triage too; away for two months, the inbox reaches back a month.
+    Rating.objects.filter(user=cast.ben).update(updated_at=now - timedelta(days=60))
+    Skip.objects.create(
+        team=cast.vision, user=cast.ben, paper=rated, created_at=now - timedelta(days=70)
+    )
+    assert _titles(client.get("/inbox/").content.decode(), *names) == {
+        "arrived 12 days ago",
+        "arrived 25 days ago",
+    }
+    # Another team's triage is not mine.
+    assert _titles(client_for(cast.carol).get("/inbox/").content.decode(), *names) == set()
+
+
+def test_load_more_pages_on_and_the_counts_stay_right(cast, monkeypatch, time_machine) -> None:  # type: ignore[no-untyped-def]
+    time_machine.move_to("2026-06-10 09:00Z", tick=False)
+    monkeypatch.setattr("tracker.triage.selectors.INBOX_PAGE_SIZE", 2)
+    papers = [paper_in(None, days_ago=i / 10, title=f"paper {i}") for i in range(5)]
+    names = tuple(f"paper {i}" for i in range(5))
+    client = client_for(cast.ben)
+
+    page = client.get("/inbox/?order=newest").content.decode()
+    assert _titles(page, *names) == {"paper 0", "paper 1"}
+    assert '<span data-count="shown">2</span> of <span data-count="total">5</span>' in page
+    more = f"?order=newest&amp;after={papers[1].pk}"
+    assert f'hx-get="{more}"' in page
+
+    # Rating a shown row shifts nothing: the next page starts after the last row shown.
+    client.post(f"/inbox/papers/{papers[0].pk}/rate/", {"value": "4"}, HTTP_HX_REQUEST="true")
+    fragment = client.get(
+        f"/inbox/?order=newest&after={papers[1].pk}", HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert _titles(fragment, *names) == {"paper 2", "paper 3"}
+    assert 'data-total="4"' in fragment and "<html" not in fragment
+    assert f'hx-get="?order=newest&amp;after={papers[3].pk}"' in fragment
+
+    last = client.get(
+        f"/inbox/?order=newest&after={papers[3].pk}", HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert _titles(last, *names) == {"paper 4"}
+    assert "Load more" not in last
+    # Without JavaScript the link is a page of its own, filters kept.
+    plain = client.get(f"/inbox/?source=arxiv&order=newest&after={papers[1].pk}").content.decode()
+    assert _titles(plain, *names) == {"paper 2", "paper 3"}
+    assert f"?source=arxiv&amp;order=newest&amp;after={papers[3].pk}" in plain
+
+
+@pytest.mark.parametrize("order", ["for_you", "team"])
+def test_load_more_in_a_ranked_order_brings_the_best_rows_not_shown(  # type: ignore[no-untyped-def]
+    cast, monkeypatch, time_machine, order: str
+) -> None:
+    time_machine.move_to("2026-06-10 09:00Z", tick=False)
+    monkeypatch.setattr("tracker.triage.selectors.INBOX_PAGE_SIZE", 2)
+    papers = [paper_in(None, days_ago=i / 10, title=f"paper {i}") for i in range(5)]
+    names = tuple(f"paper {i}" for i in range(5))
+    client = client_for(cast.ben)
+    query = "" if order == "for_you" else f"order={order}&"
+
+    page = client.get(f"/inbox/?{query}").content.decode()
+    # No signal yet: the ranking keeps the arrival order.
+    assert _titles(page, *names) == {"paper 0", "paper 1"}
+    assert f'hx-get="?{query.replace("&", "&amp;")}offset=2"' in page
+    assert "hx-include=\"input[name='shown']\"" in page
+    assert page.count('<input type="hidden" name="shown"') == 2
+
+    # A rating refits the ranking and takes the row out of it: an offset into the new
+    # ranking would pass over paper 2. The rows on the page are sent instead.
+    client.post(f"/inbox/papers/{papers[0].pk}/rate/", {"value": "4"}, HTTP_HX_REQUEST="true")
+    shown = f"shown={papers[0].pk}&shown={papers[1].pk}"
+    fragment = client.get(
+        f"/inbox/?{query}offset=2&{shown}", HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert _titles(fragment, *names) == {"paper 2", "paper 3"}
+    assert 'data-total="4"' in fragment and "<html" not in fragment
+    shown += f"&shown={papers[2].pk}&shown={papers[3].pk}"
+    last = client.get(f"/inbox/?{query}offset=4&{shown}", HTTP_HX_REQUEST="true").content.decode()
+    assert _titles(last, *names) == {"paper 4"}
+    assert "Load more" not in last
+    # Without JavaScript the link is a page of its own, from that rank on.
+    plain = client.get(f"/inbox/?{query}offset=2").content.decode()
+    assert _titles(plain, *names) == {"paper 3", "paper 4"}
+
+
+def test_a_row_shows_its_abstract_with_its_latex_for_the_x_key(cast) -> None:  # type: ignore[no-untyped-def]
+    paper_in(
+        topic("RL"),
+        title="Top-$k$ routing",
+        abstract="We route to the top-$k$ experts <b>and</b> keep the rest idle.",
+    )
+    page = client_for(cast.ben).get("/inbox/").content.decode()
+    # The whole abstract is in the row, clamped to its first lines by CSS until x opens it;
+    # math.js renders the LaTeX of title and abstract alike.
+    assert (
+        '<p class="lead" data-math data-abstract>We route to the top-$k$ experts '
+        "&lt;b&gt;and&lt;/b&gt; keep the rest idle.</p>"
+    ) in page
+    assert 'data-math href="/papers/' in page
+    assert "<kbd>x</kbd> abstract" in page

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from tracker.triage.selectors import DEFAULT_ORDER, INBOX_ORDERS, InboxFilters
+from tracker.triage.selectors import INBOX_SORTS, SORT_LABELS, InboxFilters
 
 
 class InboxFilterForm(forms.Form):
@@ -16,7 +16,8 @@ class InboxFilterForm(forms.Form):
     since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     has_code = forms.BooleanField(required=False)
-    order = forms.ChoiceField(required=False, choices=list(INBOX_ORDERS.items()))
+    # ?order=, as the sort links write it (InboxFilters.as_query).
+    order = forms.ChoiceField(required=False, choices=list(SORT_LABELS.items()))
 
     def filters(self) -> InboxFilters:
         """The valid filters; a bad value is dropped rather than failing the whole page."""
@@ -31,7 +32,7 @@ class InboxFilterForm(forms.Form):
             since=data.get("since"),
             until=data.get("until"),
             has_code=bool(data.get("has_code")),
-            order=data.get("order") or DEFAULT_ORDER,
+            sort=data.get("order") or INBOX_SORTS[0],
         )
 
 

@@ -2,47 +2,64 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from statistics import mean, pstdev
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import (
     Avg,
     Case,
     Count,
+    DateTimeField,
     Exists,
     Max,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
+    Value,
     When,
 )
+from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
+from django.utils.html import escape
+from django.utils.http import urlencode
+from django.utils.safestring import SafeString
 
+from tracker.core.http import url_for_pk
 from tracker.papers.models import Paper, PaperKind
 from tracker.teams.models import Membership, Team
 from tracker.teams.selectors import with_usernames
 from tracker.topics.models import PaperTopic, Topic, TopicFollow
 from tracker.triage.models import Rating, RatingHistory, Skip
 
-# The inbox is about this week's papers: without a date filter it looks this far back,
-# which bounds its queries by a week of harvest instead of the whole corpus.
+if TYPE_CHECKING:
+    from tracker.triage.ranking import RankedPaper
+
+# What counts as new is what reached the tracker (Paper.created_at), not what was published:
+# an import or a backfill of older papers shows up. The inbox reaches back this many days of
+# arrivals, or to the member's last rating or skip when that is longer ago...
 INBOX_WINDOW_DAYS = 7
+# ...but no further than this: a member back from a long absence gets a month, and the
+# inbox's queries stay bounded by a month of arrivals instead of the whole corpus.
+INBOX_BACKLOG_DAYS = 30
 INBOX_PAGE_SIZE = 50
+# The inbox's orders; the first is the default. "newest" pages by keyset (_later); the
+# ranked ones (the member's ranking, the team's predicted rating) by rank position.
+INBOX_SORTS = ("for_you", "team", "newest")
+SORT_LABELS = {"for_you": "For you", "team": "Team value", "newest": "Newest"}
 # Raters "disagree" when one calls a paper essential and another close to worthless.
 DISPUTE_RANGE = 3
-# The inbox's sort orders: the member's ranking (the default), the team's predicted
-# rating, and date.
-INBOX_ORDERS = {"for_you": "For you", "team": "Team value", "newest": "Newest"}
-DEFAULT_ORDER = "for_you"
 
 
 INBOX_ROW_FIELDS = (
     "title",
     "authors",
+    "abstract",
     "kind",
     "lab",
     "primary_category",
@@ -56,14 +73,12 @@ class InboxFilters:
     topic: int | None = None
     source: str = ""  # "", "arxiv" or "lab"
     category: str = ""
+    # Publication dates, as the form's From/To say; without `since` the inbox is the
+    # window of arrivals (inbox_papers).
     since: date | None = None
     until: date | None = None
     has_code: bool = False
-    order: str = DEFAULT_ORDER
-
-    def window_start(self) -> datetime:
-        start = self.since or (timezone.localdate() - timedelta(days=INBOX_WINDOW_DAYS))
-        return datetime.combine(start, time.min, tzinfo=timezone.get_current_timezone())
+    sort: str = INBOX_SORTS[0]
 
     def as_query(self) -> dict[str, str]:
         """The filters as GET parameters, for export links and the no-JS forms."""
@@ -74,16 +89,140 @@ class InboxFilters:
             "since": self.since.isoformat() if self.since else "",
             "until": self.until.isoformat() if self.until else "",
             "has_code": "1" if self.has_code else "",
-            "order": self.order if self.order != DEFAULT_ORDER else "",
+            "order": "" if self.sort == INBOX_SORTS[0] else self.sort,
         }
         return {key: value for key, value in query.items() if value}
 
 
-def inbox_rows(papers: QuerySet[Paper]) -> QuerySet[Paper]:
-    """What an inbox row reads (triage/templatetags/inbox.py) of a paper: the abstract and
-    comment are left out, they are kilobytes a row. The team score comes after
-    (team_scores_attach)."""
-    return papers.only(*INBOX_ROW_FIELDS)
+@dataclass(frozen=True)
+class RowLinks:
+    """Where an inbox row's title and buttons go: URLs made of reversed patterns, numbers and
+    escaped filters, so they are safe in HTML as they are."""
+
+    detail: SafeString
+    rate: SafeString
+    skip: SafeString
+    undo: SafeString
+    propose: SafeString
+
+
+def row_links(query: dict[str, str] | None = None) -> Callable[[int], RowLinks]:
+    """The links of any row, each URL reversed once for all the rows of a page. The paper's
+    link carries the inbox's filters, so that its page's "next" stays within them."""
+    detail, rate, skip, undo, propose = (
+        url_for_pk(view)
+        for view in (
+            "papers:detail",
+            "triage:rate",
+            "triage:skip",
+            "triage:undo",
+            "reproductions:propose",
+        )
+    )
+    # Escaped once here rather than at each of the row's dozen uses (a filtered link has &).
+    filtered = escape("?" + urlencode(query)) if query else ""
+    return lambda pk: RowLinks(
+        detail=SafeString(detail(pk) + filtered),
+        rate=SafeString(rate(pk)),
+        skip=SafeString(skip(pk)),
+        undo=SafeString(undo(pk)),
+        propose=SafeString(propose(pk)),
+    )
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    """One paper as the inbox shows it (templates/triage/_row.html), before or after the
+    member acted on it."""
+
+    pk: int
+    title: str
+    byline: str
+    tag: str  # the lab of a lab report, else the arXiv category
+    is_lab: bool
+    published: str  # the local date, ISO
+    has_code: bool
+    abstract: str
+    topic_id: int | None
+    links: RowLinks
+    team_score: float | None = None
+    team_raters: int = 0
+    # In a ranked order: why the row ranks where it does, and what the team would rate it.
+    reason: str = ""
+    team_prediction: float | None = None
+    # After an action: what was done ("Rated 3", "Skipped"), and the rating and its note.
+    done: str = ""
+    value: int | None = None
+    note: str = ""
+
+    @property
+    def dom_id(self) -> str:
+        return f"paper-{self.pk}"
+
+    @property
+    def team_score_text(self) -> str:
+        """The team score to one decimal and how many rated; halves round up, as floatformat
+        does (a 3.25 mean reads 3.3). Text, not numbers: a template localizes each number."""
+        if self.team_score is None:
+            return ""
+        return f"team {math.floor(self.team_score * 10 + 0.5) / 10:.1f} ({self.team_raters})"
+
+    @property
+    def team_prediction_text(self) -> str:
+        """What the team would rate a paper none of them rated, to the nearest half; nothing
+        once anyone rated it (the team score says it then)."""
+        if self.team_prediction is None or self.team_raters:
+            return ""
+        return f"the team would rate this about {math.floor(self.team_prediction * 2 + 0.5) / 2:g}"
+
+    @property
+    def team_score_title(self) -> str:
+        plural = "" if self.team_raters == 1 else "s"
+        return f"Team score from {self.team_raters} rating{plural}"
+
+
+def _byline(authors: list[str] | None) -> str:
+    authors = authors or []
+    return ", ".join(authors[:3]) + (" et al." if len(authors) > 3 else "")
+
+
+def inbox_row(
+    paper: Paper,
+    links: RowLinks,
+    mark: TeamMark | None = None,
+    topic_id: int | None = None,
+    ranked: RankedPaper | None = None,
+    **after_action: Any,
+) -> InboxRow:
+    """The row of a paper loaded with INBOX_ROW_FIELDS (or all of them); `after_action`
+    sets done, value and note on a row that was just rated or skipped."""
+    lab = paper.kind == PaperKind.LAB_REPORT
+    return InboxRow(
+        pk=paper.pk,
+        title=paper.title,
+        byline=_byline(paper.authors),
+        tag=(paper.lab or "lab") if lab else paper.primary_category,
+        is_lab=lab,
+        published=(
+            timezone.localtime(paper.published_at).date().isoformat() if paper.published_at else ""
+        ),
+        has_code=paper.has_code,
+        abstract=paper.abstract,
+        topic_id=topic_id,
+        links=links,
+        team_score=mark.score if mark else None,
+        team_raters=mark.raters if mark else 0,
+        reason=ranked.reason if ranked else "",
+        team_prediction=ranked.team_prediction if ranked else None,
+        **after_action,
+    )
+
+
+def inbox_row_of(membership: Membership, paper: Paper) -> InboxRow:
+    """A paper's inbox row on its own, with its team score (one query): the row an undo
+    puts back in place."""
+    mark = team_marks(membership.team, membership.user_id, [paper.pk]).get(paper.pk)
+    return inbox_row(paper, row_links()(paper.pk), mark, _paper_topic_id(paper))
 
 
 @dataclass(frozen=True)
@@ -112,28 +251,37 @@ def team_marks(team: Team, user_id: int, paper_ids: list[int]) -> dict[int, Team
     return {pk: TeamMark(score, raters, mine) for pk, score, raters, mine in rows}
 
 
-def team_scores_attach(papers: list[Paper], membership: Membership) -> None:
-    """Set each paper's team_score and team_raters, as an inbox row shows them: one query
-    for the rows of a page, cheaper than two subqueries a row in the page's own queries."""
-    marks = team_marks(membership.team, membership.user_id, [paper.pk for paper in papers])
-    for paper in papers:
-        mark = marks.get(paper.pk)
-        paper.team_score = mark.score if mark else None  # type: ignore[attr-defined]
-        paper.team_raters = mark.raters if mark else 0  # type: ignore[attr-defined]
+def _arrival_start(membership: Membership) -> Greatest:
+    """Where the window of arrivals starts, as SQL (no query of its own): the earlier of
+    INBOX_WINDOW_DAYS ago and the member's last rating or skip in the team, but not before
+    INBOX_BACKLOG_DAYS ago."""
+    now = timezone.now()
+    window = Value(now - timedelta(days=INBOX_WINDOW_DAYS), output_field=DateTimeField())
+    backlog = Value(now - timedelta(days=INBOX_BACKLOG_DAYS), output_field=DateTimeField())
+    mine = {"team": membership.team, "user_id": membership.user_id}
+    rated = Subquery(Rating.objects.filter(**mine).order_by("-updated_at").values("updated_at")[:1])
+    skipped = Subquery(Skip.objects.filter(**mine).order_by("-created_at").values("created_at")[:1])
+    # The later of the two, whichever exists; the window when neither does.
+    last = Greatest(Coalesce(rated, skipped, window), Coalesce(skipped, rated, window))
+    return Greatest(backlog, Least(window, last))
 
 
 def inbox_papers(membership: Membership, filters: InboxFilters | None = None) -> QuerySet[Paper]:
-    """Visible papers this member has neither rated nor skipped in this team, newest first."""
+    """Visible papers this member has neither rated nor skipped in this team, in the sort's
+    order: those that arrived in the window (_arrival_start), or, with a `since` date,
+    those published since then."""
     filters = filters or InboxFilters()
     team, user_id = membership.team, membership.user_id
     rated = Rating.objects.filter(team=team, user_id=user_id, paper=OuterRef("pk"))
     skipped = Skip.objects.filter(team=team, user_id=user_id, paper=OuterRef("pk"))
-    papers = Paper.objects.visible().filter(
-        ~Exists(rated), ~Exists(skipped), published_at__gte=filters.window_start()
-    )
+    papers = Paper.objects.visible().filter(~Exists(rated), ~Exists(skipped))
+    tz = timezone.get_current_timezone()
+    if filters.since:
+        papers = papers.filter(published_at__gte=datetime.combine(filters.since, time.min, tz))
+    else:
+        papers = papers.filter(created_at__gte=_arrival_start(membership))
     if filters.until:
-        end = datetime.combine(filters.until, time.max, tzinfo=timezone.get_current_timezone())
-        papers = papers.filter(published_at__lte=end)
+        papers = papers.filter(published_at__lte=datetime.combine(filters.until, time.max, tz))
     if filters.source == "arxiv":
         papers = papers.filter(kind=PaperKind.ARXIV)
     elif filters.source == "lab":
@@ -142,7 +290,20 @@ def inbox_papers(membership: Membership, filters: InboxFilters | None = None) ->
         papers = papers.filter(primary_category=filters.category)
     if filters.has_code:
         papers = papers.filter(has_code=True)
+    return _ordered(papers, filters.sort)
+
+
+def _ordered(papers: QuerySet[Paper], sort: str) -> QuerySet[Paper]:
+    """The papers in the inbox's order for `sort` ("newest": newest published first)."""
     return papers.order_by("-published_at", "-id")
+
+
+def _later(after: Paper, sort: str) -> Q:
+    """The papers that come after `after` in _ordered's order for `sort`: the keyset that
+    pages the inbox, so that rows rated meanwhile shift nothing."""
+    return Q(published_at__lt=after.published_at) | Q(
+        published_at=after.published_at, pk__lt=after.pk
+    )
 
 
 @dataclass
@@ -151,7 +312,7 @@ class TopicGroup:
     label: str
     followed: bool
     count: int
-    papers: list[Paper] = field(default_factory=list)
+    rows: list[InboxRow] = field(default_factory=list)
     follow_url: str = ""
 
 
@@ -161,8 +322,13 @@ class Inbox:
     topic_counts: list[TopicGroup]
     categories: list[tuple[str, int]]
     followed_topics: list[Topic]
-    total: int
-    shown: int
+    total: int  # every paper of the window still to triage (with the topic filter)
+    shown: int  # rows on this page
+    # What "Load more" asks for when more rows follow: the last row's pk (newest), or the
+    # rank position of the next row (ranked orders); None at the end.
+    more_after: int | None = None
+    more_offset: int | None = None
+    ranked: bool = False  # in a ranked order, whose "Load more" names the rows shown
 
 
 def _topic_of() -> Subquery:
@@ -172,10 +338,15 @@ def _topic_of() -> Subquery:
 
 
 def _inbox_halves(
-    papers: QuerySet[Paper], filters: InboxFilters, followed_ids: set[int]
+    papers: QuerySet[Paper],
+    filters: InboxFilters,
+    followed_ids: set[int],
+    after: Paper | None = None,
 ) -> tuple[QuerySet[Paper], QuerySet[Paper]]:
-    """The inbox's papers (annotated with in_topic) in its two halves, each newest first:
-    those in a followed topic, which the inbox shows first, and the rest."""
+    """The inbox's papers (annotated with in_topic) in its two halves, each in the sort's
+    order: those in a followed topic, which the inbox shows first, and the rest. With
+    `after`, only what the inbox lists after that paper. `after` need not be in the inbox
+    any more (it has just been rated); its place in the order still counts."""
     if filters.topic:
         papers = papers.filter(in_topic=filters.topic)
     followed = papers.filter(in_topic__in=followed_ids) if followed_ids else papers.none()
@@ -185,18 +356,33 @@ def _inbox_halves(
         if followed_ids
         else papers
     )
+    if after is not None:
+        later = _later(after, filters.sort)
+        if _paper_topic_id(after) in followed_ids:
+            followed = followed.filter(later)
+        else:
+            followed, rest = papers.none(), rest.filter(later)
     return followed, rest
 
 
 def inbox_build(
-    membership: Membership, filters: InboxFilters, limit: int = INBOX_PAGE_SIZE
+    membership: Membership,
+    filters: InboxFilters,
+    limit: int | None = None,
+    after: Paper | None = None,
+    offset: int = 0,
+    shown: frozenset[int] = frozenset(),
 ) -> Inbox:
-    """The inbox page: one page of papers grouped by topic, followed topics first.
-
-    Five queries whatever the number of papers: the topics, the page in two halves (LIMIT
-    before grouping, so grouping never touches more than `limit` rows), the page's team
-    scores, and the counts per topic and category.
+    """The inbox page: one page of rows grouped by topic. Newest: followed topics first;
+    with `after` (loaded with paper_topic), the page that follows that paper; five queries
+    whatever the number of papers: the topics, the page in two halves (LIMIT before
+    grouping, so grouping never touches more than `limit` rows), the page's team scores,
+    and the counts per topic and category. Ranked orders: the best rows not `shown` yet
+    (the rows already on the page, which "Load more" names: a rating refits the ranking, so
+    a position in the old one means nothing in the new), else from rank `offset` on (a plain
+    link); the ranking's fixed number of queries (tracker.triage.ranking) plus the page's.
     """
+    limit = limit or INBOX_PAGE_SIZE
     user_id = membership.user_id
     # Every topic a paper can be in, with the member's follow: the labels of the counts
     # come from here rather than from a lookup per paper of the window.
@@ -218,17 +404,29 @@ def inbox_build(
 
     topic_of = _topic_of()
     base = inbox_papers(membership, filters)
-    if filters.order == "newest":
-        followed, rest = _inbox_halves(
-            inbox_rows(base.annotate(in_topic=topic_of)), filters, followed_ids
-        )
-        # Followed topics first, newest first within each half. Two LIMITed queries that
-        # walk the published_at index and stop early, instead of one that sorts the window.
-        page = list(followed[:limit])  # none() when nothing is followed: no query
-        page += list(rest[: limit - len(page)])
+    rows = base.only(*INBOX_ROW_FIELDS).annotate(in_topic=topic_of)
+    ranks: dict[int, RankedPaper] = {}
+    more_after = more_offset = None
+    if filters.sort == "newest":
+        followed, rest = _inbox_halves(rows, filters, followed_ids, after)
+        # Followed topics first, in order within each half. Two LIMITed queries that walk
+        # the published_at index and stop early, instead of one that sorts the whole window;
+        # one row more than the page says whether "Load more" has anything to load.
+        page = list(followed[: limit + 1])  # none() when nothing is followed: no query
+        page += list(rest[: limit + 1 - len(page)])
+        more_after = page[limit - 1].pk if len(page) > limit else None
+        page = page[:limit]
     else:
-        page = _ranked_page(membership, filters, base, limit)
-    team_scores_attach(page, membership)
+        # The rows shown sit among the first len(shown) + limit of the ranking, at worst.
+        ranked = _ranked(membership, filters, base, explain=len(shown) + offset + limit)
+        if shown:
+            ranked, offset = [r for r in ranked if r.paper_id not in shown], 0
+        ranks = {r.paper_id: r for r in ranked[offset : offset + limit]}
+        by_id = {paper.pk: paper for paper in rows.filter(pk__in=list(ranks))}
+        page = [by_id[pk] for pk in ranks if pk in by_id]
+        more_offset = offset + limit if len(ranked) > offset + limit else None
+    marks = team_marks(membership.team, user_id, [paper.pk for paper in page])
+    links = row_links(filters.as_query())
 
     # One scan of the window gives both facets: counts per topic and per category.
     per_topic: Counter[int | None] = Counter()
@@ -266,7 +464,9 @@ def inbox_build(
                 followed=key in followed_ids,
                 count=per_topic[key],
             )
-        groups[key].papers.append(paper)
+        groups[key].rows.append(
+            inbox_row(paper, links(paper.pk), marks.get(paper.pk), key, ranks.get(paper.pk))
+        )
     total = per_topic[filters.topic] if filters.topic else sum(per_topic.values())
     return Inbox(
         groups=list(groups.values()),
@@ -275,57 +475,39 @@ def inbox_build(
         followed_topics=followed_topics,
         total=total,
         shown=len(page),
+        more_after=more_after,
+        more_offset=more_offset,
+        ranked=filters.sort != "newest",
     )
 
 
 def _ranked(
     membership: Membership, filters: InboxFilters, base: QuerySet[Paper], explain: int | None
-) -> list:
+) -> list[RankedPaper]:
     """The window ranked in the filters' order: the member's ranking, or the team's
-    predicted rating (the member's ranking breaks its ties)."""
+    predicted rating (the member's ranking breaks its ties). Why is worked out for the
+    first `explain` of the member's ranking only."""
     from tracker.triage.ranking import member_ranking
 
     if filters.topic:
         base = base.filter(paper_topic__topic_id=filters.topic)
     # The team's order puts papers first that the member's order may rank anywhere.
-    ranked = member_ranking(membership, base, explain if filters.order == "for_you" else None)
-    if filters.order == "team":
+    ranked = member_ranking(membership, base, explain if filters.sort == "for_you" else None)
+    if filters.sort == "team":
         ranked.sort(key=lambda r: -(r.team_prediction or 0.0))
     return ranked
-
-
-def _ranked_page(
-    membership: Membership, filters: InboxFilters, base: QuerySet[Paper], limit: int
-) -> list[Paper]:
-    """One page of the window in a ranked order, each paper with why (rank_reason) and
-    what the team would rate it (team_prediction)."""
-    ranked = _ranked(membership, filters, base, limit)[:limit]
-    rows = inbox_rows(base.annotate(in_topic=_topic_of())).filter(
-        pk__in=[r.paper_id for r in ranked]
-    )
-    by_id = {paper.pk: paper for paper in rows}
-    page = []
-    for r in ranked:
-        paper = by_id.get(r.paper_id)
-        if paper is not None:
-            paper.rank_reason = r.reason  # type: ignore[attr-defined]
-            paper.team_prediction = r.team_prediction  # type: ignore[attr-defined]
-            page.append(paper)
-    return page
 
 
 def inbox_next(
     membership: Membership, filters: InboxFilters, after: Paper | None = None
 ) -> int | None:
     """The paper the inbox lists after `after` (its first when None), in the inbox's own
-    order. Newest: followed topics first, newest first within each half. `after` need not be in
-    the inbox any more (it has just been rated); its place in that order still counts, so
-    a paper read and left unrated is not handed back. A few LIMIT 1 queries."""
-    if filters.order != "newest":
+    order (_inbox_halves). A few LIMIT 1 queries; in a ranked order, the ranking's."""
+    if filters.sort != "newest":
         # In a ranked order a rating re-ranks what is left: the next paper is the best of
         # it, unless `after` is still there (read, not rated), then the one ranked below.
-        papers = inbox_papers(membership, filters)
-        ids = [r.paper_id for r in _ranked(membership, filters, papers, explain=0)]
+        ranked = _ranked(membership, filters, inbox_papers(membership, filters), explain=0)
+        ids = [r.paper_id for r in ranked]
         if after is not None and after.pk in ids:
             below = ids[ids.index(after.pk) + 1 :]
             return below[0] if below else None
@@ -334,19 +516,12 @@ def inbox_next(
         TopicFollow.objects.filter(user_id=membership.user_id).values_list("topic_id", flat=True)
     )
     papers = inbox_papers(membership, filters).annotate(in_topic=_topic_of())
-    followed, rest = _inbox_halves(papers, filters, followed_ids)
-
-    def first(papers: QuerySet[Paper]) -> int | None:
-        return papers.values_list("pk", flat=True).first()
-
-    if after is None:
-        return first(followed) or first(rest)
-    later = Q(published_at__lt=after.published_at) | Q(
-        published_at=after.published_at, pk__lt=after.pk
-    )
-    if _paper_topic_id(after) in followed_ids:
-        return first(followed.filter(later)) or first(rest)
-    return first(rest.filter(later))
+    followed, rest = _inbox_halves(papers, filters, followed_ids, after)
+    for half in (followed, rest):
+        found = half.values_list("pk", flat=True).first()
+        if found is not None:
+            return found
+    return None
 
 
 def _paper_topic_id(paper: Paper) -> int | None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -20,15 +18,16 @@ from tracker.topics.models import Topic
 from tracker.triage.forms import CommentForm, InboxFilterForm, RatingForm
 from tracker.triage.models import Comment
 from tracker.triage.selectors import (
-    DEFAULT_ORDER,
-    INBOX_ORDERS,
+    INBOX_SORTS,
+    SORT_LABELS,
     Inbox,
     inbox_build,
     inbox_next,
     inbox_papers,
-    inbox_rows,
+    inbox_row,
+    inbox_row_of,
     rating_summary,
-    team_scores_attach,
+    row_links,
 )
 from tracker.triage.services import (
     comment_create,
@@ -39,53 +38,57 @@ from tracker.triage.services import (
     topic_follow_set,
     triage_undo,
 )
-from tracker.triage.templatetags.inbox import inbox_row
 
 # What the comment form's own checks refuse (CommentForm: required, at most 5000 characters).
 COMMENT_REFUSED = "A comment needs some text (at most 5000 characters)."
 
 
-def _row_urls() -> dict[str, Callable[[int], str]]:
-    """The links of an inbox row (inbox_row), each reversed once and filled per paper."""
-    return {
-        name: url_for_pk(view)
-        for name, view in (
-            ("detail_url", "papers:detail"),
-            ("rate_url", "triage:rate"),
-            ("skip_url", "triage:skip"),
-            ("propose_url", "reproductions:propose"),
-        )
-    }
-
-
-def _set_row_urls(papers: list[Paper], query: dict[str, str] | None = None) -> None:
-    """Set each row's links (_row_urls), reversed once for all the rows. A paper's link
-    carries the inbox's filters, so that its page's "next" stays within them."""
-    urls = _row_urls()
-    filtered = "?" + urlencode(query) if query else ""
-    for paper in papers:
-        for name, url in urls.items():
-            setattr(paper, name, url(paper.pk))
-        paper.detail_url += filtered  # type: ignore[attr-defined]
-
-
-def _attach_urls(data: Inbox, query: dict[str, str]) -> None:
-    """Each row's links and each topic's follow action, reversed once for the page."""
-    _set_row_urls([paper for group in data.groups for paper in group.papers], query)
-
+def _follow_urls(data: Inbox) -> None:
+    """Each topic facet's follow action, reversed once for the page."""
     follow_url = url_for_pk("triage:follow")
     for group in data.topic_counts:
         if group.topic_id:
             group.follow_url = follow_url(group.topic_id)
 
 
+def _after(request: HttpRequest) -> Paper | None:
+    """The paper ?after= names ("Load more": the page after it), with its topic."""
+    after_id = request.GET.get("after", "")
+    if not (after_id.isdigit() and len(after_id) < 19):  # a bigint, not just digits
+        return None
+    return Paper.objects.select_related("paper_topic").filter(pk=int(after_id)).first()
+
+
+def _offset(request: HttpRequest) -> int:
+    """The rank position ?offset= names ("Load more" in a ranked order); 0 when bad."""
+    offset = request.GET.get("offset", "")
+    return int(offset) if offset.isdigit() and len(offset) < 7 else 0
+
+
+def _shown(request: HttpRequest) -> frozenset[int]:
+    """The rows already on the page (?shown=, which "Load more" sends in a ranked order)."""
+    return frozenset(
+        int(pk) for pk in request.GET.getlist("shown")[:5000] if pk.isdigit() and len(pk) < 19
+    )
+
+
 def _sort_orders(query: dict[str, str]) -> list[tuple[str, str, str]]:
     """Each sort order with its link, which keeps the other filters."""
     others = {k: v for k, v in query.items() if k != "order"}
     return [
-        (value, label, urlencode(others | ({"order": value} if value != DEFAULT_ORDER else {})))
-        for value, label in INBOX_ORDERS.items()
+        (value, label, urlencode(others | ({"order": value} if value != INBOX_SORTS[0] else {})))
+        for value, label in SORT_LABELS.items()
     ]
+
+
+def _more_query(query: dict[str, str], data: Inbox) -> str:
+    """The "Load more" link's query: the filters and where the next page starts, by the
+    last row (newest) or by rank position (ranked orders); empty at the end."""
+    if data.more_after is not None:
+        return urlencode({**query, "after": data.more_after})
+    if data.more_offset is not None:
+        return urlencode({**query, "offset": data.more_offset})
+    return ""
 
 
 @require_GET
@@ -99,14 +102,20 @@ def inbox(request: HttpRequest) -> HttpResponse:
         if filters.topic:
             papers = papers.filter(paper_topic__topic_id=filters.topic)
         return papers_export(papers[:EXPORT_LIMIT], fmt, "inbox")
-    data = inbox_build(membership, filters)
+    data = inbox_build(
+        membership, filters, after=_after(request), offset=_offset(request), shown=_shown(request)
+    )
     query = filters.as_query()
-    _attach_urls(data, query)
+    context = {"inbox": data, "more_query": _more_query(query, data)}
+    if request.htmx and ("after" in request.GET or "offset" in request.GET):
+        # "Load more": the next rows and the link after them, appended in place.
+        return render(request, "triage/_page.html", context)
+    _follow_urls(data)
     return render(
         request,
         "triage/inbox.html",
         {
-            "inbox": data,
+            **context,
             "form": form,
             "filters": filters,
             "query": query,
@@ -125,11 +134,7 @@ def next_paper(request: HttpRequest) -> HttpResponse:
     inbox's filters; back to the inbox when none is left."""
     membership = require_membership(request)
     filters = InboxFilterForm(request.GET).filters()
-    after_id = request.GET.get("after", "")
-    known = after_id.isdigit() and len(after_id) < 19  # a bigint, not just digits
-    papers = Paper.objects.select_related("paper_topic")  # its place in the inbox's order
-    after = papers.filter(pk=int(after_id)).first() if known else None
-    found = inbox_next(membership, filters, after)
+    found = inbox_next(membership, filters, _after(request))
     query = urlencode(filters.as_query())
     suffix = "?" + query if query else ""
     if found is None:
@@ -165,16 +170,14 @@ def rate(request: HttpRequest, pk: int) -> HttpResponse:
             return render(
                 request, "triage/_ratings_panel.html", {"paper": paper, "summary": summary}
             )
-        return render(
-            request,
-            "triage/_row_done.html",
-            {
-                "paper": paper,
-                "done": f"Rated {rating.value}",
-                "value": str(rating.value),
-                "note": rating.note,
-            },
+        row = inbox_row(
+            paper,
+            row_links()(paper.pk),
+            done=f"Rated {rating.value}",
+            value=rating.value,
+            note=rating.note,
         )
+        return render(request, "triage/_row.html", {"row": row})
     messages.success(request, f"Rated “{paper.title[:60]}” {rating.value}.")
     return redirect_back(request, reverse("papers:detail", args=[paper.pk]))
 
@@ -185,7 +188,8 @@ def skip(request: HttpRequest, pk: int) -> HttpResponse:
     paper = get_object_or_404(Paper.objects.visible(), pk=pk)
     skip_create(team=membership.team, paper=paper, user=request.user)
     if request.htmx:
-        return render(request, "triage/_row_done.html", {"paper": paper, "done": "Skipped"})
+        row = inbox_row(paper, row_links()(paper.pk), done="Skipped")
+        return render(request, "triage/_row.html", {"row": row})
     return redirect_back(request, reverse("triage:inbox"))
 
 
@@ -224,10 +228,7 @@ def undo(request: HttpRequest, pk: int) -> HttpResponse:
     paper = get_object_or_404(Paper.objects.visible(), pk=pk)
     undone = triage_undo(team=membership.team, paper=paper, user=request.user)
     if request.htmx:
-        row = inbox_rows(Paper.objects.filter(pk=paper.pk)).get()
-        team_scores_attach([row], membership)
-        _set_row_urls([row])
-        return HttpResponse(inbox_row(row))
+        return render(request, "triage/_row.html", {"row": inbox_row_of(membership, paper)})
     if undone:
         messages.success(request, f"“{paper.title[:60]}” is back in your inbox.")
     return redirect_back(request, reverse("triage:inbox"))

@@ -1,4 +1,4 @@
-"""The board's card, built in Python for the same reason as the inbox row
+"""The board's card, built in Python for the same reason as the inbox's topic facets
 (tracker/triage/templatetags/inbox.py): a board holds a hundred cards, and as a template
 they were half of the page's time. Paper titles and usernames are escaped."""
 
