@@ -48,8 +48,8 @@ test-later: install
 	  $(BIN)/pytest -m "not integration and not browser" -q -p no:cacheprovider
 
 lint: install
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff check . .ci/walkthrough
+	$(BIN)/ruff format --check . .ci/walkthrough
 
 fmt: install
 	$(BIN)/ruff check --fix .
