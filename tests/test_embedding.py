@@ -180,3 +180,11 @@ def test_onnx_backend_stores_its_own_vectors_close_to_the_models(settings) -> No
     fast = get_encoder(onnx_name).encode(texts)
     full = get_encoder(stored_model_name(backend="torch")).encode(texts)
     assert (fast * full).sum(axis=1).min() > 0.95
+
+
+def test_onnx_threads_sleep_instead_of_spinning(settings) -> None:
+    """Spinning idle threads burn the CPU that the web server and other workers share."""
+    settings.EMBEDDING_BACKEND = "onnx"
+    options = get_encoder(stored_model_name()).session.get_session_options()  # type: ignore[attr-defined]
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.get_session_config_entry("session.inter_op.allow_spinning") == "0"

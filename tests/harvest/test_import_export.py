@@ -98,3 +98,16 @@ def test_export_formats(snapshot: Path, tmp_path: Path) -> None:
     text = out.getvalue()
     assert text.count("@article{") == 200 and text.count("@misc{") == 1
     assert "eprint = {0704.0001}" in text
+
+
+def test_import_queues_embedding_of_new_papers_only(snapshot: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The worker embeds an import at once, not at the beat's next sweep minutes later."""
+    from workers.tasks import embed_pending_papers_task
+
+    queued: list[tuple] = []
+    monkeypatch.setattr(embed_pending_papers_task, "delay", lambda *a: queued.append(a))
+
+    _import(str(snapshot))
+    assert queued == [()]
+    _import(str(snapshot))  # nothing new: nothing to embed
+    assert queued == [()]

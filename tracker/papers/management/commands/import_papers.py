@@ -68,3 +68,16 @@ class Command(BaseCommand):
             total.add(result)
         if len(options["paths"]) > 1:
             self.stdout.write(f"all {len(options['paths'])} files: {total.summary()}")
+        if total.new or total.updated:
+            self._queue_embedding()
+
+    def _queue_embedding(self) -> None:
+        """Embed the imported papers now rather than at the beat's next sweep (up to two
+        minutes later). Without a reachable broker the sweep finds them all the same."""
+        from workers.harvest.errors import SERVICE_ERRORS
+        from workers.tasks import embed_pending_papers_task
+
+        try:
+            embed_pending_papers_task.delay()
+        except SERVICE_ERRORS:
+            self.stderr.write("the broker is unreachable: the worker embeds these papers later")
