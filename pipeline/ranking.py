@@ -38,9 +38,10 @@ from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import sparse
+from scipy import linalg, sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
+from threadpoolctl import threadpool_limits
 
 Key = Hashable
 
@@ -237,7 +238,8 @@ def _examples(space: PaperSpace, signals: Signals, team: Sequence[TeamRating]) -
     # The papers the most teammates rated, and rated furthest from the middle, first: the
     # fit's cost grows with the cube of its examples, and the prior needs only the clearest.
     clearest = sorted(
-        team_values, key=lambda k: (-len(team_values[k]), -abs(np.mean(team_values[k]) - 3))
+        team_values,
+        key=lambda k: (-len(team_values[k]), -abs(sum(team_values[k]) / len(team_values[k]) - 3)),
     )[:TEAM_EXAMPLES]
     for key in clearest:
         values = team_values[key]
@@ -342,7 +344,10 @@ def _dual_ridge(
     # Centred on the mean of every example, the background's too: with a single rating
     # there is still something to learn.
     y = y - (ex.weights @ y + mass * BACKGROUND_TARGET) / (ex.weights.sum() + mass)
-    return np.linalg.solve(gram + alpha * np.diag(1.0 / ex.weights), alpha * y - background)
+    # Positive definite: a Cholesky solve, about twice as fast as a general one.
+    return linalg.solve(
+        gram + alpha * np.diag(1.0 / ex.weights), alpha * y - background, assume_a="pos"
+    )
 
 
 def _ridge(space: PaperSpace, ex: _Examples) -> np.ndarray:
@@ -429,8 +434,11 @@ class MemberModel:
         self.fit: _Fit | None = None
         self.weights = dict(DEFAULT_WEIGHTS)
         if len(self.examples.rows):
-            self.fit = _Fit(space, self.examples)
-            self.weights = _component_weights(space, self.examples, seed)
+            # A member's solves are small: on a busy machine BLAS threads cost far more
+            # than they save (ten times, measured on two shared cores).
+            with threadpool_limits(limits=1, user_api="blas"):
+                self.fit = _Fit(space, self.examples)
+                self.weights = _component_weights(space, self.examples, seed)
 
     @property
     def coef(self) -> np.ndarray | None:
@@ -479,7 +487,8 @@ class MemberModel:
         if not keys:
             return []
         rows = self.space.rows(keys)
-        parts = self.components(rows)
+        with threadpool_limits(limits=1, user_api="blas"):
+            parts = self.components(rows)
         z = {
             name: _standardise(parts[name]) * weight
             for name, weight in self.weights.items()
