@@ -2,15 +2,18 @@
 embedding-only logistic regression, on real daily listings; then its speed.
 
     python bench/rank.py [--listings DIR] [--personas FILE] [--write-personas FILE]
+                         [--seed N]
 
 DIR holds daily-listing JSONL files (default: the shared corpus beside the checkout);
 FILE holds JSON lines {"persona", "kind"?, "train": [{"id", "value"}], "test": [{"id",
 "relevance"}]}. Each method sees only a persona's training ratings and ranks all its
 test ids.
 
-Without --personas the bench makes its own, fixed by a seed. The listings are split by
-day: the last TEST_DAYS days are the test days, the others the training days. Each
-persona has a hidden grade 0-3 for every paper, from one of five kinds of taste:
+Without --personas the bench makes its own, fixed by a seed (--seed, default 7; other
+seeds draw other ratings, authors, seed papers and mixes, to show the spread). The
+listings are split by day: the last TEST_DAYS days are the test days, the others the
+training days. Each persona has a hidden grade 0-3 for every paper, from one of five
+kinds of taste:
 
 - keyword: a theme written as a regular expression; 3 when the title matches, 2 when
   the abstract matches twice or more, 1 when once;
@@ -112,9 +115,13 @@ def semantic_grades(titles: np.ndarray, seeds: list[int]) -> np.ndarray:
 
 
 def make_personas(
-    records: list[Record], titles: np.ndarray, train: np.ndarray, test: np.ndarray
+    records: list[Record],
+    titles: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    seed: int = SEED,
 ) -> list[dict]:
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng(seed)
     tastes: list[tuple[str, str, np.ndarray]] = []
     for name, pattern in KEYWORD_THEMES.items():
         tastes.append(("keyword", name, keyword_grades(records, pattern)))
@@ -379,6 +386,7 @@ def main() -> None:
     parser.add_argument("--listings", type=Path, default=DEFAULT_LISTINGS)
     parser.add_argument("--personas", type=Path)
     parser.add_argument("--write-personas", type=Path)
+    parser.add_argument("--seed", type=int, default=SEED, help="of the personas made")
     args = parser.parse_args()
     if not args.listings.is_dir():
         sys.exit(f"no listings folder {args.listings} (the shared corpus sits beside the checkout)")
@@ -396,10 +404,13 @@ def main() -> None:
         personas = [json.loads(line) for line in args.personas.read_text().splitlines() if line]
     else:
         titles = corpus_vectors([dataclasses.replace(r, abstract="") for r in records])
-        personas = make_personas(records, titles, train, test)
+        personas = make_personas(records, titles, train, test, args.seed)
     if args.write_personas:
         args.write_personas.write_text("".join(json.dumps(p) + "\n" for p in personas))
-    print(f"{len(records)} papers, {len(train)} on training days, {len(test)} on test days")
+    print(
+        f"{len(records)} papers, {len(train)} on training days, {len(test)} on test days"
+        + ("" if args.personas else f", personas of seed {args.seed}")
+    )
     methods = Methods(records, vectors)
     ours, asl, below = report(evaluate(methods, personas))
     timing(methods, personas, records)

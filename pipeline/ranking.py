@@ -10,16 +10,21 @@ very next load without any refit queue.
 A member's model learns from their ratings (1-5), skips and "not interested" marks as
 negatives, seed papers marked "more like this" as positives, and the team's ratings as a
 prior that fades as the member's own ratings grow. Follows (authors, keywords, topics and
-labs) lift the papers they match. It combines three scores, each standardised over the
+labs) lift the papers they match. It combines four scores, each standardised over the
 candidates:
 
 - lexical: a ridge regression on tf-idf words, word pairs and authors (the
-  arxiv-sanity-lite idea, trained on graded ratings rather than one tag);
+  arxiv-sanity-lite idea, trained on graded ratings rather than one tag, with every paper
+  in the space as a mild negative);
+- embedding: the same regression over the stored embeddings;
 - interests: the liked papers are grouped into clusters in embedding space and a paper
   scores by its best cluster, so someone who reads both robotics and speech is served
   for both instead of for the average of the two;
 - neighbours: how close a paper is to the member's best-rated papers, less how close it
   is to the ones they disliked.
+
+Each score's weight is learned per member from how well it put the member's own
+held-out best-rated papers first.
 
 Measured on real abstracts (bench/rank.py) neither words nor embeddings alone is best
 for every kind of reader; the sum is.
@@ -33,9 +38,10 @@ from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import sparse
+from scipy import linalg, sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
+from threadpoolctl import threadpool_limits
 
 Key = Hashable
 
@@ -48,17 +54,23 @@ SEED_TARGET, SEED_WEIGHT = 1.0, 1.5
 TEAM_PRIOR_N = 10.0
 TEAM_WEIGHT = 0.5
 TEAM_EXAMPLES = 100
-# Papers nobody rated stand in as mild negatives (as arxiv-sanity-lite treats every
-# untagged paper): they teach the lexical model which words are merely common.
-BACKGROUND_SAMPLE = 200
-BACKGROUND_TARGET, BACKGROUND_WEIGHT = -0.3, 0.15
+# Every paper of the space stands in as a mild negative (as arxiv-sanity-lite treats
+# every untagged paper): it teaches the linear models which words are merely common.
+# BACKGROUND_MASS is their weight all together, spread evenly, in rated papers' units;
+# in a small space each paper weighs BACKGROUND_WEIGHT at most, so a few ratings are not
+# drowned by a few dozen papers nobody rated.
+BACKGROUND_TARGET, BACKGROUND_MASS, BACKGROUND_WEIGHT = -0.3, 30.0, 0.15
 RIDGE_ALPHA = 1.0
+EMBEDDING_ALPHA = 1.0
 # Liked papers closer than this cosine distance share an interest.
 INTEREST_DISTANCE = 0.55
 NEIGHBOURS = 3
-# The three scores' weights, after each is standardised over the candidates, until a
-# member has rated enough papers to learn their own (_component_weights).
-DEFAULT_WEIGHTS = {"lexical": 1.0, "interests": 1.0, "neighbours": 1.0}
+# The scores' weights, after each is standardised over the candidates, until a member
+# has rated enough papers to learn their own (_component_weights).
+DEFAULT_WEIGHTS = {"lexical": 1.0, "embedding": 1.0, "interests": 1.0, "neighbours": 1.0}
+# A held-out score counts by the square of its quality there, so the clearly better one
+# leads instead of being averaged with the rest.
+CV_POWER = 2.0
 CV_MIN_RATINGS = 12
 CV_FOLDS = 3
 # No score is dropped entirely: a held-out third of a few dozen ratings is a noisy judge.
@@ -77,6 +89,12 @@ TEAM_TEMPERATURE = 0.1
 TEAM_PRIOR_SIMILARITY = 0.5
 
 WORD_PATTERN = r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b"
+# Words in more than a tenth of the papers (arxiv-sanity-lite's cut) say little about
+# one reader's taste and drown the words that do.
+WORD_MAX_DF = 0.1
+# The author block weighs as much as the words: who wrote a paper tells as much about
+# a reader's interest as what it says.
+AUTHOR_SCALE = 1.0
 
 
 @dataclass(frozen=True)
@@ -140,7 +158,7 @@ class PaperSpace:
             token_pattern=WORD_PATTERN,
             ngram_range=(1, 2),
             min_df=2 if n >= 200 else 1,
-            max_df=0.5 if n >= 50 else 1.0,
+            max_df=WORD_MAX_DF if n >= 50 else 1.0,
             sublinear_tf=True,
             dtype=np.float32,
         )
@@ -153,18 +171,22 @@ class PaperSpace:
         author_lists = [_author_tokens(d.authors) for d in self.docs]
         authors = TfidfVectorizer(analyzer=lambda names: names, dtype=np.float32)
         if any(author_lists):
-            x_authors = authors.fit_transform(author_lists) * 0.5
+            x_authors = authors.fit_transform(author_lists) * AUTHOR_SCALE
             author_names = [f"a:{a}" for a in authors.get_feature_names_out()]
         else:
             x_authors = sparse.csr_matrix(np.zeros((n, 0), dtype=np.float32))
             author_names = []
         self.x = normalize(sparse.hstack([x_words, x_authors]).tocsr().astype(np.float32))
         self.feature_names = np.array(word_names + author_names, dtype=object)
+        # The mean paper stands for all of them as the linear models' background.
+        self.mean_x = np.asarray(self.x.mean(axis=0), dtype=np.float64).ravel()
+        self.background_mass = min(BACKGROUND_MASS, BACKGROUND_WEIGHT * n)
         self.vectors: np.ndarray | None = None
         if vectors is not None:
             if len(vectors) != n:
                 raise ValueError(f"{len(vectors)} vectors for {n} papers")
             self.vectors = normalize(np.asarray(vectors, dtype=np.float32))
+            self.mean_vector = self.vectors.mean(axis=0).astype(np.float64)
 
     def rows(self, keys: Iterable[Key]) -> np.ndarray:
         return np.array([self.row[k] for k in keys], dtype=np.int64)
@@ -216,7 +238,8 @@ def _examples(space: PaperSpace, signals: Signals, team: Sequence[TeamRating]) -
     # The papers the most teammates rated, and rated furthest from the middle, first: the
     # fit's cost grows with the cube of its examples, and the prior needs only the clearest.
     clearest = sorted(
-        team_values, key=lambda k: (-len(team_values[k]), -abs(np.mean(team_values[k]) - 3))
+        team_values,
+        key=lambda k: (-len(team_values[k]), -abs(sum(team_values[k]) / len(team_values[k]) - 3)),
     )[:TEAM_EXAMPLES]
     for key in clearest:
         values = team_values[key]
@@ -263,11 +286,14 @@ def _top_mean(similarities: np.ndarray, weights: np.ndarray, k: int) -> np.ndarr
 class _Fit:
     """The three scores' models, fitted on some of a member's examples."""
 
-    def __init__(self, space: PaperSpace, ex: _Examples, seed: int) -> None:
+    def __init__(self, space: PaperSpace, ex: _Examples) -> None:
         self.space = space
         self.coef: np.ndarray | None = None
+        self.embedding_coef: np.ndarray | None = None
         if ex.targets.any():
-            self.coef = _ridge(space, ex, seed)
+            self.coef = _ridge(space, ex)
+            if space.vectors is not None:
+                self.embedding_coef = _embedding_ridge(space, ex)
         # The member's own likes and dislikes make their interests; the team's stand in
         # only while the member has none of their own.
         own = np.array([kind != "team" for kind, _ in ex.sources], dtype=bool)
@@ -288,6 +314,8 @@ class _Fit:
         out: dict[str, np.ndarray] = {}
         if self.coef is not None:
             out["lexical"] = np.asarray(self.space.x[rows] @ self.coef).ravel()
+        if self.embedding_coef is not None and self.space.vectors is not None:
+            out["embedding"] = self.space.vectors[rows] @ self.embedding_coef
         if len(self.liked):
             liked_sim = self.space.similarity(rows, self.liked)
             if self.prototypes is not None and self.space.vectors is not None:
@@ -303,24 +331,42 @@ class _Fit:
         return out
 
 
-def _ridge(space: PaperSpace, ex: _Examples, seed: int) -> np.ndarray:
-    """The lexical model: a weighted ridge regression of the targets on words and
-    authors, with a sample of papers nobody rated as mild negatives. Solved in its dual
-    form: a few hundred examples against tens of thousands of features make that a small
-    dense solve (milliseconds) instead of an iterative one."""
-    free = np.ones(len(space.docs), dtype=bool)
-    free[ex.rows] = False
-    candidates = np.flatnonzero(free)
-    rng = np.random.default_rng(seed)
-    background = rng.choice(candidates, size=min(BACKGROUND_SAMPLE, len(candidates)), replace=False)
-    rows = np.concatenate([ex.rows, background])
-    targets = np.concatenate([ex.targets, np.full(len(background), BACKGROUND_TARGET)])
-    weights = np.concatenate([ex.weights, np.full(len(background), BACKGROUND_WEIGHT)])
-    x = space.x[rows]
-    centred = targets - np.average(targets, weights=weights)
+def _dual_ridge(
+    gram: np.ndarray, background: np.ndarray, ex: _Examples, alpha: float, mass: float
+) -> np.ndarray:
+    """The dual weights of a ridge regression of the examples' targets with every paper
+    of the space as a mild negative. The background enters through its mean (its share
+    of the normal equations' right-hand side, exact); its share of the left-hand side is
+    tiny beside `alpha` and left out, which keeps the solve to one row per example: a few
+    dozen rows, so microseconds, however many papers the space holds.
+    `background` is the examples' features times the background's pull."""
+    y = ex.targets.astype(np.float64)
+    # Centred on the mean of every example, the background's too: with a single rating
+    # there is still something to learn.
+    y = y - (ex.weights @ y + mass * BACKGROUND_TARGET) / (ex.weights.sum() + mass)
+    # Positive definite: a Cholesky solve, about twice as fast as a general one.
+    return linalg.solve(
+        gram + alpha * np.diag(1.0 / ex.weights), alpha * y - background, assume_a="pos"
+    )
+
+
+def _ridge(space: PaperSpace, ex: _Examples) -> np.ndarray:
+    """The lexical model: weights over words, word pairs and authors."""
+    x = space.x[ex.rows]
+    pull = BACKGROUND_TARGET * space.background_mass * space.mean_x
     gram = (x @ x.T).toarray().astype(np.float64)
-    dual = np.linalg.solve(gram + RIDGE_ALPHA * np.diag(1.0 / weights), centred)
-    return np.asarray(x.T @ dual, dtype=np.float32).ravel()
+    dual = _dual_ridge(gram, np.asarray(x @ pull).ravel(), ex, RIDGE_ALPHA, space.background_mass)
+    return np.asarray((pull + x.T @ dual) / RIDGE_ALPHA, dtype=np.float32).ravel()
+
+
+def _embedding_ridge(space: PaperSpace, ex: _Examples) -> np.ndarray:
+    """The same linear model over the embeddings: a direction of taste, where the
+    interests and neighbours are closeness to particular papers."""
+    assert space.vectors is not None
+    v = space.vectors[ex.rows].astype(np.float64)
+    pull = BACKGROUND_TARGET * space.background_mass * space.mean_vector
+    dual = _dual_ridge(v @ v.T, v @ pull, ex, EMBEDDING_ALPHA, space.background_mass)
+    return np.asarray((pull + v.T @ dual) / EMBEDDING_ALPHA, dtype=np.float32)
 
 
 def _subset(ex: _Examples, keep: np.ndarray) -> _Examples:
@@ -332,11 +378,16 @@ def _subset(ex: _Examples, keep: np.ndarray) -> _Examples:
     )
 
 
-def _rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
-    ranks_a, ranks_b = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
-    if ranks_a.std() == 0 or ranks_b.std() == 0:
-        return 0.0
-    return float(np.corrcoef(ranks_a, ranks_b)[0, 1])
+def _top_gain(predicted: np.ndarray, truth: np.ndarray) -> float:
+    """How well `predicted` puts the best-rated papers first: a discounted gain scaled
+    so the best order scores 1 and the worst 0. A rating v gains 2^(v-1) - 1 (targets
+    are (v - 3) / 2): the inbox's top is what a reader sees, so that is what it judges."""
+    gains = 2.0 ** (2 * truth + 2) - 1
+    discounts = 1 / np.log2(np.arange(2, len(truth) + 2))
+    best = np.sort(gains)[::-1] @ discounts
+    worst = np.sort(gains) @ discounts
+    got = gains[np.argsort(-predicted, kind="stable")] @ discounts
+    return float((got - worst) / max(best - worst, 1e-12))
 
 
 def _component_weights(space: PaperSpace, ex: _Examples, seed: int) -> dict[str, float]:
@@ -354,14 +405,15 @@ def _component_weights(space: PaperSpace, ex: _Examples, seed: int) -> dict[str,
         # The folds judge the member's own taste: the team's prior stays out of them.
         keep = np.array([kind != "team" for kind, _ in ex.sources], dtype=bool)
         keep[held] = False
-        fit = _Fit(space, _subset(ex, keep), seed)
+        fit = _Fit(space, _subset(ex, keep))
         parts = fit.components(ex.rows[held])
         for name in weights:
             if name in parts:
-                predicted[name][fold::CV_FOLDS] = parts[name]
+                # Standardised per fold: each fold's model has a scale of its own.
+                predicted[name][fold::CV_FOLDS] = _standardise(parts[name])
     truth = ex.targets[order]
     for name in weights:
-        weights[name] = max(_rank_correlation(predicted[name], truth), CV_FLOOR)
+        weights[name] = max(_top_gain(predicted[name], truth), CV_FLOOR) ** CV_POWER
     return weights
 
 
@@ -382,8 +434,11 @@ class MemberModel:
         self.fit: _Fit | None = None
         self.weights = dict(DEFAULT_WEIGHTS)
         if len(self.examples.rows):
-            self.fit = _Fit(space, self.examples, seed)
-            self.weights = _component_weights(space, self.examples, seed)
+            # A member's solves are small: on a busy machine BLAS threads cost far more
+            # than they save (ten times, measured on two shared cores).
+            with threadpool_limits(limits=1, user_api="blas"):
+                self.fit = _Fit(space, self.examples)
+                self.weights = _component_weights(space, self.examples, seed)
 
     @property
     def coef(self) -> np.ndarray | None:
@@ -432,7 +487,8 @@ class MemberModel:
         if not keys:
             return []
         rows = self.space.rows(keys)
-        parts = self.components(rows)
+        with threadpool_limits(limits=1, user_api="blas"):
+            parts = self.components(rows)
         z = {
             name: _standardise(parts[name]) * weight
             for name, weight in self.weights.items()
@@ -467,7 +523,11 @@ class MemberModel:
         follow_reasons: list[str],
     ) -> list[str]:
         lexical = z.get("lexical", np.zeros(len(rows)))
-        semantic = z.get("interests", np.zeros(len(rows))) + z.get("neighbours", 0)
+        # What the embedding scores added to the paper's score, against what words added.
+        semantic = sum(
+            (z[n] for n in ("embedding", "interests", "neighbours") if n in z),
+            np.zeros(len(rows)),
+        )
         words = self._top_words(rows) if self.coef is not None else [[] for _ in rows]
         reasons: list[str] = []
         for i in range(len(rows)):
@@ -481,7 +541,7 @@ class MemberModel:
                     like = self._like(best)
             # Words are named only for a paper they lift above the average candidate.
             said = words[i] if lexical[i] > 0 else []
-            if like and (semantic[i] / 2 >= lexical[i] or not said):
+            if like and (semantic[i] >= lexical[i] or not said):
                 reasons.append(like)
             elif said:
                 reasons.append("words: " + ", ".join(said))

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from pipeline.ranking import (
+    WORD_MAX_DF,
     MemberModel,
     PaperDoc,
     PaperSpace,
@@ -227,8 +228,44 @@ def test_a_member_leans_on_the_score_that_ranked_their_own_ratings_best() -> Non
     ratings = {n: 5 if n % 4 == 0 else 1 for n in range(40)}
     model = MemberModel(space, Signals(ratings=ratings))
     assert model.weights["lexical"] > 2 * max(
-        model.weights["interests"], model.weights["neighbours"]
+        model.weights["interests"], model.weights["neighbours"], model.weights["embedding"]
     )
     ranked = model.rank(list(range(40, 80)), explain=5)
     assert sum(r.key % 4 == 0 for r in ranked[:10]) >= 8
     assert all(r.reason for r in ranked[:5]) and not any(r.reason for r in ranked[5:])
+
+
+def test_words_in_more_than_a_tenth_of_a_large_space_are_not_features() -> None:
+    # One paper in three says "transformer": it names no one's particular taste.
+    docs = [
+        PaperDoc(key=n, title=f"{'Transformer' if n % 3 == 0 else 'Study'} topic{n % 20} item")
+        for n in range(120)
+    ]
+    names = set(PaperSpace(docs).feature_names)
+    assert "w:transformer" not in names
+    assert "w:topic7" in names  # in 6 of 120 papers: under the cut
+    assert WORD_MAX_DF == 0.1
+
+
+def test_embedding_direction_ranks_the_liked_field_above_the_disliked_one() -> None:
+    space, keys = _corpus()
+    ratings = {k: 5 for k in keys["robot"][:3]} | {k: 1 for k in keys["protein"][:3]}
+    model = MemberModel(space, Signals(ratings=ratings))
+    unseen = _unseen(keys, set(ratings))
+    scores = model.components(space.rows(unseen))["embedding"]
+    field_of = [k.split("-")[0] for k in unseen]
+    by_field = {f: scores[[g == f for g in field_of]].mean() for f in FIELDS}
+    assert by_field["robot"] > by_field["speech"] > by_field["protein"]
+
+
+def test_every_unrated_paper_is_a_mild_negative_for_the_word_model() -> None:
+    # A liked paper shares one word with its field and one with every other paper: the
+    # papers nobody rated teach the model that the common word says nothing.
+    docs = [PaperDoc(key="liked", title="Robot grasping results")]
+    docs += [PaperDoc(key=f"robot-{n}", title=f"Robot arm {n}") for n in range(5)]
+    docs += [PaperDoc(key=f"other-{n}", title=f"Speech results {n}") for n in range(40)]
+    space = PaperSpace(docs)
+    model = MemberModel(space, Signals(ratings={"liked": 5}))
+    assert model.coef is not None
+    weight = dict(zip(space.feature_names, model.coef, strict=True))
+    assert weight["w:robot"] > 0 > weight["w:results"]
