@@ -387,7 +387,7 @@ def _top_gain(predicted: np.ndarray, truth: np.ndarray) -> float:
     best = np.sort(gains)[::-1] @ discounts
     worst = np.sort(gains) @ discounts
     got = gains[np.argsort(-predicted, kind="stable")] @ discounts
-    return float((got - worst) / max(best - worst, 1e-12))
+    return float((got - worst) / max(float(best - worst), 1e-12))
 
 
 def _component_weights(space: PaperSpace, ex: _Examples, seed: int) -> dict[str, float]:
