@@ -18,17 +18,17 @@ setup_django()
 from django.conf import settings  # noqa: E402
 from sklearn.metrics import v_measure_score  # noqa: E402
 
+from pipeline import clustering as clusterer  # noqa: E402
+from pipeline.embedding import paper_text, resolve_model_path  # noqa: E402
+from pipeline.embedding.static import StaticEncoder  # noqa: E402
 from tests.corpus import load_papers  # noqa: E402
-from tracker.papers.models import Embedding  # noqa: E402
-from workers import clusterer  # noqa: E402
-from workers.embedder import (  # noqa: E402
+from tracker.papers.embeddings import (  # noqa: E402
     embed_pending,
+    encoder_options,
     get_encoder,
-    paper_text,
-    resolve_model_path,
     stored_model_name,
 )
-from workers.static_embedder import StaticEncoder  # noqa: E402
+from tracker.papers.models import Embedding  # noqa: E402
 
 SAMPLE = int(os.environ.get("BENCH_EMBED_SAMPLE", "1000"))
 
@@ -107,6 +107,7 @@ def main() -> None:
             encoder = StaticEncoder.for_model(
                 name,
                 resolve_model_path(settings.EMBEDDING_MODEL),
+                encoder_options().cache_dir,
                 (all_texts[:half], default_vectors[:half]),
             )
         else:

@@ -34,3 +34,8 @@ def sources_with_recent_runs(limit: int = RECENT_RUNS) -> list[Source]:
     for source in sources:
         source.waiting_for_arxiv = waiting.get(source.pk, 0)  # type: ignore[attr-defined]
     return sources
+
+
+def reaped_runs_sources(run_ids: list[int]) -> set[int]:
+    """The sources of these (reaped) runs, to be harvested again."""
+    return set(HarvestRun.objects.filter(pk__in=run_ids).values_list("source_id", flat=True))

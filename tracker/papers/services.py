@@ -29,6 +29,7 @@ from django.db.backends.utils import CursorWrapper
 from django.db.models import F, Q
 from django.utils import timezone
 
+from pipeline.records import PaperRecord, arxiv_id_parse
 from tracker.papers.duplicates import duplicate_candidate_propose, normalize_title
 from tracker.papers.models import (
     UNNUMBERED_VERSION,
@@ -42,7 +43,6 @@ from tracker.papers.models import (
     Source,
     SourceKind,
 )
-from tracker.papers.records import PaperRecord, arxiv_id_parse
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -698,7 +698,7 @@ def sources_due_claim(now: datetime | None = None) -> list[int]:
 
 def source_harvest_enqueue(source: Source) -> None:
     """Queue a harvest of this source now, once the current transaction commits."""
-    from workers.tasks import harvest_source_task
+    from workers.tasks import harvest_source_task  # task object only, to enqueue
 
     harvest_source_task.delay_on_commit(source.pk)
 
@@ -711,7 +711,7 @@ CLAIM_DRAFT_BATCH = 25
 def claim_drafts_enqueue(paper_ids: list[int]) -> None:
     """Queue drafting the claims of newly stored papers, in batches, once the transaction
     commits (a rolled-back upsert queues nothing)."""
-    from workers.tasks import draft_claims_task
+    from workers.tasks import draft_claims_task  # task object only, to enqueue
 
     for start in range(0, len(paper_ids), CLAIM_DRAFT_BATCH):
         draft_claims_task.delay_on_commit(list(paper_ids[start : start + CLAIM_DRAFT_BATCH]))

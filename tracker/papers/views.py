@@ -10,10 +10,12 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
+from pipeline.errors import HarvestError
 from tracker.core.export import paper_bibtex
 from tracker.core.selectors import pipeline_progress
-from tracker.papers.embeddings import paper_embedding_wait
+from tracker.papers.embeddings import paper_embedding_wait, stored_model_name
 from tracker.papers.forms import AddPaperForm
+from tracker.papers.harvest import paper_add
 from tracker.papers.links import code_links
 from tracker.papers.models import Paper, PaperSource, PaperVersion
 from tracker.papers.selectors import sources_with_recent_runs
@@ -26,7 +28,6 @@ from tracker.teams.selectors import require_membership, with_usernames
 from tracker.triage.forms import CommentForm, InboxFilterForm
 from tracker.triage.models import Comment
 from tracker.triage.selectors import paper_topic, rating_summary
-from workers.embedder import stored_model_name
 
 
 @require_GET
@@ -124,9 +125,6 @@ def sources(request: HttpRequest) -> HttpResponse:
 def paper_add_view(request: HttpRequest) -> HttpResponse:
     """Add one paper by arXiv id or URL, or a lab report by its URL. The fetch runs in the
     request (one polite API call or one capped page fetch) so the person sees the result."""
-    from workers.harvest.errors import HarvestError
-    from workers.harvest.manual import paper_add
-
     form = AddPaperForm(request.POST)
     if not form.is_valid():
         return render(

@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class TopicsConfig(AppConfig):
     name = "tracker.topics"
     label = "topics"
+
+    def ready(self) -> None:
+        # Papers cannot import topics (topics is above it): it signals new vectors instead.
+        from tracker.papers.signals import embeddings_stored
+        from tracker.topics.services import topics_join_embedded
+
+        embeddings_stored.connect(topics_join_embedded, dispatch_uid="topics-join-embedded")

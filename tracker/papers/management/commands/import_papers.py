@@ -10,8 +10,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from tracker.papers.imports import ImportResult, snapshot_import
 from tracker.papers.progress import import_progress_reporter
-from workers.harvest.snapshot import ImportResult, snapshot_import
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ tokenizer pass and a lookup. Single tokens out of context are a weak teacher, so
 the database already holds the model's own vectors for some papers, the table is then
 fitted to reproduce them (kernel ridge regression on bag-of-tokens, a few seconds for a
 few thousand papers). The raw table is computed from the local model on first use and kept
-in VAR_DIR, so nothing is downloaded.
+in the cache directory, so nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from django.conf import settings
 from scipy import sparse
 
 logger = logging.getLogger(__name__)
@@ -44,13 +43,17 @@ class StaticEncoder:
 
     @classmethod
     def for_model(
-        cls, name: str, path: str, examples: tuple[list[str], np.ndarray] | None = None
+        cls,
+        name: str,
+        path: str,
+        cache_dir: Path,
+        examples: tuple[list[str], np.ndarray] | None = None,
     ) -> StaticEncoder:
         """`examples`: texts and the full model's vectors for them, to fit the table to."""
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(path)
-        cache_file = _cache_path(path)
+        cache_file = _cache_path(path, cache_dir)
         if cache_file.exists():
             table = np.load(cache_file)
         else:
@@ -105,9 +108,9 @@ class StaticEncoder:
         return np.ascontiguousarray(out / np.maximum(norms, 1e-12), dtype="<f4")
 
 
-def _cache_path(path: str) -> Path:
+def _cache_path(path: str, cache_dir: Path) -> Path:
     digest = hashlib.sha256(str(Path(path).resolve() if Path(path).exists() else path).encode())
-    return Path(settings.VAR_DIR) / "models" / f"static-v2-{digest.hexdigest()[:16]}.npy"
+    return cache_dir / f"static-v2-{digest.hexdigest()[:16]}.npy"
 
 
 def distill_table(path: str) -> np.ndarray:

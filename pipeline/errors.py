@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import kombu.exceptions
-import redis
-
 
 class HarvestError(Exception):
     """A harvest cannot go on; retrying the same request will not help."""
@@ -23,12 +20,3 @@ class TransientHarvestError(HarvestError):
 
 class RefusedURLError(HarvestError):
     """A URL this process will not fetch (scheme, or a private or loopback address)."""
-
-
-# Redis (the broker and the cache) unreachable or stalled for a while, a restart or a
-# failover: a later try succeeds, so a harvest that meets one fails transiently.
-SERVICE_ERRORS: tuple[type[Exception], ...] = (
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    kombu.exceptions.OperationalError,
-)
