@@ -3,6 +3,25 @@
 https://info.arxiv.org/help/api/user-manual.html. Results are capped at 30,000 per query
 (larger backfills go through OAI-PMH), errors come back as an Atom feed with one entry
 titled "Error", and an empty page in the middle of a run is a hiccup, not the end.
+
+Searches are described with the `arxiv` package's `Search` (query or id list, sort), the
+model its client sends. Its `Client` is not used to send them, and its feed parser is not
+used to read the answers; this module does what they cannot:
+- Fetching: `Client` makes its own `requests` calls and sleeps between them in one
+  process. Ours go through pipeline.http: a size cap, timeouts that fit a person's wait,
+  and the politeness gate shared by every worker and web process, which also holds
+  arXiv's Retry-After for all of them.
+- The empty-page rule: `Client` retries an empty page a few times and then ends the
+  results. Here a page's total is never trusted below what earlier pages of the run said,
+  and an empty page before that total is a transient error that the harvest retries, so
+  no paper is skipped (see `_page_from`).
+- Reading entries: the package's parser (`arxiv._feed`, private) parses with lxml's
+  `recover=True`, skipping or repairing what it cannot read; it drops entries without
+  dates and takes a date without a zone for UTC. A harvest must refuse a malformed or
+  DTD-carrying response and name a bad entry instead (pipeline.xml, `entry_record`), and
+  the one pass over each entry below is faster than its per-field lookups.
+- Versions: an entry's `vN` becomes PaperRecord.version, which the tracker keeps a
+  history of; the package leaves the version inside the id.
 """
 
 from __future__ import annotations
@@ -11,6 +30,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+import arxiv
 from lxml import etree
 
 from pipeline import http
@@ -162,14 +182,28 @@ def api_page(
     )
 
 
+def request_params(search: arxiv.Search, start: int, size: int) -> dict[str, str | int]:
+    """A Search as API parameters, with our paging: `Client` would page it itself."""
+    params: dict[str, str | int] = {}
+    if search.query:
+        params["search_query"] = search.query
+        params["sortBy"] = search.sort_by.value
+        params["sortOrder"] = search.sort_order.value
+    if search.id_list:
+        params["id_list"] = ",".join(search.id_list)
+    params["start"] = start
+    params["max_results"] = size
+    return params
+
+
 def search_params(query: str, start: int, size: int) -> dict[str, str | int]:
-    return {
-        "search_query": query,
-        "sortBy": "lastUpdatedDate",
-        "sortOrder": "descending",
-        "start": start,
-        "max_results": size,
-    }
+    """A page of a query's results, most recently updated first (the harvest's order)."""
+    search = arxiv.Search(
+        query=query,
+        sort_by=arxiv.SortCriterion.LastUpdatedDate,
+        sort_order=arxiv.SortOrder.Descending,
+    )
+    return request_params(search, start, size)
 
 
 def arxiv_query_validate(url: str, query: str, *, config: http.FetchConfig) -> int:
@@ -189,4 +223,5 @@ def arxiv_fetch_ids(url: str, ids: list[str], *, config: http.FetchConfig) -> li
 
 
 def id_params(ids: list[str]) -> dict[str, str | int]:
-    return {"id_list": ",".join(ids), "start": 0, "max_results": len(ids)}
+    """One page holding every paper of `ids` (newest versions)."""
+    return request_params(arxiv.Search(id_list=ids, max_results=len(ids)), 0, len(ids))
