@@ -202,7 +202,7 @@ def ctfidf_terms(
         max_features=60_000,
     )
     try:
-        counts = vectorizer.fit_transform([texts[i] for i in idx])
+        counts = vectorizer.fit_transform([texts[int(i)] for i in idx])
     except ValueError:  # nothing but stop words
         return [[] for _ in range(k)]
     vocab = vectorizer.get_feature_names_out()

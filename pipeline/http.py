@@ -29,7 +29,7 @@ from typing import Protocol, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
-import requests.certs
+import requests.utils
 import urllib3
 from requests.utils import requote_uri
 
@@ -374,7 +374,7 @@ def _pool(target: Target, address: str, timeout: float) -> urllib3.HTTPConnectio
 
 
 # Where trusted CAs are read from; a test may point it at its own.
-CA_BUNDLE = requests.certs.where()
+CA_BUNDLE = requests.utils.DEFAULT_CA_BUNDLE_PATH
 
 
 def _pinned_get(target: Target, config: FetchConfig) -> Response:

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 logger = logging.getLogger(__name__)
+
+# A transformers tokenizer: called with texts, it gives a mapping of token id arrays.
+Tokenizer = Callable[..., Any]
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -26,7 +30,7 @@ ONNX_BATCH = 16
 
 
 class OnnxEncoder:
-    def __init__(self, name: str, tokenizer: object, session: object, max_tokens: int) -> None:
+    def __init__(self, name: str, tokenizer: Tokenizer, session: object, max_tokens: int) -> None:
         self.name = name
         self.tokenizer = tokenizer
         self.session = session

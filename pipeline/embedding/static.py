@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import sparse
 
 logger = logging.getLogger(__name__)
+
+# A transformers tokenizer: called with texts, it gives a mapping of token id arrays.
+Tokenizer = Callable[..., Any]
 
 DISTILL_BATCH = 512
 MAX_TOKENS = 512
@@ -32,7 +36,9 @@ FIT_EXAMPLES = 4000
 
 
 class StaticEncoder:
-    def __init__(self, name: str, tokenizer: object, table: np.ndarray, skip: np.ndarray) -> None:
+    def __init__(
+        self, name: str, tokenizer: Tokenizer, table: np.ndarray, skip: np.ndarray
+    ) -> None:
         self.name = name
         self.tokenizer = tokenizer
         self.table = table
