@@ -89,7 +89,8 @@ def _search_documents_deferred() -> Iterator[None]:
 # What is indexed of a title and of an abstract, in characters. PostgreSQL refuses a
 # full-text document over 1 MB ("string is too long for tsvector"), which one 2 MB abstract
 # reaches; 100,000 characters (some 15,000 words, far beyond any real abstract) stay well
-# under it whatever the words. The embedder reads less still (embedder.MAX_TEXT_CHARS).
+# under it whatever the words. The embedder reads less still
+# (pipeline.embedding.MAX_TEXT_CHARS).
 # Papers migration 0008 holds the same number for the trigger that makes documents.
 SEARCH_TEXT_MAX_CHARS = 100_000
 SEARCH_DOCUMENT_BATCH = 2000
