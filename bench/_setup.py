@@ -47,7 +47,8 @@ def corpus_vectors(records, model_name: str | None = None) -> np.ndarray:  # typ
     """The corpus encoded with the configured model, cached on disk between benches."""
     from django.conf import settings
 
-    from workers.embedder import encode_texts, paper_text, stored_model_name
+    from pipeline.embedding import paper_text
+    from tracker.papers.embeddings import encode_texts, stored_model_name
 
     model_name = model_name or stored_model_name()
     texts = [paper_text(r.title, r.abstract) for r in records]

@@ -20,8 +20,8 @@ setup_django()
 from sklearn.feature_extraction.text import CountVectorizer  # noqa: E402
 from sklearn.metrics import v_measure_score  # noqa: E402
 
-from workers import clusterer  # noqa: E402
-from workers.embedder import paper_text  # noqa: E402
+from pipeline import clustering as clusterer  # noqa: E402
+from pipeline.embedding import paper_text  # noqa: E402
 
 SEED = 0
 

@@ -26,20 +26,20 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from sklearn.metrics import v_measure_score  # noqa: E402
 
+from pipeline import clustering as clusterer  # noqa: E402
+from pipeline.embedding import paper_text, resolve_model_path  # noqa: E402
+from pipeline.embedding.static import StaticEncoder  # noqa: E402
 from tests.corpus import CORPUS_DIR, load_papers  # noqa: E402
+from tracker.papers.embeddings import (  # noqa: E402
+    embed_pending,
+    encoder_options,
+    get_encoder,
+    stored_model_name,
+)
 from tracker.papers.models import Embedding, Paper  # noqa: E402
 from tracker.search.fusion import search, search_caches_forget  # noqa: E402
 from tracker.topics.models import Topic  # noqa: E402
 from tracker.topics.services import clustering_run_create  # noqa: E402
-from workers import clusterer  # noqa: E402
-from workers.embedder import (  # noqa: E402
-    embed_pending,
-    get_encoder,
-    paper_text,
-    resolve_model_path,
-    stored_model_name,
-)
-from workers.static_embedder import StaticEncoder  # noqa: E402
 
 SAMPLE = int(os.environ.get("BENCH_EMBED_SAMPLE", "1000"))
 # About one day of new cs.CV + cs.CL + cs.LG papers.
@@ -127,6 +127,7 @@ def main() -> None:
             encoder = StaticEncoder.for_model(
                 name,
                 resolve_model_path(settings.EMBEDDING_MODEL),
+                encoder_options().cache_dir,
                 (all_texts[:half], default_vectors[:half]),
             )
         else:
@@ -153,7 +154,7 @@ def moonshot_candidate(
     q_torch: float,
 ) -> None:
     """The flood again with onnx reading only the first MOONSHOT_TOKENS tokens."""
-    from workers.onnx_embedder import OnnxEncoder
+    from pipeline.embedding.onnx import OnnxEncoder
 
     default = get_encoder(stored_model_name())
     short = OnnxEncoder("short", default.tokenizer, default.session, MOONSHOT_TOKENS)  # type: ignore[attr-defined]
@@ -181,7 +182,7 @@ def first_hour(
     name = stored_model_name()
     print(f"\nthe first hour, default backend {backend!r} (torch figures from this run)")
     if backend == "onnx":
-        from workers.onnx_embedder import export_int8
+        from pipeline.embedding.onnx import export_int8
 
         with tempfile.TemporaryDirectory() as scratch:
             started = time.perf_counter()

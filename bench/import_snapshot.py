@@ -38,7 +38,7 @@ def write_snapshot(path: Path, count: int, first_id: int) -> None:
 
 
 def measure(path: Path) -> tuple[int, float, int]:
-    from workers.harvest.snapshot import snapshot_import
+    from tracker.papers.imports import snapshot_import
 
     started = time.perf_counter()
     result = snapshot_import(path)

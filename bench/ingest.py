@@ -30,7 +30,7 @@ TARGET = 3
 
 def pages(count: int) -> list[bytes]:
     """`count` entries as API pages of 100, each page under its own synthetic ids."""
-    from workers.harvest.arxiv import page_parse
+    from pipeline.arxiv import page_parse
 
     recorded = next(RECORDED.glob("q_testing_s0_m100_*.json"))
     body = json.loads(recorded.read_text(encoding="utf-8"))["body"].encode()
@@ -56,9 +56,9 @@ def run_one(count: int, batch: int) -> None:
     django.setup()
     from django.db import connection
 
+    from pipeline.arxiv import page_parse
     from tracker.papers.models import Paper, Source
     from tracker.papers.services import papers_upsert, search_documents_fill
-    from workers.harvest.arxiv import page_parse
 
     vendor = connection.vendor
     if connection.vendor == "sqlite":

@@ -11,8 +11,8 @@ from _setup import corpus_vectors, require_corpus, setup_django
 
 setup_django()
 
-from workers import clusterer  # noqa: E402
-from workers.embedder import paper_text  # noqa: E402
+from pipeline import clustering as clusterer  # noqa: E402
+from pipeline.embedding import paper_text  # noqa: E402
 
 
 def main() -> None:

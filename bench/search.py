@@ -20,13 +20,16 @@ setup_django(os.environ.get("BENCH_SEARCH_DATABASE_URL"))
 
 from django.db import connection  # noqa: E402
 
-from tracker.papers.embeddings import embeddings_store  # noqa: E402
+from tracker.papers.embeddings import (  # noqa: E402
+    embeddings_store,
+    get_encoder,
+    stored_model_name,
+)
 from tracker.papers.models import Paper  # noqa: E402
 from tracker.search.filters import SearchFilters  # noqa: E402
 from tracker.search.fusion import search  # noqa: E402
 from tracker.search.index import similar_papers, vector_index  # noqa: E402
 from tracker.search.semantic import semantic_search  # noqa: E402
-from workers.embedder import get_encoder, stored_model_name  # noqa: E402
 
 TOTAL = 100_000
 QUERIES = [

@@ -219,8 +219,7 @@ def seed_embeddings(paper_ids: list[int], rng: random.Random) -> None:
     search and similar papers run at full size (ranking quality is not what is measured)."""
     import numpy as np
 
-    from tracker.papers.embeddings import embeddings_store
-    from workers.embedder import get_encoder, stored_model_name
+    from tracker.papers.embeddings import embeddings_store, get_encoder, stored_model_name
 
     name = stored_model_name()
     dimension = get_encoder(name).dimension
@@ -240,8 +239,8 @@ def reuse_seed() -> dict[str, object]:
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
 
+    from tracker.papers.embeddings import stored_model_name
     from tracker.papers.models import Embedding, Paper
-    from workers.embedder import stored_model_name
 
     call_command("migrate", verbosity=0)
     if not Embedding.objects.filter(model_name=stored_model_name()).exists():
@@ -281,9 +280,9 @@ def shared_similar_forget() -> None:
 
 def similar_lists_ahead(paper_ids: list[int]) -> None:
     """The newest papers' similar-papers lists, made as the embed task makes them after the
-    harvest that brought those papers (workers/embedder.py). The paper pages the clients
+    harvest that brought those papers (tracker/papers/embeddings.py). The paper pages the clients
     open are among these papers, as a team's are among the new papers of its inbox."""
-    from workers.embedder import similar_lists_after_embedding
+    from tracker.search.index import similar_lists_after_embedding
 
     started = time.perf_counter()
     similar_lists_after_embedding(paper_ids)

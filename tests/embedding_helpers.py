@@ -35,7 +35,8 @@ def sample_records(step: int = STEP, offset: int = 0) -> tuple[Record, ...]:
 
 @functools.cache
 def sample_vectors(step: int = STEP, offset: int = 0) -> np.ndarray:
-    from workers.embedder import encode_texts, paper_text, stored_model_name
+    from pipeline.embedding import paper_text
+    from tracker.papers.embeddings import encode_texts, stored_model_name
 
     texts = [paper_text(r.title, r.abstract) for r in sample_records(step, offset)]
     return encode_texts(texts, stored_model_name())
@@ -43,8 +44,7 @@ def sample_vectors(step: int = STEP, offset: int = 0) -> np.ndarray:
 
 def load_embedded(step: int = STEP, offset: int = 0) -> list[int]:
     """Store the sample's papers and their vectors; returns the paper ids."""
-    from tracker.papers.embeddings import embeddings_store
-    from workers.embedder import stored_model_name
+    from tracker.papers.embeddings import embeddings_store, stored_model_name
 
     records = list(sample_records(step, offset))
     ids = load_papers(records)

@@ -7,24 +7,22 @@ import pytest
 from django.core.management import CommandError, call_command
 
 import tests.embedding_helpers  # noqa: F401  (offline guard)
+from pipeline.embedding import EmbeddingModelError
+from pipeline.embedding.static import StaticEncoder
 from tests.factories import PaperFactory
 from tracker.papers.embeddings import (
+    embed_papers,
+    embed_pending,
     embedding_claims_release,
     embedding_claims_take,
     embeddings_store,
+    get_encoder,
     papers_missing_embedding,
     search_model_forget,
     search_model_name,
-)
-from tracker.papers.models import Embedding
-from workers.embedder import (
-    EmbeddingModelError,
-    embed_papers,
-    embed_pending,
-    get_encoder,
     stored_model_name,
 )
-from workers.static_embedder import StaticEncoder
+from tracker.papers.models import Embedding
 from workers.tasks import embed_papers_task, embed_pending_papers_task
 
 pytestmark = pytest.mark.django_db

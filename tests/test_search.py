@@ -16,7 +16,7 @@ from tests.conftest import client_for
 from tests.embedding_helpers import load_embedded, require_corpus
 from tests.factories import LabReportFactory, PaperFactory, RatingFactory, ReproductionFactory
 from tests.portal.helpers import session_queries
-from tracker.papers.embeddings import embeddings_store
+from tracker.papers.embeddings import embed_papers, embeddings_store, stored_model_name
 from tracker.papers.models import Embedding, Paper
 from tracker.reproductions.models import Status
 from tracker.search import fusion as search_fusion
@@ -28,7 +28,6 @@ from tracker.search.fusion import search
 from tracker.search.index import VectorIndex, _half_copy, similar_papers, vector_index
 from tracker.search.keyword import keyword_search
 from tracker.topics.models import PaperTopic, Topic
-from workers.embedder import embed_papers, stored_model_name
 
 pytestmark = pytest.mark.django_db
 

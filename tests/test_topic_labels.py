@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workers import clusterer
+from pipeline import clustering as clusterer
 
 
 def test_phrases_never_jump_over_a_stop_word() -> None:

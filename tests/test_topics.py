@@ -10,9 +10,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from pipeline import clustering as clusterer
 from tests.conftest import client_for
 from tests.embedding_helpers import load_embedded, require_corpus
 from tests.factories import PaperFactory, RatingFactory, ReproductionFactory
+from tracker.papers.embeddings import embed_papers
 from tracker.papers.models import RunStatus
 from tracker.reproductions.models import Status
 from tracker.topics.models import ClusteringRun, PaperTopic, Topic
@@ -24,8 +26,6 @@ from tracker.topics.selectors import (
     week_start,
 )
 from tracker.topics.services import clustering_run_create
-from workers import clusterer
-from workers.embedder import embed_papers
 from workers.tasks import cluster_papers_task
 
 pytestmark = pytest.mark.django_db
@@ -189,8 +189,7 @@ def test_a_topic_page_shows_what_the_team_made_of_each_paper(cast) -> None:  # t
 
 
 def _embedded_papers(count: int, rng: np.random.Generator) -> list[int]:
-    from tracker.papers.embeddings import embeddings_store
-    from workers.embedder import stored_model_name
+    from tracker.papers.embeddings import embeddings_store, stored_model_name
 
     ids = [PaperFactory().pk for _ in range(count)]
     vectors = rng.normal(size=(count, 8)).astype(np.float32)

@@ -1,4 +1,4 @@
-"""Celery side: the app, the thin tasks, and pipeline code that needs no web request."""
+"""Celery side: the app and the thin tasks; the work they schedule is in tracker services."""
 
 from workers.celery import app
 

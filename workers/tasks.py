@@ -1,4 +1,8 @@
-"""Thin tasks: each takes ids, loads rows, calls one domain function, and owns its retries."""
+"""Thin tasks: each takes ids, calls one tracker service, and owns its retry policy.
+
+The services are imported inside the tasks: the tracker imports this module for the task
+objects it enqueues, so importing the services here at load time would make a circle.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,15 @@ from datetime import date
 
 from celery import Task, shared_task
 
-from tracker.core.heartbeat import heartbeat_record
-from workers.embedder import EmbeddingModelError, embed_papers, embed_pending
-from workers.harvest.errors import SERVICE_ERRORS, HarvestError, TransientHarvestError
+from pipeline.embedding import EmbeddingModelError
+from pipeline.errors import HarvestError, TransientHarvestError
 
 
 @shared_task(name="workers.tasks.record_heartbeat_task")
 def record_heartbeat_task(hostname: str = "") -> str:
     """Beat sends this every minute; /health/ reports when a worker last ran one."""
+    from tracker.core.heartbeat import heartbeat_record
+
     return heartbeat_record(hostname)
 
 
@@ -64,17 +69,10 @@ def send_digest_task(self: Task, user_id: int, week: str) -> str | None:
 def harvest_source_task(source_id: int) -> int | None:
     """Harvest one source; returns the run id. Safe twice: upserts are idempotent and the
     cursor only moves forward. A source deleted or disabled meanwhile is skipped."""
-    from tracker.papers.models import Source
-    from tracker.papers.services import SourceBusyError
-    from workers.harvest.run import source_harvest
+    from tracker.papers.harvest import SERVICE_ERRORS, source_harvest_by_id
 
-    source = Source.objects.enabled().filter(pk=source_id).first()
-    if source is None:
-        return None
-    try:
-        run = source_harvest(source)
-    except SourceBusyError:
-        # Another worker is harvesting this source now; it fetches what this one would.
+    run = source_harvest_by_id(source_id)
+    if run is None:
         return None
     if run.new or run.updated:
         # New or revised text is committed: embed it now rather than at the next beat tick.
@@ -89,6 +87,7 @@ def harvest_due_sources_task() -> list[int]:
     """Beat sends this every few minutes; each due source is claimed once, then queued."""
     from tracker.papers.services import sources_due_claim
 
+    # Outside any transaction (the claim has committed): queued at once.
     claimed = sources_due_claim()
     for source_id in claimed:
         harvest_source_task.delay(source_id)
@@ -99,12 +98,11 @@ def harvest_due_sources_task() -> list[int]:
 def reap_lost_harvests_task() -> list[int]:
     """Beat, every minute: close the runs whose worker was killed and queue their sources
     again at once. Returns the reaped runs' ids."""
-    from tracker.papers.models import HarvestRun
+    from tracker.papers.selectors import reaped_runs_sources
     from tracker.papers.services import harvest_runs_reap
 
     reaped = harvest_runs_reap()
-    sources = HarvestRun.objects.filter(pk__in=reaped).values_list("source_id", flat=True)
-    for source_id in set(sources):
+    for source_id in reaped_runs_sources(reaped):
         harvest_source_task.delay(source_id)
     return reaped
 
@@ -113,6 +111,8 @@ def reap_lost_harvests_task() -> list[int]:
 @shared_task(name="workers.tasks.embed_papers_task", bind=True, throws=(EmbeddingModelError,))
 def embed_papers_task(self, paper_ids: list[int]) -> int:  # type: ignore[no-untyped-def]
     """Embed these papers if they still lack a vector; a redelivered copy resumes its claims."""
+    from tracker.papers.embeddings import embed_papers
+
     embedded = embed_papers(paper_ids, owner=self.request.id or "eager")
     if embedded:
         cluster_papers_if_due_task.delay()
@@ -125,6 +125,8 @@ def embed_papers_task(self, paper_ids: list[int]) -> int:  # type: ignore[no-unt
 def embed_pending_papers_task(self) -> int:  # type: ignore[no-untyped-def]
     """Beat: embed every paper without a vector for the configured model (also re-embeds
     everything in the background after a model change)."""
+    from tracker.papers.embeddings import embed_pending
+
     embedded = embed_pending(owner=self.request.id or "eager")
     if embedded:
         cluster_papers_if_due_task.delay()

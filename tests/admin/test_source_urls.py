@@ -10,11 +10,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 
+from pipeline.errors import HarvestError
+from pipeline.http import FETCH_FAILED
 from tests.listeners import HTTP_500, SSH_BANNER, Listener, closed_port
+from tracker.papers.harvest import source_harvest
 from tracker.papers.models import HarvestRun, RunStatus, Source, SourceKind
-from workers.harvest.errors import HarvestError
-from workers.harvest.fetch import FETCH_FAILED
-from workers.harvest.run import source_harvest
 
 pytestmark = pytest.mark.django_db
 

@@ -14,12 +14,13 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from pipeline.errors import RefusedURLError
+from pipeline.http import FETCH_FAILED, safe_get
 from tests.conftest import Cast
 from tests.factories import SourceFactory
+from tracker.core.fetching import fetch_config
 from tracker.papers.models import HarvestRun, RunStatus, Source, SourceKind
 from tracker.papers.source_checks import source_check
-from workers.harvest.errors import RefusedURLError
-from workers.harvest.fetch import FETCH_FAILED, safe_get
 
 OPENSEARCH = (
     b'<feed xmlns="http://www.w3.org/2005/Atom" xmlns:o="http://a9.com/-/spec/opensearch/1.1/">'
@@ -107,9 +108,9 @@ def test_private_and_loopback_addresses_are_refused_by_default(server: str, sett
     settings.FETCH_ALLOW_PRIVATE = False
     for url in (server + "/feed.xml", "http://10.0.0.1/feed", "http://[::1]/feed"):
         with pytest.raises(RefusedURLError):
-            safe_get(url)
+            safe_get(url, fetch_config())
     with pytest.raises(RefusedURLError, match="http and https"):
-        safe_get("file:///etc/passwd")
+        safe_get("file:///etc/passwd", fetch_config())
 
 
 def test_admin_form_shows_the_fetch_error_and_saves_nothing(server: str, curator: Client) -> None:

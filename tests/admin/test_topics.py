@@ -9,7 +9,6 @@ from django.test import Client
 
 from tests.conftest import Cast
 from tests.factories import PaperFactory
-from tracker.topics.curation import CLUSTER_TASK
 from tracker.topics.models import ClusteringRun, PaperTopic, Topic, TopicFollow
 
 
@@ -68,10 +67,10 @@ def test_rerun_clustering_queues_the_task_after_commit(
     assert b"<th>noise_fraction</th>" in detail.content
 
     with (
-        mock.patch("tracker.topics.curation.current_app.send_task") as send,
+        mock.patch("workers.tasks.cluster_papers_task.delay") as send,
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = curator.post("/admin/topics/topic/recluster/")
         assert response.status_code == 302
-    send.assert_called_once_with(CLUSTER_TASK, queue="ml")
+    send.assert_called_once_with()
     assert LogEntry.objects.filter(user=cast.ada, object_repr="Re-run clustering").exists()

@@ -28,8 +28,7 @@ def test_home_page_progress_updates_live_as_papers_are_embedded(
     import numpy as np
 
     from tests.factories import PaperFactory
-    from tracker.papers.embeddings import embeddings_store
-    from workers.embedder import stored_model_name
+    from tracker.papers.embeddings import embeddings_store, stored_model_name
 
     papers = PaperFactory.create_batch(12)
     vectors = np.random.default_rng(0).normal(size=(12, 4)).astype("<f4")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import http as fetch
 from tests.harvest.fakes import (
     ArxivListing,
     FakeServer,
@@ -17,7 +18,6 @@ from tests.harvest.fakes import (
 )
 from tracker.papers.models import Source
 from tracker.papers.services import source_create
-from workers.harvest import fetch
 
 
 @pytest.fixture(autouse=True)

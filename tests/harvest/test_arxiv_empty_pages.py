@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.errors import TransientHarvestError
 from tests.harvest.fakes import ArxivListing, FakeServer, Reply, Request, feed, recorded
+from tracker.papers.harvest import source_harvest
 from tracker.papers.models import HarvestRun, Paper, RunStatus, Source
 from tracker.papers.services import source_create
-from workers.harvest.errors import TransientHarvestError
-from workers.harvest.run import source_harvest
 
 pytestmark = pytest.mark.django_db
 

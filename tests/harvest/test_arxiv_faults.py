@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.errors import HarvestError, TransientHarvestError
 from tests.factories import PaperFactory
 from tests.harvest.fakes import (
     ArxivListing,
@@ -20,10 +21,9 @@ from tests.harvest.fakes import (
     feed,
     recorded,
 )
+from tracker.papers.harvest import source_harvest
 from tracker.papers.models import HarvestRun, Paper, RunStatus, Source
 from tracker.papers.services import source_create
-from workers.harvest.errors import HarvestError, TransientHarvestError
-from workers.harvest.run import source_harvest
 
 pytestmark = pytest.mark.django_db
 

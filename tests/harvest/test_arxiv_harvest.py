@@ -9,13 +9,12 @@ import pytest
 import time_machine
 from django.core.management import call_command
 
+from pipeline.errors import HarvestError
 from tests.factories import PaperFactory
 from tests.harvest.fakes import ArxivListing, FakeServer, entry_id, entry_updated, recorded
+from tracker.papers.harvest import arxiv_query_validate, source_harvest
 from tracker.papers.models import HarvestRun, Paper, PaperSource, PaperVersion, RunStatus, Source
 from tracker.papers.services import source_create
-from workers.harvest.arxiv import arxiv_query_validate
-from workers.harvest.errors import HarvestError
-from workers.harvest.run import source_harvest
 
 pytestmark = pytest.mark.django_db
 
@@ -169,7 +168,7 @@ def test_stored_papers_of_other_sources_are_left_alone(arxiv: Arxiv) -> None:
 def test_hitting_the_result_cap_stores_what_came_and_says_what_is_missing(
     arxiv: Arxiv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from workers.harvest import arxiv as arxiv_harvester
+    from pipeline import arxiv as arxiv_harvester
 
     monkeypatch.setattr(arxiv_harvester, "RESULT_CAP", 30)
     source = _everything()

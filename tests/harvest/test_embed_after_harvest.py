@@ -20,7 +20,7 @@ def test_embedding_is_queued_only_when_the_harvest_stored_text(
         source=source, status=RunStatus.SUCCEEDED, new=new, updated=updated
     )
     with (
-        mock.patch("workers.harvest.run.source_harvest", return_value=run),
+        mock.patch("tracker.papers.harvest.source_harvest", return_value=run),
         mock.patch("workers.tasks.embed_pending_papers_task.delay") as delay,
     ):
         assert harvest_source_task.run(source.pk) == run.pk

@@ -14,11 +14,16 @@ from django.core.management import call_command
 from django.db import DataError
 from django.urls import reverse
 
+from pipeline.errors import HarvestError, RefusedURLError
+from pipeline.feeds import html_to_text
+from pipeline.http import FETCH_FAILED, safe_get
 from tests.conftest import Cast, client_for
 from tests.factories import PaperFactory
 from tests.harvest.conftest import feed_source
 from tests.harvest.fakes import FakeServer, Reply, arxiv_server
+from tracker.core.fetching import fetch_config
 from tracker.papers.duplicates import normalize_title
+from tracker.papers.harvest import feed_url_validate, source_harvest
 from tracker.papers.models import (
     DuplicateCandidate,
     HarvestRun,
@@ -29,10 +34,6 @@ from tracker.papers.models import (
 )
 from tracker.search.filters import SearchFilters
 from tracker.search.fusion import search
-from workers.harvest.errors import HarvestError, RefusedURLError
-from workers.harvest.feeds import feed_url_validate, html_to_text
-from workers.harvest.fetch import FETCH_FAILED, safe_get
-from workers.harvest.run import source_harvest
 
 pytestmark = pytest.mark.django_db
 
@@ -153,7 +154,7 @@ def test_a_waiting_feed_entry_joins_its_arxiv_paper_when_it_is_imported(
 def test_a_waiting_feed_entry_joins_its_arxiv_paper_added_by_hand(
     feeds: dict[str, bytes], shared_data: Path, lookup: Lookup
 ) -> None:
-    from workers.harvest.manual import paper_add
+    from tracker.papers.harvest import paper_add
 
     source = _eleuther_source(feeds, shared_data)
     lookup[1](["2601.04301", *ELEUTHER_SERVED])
@@ -253,7 +254,7 @@ def test_feed_url_on_loopback_is_refused_unless_allowed(
 )
 def test_private_addresses_and_other_schemes_are_refused(url: str) -> None:
     with pytest.raises(RefusedURLError):
-        safe_get(url)
+        safe_get(url, fetch_config())
 
 
 def test_feed_url_validation(feeds: dict[str, bytes]) -> None:
@@ -346,7 +347,7 @@ def test_an_oversized_entry_is_capped_and_a_bad_entry_is_skipped_with_its_reason
     assert (run.fetched, run.new, run.skipped) == (4, 3, 1)
     assert "entry 3 ('No link at all') skipped: no http(s) link" in run.notes
     assert (again.status, again.new, again.skipped) == (RunStatus.SUCCEEDED, 0, 1)
-    from workers.harvest.feeds import MAX_TEXT_CHARS
+    from pipeline.feeds import MAX_TEXT_CHARS
 
     report = Paper.objects.get(title="Huge")
     assert len(report.abstract) <= MAX_TEXT_CHARS
@@ -357,7 +358,7 @@ def test_an_oversized_entry_is_capped_and_a_bad_entry_is_skipped_with_its_reason
 def test_an_entry_the_database_refuses_is_skipped_and_the_others_are_stored(
     feeds: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from workers.harvest import feeds as feed_module
+    from tracker.papers import harvest as feed_module
 
     real = feed_module.lab_report_upsert
 

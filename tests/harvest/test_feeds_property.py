@@ -13,12 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pipeline.errors import HarvestError
+from pipeline.feeds import MAX_TEXT_CHARS, MAX_TITLE_CHARS
 from tests.harvest.conftest import feed_source
 from tests.harvest.fakes import arxiv_server
+from tracker.papers.harvest import source_harvest
 from tracker.papers.models import HarvestRun, Paper, PaperSource, RunStatus, Source
-from workers.harvest.errors import HarvestError
-from workers.harvest.feeds import MAX_TEXT_CHARS, MAX_TITLE_CHARS
-from workers.harvest.run import source_harvest
 
 pytestmark = pytest.mark.django_db
 

@@ -15,12 +15,12 @@ import pytest
 from django.utils import timezone
 from lxml import etree
 
+from pipeline import http as fetch
+from pipeline.errors import TransientHarvestError
 from tests.harvest.fakes import ATOM, ArxivListing, FakeServer, Reply, Request, feed
+from tracker.papers.harvest import source_harvest
 from tracker.papers.models import Paper, PaperSource, PaperVersion, RunStatus, Source
 from tracker.papers.services import source_create
-from workers.harvest import fetch
-from workers.harvest.errors import TransientHarvestError
-from workers.harvest.run import source_harvest
 
 pytestmark = pytest.mark.django_db
 

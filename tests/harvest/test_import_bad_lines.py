@@ -13,8 +13,8 @@ from django.core.management import call_command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tracker.papers.imports import snapshot_import
 from tracker.papers.models import Paper
-from workers.harvest.snapshot import snapshot_import
 
 pytestmark = pytest.mark.django_db
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.errors import TransientHarvestError
 from tests.harvest.fakes import FakeServer, Reply, Request
+from tracker.papers.harvest import source_harvest
 from tracker.papers.models import Paper, RunStatus, Source
 from tracker.papers.services import source_create
-from workers.harvest.errors import TransientHarvestError
-from workers.harvest.run import source_harvest
 
 pytestmark = pytest.mark.django_db
 

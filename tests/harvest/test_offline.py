@@ -10,14 +10,14 @@ from datetime import UTC
 import pytest
 from django.urls import reverse
 
+from pipeline.errors import HarvestError, TransientHarvestError
 from tests.conftest import Cast, client_for
 from tests.factories import SourceFactory
 from tests.harvest.fakes import FakeServer, Reply, Request
+from tracker.papers.harvest import source_harvest
 from tracker.papers.models import HarvestRun, RunErrorKind, RunStatus, Source, SourceKind
 from tracker.papers.selectors import sources_all_offline
 from tracker.papers.services import harvest_runs_reap
-from workers.harvest.errors import HarvestError, TransientHarvestError
-from workers.harvest.run import source_harvest
 
 pytestmark = pytest.mark.django_db
 

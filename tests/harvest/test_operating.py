@@ -11,13 +11,13 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
+from pipeline.http import FETCH_FAILED
 from tests.conftest import Cast, client_for
 from tests.factories import SourceFactory
 from tests.harvest.fakes import ArxivListing, FakeServer, Reply, Request
 from tracker.papers.models import HarvestRun, Paper, PaperKind, RunStatus, Source
 from tracker.papers.services import DEFAULT_FEED_SOURCES, source_defaults_ensure
 from workers import tasks
-from workers.harvest.fetch import FETCH_FAILED
 
 pytestmark = pytest.mark.django_db
 
@@ -131,7 +131,7 @@ def test_harvest_task_skips_a_missing_or_disabled_source() -> None:
 
 
 def test_harvest_task_retries_only_transient_errors() -> None:
-    from workers.harvest.errors import HarvestError, TransientHarvestError
+    from pipeline.errors import HarvestError, TransientHarvestError
 
     task = tasks.harvest_source_task
     assert task.autoretry_for == (TransientHarvestError,)
@@ -172,13 +172,14 @@ def test_politeness_gate_spaces_requests_across_callers(
 
     from django.core.cache import cache
 
-    from workers.harvest import fetch
+    from pipeline import http as fetch
+    from tracker.core.fetching import CacheGate
 
     monkeypatch.setattr(fetch, "sleep", time.sleep)
     cache.delete("politeness-gate:test")
     started = time.monotonic()
     for _ in range(3):
-        fetch.politeness_wait("test", interval=1.0)
+        fetch.politeness_wait("test", 1.0, CacheGate())
     assert time.monotonic() - started >= 1.9
 
 

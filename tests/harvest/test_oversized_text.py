@@ -12,12 +12,12 @@ import pytest
 from django.db import connection
 
 import tests.embedding_helpers  # noqa: F401  (offline guard)
+from pipeline.records import PaperRecord
+from tracker.papers import embeddings as embedder
 from tracker.papers import services
+from tracker.papers.embeddings import embed_papers, embed_pending
 from tracker.papers.models import Embedding, Paper
-from tracker.papers.records import PaperRecord
 from tracker.papers.services import papers_upsert, search_documents_fill
-from workers import embedder
-from workers.embedder import embed_papers, embed_pending
 
 pytestmark = pytest.mark.django_db
 

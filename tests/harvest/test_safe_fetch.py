@@ -23,12 +23,13 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
+from pipeline import http as fetch
+from pipeline.errors import HarvestError, RefusedURLError
+from pipeline.http import FETCH_FAILED, safe_get
 from tests.conftest import Cast, client_for
 from tests.listeners import HTTP_500, SSH_BANNER, Listener, blackhole, closed_port
+from tracker.core.fetching import fetch_config
 from tracker.papers.models import Paper
-from workers.harvest import fetch
-from workers.harvest.errors import HarvestError, RefusedURLError
-from workers.harvest.fetch import FETCH_FAILED, safe_get
 
 pytestmark = pytest.mark.django_db
 
@@ -106,7 +107,7 @@ def test_loopback_in_any_spelling_is_refused_before_a_byte_is_sent(
     form: str, target: Listener
 ) -> None:
     with pytest.raises(RefusedURLError):
-        safe_get(form.format(port=target.port))
+        safe_get(form.format(port=target.port), fetch_config())
     assert not target.reached, target.received
 
 
@@ -141,7 +142,7 @@ def test_names_that_resolve_to_a_private_address_are_refused(
     )
     for url in ("http://intranet.example/feed", "https://mixed.example/feed"):
         with pytest.raises(RefusedURLError):
-            safe_get(url)
+            safe_get(url, fetch_config())
     assert connects == []
 
 
@@ -159,7 +160,7 @@ def test_the_host_is_resolved_once_and_connected_at_the_checked_address(
 
     monkeypatch.setattr(urllib3.util.connection, "create_connection", create_connection)
     with pytest.raises(HarvestError, match=FETCH_FAILED):
-        safe_get(f"http://rebind.example:{target.port}/feed")
+        safe_get(f"http://rebind.example:{target.port}/feed", fetch_config())
     assert asked == ["rebind.example"]
     assert connects == [("8.8.8.8", target.port)]
     assert not target.reached
@@ -233,7 +234,7 @@ def test_a_redirect_to_the_private_network_is_refused_before_it_is_followed(
     site = serve("127.0.0.2")
     site.routes["/go"] = (302, {"Location": location.format(port=target.port)}, b"")  # type: ignore[attr-defined]
     with pytest.raises(RefusedURLError, match=FETCH_FAILED):
-        safe_get(f"http://127.0.0.2:{site.server_port}/go")
+        safe_get(f"http://127.0.0.2:{site.server_port}/go", fetch_config())
     assert len(site.hosts) == 1  # type: ignore[attr-defined]
     assert not target.reached, target.received
 
@@ -245,10 +246,10 @@ def test_redirects_are_followed_a_bounded_number_of_times(
     site.routes["/loop"] = (302, {"Location": "/loop"}, b"")  # type: ignore[attr-defined]
     site.routes["/a"] = (301, {"Location": "/b"}, b"")  # type: ignore[attr-defined]
     site.routes["/b"] = (200, {}, b"here")  # type: ignore[attr-defined]
-    assert safe_get(f"http://127.0.0.2:{site.server_port}/a").body == b"here"
+    assert safe_get(f"http://127.0.0.2:{site.server_port}/a", fetch_config()).body == b"here"
     site.hosts.clear()  # type: ignore[attr-defined]
     with pytest.raises(HarvestError, match=FETCH_FAILED):
-        safe_get(f"http://127.0.0.2:{site.server_port}/loop")
+        safe_get(f"http://127.0.0.2:{site.server_port}/loop", fetch_config())
     assert len(site.hosts) == fetch.MAX_REDIRECTS + 1  # type: ignore[attr-defined]
 
 
@@ -259,7 +260,9 @@ def test_a_pinned_connection_keeps_the_name_in_the_host_header(
     site = serve()
     site.routes["/feed?x=1"] = (200, {}, b"ok")  # type: ignore[attr-defined]
     fake_dns(monkeypatch, {"feed.example": [["127.0.0.1"]]})
-    assert safe_get(f"http://feed.example:{site.server_port}/feed?x=1").body == b"ok"
+    assert (
+        safe_get(f"http://feed.example:{site.server_port}/feed?x=1", fetch_config()).body == b"ok"
+    )
     assert site.hosts == [f"feed.example:{site.server_port}"]  # type: ignore[attr-defined]
 
 
@@ -312,10 +315,12 @@ def test_a_pinned_tls_connection_still_checks_the_certificate_for_the_name(
     monkeypatch.setattr(fetch, "CA_BUNDLE", str(cert))
     fake_dns(monkeypatch, {"feed.example": [["127.0.0.1"]], "other.example": [["127.0.0.1"]]})
 
-    assert safe_get(f"https://feed.example:{site.server_port}/feed").body == b"tls ok"
+    assert (
+        safe_get(f"https://feed.example:{site.server_port}/feed", fetch_config()).body == b"tls ok"
+    )
     assert names == ["feed.example"]
     with pytest.raises(HarvestError, match=FETCH_FAILED):
-        safe_get(f"https://other.example:{site.server_port}/feed")
+        safe_get(f"https://other.example:{site.server_port}/feed", fetch_config())
 
 
 # --- one message for every failed fetch -------------------------------------------------------
@@ -421,7 +426,10 @@ def test_an_at_sign_past_the_host_is_an_ordinary_url(
     """Blogs live at https://medium.com/@lab/...: only a user@ before the host is refused."""
     site = serve("127.0.0.2")
     site.routes["/@lab/post-%C3%A9?ref=@x"] = (200, {}, b"post")  # type: ignore[attr-defined]
-    assert safe_get(f"http://127.0.0.2:{site.server_port}/@lab/post-é?ref=@x").body == b"post"
+    assert (
+        safe_get(f"http://127.0.0.2:{site.server_port}/@lab/post-é?ref=@x", fetch_config()).body
+        == b"post"
+    )
 
 
 def test_ipv6_loopback_is_refused_unless_allowed(settings: Any) -> None:
@@ -437,12 +445,12 @@ def test_ipv6_loopback_is_refused_unless_allowed(settings: Any) -> None:
             f"http://[::1%25lo]:{port}/",
         ):
             with pytest.raises(RefusedURLError):
-                safe_get(url)
+                safe_get(url, fetch_config())
         assert not listener.reached
         # Allowed (as in tests), the pinned connection reaches it over IPv6 all the same.
         settings.FETCH_ALLOW_PRIVATE = True
         with pytest.raises(HarvestError, match=FETCH_FAILED):
-            safe_get(f"http://[::1]:{port}/")
+            safe_get(f"http://[::1]:{port}/", fetch_config())
         assert listener.received.startswith(b"GET / HTTP/1.1")
         assert f"Host: [::1]:{port}".encode() in listener.received
 

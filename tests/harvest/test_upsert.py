@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connection
 
+from pipeline.records import PaperRecord
 from tests.factories import LabReportFactory
+from tracker.papers.embeddings import embed_papers
 from tracker.papers.models import DuplicateCandidate, Paper, PaperSource, PaperVersion, Source
-from tracker.papers.records import PaperRecord
 from tracker.papers.services import paper_upsert, papers_upsert, search_documents_fill
 from tracker.search.keyword import keyword_search
-from workers.embedder import embed_papers
 
 pytestmark = pytest.mark.django_db
 

@@ -10,13 +10,13 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
+from pipeline.records import PaperRecord
 from tests.conftest import client_for
 from tests.harvest.fakes import ArxivListing, FakeServer, entry_id
+from tracker.papers.harvest import source_harvest
 from tracker.papers.models import UNNUMBERED_VERSION, Paper, PaperVersion
-from tracker.papers.records import PaperRecord
 from tracker.papers.services import papers_upsert, source_create
 from tracker.papers.versions import version_changes
-from workers.harvest.run import source_harvest
 
 Arxiv = tuple[FakeServer, ArxivListing]
 OLD_ABSTRACT = "An earlier abstract, as the daily listing gave it."

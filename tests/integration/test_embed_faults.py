@@ -15,8 +15,8 @@ from django.db.models import Count
 
 from tests.factories import PaperFactory
 from tests.integration.conftest import worker_process
+from tracker.papers.embeddings import stored_model_name
 from tracker.papers.models import Embedding, Paper
-from workers.embedder import stored_model_name
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

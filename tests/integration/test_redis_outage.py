@@ -61,10 +61,10 @@ def test_harvest_that_meets_the_outage_fails_transiently_and_is_retried(
     cache_on_own_redis: OwnRedis,
     settings,  # type: ignore[no-untyped-def]
 ) -> None:
+    from pipeline.errors import TransientHarvestError
+    from tracker.papers.harvest import source_harvest
     from tracker.papers.models import HarvestRun, RunStatus
     from tracker.papers.services import source_create
-    from workers.harvest.errors import TransientHarvestError
-    from workers.harvest.run import source_harvest
     from workers.tasks import harvest_source_task
 
     # Nothing listens here: the run must stop at the politeness gate, which needs Redis.

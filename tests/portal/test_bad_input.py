@@ -8,8 +8,8 @@ from django.urls import reverse
 
 from tests.conftest import Cast, client_for
 from tests.factories import PaperFactory
+from tracker.papers.embeddings import embed_papers
 from tracker.teams.models import ApiToken
-from workers.embedder import embed_papers
 
 pytestmark = pytest.mark.django_db
 

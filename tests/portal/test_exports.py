@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from tests.conftest import client_for
 from tests.factories import LabReportFactory, PaperFactory
+from tracker.papers.embeddings import embed_papers
 from tracker.topics.models import PaperTopic, Topic
-from workers.embedder import embed_papers
 
 
 def csv_rows(body: bytes) -> list[dict[str, str]]:

@@ -8,9 +8,9 @@ import numpy as np
 
 from tests.conftest import client_for
 from tests.portal.helpers import paper_in
+from tracker.papers.embeddings import stored_model_name
 from tracker.papers.models import Embedding, Paper
 from tracker.triage.services import rating_set
-from workers.embedder import stored_model_name
 
 FIELDS = {
     "robot": ("Robot grasping with dexterous hands", "manipulation policy for a robot arm"),

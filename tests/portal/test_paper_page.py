@@ -21,7 +21,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.portal.helpers import paper_in, session_queries
-from tracker.papers.embeddings import embeddings_store
+from tracker.papers.embeddings import embeddings_store, stored_model_name
 from tracker.papers.links import code_links
 from tracker.papers.models import PaperSource, PaperVersion
 from tracker.papers.versions import version_changes
@@ -30,7 +30,6 @@ from tracker.topics.models import PaperTopic, Topic
 from tracker.triage.models import Comment
 from tracker.triage.selectors import rating_summary
 from tracker.triage.services import rating_set
-from workers.embedder import stored_model_name
 
 
 def test_code_repositories_are_found_in_the_abstract_and_comments(db: None) -> None:

@@ -12,11 +12,15 @@ from django.utils import timezone
 from tests.conftest import client_for
 from tests.factories import PaperFactory
 from tracker.core.templatetags.portal import eta
-from tracker.papers.embeddings import Progress, embedding_progress, embeddings_store
+from tracker.papers.embeddings import (
+    Progress,
+    embedding_progress,
+    embeddings_store,
+    stored_model_name,
+)
 from tracker.papers.models import RunStatus
 from tracker.papers.progress import IMPORT_KEY, import_progress, import_progress_reporter
 from tracker.topics.models import ClusteringRun, Topic
-from workers.embedder import stored_model_name
 
 pytestmark = pytest.mark.django_db
 

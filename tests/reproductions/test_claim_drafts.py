@@ -7,9 +7,9 @@ from unittest import mock
 
 import pytest
 
+from pipeline.records import PaperRecord
 from tests.conftest import Cast, client_for
 from tests.factories import LabReportFactory, PaperFactory
-from tracker.papers.records import PaperRecord
 from tracker.papers.services import CLAIM_DRAFT_BATCH, lab_report_upsert, papers_upsert
 from tracker.reproductions import services
 from tracker.reproductions.models import Claim, ClaimDraft, ClaimDraftDecision, DraftDecision

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 from django.core import mail
 
+from pipeline.records import PaperRecord
 from tests.conftest import client_for
 from tests.factories import ClaimFactory, ReproductionFactory
 from tracker.papers.models import Paper
-from tracker.papers.records import PaperRecord
 from tracker.papers.services import papers_upsert
 from tracker.papers.versions import abstract_diff
 from tracker.reproductions.models import Claim, EventKind

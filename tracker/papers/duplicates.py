@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
-
+from pipeline.records import normalize_title
 from tracker.papers.models import CandidateStatus, DuplicateCandidate, Paper
 
-_NON_WORD = re.compile(r"[^\w]+")
-
-
-def normalize_title(title: str) -> str:
-    """Lower-case, accents and punctuation folded, spaces collapsed: the title match key."""
-    folded = unicodedata.normalize("NFKD", title)
-    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    return _NON_WORD.sub(" ", folded.casefold()).strip()[:500]
+# The title match key is plain text work, kept with the records; named here too because
+# duplicates are matched by it.
+__all__ = ["duplicate_candidate_propose", "normalize_title"]
 
 
 def duplicate_candidate_propose(

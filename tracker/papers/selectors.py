@@ -61,3 +61,8 @@ def sources_all_offline() -> bool:
     return bool(kinds) and all(
         status == RunStatus.FAILED and kind == RunErrorKind.NETWORK for status, kind in kinds
     )
+
+
+def reaped_runs_sources(run_ids: list[int]) -> set[int]:
+    """The sources of these (reaped) runs, to be harvested again."""
+    return set(HarvestRun.objects.filter(pk__in=run_ids).values_list("source_id", flat=True))

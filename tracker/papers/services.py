@@ -29,6 +29,7 @@ from django.db.backends.utils import CursorWrapper
 from django.db.models import F, Q
 from django.utils import timezone
 
+from pipeline.records import PaperRecord, arxiv_id_parse
 from tracker.papers.duplicates import duplicate_candidate_propose, normalize_title
 from tracker.papers.models import (
     UNNUMBERED_VERSION,
@@ -43,7 +44,6 @@ from tracker.papers.models import (
     Source,
     SourceKind,
 )
-from tracker.papers.records import PaperRecord, arxiv_id_parse
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -90,7 +90,8 @@ def _search_documents_deferred() -> Iterator[None]:
 # What is indexed of a title and of an abstract, in characters. PostgreSQL refuses a
 # full-text document over 1 MB ("string is too long for tsvector"), which one 2 MB abstract
 # reaches; 100,000 characters (some 15,000 words, far beyond any real abstract) stay well
-# under it whatever the words. The embedder reads less still (embedder.MAX_TEXT_CHARS).
+# under it whatever the words. The embedder reads less still
+# (pipeline.embedding.MAX_TEXT_CHARS).
 # Papers migration 0008 holds the same number for the trigger that makes documents.
 SEARCH_TEXT_MAX_CHARS = 100_000
 SEARCH_DOCUMENT_BATCH = 2000
@@ -702,7 +703,7 @@ def sources_due_claim(now: datetime | None = None) -> list[int]:
 
 def source_harvest_enqueue(source: Source) -> None:
     """Queue a harvest of this source now, once the current transaction commits."""
-    from workers.tasks import harvest_source_task
+    from workers.tasks import harvest_source_task  # task object only, to enqueue
 
     harvest_source_task.delay_on_commit(source.pk)
 
@@ -715,7 +716,7 @@ CLAIM_DRAFT_BATCH = 25
 def claim_drafts_enqueue(paper_ids: list[int]) -> None:
     """Queue drafting the claims of newly stored papers, in batches, once the transaction
     commits (a rolled-back upsert queues nothing)."""
-    from workers.tasks import draft_claims_task
+    from workers.tasks import draft_claims_task  # task object only, to enqueue
 
     for start in range(0, len(paper_ids), CLAIM_DRAFT_BATCH):
         draft_claims_task.delay_on_commit(list(paper_ids[start : start + CLAIM_DRAFT_BATCH]))

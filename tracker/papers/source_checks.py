@@ -10,15 +10,13 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 
+from pipeline.errors import HarvestError
+from tracker.papers.harvest import arxiv_query_validate, feed_url_validate
 from tracker.papers.models import Source, SourceKind
 
 
 def source_check(source: Source) -> None:
     """Raise ValidationError, keyed by the offending field, if a harvest of it would fail."""
-    from workers.harvest.arxiv import arxiv_query_validate
-    from workers.harvest.errors import HarvestError
-    from workers.harvest.feeds import feed_url_validate
-
     if source.kind == SourceKind.ARXIV:
         if not source.query.strip():
             raise ValidationError({"query": "An arXiv source needs a query."})

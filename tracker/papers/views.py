@@ -9,8 +9,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from pipeline.errors import HarvestError
 from tracker.papers.export import paper_bibtex
 from tracker.papers.forms import AddPaperForm
+from tracker.papers.harvest import paper_add
 from tracker.papers.models import Paper
 from tracker.papers.selectors import sources_with_recent_runs
 from tracker.teams.selectors import require_membership
@@ -30,9 +32,6 @@ def paper_bibtex_view(request: HttpRequest, pk: int) -> HttpResponse:
 def paper_add_view(request: HttpRequest) -> HttpResponse:
     """Add one paper by arXiv id or URL, or a lab report by its URL. The fetch runs in the
     request (one polite API call or one capped page fetch) so the person sees the result."""
-    from workers.harvest.errors import HarvestError
-    from workers.harvest.manual import paper_add
-
     form = AddPaperForm(request.POST)
     if not form.is_valid():
         return render(

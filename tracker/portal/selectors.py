@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 
-from tracker.papers.embeddings import embedding_progress, search_model_name
+from tracker.papers.embeddings import embedding_progress, search_model_name, stored_model_name
 from tracker.papers.models import HarvestRun, Paper, RunStatus
 from tracker.papers.progress import import_progress
 from tracker.reproductions.models import Reproduction
@@ -33,8 +33,6 @@ def pipeline_progress() -> dict[str, Any]:
     """What the pipeline is doing now, for the progress panel of the home and Sources pages:
     an import, harvests under way, embedding (papers with a vector of all papers) and
     clustering, each with counts and the time left where it can be told."""
-    from workers.embedder import stored_model_name
-
     configured = stored_model_name()
     embedding = embedding_progress(configured)
     harvests = list(

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from tracker.core.heartbeat import heartbeat_last
 from tracker.core.http import PortalRequest
 from tracker.papers.codewatch import code_watch_context
-from tracker.papers.embeddings import paper_embedding_wait
+from tracker.papers.embeddings import paper_embedding_wait, stored_model_name
 from tracker.papers.export import EXPORT_LIMIT, export_format, papers_export
 from tracker.papers.forms import AddPaperForm
 from tracker.papers.labs import papers_labs
@@ -62,7 +62,6 @@ from tracker.topics.selectors import (
 from tracker.triage.forms import CommentForm, InboxFilterForm
 from tracker.triage.models import Comment
 from tracker.triage.selectors import paper_topic, rating_summary
-from workers.embedder import stored_model_name
 
 
 @login_not_required

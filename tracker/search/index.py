@@ -27,7 +27,7 @@ import numpy as np
 from django.core.cache import cache
 from django.db.models import FloatField, Func
 
-from tracker.papers.embeddings import search_model_name
+from tracker.papers.embeddings import get_encoder, search_model_name, stored_model_name
 from tracker.papers.models import Embedding, Paper
 
 logger = logging.getLogger(__name__)
@@ -362,8 +362,6 @@ def vector_index_forget() -> None:
 
 
 def active_index() -> VectorIndex | None:
-    from workers.embedder import stored_model_name
-
     model_name = search_model_name(stored_model_name())
     return vector_index(model_name) if model_name else None
 
@@ -415,6 +413,30 @@ def similar_papers(paper: Paper, limit: int = SIMILAR_SHOWN) -> list[tuple[Paper
         if len(hits) >= limit or want >= len(index.ids):
             return hits[:limit]
         want *= 4
+
+
+# An embedding run makes the similar-papers lists of at most this many of its newest papers
+# ahead (a backfill of a whole corpus leaves older papers' lists to their first reader).
+SIMILAR_WARM_LIMIT = 5000
+
+
+def similar_lists_after_embedding(paper_ids: list[int]) -> None:
+    """The similar-papers lists of the newest SIMILAR_WARM_LIMIT of `paper_ids`, made ahead
+    for the paper page. A failure here costs the first open of a paper its product, not
+    the embedding, so it is logged and not raised."""
+    if not paper_ids:
+        return
+    try:
+        similar_lists_warm(sorted(paper_ids)[-SIMILAR_WARM_LIMIT:])
+    except Exception:
+        logger.exception("similar papers: making lists ahead failed")
+
+
+def similar_lists_after_embedding_run(
+    sender: object, paper_ids: list[int], **kwargs: object
+) -> None:
+    """Receiver of papers' `embedding_run_finished`."""
+    similar_lists_after_embedding(paper_ids)
 
 
 def similar_lists_warm(paper_ids: list[int], limit: int = SIMILAR_SHOWN) -> int:
@@ -473,8 +495,6 @@ def encoding_pool() -> ThreadPoolExecutor:
 @functools.lru_cache(maxsize=256)
 def query_vector(model_name: str, query: str) -> np.ndarray:
     """A query's vector; kept, because a search is repeated with other filters or pages."""
-    from workers.embedder import get_encoder
-
     return get_encoder(model_name).encode([query])[0]
 
 

@@ -12,3 +12,9 @@ class TopicsConfig(AppConfig):
         from tracker.topics.merge import MERGE_STEP
 
         merge_step_register(MERGE_STEP)
+
+        # Papers cannot import topics (topics is above it): it signals new vectors instead.
+        from tracker.papers.signals import embeddings_stored
+        from tracker.topics.services import topics_join_embedded
+
+        embeddings_stored.connect(topics_join_embedded, dispatch_uid="topics-join-embedded")

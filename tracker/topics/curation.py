@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from celery import current_app
 from django.db import transaction
 from django.db.models import Count
 
 from tracker.topics.models import PaperTopic, Topic, TopicFollow
-
-CLUSTER_TASK = "workers.tasks.cluster_papers_task"
 
 
 def topic_label_set(topic: Topic, label: str, *, locked: bool = True) -> Topic:
@@ -43,4 +40,7 @@ def topic_merge(survivor: Topic, others: Iterable[Topic]) -> Topic:
 
 def clustering_enqueue() -> None:
     """Ask the ml worker for a clustering run once the current transaction commits."""
-    transaction.on_commit(lambda: current_app.send_task(CLUSTER_TASK, queue="ml"))
+    from workers.tasks import cluster_papers_task  # task object only, to enqueue
+
+    # Celery's Django task class has delay_on_commit; the celery-types stubs do not know it.
+    cluster_papers_task.delay_on_commit()  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ from django.db.models import Count, Max, OuterRef, Subquery
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
-from tracker.papers.embeddings import papers_missing_embedding
+from tracker.papers.embeddings import papers_missing_embedding, stored_model_name
 from tracker.papers.models import Paper, RunStatus
 from tracker.topics.models import ClusteringRun, PaperTopic, Topic, TopicFollow
 
@@ -227,7 +227,6 @@ def followed_topic_ids(user: User | AnonymousUser) -> list[int]:
 def map_empty_reason() -> str:
     """Why the map has no topics yet, and what makes them come."""
     from tracker.topics.services import MIN_PAPERS
-    from workers.embedder import stored_model_name
 
     papers = Paper.objects.filter(hidden=False, merged_into__isnull=True).count()
     if papers == 0:

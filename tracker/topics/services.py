@@ -13,12 +13,12 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from tracker.papers.embeddings import search_model_name
+from pipeline import clustering
+from pipeline.embedding import paper_text
+from tracker.papers.embeddings import search_model_name, stored_model_name
 from tracker.papers.models import Embedding, Paper, RunStatus
 from tracker.topics.models import ClusteringRun, PaperTopic, Topic
 from tracker.topics.selectors import clustering_due
-from workers import clusterer
-from workers.embedder import paper_text, stored_model_name
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def _cluster(k: int | None, seed: int) -> ClusteringRun | None:
     ids, vectors = _load_vectors(model_name)
     if len(ids) < MIN_PAPERS:
         return None
-    k = clusterer.choose_k(len(ids), k or settings.CLUSTER_TOPICS)
+    k = clustering.choose_k(len(ids), k or settings.CLUSTER_TOPICS)
     run = ClusteringRun.objects.create(
         model_name=model_name,
         params={
@@ -112,7 +112,7 @@ def _fit_and_store(
     ).reshape(-1, vectors.shape[1])
     if len(old_centroids) != len(previous):
         previous, old_centroids = [], np.zeros((0, vectors.shape[1]), dtype=np.float32)
-    result = clusterer.fit(vectors, k, previous=old_centroids, seed=seed)
+    result = clustering.fit(vectors, k, previous=old_centroids, seed=seed)
     texts_by_id = {
         pk: paper_text(title, abstract)
         for pk, title, abstract in Paper.objects.filter(pk__in=ids.tolist())
@@ -121,14 +121,14 @@ def _fit_and_store(
     }
     texts = [texts_by_id.get(int(pk), "") for pk in ids]
     k = len(result.centroids)
-    result.terms = clusterer.keyphrase_terms(texts, result.labels, k, seed=seed)
-    clusterer.layout(result, vectors, seed=seed)
+    result.terms = clustering.keyphrase_terms(texts, result.labels, k, seed=seed)
+    clustering.layout(result, vectors, seed=seed)
     assert result.topic_xy is not None and result.paper_xy is not None
 
     position = {topic.pk: i for i, topic in enumerate(previous)}
     before = dict(PaperTopic.objects.values_list("paper_id", "topic_id"))
     old_labels = np.array([position.get(before.get(int(pk), -1), -1) for pk in ids], dtype=np.int64)
-    pairs = clusterer.match(result.centroids, result.labels, old_centroids, old_labels)
+    pairs = clustering.match(result.centroids, result.labels, old_centroids, old_labels)
     sizes = np.bincount(result.labels[result.labels >= 0], minlength=k)
 
     with transaction.atomic():
@@ -136,7 +136,7 @@ def _fit_and_store(
         for i in range(k):
             topic = previous[pairs[i]] if i in pairs else Topic(created_run=run)
             if not topic.label_locked:
-                topic.label = clusterer.label_from_terms(result.terms[i])[:200]
+                topic.label = clustering.label_from_terms(result.terms[i])[:200]
             topic.keywords = result.terms[i]
             topic.size = int(sizes[i])
             topic.centroid = result.centroids[i].astype("<f4").tobytes()
@@ -190,6 +190,11 @@ def _fit_and_store(
         )
 
 
+def topics_join_embedded(sender: object, paper_ids: list[int], **kwargs: object) -> None:
+    """Receiver of papers' `embeddings_stored`: newly embedded papers join their topics."""
+    paper_topics_assign_nearest(paper_ids)
+
+
 def paper_topics_assign_nearest(paper_ids: list[int]) -> int:
     """Papers embedded after the last run join the nearest active topic of that run."""
     run = ClusteringRun.objects.filter(status=RunStatus.SUCCEEDED).order_by("-started_at").first()
@@ -209,9 +214,9 @@ def paper_topics_assign_nearest(paper_ids: list[int]) -> int:
     centroids = np.vstack([a for t in topics if (a := t.centroid_array()) is not None])
     if centroids.shape[1] != vectors.shape[1]:
         return 0
-    sims = clusterer.normalise(vectors) @ centroids.T
+    sims = clustering.normalise(vectors) @ centroids.T
     best = sims.argmax(axis=1)
-    xy = clusterer.place(
+    xy = clustering.place(
         vectors, centroids, np.array([[t.map_x or 0.5, t.map_y or 0.5] for t in topics])
     )
     created = PaperTopic.objects.bulk_create(

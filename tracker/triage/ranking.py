@@ -21,7 +21,7 @@ import numpy as np
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from pipeline.ranking import MemberModel, PaperDoc, PaperSpace, Signals, TeamRating, team_predict
-from tracker.papers.embeddings import search_model_name
+from tracker.papers.embeddings import search_model_name, stored_model_name
 from tracker.papers.models import Embedding, Paper
 from tracker.teams.models import Membership
 from tracker.topics.models import PaperTopic, TopicFollow
@@ -110,8 +110,6 @@ def member_ranking(
     """`candidates` (newest first) ranked for the member, best first, each with why (the
     first `explain` only, when given) and with what the team would rate it. With no
     signal at all the order stays newest first."""
-    from workers.embedder import stored_model_name
-
     team, user_id = membership.team, membership.user_id
     topic_of = Subquery(PaperTopic.objects.filter(paper_id=OuterRef("pk")).values("topic_id")[:1])
     window = list(candidates.annotate(in_topic=topic_of).values_list("pk", "in_topic")[:RANK_LIMIT])

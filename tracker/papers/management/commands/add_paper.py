@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from workers.harvest.errors import HarvestError
-from workers.harvest.manual import paper_add
+from pipeline.errors import HarvestError
+from tracker.papers.harvest import paper_add
 
 
 class Command(BaseCommand):

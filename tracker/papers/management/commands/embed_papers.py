@@ -9,12 +9,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from tracker.papers.embeddings import papers_missing_embedding, search_model_forget
-from workers.embedder import (
-    EmbeddingModelError,
+from pipeline.embedding import EmbeddingModelError
+from tracker.papers.embeddings import (
     embed_papers,
+    embedding_run_announce,
     get_encoder,
-    similar_lists_after_embedding,
+    papers_missing_embedding,
+    search_model_forget,
     stored_model_name,
 )
 
@@ -40,5 +41,5 @@ class Command(BaseCommand):
                 done += embed_papers(ids, owner, similar_lists=False)
                 bar.update(len(ids))
         search_model_forget()  # the new vectors may now answer search: lists for those
-        similar_lists_after_embedding(missing)
+        embedding_run_announce(missing)
         self.stdout.write(f"embedded {done} papers with {model_name}")

@@ -6,10 +6,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from pipeline.errors import HarvestError
+from tracker.papers.harvest import source_harvest
 from tracker.papers.models import HarvestRun, Source
 from tracker.papers.services import SourceBusyError
-from workers.harvest.errors import HarvestError
-from workers.harvest.run import source_harvest
 
 
 class Command(BaseCommand):

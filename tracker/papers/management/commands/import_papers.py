@@ -10,8 +10,8 @@ from typing import IO, Any, cast
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from tracker.papers.imports import ImportResult, snapshot_import
 from tracker.papers.progress import import_progress_reporter
-from workers.harvest.snapshot import ImportResult, snapshot_import
 
 
 class Command(BaseCommand):
@@ -74,7 +74,7 @@ class Command(BaseCommand):
     def _queue_embedding(self) -> None:
         """Embed the imported papers now rather than at the beat's next sweep (up to two
         minutes later). Without a reachable broker the sweep finds them all the same."""
-        from workers.harvest.errors import SERVICE_ERRORS
+        from tracker.papers.harvest import SERVICE_ERRORS
         from workers.tasks import embed_pending_papers_task
 
         try:

@@ -1,10 +1,15 @@
 """HTTP fetching with timeouts, a size cap, the arXiv politeness gate and an address check.
 
-Every response body is read in chunks and abandoned past FETCH_MAX_BYTES, so a hostile or
-broken server cannot fill the worker's memory. URLs that people enter (feeds, pasted
-pages) go through `safe_get`, which parses each URL once, resolves its host once, refuses
-private and loopback addresses unless FETCH_ALLOW_PRIVATE is on, and connects to the address
-it checked, on every redirect; the arXiv endpoints come from settings and are trusted.
+Every response body is read in chunks and abandoned past `FetchConfig.max_bytes`, so a
+hostile or broken server cannot fill the worker's memory. URLs that people enter (feeds,
+pasted pages) go through `safe_get`, which parses each URL once, resolves its host once,
+refuses private and loopback addresses unless `allow_private` is on, and connects to the
+address it checked, on every redirect; the arXiv endpoints come from configuration and are
+trusted.
+
+Nothing here reads settings: the caller passes a `FetchConfig`, whose `gate` spaces
+requests to one host across every process that shares it (the tracker passes one backed by
+its cache; `LocalGate` serves a single process).
 """
 
 from __future__ import annotations
@@ -19,23 +24,16 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from contextvars import ContextVar, copy_context
-from dataclasses import dataclass
-from typing import TypeVar
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
-import requests.certs
+import requests.utils
 import urllib3
-from django.conf import settings
-from django.core.cache import cache
 from requests.utils import requote_uri
 
-from workers.harvest.errors import (
-    HarvestError,
-    NetworkError,
-    RefusedURLError,
-    TransientHarvestError,
-)
+from pipeline.errors import HarvestError, NetworkError, RefusedURLError, TransientHarvestError
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -46,6 +44,52 @@ CHUNK = 64 * 1024
 
 # Indirection so tests can record sleeps instead of waiting.
 sleep = time.sleep
+
+
+class Gate(Protocol):
+    """Turns at one host shared by every process that shares the gate. Both calls must be
+    atomic across those processes; an expiry (not a release) ends a turn, so a killed
+    process never holds one."""
+
+    def take(self, key: str, seconds: float) -> bool:
+        """Start a turn of `seconds` unless one is running; whether it was started."""
+        ...
+
+    def hold(self, key: str, seconds: float) -> None:
+        """Keep the gate closed for `seconds` from now, whatever turn is running."""
+        ...
+
+
+class LocalGate:
+    """A gate for one process (scripts, tests without a shared cache)."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+
+    def take(self, key: str, seconds: float) -> bool:
+        now = time.monotonic()
+        if self._until.get(key, 0.0) > now:
+            return False
+        self._until[key] = now + seconds
+        return True
+
+    def hold(self, key: str, seconds: float) -> None:
+        self._until[key] = time.monotonic() + seconds
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    """How to fetch: the tracker builds one from its settings for each harvest or request."""
+
+    timeout_seconds: float = 20.0
+    max_bytes: int = 20 * 1024 * 1024
+    allow_private: bool = False
+    # Requests through one gate key are at least this far apart (arXiv asks for 3 s).
+    polite_interval: float = 3.0
+    retry_attempts: int = 4
+    retry_delay_seconds: float = 5.0
+    max_retry_after_seconds: float = 120.0
+    gate: Gate = field(default_factory=LocalGate)
 
 
 @dataclass
@@ -78,11 +122,10 @@ _deadline: ContextVar[float | None] = ContextVar("fetch_deadline", default=None)
 
 
 @contextmanager
-def interactive(seconds: float | None = None) -> Iterator[None]:
+def interactive(seconds: float) -> Iterator[None]:
     """Within this block a person is waiting: one attempt per request, no retry waits, and
-    every gate wait and timeout fits in `seconds` (FETCH_INTERACTIVE_SECONDS) in all, so an
-    unreachable server fails in seconds instead of after the harvest's retries."""
-    seconds = settings.FETCH_INTERACTIVE_SECONDS if seconds is None else seconds
+    every gate wait and timeout fits in `seconds` in all, so an unreachable server fails in
+    seconds instead of after the harvest's retries."""
     token = _deadline.set(time.monotonic() + seconds)
     try:
         yield
@@ -95,15 +138,15 @@ def _time_left() -> float | None:
     return None if deadline is None else deadline - time.monotonic()
 
 
-def _timeout() -> float:
-    """The connect and read timeout of the next request: the setting, or less when a person
-    is waiting and the block's time is running out."""
+def _timeout(config: FetchConfig) -> float:
+    """The connect and read timeout of the next request: the configured one, or less when a
+    person is waiting and the block's time is running out."""
     left = _time_left()
     if left is None:
-        return settings.FETCH_TIMEOUT_SECONDS
+        return config.timeout_seconds
     if left <= 0:
         raise NetworkError("out of time")
-    return min(settings.FETCH_TIMEOUT_SECONDS, left)
+    return min(config.timeout_seconds, left)
 
 
 # Socket timeouts do not cover the name lookup, which blocks for as long as the system's
@@ -125,28 +168,20 @@ def _within_deadline(call: Callable[[], T]) -> T:
         raise NetworkError("out of time (name lookup or connection pending)") from exc
 
 
-def politeness_wait(key: str = "arxiv", interval: float | None = None) -> None:
+def politeness_wait(key: str, interval: float, gate: Gate) -> None:
     """Wait for our turn: at most one request per `interval` seconds across every process
-    sharing the cache. `cache.add` is atomic on Redis and on the database cache, and the
-    key's expiry is what releases the next turn, so a killed process never holds it."""
-    interval = settings.ARXIV_DELAY_SECONDS if interval is None else interval
+    sharing the gate."""
     if interval <= 0:
         return
-    gate = f"politeness-gate:{key}"
     # Bounded: a gate can only be held for `interval` at a time, so this ends.
     deadline = time.monotonic() + 20 * interval + 60
     left = _time_left()
     if left is not None:
         deadline = min(deadline, time.monotonic() + left)
-    while not cache.add(gate, "1", timeout=interval):
+    while not gate.take(key, interval):
         if time.monotonic() > deadline:
             raise TransientHarvestError(f"politeness gate {key!r} stayed closed")
         sleep(min(interval / 4, 0.5))
-
-
-def politeness_hold(key: str, seconds: float) -> None:
-    """After a 503/429 with Retry-After, keep every process sharing the cache waiting too."""
-    cache.set(f"politeness-gate:{key}", "1", timeout=seconds)
 
 
 def _read_capped(resp: requests.Response, limit: int) -> bytes:
@@ -171,14 +206,15 @@ def _read_capped(resp: requests.Response, limit: int) -> bytes:
 def http_get(
     url: str,
     *,
+    config: FetchConfig,
     params: dict[str, str | int] | None = None,
     allow_redirects: bool = True,
-    max_bytes: int | None = None,
 ) -> Response:
-    """GET a trusted endpoint (arXiv, OAI-PMH from settings) with a timeout and a size cap;
-    network failures become TransientHarvestError. User-entered URLs go through `safe_get`."""
-    limit = settings.FETCH_MAX_BYTES if max_bytes is None else max_bytes
-    timeout = _timeout()
+    """GET a trusted endpoint (arXiv, OAI-PMH from configuration) with a timeout and a size
+    cap; network failures become TransientHarvestError. User-entered URLs go through
+    `safe_get`."""
+    limit = config.max_bytes
+    timeout = _timeout(config)
     try:
         resp = requests.get(
             url,
@@ -296,9 +332,9 @@ def _address_refused(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return not ip.is_global or ip.is_multicast
 
 
-def _resolve(target: Target) -> str:
+def _resolve(target: Target, allow_private: bool) -> str:
     """The one address this fetch will connect to: the host is resolved once, and unless
-    FETCH_ALLOW_PRIVATE is on every address it has must be public (a name with one private
+    `allow_private` is on every address it has must be public (a name with one private
     address among public ones is refused, not raced)."""
     try:
         infos = _within_deadline(
@@ -309,7 +345,7 @@ def _resolve(target: Target) -> str:
     addresses = [str(info[4][0]).split("%", 1)[0] for info in infos]
     if not addresses:
         raise NetworkError(f"{target.host} has no address")
-    if not settings.FETCH_ALLOW_PRIVATE:
+    if not allow_private:
         for address in addresses:
             if _address_refused(ipaddress.ip_address(address)):
                 raise RefusedURLError(
@@ -338,13 +374,14 @@ def _pool(target: Target, address: str, timeout: float) -> urllib3.HTTPConnectio
 
 
 # Where trusted CAs are read from; a test may point it at its own.
-CA_BUNDLE = requests.certs.where()
+CA_BUNDLE = requests.utils.DEFAULT_CA_BUNDLE_PATH
 
 
-def _pinned_get(target: Target, limit: int) -> Response:
+def _pinned_get(target: Target, config: FetchConfig) -> Response:
     """One GET of `target` at the address it was vetted for, redirects not followed."""
-    address = _resolve(target)
-    pool = _pool(target, address, _timeout())
+    limit = config.max_bytes
+    address = _resolve(target, config.allow_private)
+    pool = _pool(target, address, _timeout(config))
     try:
         resp = pool.urlopen(
             "GET",
@@ -376,7 +413,7 @@ def _pinned_get(target: Target, limit: int) -> Response:
     return Response(target.url, resp.status, dict(resp.headers), b"".join(chunks))
 
 
-def safe_get(url: str) -> Response:
+def safe_get(url: str, config: FetchConfig) -> Response:
     """Fetch a user-entered URL. Each hop is parsed, resolved once, checked and connected at
     the checked address before a byte is sent; redirects are followed here, so each of them
     is too. Every failure that touched the network reads FETCH_FAILED (the reason is logged);
@@ -384,7 +421,7 @@ def safe_get(url: str) -> Response:
     target = url_target(url)
     for _ in range(MAX_REDIRECTS + 1):
         try:
-            resp = _pinned_get(target, settings.FETCH_MAX_BYTES)
+            resp = _pinned_get(target, config)
             location = resp.headers.get("Location")
             if resp.status in (301, 302, 303, 307, 308) and location:
                 target = url_target(urljoin(target.url, location))
@@ -400,14 +437,14 @@ def safe_get(url: str) -> Response:
     raise HarvestError(FETCH_FAILED)
 
 
-def retry_wait(exc: TransientHarvestError, attempt: int, gate: str) -> None:
+def retry_wait(exc: TransientHarvestError, attempt: int, key: str, config: FetchConfig) -> None:
     """Wait before trying again: the server's Retry-After (shared with every process through
     the gate, and capped), or an exponential backoff."""
     if exc.retry_after is not None:
-        wait = min(exc.retry_after, settings.HARVEST_MAX_RETRY_AFTER_SECONDS)
-        politeness_hold(gate, wait)
+        wait = min(exc.retry_after, config.max_retry_after_seconds)
+        config.gate.hold(key, wait)
     else:
-        wait = settings.HARVEST_RETRY_DELAY_SECONDS * 2 ** (attempt - 1)
+        wait = config.retry_delay_seconds * 2 ** (attempt - 1)
     log.warning("%s; trying again in %.1fs", exc, wait)
     sleep(wait)
 
@@ -417,18 +454,19 @@ def polite_request(
     params: dict[str, str | int],
     *,
     gate: str,
+    config: FetchConfig,
     parse: Callable[[Response], T],
 ) -> T:
-    """GET through the politeness gate and parse; what a retry can fix (network errors,
-    5xx, 429, a transient condition `parse` finds) is tried HARVEST_RETRY_ATTEMPTS times."""
+    """GET through the politeness gate `gate` and parse; what a retry can fix (network
+    errors, 5xx, 429, a transient condition `parse` finds) is tried `retry_attempts` times."""
     # A person waiting gets one attempt: retry waits would keep them for half a minute.
-    attempts = 1 if _time_left() is not None else max(1, settings.HARVEST_RETRY_ATTEMPTS)
+    attempts = 1 if _time_left() is not None else max(1, config.retry_attempts)
     for attempt in range(1, attempts + 1):
         try:
-            politeness_wait(gate)
-            return parse(_within_deadline(lambda: http_get(url, params=params)))
+            politeness_wait(gate, config.polite_interval, config.gate)
+            return parse(_within_deadline(lambda: http_get(url, config=config, params=params)))
         except TransientHarvestError as exc:
             if attempt == attempts:
                 raise
-            retry_wait(exc, attempt, gate)
+            retry_wait(exc, attempt, gate, config)
     raise AssertionError("unreachable")

@@ -7,21 +7,24 @@ tokenizer pass and a lookup. Single tokens out of context are a weak teacher, so
 the database already holds the model's own vectors for some papers, the table is then
 fitted to reproduce them (kernel ridge regression on bag-of-tokens, a few seconds for a
 few thousand papers). The raw table is computed from the local model on first use and kept
-in VAR_DIR, so nothing is downloaded.
+in the cache directory, so nothing is downloaded.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from django.conf import settings
 from scipy import sparse
 
 logger = logging.getLogger(__name__)
+
+# A transformers tokenizer: called with texts, it gives a mapping of token id arrays.
+Tokenizer = Callable[..., Any]
 
 DISTILL_BATCH = 512
 MAX_TOKENS = 512
@@ -33,7 +36,9 @@ FIT_EXAMPLES = 4000
 
 
 class StaticEncoder:
-    def __init__(self, name: str, tokenizer: object, table: np.ndarray, skip: np.ndarray) -> None:
+    def __init__(
+        self, name: str, tokenizer: Tokenizer, table: np.ndarray, skip: np.ndarray
+    ) -> None:
         self.name = name
         self.tokenizer = tokenizer
         self.table = table
@@ -44,13 +49,17 @@ class StaticEncoder:
 
     @classmethod
     def for_model(
-        cls, name: str, path: str, examples: tuple[list[str], np.ndarray] | None = None
+        cls,
+        name: str,
+        path: str,
+        cache_dir: Path,
+        examples: tuple[list[str], np.ndarray] | None = None,
     ) -> StaticEncoder:
         """`examples`: texts and the full model's vectors for them, to fit the table to."""
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(path)
-        cache_file = _cache_path(path)
+        cache_file = _cache_path(path, cache_dir)
         if cache_file.exists():
             table = np.load(cache_file)
         else:
@@ -105,9 +114,9 @@ class StaticEncoder:
         return np.ascontiguousarray(out / np.maximum(norms, 1e-12), dtype="<f4")
 
 
-def _cache_path(path: str) -> Path:
+def _cache_path(path: str, cache_dir: Path) -> Path:
     digest = hashlib.sha256(str(Path(path).resolve() if Path(path).exists() else path).encode())
-    return Path(settings.VAR_DIR) / "models" / f"static-v2-{digest.hexdigest()[:16]}.npy"
+    return cache_dir / f"static-v2-{digest.hexdigest()[:16]}.npy"
 
 
 def distill_table(path: str) -> np.ndarray:

@@ -201,7 +201,7 @@ def ctfidf_terms(
         max_df=MAX_DF if len(idx) > 200 else 1.0,
         max_features=60_000,
     )
-    counted = _topic_counts(vectorizer, [texts[i] for i in idx], labels[idx], k)
+    counted = _topic_counts(vectorizer, [texts[int(i)] for i in idx], labels[idx], k)
     if counted is None:
         return [[] for _ in range(k)]
     per_topic, vocab = counted
@@ -417,7 +417,7 @@ def keyphrase_terms(
     idx = idx[labels[idx] >= 0]
     if len(idx) == 0:
         return [[] for _ in range(k)]
-    sample = [texts[i] for i in idx]
+    sample = [texts[int(i)] for i in idx]
     wide = _corpus_wide_words(sample)
     vectorizer = CountVectorizer(
         analyzer=contiguous_phrases,

@@ -1,12 +1,13 @@
 """Plain paper records: what harvesters hand to the upsert services.
 
 Harvesters (arXiv API, OAI-PMH, snapshots, feeds, pasted URLs) know nothing of the
-database; they produce these, and `tracker.papers.services` stores them.
+database; they produce these, and the tracker's paper services store them.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -72,3 +73,13 @@ class PaperRecord:
         if self.arxiv_id:
             return f"https://arxiv.org/abs/{self.arxiv_id}"
         return self.url
+
+
+_NON_WORD = re.compile(r"[^\w]+")
+
+
+def normalize_title(title: str) -> str:
+    """Lower-case, accents and punctuation folded, spaces collapsed: the title match key."""
+    folded = unicodedata.normalize("NFKD", title)
+    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    return _NON_WORD.sub(" ", folded.casefold()).strip()[:500]

@@ -1,27 +1,42 @@
-"""The arXiv API harvester: newest updates first, page by page, down to the source's cursor.
+"""The arXiv API client: pages of newest updates first, id lookups, query checks.
 
 https://info.arxiv.org/help/api/user-manual.html. Results are capped at 30,000 per query
 (larger backfills go through OAI-PMH), errors come back as an Atom feed with one entry
 titled "Error", and an empty page in the middle of a run is a hiccup, not the end.
+
+Searches are described with the `arxiv` package's `Search` (query or id list, sort), the
+model its client sends. Its `Client` is not used to send them, and its feed parser is not
+used to read the answers; this module does what they cannot:
+- Fetching: `Client` makes its own `requests` calls and sleeps between them in one
+  process. Ours go through pipeline.http: a size cap, timeouts that fit a person's wait,
+  and the politeness gate shared by every worker and web process, which also holds
+  arXiv's Retry-After for all of them.
+- The empty-page rule: `Client` retries an empty page a few times and then ends the
+  results. Here a page's total is never trusted below what earlier pages of the run said,
+  and an empty page before that total is a transient error that the harvest retries, so
+  no paper is skipped (see `_page_from`).
+- Reading entries: the package's parser (`arxiv._feed`, private) parses with lxml's
+  `recover=True`, skipping or repairing what it cannot read; it drops entries without
+  dates and takes a date without a zone for UTC. A harvest must refuse a malformed or
+  DTD-carrying response and name a bad entry instead (pipeline.xml, `entry_record`), and
+  the one pass over each entry below is faster than its per-field lookups.
+- Versions: an entry's `vN` becomes PaperRecord.version, which the tracker keeps a
+  history of; the package leaves the version inside the id.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
-from django.db import reset_queries
-from django.utils import timezone
+import arxiv
 from lxml import etree
 
-from tracker.papers.models import HarvestRun, Source
-from tracker.papers.records import PaperRecord, arxiv_id_parse
-from tracker.papers.services import harvest_run_progress, papers_upsert, source_cursor_advance
-from workers.harvest import fetch
-from workers.harvest.errors import HarvestError, TransientHarvestError
-from workers.harvest.xml import text_of, xml_parse
+from pipeline import http
+from pipeline.errors import HarvestError, TransientHarvestError
+from pipeline.records import PaperRecord, arxiv_id_parse
+from pipeline.xml import text_of, xml_parse
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +138,7 @@ def page_parse(body: bytes) -> ArxivPage:
     """One API response. The error feed (one entry titled Error) raises HarvestError."""
     root = xml_parse(body, what="arXiv response")
     if root.tag != f"{ATOM}feed":
-        raise HarvestError(f"arXiv response is not an Atom feed (root {root.tag[:60]!r})")
+        raise HarvestError(f"arXiv response is not an Atom feed (root {str(root.tag)[:60]!r})")
     entries = root.findall(f"{ATOM}entry")
     if len(entries) == 1 and text_of(entries[0].find(f"{ATOM}title")) == "Error":
         detail = text_of(entries[0].find(f"{ATOM}summary")) or "no detail"
@@ -135,9 +150,9 @@ def page_parse(body: bytes) -> ArxivPage:
     )
 
 
-def _page_from(resp: fetch.Response, start: int, known_total: int) -> ArxivPage:
+def _page_from(resp: http.Response, start: int, known_total: int) -> ArxivPage:
     if resp.status != 400:
-        fetch.raise_for_status(resp)
+        http.raise_for_status(resp)
     # A 400 carries the error feed, which says what was wrong with the query.
     page = page_parse(resp.body)
     if resp.status == 400:
@@ -152,90 +167,61 @@ def _page_from(resp: fetch.Response, start: int, known_total: int) -> ArxivPage:
     return page
 
 
-def api_page(params: dict[str, str | int], *, known_total: int = 0) -> ArxivPage:
-    """One page, politely, with in-run retries of what a retry can fix. `known_total` is
-    the result count earlier pages of the same run stated."""
+def api_page(
+    url: str, params: dict[str, str | int], *, config: http.FetchConfig, known_total: int = 0
+) -> ArxivPage:
+    """One page of the API at `url`, politely, with in-run retries of what a retry can fix.
+    `known_total` is the result count earlier pages of the same run stated."""
     start = int(params.get("start", 0))
-    return fetch.polite_request(
-        settings.ARXIV_API_URL,
+    return http.polite_request(
+        url,
         params,
         gate=GATE,
+        config=config,
         parse=lambda resp: _page_from(resp, start, known_total),
     )
 
 
+def request_params(search: arxiv.Search, start: int, size: int) -> dict[str, str | int]:
+    """A Search as API parameters, with our paging: `Client` would page it itself."""
+    params: dict[str, str | int] = {}
+    if search.query:
+        params["search_query"] = search.query
+        params["sortBy"] = search.sort_by.value
+        params["sortOrder"] = search.sort_order.value
+    if search.id_list:
+        params["id_list"] = ",".join(search.id_list)
+    params["start"] = start
+    params["max_results"] = size
+    return params
+
+
 def search_params(query: str, start: int, size: int) -> dict[str, str | int]:
-    return {
-        "search_query": query,
-        "sortBy": "lastUpdatedDate",
-        "sortOrder": "descending",
-        "start": start,
-        "max_results": size,
-    }
+    """A page of a query's results, most recently updated first (the harvest's order)."""
+    search = arxiv.Search(
+        query=query,
+        sort_by=arxiv.SortCriterion.LastUpdatedDate,
+        sort_order=arxiv.SortOrder.Descending,
+    )
+    return request_params(search, start, size)
 
 
-def arxiv_query_validate(query: str) -> int:
+def arxiv_query_validate(url: str, query: str, *, config: http.FetchConfig) -> int:
     """Try a query against the API; returns how many results it has, or raises HarvestError
     with arXiv's own message (for the admin's source form)."""
     if not query.strip():
         raise HarvestError("the query is empty")
-    return api_page(search_params(query, 0, 1)).total
+    return api_page(url, search_params(query, 0, 1), config=config).total
 
 
-def arxiv_fetch_ids(ids: list[str]) -> list[PaperRecord]:
+def arxiv_fetch_ids(url: str, ids: list[str], *, config: http.FetchConfig) -> list[PaperRecord]:
     """Current metadata of papers by id (newest version)."""
     if not ids:
         return []
-    page = api_page({"id_list": ",".join(ids), "start": 0, "max_results": len(ids)})
+    page = api_page(url, id_params(ids), config=config)
     return page.records
 
 
-def arxiv_harvest(source: Source, run: HarvestRun) -> None:
-    """Harvest newest-first down to the cursor (first time: the source's window).
-
-    Each page is upserted and committed on its own; the cursor moves to the newest update
-    seen only once every page down to the old cursor is stored. A run killed halfway leaves
-    the cursor where it was, so the next run fetches those pages again and upserts nothing
-    twice, instead of skipping the pages the killed run never reached.
-    """
-    stop = source.cursor or timezone.now() - timedelta(days=source.window_days)
-    size = max(1, min(settings.ARXIV_PAGE_SIZE, 2000))
-    newest: datetime | None = None
-    oldest_seen = stop
-    start = 0
-    total = 0
-    while start < RESULT_CAP:
-        page = api_page(search_params(source.query, start, size), known_total=total)
-        total = page.total
-        fresh = [r for r in page.records if r.updated_at is None or r.updated_at > stop]
-        if fresh:
-            result = papers_upsert(fresh, source=source)
-            harvest_run_progress(
-                run, fetched=len(page.records), new=result.new, updated=result.updated
-            )
-            dates = [r.updated_at for r in fresh if r.updated_at]
-            if dates and (newest is None or max(dates) > newest):
-                newest = max(dates)
-            if dates:
-                oldest_seen = min(dates)
-        else:
-            harvest_run_progress(run, fetched=len(page.records))
-        start += len(page.records)
-        # With DEBUG on, Django keeps every query's SQL; a long harvest must not pile it up.
-        reset_queries()
-        # Sorted newest first: an entry at or below the cursor means the rest are older.
-        if len(fresh) < len(page.records) or not page.records or start >= page.total:
-            break
-    else:
-        # More updates since the cursor than the API will page through. What was fetched is
-        # stored and the cursor moves on (otherwise every run would repeat the same cap);
-        # the run fails so that the Sources page says what is missing and how to fill it.
-        if newest is not None:
-            source_cursor_advance(source, newest)
-        raise HarvestError(
-            f"stopped at the API's {RESULT_CAP:,}-result cap: updates older than "
-            f"{oldest_seen:%Y-%m-%d %H:%M} and newer than {stop:%Y-%m-%d %H:%M} were not "
-            "fetched; backfill them with an OAI-PMH source or import_papers"
-        )
-    if newest is not None:
-        source_cursor_advance(source, newest)
+def id_params(ids: list[str]) -> dict[str, str | int]:
+    """One page holding every paper of `ids` (newest versions)."""
+    return request_params(arxiv.Search(id_list=ids, max_results=len(ids)), 0, len(ids))

@@ -12,10 +12,10 @@ from pathlib import Path
 import feedparser
 import pytest
 
+from pipeline import arxiv, oai
+from pipeline.errors import HarvestError
+from pipeline.xml import xml_parse
 from tests.harvest.fakes import FakeServer, Reply
-from workers.harvest import arxiv, oai
-from workers.harvest.errors import HarvestError
-from workers.harvest.xml import xml_parse
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "s3cret-from-the-worker-disk"

@@ -1,31 +1,22 @@
-"""The OAI-PMH harvester (ListRecords, oai_dc) for backfills past the API's 30,000 cap.
+"""The OAI-PMH client (ListRecords, oai_dc) for backfills past the API's 30,000 cap.
 
-The resumptionToken is stored on the source after each page commits, so a killed run
-resumes where it stopped. arXiv answers 503 with Retry-After as flow control: honoured.
+Each page gives its resumptionToken; the tracker stores it after the page commits, so a
+killed run resumes where it stopped. arXiv answers 503 with Retry-After as flow control:
+honoured.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
-from django.conf import settings
-from django.db import reset_queries
-from django.utils import timezone
 from lxml import etree
 
-from tracker.papers.models import HarvestRun, Source
-from tracker.papers.records import PaperRecord, arxiv_id_parse
-from tracker.papers.services import (
-    harvest_run_progress,
-    papers_upsert,
-    source_cursor_advance,
-    source_resume_token_set,
-)
-from workers.harvest import fetch
-from workers.harvest.errors import HarvestError
-from workers.harvest.xml import text_of, xml_parse
+from pipeline import http
+from pipeline.errors import HarvestError
+from pipeline.records import PaperRecord, arxiv_id_parse
+from pipeline.xml import text_of, xml_parse
 
 log = logging.getLogger(__name__)
 
@@ -109,45 +100,9 @@ def page_parse(body: bytes) -> OaiPage:
     return OaiPage(records, text_of(listing.find(f"{OAI}resumptionToken")), len(elements))
 
 
-def oai_page(params: dict[str, str | int]) -> OaiPage:
-    def parse(resp: fetch.Response) -> OaiPage:
-        fetch.raise_for_status(resp)
+def oai_page(url: str, params: dict[str, str | int], *, config: http.FetchConfig) -> OaiPage:
+    def parse(resp: http.Response) -> OaiPage:
+        http.raise_for_status(resp)
         return page_parse(resp.body)
 
-    return fetch.polite_request(settings.ARXIV_OAI_URL, params, gate=GATE, parse=parse)
-
-
-def oai_harvest(source: Source, run: HarvestRun) -> None:
-    """List records changed since the cursor, page by page, storing the token as it goes."""
-    resumed = bool(source.resume_token)
-    if resumed:
-        params: dict[str, str | int] = {
-            "verb": "ListRecords",
-            "resumptionToken": source.resume_token,
-        }
-    else:
-        since = source.cursor or timezone.now() - timedelta(days=source.window_days)
-        params = {
-            "verb": "ListRecords",
-            "metadataPrefix": "oai_dc",
-            "from": since.date().isoformat(),
-        }
-        if source.oai_set:
-            params["set"] = source.oai_set
-    for _ in range(MAX_PAGES):
-        page = oai_page(params)
-        result = papers_upsert(page.records, source=source)
-        harvest_run_progress(run, fetched=page.seen, new=result.new, updated=result.updated)
-        # After the commit above: a run killed from here on resumes at the next page.
-        source_resume_token_set(source, page.token)
-        # With DEBUG on, Django keeps every query's SQL; a long backfill must not pile it up.
-        reset_queries()
-        if not page.token:
-            break
-        params = {"verb": "ListRecords", "resumptionToken": page.token}
-    else:
-        raise HarvestError(f"more than {MAX_PAGES} pages; resumption token looping?")
-    # Datestamps have day granularity: the next run re-lists the day this one started.
-    # A resumed list began at an unknown earlier time, so its cursor stays put.
-    if not resumed:
-        source_cursor_advance(source, run.started_at - timedelta(days=1))
+    return http.polite_request(url, params, gate=GATE, config=config, parse=parse)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import kombu.exceptions
-import redis
-
 
 class HarvestError(Exception):
     """A harvest cannot go on; retrying the same request will not help."""
@@ -30,15 +27,6 @@ class RefusedURLError(HarvestError):
     """A URL this process will not fetch (scheme, or a private or loopback address)."""
 
 
-# Redis (the broker and the cache) unreachable or stalled for a while, a restart or a
-# failover: a later try succeeds, so a harvest that meets one fails transiently.
-SERVICE_ERRORS: tuple[type[Exception], ...] = (
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    kombu.exceptions.OperationalError,
-)
-
-
 def error_kind(exc: BaseException) -> str:
     """What kind of failure `exc` is, as stored on HarvestRun.error_kind. The cause chain is
     searched because a failure is often re-raised with a plainer message."""
@@ -49,8 +37,6 @@ def error_kind(exc: BaseException) -> str:
         if isinstance(seen, RefusedURLError):
             return "refused"
         seen = seen.__cause__
-    if isinstance(exc, SERVICE_ERRORS):
-        return "other"
     if isinstance(exc, HarvestError):
         return "bad_response"
     return "other"

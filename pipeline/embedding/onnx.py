@@ -2,7 +2,7 @@
 
 The transformer is exported from the local model once (torch's ONNX exporter), its weights
 are quantised to int8 by onnxruntime's dynamic quantisation, and the file is kept in
-VAR_DIR, so nothing is downloaded. Texts are cut at `EMBEDDING_ONNX_MAX_TOKENS` tokens:
+the cache directory, so nothing is downloaded. Texts are cut at `max_tokens` tokens:
 attention costs grow with the square of the length, and an abstract's first 128 tokens
 already carry its topic. Pooling and normalisation are the model's own (mean of the
 token states, L2), so the vectors stay close to the default backend's.
@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from django.conf import settings
 
 logger = logging.getLogger(__name__)
+
+# A transformers tokenizer: called with texts, it gives a mapping of token id arrays.
+Tokenizer = Callable[..., Any]
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -27,7 +30,7 @@ ONNX_BATCH = 16
 
 
 class OnnxEncoder:
-    def __init__(self, name: str, tokenizer: object, session: object, max_tokens: int) -> None:
+    def __init__(self, name: str, tokenizer: Tokenizer, session: object, max_tokens: int) -> None:
         self.name = name
         self.tokenizer = tokenizer
         self.session = session
@@ -36,11 +39,11 @@ class OnnxEncoder:
         self.dimension = int(session.get_outputs()[0].shape[-1])  # type: ignore[attr-defined]
 
     @classmethod
-    def for_model(cls, name: str, path: str) -> OnnxEncoder:
+    def for_model(cls, name: str, path: str, cache_dir: Path, max_tokens: int) -> OnnxEncoder:
         import onnxruntime
         from transformers import AutoTokenizer
 
-        model_file = _cache_path(path)
+        model_file = _cache_path(path, cache_dir)
         if not model_file.exists():
             export_int8(path, model_file)
         options = onnxruntime.SessionOptions()
@@ -50,7 +53,7 @@ class OnnxEncoder:
             str(model_file), options, providers=["CPUExecutionProvider"]
         )
         tokenizer = AutoTokenizer.from_pretrained(path)
-        return cls(name, tokenizer, session, settings.EMBEDDING_ONNX_MAX_TOKENS)
+        return cls(name, tokenizer, session, max_tokens)
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         texts = list(texts)
@@ -86,9 +89,9 @@ def _no_spinning(options: object) -> None:
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")  # type: ignore[attr-defined]
 
 
-def _cache_path(path: str) -> Path:
+def _cache_path(path: str, cache_dir: Path) -> Path:
     digest = hashlib.sha256(str(Path(path).resolve() if Path(path).exists() else path).encode())
-    return Path(settings.VAR_DIR) / "models" / f"onnx-int8-{digest.hexdigest()[:16]}.onnx"
+    return cache_dir / f"onnx-int8-{digest.hexdigest()[:16]}.onnx"
 
 
 def export_int8(path: str, target: Path) -> None:

@@ -1,11 +1,10 @@
-"""Bulk backfill from JSON-lines files, streamed: the Kaggle arXiv metadata snapshot
+"""JSON lines as records: the Kaggle arXiv metadata snapshot
 (`arxiv-metadata-oai-snapshot.json`) and daily-listing files (one paper a line with
 `id, categories[], authors[], title, comment, summary`).
 
-Lines are read one at a time and stored in batches, so memory stays flat however large
-the file is. Importing the same file twice changes nothing. A line that cannot be stored
-(not JSON, nested too deep, not a paper, text a database refuses) is skipped and counted
-with its reason; it never stops the lines around it.
+Lines are read one at a time (`file_lines`), so memory stays flat however large the file
+is. A line that cannot be a record (not JSON, nested too deep, not a paper, text a
+database refuses) raises BadLine with its reason; `ImportResult` counts every line.
 """
 
 from __future__ import annotations
@@ -20,12 +19,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from django.db import DatabaseError, reset_queries
+from pipeline.records import PaperRecord, arxiv_id_parse
 
-from tracker.papers.records import PaperRecord, arxiv_id_parse
-from tracker.papers.services import UpsertResult, papers_upsert
-
-_FILE_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
+FILE_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
 MAX_REPORTED_ERRORS = 20
 
 
@@ -203,7 +199,7 @@ def line_record(raw: bytes, *, file_date: datetime | None = None) -> PaperRecord
     return record
 
 
-def _wanted(record: PaperRecord, categories: list[str], since: date | None) -> bool:
+def record_wanted(record: PaperRecord, categories: list[str], since: date | None) -> bool:
     if categories and not any(
         c == want or c.startswith(f"{want}.") for c in record.categories for want in categories
     ):
@@ -212,76 +208,19 @@ def _wanted(record: PaperRecord, categories: list[str], since: date | None) -> b
     return since is None or when is None or when.date() >= since
 
 
-def snapshot_import(
-    path: Path,
-    *,
-    categories: list[str] | None = None,
-    since: date | None = None,
-    batch_size: int = 1000,
-    progress: Callable[[int], None] | None = None,
-) -> ImportResult:
-    """Stream one file into the papers table. `progress` is called with bytes read."""
-    result = ImportResult()
-    match = _FILE_DATE.search(path.name)
-    file_date = (
-        datetime.combine(date.fromisoformat(match.group(1)), datetime.min.time(), tzinfo=UTC)
-        if match
-        else None
-    )
-    batch: list[tuple[int, PaperRecord]] = []
-
-    def flush() -> None:
-        try:
-            stored = papers_upsert([record for _, record in batch])
-        except (DatabaseError, ValueError):
-            # Something the checks above did not foresee: the batch was rolled back whole,
-            # so its records go one by one and only the refused ones are lost.
-            stored = _upsert_one_by_one(batch, path.name, result)
-        result.new += stored.new
-        result.updated += stored.updated
-        batch.clear()
-        # With DEBUG on, Django keeps every query's SQL; a long import must not pile it up.
-        reset_queries()
-
-    for number, raw in _lines(path, progress):
-        result.lines += 1
-        try:
-            record = line_record(raw, file_date=file_date)
-        except BadLine as exc:
-            result.skip(f"{path.name}:{number}", exc.reason, exc.detail)
-            continue
-        if not _wanted(record, categories or [], since):
-            result.filtered += 1
-            continue
-        result.imported += 1
-        batch.append((number, record))
-        if len(batch) >= batch_size:
-            flush()
-    if batch:
-        flush()
-    return result
-
-
-def _upsert_one_by_one(
-    batch: list[tuple[int, PaperRecord]], name: str, result: ImportResult
-) -> UpsertResult:
-    total = UpsertResult()
-    for number, record in batch:
-        try:
-            stored = papers_upsert([record])
-        except (DatabaseError, ValueError) as exc:
-            result.imported -= 1
-            result.skip(f"{name}:{number}", BAD_REFUSED, exc)
-            continue
-        total.new += stored.new
-        total.updated += stored.updated
-    return total
-
-
-def _lines(path: Path, progress: Callable[[int], None] | None) -> Iterator[tuple[int, bytes]]:
+def file_lines(path: Path, progress: Callable[[int], None] | None) -> Iterator[tuple[int, bytes]]:
+    """The non-blank lines of a file with their numbers; `progress` gets each line's size."""
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             if progress is not None:
                 progress(len(raw))
             if raw.strip():
                 yield number, raw
+
+
+def file_date(path: Path) -> datetime | None:
+    """The day a daily-listing file's name gives, which dates its papers."""
+    match = FILE_DATE.search(path.name)
+    if match is None:
+        return None
+    return datetime.combine(date.fromisoformat(match.group(1)), datetime.min.time(), tzinfo=UTC)

@@ -6,7 +6,7 @@ import re
 
 from lxml import etree
 
-from workers.harvest.errors import HarvestError
+from pipeline.errors import HarvestError
 
 # Atom and OAI-PMH need no DTD; one in a response is either a mistake or an entity bomb.
 _DECLARATION = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)

@@ -1,10 +1,7 @@
-"""Lab feeds (RSS/Atom through feedparser): each new entry becomes a lab report, unless it
-links to or names an arXiv paper, in which case it becomes a second source of that paper.
-
-No entry is lost to a fault elsewhere: an entry whose arXiv paper is missing, or whose
-lookup failed (arXiv unreachable), is stored as a lab report that keeps the arXiv id and
-joins the paper when the paper is stored. One bad entry is skipped with its reason and
-never blocks the others.
+"""Lab feeds (RSS/Atom through feedparser): fetched safely, parsed, and each entry made a
+lab report record with the arXiv ids it links to or names (the tracker stores it as a
+second source of that paper, or as a report waiting for it). One bad entry is skipped
+with its reason and never blocks the others.
 
 Feed text is untrusted: its HTML goes through nh3 and is stored as plain text, capped.
 """
@@ -16,6 +13,7 @@ import html
 import logging
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from time import struct_time
@@ -24,22 +22,10 @@ from urllib.parse import quote
 
 import feedparser
 import nh3
-from django.db import DatabaseError, connection
 
-from tracker.papers.duplicates import normalize_title
-from tracker.papers.models import HarvestRun, Paper, Source
-from tracker.papers.records import PaperRecord, arxiv_ids_in
-from tracker.papers.selectors import papers_by_arxiv_id
-from tracker.papers.services import (
-    harvest_run_progress,
-    lab_report_upsert,
-    paper_source_attach,
-    papers_upsert,
-    source_cursor_advance,
-)
-from workers.harvest import fetch
-from workers.harvest.arxiv import arxiv_fetch_ids
-from workers.harvest.errors import HarvestError
+from pipeline import http
+from pipeline.errors import HarvestError
+from pipeline.records import PaperRecord, arxiv_ids_in, normalize_title
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +99,8 @@ def _feed_parse(url: str, body: bytes) -> Any:
         raise HarvestError(f"{url} is not an RSS/Atom feed: unreadable encoding") from exc
 
 
-def feed_fetch(url: str) -> Any:
-    resp = fetch.safe_get(url)
+def feed_fetch(url: str, config: http.FetchConfig) -> Any:
+    resp = http.safe_get(url, config)
     parsed = _feed_parse(url, resp.body)
     # feedparser reads almost anything; no entries and no recognised format means not a feed.
     if not parsed.entries and (parsed.bozo or not parsed.get("version")):
@@ -123,10 +109,10 @@ def feed_fetch(url: str) -> Any:
     return parsed
 
 
-def feed_url_validate(url: str) -> FeedInfo:
+def feed_url_validate(url: str, config: http.FetchConfig) -> FeedInfo:
     """Fetch a feed URL the way a harvest would (address check, timeout, size cap) and check
     that it parses; raises HarvestError (RefusedURLError for private addresses) otherwise."""
-    parsed = feed_fetch(url)
+    parsed = feed_fetch(url, config)
     return FeedInfo(
         html_to_text(parsed.feed.get("title", ""), limit=MAX_TITLE_CHARS), len(parsed.entries)
     )
@@ -216,13 +202,16 @@ def _guid_key(entry: FeedEntry) -> str:
     return key
 
 
-def entry_keys_assign(entries: list[FeedEntry]) -> None:
+def entry_keys_assign(
+    entries: list[FeedEntry], stored_titles: Callable[[set[str]], dict[str, str]]
+) -> None:
     """Key each entry by its link, or by its guid where the link is not unique in the feed
     (release notes made from one page: every entry links to the page).
 
     Keys stay stable as the feed changes: an entry keeps a report already stored under its
     other key, so a feed that drops down to one entry per link, or starts sharing a link,
-    adds no second copy."""
+    adds no second copy. `stored_titles` maps those of the given URLs that a report is
+    stored under to its normalised title."""
     counts = Counter(entry.link for entry in entries)
     alternatives: dict[int, str] = {}
     for index, entry in enumerate(entries):
@@ -231,11 +220,7 @@ def entry_keys_assign(entries: list[FeedEntry]) -> None:
         entry.record.url, alternatives[index] = (
             (guid_key, entry.link) if shared else (entry.link, guid_key)
         )
-    stored = dict(
-        Paper.objects.filter(canonical_url__in=set(alternatives.values())).values_list(
-            "canonical_url", "normalized_title"
-        )
-    )
+    stored = stored_titles(set(alternatives.values()))
     taken: set[str] = set()
     for index, entry in enumerate(entries):
         other = alternatives[index]
@@ -246,67 +231,3 @@ def entry_keys_assign(entries: list[FeedEntry]) -> None:
             continue
         entry.record.url = other
         taken.add(other)
-
-
-def _arxiv_lookup(ids: set[str], notes: list[str]) -> int:
-    """Store the unknown arXiv papers among `ids`; waiting reports join them as they are
-    stored. Returns how many papers are new. A failed lookup is noted, not raised: the
-    entries wait, and a later harvest (or the paper's arrival by any path) links them."""
-    missing = sorted(ids - papers_by_arxiv_id(ids).keys())[:MAX_ARXIV_LOOKUPS]
-    if not missing:
-        return 0
-    try:
-        records = arxiv_fetch_ids(missing)
-    except HarvestError as exc:
-        log.warning("arXiv lookup of %d ids failed: %s", len(missing), exc)
-        notes.append(f"arXiv lookup failed ({exc}); its entries wait for their arXiv papers")
-        return 0
-    return papers_upsert(records).new
-
-
-def feed_harvest(source: Source, run: HarvestRun) -> None:
-    parsed = feed_fetch(source.url)
-    found = feed_entries(parsed, lab=source.lab)
-    entries = found.entries
-    entry_keys_assign(entries)
-    notes = list(found.skipped)
-    named = {i for entry in entries for i in entry.arxiv_ids}
-    # Reports of this feed still waiting are looked up again, even once their entry has
-    # left the feed: arXiv may answer now.
-    waiting = set(
-        Paper.objects.waiting_for_arxiv()
-        .filter(paper_sources__source=source)
-        .values_list("arxiv_link", flat=True)
-    )
-    new = _arxiv_lookup(named | waiting, notes) if named | waiting else 0
-    known = papers_by_arxiv_id(named)
-    skipped = len(found.skipped)
-    newest: datetime | None = None
-    left_waiting = 0
-    for entry in entries:
-        record = entry.record
-        paper = next((known[i] for i in entry.arxiv_ids if i in known), None)
-        try:
-            if paper is not None:
-                paper_source_attach(paper, source=source, url=record.url, title=record.title)
-            else:
-                arxiv_link = entry.arxiv_ids[0] if entry.arxiv_ids else ""
-                _, created = lab_report_upsert(record, source=source, arxiv_link=arxiv_link)
-                new += created
-                left_waiting += bool(arxiv_link)
-        except (DatabaseError, ValueError) as exc:
-            if not connection.is_usable():
-                raise
-            log.warning("%s: entry %s not stored: %s", source, record.url, exc)
-            skipped += 1
-            label = f"entry {entry.position} ({record.title[:80]!r})"
-            notes.append(f"{label} skipped: {str(exc)[:200]}")
-            continue
-        if record.updated_at and (newest is None or record.updated_at > newest):
-            newest = record.updated_at
-    if left_waiting:
-        word = "entry" if left_waiting == 1 else "entries"
-        notes.append(f"{left_waiting} {word} kept as a lab report until arXiv has its paper")
-    harvest_run_progress(run, fetched=len(parsed.entries), new=new, skipped=skipped, notes=notes)
-    if newest is not None:
-        source_cursor_advance(source, newest)
