@@ -45,7 +45,7 @@ test-later: install
 	  moved=$$((moved - $$(date +%s))); \
 	  test $${moved#-} -gt 86400 || { echo "faketime did not move Python's clock" >&2; exit 1; }
 	timeout 1800 faketime -f '$(LATER)' env -u DATABASE_URL -u REDIS_URL \
-	  $(BIN)/pytest -m "not integration and not browser" -q -p no:cacheprovider
+	  $(BIN)/pytest -m "not integration and not browser and not realtime" -q -p no:cacheprovider
 
 # mypy checks the application packages; tests/ and bench/ are not typed to that standard.
 lint: install

@@ -388,6 +388,9 @@ def test_the_backslash_url_pasted_by_a_member_reaches_nothing(target: Listener, 
 # --- adding a paper while arXiv is unreachable ------------------------------------------------
 
 
+# Both wait for a deadline to pass on a thread or a socket: under faketime (make test-later)
+# such a wait never ends, so they run on the real clock only.
+@pytest.mark.realtime
 @pytest.mark.parametrize("arxiv_port", ["closed", "silent"])
 def test_add_paper_fails_within_seconds_when_arxiv_cannot_be_reached(
     arxiv_port: str, settings: Any, cast: Cast, monkeypatch: pytest.MonkeyPatch
@@ -471,6 +474,7 @@ def stuck_dns(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     release.set()
 
 
+@pytest.mark.realtime
 @pytest.mark.parametrize("what", ["arxiv", "page"])
 def test_add_paper_fails_within_seconds_when_the_name_lookup_hangs(
     what: str, stuck_dns: str, settings: Any
