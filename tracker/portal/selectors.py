@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 
-from tracker.papers.embeddings import embedding_progress, search_model_name, stored_model_name
+from tracker.papers.embeddings import embedding_progress, stored_model_name
 from tracker.papers.models import HarvestRun, Paper, RunStatus
 from tracker.papers.progress import import_progress
 from tracker.reproductions.models import Reproduction
@@ -54,8 +54,6 @@ def pipeline_progress() -> dict[str, Any]:
         "embedding": embedding,
         "clustering": clustering,
         "topics_waiting": topics_waiting,
-        # The model answering search while another re-embeds in the background.
-        "search_model": search_model_name(configured),
         "active": bool(
             importing
             or harvests
