@@ -125,8 +125,19 @@ def member_ranking(
         .exclude(Q(paper_id__in=hidden) & ~Q(user_id=user_id))
         .values_list("user_id", "paper_id", "value")
     )
+    # The member's skips, and every "not interested" of the team: a "not interested" is a
+    # negative only when its paper is in the space, which is the team's (one per team, so
+    # it is kept), hence everyone's.
+    passed = list(
+        Skip.objects.filter(team=team)
+        .filter(Q(user_id=user_id) | Q(not_interested=True))
+        .values_list("user_id", "paper_id", "not_interested")
+    )
     topics = dict(window)
-    rated_ids = {paper_id for _, paper_id, _ in ratings} - topics.keys()
+    rated_ids = (
+        {paper_id for _, paper_id, _ in ratings}
+        | {paper_id for _, paper_id, flat_no in passed if flat_no}
+    ) - topics.keys()
     if rated_ids:
         topics |= dict(
             Paper.objects.filter(pk__in=rated_ids)
@@ -135,13 +146,11 @@ def member_ranking(
         )
     space = _space(search_model_name(stored_model_name()) or "", topics)
     follows = TopicFollow.objects.filter(user_id=user_id).values_list("topic_id", flat=True)
-    passed = list(
-        Skip.objects.filter(team=team, user_id=user_id).values_list("paper_id", "not_interested")
-    )
+    mine = [(paper_id, flat_no) for uid, paper_id, flat_no in passed if uid == user_id]
     signals = Signals(
         ratings={paper_id: value for uid, paper_id, value in ratings if uid == user_id},
-        skipped={paper_id for paper_id, flat_no in passed if not flat_no},
-        not_interested={paper_id for paper_id, flat_no in passed if flat_no},
+        skipped={paper_id for paper_id, flat_no in mine if not flat_no},
+        not_interested={paper_id for paper_id, flat_no in mine if flat_no},
         labels={f"topic:{topic_id}" for topic_id in follows},
     )
     everyone = [TeamRating(uid, paper_id, value) for uid, paper_id, value in ratings]
