@@ -220,7 +220,7 @@ def test_a_disputed_paper_goes_to_the_discussion_list_once_it_is_not_blind(cast,
     disputes = team_picks(cast.vision, cast.ben.pk).disputes
     assert [(p.pk, p.low, p.high) for p in disputes] == [(paper.pk, 1, 4)]
     page = client_for(cast.ben).get("/inbox/picks/").content.decode()
-    assert "1–4 (3)" in page.split('id="disputes-list"', 1)[1]
+    assert "1\u20134 (3)" in page.split('id="disputes-list"', 1)[1]
     # Two raters one apart are no dispute.
     calm = PaperFactory()
     RatingFactory(team=cast.vision, user=cast.ada, paper=calm, value=3)
