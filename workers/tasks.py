@@ -192,8 +192,8 @@ def share_papers_task(paper_ids: list[int]) -> int:
     return papers_share_everywhere(paper_ids)
 
 
-@shared_task(name="workers.tasks.share_sweep_task")
-def share_sweep_task() -> int:
+@shared_task(name="workers.tasks.sweep_shares_task")
+def sweep_shares_task() -> int:
     """Beat: share what no round shared yet, move the shares of members away today."""
     from tracker.triage.sharing import shares_sweep
 

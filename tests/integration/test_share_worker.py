@@ -42,6 +42,6 @@ def test_an_embedding_run_queues_the_sharing_of_its_new_papers_after_commit(
             rolled_back = PaperFactory()
             embedding_run_announce([rolled_back.pk])
             raise RuntimeError("the run failed")
-        sweep = app.tasks["workers.tasks.share_sweep_task"]
+        sweep = app.tasks["workers.tasks.sweep_shares_task"]
         assert sweep.apply_async().get(timeout=60) == 0
     assert len(_readers()) == 3
