@@ -198,3 +198,11 @@ def sweep_shares_task() -> int:
     from tracker.triage.sharing import shares_sweep
 
     return shares_sweep()
+
+
+@shared_task(name="workers.tasks.rebalance_shares_task")
+def rebalance_shares_task(team_id: int, user_ids: list[int]) -> int:
+    """Give these members' unread shares to the others (they left the team); safe twice."""
+    from tracker.triage.sharing import shares_rebalance
+
+    return shares_rebalance(team_id, user_ids=user_ids)

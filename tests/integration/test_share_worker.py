@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
-from tests.factories import PaperFactory
+from tests.factories import MembershipFactory, PaperFactory, UserFactory
 from tests.integration.conftest import celery_app, running_worker, wait_for
 from tracker.papers.embeddings import embedding_run_announce
+from tracker.teams.models import Membership
 from tracker.triage.models import Assignment
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -44,4 +45,13 @@ def test_an_embedding_run_queues_the_sharing_of_its_new_papers_after_commit(
             raise RuntimeError("the run failed")
         sweep = app.tasks["workers.tasks.sweep_shares_task"]
         assert sweep.apply_async().get(timeout=60) == 0
-    assert len(_readers()) == 3
+        # ben leaves Vision; dan, who joined, takes over his unread share.
+        dan = UserFactory(username="dan")
+        MembershipFactory(team=cast.vision, user=dan)
+        Membership.objects.filter(team=cast.vision, user=cast.ben).delete()
+        assert wait_for(lambda: ("Vision", paper.pk, "dan") in _readers(), timeout=60)
+    assert _readers() == {
+        ("Vision", paper.pk, "ada"),
+        ("Vision", paper.pk, "dan"),
+        ("Language", paper.pk, "carol"),
+    }

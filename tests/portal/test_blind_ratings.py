@@ -296,3 +296,14 @@ def test_the_keys_dialog_and_the_row_offer_not_interested(cast, time_machine) ->
     assert re.search(r"<kbd>d</kbd></td><td>not interested", html)
     url = reverse("triage:not_interested", args=[paper.pk])
     assert f'hx-post="{url}" data-key="d"' in html
+
+
+def test_exports_and_the_api_carry_no_ratings_to_give_away(cast, shared) -> None:  # type: ignore[no-untyped-def]
+    _ = shared
+    client = client_for(cast.ben)
+    for fmt in ("csv", "bib"):
+        body = client.get("/inbox/", {"view": "all", "format": fmt}).content.decode()
+        assert "Blind paper" in body
+        assert "reasons" not in body and "rating" not in body.lower()
+    schema = client.get("/api/openapi.json").content.decode().lower()
+    assert "rating" not in schema

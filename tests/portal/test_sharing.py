@@ -422,11 +422,24 @@ def test_days_away_are_added_and_taken_back_and_bad_dates_are_refused(cast, froz
     assert not Absence.objects.exists()
 
 
-def test_a_member_removed_from_the_team_loses_their_shares(cast, frozen) -> None:  # type: ignore[no-untyped-def]
-    paper = PaperFactory()
-    papers_share(cast.vision.pk, [paper.pk])
-    Membership.objects.filter(team=cast.vision, user=cast.ben).delete()
-    # A rebalance takes the share back from who left; there is only ada to give it to,
-    # and she gets it once.
-    assert shares_rebalance(cast.vision.pk) == 1
-    assert _readers(cast.vision, paper) == {"ada"}
+def test_a_member_who_leaves_leaves_their_unread_share_to_the_others(
+    cast, frozen, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    dan = UserFactory(username="dan")
+    MembershipFactory(team=cast.vision, user=dan)
+    papers = [PaperFactory() for _ in range(3)]
+    papers_share(cast.vision.pk, [p.pk for p in papers])
+    bens = set(Assignment.objects.filter(user=cast.ben).values_list("paper_id", flat=True))
+    assert bens
+    # Leaving queues the move after commit (a worker runs it: tests/integration)...
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        Membership.objects.filter(team=cast.vision, user=cast.ben).delete()
+    assert len(queued) == 1
+    # ...and the sweep makes it if that message is lost.
+    shares_sweep()
+    assert not Assignment.objects.filter(user=cast.ben).exists()
+    assert all(_readers(cast.vision, p) == {"ada", "dan"} for p in papers)
+    # Someone with no share leaves: nothing to queue.
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        Membership.objects.filter(team=cast.language, user=cast.carol).delete()
+    assert queued == []

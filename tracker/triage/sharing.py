@@ -184,10 +184,23 @@ def share_after_embedding_run(sender: object, paper_ids: list[int], **kwargs: ob
         share_papers_task.delay_on_commit(new)  # type: ignore[attr-defined]
 
 
+def shares_of_leaver(sender: object, instance: Membership, **kwargs: object) -> None:
+    """Receiver of Membership's post_delete: the unread share of someone who left the team
+    goes to the others (after commit, on a worker), so that no paper waits on them."""
+    from workers.tasks import rebalance_shares_task
+
+    if not Assignment.objects.filter(team_id=instance.team_id, user_id=instance.user_id).exists():
+        return
+    team_id, user_ids = instance.team_id, [instance.user_id]
+    # Robust: with the broker down the removal stands, and the sweep moves the share.
+    transaction.on_commit(lambda: rebalance_shares_task.delay(team_id, user_ids), robust=True)
+
+
 def shares_sweep() -> int:
     """Beat: share the new papers no round shared yet (the task after an embedding run did
     not run, or a paper never got a vector), and move the unread shares of members who are
-    away today. Cheap when there is nothing to do; returns how many shares were made."""
+    away today or have left the team. Cheap when there is nothing to do; returns how many
+    shares were made."""
     now = timezone.now()
     embedded = Embedding.objects.filter(paper=OuterRef("pk"))
     made = 0
@@ -202,10 +215,16 @@ def shares_sweep() -> int:
         )
         if waiting:
             made += papers_share(team.pk, waiting)
+        # Members away today, and people no longer in the team, leave their unread share.
         away = Absence.objects.on(timezone.localdate()).filter(membership__team=team)
-        away_users = list(away.values_list("membership__user_id", flat=True))
-        if away_users and open_assignments(team).filter(user_id__in=away_users).exists():
-            made += shares_rebalance(team.pk, user_ids=away_users)
+        member = Membership.objects.filter(team=team, user_id=OuterRef("user_id"))
+        gone = set(
+            open_assignments(team)
+            .filter(Q(user_id__in=away.values("membership__user_id")) | ~Q(Exists(member)))
+            .values_list("user_id", flat=True)
+        )
+        if gone:
+            made += shares_rebalance(team.pk, user_ids=sorted(gone))
     return made
 
 
