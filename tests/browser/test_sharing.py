@@ -1,6 +1,7 @@
 """The day's reading shared across a team, in headless Chromium: with two readers a paper,
 ada and ben each find the new papers in their share, neither sees the other's rating until
-both have rated, and then the paper is a team pick that dan, the third member, sees.
+both have rated, and then the paper is a team pick that dan, the third member, sees. On
+the way ben says "not interested" with d and takes it back with u.
 
 Screenshots land in var/screenshots/ (share-*.png).
 """
@@ -16,7 +17,7 @@ from tests.browser.conftest import log_in, shot
 from tests.factories import MembershipFactory, UserFactory
 from tests.portal.helpers import paper_in, topic
 from tracker.teams.models import Absence, Membership
-from tracker.triage.models import Assignment, Rating
+from tracker.triage.models import Assignment, Rating, Skip
 from tracker.triage.sharing import papers_share
 
 pytestmark = pytest.mark.browser
@@ -68,6 +69,16 @@ def test_two_readers_see_their_share_rate_blind_and_the_pick_reaches_a_third(
     assert page.locator(".inbox-views a[aria-current='page']").inner_text() == "Your share (2)"
     assert "team ratings hidden" in page.locator(row).inner_text()
     assert "team 5.0" not in page.content()
+    # d says "not interested" in the other paper, u takes it back.
+    other = f"#paper-{shared[1].pk}"
+    page.locator(other).focus()
+    page.keyboard.press("d")
+    page.wait_for_selector(f"{other}.done")
+    assert "Not interested" in page.locator(other).inner_text()
+    assert Skip.objects.get(user=cast.ben, paper=shared[1]).not_interested
+    page.keyboard.press("u")
+    page.wait_for_selector(f"{other}:not(.done) .row-actions")
+    assert not Skip.objects.filter(user=cast.ben).exists()
     page.goto(f"{live_server.url}/papers/{first.pk}/")
     panel = page.locator("#ratings-panel")
     assert "hidden until every reader" in panel.inner_text()
