@@ -9,7 +9,7 @@ that copy is finished (vector_store_ready).
 
 Each model gets a partial HNSW index on its rows, over a cast of the column to that
 model's dimension in half precision (halfvec): half the index's size and memory, with the
-recall of the full-precision index (bench/pgvector.py measures both). Queries must order
+recall of the full-precision index (bench/vector_store.py measures both). Queries must order
 by the same expression (indexed_vector) for PostgreSQL to use the index.
 """
 
@@ -35,7 +35,7 @@ from tracker.papers.models import Embedding, EmbeddingVector, EmbeddingVectorCop
 logger = logging.getLogger(__name__)
 
 # HNSW build parameters: pgvector's defaults (m=16, ef_construction=64), which give
-# recall@10 above 0.99 on 384-d sentence vectors at 100k (bench/pgvector.py).
+# recall@10 above 0.99 on 384-d sentence vectors at 100k (bench/vector_store.py).
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
 # Memory for building one index: the graph of 100k-1M half-precision vectors fits, so the

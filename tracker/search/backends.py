@@ -34,7 +34,7 @@ from tracker.papers.vectors import indexed_vector, of_dimension, vector_store_re
 from tracker.search import index as in_process
 
 # How many candidates the HNSW scan keeps (hnsw.ef_search): 100 holds recall@10 above 0.99
-# at 100k vectors where the default 40 gives about 0.95 (bench/pgvector.py).
+# at 100k vectors where the default 40 gives about 0.95 (bench/vector_store.py).
 EF_SEARCH = 100
 # With a filter the scan goes on past ef_search until `limit` rows pass it (pgvector's
 # iterative index scan), reading at most this many tuples before it gives up; a narrower
