@@ -16,11 +16,13 @@ import pytest
 from django.apps import apps as django_apps
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
+from django.test import override_settings
 
 from tests.factories import LabReportFactory, PaperFactory
 from tracker.papers import vectors
 from tracker.papers.embeddings import embeddings_store, stored_model_name
 from tracker.papers.models import Embedding, EmbeddingVector, EmbeddingVectorCopy, Paper
+from tracker.search import index as in_process
 from tracker.search.backends import InProcessStore, PgvectorStore, similar_papers, vector_store
 from tracker.search.filters import SearchFilters
 from tracker.search.fusion import search_caches_forget
@@ -132,6 +134,19 @@ def test_similar_papers_from_the_database_skip_self_hidden_and_other_dimensions(
     assert PgvectorStore().nearest(model, np.ones(3, dtype="<f4"), Paper.objects.all(), 5) == []
     # A paper without a vector has no similar papers.
     assert similar_papers(PaperFactory()) == []
+
+
+def test_an_embedding_run_loads_no_vectors_when_the_database_answers(pgvector, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    made = []
+    monkeypatch.setattr(in_process, "similar_lists_warm", lambda ids: made.append(ids))
+    papers = PaperFactory.create_batch(3)
+    embeddings_store(stored_model_name(), [p.pk for p in papers], unit_vectors(3, 8, seed=8))
+    in_process.similar_lists_after_embedding([p.pk for p in papers])
+    assert made == []
+    # With the in-process index chosen, the lists are made ahead as before.
+    with override_settings(VECTOR_STORE="in-process"):
+        in_process.similar_lists_after_embedding([p.pk for p in papers])
+    assert made == [sorted(p.pk for p in papers)]
 
 
 def test_a_deleted_paper_takes_its_vector_with_it(pgvector) -> None:  # type: ignore[no-untyped-def]
