@@ -326,7 +326,7 @@ def test_similar_papers_one_process_computed_serve_the_others(monkeypatch) -> No
     assert near_a() == [(d.pk, 0.99), (c.pk, 0.6), (b.pk, 0.0)] and len(products) == 3
 
 
-def test_embedding_makes_the_new_papers_similar_lists_ahead(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_embedding_makes_the_new_papers_similar_lists_ahead(monkeypatch, in_process) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(search_index, "SHARED_NEAREST_FROM", 0)
     products = []
     full_product = VectorIndex.scores
