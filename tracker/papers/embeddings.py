@@ -35,6 +35,7 @@ from pipeline.embedding.static import FIT_EXAMPLES
 from tracker.papers.models import Embedding, Paper
 from tracker.papers.services import paper_index_error_record, search_documents_fill
 from tracker.papers.signals import embedding_run_finished, embeddings_stored
+from tracker.papers.vectors import embeddings_stored_write
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,8 @@ def embeddings_store(model_name: str, paper_ids: Sequence[int], vectors: np.ndar
         ],
         ignore_conflicts=True,
     )
+    # On PostgreSQL with pgvector, the column that search reads too.
+    embeddings_stored_write(model_name, list(paper_ids))
 
 
 _search_model: dict[str, tuple[float, str | None]] = {}

@@ -16,6 +16,7 @@ from django.db import models
 from django.db.models.functions import Upper
 from django.db.models.lookups import Contains
 from django.utils import timezone
+from pgvector.django import VectorField
 
 # Where ML code lives: a paper "has code" when a harvest found a code link or its abstract
 # or comments name a repository on one of these hosts (tracker/papers/links.py finds the
@@ -358,6 +359,50 @@ class Embedding(models.Model):
 
     def as_array(self) -> np.ndarray:
         return np.frombuffer(bytes(self.vector), dtype="<f4")
+
+
+class EmbeddingVector(models.Model):
+    """An embedding's vector as a pgvector column, on PostgreSQL with the `vector` extension.
+
+    The table exists only there (migration 0013 creates it when the extension is
+    available; elsewhere it is part of the model state alone), so only
+    tracker.papers.vectors reads or writes it, after vectors.vector_table_exists(). The
+    column has no fixed dimension: each model's rows get their own partial HNSW index on
+    a cast to that model's dimension (vectors.embedding_vector_index_ensure). The
+    relations are plain columns to Django; the database deletes a row with its embedding.
+    """
+
+    embedding = models.OneToOneField(
+        Embedding,
+        primary_key=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    paper = models.ForeignKey(
+        Paper, on_delete=models.DO_NOTHING, db_constraint=False, related_name="vectors"
+    )
+    model_name = models.CharField(max_length=200)
+    vector = VectorField()
+
+    def __str__(self) -> str:
+        return f"{self.paper_id} [{self.model_name}]"
+
+
+class EmbeddingVectorCopy(models.Model):
+    """The copy of an install's stored vectors into the pgvector column (EmbeddingVector).
+
+    Migration 0013 opens one when it adds the column to a database that already holds
+    vectors; search answers from the in-process index while one is open (finished_at
+    empty) and from the column once every vector is there. `copied_upto` is the last
+    embedding id copied, so a stopped copy goes on from there."""
+
+    copied_upto = models.BigIntegerField(default=0)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"vector copy up to {self.copied_upto}" + (" (done)" if self.finished_at else "")
 
 
 class CandidateStatus(models.TextChoices):

@@ -39,7 +39,7 @@ from tracker.reproductions.selectors import (
     paper_reproductions,
     team_view,
 )
-from tracker.search.index import similar_papers
+from tracker.search.backends import similar_papers
 from tracker.search.keyword import keyword_search
 from tracker.teams.forms import ApiTokenForm
 from tracker.teams.models import ApiToken

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db.models import QuerySet
+
+from tracker.papers.embeddings import search_model_name, stored_model_name
 from tracker.papers.models import Paper
+from tracker.papers.vectors import vector_store_forget
+from tracker.search.backends import InProcessStore, VectorStore, vector_store
 from tracker.search.filters import SearchFilters
-from tracker.search.index import active_index, encoding_pool, vector_index_forget
+from tracker.search.index import active_index, encoding_pool, query_vector, vector_index_forget
 from tracker.search.keyword import CANDIDATES, keyword_caches_forget, keyword_search
 from tracker.search.semantic import best_of, semantic_within
 
@@ -29,6 +34,19 @@ class SearchHit:
 def search(query: str, filters: SearchFilters | None = None, limit: int = 20) -> list[SearchHit]:
     """One box: keyword and semantic rankings fused by reciprocal rank, then filtered."""
     filters = filters or SearchFilters()
+    allowed = filters.apply(Paper.objects.visible())
+    within = allowed if filters.active else None
+    store = vector_store()
+    if store.name == InProcessStore.name:
+        keyword, semantic = _rankings_in_process(query, filters, within)
+    else:
+        keyword, semantic = _rankings_in_database(store, query, filters, allowed)
+    return _fused(keyword, semantic, allowed, limit)
+
+
+def _rankings_in_process(
+    query: str, filters: SearchFilters, within: QuerySet[Paper] | None
+) -> tuple[list[int], list[tuple[int, float]]]:
     # The question is encoded and scored on another thread while the database answers the
     # keyword side: torch and the database both release the GIL, so the waits overlap.
     index = active_index()
@@ -38,8 +56,6 @@ def search(query: str, filters: SearchFilters | None = None, limit: int = 20) ->
         if index is not None and question and len(index.ids)
         else None
     )
-    allowed = filters.apply(Paper.objects.visible())
-    within = allowed if filters.active else None
     keyword = keyword_search(
         query, CANDIDATES, within, dated=bool(filters.date_from or filters.date_to)
     )
@@ -50,6 +66,36 @@ def search(query: str, filters: SearchFilters | None = None, limit: int = 20) ->
         semantic = semantic_within(within, index, scores, filters)
     else:
         semantic = best_of(index, scores, CANDIDATES, None)
+    return keyword, semantic
+
+
+def _rankings_in_database(
+    store: VectorStore, query: str, filters: SearchFilters, allowed: QuerySet[Paper]
+) -> tuple[list[int], list[tuple[int, float]]]:
+    """Both rankings from the database: the question is encoded on another thread while
+    the keyword side runs, then its nearest papers within the filters come from the
+    vector index in one query."""
+    model_name = search_model_name(stored_model_name())
+    question = query.strip()
+    encoding = (
+        encoding_pool().submit(query_vector, model_name, question)
+        if model_name is not None and question
+        else None
+    )
+    keyword = keyword_search(
+        query,
+        CANDIDATES,
+        allowed if filters.active else None,
+        dated=bool(filters.date_from or filters.date_to),
+    )
+    if encoding is None or model_name is None:
+        return keyword, []
+    return keyword, store.nearest(model_name, encoding.result(), allowed, CANDIDATES)
+
+
+def _fused(
+    keyword: list[int], semantic: list[tuple[int, float]], allowed: QuerySet[Paper], limit: int
+) -> list[SearchHit]:
     fused: dict[int, float] = {}
     for rank, pk in enumerate(keyword[:CANDIDATES], start=1):
         fused[pk] = fused.get(pk, 0.0) + 1.0 / (RRF_K + rank)
@@ -77,6 +123,8 @@ def search(query: str, filters: SearchFilters | None = None, limit: int = 20) ->
 
 
 def search_caches_forget() -> None:
-    """Drop this process's search caches: the vector matrices and which words are common."""
+    """Drop this process's search caches: the vector matrices, which words are common, and
+    what it knew of the pgvector column."""
     vector_index_forget()
+    vector_store_forget()
     keyword_caches_forget()

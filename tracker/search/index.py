@@ -29,6 +29,7 @@ from django.db.models import FloatField, Func
 
 from tracker.papers.embeddings import get_encoder, search_model_name, stored_model_name
 from tracker.papers.models import Embedding, Paper
+from tracker.papers.vectors import vector_store_ready
 
 logger = logging.getLogger(__name__)
 
@@ -422,10 +423,11 @@ SIMILAR_WARM_LIMIT = 5000
 
 def similar_lists_after_embedding(paper_ids: list[int]) -> None:
     """The similar-papers lists of the newest SIMILAR_WARM_LIMIT of `paper_ids`, made ahead
-    for the paper page. A failure here costs the first open of a paper its product, not
-    the embedding, so it is logged and not raised."""
-    if not paper_ids:
-        return
+    for the paper page, unless pgvector answers it (tracker.search.backends). A failure
+    here costs the first open of a paper its product, not the embedding, so it is logged
+    and not raised."""
+    if not paper_ids or vector_store_ready():
+        return  # the database's index answers the paper page: no lists, no matrix
     try:
         similar_lists_warm(sorted(paper_ids)[-SIMILAR_WARM_LIMIT:])
     except Exception:

@@ -12,7 +12,9 @@ from django.db import connection
 from django.db.models import BooleanField, Exists, OuterRef, QuerySet
 from django.db.models.expressions import RawSQL
 
+from tracker.papers.embeddings import search_model_name, stored_model_name
 from tracker.papers.models import Paper
+from tracker.search.backends import InProcessStore, vector_store
 from tracker.search.filters import SearchFilters
 from tracker.search.index import (
     VectorIndex,
@@ -31,6 +33,16 @@ def semantic_search(
     query: str, limit: int = CANDIDATES, allowed: set[int] | None = None
 ) -> list[tuple[int, float]]:
     """(paper id, cosine) of the papers nearest to the query's meaning."""
+    store = vector_store()
+    if store.name != InProcessStore.name:
+        model_name = search_model_name(stored_model_name())
+        if model_name is None or not query.strip():
+            return []
+        vector = encoding_pool().submit(query_vector, model_name, query.strip()).result()
+        papers = Paper.objects.visible()
+        if allowed is not None:
+            papers = papers.filter(pk__in=allowed)
+        return store.nearest(model_name, vector, papers, limit)
     index = active_index()
     if index is None or not query.strip() or not len(index.ids):
         return []

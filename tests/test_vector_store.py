@@ -1,0 +1,286 @@
+"""The vector store backends: pgvector in the database, and the copy of an install's vectors.
+
+The pgvector tests run where the database has the `vector` extension (`make
+test-pgvector`); elsewhere they skip, and the tests of what such a database must not
+change run instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+from datetime import date
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from django.apps import apps as django_apps
+from django.core.management import CommandError, call_command
+from django.db import connection, transaction
+from django.test import override_settings
+
+from tests.factories import LabReportFactory, PaperFactory
+from tracker.papers import vectors
+from tracker.papers.embeddings import embeddings_store, stored_model_name
+from tracker.papers.models import Embedding, EmbeddingVector, EmbeddingVectorCopy, Paper
+from tracker.search import index as in_process
+from tracker.search.backends import InProcessStore, PgvectorStore, similar_papers, vector_store
+from tracker.search.filters import SearchFilters
+from tracker.search.fusion import search_caches_forget
+
+pytestmark = pytest.mark.django_db
+
+migration = importlib.import_module("tracker.papers.migrations.0013_embedding_vectors")
+
+
+@pytest.fixture
+def pgvector() -> None:
+    if not vectors.vector_table_exists():
+        pytest.skip("this database has no pgvector (make test-pgvector runs these)")
+
+
+def unit_vectors(count: int, dimension: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    # Clustered, as sentence vectors are: a few centres plus noise.
+    centres = rng.normal(size=(8, dimension))
+    found = centres[rng.integers(0, 8, count)] + 0.6 * rng.normal(size=(count, dimension))
+    return (found / np.linalg.norm(found, axis=1, keepdims=True)).astype("<f4")
+
+
+def exact_nearest(ids: list[int], matrix: np.ndarray, vector: np.ndarray, k: int) -> list[int]:
+    order = np.argsort(-(matrix @ vector), kind="stable")[:k]
+    return [ids[i] for i in order]
+
+
+def test_without_pgvector_the_install_is_as_before() -> None:
+    """SQLite and a PostgreSQL without the extension: no column, no copy, and the
+    in-process index answers."""
+    if vectors.vector_table_exists():
+        pytest.skip("this database has pgvector")
+    paper = PaperFactory()
+    embeddings_store(stored_model_name(), [paper.pk], np.ones((1, 4), dtype="<f4"))
+    assert vector_store().name == InProcessStore.name
+    assert not EmbeddingVectorCopy.objects.exists()
+    with pytest.raises(CommandError, match="no pgvector column"):
+        call_command("copy_embedding_vectors")
+    # The migration's step does nothing here, even with vectors stored.
+    migration.vector_table_create(django_apps, SimpleNamespace(connection=connection))
+    assert not vectors.vector_table_exists() and not EmbeddingVectorCopy.objects.exists()
+
+
+def test_database_ranks_within_filters_and_still_returns_k_rows(pgvector) -> None:  # type: ignore[no-untyped-def]
+    """Nearest papers within date, kind and visibility filters come from the HNSW index,
+    a narrow filter still fills the list (iterative scan), and they are the exact ones."""
+    papers = [
+        (LabReportFactory if i % 20 == 0 else PaperFactory)(
+            published_at=f"2025-01-{1 + i % 28:02d}T12:00:00Z"
+        )
+        for i in range(400)
+    ]
+    matrix = unit_vectors(400, 32, seed=1)
+    model = stored_model_name()
+    embeddings_store(model, [p.pk for p in papers], matrix)
+    Paper.objects.filter(pk=papers[40].pk).update(hidden=True)
+    store = vector_store()
+    assert store.name == PgvectorStore.name
+    question = matrix[40]
+
+    for filters in [
+        SearchFilters(),
+        SearchFilters(kind="lab_report"),
+        SearchFilters(date_from=date(2025, 1, 10), date_to=date(2025, 1, 12)),
+    ]:
+        allowed = filters.apply(Paper.objects.visible())
+        found = store.nearest(model, question, allowed, 10)
+        allowed_ids = set(allowed.values_list("pk", flat=True))
+        rows = [i for i, p in enumerate(papers) if p.pk in allowed_ids]
+        exact = exact_nearest([papers[i].pk for i in rows], matrix[rows], question, 10)
+        assert len(found) == 10
+        assert [pk for pk, _ in found] == exact  # 400 rows: the graph finds every one
+        assert papers[40].pk not in dict(found)
+        cosines = [c for _, c in found]
+        assert cosines == sorted(cosines, reverse=True)
+        best = papers.index(Paper.objects.get(pk=found[0][0]))
+        # Cosines of the half-precision index: within a few thousandths of the exact ones.
+        assert cosines[0] == pytest.approx(float(matrix[best] @ question), abs=5e-3)
+
+
+def test_the_query_is_answered_by_the_models_hnsw_index(pgvector) -> None:  # type: ignore[no-untyped-def]
+    papers = PaperFactory.create_batch(20)
+    model = stored_model_name()
+    embeddings_store(model, [p.pk for p in papers], unit_vectors(20, 16, seed=2))
+    store = PgvectorStore()
+    query = store._query(Paper.objects.visible(), model, unit_vectors(1, 16, seed=3)[0], 5)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        sql, params = query.query.sql_with_params()
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert vectors.index_name(model, 16) in plan
+
+
+def test_similar_papers_from_the_database_skip_self_hidden_and_other_dimensions(pgvector) -> None:  # type: ignore[no-untyped-def]
+    a, b, c, d = PaperFactory.create_batch(4)
+    model = stored_model_name()
+    embeddings_store(
+        model,
+        [a.pk, b.pk, c.pk, d.pk],
+        np.array([[1, 0], [0.8, 0.6], [0.6, 0.8], [0.99, 0.1411]], dtype="<f4"),
+    )
+    near = [(p.pk, round(s, 2)) for p, s in similar_papers(a)]
+    assert near == [(d.pk, 0.99), (b.pk, 0.8), (c.pk, 0.6)]
+    Paper.objects.filter(pk=d.pk).update(hidden=True)
+    assert [p.pk for p, _ in similar_papers(a)] == [b.pk, c.pk]
+    # A question of another dimension than the stored vectors finds nothing, quietly.
+    assert PgvectorStore().nearest(model, np.ones(3, dtype="<f4"), Paper.objects.all(), 5) == []
+    # A paper without a vector has no similar papers.
+    assert similar_papers(PaperFactory()) == []
+
+
+def test_an_embedding_run_loads_no_vectors_when_the_database_answers(pgvector, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    made = []
+    monkeypatch.setattr(in_process, "similar_lists_warm", lambda ids: made.append(ids))
+    papers = PaperFactory.create_batch(3)
+    embeddings_store(stored_model_name(), [p.pk for p in papers], unit_vectors(3, 8, seed=8))
+    in_process.similar_lists_after_embedding([p.pk for p in papers])
+    assert made == []
+    # With the in-process index chosen, the lists are made ahead as before.
+    with override_settings(VECTOR_STORE="in-process"):
+        in_process.similar_lists_after_embedding([p.pk for p in papers])
+    assert made == [sorted(p.pk for p in papers)]
+
+
+def test_a_deleted_paper_takes_its_vector_with_it(pgvector) -> None:  # type: ignore[no-untyped-def]
+    a, b = PaperFactory.create_batch(2)
+    embeddings_store(stored_model_name(), [a.pk, b.pk], unit_vectors(2, 8, seed=4))
+    a.delete()
+    assert list(EmbeddingVector.objects.values_list("paper_id", flat=True)) == [b.pk]
+
+
+def populated_install(count: int) -> dict[int, np.ndarray]:
+    """An install from before the column: `count` papers with vectors of two models (of
+    different dimensions), and the state migration 0013 leaves it in."""
+    papers = PaperFactory.create_batch(count)
+    ids = [p.pk for p in papers]
+    embeddings_store(stored_model_name(), ids, unit_vectors(count, 24, seed=5))
+    embeddings_store("older-model", ids[: count // 2], unit_vectors(count // 2, 12, seed=6))
+    EmbeddingVector.objects.all().delete()
+    with connection.cursor() as cursor:  # as before 0013: no index either
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'papers_vec_hnsw_%%'")
+        for (name,) in cursor.fetchall():
+            cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
+    vectors.vector_store_forget()
+    migration.vector_table_create(django_apps, SimpleNamespace(connection=connection))
+    search_caches_forget()
+    return {
+        pk: np.frombuffer(bytes(raw), dtype="<f4")
+        for pk, raw in Embedding.objects.values_list("pk", "vector")
+    }
+
+
+def assert_every_vector_copied(stored: dict[int, np.ndarray]) -> None:
+    copied = dict(EmbeddingVector.objects.values_list("embedding_id", "vector"))
+    assert copied.keys() == stored.keys()
+    for pk, vector in stored.items():
+        assert np.array_equal(np.asarray(copied[pk], dtype="<f4"), vector)
+
+
+def test_an_install_copies_its_vectors_resuming_after_a_stop_and_a_failure(
+    pgvector, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    stored = populated_install(300)  # 450 vectors: 300 of one model, 150 of another
+    question_paper = Paper.objects.order_by("pk").first()
+    assert EmbeddingVectorCopy.objects.get().finished_at is None
+
+    def answers() -> list[int]:
+        return [p.pk for p, _ in similar_papers(question_paper, limit=5)]
+
+    before = answers()
+    assert len(before) == 5 and vector_store().name == InProcessStore.name
+
+    # Stopped after two batches: search keeps answering from the old store.
+    first = vectors.embedding_vectors_copy(batch_size=100, max_batches=2)
+    assert (first.copied, first.finished) == (200, False)
+    vectors.vector_store_forget()
+    assert vector_store().name == InProcessStore.name and answers() == before
+
+    # A new paper embedded meanwhile is written to both stores.
+    late = PaperFactory()
+    embeddings_store(stored_model_name(), [late.pk], unit_vectors(1, 24, seed=7))
+    stored[Embedding.objects.get(paper=late).pk] = unit_vectors(1, 24, seed=7)[0]
+    assert EmbeddingVector.objects.filter(paper=late).exists()
+
+    # A batch that fails loses nothing: its transaction is undone, the mark stays.
+    real_write = vectors.embedding_vectors_write
+    calls = []
+
+    def failing(embeddings, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the database went away")
+        return real_write(embeddings, **kwargs)
+
+    monkeypatch.setattr(vectors, "embedding_vectors_write", failing)
+    with pytest.raises(RuntimeError):
+        vectors.embedding_vectors_copy(batch_size=100)
+    copy = EmbeddingVectorCopy.objects.get()
+    assert copy.finished_at is None and copy.copied_upto == sorted(stored)[299]
+    assert answers() == before
+    monkeypatch.setattr(vectors, "embedding_vectors_write", real_write)
+
+    # Run again (the command): it goes on from the mark and finishes.
+    call_command("copy_embedding_vectors", "--batch-size", "100", stdout=(out := _Out()))
+    assert "finished" in out.text
+    assert EmbeddingVectorCopy.objects.get().finished_at is not None
+    assert_every_vector_copied(stored)
+    vectors.vector_store_forget()
+    assert vector_store().name == PgvectorStore.name
+    assert answers()[:3] == before[:3]  # the same neighbours, now from the index
+    own = stored[Embedding.objects.get(paper=question_paper, model_name=stored_model_name()).pk]
+    arxiv = SearchFilters(kind="arxiv").apply(Paper.objects.visible())
+    found = vector_store().nearest(stored_model_name(), own, arxiv, 5)
+    assert found[0][0] == question_paper.pk and len(found) == 5
+
+    # Running it again has nothing to do.
+    call_command("copy_embedding_vectors", stdout=(again := _Out()))
+    assert "copied 0 vectors" in again.text
+
+
+def test_a_copy_sweeps_up_vectors_committed_late_under_older_ids(pgvector) -> None:  # type: ignore[no-untyped-def]
+    stored = populated_install(40)
+    # The copy has passed ids that were not yet committed (ids are handed out first).
+    copy = EmbeddingVectorCopy.objects.get()
+    copy.copied_upto = max(stored)
+    copy.save()
+    progress = vectors.embedding_vectors_copy(batch_size=7)
+    assert progress.finished and progress.copied == len(stored)
+    assert_every_vector_copied(stored)
+
+
+def test_a_fresh_install_needs_no_copy(pgvector) -> None:  # type: ignore[no-untyped-def]
+    Embedding.objects.all().delete()
+    EmbeddingVectorCopy.objects.all().delete()
+    migration.vector_table_create(django_apps, SimpleNamespace(connection=connection))
+    assert not EmbeddingVectorCopy.objects.exists()
+    assert vectors.embedding_vectors_copy().finished
+
+
+def test_an_unreadable_stored_vector_is_skipped_and_the_rest_copied(pgvector) -> None:  # type: ignore[no-untyped-def]
+    stored = populated_install(20)
+    broken = Embedding.objects.order_by("pk").first()
+    assert broken is not None
+    Embedding.objects.filter(pk=broken.pk).update(vector=b"\x00\x00\x80\x7f" * broken.dimension)
+    progress = vectors.embedding_vectors_copy(batch_size=6)
+    assert progress.finished
+    del stored[broken.pk]
+    assert_every_vector_copied(stored)
+
+
+class _Out:
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, text: str) -> None:
+        self.text += text
+
+    def flush(self) -> None:
+        pass

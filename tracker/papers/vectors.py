@@ -1,0 +1,238 @@
+"""Embeddings in a pgvector column, where PostgreSQL has the `vector` extension.
+
+Every vector is stored as float32 bytes in Embedding (all databases); on PostgreSQL with
+pgvector it is also written to EmbeddingVector, whose per-model HNSW indexes answer
+nearest-neighbour queries in the database (tracker.search.backends), so that no web
+process holds vectors. An install that had vectors before the column existed copies them
+over in batches (embedding_vectors_copy, resumable); search reads the column only once
+that copy is finished (vector_store_ready).
+
+Each model gets a partial HNSW index on its rows, over a cast of the column to that
+model's dimension in half precision (halfvec): half the index's size and memory, with the
+recall of the full-precision index (bench/vector_store.py measures both). Queries must order
+by the same expression (indexed_vector) for PostgreSQL to use the index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Exists, F, Func, IntegerField, OuterRef, QuerySet
+from django.db.models.functions import Cast
+from django.utils import timezone
+from pgvector.django import HalfVectorField
+
+from tracker.papers.models import Embedding, EmbeddingVector, EmbeddingVectorCopy
+
+logger = logging.getLogger(__name__)
+
+# HNSW build parameters: pgvector's defaults (m=16, ef_construction=64), which give
+# recall@10 above 0.99 on 384-d sentence vectors at 100k (bench/vector_store.py).
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 64
+# Memory for building one index: the graph of 100k-1M half-precision vectors fits, so the
+# build does not spill to disk (much slower).
+BUILD_MEMORY = "1GB"
+# Rows per batch when copying an install's vectors; one transaction each.
+COPY_BATCH = 2000
+# Whether the copy is finished changes once per install; a short memory spares every
+# search a query.
+READY_TTL = 30.0
+
+
+def vector_table_exists() -> bool:
+    """Whether this database has the pgvector column (migration 0013 made it)."""
+    if connection.vendor != "postgresql":
+        return False
+    key = _database_key()
+    known = _table_exists.get(key)
+    if known is None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT to_regclass('papers_embeddingvector') IS NOT NULL")
+            known = bool(cursor.fetchone()[0])
+        _table_exists[key] = known
+    return known
+
+
+_table_exists: dict[str, bool] = {}
+_ready: dict[str, tuple[float, bool]] = {}
+_indexes_made: set[tuple[str, str, int]] = set()
+
+
+def _database_key() -> str:
+    settings = connection.settings_dict
+    return f"{settings.get('HOST')}:{settings.get('PORT')}/{settings.get('NAME')}"
+
+
+def vector_store_ready() -> bool:
+    """Whether search may answer from the pgvector column: it exists, and no copy of
+    older vectors into it is still under way (and settings.VECTOR_STORE allows it)."""
+    if settings.VECTOR_STORE == "in-process" or not vector_table_exists():
+        return False
+    key = _database_key()
+    remembered = _ready.get(key)
+    if remembered and time.monotonic() - remembered[0] < READY_TTL:
+        return remembered[1]
+    ready = not EmbeddingVectorCopy.objects.filter(finished_at__isnull=True).exists()
+    _ready[key] = (time.monotonic(), ready)
+    return ready
+
+
+def vector_store_forget() -> None:
+    """Forget what this process knew of the column (after a migration, and in tests)."""
+    _table_exists.clear()
+    _ready.clear()
+    _indexes_made.clear()
+
+
+def indexed_vector(field: str, dimension: int) -> Cast:
+    """The expression each model's HNSW index is built on, with `field` the path to an
+    EmbeddingVector's vector ("vector" on EmbeddingVector, "vectors__vector" on Paper).
+    A query ordered by its cosine distance to a vector of that dimension uses the index."""
+    return Cast(F(field), HalfVectorField(dimensions=dimension))
+
+
+def of_dimension(queryset: QuerySet[Any], field: str, dimension: int) -> QuerySet[Any]:
+    """`queryset` narrowed to vectors of one dimension, as each index's predicate is (a
+    model's rows all have one, but the cast of any other would fail the query)."""
+    return queryset.alias(
+        _dimension=Func(F(field), function="vector_dims", output_field=IntegerField())
+    ).filter(_dimension=dimension)
+
+
+def index_name(model_name: str, dimension: int) -> str:
+    digest = hashlib.blake2b(model_name.encode(), digest_size=6).hexdigest()
+    return f"papers_vec_hnsw_{digest}_{dimension}"
+
+
+def embedding_vector_index_ensure(model_name: str, dimension: int) -> bool:
+    """Make the HNSW index of one model's vectors unless it exists; whether it was made."""
+    key = (_database_key(), model_name, dimension)
+    if key in _indexes_made:
+        return False
+    name = index_name(model_name, dimension)
+    made = False
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NULL", [name])
+        if cursor.fetchone()[0]:
+            cursor.execute(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'")
+            # DDL takes no parameters: the model name is quoted as a literal by the driver.
+            quoted = connection.ops.quote_name(name)
+            cursor.execute(
+                f"CREATE INDEX IF NOT EXISTS {quoted} ON papers_embeddingvector "
+                f"USING hnsw ((vector::halfvec({int(dimension)})) halfvec_cosine_ops) "
+                f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION}) "
+                f"WHERE model_name = {_sql_literal(cursor, model_name)} "
+                f"AND vector_dims(vector) = {int(dimension)}"
+            )
+            made = True
+    _indexes_made.add(key)
+    return made
+
+
+def _sql_literal(cursor: Any, value: str) -> str:
+    from psycopg import sql
+
+    return sql.Literal(value).as_string(cursor.connection)
+
+
+def embedding_vectors_write(embeddings: QuerySet[Embedding], *, index: bool = True) -> int:
+    """Write these embeddings' vectors to the pgvector column; one already there stays.
+    With `index`, each model met gets its HNSW index first (a copy of a whole install
+    builds them at the end instead, which is several times faster). Returns how many rows
+    were offered. A vector that cannot be read (wrong length) is skipped and logged."""
+    rows = []
+    for embedding_id, paper_id, model_name, dimension, raw in embeddings.values_list(
+        "id", "paper_id", "model_name", "dimension", "vector"
+    ):
+        vector = np.frombuffer(bytes(raw), dtype="<f4")
+        if vector.shape[0] != dimension or not np.isfinite(vector).all():
+            logger.warning("pgvector: embedding %s has an unreadable vector; skipped", embedding_id)
+            continue
+        rows.append(
+            EmbeddingVector(
+                embedding_id=embedding_id, paper_id=paper_id, model_name=model_name, vector=vector
+            )
+        )
+    if index:
+        for model_name, dimension in {(r.model_name, len(r.vector)) for r in rows}:
+            embedding_vector_index_ensure(model_name, dimension)
+    EmbeddingVector.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+def embeddings_stored_write(model_name: str, paper_ids: list[int]) -> None:
+    """The second write of new embeddings, into the column, once it exists."""
+    if vector_table_exists():
+        embedding_vectors_write(
+            Embedding.objects.filter(model_name=model_name, paper_id__in=paper_ids)
+        )
+
+
+@dataclass(frozen=True)
+class CopyProgress:
+    copied: int
+    finished: bool
+    copied_upto: int
+
+
+def embedding_vectors_copy(
+    batch_size: int = COPY_BATCH,
+    max_batches: int | None = None,
+    report: Callable[[CopyProgress], None] | None = None,
+) -> CopyProgress:
+    """Copy the install's stored vectors into the pgvector column, in embedding id order,
+    one transaction per batch; the last id copied is kept with each batch, so a copy that
+    stopped (or was stopped after `max_batches`) goes on from there when run again. Then
+    vectors committed late under older ids are swept up, each model's index is built, and
+    the copy is marked finished: search switches to the column."""
+    if not vector_table_exists():
+        return CopyProgress(0, False, 0)
+    copy = EmbeddingVectorCopy.objects.filter(finished_at__isnull=True).order_by("id").first()
+    if copy is None:
+        return CopyProgress(0, True, 0)
+    copied = 0
+    batches = 0
+    while True:
+        if max_batches is not None and batches >= max_batches:
+            return CopyProgress(copied, False, copy.copied_upto)
+        with transaction.atomic():
+            # One copier at a time: a second waits here, then goes on from the first's end.
+            copy = EmbeddingVectorCopy.objects.select_for_update().get(pk=copy.pk)
+            ids = list(
+                Embedding.objects.filter(id__gt=copy.copied_upto)
+                .order_by("id")
+                .values_list("id", flat=True)[:batch_size]
+            )
+            if not ids:
+                break
+            copied += embedding_vectors_write(Embedding.objects.filter(id__in=ids), index=False)
+            copy.copied_upto = ids[-1]
+            copy.save(update_fields=["copied_upto"])
+        batches += 1
+        if report is not None:
+            report(CopyProgress(copied, False, copy.copied_upto))
+    missing = Embedding.objects.filter(
+        ~Exists(EmbeddingVector.objects.filter(embedding_id=OuterRef("pk")))
+    )
+    while ids := list(missing.order_by("id").values_list("id", flat=True)[:batch_size]):
+        offered = embedding_vectors_write(Embedding.objects.filter(id__in=ids), index=False)
+        copied += offered
+        if offered < len(ids):
+            break  # what is left cannot be read; it was logged
+    for model_name, dimension in (
+        Embedding.objects.values_list("model_name", "dimension").distinct().order_by()
+    ):
+        embedding_vector_index_ensure(model_name, dimension)
+    copy.finished_at = timezone.now()
+    copy.save(update_fields=["finished_at"])
+    _ready.clear()
+    return CopyProgress(copied, True, copy.copied_upto)
