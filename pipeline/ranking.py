@@ -42,13 +42,14 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import linalg, sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 Key = Hashable
 
@@ -100,6 +101,19 @@ TEAM_NEIGHBOURS = 10
 TEAM_TEMPERATURE = 0.1
 # The team's mean counts as one more neighbour at this similarity.
 TEAM_PRIOR_SIMILARITY = 0.5
+
+# The BLAS libraries loaded, found once: finding them reads the process's memory map,
+# which cost more than a member's whole fit when it was done on every call.
+_threadpools: ThreadpoolController | None = None
+
+
+def _one_blas_thread() -> AbstractContextManager[object]:
+    """A context in which BLAS runs on one thread."""
+    global _threadpools
+    if _threadpools is None:
+        _threadpools = ThreadpoolController()
+    return _threadpools.limit(limits=1, user_api="blas")
+
 
 WORD_PATTERN = r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b"
 # Words in more than a tenth of the papers (arxiv-sanity-lite's cut) say little about
@@ -490,7 +504,7 @@ class MemberModel:
         if len(self.examples.rows):
             # A member's solves are small: on a busy machine BLAS threads cost far more
             # than they save (ten times, measured on two shared cores).
-            with threadpool_limits(limits=1, user_api="blas"):
+            with _one_blas_thread():
                 self.fit = _Fit(space, self.examples)
                 self.weights = _component_weights(space, self.examples, seed)
 
@@ -541,7 +555,7 @@ class MemberModel:
         if not keys:
             return []
         rows = self.space.rows(keys)
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _one_blas_thread():
             parts = self.components(rows)
         z = {
             name: _standardise(parts[name]) * weight
