@@ -123,8 +123,9 @@ WORD_MAX_DF = 0.1
 # a reader's interest as what it says.
 AUTHOR_SCALE = 1.0
 # A title says what a paper is about more surely than its abstract: its words count
-# twice in the features, three times in the words-alone direction.
-TITLE_REPEATS, WORDS_TITLE_REPEATS = 2, 3
+# twice in the features; in the words-alone direction its own tf-idf is added on top
+# with this weight (a transform of the titles alone: a tenth of the texts' cost).
+TITLE_REPEATS, WORDS_TITLE_WEIGHT = 2, 0.5
 # In the words-alone direction, what a "not interested" or a skip pulls away from, in
 # the units of the liked papers' mean.
 WORDS_NEGATIVE = 0.5
@@ -144,7 +145,17 @@ class PaperDoc:
 
 @dataclass(frozen=True)
 class Signals:
-    """Everything a member told the tracker about what they want."""
+    """Everything a member told the tracker about what they want.
+
+    - `ratings`: paper key to the member's rating, 1-5 (a 3 is neutral).
+    - `skipped`: papers the member passed over: a mild negative (like a 2, half weight).
+    - `not_interested`: papers the member marked "not interested": a firm negative (like
+      a 1, weighing one and a half ratings), and the words-alone score turns away from
+      their words. A paper in it and in `ratings` counts as not interested.
+    - `seeds`: papers marked "more like this": a firm positive, a start for a new member.
+    - `authors`, `keywords`, `labels` ("topic:12", "lab:qwen"): follows; a paper
+      matching one is put above every paper matching none, with the follow as reason.
+    """
 
     ratings: Mapping[Key, int] = field(default_factory=dict)
     skipped: Collection[Key] = frozenset()
@@ -203,9 +214,8 @@ class PaperSpace:
             x_words = words.fit_transform([_text(d, TITLE_REPEATS) for d in self.docs])
             word_names = [f"w:{w}" for w in words.get_feature_names_out()]
             # The words alone, titles weighing more: the "words" score's features.
-            self.x_words = normalize(
-                words.transform([_text(d, WORDS_TITLE_REPEATS) for d in self.docs])
-            )
+            titles = words.transform([d.title for d in self.docs])
+            self.x_words = normalize(x_words + WORDS_TITLE_WEIGHT * titles)
         except ValueError:  # every word was a stop word
             x_words = sparse.csr_matrix(np.zeros((n, 0), dtype=np.float32))
             word_names = []
