@@ -16,6 +16,11 @@ candidates:
 - lexical: a ridge regression on tf-idf words, word pairs and authors (the
   arxiv-sanity-lite idea, trained on graded ratings rather than one tag, with every paper
   in the space as a mild negative);
+- words: the words alone, title weighing most, as a direction: the papers' mean
+  weighted by how much the member liked them (a 5 four times a 2), less the mean paper.
+  With a few dozen ratings this is what a linear SVM on tf-idf converges to under
+  arxiv-sanity-lite's strong regularisation, and it is sharper than the ridge for a taste
+  that a few words and phrases define;
 - embedding: the same regression over the stored embeddings;
 - interests: the liked papers are grouped into clusters in embedding space and a paper
   scores by its best cluster, so someone who reads both robotics and speech is served
@@ -24,7 +29,9 @@ candidates:
   is to the ones they disliked.
 
 Each score's weight is learned per member from how well it put the member's own
-held-out best-rated papers first.
+held-out best-rated papers first. The three embedding scores count two thirds each
+against the two word scores, so that words and meaning weigh alike before the member's
+own ratings say otherwise.
 
 Measured on real abstracts (bench/rank.py) neither words nor embeddings alone is best
 for every kind of reader; the sum is.
@@ -35,13 +42,14 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import linalg, sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 Key = Hashable
 
@@ -67,10 +75,16 @@ INTEREST_DISTANCE = 0.55
 NEIGHBOURS = 3
 # The scores' weights, after each is standardised over the candidates, until a member
 # has rated enough papers to learn their own (_component_weights).
-DEFAULT_WEIGHTS = {"lexical": 1.0, "embedding": 1.0, "interests": 1.0, "neighbours": 1.0}
+DEFAULT_WEIGHTS = {
+    "lexical": 1.0,
+    "words": 1.0,
+    "embedding": 2 / 3,
+    "interests": 2 / 3,
+    "neighbours": 2 / 3,
+}
 # A held-out score counts by the square of its quality there, so the clearly better one
 # leads instead of being averaged with the rest.
-CV_POWER = 2.0
+CV_POWER = 4.0
 CV_MIN_RATINGS = 12
 CV_FOLDS = 3
 # No score is dropped entirely: a held-out third of a few dozen ratings is a noisy judge.
@@ -88,6 +102,19 @@ TEAM_TEMPERATURE = 0.1
 # The team's mean counts as one more neighbour at this similarity.
 TEAM_PRIOR_SIMILARITY = 0.5
 
+# The BLAS libraries loaded, found once: finding them reads the process's memory map,
+# which cost more than a member's whole fit when it was done on every call.
+_threadpools: ThreadpoolController | None = None
+
+
+def _one_blas_thread() -> AbstractContextManager[object]:
+    """A context in which BLAS runs on one thread."""
+    global _threadpools
+    if _threadpools is None:
+        _threadpools = ThreadpoolController()
+    return _threadpools.limit(limits=1, user_api="blas")
+
+
 WORD_PATTERN = r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b"
 # Words in more than a tenth of the papers (arxiv-sanity-lite's cut) say little about
 # one reader's taste and drown the words that do.
@@ -95,6 +122,13 @@ WORD_MAX_DF = 0.1
 # The author block weighs as much as the words: who wrote a paper tells as much about
 # a reader's interest as what it says.
 AUTHOR_SCALE = 1.0
+# A title says what a paper is about more surely than its abstract: its words count
+# twice in the features; in the words-alone direction its own tf-idf is added on top
+# with this weight (a transform of the titles alone: a tenth of the texts' cost).
+TITLE_REPEATS, WORDS_TITLE_WEIGHT = 2, 0.5
+# In the words-alone direction, what a "not interested" or a skip pulls away from, in
+# the units of the liked papers' mean.
+WORDS_NEGATIVE = 0.5
 
 
 @dataclass(frozen=True)
@@ -111,7 +145,17 @@ class PaperDoc:
 
 @dataclass(frozen=True)
 class Signals:
-    """Everything a member told the tracker about what they want."""
+    """Everything a member told the tracker about what they want.
+
+    - `ratings`: paper key to the member's rating, 1-5 (a 3 is neutral).
+    - `skipped`: papers the member passed over: a mild negative (like a 2, half weight).
+    - `not_interested`: papers the member marked "not interested": a firm negative (like
+      a 1, weighing one and a half ratings), and the words-alone score turns away from
+      their words. A paper in it and in `ratings` counts as not interested.
+    - `seeds`: papers marked "more like this": a firm positive, a start for a new member.
+    - `authors`, `keywords`, `labels` ("topic:12", "lab:qwen"): follows; a paper
+      matching one is put above every paper matching none, with the follow as reason.
+    """
 
     ratings: Mapping[Key, int] = field(default_factory=dict)
     skipped: Collection[Key] = frozenset()
@@ -134,6 +178,10 @@ class Ranked:
     key: Key
     score: float
     reason: str
+
+
+def _text(doc: PaperDoc, title_repeats: int) -> str:
+    return ". ".join([doc.title] * title_repeats + [doc.abstract])
 
 
 def _author_tokens(authors: Iterable[str]) -> list[str]:
@@ -163,11 +211,16 @@ class PaperSpace:
             dtype=np.float32,
         )
         try:
-            x_words = words.fit_transform([f"{d.title}. {d.abstract}" for d in self.docs])
+            x_words = words.fit_transform([_text(d, TITLE_REPEATS) for d in self.docs])
             word_names = [f"w:{w}" for w in words.get_feature_names_out()]
+            # The words alone, titles weighing more: the "words" score's features.
+            titles = words.transform([d.title for d in self.docs])
+            self.x_words = normalize(x_words + WORDS_TITLE_WEIGHT * titles)
         except ValueError:  # every word was a stop word
             x_words = sparse.csr_matrix(np.zeros((n, 0), dtype=np.float32))
             word_names = []
+            self.x_words = x_words
+        self.mean_words = np.asarray(self.x_words.mean(axis=0), dtype=np.float64).ravel()
         author_lists = [_author_tokens(d.authors) for d in self.docs]
         authors = TfidfVectorizer(analyzer=lambda names: names, dtype=np.float32)
         if any(author_lists):
@@ -290,6 +343,7 @@ class _Fit:
         self.space = space
         self.coef: np.ndarray | None = None
         self.embedding_coef: np.ndarray | None = None
+        self.words_coef = _words_direction(space, ex)
         if ex.targets.any():
             self.coef = _ridge(space, ex)
             if space.vectors is not None:
@@ -314,6 +368,8 @@ class _Fit:
         out: dict[str, np.ndarray] = {}
         if self.coef is not None:
             out["lexical"] = np.asarray(self.space.x[rows] @ self.coef).ravel()
+        if self.words_coef is not None:
+            out["words"] = np.asarray(self.space.x_words[rows] @ self.words_coef).ravel()
         if self.embedding_coef is not None and self.space.vectors is not None:
             out["embedding"] = self.space.vectors[rows] @ self.embedding_coef
         if len(self.liked):
@@ -369,6 +425,27 @@ def _embedding_ridge(space: PaperSpace, ex: _Examples) -> np.ndarray:
     return np.asarray((pull + v.T @ dual) / EMBEDDING_ALPHA, dtype=np.float32)
 
 
+def _words_direction(space: PaperSpace, ex: _Examples) -> np.ndarray | None:
+    """The "words" score's weights: the mean of the papers the member rated or asked more
+    of, each weighing its rating less one (a 1 nothing, a 5 four), less the mean paper;
+    then away from the papers marked "not interested" or skipped. The team's ratings
+    stand in while the member has given none of their own."""
+    kinds = np.array([kind for kind, _ in ex.sources])
+    values = 2 * ex.targets.astype(np.float64) + 3  # back to the 1-5 scale
+    liked = np.where(np.isin(kinds, ["own", "seed"]), np.maximum(values - 1, 0), 0.0)
+    if not liked.any():
+        liked = np.where(kinds == "team", np.maximum(values - 1, 0), 0.0)
+    if not liked.any():
+        return None
+    x = space.x_words[ex.rows]
+    coef = np.asarray(x.T @ liked).ravel() / liked.sum() - space.mean_words
+    negative = np.isin(kinds, ["no", "skip"])
+    if negative.any():
+        away = np.asarray(x[negative].mean(axis=0)).ravel() - space.mean_words
+        coef -= WORDS_NEGATIVE * away
+    return coef.astype(np.float32)
+
+
 def _subset(ex: _Examples, keep: np.ndarray) -> _Examples:
     return _Examples(
         rows=ex.rows[keep],
@@ -413,7 +490,8 @@ def _component_weights(space: PaperSpace, ex: _Examples, seed: int) -> dict[str,
                 predicted[name][fold::CV_FOLDS] = _standardise(parts[name])
     truth = ex.targets[order]
     for name in weights:
-        weights[name] = max(_top_gain(predicted[name], truth), CV_FLOOR) ** CV_POWER
+        quality = max(_top_gain(predicted[name], truth), CV_FLOOR) ** CV_POWER
+        weights[name] = DEFAULT_WEIGHTS[name] * quality
     return weights
 
 
@@ -436,7 +514,7 @@ class MemberModel:
         if len(self.examples.rows):
             # A member's solves are small: on a busy machine BLAS threads cost far more
             # than they save (ten times, measured on two shared cores).
-            with threadpool_limits(limits=1, user_api="blas"):
+            with _one_blas_thread():
                 self.fit = _Fit(space, self.examples)
                 self.weights = _component_weights(space, self.examples, seed)
 
@@ -487,7 +565,7 @@ class MemberModel:
         if not keys:
             return []
         rows = self.space.rows(keys)
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _one_blas_thread():
             parts = self.components(rows)
         z = {
             name: _standardise(parts[name]) * weight

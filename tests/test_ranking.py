@@ -269,3 +269,66 @@ def test_every_unrated_paper_is_a_mild_negative_for_the_word_model() -> None:
     assert model.coef is not None
     weight = dict(zip(space.feature_names, model.coef, strict=True))
     assert weight["w:robot"] > 0 > weight["w:results"]
+
+
+def _words_score(model: MemberModel, space: PaperSpace, keys: list[str]) -> dict[str, float]:
+    scores = model.components(space.rows(keys))["words"]
+    return dict(zip(keys, scores.tolist(), strict=True))
+
+
+def test_words_direction_follows_the_liked_words_and_weighs_titles_most() -> None:
+    # Both candidates say "grasping" once; in one it is the title.
+    docs = [PaperDoc(key="liked", title="Grasping", abstract="We grasp cups.")]
+    docs += [PaperDoc(key=f"other-{n}", title=f"Speech study {n}") for n in range(20)]
+    docs += [
+        PaperDoc(key="in-title", title="Grasping", abstract="A study of hands."),
+        PaperDoc(key="in-abstract", title="Hands", abstract="A study of grasping."),
+        PaperDoc(key="unrelated", title="Speech", abstract="A study of voices."),
+    ]
+    space = PaperSpace(docs)
+    model = MemberModel(space, Signals(ratings={"liked": 5}))
+    got = _words_score(model, space, ["in-title", "in-abstract", "unrelated"])
+    assert got["in-title"] > got["in-abstract"] > got["unrelated"]
+
+
+def test_words_direction_weighs_a_five_above_a_two_and_a_one_not_at_all() -> None:
+    docs = [
+        PaperDoc(key="five", title="Grasping robots"),
+        PaperDoc(key="two", title="Speech tokens"),
+        PaperDoc(key="one", title="Protein folding"),
+    ]
+    docs += [PaperDoc(key=f"bg-{n}", title=f"Background {n}") for n in range(20)]
+    docs += [
+        PaperDoc(key="robots", title="Grasping robots again"),
+        PaperDoc(key="speech", title="Speech tokens again"),
+        PaperDoc(key="protein", title="Protein folding again"),
+        PaperDoc(key="nothing", title="Something else"),
+    ]
+    space = PaperSpace(docs)
+    model = MemberModel(space, Signals(ratings={"five": 5, "two": 2, "one": 1}))
+    got = _words_score(model, space, ["robots", "speech", "protein", "nothing"])
+    assert got["robots"] > got["speech"] > got["nothing"]
+    # A 1 lifts nothing: its words sit no higher than those of a paper like no other.
+    assert got["protein"] <= got["nothing"]
+
+
+def test_not_interested_pulls_the_words_direction_away() -> None:
+    space, keys = _corpus(with_vectors=False)
+    liked = {keys["robot"][0]: 5}
+    unseen = _unseen(keys, {keys["robot"][0], keys["speech"][0]})
+    plain = MemberModel(space, Signals(ratings=liked))
+    marked = MemberModel(space, Signals(ratings=liked, not_interested={keys["speech"][0]}))
+    speech = [k for k in unseen if k.startswith("speech")]
+    assert sum(_words_score(marked, space, speech).values()) < sum(
+        _words_score(plain, space, speech).values()
+    )
+
+
+def test_words_direction_starts_from_the_team_without_own_ratings() -> None:
+    space, keys = _corpus(with_vectors=False)
+    team = [TeamRating("carol", k, 5) for k in keys["speech"][:3]]
+    model = MemberModel(space, Signals(), team)
+    unseen = _unseen(keys, set(keys["speech"][:3]))
+    got = _words_score(model, space, unseen)
+    best = max(got, key=got.__getitem__)
+    assert best.startswith("speech")
