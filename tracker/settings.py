@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "tracker.teams",
     "tracker.papers",
     "tracker.topics",
+    "tracker.follows",
     "tracker.search",
     "tracker.triage",
     "tracker.reproductions",
@@ -260,6 +261,12 @@ FETCH_MAX_BYTES: int = _read("FETCH_MAX_BYTES", env.int, 20 * 1024 * 1024)
 FETCH_INTERACTIVE_SECONDS: float = _read("FETCH_INTERACTIVE_SECONDS", env.float, 4.0)
 # Admin-entered URLs may not reach private or loopback addresses unless this is on (tests).
 FETCH_ALLOW_PRIVATE: bool = _read("FETCH_ALLOW_PRIVATE", env.bool, False)
+# Outgoing webhooks of follows' alerts: a failed delivery waits BASE * 2**n seconds, capped
+# below the Redis visibility timeout (a longer countdown is redelivered early by Redis), and
+# is given up after this many attempts (30 s, 1, 2, 4, 8, 10, 10 ... min: about 40 min).
+WEBHOOK_RETRY_BASE_SECONDS: float = _read("WEBHOOK_RETRY_BASE_SECONDS", env.float, 30.0)
+WEBHOOK_RETRY_MAX_SECONDS: float = _read("WEBHOOK_RETRY_MAX_SECONDS", env.float, 10 * 60.0)
+WEBHOOK_MAX_ATTEMPTS: int = _read("WEBHOOK_MAX_ATTEMPTS", env.int, 8)
 # A failed arXiv/OAI request is tried this many times in a run, waiting DELAY * 2**n (or the
 # server's Retry-After, capped) in between; past that the run fails and the task retries later.
 HARVEST_RETRY_ATTEMPTS: int = _read("HARVEST_RETRY_ATTEMPTS", env.int, 4)

@@ -181,3 +181,37 @@ def cluster_papers_if_due_task() -> int | None:
 
     run = clustering_run_create_if_due()
     return run.pk if run else None
+
+
+# No retries: matching is a few queries and a unique constraint per alert; a paper that
+# cannot be matched is logged and skipped inside the service.
+@shared_task(name="workers.tasks.match_follows_task")
+def match_follows_task(paper_ids: list[int]) -> int:
+    """Raise the alerts of new (or newly embedded) papers; pairs alerted are skipped (safe
+    twice). Returns how many alerts were raised."""
+    from tracker.follows.services import alerts_create
+
+    return alerts_create(paper_ids)
+
+
+@shared_task(name="workers.tasks.alert_code_events_task")
+def alert_code_events_task(event_ids: list[int]) -> int:
+    """Alert the followers of papers whose code or weights appeared (safe twice)."""
+    from tracker.follows.services import alerts_create_for_code_events
+
+    return alerts_create_for_code_events(event_ids)
+
+
+# Retried by hand rather than with autoretry: the wait doubles from a setting (tests shorten
+# it) and the number of attempts is kept on the delivery row, which decides when to stop, so
+# a failed delivery that a member sends again starts over.
+@shared_task(name="workers.tasks.deliver_alert_task", bind=True, max_retries=None)
+def deliver_alert_task(self: Task, delivery_id: int) -> str | None:
+    """One attempt at delivering an alert to a webhook; a delivery sent, under way or gone is
+    left alone (safe twice). Failures a retry may fix come back after a backoff."""
+    from tracker.follows.services import delivery_retry_in, delivery_send
+
+    try:
+        return delivery_send(delivery_id)
+    except TransientHarvestError as exc:
+        raise self.retry(exc=exc, countdown=delivery_retry_in(self.request.retries)) from exc

@@ -250,8 +250,9 @@ def test_paper_page_query_count_is_fixed(cast, rows: int, django_assert_num_quer
     # (session), user, membership, the paper and its topic, versions, sources with their
     # feeds, the newest vector, the similar papers, ratings, rating history, comments,
     # reproductions and their assignees, claims, results, drafted claims, watched code
-    # links, the lab posts and author table that give its lab
-    with django_assert_num_queries(session_queries() + 18):
+    # links, the lab posts and author table that give its lab, the member's follows (its
+    # follow buttons)
+    with django_assert_num_queries(session_queries() + 19):
         response = client.get(f"/papers/{paper.pk}/")
     context = response.context
     assert len(context["comments"]) == len(context["similar"]) == rows
