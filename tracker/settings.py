@@ -390,6 +390,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workers.tasks.cluster_papers_task",
         "schedule": crontab(hour=3, minute=30),
     },
+    # Alert deliveries whose message was lost with the broker, or whose worker died, go
+    # out again within a few minutes (cheap: one indexed query when nothing is lost).
+    "deliver-lost-alerts": {"task": "workers.tasks.deliver_lost_alerts_task", "schedule": 120.0},
     # Hourly: each link carries its own next check (daily while the paper is new, weekly
     # after), so a run checks only what is due, a bounded batch at a time.
     "watch-code": {"task": "workers.tasks.watch_code_task", "schedule": 3600.0},

@@ -215,3 +215,15 @@ def deliver_alert_task(self: Task, delivery_id: int) -> str | None:
         return delivery_send(delivery_id)
     except TransientHarvestError as exc:
         raise self.retry(exc=exc, countdown=delivery_retry_in(self.request.retries)) from exc
+
+
+@shared_task(name="workers.tasks.deliver_lost_alerts_task")
+def deliver_lost_alerts_task() -> list[int]:
+    """Beat: queue again the deliveries whose message was lost or whose worker died; each
+    attempt claims its delivery first, so one queued twice is still sent once."""
+    from tracker.follows.services import deliveries_due
+
+    due = deliveries_due()
+    for delivery_id in due:
+        deliver_alert_task.delay(delivery_id)
+    return due

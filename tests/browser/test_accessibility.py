@@ -74,6 +74,8 @@ def test_no_page_has_a_critical_or_serious_axe_violation(cast, live_server, brow
         "digest settings": "/digest/settings/",
         "sources": "/sources/",
         "tokens": "/tokens/",
+        "follows": "/follows/",
+        "alerts": "/alerts/",
     }
     for name, path in pages.items():
         response = page.goto(live_server.url + path)

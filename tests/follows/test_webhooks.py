@@ -4,6 +4,8 @@ doubling wait, kept in one plain line, and end as "failed" after the last attemp
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -16,6 +18,7 @@ from tracker.follows.models import Delivery, DeliveryStatus, FollowKind, Webhook
 from tracker.follows.services import (
     WEBHOOK_PRIVATE,
     alerts_create,
+    deliveries_due,
     delivery_retry,
     delivery_retry_in,
     delivery_send,
@@ -217,3 +220,26 @@ def test_channel_alerts_go_to_channel_webhooks_member_alerts_to_the_members(  # 
             delivery_send(delivery.pk)
     assert len(channel_receiver.received) == 1 and bens.received == []
     assert channel_receiver.received[0].payload["reason"] == "the team follows Yann LeCun"
+
+
+def test_the_sweep_finds_deliveries_lost_with_the_broker_or_their_worker(  # type: ignore[no-untyped-def]
+    cast, loopback, time_machine
+) -> None:
+    time_machine.move_to("2026-03-02 09:00Z", tick=False)
+    with webhook_receiver() as receiver:
+        _alerted(cast, receiver.url)
+        alerts_create([Paper.objects.get().pk])
+        delivery = Delivery.objects.get()
+        assert deliveries_due() == []  # just queued: its message is on its way
+        time_machine.shift(3 * 60)
+        assert deliveries_due() == [delivery.pk]
+        # A worker claimed it and died: found again once its claim ran out.
+        Delivery.objects.update(
+            status=DeliveryStatus.SENDING, claimed_until=timezone.now() + timedelta(minutes=2)
+        )
+        assert deliveries_due() == []
+        time_machine.shift(3 * 60)
+        assert deliveries_due() == [delivery.pk]
+        assert delivery_send(delivery.pk) == DeliveryStatus.SENT
+        assert deliveries_due() == []
+    assert len(receiver.received) == 1

@@ -434,6 +434,30 @@ def delivery_retry_in(retries: int) -> float:
     )
 
 
+# A delivery queued this long ago and never tried lost its message (a broker outage).
+LOST_AFTER = timedelta(minutes=2)
+DUE_PER_SWEEP = 200
+
+
+def deliveries_due(now: datetime | None = None) -> list[int]:
+    """The sweep's finds: deliveries whose message was lost with the broker or whose worker
+    died mid-send. Never tried and queued a while ago; retrying but silent for longer than
+    the longest backoff; claimed by a worker past its claim. Queuing one twice is harmless:
+    an attempt first claims it."""
+    now = now or timezone.now()
+    longest = timedelta(seconds=settings.WEBHOOK_RETRY_MAX_SECONDS) + LOST_AFTER
+    lost = (
+        Q(status=DeliveryStatus.PENDING, created_at__lt=now - LOST_AFTER)
+        | Q(status=DeliveryStatus.RETRYING, last_attempt_at__lt=now - longest)
+        | Q(status=DeliveryStatus.SENDING, claimed_until__lt=now)
+    )
+    return list(
+        Delivery.objects.filter(lost)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:DUE_PER_SWEEP]
+    )
+
+
 def delivery_retry(membership: Membership, delivery_id: int) -> Delivery | None:
     """A member sends a failed delivery again (its attempts start over)."""
     delivery = (
