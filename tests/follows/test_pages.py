@@ -170,3 +170,13 @@ def test_the_weekly_digest_lists_the_weeks_follow_alerts(cast) -> None:  # type:
     assert "you follow Yann LeCun" in rendered.html
     # ada follows nothing: no such section for her.
     assert digest_for(cast.ada, now).follow_alerts == []
+
+
+def test_a_source_is_followed_from_the_sources_page(cast) -> None:  # type: ignore[no-untyped-def]
+    source = SourceFactory(name="Qwen blog")
+    client = client_for(cast.ben)
+    hidden = '<span class="visually-hidden"> Qwen blog</span>'
+    assert f"Follow{hidden}" in client.get("/sources/").content.decode()
+    client.post("/follows/add/", {"kind": "source", "value": str(source.pk)})
+    assert f"Unfollow{hidden}" in client.get("/sources/").content.decode()
+    assert Follow.objects.get().source == source

@@ -18,6 +18,7 @@ from tracker.follows.models import Delivery, DeliveryStatus, FollowKind, Webhook
 from tracker.follows.services import (
     WEBHOOK_PRIVATE,
     alerts_create,
+    alerts_create_for_code_events,
     deliveries_due,
     delivery_retry,
     delivery_retry_in,
@@ -25,7 +26,7 @@ from tracker.follows.services import (
     follow_add,
     webhook_add,
 )
-from tracker.papers.models import Paper
+from tracker.papers.models import CodeEvent, CodeEventKind, CodeLink, Paper
 from workers.tasks import deliver_alert_task
 
 pytestmark = pytest.mark.django_db
@@ -243,3 +244,38 @@ def test_the_sweep_finds_deliveries_lost_with_the_broker_or_their_worker(  # typ
         assert delivery_send(delivery.pk) == DeliveryStatus.SENT
         assert deliveries_due() == []
     assert len(receiver.received) == 1
+
+
+def test_a_code_release_is_delivered_with_its_event_and_link(cast, loopback) -> None:  # type: ignore[no-untyped-def]
+    with webhook_receiver() as receiver:
+        _alerted(cast, receiver.url)
+        paper = Paper.objects.get()
+        alerts_create([paper.pk])
+        link = CodeLink.objects.create(
+            paper=paper, url="https://github.com/fair/jepa", kind="github"
+        )
+        event = CodeEvent.objects.create(
+            paper=paper, link=link, kind=CodeEventKind.CODE_RELEASED, at=timezone.now()
+        )
+        assert alerts_create_for_code_events([event.pk]) == 1
+        for delivery in Delivery.objects.order_by("id"):
+            delivery_send(delivery.pk)
+    first, second = (r.payload for r in receiver.received)
+    assert first["event"] == "paper.matched" and first["code"] is None
+    assert second["event"] == "code.code_released"
+    assert second["code"]["url"] == "https://github.com/fair/jepa"
+    assert second["text"].startswith("Code released: <")
+
+
+def test_a_delivery_another_worker_holds_is_not_sent_twice(cast, loopback) -> None:  # type: ignore[no-untyped-def]
+    with webhook_receiver() as receiver:
+        _alerted(cast, receiver.url)
+        alerts_create([Paper.objects.get().pk])
+        delivery = Delivery.objects.get()
+        # Another attempt has claimed it and is sending right now.
+        Delivery.objects.update(
+            status=DeliveryStatus.SENDING, claimed_until=timezone.now() + timedelta(minutes=2)
+        )
+        assert delivery_send(delivery.pk) is None
+        assert deliver_alert_task.apply(args=[delivery.pk]).get() is None
+    assert receiver.received == []

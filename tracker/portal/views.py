@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from tracker.core.heartbeat import heartbeat_last
 from tracker.core.http import PortalRequest
-from tracker.follows.selectors import follow_buttons
+from tracker.follows.selectors import FollowButton, follow_buttons
 from tracker.papers.codewatch import code_watch_context
 from tracker.papers.embeddings import paper_embedding_wait, stored_model_name
 from tracker.papers.export import EXPORT_LIMIT, export_format, papers_export
@@ -251,12 +251,22 @@ def _draft_form(draft: ClaimDraft) -> ClaimDraftForm:
 
 
 def sources(request: HttpRequest) -> HttpResponse:
-    """Every source with its recent runs (status, counts, errors) and the add-a-paper form."""
+    """Every source with its recent runs (status, counts, errors), a follow toggle each, and
+    the add-a-paper form."""
+    membership = current_membership(request)
+    listed = sources_with_recent_runs()
+    pairs = [(s.pk, s.name) for s in listed]
+    toggles: list[FollowButton | None] = (
+        list(follow_buttons(membership, sources=pairs)["sources"])
+        if membership
+        else [None] * len(listed)
+    )
     return render(
         request,
         "papers/sources.html",
         {
-            "sources": sources_with_recent_runs(),
+            "sources": listed,
+            "source_rows": list(zip(listed, toggles, strict=True)),
             "form": AddPaperForm(),
             "progress": pipeline_progress(),
             "offline": sources_all_offline(),
