@@ -41,11 +41,21 @@ def normalize(kind: str, value: str) -> str:
     or extra spaces ("Yann  LeCun" and "yann lecun" are one follow); ids as they are."""
     if kind in (SOURCE, TOPIC, PAPER):
         return value.strip()
-    text = unicodedata.normalize("NFKD", value)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = value if value.isascii() else _unaccented(value)  # most text is ASCII: fast
     if kind in (AUTHOR, LAB):
         text = text.replace(".", " ")
     return " ".join(text.casefold().split())
+
+
+def _unaccented(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+@lru_cache(maxsize=65536)
+def author_key(name: str) -> str:
+    """An author's name as follows store it; cached, as the same names recur all day."""
+    return normalize(AUTHOR, name)
 
 
 def search_terms(query: str) -> list[str]:
@@ -81,16 +91,19 @@ class PaperFacts:
     topic_ids: frozenset[str] = frozenset()
     vector: np.ndarray | None = None
     paper_id: str = ""
-    text: str = field(init=False, repr=False)  # title and abstract, normalised once
+    # Worked out once per paper, not once per follow compared with it.
+    text: str = field(init=False, repr=False)  # title and abstract, normalised
+    names: frozenset[str] = field(init=False, repr=False)  # the authors, normalised
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", normalize(KEYWORD, f"{self.title}\n{self.abstract}"))
+        object.__setattr__(self, "names", frozenset(author_key(n) for n in self.authors))
 
 
 def follow_matches(follow: Follow, paper: PaperFacts) -> bool:
     """Whether `paper` is news for `follow`. A seed paper never matches itself."""
     if follow.kind == AUTHOR:
-        return any(normalize(AUTHOR, name) == follow.value for name in paper.authors)
+        return follow.value in paper.names
     if follow.kind == LAB:
         return bool(paper.lab) and normalize(LAB, paper.lab) == follow.value
     if follow.kind == SOURCE:

@@ -88,28 +88,49 @@ def _vectors(paper_ids: Iterable[int]) -> dict[int, np.ndarray]:
     }
 
 
-def paper_facts(papers: Sequence[Paper], *, with_vectors: bool) -> dict[int, rules.PaperFacts]:
-    """What matching needs of each paper: three queries (four with vectors)."""
-    ids = [p.pk for p in papers]
+PaperRow = tuple[int, str, str, list[str] | None, str]  # id, title, abstract, authors, lab
+ROW_FIELDS = ("pk", "title", "abstract", "authors", "lab")
+
+
+def paper_facts(
+    rows: Sequence[PaperRow], papers: QuerySet[Paper], follows: Sequence[Follow]
+) -> dict[int, rules.PaperFacts]:
+    """What matching `follows` needs of each paper: its row's fields, plus those of its
+    sources and topic that are followed (read for `papers`, the query the rows came from)
+    and its vector when a seed paper is followed: a query for each of the three that any
+    follow needs."""
+    followed_sources = {f.source_id for f in follows if f.kind == FollowKind.SOURCE and f.source_id}
+    followed_topics = {f.topic_id for f in follows if f.kind == FollowKind.TOPIC and f.topic_id}
+    with_vectors = any(f.kind == FollowKind.PAPER for f in follows)
+    ids = [row[0] for row in rows]
     sources: dict[int, set[str]] = {}
-    for paper_id, source_id in PaperSource.objects.filter(paper_id__in=ids).values_list(
-        "paper_id", "source_id"
-    ):
-        sources.setdefault(paper_id, set()).add(str(source_id))
-    topics = dict(PaperTopic.objects.filter(paper_id__in=ids).values_list("paper_id", "topic_id"))
+    if followed_sources:
+        for paper_id, source_id in PaperSource.objects.filter(
+            source_id__in=followed_sources, paper_id__in=ids
+        ).values_list("paper_id", "source_id"):
+            sources.setdefault(paper_id, set()).add(str(source_id))
+    topics = (
+        dict(
+            PaperTopic.objects.filter(topic_id__in=followed_topics, paper_id__in=ids).values_list(
+                "paper_id", "topic_id"
+            )
+        )
+        if followed_topics
+        else {}
+    )
     vectors = _vectors(ids) if with_vectors else {}
     return {
-        p.pk: rules.PaperFacts(
-            title=p.title,
-            abstract=p.abstract,
-            authors=tuple(p.authors or ()),
-            lab=p.lab,
-            source_ids=frozenset(sources.get(p.pk, ())),
-            topic_ids=frozenset({str(topics[p.pk])} if p.pk in topics else ()),
-            vector=vectors.get(p.pk),
-            paper_id=str(p.pk),
+        pk: rules.PaperFacts(
+            title=title,
+            abstract=abstract,
+            authors=tuple(authors or ()),
+            lab=lab,
+            source_ids=frozenset(sources.get(pk, ())),
+            topic_ids=frozenset({str(topics[pk])} if pk in topics else ()),
+            vector=vectors.get(pk),
+            paper_id=str(pk),
         )
-        for p in papers
+        for pk, title, abstract, authors, lab in rows
     }
 
 
@@ -148,31 +169,28 @@ def followed_reasons(follows: Sequence[Follow], papers: QuerySet[Paper]) -> dict
     """Which of `papers` a follow of the member (or the channel) matches, and why: what
     the inbox's ranking puts first. The database narrows the papers down and the rules
     decide on those few. Seed papers count through the ranking itself (they act as ratings
-    of 5), so only the other kinds are matched here. No query without follows, three with
-    some, whatever the number of papers."""
+    of 5), so only the other kinds are matched here. No query without follows, at most
+    three with some (the matches' fields, their followed sources and topics), whatever the
+    number of papers."""
     follows = [f for f in follows if f.kind != FollowKind.PAPER]
     if not follows:
         return {}
     narrowed = Q()
     for follow in follows:
         narrowed |= _narrowing(follow)
-    found = list(
-        papers.filter(narrowed)
-        .order_by()
-        .distinct()
-        .only("pk", "title", "abstract", "authors", "lab")
-    )
-    if not found:
+    found = papers.filter(narrowed).order_by().distinct()
+    rows: list[PaperRow] = list(found.values_list(*ROW_FIELDS))
+    if not rows:
         return {}
-    facts = paper_facts(found, with_vectors=False)
+    facts = paper_facts(rows, found, follows)
     specs = follow_rules(follows)
     # The member's own follows speak before the channel's.
     pairs = sorted(zip(follows, specs, strict=True), key=lambda pair: pair[0].is_channel)
     reasons: dict[int, str] = {}
-    for paper in found:
+    for pk, facts_of in facts.items():
         for follow, spec in pairs:
-            if rules.follow_matches(spec, facts[paper.pk]):
-                reasons[paper.pk] = follow.reason
+            if rules.follow_matches(spec, facts_of):
+                reasons[pk] = follow.reason
                 break
     return reasons
 

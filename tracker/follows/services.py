@@ -29,7 +29,7 @@ from tracker.follows.models import (
     FollowKind,
     Webhook,
 )
-from tracker.follows.selectors import follow_rules, paper_facts
+from tracker.follows.selectors import ROW_FIELDS, follow_rules, paper_facts
 from tracker.papers.models import CodeEvent, Paper, Source
 from tracker.teams.models import Membership
 from tracker.topics.models import Topic, TopicFollow
@@ -209,26 +209,23 @@ def alerts_create(paper_ids: Sequence[int], now: datetime | None = None) -> int:
     skipped by its unique constraint. One paper that cannot be matched is logged and the
     others go on. Returns how many alerts this call raised."""
     now = now or timezone.now()
-    papers = list(
-        Paper.objects.visible()
-        .filter(pk__in=list(paper_ids), created_at__gte=now - ALERT_WINDOW)
-        .only("pk", "title", "abstract", "authors", "lab", "created_at")
+    papers = Paper.objects.visible().filter(
+        pk__in=list(paper_ids), created_at__gte=now - ALERT_WINDOW
     )
+    rows = list(papers.values_list(*ROW_FIELDS, "created_at"))
     follows = list(Follow.objects.all())
-    if not papers or not follows:
+    if not rows or not follows:
         return 0
     specs = follow_rules(follows)
-    facts = paper_facts(papers, with_vectors=any(f.kind == FollowKind.PAPER for f in follows))
+    facts = paper_facts([row[:5] for row in rows], papers, follows)
     alerts = []
-    for paper in papers:
+    for pk, *_, arrived in rows:
         try:
             for follow, spec in zip(follows, specs, strict=True):
-                if follow.created_at <= paper.created_at and rules.follow_matches(
-                    spec, facts[paper.pk]
-                ):
-                    alerts.append(_alert(follow, paper.pk, None))
+                if follow.created_at <= arrived and rules.follow_matches(spec, facts[pk]):
+                    alerts.append(_alert(follow, pk, None))
         except Exception:
-            log.exception("matching follows against paper %s failed; skipped", paper.pk)
+            log.exception("matching follows against paper %s failed; skipped", pk)
     return _alerts_store(alerts)
 
 
