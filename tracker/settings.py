@@ -306,6 +306,11 @@ if REDIS_URL:
         # redelivered harvest finds its killed run already closed.
         "visibility_timeout": _read("CELERY_VISIBILITY_TIMEOUT", env.int, 12 * 60),
     }
+    # A retry's countdown past the visibility timeout is redelivered early by Redis.
+    if CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= WEBHOOK_RETRY_MAX_SECONDS:
+        CONFIG_ERRORS.append(
+            ("WEBHOOK_RETRY_MAX_SECONDS", "keep it below CELERY_VISIBILITY_TIMEOUT")
+        )
 else:
     # Embedded default: the broker is a folder, results a folder; no server to run.
     _broker_dir = VAR_DIR / "broker"
