@@ -241,3 +241,17 @@ def test_recording_a_code_event_queues_its_alerts(  # type: ignore[no-untyped-de
         code_link_record(link, Check(status="ok", exists=True, empty=False))
     alert = Alert.objects.get(code_event__isnull=False)
     assert alert.code_event.kind == CodeEventKind.CODE_RELEASED
+
+
+def test_a_newly_embedded_paper_is_matched_after_commit(  # type: ignore[no-untyped-def]
+    cast, frozen, eager_tasks, django_capture_on_commit_callbacks
+) -> None:
+    from tracker.papers.models import Embedding
+    from tracker.papers.signals import embeddings_stored
+
+    follow_add(member(cast.ben, cast.vision), FollowKind.KEYWORD, "world model")
+    frozen.shift(60)
+    paper = _new_paper(abstract="A world model for robots.")
+    with django_capture_on_commit_callbacks(execute=True):
+        embeddings_stored.send(sender=Embedding, paper_ids=[paper.pk])
+    assert Alert.objects.get().paper_id == paper.pk

@@ -279,3 +279,18 @@ def test_a_delivery_another_worker_holds_is_not_sent_twice(cast, loopback) -> No
         assert delivery_send(delivery.pk) is None
         assert deliver_alert_task.apply(args=[delivery.pk]).get() is None
     assert receiver.received == []
+
+
+def test_the_admin_delivery_log_shows_the_last_error(cast, loopback) -> None:  # type: ignore[no-untyped-def]
+    from django.contrib.auth import get_user_model
+
+    from tests.conftest import client_for
+
+    _alerted(cast, f"http://127.0.0.1:{closed_port()}/hook")
+    alerts_create([Paper.objects.get().pk])
+    Delivery.objects.update(
+        status=DeliveryStatus.FAILED, attempts=8, last_error="the receiver answered HTTP 500"
+    )
+    root = get_user_model().objects.create_superuser("root", "root@example.org", "x")
+    page = client_for(root).get("/admin/follows/delivery/").content.decode()
+    assert "the receiver answered HTTP 500" in page and "Failed" in page
