@@ -377,16 +377,30 @@ def _pool(target: Target, address: str, timeout: float) -> urllib3.HTTPConnectio
 CA_BUNDLE = requests.utils.DEFAULT_CA_BUNDLE_PATH
 
 
-def _pinned_get(target: Target, config: FetchConfig) -> Response:
-    """One GET of `target` at the address it was vetted for, redirects not followed."""
+def _pinned_get(
+    target: Target,
+    config: FetchConfig,
+    *,
+    method: str = "GET",
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """One request (a GET unless told) to `target` at the address it was vetted for,
+    redirects not followed."""
     limit = config.max_bytes
     address = _resolve(target, config.allow_private)
     pool = _pool(target, address, _timeout(config))
     try:
         resp = pool.urlopen(
-            "GET",
+            method,
             target.request_target,
-            headers={"Host": target.host_header, "User-Agent": USER_AGENT, "Accept": "*/*"},
+            body=body,
+            headers={
+                "Host": target.host_header,
+                "User-Agent": USER_AGENT,
+                "Accept": "*/*",
+                **(headers or {}),
+            },
             redirect=False,
             retries=False,
             preload_content=False,
@@ -435,6 +449,22 @@ def safe_get(url: str, config: FetchConfig) -> Response:
             raise type(exc)(FETCH_FAILED) from exc
     log.warning("fetch of %s failed: more than %d redirects", url, MAX_REDIRECTS)
     raise HarvestError(FETCH_FAILED)
+
+
+def public_url_check(url: str, config: FetchConfig) -> None:
+    """Refuse, before anything is stored, a URL that names a private or loopback address
+    (unless `allow_private` is on): RefusedURLError for that, NetworkError when its host
+    cannot be resolved. Sending checks again, so a name that later resolves elsewhere is
+    still refused then."""
+    _resolve(url_target(url), config.allow_private)
+
+
+def safe_post(url: str, body: bytes, headers: dict[str, str], config: FetchConfig) -> Response:
+    """POST `body` to a user-entered URL under safe_get's rules: parsed once, resolved once,
+    checked and connected at the checked address. The response comes back whatever its
+    status, for the caller to judge; a redirect is not followed (a POST that moved is the
+    receiver's configuration to fix), and the body read is capped like every other."""
+    return _pinned_get(url_target(url), config, method="POST", body=body, headers=headers)
 
 
 def retry_wait(exc: TransientHarvestError, attempt: int, key: str, config: FetchConfig) -> None:

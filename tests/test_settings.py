@@ -88,6 +88,19 @@ def test_an_llm_endpoint_without_a_model_names_the_variable(tmp_path: Path) -> N
     assert "LLM_MODEL" in result.stderr
 
 
+def test_a_webhook_backoff_past_the_visibility_timeout_names_the_variable(tmp_path: Path) -> None:
+    # Redis would hand the delayed retry to a worker early, before its wait is over.
+    result = manage_check(
+        tmp_path,
+        DEBUG="1",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+        CELERY_VISIBILITY_TIMEOUT="600",
+        WEBHOOK_RETRY_MAX_SECONDS="900",
+    )
+    assert result.returncode != 0
+    assert "WEBHOOK_RETRY_MAX_SECONDS" in result.stderr
+
+
 def settings_of(settings_file: Path, names: list[str], **env: str) -> dict[str, str]:
     """The named settings as a fresh process computes them from `env` (and the .env file
     beside the settings' package), without touching this process's environment."""

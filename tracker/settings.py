@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "tracker.teams",
     "tracker.papers",
     "tracker.topics",
+    "tracker.follows",
     "tracker.search",
     "tracker.triage",
     "tracker.reproductions",
@@ -267,6 +268,12 @@ FETCH_MAX_BYTES: int = _read("FETCH_MAX_BYTES", env.int, 20 * 1024 * 1024)
 FETCH_INTERACTIVE_SECONDS: float = _read("FETCH_INTERACTIVE_SECONDS", env.float, 4.0)
 # Admin-entered URLs may not reach private or loopback addresses unless this is on (tests).
 FETCH_ALLOW_PRIVATE: bool = _read("FETCH_ALLOW_PRIVATE", env.bool, False)
+# Outgoing webhooks of follows' alerts: a failed delivery waits BASE * 2**n seconds, capped
+# below the Redis visibility timeout (a longer countdown is redelivered early by Redis), and
+# is given up after this many attempts (30 s, 1, 2, 4, 8, 10, 10 ... min: about 40 min).
+WEBHOOK_RETRY_BASE_SECONDS: float = _read("WEBHOOK_RETRY_BASE_SECONDS", env.float, 30.0)
+WEBHOOK_RETRY_MAX_SECONDS: float = _read("WEBHOOK_RETRY_MAX_SECONDS", env.float, 10 * 60.0)
+WEBHOOK_MAX_ATTEMPTS: int = _read("WEBHOOK_MAX_ATTEMPTS", env.int, 8)
 # A failed arXiv/OAI request is tried this many times in a run, waiting DELAY * 2**n (or the
 # server's Retry-After, capped) in between; past that the run fails and the task retries later.
 HARVEST_RETRY_ATTEMPTS: int = _read("HARVEST_RETRY_ATTEMPTS", env.int, 4)
@@ -306,6 +313,11 @@ if REDIS_URL:
         # redelivered harvest finds its killed run already closed.
         "visibility_timeout": _read("CELERY_VISIBILITY_TIMEOUT", env.int, 12 * 60),
     }
+    # A retry's countdown past the visibility timeout is redelivered early by Redis.
+    if CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= WEBHOOK_RETRY_MAX_SECONDS:
+        CONFIG_ERRORS.append(
+            ("WEBHOOK_RETRY_MAX_SECONDS", "keep it below CELERY_VISIBILITY_TIMEOUT")
+        )
 else:
     # Embedded default: the broker is a folder, results a folder; no server to run.
     _broker_dir = VAR_DIR / "broker"
@@ -393,6 +405,9 @@ CELERY_BEAT_SCHEDULE = {
     # The papers a team shares out usually go just after their embedding run; this shares
     # the rest (no vector an hour on, a lost task) and moves the shares of members away.
     "sweep-shares": {"task": "workers.tasks.sweep_shares_task", "schedule": 600.0},
+    # Alert deliveries whose message was lost with the broker, or whose worker died, go
+    # out again within a few minutes (cheap: one indexed query when nothing is lost).
+    "deliver-lost-alerts": {"task": "workers.tasks.deliver_lost_alerts_task", "schedule": 120.0},
     # Hourly: each link carries its own next check (daily while the paper is new, weekly
     # after), so a run checks only what is due, a bounded batch at a time.
     "watch-code": {"task": "workers.tasks.watch_code_task", "schedule": 3600.0},

@@ -32,6 +32,7 @@ urlpatterns = [
     ),
     path("", include("tracker.search.urls")),
     path("", include("tracker.triage.urls")),
+    path("", include("tracker.follows.urls")),
     path("", include("tracker.reproductions.urls")),
     path("", include("tracker.digests.urls")),
     path("", include("tracker.teams.urls")),

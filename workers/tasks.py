@@ -206,3 +206,49 @@ def rebalance_shares_task(team_id: int, user_ids: list[int]) -> int:
     from tracker.triage.sharing import shares_rebalance
 
     return shares_rebalance(team_id, user_ids=user_ids)
+
+
+# No retries: matching is a few queries and a unique constraint per alert; a paper that
+# cannot be matched is logged and skipped inside the service.
+@shared_task(name="workers.tasks.match_follows_task")
+def match_follows_task(paper_ids: list[int]) -> int:
+    """Raise the alerts of new (or newly embedded) papers; pairs alerted are skipped (safe
+    twice). Returns how many alerts were raised."""
+    from tracker.follows.services import alerts_create
+
+    return alerts_create(paper_ids)
+
+
+@shared_task(name="workers.tasks.alert_code_events_task")
+def alert_code_events_task(event_ids: list[int]) -> int:
+    """Alert the followers of papers whose code or weights appeared (safe twice)."""
+    from tracker.follows.services import alerts_create_for_code_events
+
+    return alerts_create_for_code_events(event_ids)
+
+
+# Retried by hand rather than with autoretry: the wait doubles from a setting (tests shorten
+# it) and the number of attempts is kept on the delivery row, which decides when to stop, so
+# a failed delivery that a member sends again starts over.
+@shared_task(name="workers.tasks.deliver_alert_task", bind=True, max_retries=None)
+def deliver_alert_task(self: Task, delivery_id: int) -> str | None:
+    """One attempt at delivering an alert to a webhook; a delivery sent, under way or gone is
+    left alone (safe twice). Failures a retry may fix come back after a backoff."""
+    from tracker.follows.services import delivery_retry_in, delivery_send
+
+    try:
+        return delivery_send(delivery_id)
+    except TransientHarvestError as exc:
+        raise self.retry(exc=exc, countdown=delivery_retry_in(self.request.retries)) from exc
+
+
+@shared_task(name="workers.tasks.deliver_lost_alerts_task")
+def deliver_lost_alerts_task() -> list[int]:
+    """Beat: queue again the deliveries whose message was lost or whose worker died; each
+    attempt claims its delivery first, so one queued twice is still sent once."""
+    from tracker.follows.services import deliveries_due
+
+    due = deliveries_due()
+    for delivery_id in due:
+        deliver_alert_task.delay(delivery_id)
+    return due

@@ -82,6 +82,8 @@ def test_no_page_has_a_critical_or_serious_axe_violation(cast, live_server, brow
         "inbox, everything": "/inbox/?view=all",
         "team picks": "/inbox/picks/",
         "sharing": "/inbox/share/",
+        "follows": "/follows/",
+        "alerts": "/alerts/",
     }
     for name, path in pages.items():
         response = page.goto(live_server.url + path)

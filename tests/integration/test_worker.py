@@ -63,5 +63,6 @@ def test_work_lost_with_the_broker_is_found_again_from_the_database_by_a_sweep()
         "workers.tasks.embed_pending_papers_task",  # papers without a vector
         "workers.tasks.send_due_digests_task",  # preferences whose next_send_at passed
         "workers.tasks.reap_lost_harvests_task",  # runs whose worker was killed
+        "workers.tasks.deliver_lost_alerts_task",  # alert deliveries lost or cut short
     ):
         assert sweeps[task] <= 5 * 60, task

@@ -252,11 +252,11 @@ def test_paper_page_query_count_is_fixed(cast, rows: int, django_assert_num_quer
     # feeds, the newest vector, the similar papers, whether its ratings are hidden from
     # the member, ratings, rating history, comments, reproductions and their assignees,
     # claims, results, drafted claims, watched code links, the lab posts and author table
-    # that give its lab. On pgvector the newest vector gives way to the paper's own
-    # vector, and the similar papers are read in a savepoint that scopes the index scan's
-    # settings (SAVEPOINT, SET LOCAL, RELEASE).
+    # that give its lab, the member's follows (its follow buttons). On pgvector the newest
+    # vector gives way to the paper's own vector, and the similar papers are read in a
+    # savepoint that scopes the index scan's settings (SAVEPOINT, SET LOCAL, RELEASE).
     similar = 0 if vector_store().name == InProcessStore.name else 3
-    with django_assert_num_queries(session_queries() + 19 + similar):
+    with django_assert_num_queries(session_queries() + 20 + similar):
         response = client.get(f"/papers/{paper.pk}/")
     context = response.context
     assert len(context["comments"]) == len(context["similar"]) == rows

@@ -20,6 +20,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db.models import Avg, Case, Count, Exists, F, Max, OuterRef, Prefetch, Q, When
 
+from tracker.follows.models import Alert
 from tracker.papers.models import CodeEvent, CodeEventKind, Paper
 from tracker.reproductions.models import (
     FINISHED_STATUSES,
@@ -40,6 +41,7 @@ TOP_RATED_PER_TEAM = 5
 # "Top rated" means the team liked it: an average below this is a verdict, not a pick.
 TOP_RATED_FLOOR = 3.5
 FOLLOWED_LIMIT = 8
+FOLLOW_ALERTS_LIMIT = 10
 TOPICS_LIMIT = 5
 PINNED_LIMIT = 5
 # Failed claims first: what the team most needs to know about a paper it may build on.
@@ -172,6 +174,9 @@ class Digest:
     followed_topic_count: int
     followed_topic_ids: set[int]
     corpus: DigestWeek
+    # This week's new papers for the member's follows and the team channel's (authors,
+    # labs, keywords ...), one row per paper with the follow that matched it.
+    follow_alerts: list[Alert] = field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:
@@ -181,6 +186,7 @@ class Digest:
         return (
             all(team.is_empty for team in self.teams)
             and not self.followed
+            and not self.follow_alerts
             and not self.corpus.new_topics
             and not self.corpus.growing_topics
             and not self.corpus.pinned
@@ -500,6 +506,7 @@ def digest_for(
         user=user,
         since=since,
         until=until,
+        follow_alerts=_follow_alerts(user, team_ids, since, until),
         teams=list(teams.values()),
         followed=followed,
         followed_new_count=len(unrated),
@@ -507,3 +514,30 @@ def digest_for(
         followed_topic_ids=followed_topic_ids,
         corpus=week,
     )
+
+
+def _follow_alerts(
+    user: User, team_ids: list[int], since: datetime, until: datetime
+) -> list[Alert]:
+    """The week's alerts of the member's follows and their teams' channels, a paper once
+    (the newest alert of it says why): one query."""
+    alerts = (
+        Alert.objects.filter(
+            Q(user=user) | Q(user__isnull=True),
+            team_id__in=team_ids,
+            code_event__isnull=True,
+            created_at__gte=since,
+            created_at__lt=until,
+            paper__hidden=False,
+            paper__merged_into__isnull=True,
+        )
+        .select_related("paper")
+        .order_by("-created_at", "-id")[: FOLLOW_ALERTS_LIMIT * 4]
+    )
+    seen: set[int] = set()
+    listed: list[Alert] = []
+    for alert in alerts:
+        if alert.paper_id not in seen and len(listed) < FOLLOW_ALERTS_LIMIT:
+            seen.add(alert.paper_id)
+            listed.append(alert)
+    return listed

@@ -21,6 +21,7 @@ from tracker.papers.models import (
     Paper,
     has_code_condition,
 )
+from tracker.papers.signals import code_events_recorded
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +74,11 @@ def next_check(published_at: datetime | None, now: datetime) -> datetime:
 def _event(link: CodeLink, kind: str, now: datetime) -> bool:
     try:
         with transaction.atomic():
-            CodeEvent.objects.create(paper_id=link.paper_id, link=link, kind=kind, at=now)
+            event = CodeEvent.objects.create(paper_id=link.paper_id, link=link, kind=kind, at=now)
     except IntegrityError:
         return False  # seen before: each kind once per link
+    # Follows (above papers) alerts the paper's followers.
+    code_events_recorded.send(sender=CodeEvent, event_ids=[event.pk])
     return True
 
 

@@ -44,6 +44,7 @@ from tracker.papers.models import (
     Source,
     SourceKind,
 )
+from tracker.papers.signals import papers_arrived
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -262,6 +263,7 @@ def _papers_upsert_once(
         )
     _lab_reports_match(new_titles, new_ids)
     claim_drafts_enqueue(list(new_ids.values()))
+    papers_announce(list(new_ids.values()))
     claim_rechecks_enqueue(revised_ids)
     return result
 
@@ -611,6 +613,7 @@ def lab_report_upsert(
             _paper_sources_touch([(paper.pk, record.url, record.title)], source, timezone.now())
         if created:
             claim_drafts_enqueue([paper.pk])
+            papers_announce([paper.pk])
         if arxiv_link and not created and paper.kind == PaperKind.LAB_REPORT:
             # A report stored before its entry named the arXiv paper starts waiting now.
             Paper.objects.filter(pk=paper.pk, arxiv_link="").update(arxiv_link=arxiv_link)
@@ -720,6 +723,13 @@ def claim_drafts_enqueue(paper_ids: list[int]) -> None:
 
     for start in range(0, len(paper_ids), CLAIM_DRAFT_BATCH):
         draft_claims_task.delay_on_commit(list(paper_ids[start : start + CLAIM_DRAFT_BATCH]))
+
+
+def papers_announce(paper_ids: list[int]) -> None:
+    """Tell the apps above that new papers are stored (follows queues its matching after
+    commit); sent inside the transaction, so nothing is queued for a rolled-back upsert."""
+    if paper_ids:
+        papers_arrived.send(sender=Paper, paper_ids=list(paper_ids))
 
 
 def claim_rechecks_enqueue(paper_ids: list[int]) -> None:

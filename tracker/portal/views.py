@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from tracker.core.heartbeat import heartbeat_last
 from tracker.core.http import PortalRequest
+from tracker.follows.selectors import FollowButton, follow_buttons
 from tracker.papers.codewatch import code_watch_context
 from tracker.papers.embeddings import paper_embedding_wait, stored_model_name
 from tracker.papers.export import EXPORT_LIMIT, export_format, papers_export
@@ -193,19 +194,28 @@ def paper_detail(request: HttpRequest, pk: int) -> HttpResponse:
     # Opened from a filtered inbox, the page's "next" stays within those filters.
     inbox_query = InboxFilterForm(request.GET).filters().as_query() if request.GET else {}
     similar = similar_papers(paper)
+    lab = papers_labs([paper])[paper.pk]
+    sources = list(paper.paper_sources.all())
     return render(
         request,
         "papers/detail.html",
         {
             "paper": paper,
+            "follow": follow_buttons(
+                membership,
+                authors=paper.authors or [],
+                lab=paper.lab or (lab.lab if lab.evidence != "none" else ""),
+                sources=[(s.source.pk, s.source.name) for s in sources if s.source],
+                paper=paper,
+            ),
             "next_query": urlencode({"after": str(paper.pk), **inbox_query}),
             "topic": paper_topic(paper),
             "code_links": code_links(paper),
             # Which lab, and from what evidence (a lab post, the record, the author table).
-            "lab": papers_labs([paper])[paper.pk],
+            "lab": lab,
             **code_watch_context(paper),
             "versions": version_changes(list(paper.versions.all())),
-            "sources": list(paper.paper_sources.all()),
+            "sources": sources,
             "similar": similar,
             # Said instead of "none yet" while this paper waits for its vector.
             "embedding": None if similar else paper_embedding_wait(paper, stored_model_name()),
@@ -241,12 +251,22 @@ def _draft_form(draft: ClaimDraft) -> ClaimDraftForm:
 
 
 def sources(request: HttpRequest) -> HttpResponse:
-    """Every source with its recent runs (status, counts, errors) and the add-a-paper form."""
+    """Every source with its recent runs (status, counts, errors), a follow toggle each, and
+    the add-a-paper form."""
+    membership = current_membership(request)
+    listed = sources_with_recent_runs()
+    pairs = [(s.pk, s.name) for s in listed]
+    toggles: list[FollowButton | None] = (
+        list(follow_buttons(membership, sources=pairs)["sources"])
+        if membership
+        else [None] * len(listed)
+    )
     return render(
         request,
         "papers/sources.html",
         {
-            "sources": sources_with_recent_runs(),
+            "sources": listed,
+            "source_rows": list(zip(listed, toggles, strict=True)),
             "form": AddPaperForm(),
             "progress": pipeline_progress(),
             "offline": sources_all_offline(),
@@ -278,12 +298,16 @@ def topic_detail(request: HttpRequest, pk: int) -> HttpResponse:
         .order_by("-paper__published_at", "-paper_id")
     )
     page = Paginator(memberships, 50).get_page(request.GET.get("page"))
-    marks = team_view(current_membership(request), [row.paper_id for row in page])
+    membership = current_membership(request)
+    marks = team_view(membership, [row.paper_id for row in page])
     return render(
         request,
         "topics/detail.html",
         {
             "topic": topic,
+            "follow": (
+                follow_buttons(membership, topic=(topic.pk, topic.label)) if membership else {}
+            ),
             "trend": trend,
             "page": page,
             "export_limit": EXPORT_LIMIT,

@@ -15,13 +15,15 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Hashable
+from dataclasses import dataclass, replace
 from typing import cast
 
 import numpy as np
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from pipeline.ranking import MemberModel, PaperDoc, PaperSpace, Signals, TeamRating, team_predict
+from tracker.follows.selectors import followed_reasons, inbox_follows, seed_papers
 from tracker.papers.embeddings import search_model_name, stored_model_name
 from tracker.papers.models import Embedding, Paper
 from tracker.teams.models import Membership
@@ -133,10 +135,14 @@ def member_ranking(
         .filter(Q(user_id=user_id) | Q(not_interested=True))
         .values_list("user_id", "paper_id", "not_interested")
     )
+    # Papers the member follows as "more like this" count as rated 5: a cold start.
+    follows_all = inbox_follows(membership)
+    seeds = seed_papers(follows_all)
     topics = dict(window)
     rated_ids = (
         {paper_id for _, paper_id, _ in ratings}
         | {paper_id for _, paper_id, flat_no in passed if flat_no}
+        | seeds
     ) - topics.keys()
     if rated_ids:
         topics |= dict(
@@ -147,8 +153,10 @@ def member_ranking(
     space = _space(search_model_name(stored_model_name()) or "", topics)
     follows = TopicFollow.objects.filter(user_id=user_id).values_list("topic_id", flat=True)
     mine = [(paper_id, flat_no) for uid, paper_id, flat_no in passed if uid == user_id]
+    own: dict[Hashable, int] = dict.fromkeys(seeds, 5)
+    own |= {paper_id: value for uid, paper_id, value in ratings if uid == user_id}
     signals = Signals(
-        ratings={paper_id: value for uid, paper_id, value in ratings if uid == user_id},
+        ratings=own,
         skipped={paper_id for paper_id, flat_no in mine if not flat_no},
         not_interested={paper_id for paper_id, flat_no in mine if flat_no},
         labels={f"topic:{topic_id}" for topic_id in follows},
@@ -157,7 +165,13 @@ def member_ranking(
     others = [r for r in everyone if r.member != user_id]
     keys = [pk for pk, _ in window]
     predicted = team_predict(space, everyone, keys)
-    return [
+    ranked = [
         RankedPaper(cast(int, r.key), r.score, r.reason, predicted.get(r.key))  # paper ids
         for r in MemberModel(space, signals, others).rank(keys, explain=explain)
     ]
+    # A followed match goes first, saying which follow (a stable sort keeps the order).
+    followed = followed_reasons(follows_all, candidates)
+    if not followed:
+        return ranked
+    ranked = [replace(r, reason=followed.get(r.paper_id, r.reason)) for r in ranked]
+    return sorted(ranked, key=lambda r: r.paper_id not in followed)
