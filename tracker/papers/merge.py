@@ -41,6 +41,7 @@ HANDLED_RELATIONS: dict[str, str] = {
     "paper_sources": "moved unless the survivor already lists that URL",
     "merged_papers": "papers merged into the merged paper now point at the survivor",
     "embeddings": "stay: each is the vector of its own record's text",
+    "vectors": "stay: the pgvector copy of each embedding, with its embedding",
     "merges_received": "history, stays",
     "code_watch": "stay: the survivor's watch reads the merged records' text as well",
     "code_events": "stay, with their link",
