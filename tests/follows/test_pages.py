@@ -180,3 +180,50 @@ def test_a_source_is_followed_from_the_sources_page(cast) -> None:  # type: igno
     client.post("/follows/add/", {"kind": "source", "value": str(source.pk)})
     assert f"Unfollow{hidden}" in client.get("/sources/").content.decode()
     assert Follow.objects.get().source == source
+
+
+def test_the_inbox_keeps_its_follow_matches_until_the_follows_or_papers_change(  # type: ignore[no-untyped-def]
+    cast, monkeypatch
+) -> None:
+    from tracker.triage import ranking
+
+    for n in range(4):
+        paper_in(None, days_ago=n / 10, title=f"Paper {n}")
+    followed = paper_in(None, days_ago=3, title="Old but followed", authors=["Yann LeCun"])
+    membership = member(cast.ben, cast.vision)
+    follow_add(membership, FollowKind.AUTHOR, "Yann LeCun")
+    matched: list[int] = []
+    real = ranking.followed_reasons
+
+    def counting(follows, papers):  # type: ignore[no-untyped-def]
+        matched.append(1)
+        return real(follows, papers)
+
+    monkeypatch.setattr(ranking, "followed_reasons", counting)
+    client = client_for(cast.ben)
+
+    def top() -> int:
+        return int(
+            re.findall(
+                r'<article class="paper-row" id="paper-(\d+)"',
+                client.get("/inbox/").content.decode(),
+            )[0]
+        )
+
+    assert top() == followed.pk
+    # A rating changes neither the follows nor the inbox's papers: nothing is matched again.
+    response = client.post(f"/inbox/papers/{followed.pk}/rate/", {"value": 2})
+    assert response.status_code in (200, 302)
+    client.get("/inbox/")
+    assert len(matched) == 1
+    # A new paper by the followed author (published two days ago, so only the follow can
+    # put it first) is matched at once.
+    newer = paper_in(None, days_ago=2, title="New and followed", authors=["Yann LeCun"])
+    rows = re.findall(
+        r'<article class="paper-row" id="paper-(\d+)"', client.get("/inbox/").content.decode()
+    )
+    assert len(matched) == 2
+    assert rows[0] == str(newer.pk)
+    # Unfollowing shows at once too.
+    Follow.objects.filter(kind=FollowKind.AUTHOR).delete()
+    assert "you follow" not in client.get("/inbox/").content.decode()

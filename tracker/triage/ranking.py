@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, replace
 from typing import cast
 
@@ -23,6 +24,7 @@ import numpy as np
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from pipeline.ranking import MemberModel, PaperDoc, PaperSpace, Signals, TeamRating, team_predict
+from tracker.follows.models import Follow
 from tracker.follows.selectors import followed_reasons, inbox_follows, seed_papers
 from tracker.papers.embeddings import search_model_name, stored_model_name
 from tracker.papers.models import Embedding, Paper
@@ -50,10 +52,62 @@ _spaces: OrderedDict[tuple[str, str], PaperSpace] = OrderedDict()
 _lock = threading.Lock()
 
 
+# What the member's follows pick out of the inbox's papers, kept for a short while: the
+# matching reads the papers' texts, sources and topics (a few hundred ms over thousands of
+# papers), while a rating, the usual reason to load the inbox again, only takes a paper out.
+# Kept per set of follows, for the (paper, topic) pairs matched; a later load matches only
+# the pairs it has not seen (new papers, a paper moved to another topic), and a new or
+# changed follow is matched afresh at once. A source or lab that a paper gains shows within
+# FOLLOWED_KEPT_SECONDS.
+@dataclass
+class _Matched:
+    at: float
+    pairs: set[tuple[int, int | None]]
+    reasons: dict[int, str]
+
+
+_followed: OrderedDict[str, _Matched] = OrderedDict()
+FOLLOWED_KEPT_SECONDS = 300.0
+FOLLOWED_KEPT = 64
+
+
 def ranking_forget() -> None:
-    """Drop the kept paper spaces (tests)."""
+    """Drop the kept paper spaces and follow matches (tests)."""
     with _lock:
         _spaces.clear()
+        _followed.clear()
+
+
+def _followed_kept(
+    follows: Sequence[Follow], candidates: QuerySet[Paper], window: list[tuple[int, int | None]]
+) -> dict[int, str]:
+    """followed_reasons of the window's papers, matching only the (paper, topic) pairs that
+    the answer kept for these follows has not seen in the last FOLLOWED_KEPT_SECONDS."""
+    if not follows:
+        return {}
+    fingerprint = repr(
+        sorted((f.pk, f.kind, f.value, f.source_id, f.topic_id, f.paper_id) for f in follows)
+    )
+    key = hashlib.sha256(fingerprint.encode()).hexdigest()
+    now = time.monotonic()
+    with _lock:
+        kept = _followed.get(key)
+    if kept is None or now - kept.at >= FOLLOWED_KEPT_SECONDS or len(kept.pairs) > 4 * RANK_LIMIT:
+        kept = _Matched(now, set(), {})
+    unseen = [pair for pair in window if pair not in kept.pairs]
+    if unseen:
+        new_ids = [pk for pk, _ in unseen]
+        fresh = followed_reasons(follows, candidates.filter(pk__in=new_ids))
+        matched_again = set(new_ids)
+        reasons = {pk: r for pk, r in kept.reasons.items() if pk not in matched_again} | fresh
+        kept = _Matched(kept.at, kept.pairs | set(unseen), reasons)
+        with _lock:
+            _followed[key] = kept
+            _followed.move_to_end(key)
+            while len(_followed) > FOLLOWED_KEPT:
+                _followed.popitem(last=False)
+    in_window = {pk for pk, _ in window}
+    return {pk: reason for pk, reason in kept.reasons.items() if pk in in_window}
 
 
 def _space(model_name: str, topics: dict[int, int | None]) -> PaperSpace:
@@ -170,7 +224,7 @@ def member_ranking(
         for r in MemberModel(space, signals, others).rank(keys, explain=explain)
     ]
     # A followed match goes first, saying which follow (a stable sort keeps the order).
-    followed = followed_reasons(follows_all, candidates)
+    followed = _followed_kept(follows_all, candidates, window)
     if not followed:
         return ranked
     ranked = [replace(r, reason=followed.get(r.paper_id, r.reason)) for r in ranked]
