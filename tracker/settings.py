@@ -388,6 +388,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workers.tasks.cluster_papers_task",
         "schedule": crontab(hour=3, minute=30),
     },
+    # The papers a team shares out usually go just after their embedding run; this shares
+    # the rest (no vector an hour on, a lost task) and moves the shares of members away.
+    "sweep-shares": {"task": "workers.tasks.sweep_shares_task", "schedule": 600.0},
     # Hourly: each link carries its own next check (daily while the paper is new, weekly
     # after), so a run checks only what is due, a bounded batch at a time.
     "watch-code": {"task": "workers.tasks.watch_code_task", "schedule": 3600.0},

@@ -181,3 +181,28 @@ def cluster_papers_if_due_task() -> int | None:
 
     run = clustering_run_create_if_due()
     return run.pk if run else None
+
+
+@shared_task(name="workers.tasks.share_papers_task")
+def share_papers_task(paper_ids: list[int]) -> int:
+    """Share newly arrived papers in every team that shares its reading; safe to run twice
+    (a shared paper keeps its readers)."""
+    from tracker.triage.sharing import papers_share_everywhere
+
+    return papers_share_everywhere(paper_ids)
+
+
+@shared_task(name="workers.tasks.sweep_shares_task")
+def sweep_shares_task() -> int:
+    """Beat: share what no round shared yet, move the shares of members away today."""
+    from tracker.triage.sharing import shares_sweep
+
+    return shares_sweep()
+
+
+@shared_task(name="workers.tasks.rebalance_shares_task")
+def rebalance_shares_task(team_id: int, user_ids: list[int]) -> int:
+    """Give these members' unread shares to the others (they left the team); safe twice."""
+    from tracker.triage.sharing import shares_rebalance
+
+    return shares_rebalance(team_id, user_ids=user_ids)

@@ -12,7 +12,7 @@ import pytest
 from tests.browser.conftest import log_in, shot
 from tests.factories import RatingFactory
 from tests.portal.helpers import paper_in, reproduction_underway, topic
-from tracker.triage.models import Rating, Skip
+from tracker.triage.models import Assignment, Rating, Skip
 
 pytestmark = pytest.mark.browser
 
@@ -48,6 +48,11 @@ def _portal(cast: Any) -> dict[str, Any]:
         for i in range(4)
     ]
     RatingFactory(team=cast.vision, user=cast.ben, paper=papers[3], value=4)
+    # A team pick (two members rated it 5 and 4), and a paper in ada's share.
+    pick = paper_in(agents, title="A team pick")
+    RatingFactory(team=cast.vision, user=cast.ada, paper=pick, value=5)
+    RatingFactory(team=cast.vision, user=cast.ben, paper=pick, value=4)
+    Assignment.objects.create(team=cast.vision, user=cast.ada, paper=papers[0])
     repro = reproduction_underway(cast, assignee=cast.ada, paper=papers[2])
     return {"topic": agents, "papers": papers, "reproduction": repro}
 
@@ -74,6 +79,9 @@ def test_no_page_has_a_critical_or_serious_axe_violation(cast, live_server, brow
         "digest settings": "/digest/settings/",
         "sources": "/sources/",
         "tokens": "/tokens/",
+        "inbox, everything": "/inbox/?view=all",
+        "team picks": "/inbox/picks/",
+        "sharing": "/inbox/share/",
     }
     for name, path in pages.items():
         response = page.goto(live_server.url + path)
@@ -114,6 +122,14 @@ def test_the_inbox_from_the_keyboard_alone(cast, live_server, browser_page) -> N
         page.keyboard.press("Tab")
         assert (
             page.evaluate("() => document.activeElement.textContent") == sorts.nth(i).inner_text()
+        )
+    # Then which papers (the share, everything) and the team's picks.
+    links = page.locator(".inbox-views a, .team-picks a")
+    assert links.count() == 6
+    for i in range(links.count()):
+        page.keyboard.press("Tab")
+        assert (
+            page.evaluate("() => document.activeElement.textContent") == links.nth(i).inner_text()
         )
     page.keyboard.press("Tab")
     first, second, third = (rows.nth(i).get_attribute("id") for i in range(3))

@@ -248,10 +248,11 @@ def test_paper_page_query_count_is_fixed(cast, rows: int, django_assert_num_quer
     client = client_for(cast.ben)
     client.get(f"/papers/{paper.pk}/")  # which model search reads is settled once
     # (session), user, membership, the paper and its topic, versions, sources with their
-    # feeds, the newest vector, the similar papers, ratings, rating history, comments,
-    # reproductions and their assignees, claims, results, drafted claims, watched code
-    # links, the lab posts and author table that give its lab
-    with django_assert_num_queries(session_queries() + 18):
+    # feeds, the newest vector, the similar papers, whether its ratings are hidden from
+    # the member, ratings, rating history, comments, reproductions and their assignees,
+    # claims, results, drafted claims, watched code links, the lab posts and author table
+    # that give its lab
+    with django_assert_num_queries(session_queries() + 19):
         response = client.get(f"/papers/{paper.pk}/")
     context = response.context
     assert len(context["comments"]) == len(context["similar"]) == rows

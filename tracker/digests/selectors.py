@@ -18,7 +18,7 @@ from statistics import mean
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db.models import Avg, Case, Count, F, Max, Prefetch, Q, When
+from django.db.models import Avg, Case, Count, Exists, F, Max, OuterRef, Prefetch, Q, When
 
 from tracker.papers.models import CodeEvent, CodeEventKind, Paper
 from tracker.reproductions.models import (
@@ -33,6 +33,7 @@ from tracker.reproductions.verdicts import INCONCLUSIVE, claim_judgement
 from tracker.teams.models import Membership, Team
 from tracker.topics.models import PaperTopic, TopicFollow
 from tracker.triage.models import Comment, Rating
+from tracker.triage.selectors import blind_rated_papers
 
 WEEK = timedelta(days=7)
 TOP_RATED_PER_TEAM = 5
@@ -290,6 +291,8 @@ def _team_weeks(team_ids: list[int], since: datetime, until: datetime) -> dict[i
     rated_this_week = Rating.objects.filter(
         team_id__in=team_ids, updated_at__gte=since, updated_at__lt=until
     ).values("paper_id")
+    # A paper still rated blind waits for next week: its readers read the digest too.
+    blind = blind_rated_papers(team_ids)
     rows = (
         Rating.objects.filter(
             team_id__in=team_ids,
@@ -297,6 +300,7 @@ def _team_weeks(team_ids: list[int], since: datetime, until: datetime) -> dict[i
             paper__hidden=False,
             paper__merged_into__isnull=True,
         )
+        .exclude(Exists(blind.filter(team_id=OuterRef("team_id"), paper_id=OuterRef("paper_id"))))
         .values("team_id", "paper_id")
         .annotate(score=Avg("value"), raters=Count("id"), latest=Max("updated_at"))
         .filter(latest__gte=since, score__gte=TOP_RATED_FLOOR)

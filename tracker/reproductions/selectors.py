@@ -299,6 +299,7 @@ class PaperMarks:
     reproduction_status: str = ""
     reproduction_label: str = ""
     reproduction_url: str = ""
+    blind: bool = False  # the team's ratings are hidden from the member for now
 
 
 def team_view(membership: Membership | None, paper_ids: list[int]) -> dict[int, PaperMarks]:
@@ -318,6 +319,7 @@ def team_view(membership: Membership | None, paper_ids: list[int]) -> dict[int, 
             score=mark.score if mark else None,
             raters=mark.raters if mark else 0,
             mine=mark.mine if mark else None,
+            blind=mark.blind if mark else False,
             reproduction_status=reproduction.status if reproduction else "",
             reproduction_label=reproduction.get_status_display() if reproduction else "",
             reproduction_url=reproduction_url(reproduction.pk) if reproduction else "",

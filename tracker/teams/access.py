@@ -40,6 +40,8 @@ CURATOR_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "rating": ("view",),
         "ratinghistory": ("view",),
         "comment": ("view", "delete"),
+        # Moving a paper from one reader's share to another's.
+        "assignment": ("view", "change"),
     },
     "reproductions": {
         "reproduction": ("view",),

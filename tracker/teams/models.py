@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Self
 
 from django.conf import settings
@@ -22,10 +22,20 @@ class TeamQuerySet(models.QuerySet["Team"]):
         return self.filter(memberships__user=user)
 
 
+# How many members read each new paper when a team shares the day's reading.
+READERS_PER_PAPER_DEFAULT = 2
+
+
 class Team(models.Model):
     name = models.CharField(max_length=120, unique=True)
     slug = models.SlugField(max_length=120, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
+    readers_per_paper = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        default=READERS_PER_PAPER_DEFAULT,
+        help_text="Members who read each new paper; empty: every member reads every paper.",
+    )
 
     objects = TeamQuerySet.as_manager()
 
@@ -63,6 +73,35 @@ class Membership(models.Model):
     @property
     def is_curator(self) -> bool:
         return self.role == Role.CURATOR
+
+
+class AbsenceQuerySet(models.QuerySet["Absence"]):
+    def on(self, day: date) -> Self:
+        """The absences that cover `day`."""
+        return self.filter(starts__lte=day, ends__gte=day)
+
+
+class Absence(models.Model):
+    """Days a member is away (both ends included): they get no share of the team's reading
+    then, and what they had not read yet goes to the others."""
+
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="absences")
+    starts = models.DateField()
+    ends = models.DateField()
+
+    objects = AbsenceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["starts"]
+        verbose_name_plural = "days away"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends__gte=models.F("starts")), name="absence_ends_after_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.membership.user} away {self.starts} to {self.ends}"
 
 
 class InvitationQuerySet(models.QuerySet["Invitation"]):

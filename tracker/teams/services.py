@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from django.contrib.auth.models import Group, Permission, User
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
 from tracker.teams.access import CURATOR_PERMISSIONS, CURATORS_GROUP
-from tracker.teams.models import ApiToken, Invitation, Membership, Role, Team, hash_token
+from tracker.teams.models import (
+    Absence,
+    ApiToken,
+    Invitation,
+    Membership,
+    Role,
+    Team,
+    hash_token,
+)
 
 
 def team_get_or_create(name: str) -> Team:
@@ -192,3 +201,34 @@ def api_token_create(*, user: User, team: Team, name: str) -> tuple[ApiToken, st
 
 def api_token_revoke(token: ApiToken) -> None:
     ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+# Days away are planned within this horizon; a longer absence is a leave, not days away.
+ABSENCE_LONGEST = timedelta(days=366)
+
+
+def absence_create(*, membership: Membership, starts: date, ends: date) -> Absence:
+    """Days away for a member, both ends included; past days cannot be marked."""
+    if ends < starts:
+        raise ValidationError("The last day away comes before the first.")
+    if ends < timezone.localdate():
+        raise ValidationError("Those days are past already.")
+    if ends - starts > ABSENCE_LONGEST:
+        raise ValidationError("Days away span at most a year.")
+    return Absence.objects.create(membership=membership, starts=starts, ends=ends)
+
+
+def absence_delete(*, membership: Membership, absence_id: int) -> bool:
+    """Take back days away (only the member's own); False when there was no such entry."""
+    deleted, _ = Absence.objects.filter(pk=absence_id, membership=membership).delete()
+    return bool(deleted)
+
+
+def team_readers_set(*, team: Team, readers: int | None) -> Team:
+    """How many members read each new paper (None: everyone); papers shared already keep
+    their readers."""
+    if readers is not None and not 1 <= readers <= 50:
+        raise ValidationError("Readers per paper is a number from 1 to 50, or everyone.")
+    team.readers_per_paper = readers
+    team.save(update_fields=["readers_per_paper"])
+    return team

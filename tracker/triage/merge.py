@@ -9,7 +9,7 @@ from typing import Any
 
 from tracker.papers.merge import MERGE_REASON, MergeMoves, MergeStep, rows_move
 from tracker.papers.models import Paper
-from tracker.triage.models import Comment, Rating, RatingHistory, Skip
+from tracker.triage.models import Assignment, Comment, Rating, RatingHistory, Skip
 
 
 def _rating_snapshot(rating: Rating) -> dict[str, Any]:
@@ -67,14 +67,16 @@ def triage_merge(survivor: Paper, merged: Paper) -> MergeMoves:
         "RatingHistory": rows_move(RatingHistory._base_manager.filter(paper=merged), survivor),
     }
     rows["Rating"], displaced = _merge_ratings(survivor, merged)
-    skipped_survivor = set(Skip.objects.filter(paper=survivor).values_list("team_id", "user_id"))
-    clash = [
-        skip.pk
-        for skip in Skip.objects.filter(paper=merged)
-        if (skip.team_id, skip.user_id) in skipped_survivor
-    ]
-    rows["Skip"] = rows_move(Skip.objects.filter(paper=merged).exclude(pk__in=clash), survivor)
-    kept = {"Skip": list(Skip.objects.filter(paper=merged).values_list("pk", flat=True))}
+    kept: dict[str, list[int]] = {}
+    for name, model in (("Skip", Skip), ("Assignment", Assignment)):
+        on_survivor = set(model.objects.filter(paper=survivor).values_list("team_id", "user_id"))
+        clash = [
+            row.pk
+            for row in model.objects.filter(paper=merged)
+            if (row.team_id, row.user_id) in on_survivor
+        ]
+        rows[name] = rows_move(model.objects.filter(paper=merged).exclude(pk__in=clash), survivor)
+        kept[name] = list(model.objects.filter(paper=merged).values_list("pk", flat=True))
     return MergeMoves(rows=rows, kept=kept, extra={"displaced_ratings": displaced})
 
 
@@ -107,8 +109,15 @@ MERGE_STEP = MergeStep(
         "ratings": "moved; where a member rated both, the newer wins, the older goes to history",
         "skips": "moved unless the member skipped the survivor too",
         "comments": "moved",
+        "assignments": "moved unless the member has the survivor in their share too",
     },
-    models={"Comment": Comment, "RatingHistory": RatingHistory, "Rating": Rating, "Skip": Skip},
+    models={
+        "Comment": Comment,
+        "RatingHistory": RatingHistory,
+        "Rating": Rating,
+        "Skip": Skip,
+        "Assignment": Assignment,
+    },
     merge=triage_merge,
     undo=triage_merge_undo,
 )

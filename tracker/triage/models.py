@@ -64,12 +64,14 @@ class RatingHistory(models.Model):
 
 
 class Skip(models.Model):
-    """A member passed over a paper in the inbox without rating it."""
+    """A member passed over a paper in the inbox without rating it, or said outright that
+    it does not interest them (a stronger negative for their ranking)."""
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
     paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="skips")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
+    not_interested = models.BooleanField(default=False)
 
     objects = TeamScopedQuerySet.as_manager()
 
@@ -101,3 +103,33 @@ class Comment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} on {self.paper_id}"
+
+
+class Assignment(models.Model):
+    """A paper in one member's share of the team's reading: the team's k readers of it."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="assignments")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
+    )
+    assigned_at = models.DateTimeField(default=timezone.now)
+    # How well the paper matched the member when it was given to them (0 to 1, their
+    # ranking's percentile of it among the papers shared out together).
+    affinity = models.FloatField(default=0.0)
+
+    objects = TeamScopedQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user", "team", "paper"], name="assignment_member_paper"),
+            models.Index(fields=["team", "paper"], name="assignment_team_paper"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "paper", "user"], name="assignment_one_per_member"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.paper_id} to {self.user}"

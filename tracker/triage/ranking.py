@@ -2,7 +2,8 @@
 predicted rating, from the database into pipeline.ranking's plain data and back.
 
 A fixed number of queries whatever the number of papers: the window's ids, the team's
-ratings, the topics of the papers they rated, the member's topic follows and skips, and,
+ratings (less the others' of papers rated blind for the member), the topics of the papers
+they rated, the member's topic follows and skips (a "not interested" is a stronger skip), and,
 when the set of papers changed, their texts and vectors. The features of a set of papers
 (pipeline.ranking.PaperSpace) are kept per process, keyed by the set: a rating moves a
 paper from the candidates to the rated papers, which leaves the set as it was, so the
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import cast
 
 import numpy as np
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from pipeline.ranking import MemberModel, PaperDoc, PaperSpace, Signals, TeamRating, team_predict
 from tracker.papers.embeddings import search_model_name, stored_model_name
@@ -26,6 +27,7 @@ from tracker.papers.models import Embedding, Paper
 from tracker.teams.models import Membership
 from tracker.topics.models import PaperTopic, TopicFollow
 from tracker.triage.models import Rating, Skip
+from tracker.triage.selectors import blind_assignments
 
 # The newest this many papers of the window are ranked; past a week of harvest (about a
 # thousand a day) the rest keep date order behind them.
@@ -115,9 +117,27 @@ def member_ranking(
     window = list(candidates.annotate(in_topic=topic_of).values_list("pk", "in_topic")[:RANK_LIMIT])
     if not window:
         return []
-    ratings = list(Rating.objects.filter(team=team).values_list("user_id", "paper_id", "value"))
+    # Others' ratings of a paper rated blind for the member stay out: the team's
+    # prediction would give them away.
+    hidden = blind_assignments(team, user_id).values("paper_id")
+    ratings = list(
+        Rating.objects.filter(team=team)
+        .exclude(Q(paper_id__in=hidden) & ~Q(user_id=user_id))
+        .values_list("user_id", "paper_id", "value")
+    )
+    # The member's skips, and every "not interested" of the team: a "not interested" is a
+    # negative only when its paper is in the space, which is the team's (one per team, so
+    # it is kept), hence everyone's.
+    passed = list(
+        Skip.objects.filter(team=team)
+        .filter(Q(user_id=user_id) | Q(not_interested=True))
+        .values_list("user_id", "paper_id", "not_interested")
+    )
     topics = dict(window)
-    rated_ids = {paper_id for _, paper_id, _ in ratings} - topics.keys()
+    rated_ids = (
+        {paper_id for _, paper_id, _ in ratings}
+        | {paper_id for _, paper_id, flat_no in passed if flat_no}
+    ) - topics.keys()
     if rated_ids:
         topics |= dict(
             Paper.objects.filter(pk__in=rated_ids)
@@ -126,11 +146,11 @@ def member_ranking(
         )
     space = _space(search_model_name(stored_model_name()) or "", topics)
     follows = TopicFollow.objects.filter(user_id=user_id).values_list("topic_id", flat=True)
+    mine = [(paper_id, flat_no) for uid, paper_id, flat_no in passed if uid == user_id]
     signals = Signals(
         ratings={paper_id: value for uid, paper_id, value in ratings if uid == user_id},
-        skipped=set(
-            Skip.objects.filter(team=team, user_id=user_id).values_list("paper_id", flat=True)
-        ),
+        skipped={paper_id for paper_id, flat_no in mine if not flat_no},
+        not_interested={paper_id for paper_id, flat_no in mine if flat_no},
         labels={f"topic:{topic_id}" for topic_id in follows},
     )
     everyone = [TeamRating(uid, paper_id, value) for uid, paper_id, value in ratings]

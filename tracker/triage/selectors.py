@@ -17,6 +17,7 @@ from django.db.models import (
     DateTimeField,
     Exists,
     Max,
+    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -32,10 +33,10 @@ from django.utils.safestring import SafeString
 
 from tracker.core.http import url_for_pk
 from tracker.papers.models import Paper, PaperKind
-from tracker.teams.models import Membership, Team
+from tracker.teams.models import Absence, Membership, Team
 from tracker.teams.selectors import with_usernames
 from tracker.topics.models import PaperTopic, Topic, TopicFollow
-from tracker.triage.models import Rating, RatingHistory, Skip
+from tracker.triage.models import Assignment, Rating, RatingHistory, Skip
 
 if TYPE_CHECKING:
     from tracker.triage.ranking import RankedPaper
@@ -54,6 +55,11 @@ INBOX_SORTS = ("for_you", "team", "newest")
 SORT_LABELS = {"for_you": "For you", "team": "Team value", "newest": "Newest"}
 # Raters "disagree" when one calls a paper essential and another close to worthless.
 DISPUTE_RANGE = 3
+# A paper's ratings stay hidden from its assigned readers until all of them rated it, or
+# for this long after it was given to them: the first rating does not anchor the others.
+BLIND_FOR = timedelta(days=1)
+# The inbox's views: the member's share of the team's reading, or every new paper.
+INBOX_VIEWS = ("share", "all")
 
 
 INBOX_ROW_FIELDS = (
@@ -79,6 +85,8 @@ class InboxFilters:
     until: date | None = None
     has_code: bool = False
     sort: str = INBOX_SORTS[0]
+    # One of INBOX_VIEWS; "" until the page chooses (the share when the member has one).
+    view: str = ""
 
     def as_query(self) -> dict[str, str]:
         """The filters as GET parameters, for export links and the no-JS forms."""
@@ -90,6 +98,7 @@ class InboxFilters:
             "until": self.until.isoformat() if self.until else "",
             "has_code": "1" if self.has_code else "",
             "order": "" if self.sort == INBOX_SORTS[0] else self.sort,
+            "view": self.view,
         }
         return {key: value for key, value in query.items() if value}
 
@@ -104,12 +113,13 @@ class RowLinks:
     skip: SafeString
     undo: SafeString
     propose: SafeString
+    not_interested: SafeString
 
 
 def row_links(query: dict[str, str] | None = None) -> Callable[[int], RowLinks]:
     """The links of any row, each URL reversed once for all the rows of a page. The paper's
     link carries the inbox's filters, so that its page's "next" stays within them."""
-    detail, rate, skip, undo, propose = (
+    detail, rate, skip, undo, propose, not_interested = (
         url_for_pk(view)
         for view in (
             "papers:detail",
@@ -117,6 +127,7 @@ def row_links(query: dict[str, str] | None = None) -> Callable[[int], RowLinks]:
             "triage:skip",
             "triage:undo",
             "reproductions:propose",
+            "triage:not_interested",
         )
     )
     # Escaped once here rather than at each of the row's dozen uses (a filtered link has &).
@@ -127,6 +138,7 @@ def row_links(query: dict[str, str] | None = None) -> Callable[[int], RowLinks]:
         skip=SafeString(skip(pk)),
         undo=SafeString(undo(pk)),
         propose=SafeString(propose(pk)),
+        not_interested=SafeString(not_interested(pk)),
     )
 
 
@@ -147,6 +159,8 @@ class InboxRow:
     links: RowLinks
     team_score: float | None = None
     team_raters: int = 0
+    # The team's ratings of it are hidden from the member for now (blind_papers).
+    blind: bool = False
     # In a ranked order: why the row ranks where it does, and what the team would rate it.
     reason: str = ""
     team_prediction: float | None = None
@@ -212,6 +226,7 @@ def inbox_row(
         links=links,
         team_score=mark.score if mark else None,
         team_raters=mark.raters if mark else 0,
+        blind=mark.blind if mark else False,
         reason=ranked.reason if ranked else "",
         team_prediction=ranked.team_prediction if ranked else None,
         **after_action,
@@ -233,11 +248,61 @@ class TeamMark:
     score: float | None
     raters: int
     mine: int | None
+    blind: bool = False  # the others' ratings are hidden from the member for now
+
+
+def _pending_readers() -> QuerySet[Assignment]:
+    """The readers of the outer assignment's paper (in its team) who have not rated it."""
+    rated = Rating.objects.filter(
+        team_id=OuterRef("team_id"), paper_id=OuterRef("paper_id"), user_id=OuterRef("user_id")
+    )
+    return Assignment.objects.filter(
+        team_id=OuterRef("team_id"), paper_id=OuterRef("paper_id")
+    ).filter(~Exists(rated))
+
+
+def blind_assignments(team: Team, user_id: int) -> QuerySet[Assignment]:
+    """The member's assignments whose paper's ratings are hidden from them: given to them
+    less than BLIND_FOR ago, and with a reader (them or another) who has not rated it yet."""
+    return Assignment.objects.filter(
+        team=team, user_id=user_id, assigned_at__gt=timezone.now() - BLIND_FOR
+    ).filter(Exists(_pending_readers()))
+
+
+def blind_papers(team: Team, user_id: int, paper_ids: list[int] | None = None) -> set[int]:
+    """The papers (of `paper_ids`, else any) whose other ratings the member may not see
+    yet (blind_assignments); one query."""
+    blind = blind_assignments(team, user_id)
+    if paper_ids is not None:
+        blind = blind.filter(paper_id__in=paper_ids)
+    return set(blind.values_list("paper_id", flat=True))
+
+
+def blind_rated_papers(team_ids: list[int]) -> QuerySet[Assignment]:
+    """The shares whose paper is still rated blind in these teams (given less than
+    BLIND_FOR ago, not rated by all its readers): a team-wide list (the digest) leaves
+    those papers out until every reader has seen them."""
+    return Assignment.objects.filter(
+        team_id__in=team_ids, assigned_at__gt=timezone.now() - BLIND_FOR
+    ).filter(Exists(_pending_readers()))
+
+
+def open_assignments(team: Team) -> QuerySet[Assignment]:
+    """The team's shares not read yet: neither rated nor skipped by their reader."""
+    rated = Rating.objects.filter(
+        team_id=OuterRef("team_id"), paper_id=OuterRef("paper_id"), user_id=OuterRef("user_id")
+    )
+    skipped = Skip.objects.filter(
+        team_id=OuterRef("team_id"), paper_id=OuterRef("paper_id"), user_id=OuterRef("user_id")
+    )
+    return Assignment.objects.filter(team=team).exclude(Exists(rated)).exclude(Exists(skipped))
 
 
 def team_marks(team: Team, user_id: int, paper_ids: list[int]) -> dict[int, TeamMark]:
     """The team score, its number of raters and the member's own rating of each paper that
-    has any, in one query whatever the number of papers."""
+    has any, in one query whatever the number of papers. A paper rated blind for the
+    member (blind_assignments) shows their own rating alone."""
+    hidden = blind_assignments(team, user_id).filter(paper_id=OuterRef("paper_id"))
     rows = (
         Rating.objects.filter(team=team, paper_id__in=paper_ids)
         .values("paper_id")
@@ -245,10 +310,14 @@ def team_marks(team: Team, user_id: int, paper_ids: list[int]) -> dict[int, Team
             score=Avg("value"),
             raters=Count("id"),
             mine=Max(Case(When(user_id=user_id, then="value"))),
+            blind=Exists(hidden),
         )
-        .values_list("paper_id", "score", "raters", "mine")
+        .values_list("paper_id", "score", "raters", "mine", "blind")
     )
-    return {pk: TeamMark(score, raters, mine) for pk, score, raters, mine in rows}
+    return {
+        pk: TeamMark(None, 0, mine, blind=True) if blind else TeamMark(score, raters, mine)
+        for pk, score, raters, mine, blind in rows
+    }
 
 
 def _arrival_start(membership: Membership) -> Greatest:
@@ -276,9 +345,13 @@ def inbox_papers(membership: Membership, filters: InboxFilters | None = None) ->
     skipped = Skip.objects.filter(team=team, user_id=user_id, paper=OuterRef("pk"))
     papers = Paper.objects.visible().filter(~Exists(rated), ~Exists(skipped))
     tz = timezone.get_current_timezone()
+    if filters.view == "share":
+        # The member's share, however long ago it was given to them: it waits for them.
+        mine = Assignment.objects.filter(team=team, user_id=user_id, paper=OuterRef("pk"))
+        papers = papers.filter(Exists(mine))
     if filters.since:
         papers = papers.filter(published_at__gte=datetime.combine(filters.since, time.min, tz))
-    else:
+    elif filters.view != "share":
         papers = papers.filter(created_at__gte=_arrival_start(membership))
     if filters.until:
         papers = papers.filter(published_at__lte=datetime.combine(filters.until, time.max, tz))
@@ -551,19 +624,22 @@ class RatingSummary:
     ratings: list[Rating]
     mine: Rating | None
     history: list[RatingHistory]
+    # The others' ratings are hidden from this member for now (blind_papers): the summary
+    # holds their own rating and history alone.
+    blind: bool = False
 
 
 def rating_summary(team: Team, paper: Paper, user: Any) -> RatingSummary:
-    """The team's ratings of a paper: mean (the team score), count, spread, disputed or not."""
-    ratings = list(
-        with_usernames(Rating.objects.for_team(team).filter(paper=paper), "user").order_by("-value")
-    )
+    """The team's ratings of a paper: mean (the team score), count, spread, disputed or not;
+    only the member's own while the paper is rated blind for them."""
+    blind = bool(blind_papers(team, user.pk, [paper.pk]))
+    ratings_of = Rating.objects.for_team(team).filter(paper=paper)
+    history_of = RatingHistory.objects.for_team(team).filter(paper=paper)
+    if blind:
+        ratings_of, history_of = ratings_of.filter(user=user), history_of.filter(user=user)
+    ratings = list(with_usernames(ratings_of, "user").order_by("-value"))
     values = [r.value for r in ratings]
-    history = list(
-        with_usernames(RatingHistory.objects.for_team(team).filter(paper=paper), "user").order_by(
-            "-recorded_at"
-        )[:20]
-    )
+    history = list(with_usernames(history_of, "user").order_by("-recorded_at")[:20])
     return RatingSummary(
         count=len(values),
         mean=mean(values) if values else None,
@@ -574,4 +650,178 @@ def rating_summary(team: Team, paper: Paper, user: Any) -> RatingSummary:
         ratings=ratings,
         mine=next((r for r in ratings if r.user_id == user.pk), None),
         history=history,
+        blind=blind,
     )
+
+
+# A paper its raters score this high on average is a team pick...
+PICK_MEAN = 4.0
+# ...once all its readers rated it, or, given to no one (a team where everyone reads
+# everything), once this many members did.
+PICK_RATERS = 2
+# Picks and disputes are of papers rated in this many days.
+PICKS_DAYS = 30
+PICKS_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class TeamPaper:
+    """A paper of the team's picks or of its discussion list."""
+
+    pk: int
+    title: str
+    byline: str
+    score: float
+    raters: int
+    low: int
+    high: int
+    latest: datetime
+
+    @property
+    def score_text(self) -> str:
+        return f"{math.floor(self.score * 10 + 0.5) / 10:.1f}"
+
+
+@dataclass(frozen=True)
+class TeamPicks:
+    picks: list[TeamPaper]
+    disputes: list[TeamPaper]
+
+
+def team_picks(team: Team, user_id: int) -> TeamPicks:
+    """The team's picks (rated high by all its readers, best and latest first) and its
+    disputed papers (raters DISPUTE_RANGE or more apart), of the last PICKS_DAYS; a paper
+    still rated blind for the member is in neither. One query, and one for each list that
+    has papers."""
+    rated = Rating.objects.filter(
+        team_id=OuterRef("team_id"), paper_id=OuterRef("paper_id"), user_id=OuterRef("user_id")
+    )
+    readers = Assignment.objects.filter(team=team, paper_id=OuterRef("paper_id"))
+    rows = list(
+        Rating.objects.filter(
+            team=team,
+            paper__hidden=False,
+            paper__merged_into__isnull=True,
+        )
+        .values("paper_id")
+        .annotate(
+            score=Avg("value"),
+            raters=Count("id"),
+            low=Min("value"),
+            high=Max("value"),
+            latest=Max("updated_at"),
+            shared=Exists(readers),
+            pending=Exists(readers.filter(~Exists(rated))),
+        )
+        .filter(latest__gte=timezone.now() - timedelta(days=PICKS_DAYS))
+        .order_by("-latest", "-paper_id")
+    )
+    pick_ids, dispute_ids = [], []
+    for row in rows:
+        ready = not row["pending"] and (row["shared"] or row["raters"] >= PICK_RATERS)
+        if ready and row["score"] >= PICK_MEAN:
+            pick_ids.append(row)
+        if row["raters"] > 1 and row["high"] - row["low"] >= DISPUTE_RANGE:
+            dispute_ids.append(row)
+    if dispute_ids:
+        # A pick has all its readers' ratings, so it is blind for no one; a dispute may not.
+        hidden = blind_papers(team, user_id, [row["paper_id"] for row in dispute_ids])
+        dispute_ids = [row for row in dispute_ids if row["paper_id"] not in hidden]
+    pick_ids.sort(key=lambda row: (-row["score"], -row["latest"].timestamp()))
+    pick_ids, dispute_ids = pick_ids[:PICKS_LIMIT], dispute_ids[:PICKS_LIMIT]
+    papers = Paper.objects.only("pk", "title", "authors").in_bulk(
+        [row["paper_id"] for row in pick_ids + dispute_ids]
+    )
+
+    def listed(row: dict[str, Any]) -> TeamPaper:
+        paper = papers[row["paper_id"]]
+        return TeamPaper(
+            pk=paper.pk,
+            title=paper.title,
+            byline=_byline(paper.authors),
+            score=row["score"],
+            raters=row["raters"],
+            low=row["low"],
+            high=row["high"],
+            latest=row["latest"],
+        )
+
+    return TeamPicks(
+        picks=[listed(row) for row in pick_ids], disputes=[listed(row) for row in dispute_ids]
+    )
+
+
+# The curator's list of unread shares, newest first, is this long at most.
+OPEN_SHARES_LISTED = 200
+
+
+@dataclass(frozen=True)
+class ReaderLoad:
+    user_id: int
+    username: str
+    is_curator: bool
+    unread: int  # shares neither rated nor skipped
+    away_today: bool
+
+
+@dataclass(frozen=True)
+class OpenShare:
+    assignment_id: int
+    paper_id: int
+    title: str
+    user_id: int
+    username: str
+    assigned_at: datetime
+
+
+@dataclass
+class ShareOverview:
+    readers_per_paper: int | None
+    members: list[ReaderLoad]
+    open_shares: list[OpenShare]
+    my_absences: list[Absence]
+
+
+def share_overview(membership: Membership, with_open_shares: bool) -> ShareOverview:
+    """The team's sharing page: its setting, each member's unread share and whether they
+    are away today, the member's own days away (current and coming), and, for a curator
+    (`with_open_shares`), the latest unread shares to move. Four queries at most."""
+    team = membership.team
+    today = timezone.localdate()
+    unread = open_assignments(team)
+    loads = Counter(
+        dict(
+            unread.values("user_id").annotate(n=Count("id")).values_list("user_id", "n").order_by()
+        )
+    )
+    away = Absence.objects.on(today).filter(membership=OuterRef("pk"))
+    members = [
+        ReaderLoad(m.user_id, m.user.get_username(), m.is_curator, loads[m.user_id], m.away)  # type: ignore[attr-defined]
+        for m in with_usernames(Membership.objects.filter(team=team), "user")
+        .annotate(away=Exists(away))
+        .order_by("user__username")
+    ]
+    open_shares = (
+        [
+            OpenShare(
+                a.pk, a.paper_id, a.paper.title, a.user_id, a.user.get_username(), a.assigned_at
+            )
+            for a in with_usernames(unread, "user")
+            .select_related("paper")
+            .only("pk", "paper_id", "user_id", "assigned_at", "paper__title", "user__username")
+            .order_by("-assigned_at", "-pk")[:OPEN_SHARES_LISTED]
+        ]
+        if with_open_shares
+        else []
+    )
+    return ShareOverview(
+        readers_per_paper=team.readers_per_paper,
+        members=members,
+        open_shares=open_shares,
+        my_absences=list(Absence.objects.filter(membership=membership, ends__gte=today)),
+    )
+
+
+def share_count(membership: Membership) -> int:
+    """How many papers of the member's share they have still to read (one query)."""
+    return inbox_papers(membership, InboxFilters(view="share")).count()

@@ -85,6 +85,15 @@ def skip_create(*, team: Team, paper: Paper, user: User) -> Skip:
     return skip
 
 
+def not_interested_set(*, team: Team, paper: Paper, user: User) -> Skip:
+    """The member says the paper does not interest them: it leaves their inbox like a skip
+    and counts against papers like it in their ranking. Undone like a skip (triage_undo)."""
+    skip, _ = Skip.objects.update_or_create(
+        team=team, paper=paper, user=user, defaults={"not_interested": True}
+    )
+    return skip
+
+
 def _comment_text(body: str, refusal: str) -> str:
     """A comment's text as kept: trimmed, and never empty."""
     body = body.strip()

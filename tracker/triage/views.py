@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -13,12 +17,23 @@ from django.views.decorators.http import require_GET, require_POST
 from tracker.core.http import redirect_back, url_for_pk
 from tracker.papers.export import EXPORT_LIMIT, export_format, papers_export
 from tracker.papers.models import Paper
+from tracker.teams.models import Membership
 from tracker.teams.selectors import require_membership
+from tracker.teams.services import absence_delete, team_readers_set
 from tracker.topics.models import Topic
-from tracker.triage.forms import CommentForm, InboxFilterForm, RatingForm
-from tracker.triage.models import Comment
+from tracker.triage.forms import (
+    CommentForm,
+    DaysAwayForm,
+    InboxFilterForm,
+    RatingForm,
+    ReadersForm,
+)
+from tracker.triage.models import Assignment, Comment
 from tracker.triage.selectors import (
+    DISPUTE_RANGE,
     INBOX_SORTS,
+    INBOX_VIEWS,
+    PICK_MEAN,
     SORT_LABELS,
     Inbox,
     inbox_build,
@@ -28,17 +43,28 @@ from tracker.triage.selectors import (
     inbox_row_of,
     rating_summary,
     row_links,
+    share_count,
+    share_overview,
+    team_picks,
 )
 from tracker.triage.services import (
     comment_create,
     comment_delete,
     comment_edit,
+    not_interested_set,
     rating_set,
     skip_create,
     topic_follow_set,
     triage_undo,
 )
+from tracker.triage.sharing import (
+    assignment_reassign,
+    days_away_add,
+    shares_rebalance,
+)
 
+# The inbox lists this many of the team's picks above the papers; the picks page has all.
+PICKS_ON_INBOX = 5
 # What the comment form's own checks refuse (CommentForm: required, at most 5000 characters).
 COMMENT_REFUSED = "A comment needs some text (at most 5000 characters)."
 
@@ -96,7 +122,13 @@ def inbox(request: HttpRequest) -> HttpResponse:
     membership = require_membership(request)
     form = InboxFilterForm(request.GET or None)
     filters = form.filters()
+    # The member's share first: their inbox opens on it while any of it is left to read.
+    # ("Load more" and exports name their view; without one they are of everything.)
     fmt = export_format(request)
+    paging = "after" in request.GET or "offset" in request.GET
+    share_left = share_count(membership) if not (paging or fmt) else 0
+    if not filters.view and share_left:
+        filters = replace(filters, view="share")
     if fmt:
         papers = inbox_papers(membership, filters)
         if filters.topic:
@@ -111,18 +143,22 @@ def inbox(request: HttpRequest) -> HttpResponse:
         # "Load more": the next rows and the link after them, appended in place.
         return render(request, "triage/_page.html", context)
     _follow_urls(data)
+    others = {k: v for k, v in query.items() if k != "view"}
     return render(
         request,
         "triage/inbox.html",
         {
             **context,
+            "share_left": share_left,
+            "view_urls": {view: urlencode(others | {"view": view}) for view in INBOX_VIEWS},
+            "picks": team_picks(membership.team, membership.user_id).picks[:PICKS_ON_INBOX],
             "form": form,
             "filters": filters,
             "query": query,
             "export_query": urlencode(query),
             "facet_query": urlencode({k: v for k, v in query.items() if k != "topic"}),
             "sort_orders": _sort_orders(query),
-            "narrowed": bool(set(query) - {"order"}),
+            "narrowed": bool(set(query) - {"order", "view"}),
             "next_url": request.get_full_path(),
         },
     )
@@ -138,7 +174,7 @@ def next_paper(request: HttpRequest) -> HttpResponse:
     query = urlencode(filters.as_query())
     suffix = "?" + query if query else ""
     if found is None:
-        narrowed = set(filters.as_query()) - {"order"}  # an order leaves every paper in
+        narrowed = set(filters.as_query()) - {"order", "view"}  # these leave every paper in
         messages.info(
             request, "Nothing left to triage" + (" with these filters." if narrowed else ".")
         )
@@ -182,15 +218,174 @@ def rate(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect_back(request, reverse("papers:detail", args=[paper.pk]))
 
 
-@require_POST
-def skip(request: HttpRequest, pk: int) -> HttpResponse:
+def _pass_over(
+    request: HttpRequest, pk: int, passing: Callable[..., object], done: str, said: str
+) -> HttpResponse:
+    """A skip or a "not interested": the paper leaves my inbox; htmx gets its done row."""
     membership = require_membership(request)
     paper = get_object_or_404(Paper.objects.visible(), pk=pk)
-    skip_create(team=membership.team, paper=paper, user=request.user)
+    passing(team=membership.team, paper=paper, user=request.user)
     if request.htmx:
-        row = inbox_row(paper, row_links()(paper.pk), done="Skipped")
+        row = inbox_row(paper, row_links()(paper.pk), done=done)
         return render(request, "triage/_row.html", {"row": row})
+    if said:
+        messages.success(request, said.format(title=paper.title[:60]))
     return redirect_back(request, reverse("triage:inbox"))
+
+
+@require_POST
+def skip(request: HttpRequest, pk: int) -> HttpResponse:
+    return _pass_over(request, pk, skip_create, "Skipped", "")
+
+
+@require_POST
+def not_interested(request: HttpRequest, pk: int) -> HttpResponse:
+    """Not interested: out of my inbox, and papers like it rank lower for me (u undoes)."""
+    return _pass_over(
+        request,
+        pk,
+        not_interested_set,
+        "Not interested",
+        "Not interested in “{title}”: fewer like it.",
+    )
+
+
+@require_GET
+def picks(request: HttpRequest) -> HttpResponse:
+    """The team's picks and the papers its raters disagree on."""
+    membership = require_membership(request)
+    return render(
+        request,
+        "triage/picks.html",
+        {
+            "picks": team_picks(membership.team, membership.user_id),
+            "dispute_range": DISPUTE_RANGE,
+            "pick_mean": f"{PICK_MEAN:g}",
+        },
+    )
+
+
+@require_GET
+def share(request: HttpRequest) -> HttpResponse:
+    """How the team shares its reading: the setting, each member's unread share, my days
+    away; for curators, the rebalance and the moving of one share."""
+    membership = require_membership(request)
+    overview = share_overview(membership, with_open_shares=membership.is_curator)
+    return render(
+        request,
+        "triage/share.html",
+        {
+            "overview": overview,
+            "membership": membership,
+            "readers_form": ReadersForm(
+                initial={
+                    "readers": overview.readers_per_paper or "",
+                    "everyone": not overview.readers_per_paper,
+                }
+            ),
+            "away_form": DaysAwayForm(),
+        },
+    )
+
+
+def _curator(request: HttpRequest) -> Membership | None:
+    """The membership of a curator; for anyone else a message and None."""
+    membership = require_membership(request)
+    if membership.is_curator:
+        return membership
+    messages.error(request, "Only the team's curators can change how the team shares papers.")
+    return None
+
+
+def _form_errors(request: HttpRequest, form: forms.Form) -> None:
+    for errors in form.errors.values():
+        for error in errors:
+            messages.error(request, str(error))
+
+
+@require_POST
+def share_readers(request: HttpRequest) -> HttpResponse:
+    membership = _curator(request)
+    if membership is not None:
+        form = ReadersForm(request.POST)
+        if form.is_valid():
+            readers = None if form.cleaned_data["everyone"] else form.cleaned_data["readers"]
+            team_readers_set(team=membership.team, readers=readers)
+            messages.success(
+                request,
+                "Every member reads every new paper."
+                if readers is None
+                else f"Each new paper goes to {readers} member{'s' if readers != 1 else ''}.",
+            )
+        else:
+            _form_errors(request, form)
+    return redirect("triage:share")
+
+
+@require_POST
+def share_rebalance(request: HttpRequest) -> HttpResponse:
+    membership = _curator(request)
+    if membership is not None:
+        made = shares_rebalance(membership.team_id)
+        messages.success(request, f"Unread shares given out again: {made}.")
+    return redirect("triage:share")
+
+
+@require_POST
+def share_reassign(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = _curator(request)
+    if membership is None:
+        return redirect("triage:share")
+    assignment = get_object_or_404(
+        Assignment.objects.for_team(membership.team).select_related("paper"), pk=pk
+    )
+    to_user = (
+        Membership.objects.filter(team=membership.team, user_id=request.POST.get("user", "0"))
+        .select_related("user")
+        .first()
+        if request.POST.get("user", "").isdigit()
+        else None
+    )
+    if to_user is None:
+        messages.error(request, "Choose a member of the team.")
+        return redirect("triage:share")
+    try:
+        assignment_reassign(assignment=assignment, to_user=to_user.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request, f"“{assignment.paper.title[:60]}” moved to {to_user.user.get_username()}."
+        )
+    return redirect("triage:share")
+
+
+@require_POST
+def days_away(request: HttpRequest) -> HttpResponse:
+    """Add days away, or take some back (the delete button names them)."""
+    membership = require_membership(request)
+    if "delete" in request.POST:
+        absence_id = request.POST.get("delete", "")
+        if absence_id.isdigit() and absence_delete(
+            membership=membership, absence_id=int(absence_id)
+        ):
+            messages.success(request, "Days away taken back.")
+        return redirect("triage:share")
+    form = DaysAwayForm(request.POST)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return redirect("triage:share")
+    try:
+        days_away_add(
+            membership=membership,
+            starts=form.cleaned_data["starts"],
+            ends=form.cleaned_data["ends"],
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Days away saved: no new papers come to you then.")
+    return redirect("triage:share")
 
 
 def _own_comment(request: HttpRequest, pk: int) -> Comment:

@@ -302,7 +302,7 @@
       event.preventDefault();
       return;
     }
-    if (/^[1-5]$/.test(key) || key === "s") {
+    if (/^[1-5]$/.test(key) || key === "s" || key === "d") {
       if (press(row, key)) {
         // The row is replaced in place and the focus moves on to the next paper. (The click
         // on its button put the row on the list of acted rows, for u.)
