@@ -57,7 +57,8 @@ RATINGS = 50_000
 CHUNK = 10_000
 # A day of harvest, as a big lab's listing brings it.
 PER_DAY = 1_000
-ROUNDS = 30  # requests per page in the web stage, after one warm-up
+# Requests per page in the web stage, after one warm-up.
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", 20))
 NOISE = 0.02
 SEED = 0
 CLUSTER_TARGET_SECONDS, CLUSTER_TARGET_GB = 15 * 60, 4.0
