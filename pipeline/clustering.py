@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -181,13 +181,123 @@ def fit(
     return Clustering(labels=labels.astype(np.int64), centroids=centroids, similarity=similarity)
 
 
+# Streaming: a pass reads this many papers at a time, never all of them.
+STREAM_BATCH = 10_000
+# Lloyd steps over all papers at most, each one pass; a run stops sooner once fewer than
+# STREAM_SETTLED of the papers change topic in a step.
+STREAM_PASSES = 6
+STREAM_SETTLED = 0.005
+# Papers read to seed the centroids when there is no previous run (k-means on them) and
+# to fill the slots of new topics when there is.
+STREAM_SEED_ROWS = 50_000
+
+
+# A new pass over every paper: batches of (paper ids, vectors), in the same order each time.
+VectorPasses = Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]]
+
+
+def fit_stream(
+    passes: VectorPasses,
+    k: int,
+    previous: np.ndarray | None = None,
+    seed: int = 0,
+    max_passes: int = STREAM_PASSES,
+    seed_rows: int = STREAM_SEED_ROWS,
+) -> tuple[np.ndarray, Clustering]:
+    """Spherical k-means over vectors that never sit in memory all at once. Returns the
+    papers' ids as the last pass read them, and their clustering.
+
+    `passes()` starts a new pass over every paper's vector, batch by batch. The centroids
+    start from `previous` (so topics keep their identity; new slots from the seed rows that
+    fit them worst) or, on a first run, from k-means over the seed rows. Each further pass
+    is one exact Lloyd step: every paper joins its nearest centroid and each centroid
+    becomes the mean direction of its papers, summed batch by batch. A last pass assigns
+    each paper, its similarity and its map position. Memory holds one batch, the seed rows,
+    k sums and a few numbers per paper.
+    """
+    head = _first_rows(passes, seed_rows)
+    if len(head) == 0:
+        raise ValueError("no vectors to cluster")
+    k = min(k, len(head))
+    centroids = warm_start(head, k, previous, seed)
+    if len(centroids) < k:
+        km = KMeans(k, init="k-means++", n_init=1, max_iter=60, tol=1e-4, random_state=seed)
+        centroids = normalise(km.fit(head).cluster_centers_)
+    del head
+    last: np.ndarray | None = None
+    for _ in range(max_passes):
+        sums = np.zeros_like(centroids, dtype=np.float64)
+        own_labels = []
+        for _, batch in passes():
+            if not len(batch):
+                continue
+            x = normalise(batch)
+            own = (x @ centroids.T).argmax(axis=1)
+            member = sparse.csr_matrix(
+                (np.ones(len(x), dtype=np.float32), (own, np.arange(len(x)))),
+                shape=(k, len(x)),
+            )
+            sums += member @ x
+            own_labels.append(own.astype(np.int32))
+        labels = np.concatenate(own_labels) if own_labels else np.zeros(0, dtype=np.int32)
+        filled = np.linalg.norm(sums, axis=1) > 0
+        # A topic no paper chose keeps its centroid rather than vanishing.
+        centroids = np.where(filled[:, None], normalise(sums.astype(np.float32)), centroids)
+        changed = 1.0 if last is None or len(last) != len(labels) else (last != labels).mean()
+        last = labels
+        if changed < STREAM_SETTLED:
+            break
+    del last
+    topic_xy = topic_positions(centroids)
+    ids, labels_out, similarity, paper_xy = [], [], [], []
+    for batch_ids, batch in passes():
+        if not len(batch):
+            continue
+        x = normalise(batch)
+        ids.append(np.asarray(batch_ids, dtype=np.int64))
+        sims = x @ centroids.T
+        own = sims.argmax(axis=1)
+        labels_out.append(own.astype(np.int64))
+        similarity.append(sims[np.arange(len(x)), own].astype(np.float32))
+        paper_xy.append(paper_positions(x, centroids, own, topic_xy, seed).astype(np.float32))
+    if not ids:
+        raise ValueError("no vectors to cluster")
+    result = Clustering(
+        labels=np.concatenate(labels_out),
+        centroids=centroids,
+        similarity=np.concatenate(similarity),
+    )
+    result.topic_xy, result.paper_xy = fit_to_square(topic_xy, np.concatenate(paper_xy))
+    return np.concatenate(ids), result
+
+
+def _first_rows(passes: VectorPasses, rows: int) -> np.ndarray:
+    """The first `rows` normalised vectors of a pass (it stops reading there)."""
+    taken: list[np.ndarray] = []
+    count = 0
+    for _, batch in passes():
+        if not len(batch):
+            continue
+        taken.append(normalise(batch[: rows - count]))
+        count += len(taken[-1])
+        if count >= rows:
+            break
+    return np.vstack(taken) if taken else np.zeros((0, 1), dtype=np.float32)
+
+
+def label_sample(n: int, seed: int = 0) -> np.ndarray:
+    """Which of `n` papers (in order) the label statistics read: all up to LABEL_SAMPLE,
+    past it an even random sample. Callers fetch only these papers' texts."""
+    if n <= LABEL_SAMPLE:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(np.arange(n), LABEL_SAMPLE, replace=False))
+
+
 def ctfidf_terms(
     texts: Sequence[str], labels: np.ndarray, k: int, top: int = 10, seed: int = 0
 ) -> list[list[str]]:
     """Each topic's most distinctive words and bigrams (BERTopic's class-based TF-IDF)."""
-    idx = np.arange(len(texts))
-    if len(idx) > LABEL_SAMPLE:
-        idx = np.sort(np.random.default_rng(seed).choice(idx, LABEL_SAMPLE, replace=False))
+    idx = label_sample(len(texts), seed)
     keep = labels[idx] >= 0
     idx = idx[keep]
     if len(idx) == 0:
@@ -263,32 +373,50 @@ def label_from_terms(terms: Sequence[str], size: int = 3) -> str:
 def layout(clustering: Clustering, vectors: np.ndarray, seed: int = 0) -> None:
     """2-D positions: topics by classical MDS of their centroids, papers between the topics
     they resemble (softmax over similarities) plus a little of their own spread."""
-    x = normalise(vectors)
-    c = clustering.centroids
+    topic_xy = topic_positions(clustering.centroids)
+    paper_xy = paper_positions(
+        normalise(vectors), clustering.centroids, clustering.labels, topic_xy, seed
+    )
+    clustering.topic_xy, clustering.paper_xy = fit_to_square(topic_xy, paper_xy)
+
+
+def topic_positions(centroids: np.ndarray) -> np.ndarray:
+    """Topics on the plane by classical MDS of their centroids (not yet scaled)."""
+    c = centroids
     k = len(c)
     if k >= 3:
         gram = c @ c.T
         centred = gram - gram.mean(0) - gram.mean(1)[:, None] + gram.mean()
         values, vecs = np.linalg.eigh(centred)
-        topic_xy = vecs[:, -2:] * np.sqrt(np.maximum(values[-2:], 1e-9))
-    else:
-        topic_xy = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])[:k]
+        return np.asarray(vecs[:, -2:] * np.sqrt(np.maximum(values[-2:], 1e-9)))
+    return np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])[:k]
+
+
+def paper_positions(
+    x: np.ndarray, centroids: np.ndarray, labels: np.ndarray, topic_xy: np.ndarray, seed: int
+) -> np.ndarray:
+    """Normalised papers `x` between the topics they resemble, plus their own offset from
+    their centroid along two fixed random directions (not yet scaled). Row by row, so a
+    batch at a time gives the same positions as all papers at once."""
+    c = centroids
     sims = x @ c.T
     weights = np.exp((sims - sims.max(axis=1, keepdims=True)) / MAP_TEMPERATURE)
     weights /= weights.sum(axis=1, keepdims=True)
     paper_xy = weights @ topic_xy
-    # Own spread: the paper's offset from its centroid along two fixed random directions.
     rng = np.random.default_rng(seed)
     directions = normalise(rng.standard_normal((2, x.shape[1])).astype(np.float32))
-    own = clustering.labels.clip(min=0)
+    own = labels.clip(min=0)
     offset = (x - c[own]) @ directions.T
-    spread = np.ptp(topic_xy, axis=0).max() if k > 1 else 1.0
-    paper_xy = paper_xy + offset * spread * 0.05
+    spread = np.ptp(topic_xy, axis=0).max() if len(c) > 1 else 1.0
+    return np.asarray(paper_xy + offset * spread * 0.05)
+
+
+def fit_to_square(topic_xy: np.ndarray, paper_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both sets of positions scaled together into [0, 1]."""
     lo = np.minimum(paper_xy.min(axis=0), topic_xy.min(axis=0))
     hi = np.maximum(paper_xy.max(axis=0), topic_xy.max(axis=0))
     scale = np.maximum(hi - lo, 1e-9)
-    clustering.topic_xy = (topic_xy - lo) / scale
-    clustering.paper_xy = (paper_xy - lo) / scale
+    return (topic_xy - lo) / scale, (paper_xy - lo) / scale
 
 
 def place(vectors: np.ndarray, centroids: np.ndarray, topic_xy: np.ndarray) -> np.ndarray:
@@ -411,9 +539,7 @@ def keyphrase_terms(
 ) -> list[list[str]]:
     """Each topic's keyphrases: 1-3-grams scored by class-based TF-IDF, none holding a
     corpus-wide word, then chosen for diversity (MMR), best first."""
-    idx = np.arange(len(texts))
-    if len(idx) > LABEL_SAMPLE:
-        idx = np.sort(np.random.default_rng(seed).choice(idx, LABEL_SAMPLE, replace=False))
+    idx = label_sample(len(texts), seed)
     idx = idx[labels[idx] >= 0]
     if len(idx) == 0:
         return [[] for _ in range(k)]

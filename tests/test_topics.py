@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -223,3 +223,96 @@ def test_topics_come_on_their_own_after_embedding_and_again_after_a_fifth_more(
     _embedded_papers(3, rng)  # 8 of 38: over a fifth
     second = cluster_papers_if_due_task()
     assert second is not None and ClusteringRun.objects.get(pk=second).paper_count == 38
+
+
+def test_a_large_corpus_streams_its_vectors_in_batches_and_keeps_topic_identity(
+    settings,  # type: ignore[no-untyped-def]
+) -> None:
+    """Past CLUSTER_IN_MEMORY_PAPERS a run reads the vectors a batch per query, pass after
+    pass, never all in one; a second run from its centroids keeps the topics."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    require_corpus()
+    settings.CLUSTER_IN_MEMORY_PAPERS = 0
+    settings.CLUSTER_BATCH = 64
+    papers = len(load_embedded())
+    with CaptureQueriesContext(connection) as captured:
+        run = clustering_run_create(k=12)
+    assert run is not None and run.status == RunStatus.SUCCEEDED
+    assert run.params["algorithm"] == "spherical-kmeans, streamed" and run.params["batch"] == 64
+    assert run.paper_count == papers == PaperTopic.objects.count()
+    assert run.topic_count == 12 == Topic.objects.active().count()
+    assert run.metrics["mean_similarity"] > 0.3
+    assert all(label != "unlabelled" for label in Topic.objects.values_list("label", flat=True))
+    reads = [q["sql"] for q in captured if '"vector"' in q["sql"] and "_embedding" in q["sql"]]
+    assert reads and all("LIMIT 64" in sql for sql in reads)
+    # The seed pass reads every batch (the corpus is smaller than the seed rows), then at
+    # least one Lloyd step and the pass that assigns.
+    assert len(reads) >= 3 * (papers // 64)
+
+    before = dict(PaperTopic.objects.values_list("paper_id", "topic_id"))
+    load_embedded(step=150, offset=7)
+    rerun = cluster_papers_task()
+    second = ClusteringRun.objects.get(pk=rerun)
+    assert second.params["algorithm"] == "spherical-kmeans, streamed"
+    after = dict(PaperTopic.objects.values_list("paper_id", "topic_id"))
+    kept = sum(after.get(pk) == topic_id for pk, topic_id in before.items())
+    assert kept / len(before) >= 0.9
+    assert second.metrics["papers_kept_topic"] >= 0.9
+    assert second.metrics["topics_kept"] == 12
+
+
+@pytest.mark.parametrize("papers", [40, 160])
+def test_the_map_sends_an_even_sample_with_a_fixed_number_of_queries(
+    cast,  # type: ignore[no-untyped-def]
+    papers: int,
+    monkeypatch: pytest.MonkeyPatch,
+    django_assert_num_queries,  # type: ignore[no-untyped-def]
+) -> None:
+    from tests.portal.helpers import session_queries
+    from tracker.topics import selectors
+
+    monkeypatch.setattr(selectors, "MAP_POINTS", 25)
+    topics = [Topic.objects.create(label=f"t{i}", size=papers // 2) for i in range(2)]
+    made = PaperFactory.create_batch(papers)
+    PaperTopic.objects.bulk_create(
+        [
+            PaperTopic(paper=p, topic=topics[n % 2], map_x=n / papers, map_y=0.5)
+            for n, p in enumerate(made)
+        ]
+    )
+    hidden = made[2]
+    hidden.hidden = True
+    hidden.save()
+    client = client_for(cast.ben)
+    # (session), user, topics with their central papers, the topics' total size, the
+    # sampled papers, the followed topics
+    with django_assert_num_queries(session_queries() + 5):
+        data = client.get(reverse("topics:map_data")).json()
+    points = data["papers"]
+    assert 0 < len(points) <= 25
+    ids = [p["id"] for p in points]
+    assert hidden.pk not in ids and ids == sorted(ids)
+    if papers > 25:
+        # Even: from both ends of the corpus, not its first 25 papers.
+        assert max(ids) >= made[papers * 3 // 4].pk
+    assert len(data["topics"]) == 2
+
+
+WEEK = datetime(2026, 3, 4, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("topics", [2, 12])
+def test_the_topics_page_query_count_is_fixed(cast, topics: int, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+    from tests.portal.helpers import session_queries
+
+    for i in range(topics):
+        topic = Topic.objects.create(label=f"topic {i}", size=3)
+        for paper in PaperFactory.create_batch(3, published_at=WEEK):
+            PaperTopic.objects.create(paper=paper, topic=topic)
+    client = client_for(cast.ben)
+    # (session), user, membership, the topics, the newest week, the weekly counts, the run
+    with django_assert_num_queries(session_queries() + 6):
+        response = client.get(reverse("topics:index"))
+    assert len(response.context["trends"]) == topics

@@ -257,6 +257,11 @@ if VECTOR_STORE not in {"auto", "in-process"}:
     VECTOR_STORE = "auto"
 # How many topics a clustering run makes; 0 picks one from the number of papers.
 CLUSTER_TOPICS: int = _read("CLUSTER_TOPICS", env.int, 0)
+# Up to this many papers a clustering run holds every vector in memory (full k-means,
+# ~150 MB at 100k papers); past it the run streams them from the database in batches of
+# CLUSTER_BATCH (mini-batch k-means), so memory no longer grows with the corpus.
+CLUSTER_IN_MEMORY_PAPERS: int = _read("CLUSTER_IN_MEMORY_PAPERS", env.int, 100_000)
+CLUSTER_BATCH: int = _read("CLUSTER_BATCH", env.int, 10_000)
 ARXIV_API_URL: str = _read("ARXIV_API_URL", env.str, "https://export.arxiv.org/api/query")
 ARXIV_OAI_URL: str = _read("ARXIV_OAI_URL", env.str, "https://oaipmh.arxiv.org/oai")
 ARXIV_DELAY_SECONDS: float = _read("ARXIV_DELAY_SECONDS", env.float, 3.0)

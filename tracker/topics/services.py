@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 
 import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from pipeline import clustering
@@ -26,14 +27,15 @@ logger = logging.getLogger(__name__)
 CLUSTER_LOCK = "topics:clustering-lock"
 CLUSTER_LOCK_SECONDS = 60 * 60
 MIN_PAPERS = 10
+# Rows per query when reading texts and previous topics, and per insert of memberships.
+TEXT_CHUNK = 5000
+WRITE_CHUNK = 5000
 
 
 def _load_vectors(
     model_name: str, paper_ids: list[int] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    rows = Embedding.objects.filter(
-        model_name=model_name, paper__hidden=False, paper__merged_into__isnull=True
-    )
+    rows = _clustered(model_name)
     if paper_ids is not None:
         rows = rows.filter(paper_id__in=paper_ids)
     ids, vectors = [], []
@@ -70,26 +72,71 @@ def clustering_run_create_if_due() -> ClusteringRun | None:
     return clustering_run_create()
 
 
+def _clustered(model_name: str) -> QuerySet[Embedding]:
+    """The vectors a run clusters: the model's, of visible papers that were not merged."""
+    return Embedding.objects.filter(
+        model_name=model_name, paper__hidden=False, paper__merged_into__isnull=True
+    )
+
+
+def _vector_passes(model_name: str, batch_size: int) -> clustering.VectorPasses:
+    """Passes over the vectors in paper order, `batch_size` rows per query (keyset pages:
+    no cursor stays open between batches, and memory holds one batch)."""
+
+    def one_pass() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        after = 0
+        while True:
+            rows = list(
+                _clustered(model_name)
+                .filter(paper_id__gt=after)
+                .order_by("paper_id")
+                .values_list("paper_id", "vector")[:batch_size]
+            )
+            if not rows:
+                return
+            ids = np.fromiter((pk for pk, _ in rows), dtype=np.int64, count=len(rows))
+            vectors = np.frombuffer(b"".join(bytes(v) for _, v in rows), dtype="<f4")
+            yield ids, vectors.reshape(len(rows), -1)
+            after = int(ids[-1])
+            if len(rows) < batch_size:
+                return
+
+    return one_pass
+
+
 def _cluster(k: int | None, seed: int) -> ClusteringRun | None:
     model_name = search_model_name(stored_model_name())
     if model_name is None:
         return None
     started = time.perf_counter()
-    ids, vectors = _load_vectors(model_name)
-    if len(ids) < MIN_PAPERS:
+    papers = _clustered(model_name).count()
+    if papers < MIN_PAPERS:
         return None
-    k = clustering.choose_k(len(ids), k or settings.CLUSTER_TOPICS)
+    k = clustering.choose_k(papers, k or settings.CLUSTER_TOPICS)
+    streamed = papers > settings.CLUSTER_IN_MEMORY_PAPERS
     run = ClusteringRun.objects.create(
         model_name=model_name,
         params={
-            "algorithm": "spherical-kmeans",
+            "algorithm": "spherical-kmeans, streamed" if streamed else "spherical-kmeans",
             "k": k,
             "seed": seed,
             "labels": "c-tf-idf keyphrases, mmr",
+            **({"batch": settings.CLUSTER_BATCH} if streamed else {}),
         },
     )
     try:
-        _fit_and_store(run, ids, vectors, k, seed, started)
+        dimension = _clustered(model_name).values_list("dimension", flat=True).first() or 0
+        previous, old_centroids = _previous_topics(dimension)
+        if streamed:
+            passes = _vector_passes(model_name, settings.CLUSTER_BATCH)
+            ids, result = clustering.fit_stream(passes, k, previous=old_centroids, seed=seed)
+        else:
+            ids, vectors = _load_vectors(model_name)
+            result = clustering.fit(vectors, k, previous=old_centroids, seed=seed)
+            clustering.layout(result, vectors, seed=seed)
+            del vectors
+        result.terms = _terms(ids, result, seed)
+        _store(run, ids, result, previous, old_centroids, started)
     except Exception as exc:
         ClusteringRun.objects.filter(pk=run.pk).update(
             status=RunStatus.FAILED,
@@ -101,33 +148,69 @@ def _cluster(k: int | None, seed: int) -> ClusteringRun | None:
     return run
 
 
-def _fit_and_store(
-    run: ClusteringRun, ids: np.ndarray, vectors: np.ndarray, k: int, seed: int, started: float
-) -> None:
+def _previous_topics(dimension: int) -> tuple[list[Topic], np.ndarray]:
+    """The active topics a run starts from, and their centroids; none when any centroid
+    is missing or of another model's dimension."""
     previous = list(Topic.objects.active().exclude(centroid=None).order_by("-size", "pk"))
     arrays = [t.centroid_array() for t in previous]
     old_centroids = np.array(
-        [a for a in arrays if a is not None and len(a) == vectors.shape[1]],
-        dtype=np.float32,
-    ).reshape(-1, vectors.shape[1])
+        [a for a in arrays if a is not None and len(a) == dimension], dtype=np.float32
+    ).reshape(-1, dimension)
     if len(old_centroids) != len(previous):
-        previous, old_centroids = [], np.zeros((0, vectors.shape[1]), dtype=np.float32)
-    result = clustering.fit(vectors, k, previous=old_centroids, seed=seed)
-    texts_by_id = {
-        pk: paper_text(title, abstract)
-        for pk, title, abstract in Paper.objects.filter(pk__in=ids.tolist())
-        .values_list("pk", "title", "abstract")
-        .iterator(chunk_size=5000)
-    }
-    texts = [texts_by_id.get(int(pk), "") for pk in ids]
-    k = len(result.centroids)
-    result.terms = clustering.keyphrase_terms(texts, result.labels, k, seed=seed)
-    clustering.layout(result, vectors, seed=seed)
-    assert result.topic_xy is not None and result.paper_xy is not None
+        return [], np.zeros((0, dimension), dtype=np.float32)
+    return previous, old_centroids
 
+
+def _terms(ids: np.ndarray, result: clustering.Clustering, seed: int) -> list[list[str]]:
+    """Each topic's keyphrases, from the texts of the label sample only."""
+    sample = clustering.label_sample(len(ids), seed)
+    wanted = ids[sample]
+    texts_by_id: dict[int, str] = {}
+    for start in range(0, len(wanted), TEXT_CHUNK):
+        texts_by_id.update(
+            (pk, paper_text(title, abstract))
+            for pk, title, abstract in Paper.objects.filter(
+                pk__in=wanted[start : start + TEXT_CHUNK].tolist()
+            ).values_list("pk", "title", "abstract")
+        )
+    texts = [texts_by_id.get(int(pk), "") for pk in wanted]
+    k = len(result.centroids)
+    return clustering.keyphrase_terms(texts, result.labels[sample], k, seed=seed)
+
+
+def _topics_before(ids: np.ndarray) -> np.ndarray:
+    """Each paper's topic before this run (its id), 0 for none; one read of the table."""
+    pairs = np.fromiter(
+        (
+            v
+            for row in PaperTopic.objects.order_by("paper_id")
+            .values_list("paper_id", "topic_id")
+            .iterator(chunk_size=TEXT_CHUNK)
+            for v in row
+        ),
+        dtype=np.int64,
+    ).reshape(-1, 2)
+    before = np.zeros(len(ids), dtype=np.int64)
+    if len(pairs):
+        at = np.searchsorted(pairs[:, 0], ids).clip(max=len(pairs) - 1)
+        found = pairs[at, 0] == ids
+        before[found] = pairs[at[found], 1]
+    return before
+
+
+def _store(
+    run: ClusteringRun,
+    ids: np.ndarray,
+    result: clustering.Clustering,
+    previous: list[Topic],
+    old_centroids: np.ndarray,
+    started: float,
+) -> None:
+    assert result.topic_xy is not None and result.paper_xy is not None
+    k = len(result.centroids)
+    before = _topics_before(ids)
     position = {topic.pk: i for i, topic in enumerate(previous)}
-    before = dict(PaperTopic.objects.values_list("paper_id", "topic_id"))
-    old_labels = np.array([position.get(before.get(int(pk), -1), -1) for pk in ids], dtype=np.int64)
+    old_labels = np.array([position.get(int(t), -1) for t in before], dtype=np.int64)
     pairs = clustering.match(result.centroids, result.labels, old_centroids, old_labels)
     sizes = np.bincount(result.labels[result.labels >= 0], minlength=k)
 
@@ -150,28 +233,26 @@ def _fit_and_store(
             active=False, size=0
         )
         PaperTopic.objects.all().delete()
-        PaperTopic.objects.bulk_create(
-            [
-                PaperTopic(
-                    paper_id=int(pk),
-                    topic=topics[int(label)],
-                    run=run,
-                    similarity=float(result.similarity[n]),
-                    map_x=float(result.paper_xy[n, 0]),
-                    map_y=float(result.paper_xy[n, 1]),
-                )
-                for n, (pk, label) in enumerate(zip(ids, result.labels, strict=True))
-                if label >= 0
-            ],
-            batch_size=2000,
-        )
-        after = {
-            int(pk): topics[int(label)].pk
-            for pk, label in zip(ids, result.labels, strict=True)
-            if label >= 0
-        }
-        earlier = [pk for pk in before if int(pk) in after]
-        kept = sum(1 for pk in earlier if before[pk] == after[int(pk)])
+        assigned = np.flatnonzero(result.labels >= 0)
+        # Written a chunk at a time: a million rows never exist as objects at once.
+        for start in range(0, len(assigned), WRITE_CHUNK):
+            PaperTopic.objects.bulk_create(
+                [
+                    PaperTopic(
+                        paper_id=int(ids[n]),
+                        topic=topics[int(result.labels[n])],
+                        run=run,
+                        similarity=float(result.similarity[n]),
+                        map_x=float(result.paper_xy[n, 0]),
+                        map_y=float(result.paper_xy[n, 1]),
+                    )
+                    for n in assigned[start : start + WRITE_CHUNK]
+                ]
+            )
+        topic_pks = np.array([t.pk for t in topics], dtype=np.int64)
+        after = np.where(result.labels >= 0, topic_pks[result.labels.clip(min=0)], 0)
+        earlier = (before > 0) & (after > 0)
+        kept = int((before[earlier] == after[earlier]).sum())
         duration = time.perf_counter() - started
         ClusteringRun.objects.filter(pk=run.pk).update(
             status=RunStatus.SUCCEEDED,
@@ -185,7 +266,7 @@ def _fit_and_store(
                 "topics_kept": len(pairs),
                 "topics_new": k - len(pairs),
                 "topics_retired": len(previous) - len(pairs),
-                "papers_kept_topic": kept / len(earlier) if earlier else None,
+                "papers_kept_topic": kept / int(earlier.sum()) if earlier.any() else None,
             },
         )
 

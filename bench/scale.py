@@ -1,0 +1,454 @@
+"""The tracker at 100k, 300k and a million papers: ingest, clustering, pages, ranking,
+digests and the memory of a web process, each size in a database of its own.
+
+    python bench/scale.py                        # the curve: 100k, 300k, 1M
+    python bench/scale.py --papers 20000         # a quick run
+    python bench/scale.py --papers 1000000 --only cluster
+    python bench/scale.py --backend pgvector --database-url postgres://.../db
+
+Needs DATABASE_URL (or --database-url) naming a PostgreSQL; the bench works in a
+database of its own next to it (the name plus "_scale"), dropped and made again for each
+size. The papers are the real corpus beside the checkout, repeated: their vectors plus a
+little noise (as bench/cluster.py makes them), titles numbered, dates a thousand a day;
+20 members with 50,000 ratings.
+
+Every stage runs in a child process, so that its peak memory (ru_maxrss) is its own:
+- ingest: papers and their vectors per second, written a chunk at a time;
+- cluster: a clustering run as the nightly task runs it, its time and peak memory; at
+  the first size also the in-memory full k-means run it replaces, as the baseline;
+- web: one client, one page after the other, in a process serving as a web worker does
+  (DEBUG off): p50 / p95 of the inbox, a paper page, search, the topics page and the map
+  data, and that process's peak memory afterwards;
+- rank: the "for you" ranking of a day's papers for each of the 20 members;
+- digest: the weekly digest of each member, built and rendered: ms and queries each.
+
+Each figure is also printed as a ratio against its value at the first size of the run
+(and clustering against the full k-means baseline). Targets at a million papers:
+clustering < 15 min and < 4 GB; pages' p95 < 200 ms; web memory flat in the papers.
+
+Search backends: `--backend inprocess` (the default, the index each web process holds)
+is measured here. `--backend pgvector` runs the same stages with the search answered by
+PostgreSQL's pgvector; it needs that backend in the app and a server with the extension.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import secrets
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CURVE = (100_000, 300_000, 1_000_000)
+MEMBERS = 20
+RATINGS = 50_000
+# Papers (and vectors) written per bulk insert while seeding.
+CHUNK = 10_000
+# A day of harvest, as a big lab's listing brings it.
+PER_DAY = 1_000
+# Requests per page in the web stage, after one warm-up.
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", 20))
+NOISE = 0.02
+SEED = 0
+CLUSTER_TARGET_SECONDS, CLUSTER_TARGET_GB = 15 * 60, 4.0
+PAGE_TARGET_MS = 200.0
+PASSWORD_HASH = "!"  # unusable: the bench signs members in without a password
+PAGES = ("inbox", "paper page", "search", "topics", "map data")
+# Seeding (and the ingest rate) always runs; these follow it.
+STAGES = ("cluster", "web", "rank", "digest")
+
+
+def peak_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+
+
+def p(values: list[float], q: float) -> float:
+    return float(np.percentile(np.array(values), q))
+
+
+# --- stages (each in its own process) -------------------------------------------------------
+
+
+def django_setup() -> None:
+    import django
+
+    django.setup()
+
+
+def corpus() -> tuple[list, np.ndarray]:  # type: ignore[type-arg]
+    from _setup import corpus_vectors, require_corpus
+
+    records = require_corpus()
+    return records, corpus_vectors(records)
+
+
+def stage_ingest(papers: int) -> dict[str, object]:
+    """Seed the corpus a chunk at a time; the rate counts papers and their vectors."""
+    django_setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import connection
+    from django.utils import timezone
+
+    from tracker.papers.embeddings import embeddings_store, stored_model_name
+    from tracker.papers.models import Paper
+    from tracker.teams.models import Membership, Role, Team
+    from tracker.triage.models import Rating
+
+    call_command("migrate", verbosity=0)
+    call_command("createcachetable", verbosity=0)
+    records, base = corpus()
+    model_name = stored_model_name()
+    rng = np.random.default_rng(SEED)
+    now = timezone.now().replace(hour=12, minute=0, second=0, microsecond=0)
+    started = time.perf_counter()
+    for start in range(0, papers, CHUNK):
+        rows = range(start, min(start + CHUNK, papers))
+        made = Paper.objects.bulk_create(
+            [
+                Paper(
+                    arxiv_id=f"{9000 + i // 99_999}.{i % 99_999:05d}",
+                    canonical_url=f"https://arxiv.org/abs/scale{i}",
+                    title=f"{records[i % len(records)].title} ({i})",
+                    normalized_title=f"{records[i % len(records)].title.lower()[:480]} {i}",
+                    abstract=records[i % len(records)].abstract,
+                    authors=records[i % len(records)].authors,
+                    categories=records[i % len(records)].categories,
+                    primary_category=(records[i % len(records)].categories or [""])[0],
+                    # Newest first: paper 0 arrived today, a thousand a day before it.
+                    published_at=now - timedelta(days=i / PER_DAY),
+                )
+                for i in rows
+            ],
+            batch_size=2_000,
+        )
+        take = np.array([i % len(base) for i in rows])
+        vectors = base[take] + rng.normal(0, NOISE, (len(take), base.shape[1])).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        embeddings_store(model_name, [m.pk for m in made], vectors)
+    seconds = time.perf_counter() - started
+
+    team = Team.objects.create(name="Scale", slug="scale")
+    User = get_user_model()
+    users = User.objects.bulk_create(
+        [User(username=f"member{i:02d}", password=PASSWORD_HASH) for i in range(MEMBERS)]
+    )
+    Membership.objects.bulk_create(
+        [
+            Membership(team=team, user=u, role=Role.CURATOR if i == 0 else Role.MEMBER)
+            for i, u in enumerate(users)
+        ]
+    )
+    ids = np.array(Paper.objects.order_by("-published_at").values_list("pk", flat=True)[:papers])
+    # Ratings lean to recent papers, as a team's do.
+    picks = set()
+    while len(picks) < min(RATINGS, papers * MEMBERS // 4):
+        recent = rng.random() < 0.7
+        paper = ids[rng.integers(0, min(len(ids), 20_000))] if recent else rng.choice(ids)
+        picks.add((int(paper), int(rng.integers(MEMBERS))))
+    Rating.objects.bulk_create(
+        [
+            Rating(team=team, paper_id=pk, user=users[u], value=int(rng.integers(1, 6)))
+            for pk, u in picks
+        ],
+        batch_size=10_000,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    return {"seconds": seconds, "rate": papers / seconds, "peak_gb": peak_gb()}
+
+
+def stage_cluster(full: bool) -> dict[str, object]:
+    """One clustering run as the nightly task runs it past CLUSTER_IN_MEMORY_PAPERS
+    (streamed) whatever the size; `full`: the in-memory k-means it replaces there."""
+    os.environ["CLUSTER_IN_MEMORY_PAPERS"] = str(10**12 if full else 0)
+    django_setup()
+    from tracker.topics.services import clustering_run_create
+
+    started = time.perf_counter()
+    run = clustering_run_create()
+    seconds = time.perf_counter() - started
+    if run is None:
+        raise SystemExit("clustering did not run (too few papers, or another run holds it)")
+    return {
+        "seconds": seconds,
+        "peak_gb": peak_gb(),
+        "k": run.topic_count,
+        "papers": run.paper_count,
+        "algorithm": run.params["algorithm"],
+        "mean_similarity": run.metrics["mean_similarity"],
+    }
+
+
+def stage_web() -> dict[str, object]:
+    """One client, in the process that serves it: each page ROUNDS times after a warm-up."""
+    django_setup()
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from tracker.papers.models import Paper
+    from tracker.topics.models import Topic
+
+    baseline = peak_gb()
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="member01"))
+    newest = list(Paper.objects.order_by("-published_at").values_list("pk", "title")[: ROUNDS + 1])
+    words = [title.split()[0] for _, title in newest]
+    urls = {
+        "inbox": ["/inbox/"] * (ROUNDS + 1),
+        "paper page": [f"/papers/{pk}/" for pk, _ in newest],
+        "search": [f"/search/?q={w}" for w in words],
+        "topics": ["/topics/"] * (ROUNDS + 1),
+        "map data": ["/topics/map/data/"] * (ROUNDS + 1),
+    }
+    results: dict[str, object] = {}
+    for page, targets in urls.items():
+        first = time.perf_counter()
+        response = client.get(targets[0])
+        warm_up = time.perf_counter() - first
+        if response.status_code != 200:
+            raise SystemExit(f"{page} answered {response.status_code}")
+        timings = []
+        for url in targets[1:]:
+            started = time.perf_counter()
+            response = client.get(url)
+            timings.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, (url, response.status_code)
+        results[page] = {"p50": p(timings, 50), "p95": p(timings, 95), "first_ms": warm_up * 1000}
+        if page == "map data":
+            results[page]["points"] = len(response.json()["papers"])  # type: ignore[index]
+    results["topics_count"] = Topic.objects.active().count()
+    results["memory_gb"] = peak_gb()
+    results["memory_at_start_gb"] = baseline
+    return results
+
+
+def stage_rank() -> dict[str, object]:
+    """A day's papers ranked for each member, as the inbox's "for you" order ranks them."""
+    django_setup()
+    from tracker.papers.models import Paper
+    from tracker.teams.models import Membership
+    from tracker.triage.ranking import member_ranking
+
+    newest = Paper.objects.order_by("-published_at").values_list("published_at", flat=True)[0]
+    day = Paper.objects.filter(published_at__gt=newest - timedelta(days=1)).order_by(
+        "-published_at"
+    )
+    members = list(Membership.objects.select_related("team").order_by("user_id"))
+    started = time.perf_counter()
+    ranked = [len(member_ranking(m, day, explain=20)) for m in members]
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "papers": ranked[0], "members": len(members)}
+
+
+def stage_digest() -> dict[str, object]:
+    django_setup()
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from tracker.digests.selectors import digest_week
+    from tracker.digests.services import digest_preview, preferences_ensure
+
+    now = timezone.now()
+    preferences_ensure(now)
+    users = list(get_user_model().objects.order_by("pk"))
+    started = time.perf_counter()
+    shared = digest_week(now)
+    queries = []
+    for user in users:
+        with CaptureQueriesContext(connection) as captured:
+            digest_preview(user, now, shared=shared)
+        queries.append(len(captured))
+    seconds = time.perf_counter() - started
+    return {"ms_per_member": seconds * 1000 / len(users), "queries": max(queries)}
+
+
+def run_stage(argv: list[str]) -> None:
+    stage = argv[0]
+    if stage == "ingest":
+        out = stage_ingest(int(argv[1]))
+    elif stage == "cluster":
+        out = stage_cluster(full=len(argv) > 1 and argv[1] == "full")
+    else:
+        out = {"web": stage_web, "rank": stage_rank, "digest": stage_digest}[stage]()
+    print("RESULT " + json.dumps(out))
+
+
+# --- the driver ------------------------------------------------------------------------------
+
+
+def scale_database(url: str) -> tuple[str, str, str]:
+    parts = urlsplit(url)
+    name = f"{parts.path.lstrip('/') or 'postgres'}_scale"
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    return urlunsplit(parts._replace(path="/" + name)), name, admin
+
+
+def recreate(admin_url: str, name: str, backend: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    if backend == "pgvector":
+        with psycopg.connect(admin_url.rsplit("/", 1)[0] + f"/{name}", autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+
+
+def child(env: dict[str, str], *args: str) -> dict:  # type: ignore[type-arg]
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, __file__, "--stage", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode != 0 or not lines:
+        sys.stderr.write(done.stderr[-3000:])
+        raise SystemExit(f"stage {' '.join(args)} failed ({done.returncode})")
+    print(f"  ({' '.join(args)}: {time.perf_counter() - started:.0f} s)", flush=True)
+    return dict(json.loads(lines[-1].removeprefix("RESULT ")))
+
+
+def ratio(value: float, base: float | None) -> str:
+    return f" ({value / base:.2f}x)" if base else ""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--papers", default=",".join(str(n) for n in CURVE))
+    parser.add_argument("--only", default=",".join(STAGES), help="stages, comma-separated")
+    parser.add_argument("--backend", choices=("inprocess", "pgvector"), default="inprocess")
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
+    parser.add_argument("--no-baseline", action="store_true", help="skip the full k-means baseline")
+    parser.add_argument(
+        "--reuse", action="store_true", help="one size: measure the database seeded last time"
+    )
+    args = parser.parse_args()
+    sizes = [int(n) for n in args.papers.split(",")]
+    stages = set(args.only.split(","))
+    if not args.database_url.startswith(("postgres://", "postgresql://")):
+        raise SystemExit("bench/scale.py needs DATABASE_URL or --database-url naming PostgreSQL")
+    if args.backend == "pgvector":
+        raise SystemExit(
+            "--backend pgvector: this checkout has no pgvector search backend yet; "
+            "the in-process index is measured with --backend inprocess"
+        )
+    url, name, admin = scale_database(args.database_url)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(40),
+        "HTTPS": "0",
+        "ALLOWED_HOSTS": "testserver,127.0.0.1",
+        "DJANGO_SETTINGS_MODULE": "tracker.settings",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
+    env.pop("REDIS_URL", None)  # the cache sits in the bench's own database
+    print(
+        f"bench/scale.py: backend {args.backend}, sizes {', '.join(f'{n:,}' for n in sizes)}; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
+    first: dict[str, float] = {}
+
+    def show(key: str, label: str, value: float, unit: str, fmt: str = "{:.1f}") -> None:
+        base = first.setdefault(key, value)
+        print(f"  {label}: {fmt.format(value)} {unit}{ratio(value, base) if base != value else ''}")
+
+    # A web process with DEBUG off serves its static files from the collected manifest.
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    for n in sizes:
+        print(f"\n{n:,} papers", flush=True)
+        if args.reuse:
+            print("  (reusing the database the last run seeded)")
+        else:
+            recreate(admin, name, args.backend)
+            ingest = child(env, "ingest", str(n))
+            show("ingest", "ingest", ingest["rate"], "papers/s (with vectors)", "{:,.0f}")
+        if "cluster" in stages:
+            streamed = child(env, "cluster")
+            if "full" not in first and not args.no_baseline:
+                full = child(env, "cluster", "full")
+                first["full"] = full["seconds"]
+                print(
+                    f"  clustering, full k-means in memory (baseline): {full['seconds']:.0f} s, "
+                    f"peak {full['peak_gb']:.2f} GB, {full['k']} topics"
+                )
+                # The baseline's run became the previous run: time a warm start too.
+                warm = child(env, "cluster")
+                print(
+                    f"  clustering, streamed, warm start: {warm['seconds']:.0f} s, "
+                    f"peak {warm['peak_gb']:.2f} GB "
+                    f"({warm['seconds'] / full['seconds']:.2f}x time, "
+                    f"{warm['peak_gb'] / full['peak_gb']:.2f}x memory of the baseline)"
+                )
+            verdict = (
+                "ok"
+                if streamed["seconds"] < CLUSTER_TARGET_SECONDS
+                and streamed["peak_gb"] < CLUSTER_TARGET_GB
+                else "OVER TARGET"
+            )
+            base = first.setdefault("cluster", streamed["seconds"])
+            base_mem = first.setdefault("cluster_mem", streamed["peak_gb"])
+            print(
+                f"  clustering, streamed ({streamed['algorithm']}, {streamed['k']} topics): "
+                f"{streamed['seconds']:.0f} s{ratio(streamed['seconds'], base)}, "
+                f"peak {streamed['peak_gb']:.2f} GB{ratio(streamed['peak_gb'], base_mem)} "
+                f"(target < {CLUSTER_TARGET_SECONDS // 60} min, < {CLUSTER_TARGET_GB:.0f} GB): "
+                f"{verdict}"
+            )
+        if "web" in stages:
+            web = child(env, "web")
+            for page in PAGES:
+                row = web[page]
+                base = first.setdefault(f"p95 {page}", row["p95"])
+                extra = f", {row['points']:,} points" if page == "map data" else ""
+                verdict = "ok" if row["p95"] < PAGE_TARGET_MS else "OVER TARGET"
+                print(
+                    f"  {page}: 1-client p50 {row['p50']:.0f} ms, p95 {row['p95']:.0f} ms"
+                    f"{ratio(row['p95'], base)}, first {row['first_ms']:.0f} ms{extra}: {verdict}"
+                )
+            show("web", "web process peak memory", web["memory_gb"] * 1024, "MB", "{:.0f}")
+        if "rank" in stages:
+            rank = child(env, "rank")
+            show(
+                "rank",
+                f"ranking a day's {rank['papers']:,} papers for {rank['members']} members",
+                rank["seconds"],
+                "s",
+                "{:.2f}",
+            )
+        if "digest" in stages:
+            digest = child(env, "digest")
+            show("digest", "digest per member", digest["ms_per_member"], "ms", "{:.0f}")
+            print(f"  digest queries per member: {digest['queries']}")
+        print(f"  (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--stage":
+        run_stage(sys.argv[2:])
+    else:
+        main()
