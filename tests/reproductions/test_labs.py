@@ -109,7 +109,7 @@ def test_the_affiliation_most_authors_share_is_the_lab(db: None) -> None:
     paper = PaperFactory(
         arxiv_id="2601.00015",
         authors=["A", "B", "C"],
-        affiliations=[[], ["Mila"], ["  Mila ", "McGill"]],
+        affiliations=[[], ["Mila"], ["  MILA ", "McGill"]],
     )
     assert papers_labs([paper])[paper.pk] == LabAttribution("Mila", Evidence.AFFILIATION, "B")
 

@@ -59,12 +59,15 @@ def _affiliation_votes(paper: Paper) -> list[tuple[str, str]]:
     if not affiliations or len(affiliations) != len(authors):
         return []
     votes = []
+    # One spelling per lab for the whole paper (the first seen), so "MIT" and "mit" agree.
+    spelling: dict[str, str] = {}
     for author, names in zip(authors, affiliations, strict=True):
         seen = set()
         for name in names if isinstance(names, list) else []:
-            lab = " ".join(str(name).split())[:LAB_MAX_CHARS]
-            if lab and lab.casefold() not in seen:
-                seen.add(lab.casefold())
+            text = " ".join(str(name).split())[:LAB_MAX_CHARS]
+            lab = spelling.setdefault(text.casefold(), text)
+            if lab and lab not in seen:
+                seen.add(lab)
                 votes.append((lab, str(author)))
     return votes
 
