@@ -184,7 +184,8 @@ def first_hour(
     torch figures (speed, quality) are None when this run did not measure them."""
     backend = settings.EMBEDDING_BACKEND
     name = stored_model_name()
-    print(f"\nthe first hour, default backend {backend!r} (torch figures from this run)")
+    source = "from this run" if torch_rate is not None else "none measured in this run"
+    print(f"\nthe first hour, default backend {backend!r} (torch figures {source})")
     if backend == "onnx":
         from pipeline.embedding.onnx import export_int8
 
