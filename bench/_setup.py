@@ -43,17 +43,29 @@ def require_corpus():  # type: ignore[no-untyped-def]
     return read_corpus()
 
 
-def corpus_vectors(records, model_name: str | None = None) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """The corpus encoded with the configured model, cached on disk between benches."""
+def _vectors_cache(texts: list[str], model_name: str) -> Path:
     from django.conf import settings
 
+    key = hashlib.sha256(("\n".join(texts) + model_name).encode()).hexdigest()[:16]
+    return Path(settings.VAR_DIR) / "bench" / f"vectors-{key}.npy"
+
+
+def cached_corpus_vectors(records, model_name: str) -> np.ndarray | None:  # type: ignore[no-untyped-def]
+    """The corpus vectors an earlier bench kept for this model, or None."""
+    from pipeline.embedding import paper_text
+
+    cache = _vectors_cache([paper_text(r.title, r.abstract) for r in records], model_name)
+    return np.load(cache) if cache.exists() else None
+
+
+def corpus_vectors(records, model_name: str | None = None) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """The corpus encoded with the configured model, cached on disk between benches."""
     from pipeline.embedding import paper_text
     from tracker.papers.embeddings import encode_texts, stored_model_name
 
     model_name = model_name or stored_model_name()
     texts = [paper_text(r.title, r.abstract) for r in records]
-    key = hashlib.sha256(("\n".join(texts) + model_name).encode()).hexdigest()[:16]
-    cache = Path(settings.VAR_DIR) / "bench" / f"vectors-{key}.npy"
+    cache = _vectors_cache(texts, model_name)
     if cache.exists():
         return np.load(cache)
     started = time.perf_counter()

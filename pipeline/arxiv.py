@@ -35,7 +35,7 @@ from lxml import etree
 
 from pipeline import http
 from pipeline.errors import HarvestError, TransientHarvestError
-from pipeline.records import PaperRecord, arxiv_id_parse
+from pipeline.records import PaperRecord, affiliations_clean, arxiv_id_parse
 from pipeline.xml import text_of, xml_parse
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,7 @@ _TITLE = f"{ATOM}title"
 _SUMMARY = f"{ATOM}summary"
 _AUTHOR = f"{ATOM}author"
 _NAME = f"{ATOM}name"
+_AFFILIATION = f"{ARXIV}affiliation"
 _LINK = f"{ATOM}link"
 _CATEGORY = f"{ATOM}category"
 _PUBLISHED = f"{ATOM}published"
@@ -96,12 +97,14 @@ def entry_record(entry: etree._Element) -> PaperRecord:
     # entries otherwise spends more time searching elements than lxml spends parsing.
     first: dict[object, etree._Element] = {}
     authors: list[str] = []
+    affiliations: list[list[str]] = []
     categories: list[str] = []
     pdf_url = ""
     for child in entry:
         tag = child.tag
         if tag == _AUTHOR:
             authors.append(text_of(child.find(_NAME)))
+            affiliations.append([text_of(a) for a in child.iterfind(_AFFILIATION)])
         elif tag == _CATEGORY:
             term = child.get("term")
             if term:
@@ -122,6 +125,7 @@ def entry_record(entry: etree._Element) -> PaperRecord:
         title=text_of(first.get(_TITLE)),
         abstract=text_of(first.get(_SUMMARY)),
         authors=authors,
+        affiliations=affiliations_clean(affiliations),
         categories=categories,
         primary_category=(primary.get("term", "") if primary is not None else "")
         or (categories[0] if categories else ""),

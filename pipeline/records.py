@@ -67,12 +67,37 @@ class PaperRecord:
     updated_at: datetime | None = None
     pdf_url: str = ""
     lab: str = ""
+    # Each author's affiliations, in the authors' order, as the source gave them (the arXiv
+    # API's <arxiv:affiliation>); empty when the source names none for anyone.
+    affiliations: list[list[str]] = field(default_factory=list)
 
     @property
     def canonical_url(self) -> str:
         if self.arxiv_id:
             return f"https://arxiv.org/abs/{self.arxiv_id}"
         return self.url
+
+
+# An affiliation longer than this is a pasted address or a sentence: kept, cut short.
+AFFILIATION_MAX_CHARS = 200
+# More than this many for one author is a list gone wrong; the first ones are kept.
+AFFILIATIONS_PER_AUTHOR = 5
+
+
+def affiliations_clean(per_author: list[list[str]]) -> list[list[str]]:
+    """Affiliations ready to store: whitespace folded, empty ones dropped, each author's
+    repeats (ignoring case) dropped, each cut to AFFILIATION_MAX_CHARS and at most
+    AFFILIATIONS_PER_AUTHOR per author. One list per author, in order; [] when no author
+    has any, so that the many papers without affiliations store nothing."""
+    cleaned: list[list[str]] = []
+    for names in per_author:
+        kept: dict[str, str] = {}
+        for name in names:
+            text = " ".join(name.split())[:AFFILIATION_MAX_CHARS].strip(" ,;")
+            if text and len(kept) < AFFILIATIONS_PER_AUTHOR:
+                kept.setdefault(text.casefold(), text)
+        cleaned.append(list(kept.values()))
+    return cleaned if any(cleaned) else []
 
 
 _NON_WORD = re.compile(r"[^\w]+")

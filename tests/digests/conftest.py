@@ -227,15 +227,21 @@ def build_week(cast: Any, now: datetime = NOW) -> Week:
         status=Status.NOT_REPRODUCED,
         finished_at=now - 2 * day,
     )
+    # With its protocol: a clear miss is "not reproduced" only when the run matched it.
     mmlu = ClaimFactory(
-        team=cast.vision, paper=fail_paper, metric="accuracy", dataset="MMLU", claimed_value=86.4
+        team=cast.vision,
+        paper=fail_paper,
+        metric="accuracy",
+        dataset="MMLU",
+        claimed_value=86.4,
+        shots=5,
     )
     gsm = ClaimFactory(
         team=cast.vision, paper=fail_paper, metric="accuracy", dataset="GSM8K", claimed_value=92.0
     )
     ResultLogFactory(reproduction=bad, claim=gsm, reproduced_value=92.3)
-    ResultLogFactory(reproduction=bad, claim=mmlu, reproduced_value=78.1)
-    ResultLogFactory(reproduction=bad, claim=mmlu, reproduced_value=78.5)
+    ResultLogFactory(reproduction=bad, claim=mmlu, reproduced_value=78.1, shots=5)
+    ResultLogFactory(reproduction=bad, claim=mmlu, reproduced_value=78.5, shots=5)
     loss = ClaimFactory(
         team=cast.vision,
         paper=ok_paper,

@@ -67,6 +67,21 @@ def test_harvest_parses_every_field_of_a_recorded_entry(arxiv: Arxiv) -> None:
     assert paper.published_at.isoformat() == "2022-02-24T15:05:19+00:00"
 
 
+def test_harvest_stores_the_affiliations_arxiv_gives_and_the_lab_they_name(arxiv: Arxiv) -> None:
+    from tracker.papers.labs import Evidence, papers_labs
+
+    source_harvest(_everything())
+    paper = Paper.objects.get(arxiv_id="0804.0970")
+    assert paper.authors == ["Marie-Claude Gaudel", "Pascale Le Gall"]
+    assert paper.affiliations == [["LRI"], ["IBISC"]]
+    assert (papers_labs([paper])[paper.pk].lab, papers_labs([paper])[paper.pk].evidence) == (
+        "LRI",
+        Evidence.AFFILIATION,
+    )
+    # Every other recorded entry names none, and stores none.
+    assert Paper.objects.exclude(affiliations=[]).count() == 1
+
+
 def test_second_harvest_of_same_window_adds_nothing(arxiv: Arxiv) -> None:
     source = _everything()
     source_harvest(source)

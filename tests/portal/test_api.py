@@ -29,6 +29,7 @@ def setup(cast):  # type: ignore[no-untyped-def]
 
 def test_a_training_script_logs_a_result_with_its_token(cast, setup) -> None:  # type: ignore[no-untyped-def]
     repro, claim, token, _ = setup
+    Claim.objects.filter(pk=claim.pk).update(shots=0)
     response = post(
         Client(enforce_csrf_checks=True),
         f"/api/reproductions/{repro.pk}/results/",
@@ -37,6 +38,7 @@ def test_a_training_script_logs_a_result_with_its_token(cast, setup) -> None:  #
             "reproduced_value": 69.1,
             "seeds": [0, 1, 2],
             "spread": 0.2,
+            "shots": 0,
             "compute_gpu_hours": 4.5,
             "run_url": "https://wandb.ai/team/run/1",
         },

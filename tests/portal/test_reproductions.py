@@ -127,6 +127,8 @@ def test_only_assignees_and_curators_change_status_or_log_results(cast) -> None:
 
 def test_outcome_follows_the_claims_unless_an_assignee_overrides_with_a_reason(cast) -> None:  # type: ignore[no-untyped-def]
     repro = reproduction_underway(cast)
+    # The claim states its protocol and the runs match it: a miss can decide.
+    Claim.objects.filter(paper=repro.paper).update(shots=0)
     claim = Claim.objects.get(paper=repro.paper)
     ben, ada = member(cast, cast.ben), member(cast, cast.ada)
     result_log(
@@ -136,6 +138,7 @@ def test_outcome_follows_the_claims_unless_an_assignee_overrides_with_a_reason(c
         reproduced_value=65.0,
         compute_gpu_hours=Decimal("12.5"),
         seeds=[0, 1],
+        shots=0,
     )
     with pytest.raises(PermissionDenied):  # a curator cannot override
         reproduction_transition(
@@ -150,7 +153,14 @@ def test_outcome_follows_the_claims_unless_an_assignee_overrides_with_a_reason(c
 
     # A later result that meets the claim changes the outcome with it (results weigh by
     # their seeds: two seeds each).
-    result_log(reproduction=repro, membership=ben, claim=claim, reproduced_value=78.0, seeds=[2, 3])
+    result_log(
+        reproduction=repro,
+        membership=ben,
+        claim=claim,
+        reproduced_value=78.0,
+        seeds=[2, 3],
+        shots=0,
+    )
     repro.refresh_from_db()
     assert repro.status == Status.REPRODUCED
     assert repro.events.filter(note="outcome follows the claims' verdicts").exists()
@@ -194,6 +204,7 @@ def test_pages_drive_the_whole_workflow(cast) -> None:  # type: ignore[no-untype
             "claimed_value": "71.3",
             "higher_is_better": "1",
             "tolerance": "0.5",
+            "shots": "5",
         },
     )
     claim = Claim.objects.get()
@@ -207,6 +218,7 @@ def test_pages_drive_the_whole_workflow(cast) -> None:  # type: ignore[no-untype
             "compute_gpu_hours": "8",
             "run_url": "https://wandb.ai/x/run1",
             "note": "fp16",
+            "shots": "5",
         },
     )
     result = ResultLog.objects.get()
@@ -368,12 +380,14 @@ def test_stats_group_rates_gaps_and_calibration(cast) -> None:  # type: ignore[n
     values = {5: 72.0, 4: 71.0, 2: 60.0, 1: 50.0}
     for rating, value in values.items():
         repro = reproduction_underway(cast, paper__lab="Qwen")
+        Claim.objects.filter(paper=repro.paper).update(harness="lm-eval")
         claim = Claim.objects.get(paper=repro.paper)
         result_log(
             reproduction=repro,
             membership=member(cast, cast.ben),
             claim=claim,
             reproduced_value=value,
+            harness="lm-eval",
         )
         reproduction_transition(
             reproduction=repro,

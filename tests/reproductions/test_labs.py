@@ -3,12 +3,19 @@ by lab that cover arXiv papers."""
 
 from __future__ import annotations
 
+import pytest
 from django.core.management import call_command
 
 from tests.conftest import client_for
 from tests.factories import LabReportFactory, PaperFactory
 from tests.portal.helpers import reproduction_underway
-from tracker.papers.labs import NO_LAB, Evidence, author_labs_suggest, papers_labs
+from tracker.papers.labs import (
+    NO_LAB,
+    Evidence,
+    LabAttribution,
+    author_labs_suggest,
+    papers_labs,
+)
 from tracker.papers.models import AuthorLab
 from tracker.reproductions.models import Claim, ResultLog
 from tracker.reproductions.stats import team_stats
@@ -72,3 +79,70 @@ def test_the_paper_page_says_which_evidence_gave_its_lab(cast) -> None:  # type:
     AuthorLab.objects.create(author="Grace Hopper", lab="Navy Lab", confirmed=True)
     page = client_for(cast.ben).get(f"/papers/{paper.pk}/").content.decode()
     assert "Navy Lab" in page and "by author table" in page
+
+
+def test_arxiv_affiliations_give_a_lab_between_the_record_and_the_author_table(
+    db: None,
+) -> None:
+    authors = ["Andrew Gould", "Susan Dorsher", "B. Scott Gaudi"]
+    affiliations = [["CfA"], ["Ohio State"], ["Ohio State", "CfA", "Ohio State"]]
+    affiliated = PaperFactory(arxiv_id="2601.00011", authors=authors, affiliations=affiliations)
+    # A lab the source record carried comes first; the curators' table after the entry's own.
+    recorded = PaperFactory(
+        arxiv_id="2601.00012", lab="FAIR", authors=authors, affiliations=affiliations
+    )
+    over_table = PaperFactory(
+        arxiv_id="2601.00013", authors=["Grace Hopper"], affiliations=[["Harvard"]]
+    )
+    tie = PaperFactory(arxiv_id="2601.00014", authors=["A", "B"], affiliations=[["X"], ["Y"]])
+    AuthorLab.objects.create(author="Grace Hopper", lab="Navy Lab", confirmed=True)
+    labs = papers_labs([affiliated, recorded, over_table, tie])
+    # Ohio State and CfA have two authors each (the third author's repeat counts once):
+    # the tie goes to the one named first, with the first author who named it.
+    assert labs[affiliated.pk] == LabAttribution("CfA", Evidence.AFFILIATION, "Andrew Gould")
+    assert labs[recorded.pk].evidence == Evidence.RECORD
+    assert labs[over_table.pk] == LabAttribution("Harvard", Evidence.AFFILIATION, "Grace Hopper")
+    assert labs[tie.pk].lab == "X"
+
+
+def test_the_affiliation_most_authors_share_is_the_lab(db: None) -> None:
+    paper = PaperFactory(
+        arxiv_id="2601.00015",
+        authors=["A", "B", "C"],
+        affiliations=[[], ["Mila"], ["  MILA ", "McGill"]],
+    )
+    assert papers_labs([paper])[paper.pk] == LabAttribution("Mila", Evidence.AFFILIATION, "B")
+
+
+@pytest.mark.parametrize(
+    "affiliations",
+    [
+        [],
+        [[], []],
+        # Lists that no longer line up with the authors (a curator edited the names).
+        [["Mila"]],
+        # Not lists at all (a hand-edited row): ignored, not a crash.
+        [None, "Mila"],
+    ],
+)
+def test_missing_or_broken_affiliations_give_no_lab(db: None, affiliations: list) -> None:  # type: ignore[type-arg]
+    paper = PaperFactory(arxiv_id="2601.00016", authors=["A", "B"], affiliations=affiliations)
+    assert papers_labs([paper])[paper.pk] == LabAttribution(NO_LAB, Evidence.NONE)
+
+
+def test_stats_by_lab_count_papers_by_affiliation(cast) -> None:  # type: ignore[no-untyped-def]
+    repro = reproduction_underway(
+        cast,
+        paper__authors=["Marie-Claude Gaudel", "Pascale Le Gall"],
+        paper__affiliations=[["LRI"], ["IBISC"]],
+        paper__lab="",
+    )
+    claim = Claim.objects.get(paper=repro.paper)
+    ResultLog.objects.create(reproduction=repro, claim=claim, reproduced_value=71.3)
+    stats = team_stats(cast.vision)
+    assert [g.label for g in stats.by_lab] == ["LRI"]
+    assert stats.claims[0].lab_evidence == Evidence.AFFILIATION
+    page = client_for(cast.ben).get("/stats/").content.decode()
+    assert "LRI" in page and "(by arXiv affiliation)" in page
+    detail = client_for(cast.ben).get(f"/papers/{repro.paper.pk}/").content.decode()
+    assert 'title="Lab from the arXiv affiliation (Marie-Claude Gaudel)">LRI<' in detail

@@ -4,12 +4,17 @@ respect the spread of seeds."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
+from django.utils import timezone
 
 from tests.conftest import client_for
 from tests.factories import ClaimFactory, ResultLogFactory
 from tests.portal.helpers import reproduction_underway
+from tracker.digests.emails import digest_render
+from tracker.digests.selectors import digest_for
 from tracker.reproductions.models import Claim, Status
 from tracker.reproductions.services import claim_create, result_log
 from tracker.reproductions.stats import team_stats
@@ -186,3 +191,51 @@ def test_the_api_takes_a_protocol_and_answers_the_spread_aware_verdict(cast) -> 
     schema = client.get("/api/openapi.json").json()["components"]["schemas"]
     assert "shots" in schema["ResultIn"]["properties"]
     assert "inconclusive" in json.dumps(schema["ClaimOut"]["properties"]["verdict"])
+
+
+def test_a_claim_without_a_protocol_is_never_counted_not_reproduced(cast) -> None:  # type: ignore[no-untyped-def]
+    """A clear miss (three seeds, tight spread, far off) of a claim that states no protocol
+    is inconclusive wherever verdicts are counted: the claim's own verdict, the suggested
+    outcome, stats by lab, topic and category, the API and the digest."""
+    with time_machine.travel(datetime(2026, 11, 30, 8, 0, tzinfo=UTC)):
+        repro = reproduction_underway(cast, paper__lab="")
+        claim = Claim.objects.get(paper=repro.paper)
+        assert claim.shots is None and not claim.harness  # the factory's claim: no protocol
+        result = _result(claim, 40.0, seeds=[0, 1, 2], spread=0.1, shots=5)
+        result.reproduction = repro
+        result.save()
+        judgement = claim_judgement(claim, [result])
+        assert judgement is not None and judgement.status == INCONCLUSIVE
+        assert judgement.label == "Inconclusive: protocol not stated for the claim"
+        # The same miss against a stated, matching protocol decides it.
+        Claim.objects.filter(pk=claim.pk).update(shots=5)
+        claim.refresh_from_db()
+        assert claim_judgement(claim, [result]).status == Status.NOT_REPRODUCED  # type: ignore[union-attr]
+        Claim.objects.filter(pk=claim.pk).update(shots=None)
+
+        stats = team_stats(cast.vision)
+        assert [c.verdict for c in stats.claims] == [INCONCLUSIVE] and stats.inconclusive == 1
+        for groups in (stats.by_lab, stats.by_topic, stats.by_category):
+            assert [(g.tested, g.reproduced, g.inconclusive) for g in groups] == [(0, 0, 1)]
+
+        client = client_for(cast.ben)
+        page = client.get(f"/reproductions/{repro.pk}/").content.decode()
+        assert "Inconclusive: protocol not stated for the claim" in page
+
+        _, token = api_token_create(user=cast.ben, team=cast.vision, name="cluster")
+        api = client.get(
+            f"/api/reproductions/{repro.pk}/", headers={"Authorization": f"Bearer {token}"}
+        ).json()
+        out = api["claims"][0]
+        assert out["verdict"] == "inconclusive" and api["outcome_from_claims"] is None
+        assert out["verdict_reason"] == "protocol not stated for the claim"
+
+        # Finished by hand as not reproduced: the digest still shows the claim as undecided.
+        repro.status = Status.NOT_REPRODUCED
+        repro.finished_at = timezone.now() - timedelta(days=1)
+        repro.save(update_fields=["status", "finished_at"])
+        (finished,) = digest_for(cast.ben, timezone.now()).teams[0].finished
+        (row,) = finished.claims
+        assert row.inconclusive and not row.failed
+        text = digest_render(digest_for(cast.ben, timezone.now()), "UTC").text
+        assert "inconclusive: protocol not stated for the claim" in text

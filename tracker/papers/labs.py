@@ -1,8 +1,9 @@
 """Whose paper it is: a lab for every paper from the best evidence there is, saying which.
 
 In order: a lab post about the paper (a lab report, or one merged into the arXiv paper);
-the lab the source record carried; the author → lab table curators keep (confirmed rows
-only). Papers with none stay "arXiv (no lab)". Curators get suggestions for the table from
+the lab the source record carried; the affiliations the arXiv entry gave its authors; the
+author → lab table curators keep (confirmed rows only). Papers with none stay
+"arXiv (no lab)". Curators get suggestions for the table from
 the authors who keep appearing on one lab's posts.
 """
 
@@ -22,11 +23,14 @@ UNKNOWN = "Unknown"
 # A suggestion needs the author on at least this many posts, most of them one lab's.
 SUGGEST_MIN_POSTS = 2
 SUGGEST_MIN_SHARE = 0.75
+# Paper.lab's length: an affiliation names a lab in no more.
+LAB_MAX_CHARS = 120
 
 
 class Evidence:
     LAB_POST = "lab post"
     RECORD = "source record"
+    AFFILIATION = "arXiv affiliation"
     AUTHOR_TABLE = "author table"
     NONE = "none"
 
@@ -35,8 +39,37 @@ class Evidence:
 class LabAttribution:
     lab: str
     evidence: str
-    # The author whose table row gave the lab, when the table did.
+    # The author whose affiliation or table row gave the lab, when one did.
     author: str = ""
+
+
+def _votes_lab(votes: Sequence[tuple[str, str]]) -> tuple[str, str]:
+    """(lab, author) from (lab, author) votes in the paper's author order: the lab most of
+    them name, the earliest one breaking a tie, with the first author who named it."""
+    counts = Counter(lab for lab, _ in votes)
+    order = [lab for lab, _ in votes]
+    lab = max(counts, key=lambda name: (counts[name], -order.index(name)))
+    return lab, next(a for n, a in votes if n == lab)
+
+
+def _affiliation_votes(paper: Paper) -> list[tuple[str, str]]:
+    """(affiliation, author) once for each affiliation of each author, in order. A paper
+    whose lists do not line up with its authors (a curator edited the names) gives none."""
+    authors, affiliations = paper.authors or [], paper.affiliations or []
+    if not affiliations or len(affiliations) != len(authors):
+        return []
+    votes = []
+    # One spelling per lab for the whole paper (the first seen), so "MIT" and "mit" agree.
+    spelling: dict[str, str] = {}
+    for author, names in zip(authors, affiliations, strict=True):
+        seen = set()
+        for name in names if isinstance(names, list) else []:
+            text = " ".join(str(name).split())[:LAB_MAX_CHARS]
+            lab = spelling.setdefault(text.casefold(), text)
+            if lab and lab not in seen:
+                seen.add(lab)
+                votes.append((lab, str(author)))
+    return votes
 
 
 def papers_labs(papers: Sequence[Paper]) -> dict[int, LabAttribution]:
@@ -57,16 +90,16 @@ def papers_labs(papers: Sequence[Paper]) -> dict[int, LabAttribution]:
             found[paper.pk] = LabAttribution(paper.lab, Evidence.LAB_POST)
         elif paper.lab:
             found[paper.pk] = LabAttribution(paper.lab, Evidence.RECORD)
+        elif affiliated := _affiliation_votes(paper):
+            # The affiliation most of the authors give; the earliest breaks a tie.
+            lab, author = _votes_lab(affiliated)
+            found[paper.pk] = LabAttribution(lab, Evidence.AFFILIATION, author)
         else:
             named = [(table[a], a) for a in paper.authors or [] if a in table]
             if named:
                 # The lab most of the paper's known authors belong to; the first author's
                 # breaks a tie (authors are in the paper's order).
-                counts = Counter(lab for lab, _ in named)
-                lab = max(
-                    counts, key=lambda name: (counts[name], -[n for n, _ in named].index(name))
-                )
-                author = next(a for n, a in named if n == lab)
+                lab, author = _votes_lab(named)
                 found[paper.pk] = LabAttribution(lab, Evidence.AUTHOR_TABLE, author)
             else:
                 label = NO_LAB if paper.arxiv_id else UNKNOWN

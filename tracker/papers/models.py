@@ -74,6 +74,12 @@ class Paper(models.Model):
     normalized_title = models.CharField(max_length=500, db_index=True, blank=True)
     abstract = models.TextField(blank=True)
     authors = models.JSONField(default=list, blank=True, help_text="Author names, in order.")
+    affiliations = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Each author's affiliations as arXiv gave them, in the authors' order; "
+        "empty when arXiv names none.",
+    )
     categories = models.JSONField(default=list, blank=True)
     primary_category = models.CharField(max_length=32, blank=True, db_index=True)
     comment = models.TextField(blank=True)

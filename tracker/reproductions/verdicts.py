@@ -6,7 +6,8 @@ respects that spread:
 
 - reproduced when the mean lies within the tolerance of the claim;
 - not reproduced when the whole 95% interval of the mean lies beyond the tolerance, and
-  only when the protocol the results ran with matches the claim's exactly;
+  only when the protocol the results ran with matches the claim's exactly (a claim that
+  states no protocol is never judged not reproduced: its misses are inconclusive);
 - otherwise inconclusive, with an estimate of how many runs would decide it.
 
 A single run without a spread is taken at its value: there is no interval to respect.
@@ -254,9 +255,15 @@ def claim_judgement(claim: Claim, results: Iterable[ResultLog]) -> Verdict | Non
     protocol = verdict.protocol
     if protocol.kind == Match.DEVIATED:
         return Verdict(INCONCLUSIVE, reason=f"protocol differs ({protocol.summary})", **common)
-    if protocol.kind == Match.UNKNOWN and set(protocol_of(claim)) - {"dataset"}:
-        # The claim states a protocol the results do not: a miss could be the protocol's.
-        return Verdict(INCONCLUSIVE, reason="protocol not stated for the result", **common)
+    if protocol.kind == Match.UNKNOWN:
+        # A clear miss against an unknown protocol could be the protocol's: the claim states
+        # none (so nothing says the run matched it), or the results leave out what it states.
+        reason = (
+            "protocol not stated for the result"
+            if set(protocol_of(claim)) - {"dataset"}
+            else "protocol not stated for the claim"
+        )
+        return Verdict(INCONCLUSIVE, reason=reason, **common)
     return verdict
 
 
