@@ -15,7 +15,7 @@ has_code = importlib.import_module("tracker.papers.migrations.0005_paper_has_cod
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('papers', '0012_code_watch_and_author_labs'),
+        ('papers', '0013_embedding_vectors'),
     ]
 
     operations = [
