@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
-from tracker.core.http import redirect_back, url_for_pk
+from tracker.core.http import PortalRequest, redirect_back, url_for_pk
 from tracker.papers.export import EXPORT_LIMIT, export_format, papers_export
 from tracker.papers.models import Paper
 from tracker.teams.selectors import require_membership
@@ -84,15 +84,16 @@ def _sort_orders(query: dict[str, str]) -> list[tuple[str, str, str]]:
 def _more_query(query: dict[str, str], data: Inbox) -> str:
     """The "Load more" link's query: the filters and where the next page starts, by the
     last row (newest) or by rank position (ranked orders); empty at the end."""
+    more: dict[str, str | int] = dict(query)
     if data.more_after is not None:
-        return urlencode({**query, "after": data.more_after})
+        return urlencode(more | {"after": data.more_after})
     if data.more_offset is not None:
-        return urlencode({**query, "offset": data.more_offset})
+        return urlencode(more | {"offset": data.more_offset})
     return ""
 
 
 @require_GET
-def inbox(request: HttpRequest) -> HttpResponse:
+def inbox(request: PortalRequest) -> HttpResponse:
     membership = require_membership(request)
     form = InboxFilterForm(request.GET or None)
     filters = form.filters()
@@ -129,7 +130,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def next_paper(request: HttpRequest) -> HttpResponse:
+def next_paper(request: PortalRequest) -> HttpResponse:
     """Go to the paper the inbox lists after ?after= (the paper page's n key), within the
     inbox's filters; back to the inbox when none is left."""
     membership = require_membership(request)
@@ -147,7 +148,7 @@ def next_paper(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def rate(request: HttpRequest, pk: int) -> HttpResponse:
+def rate(request: PortalRequest, pk: int) -> HttpResponse:
     membership = require_membership(request)
     paper = get_object_or_404(Paper.objects.visible(), pk=pk)
     form = RatingForm(request.POST)
@@ -183,7 +184,7 @@ def rate(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def skip(request: HttpRequest, pk: int) -> HttpResponse:
+def skip(request: PortalRequest, pk: int) -> HttpResponse:
     membership = require_membership(request)
     paper = get_object_or_404(Paper.objects.visible(), pk=pk)
     skip_create(team=membership.team, paper=paper, user=request.user)
@@ -200,7 +201,7 @@ def _own_comment(request: HttpRequest, pk: int) -> Comment:
 
 
 @require_POST
-def comment_update(request: HttpRequest, pk: int) -> HttpResponse:
+def comment_update(request: PortalRequest, pk: int) -> HttpResponse:
     """Edit my comment, or delete it (the form's delete button)."""
     comment = _own_comment(request, pk)
     back = reverse("papers:detail", args=[comment.paper_id]) + "#comments"
@@ -221,7 +222,7 @@ def comment_update(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def undo(request: HttpRequest, pk: int) -> HttpResponse:
+def undo(request: PortalRequest, pk: int) -> HttpResponse:
     """Take back my rating or skip: the paper is back in my inbox, and with htmx its row
     is back in place with its buttons."""
     membership = require_membership(request)
@@ -235,7 +236,7 @@ def undo(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def follow(request: HttpRequest, pk: int) -> HttpResponse:
+def follow(request: PortalRequest, pk: int) -> HttpResponse:
     topic = get_object_or_404(Topic.objects.active(), pk=pk)
     following = request.POST.get("follow", "1") == "1"
     topic_follow_set(user=request.user, topic=topic, follow=following)
@@ -246,7 +247,7 @@ def follow(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def comment(request: HttpRequest, pk: int) -> HttpResponse:
+def comment(request: PortalRequest, pk: int) -> HttpResponse:
     membership = require_membership(request)
     paper = get_object_or_404(Paper.objects.visible(), pk=pk)
     form = CommentForm(request.POST)
