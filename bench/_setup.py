@@ -35,6 +35,19 @@ def setup_django(database: str | None = None) -> Path:
     return scratch
 
 
+def render_as_production() -> None:
+    """Templates as production loads and renders them: DEBUG off, and no test environment,
+    whose instrumented render copies the context at every template and include."""
+    from django.conf import settings
+
+    settings.DEBUG = False
+    settings.ALLOWED_HOSTS = ["testserver"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 def require_corpus():  # type: ignore[no-untyped-def]
     from tests.corpus import CORPUS_DIR, read_corpus
 

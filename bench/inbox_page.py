@@ -20,7 +20,7 @@ from statistics import median
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _setup import setup_django
+from _setup import render_as_production, setup_django
 
 PAPERS = int(os.environ.get("BENCH_PAPERS", 200))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", 20))
@@ -78,18 +78,10 @@ def seed() -> object:
 
 def main() -> None:
     setup_django(os.environ.get("BENCH_DATABASE_URL"))
-    from django.conf import settings
     from django.db import connection
     from django.test import Client
 
-    # Templates as production loads and renders them: DEBUG off, and no test environment,
-    # whose instrumented render copies the context at every template and include.
-    settings.DEBUG = False
-    settings.ALLOWED_HOSTS = ["testserver"]
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+    render_as_production()
     client = Client()
     client.force_login(seed())  # type: ignore[arg-type]
     assert client.get("/inbox/").status_code == 200  # warm: templates compiled and cached

@@ -244,7 +244,13 @@ def test_switching_team_only_to_ones_own_teams(cast) -> None:  # type: ignore[no
 
 
 def test_select_options_escape_and_mark_the_chosen_value() -> None:
-    from tracker.core.templatetags.portal import select_options
+    """The options from their template, byte for byte what the tag wrote in Python."""
+    from django.template import engines
+
+    tag = engines["django"].from_string("{% load portal %}{% select_options choices chosen %}")
+
+    def select_options(choices: list[tuple[object, str]], chosen: object) -> str:
+        return tag.render({"choices": choices, "chosen": chosen})
 
     html = select_options([(1, "A <b>"), ("2", 'x" onclick="y'), (None, "none")], "2")
     assert html == (
@@ -253,3 +259,6 @@ def test_select_options_escape_and_mark_the_chosen_value() -> None:
         '<option value="">none</option>'
     )
     assert select_options([("", "any")], None) == '<option value="" selected>any</option>'
+    assert select_options([(3, "it's & <i>")], 3) == (
+        '<option value="3" selected>it&#x27;s &amp; &lt;i&gt;</option>'
+    )

@@ -12,9 +12,10 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from json import dumps as json_dumps
-from typing import TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 from django.conf import settings
 from django.db import (
@@ -47,6 +48,8 @@ from tracker.papers.models import (
 from tracker.papers.signals import papers_arrived
 
 T = TypeVar("T")
+# A value the database driver adapts, as a raw query's parameter.
+SQLValue: TypeAlias = bool | int | float | Decimal | str | bytes | date | list[Any] | None
 log = logging.getLogger(__name__)
 
 # Two harvests of overlapping papers can deadlock or collide on PostgreSQL; the loser's
@@ -117,7 +120,9 @@ def search_documents_fill(paper_ids: Sequence[int] | None = None) -> int:
     be made gets an empty one and its reason in `index_error`, and the others go on."""
     if connection.vendor != "postgresql" or (paper_ids is not None and not paper_ids):
         return 0
-    scope, params = ("", []) if paper_ids is None else ("AND id = ANY(%s)", [list(paper_ids)])
+    scope, params = "", list[SQLValue]()
+    if paper_ids is not None:
+        scope, params = "AND id = ANY(%s)", [list(paper_ids)]
     pending = f"""SELECT id FROM papers_paper WHERE search_document IS NULL {scope}
                   ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED"""  # noqa: S608
     fill = f"UPDATE papers_paper SET search_document = {search_document_sql()} WHERE id IN "  # noqa: S608
@@ -135,7 +140,7 @@ def search_documents_fill(paper_ids: Sequence[int] | None = None) -> int:
                 return filled
 
 
-def _search_documents_fill_each(cursor: CursorWrapper, pending: str, params: list[object]) -> int:
+def _search_documents_fill_each(cursor: CursorWrapper, pending: str, params: list[SQLValue]) -> int:
     """One batch, a paper at a time; returns how many were done (skipped ones included)."""
     with transaction.atomic():
         cursor.execute(pending, [*params, SEARCH_DOCUMENT_BATCH])
@@ -247,15 +252,16 @@ def _papers_upsert_once(
     if unchanged:
         # The upsert above already holds their row locks (ON CONFLICT DO UPDATE locks a row
         # even when its WHERE leaves it alone); this only reads their ids.
-        stored.update(Paper.objects.filter(arxiv_id__in=unchanged).values_list("arxiv_id", "pk"))
+        found = Paper.objects.filter(arxiv_id__in=unchanged).values_list("arxiv_id", "pk")
+        stored.update((arxiv_id, pk) for arxiv_id, pk in found if arxiv_id)
     result.paper_ids = [stored[arxiv_id] for arxiv_id in ids]
 
     versions = sorted(
         (record for record in records if record.version is not None),
         key=lambda record: (record.arxiv_id or "", record.version or 0),
     )
-    for chunk in _chunks(versions):
-        _paper_versions_insert(chunk, stored, now)
+    for versions_chunk in _chunks(versions):
+        _paper_versions_insert(versions_chunk, stored, now)
     if source is not None:
         _paper_sources_touch(
             [(stored[i], latest[i].url or latest[i].canonical_url, latest[i].title) for i in ids],
@@ -295,6 +301,13 @@ def _chunks(items: Sequence[Item]) -> list[Sequence[Item]]:
     return [items[i : i + _ROWS_PER_STATEMENT] for i in range(0, len(items), _ROWS_PER_STATEMENT)]
 
 
+def _column(field: models.Field[Any, Any] | models.ForeignObjectRel) -> str:
+    """A concrete field's column (a reverse relation has none, and is never inserted)."""
+    if not isinstance(field, models.Field) or not field.column:
+        raise TypeError(f"{field.name} has no column of its own")
+    return field.column
+
+
 def _json_default(value: object) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
@@ -304,9 +317,9 @@ def _json_default(value: object) -> str:
 def _rows_insert(
     model: type[models.Model],
     names: Sequence[str],
-    rows: Sequence[Sequence[object]],
+    rows: Sequence[Sequence[SQLValue]],
     literals: dict[str, str] | None = None,
-) -> tuple[str, list[object]]:
+) -> tuple[str, list[SQLValue]]:
     """`INSERT INTO <table> (<columns>) <rows>`, for an ON CONFLICT clause to follow, and its
     parameters. `rows` hold the values of the fields `names`; `literals` are fields that take
     the same SQL literal in every row.
@@ -320,7 +333,7 @@ def _rows_insert(
     literals = literals or {}
     fields = [model._meta.get_field(name) for name in names]
     every = [*fields, *(model._meta.get_field(name) for name in literals)]
-    columns = ", ".join(quote(field.column) for field in every)
+    columns = ", ".join(quote(_column(field)) for field in every)
     # Only names from the models and placeholders go into the SQL; values are parameters.
     head = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "
     if connection.vendor == "postgresql":
@@ -338,7 +351,7 @@ def _rows_insert(
         sql = f"{head}SELECT {', '.join(select)} FROM {source} ORDER BY n"  # noqa: S608
         return sql, [json_dumps(rows, default=_json_default)]
     adapt_datetime = connection.ops.adapt_datetimefield_value
-    adapters = [
+    adapters: list[Callable[[Any], SQLValue] | None] = [
         json_dumps
         if isinstance(field, models.JSONField)
         else adapt_datetime
@@ -445,7 +458,7 @@ def _paper_rows_upsert(
     table = quote(Paper._meta.db_table)
     assignments = [
         f"{column} = excluded.{column}"
-        for column in (quote(Paper._meta.get_field(name).column) for name in _UPDATED_ON_NEW)
+        for column in (quote(_column(Paper._meta.get_field(name))) for name in _UPDATED_ON_NEW)
     ]
     # A new version marks the paper revised at this call's time (the new row's created_at).
     assignments.append(f"{quote('revised_at')} = excluded.{quote('created_at')}")
@@ -500,7 +513,7 @@ def _unnumbered_versions_keep(latest: dict[str, PaperRecord]) -> None:
             for pk, arxiv_id, version, title, abstract, authors, updated_at_source, created_at in (
                 stored
             )
-            if (newer[arxiv_id] or 0) > version
+            if arxiv_id and (newer[arxiv_id] or 0) > version
         ],
         ignore_conflicts=True,
     )
@@ -712,7 +725,8 @@ def source_harvest_enqueue(source: Source) -> None:
     """Queue a harvest of this source now, once the current transaction commits."""
     from workers.tasks import harvest_source_task  # task object only, to enqueue
 
-    harvest_source_task.delay_on_commit(source.pk)
+    # Celery's Django task class has delay_on_commit; the celery-types stubs do not know it.
+    harvest_source_task.delay_on_commit(source.pk)  # type: ignore[attr-defined]
 
 
 # Papers per drafting task: with an LLM endpoint each paper may take up to
@@ -726,7 +740,8 @@ def claim_drafts_enqueue(paper_ids: list[int]) -> None:
     from workers.tasks import draft_claims_task  # task object only, to enqueue
 
     for start in range(0, len(paper_ids), CLAIM_DRAFT_BATCH):
-        draft_claims_task.delay_on_commit(list(paper_ids[start : start + CLAIM_DRAFT_BATCH]))
+        batch = list(paper_ids[start : start + CLAIM_DRAFT_BATCH])
+        draft_claims_task.delay_on_commit(batch)  # type: ignore[attr-defined] # as above
 
 
 def papers_announce(paper_ids: list[int]) -> None:
@@ -742,7 +757,7 @@ def claim_rechecks_enqueue(paper_ids: list[int]) -> None:
         return
     from workers.tasks import flag_claim_rechecks_task
 
-    flag_claim_rechecks_task.delay_on_commit(list(paper_ids))
+    flag_claim_rechecks_task.delay_on_commit(list(paper_ids))  # type: ignore[attr-defined] # as above
 
 
 def source_cursor_advance(source: Source, to: datetime) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.contrib.auth import get_user_model
 from django.db.models import Case, Count, F, Prefetch, Q, QuerySet, Value, When, Window
@@ -56,8 +56,9 @@ def board_queryset(membership: Membership, mine: bool = False) -> QuerySet[Repro
 
 @dataclass(slots=True)
 class BoardCard:
-    """What a card shows (reproductions/templatetags/board.py), read as plain values: model
-    instances with a prefetched manager each were most of the board's time."""
+    """What a card shows (jinja2/reproductions/_cards.html), read as plain values: model
+    instances with a prefetched manager each were most of the board's time. The properties
+    give the template its text ready-made, so that the card needs no filters."""
 
     pk: int
     status: str
@@ -77,6 +78,36 @@ class BoardCard:
     @property
     def over_budget(self) -> bool:
         return spent_past_budget(self.compute_spent_gpu_hours, self.compute_budget_gpu_hours)
+
+    @property
+    def due_text(self) -> str:
+        return self.due_date.isoformat() if self.due_date else ""
+
+    @property
+    def spent_text(self) -> str:
+        return gpu_hours_text(self.compute_spent_gpu_hours)
+
+    @property
+    def budget_text(self) -> str:
+        return gpu_hours_text(self.compute_budget_gpu_hours)
+
+    @property
+    def move_to(self) -> str:
+        """The status the card's button moves it to ("" when there is no routine step)."""
+        return QUICK_MOVES[self.status][0] if self.status in QUICK_MOVES else ""
+
+    @property
+    def move_label(self) -> str:
+        return QUICK_MOVES[self.status][1] if self.status in QUICK_MOVES else ""
+
+    @property
+    def move_to_label(self) -> str:
+        return str(Status(self.move_to).label) if self.move_to else ""
+
+
+def gpu_hours_text(value: Decimal | None) -> str:
+    """GPU-hours as whole numbers, as floatformat:0 writes them (halves round up)."""
+    return str(Decimal(value).quantize(Decimal(1), ROUND_HALF_UP)) if value is not None else ""
 
 
 # The steps a board card offers as a button: the routine ones, which need no reason or

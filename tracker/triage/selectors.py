@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from statistics import mean, pstdev
@@ -394,7 +394,7 @@ class Inbox:
     groups: list[TopicGroup]
     topic_counts: list[TopicGroup]
     categories: list[tuple[str, int]]
-    followed_topics: list[Topic]
+    followed_topics: Sequence[Topic]
     total: int  # every paper of the window still to triage (with the topic filter)
     shown: int  # rows on this page
     # What "Load more" asks for when more rows follow: the last row's pk (newest), or the
@@ -420,9 +420,11 @@ def _inbox_halves(
     order: those in a followed topic, which the inbox shows first, and the rest. With
     `after`, only what the inbox lists after that paper. `after` need not be in the inbox
     any more (it has just been rated); its place in the order still counts."""
+    # in_topic is the callers' annotation, which django-stubs cannot see through the
+    # QuerySet[Paper] these helpers share; its lookups are checked by the tests instead.
     if filters.topic:
-        papers = papers.filter(in_topic=filters.topic)
-    followed = papers.filter(in_topic__in=followed_ids) if followed_ids else papers.none()
+        papers = papers.filter(in_topic=filters.topic)  # type: ignore[misc]
+    followed = papers.filter(in_topic__in=followed_ids) if followed_ids else papers.none()  # type: ignore[misc]
     # "Not in a followed topic" includes papers in no topic yet (NULL is not NOT IN).
     rest = (
         papers.filter(Q(in_topic__isnull=True) | ~Q(in_topic__in=followed_ids))
@@ -472,7 +474,7 @@ def inbox_build(
         # A retired topic that still holds papers is named by its number.
         return label_of.get(topic_id, f"Topic {topic_id}") if topic_id else "No topic yet"
 
-    followed_topics = [topic for topic in topics if topic.is_followed]  # type: ignore[attr-defined]
+    followed_topics = [topic for topic in topics if topic.is_followed]
     followed_ids = {topic.pk for topic in followed_topics}
 
     topic_of = _topic_of()
@@ -733,7 +735,7 @@ def team_picks(team: Team, user_id: int) -> TeamPicks:
         [row["paper_id"] for row in pick_ids + dispute_ids]
     )
 
-    def listed(row: dict[str, Any]) -> TeamPaper:
+    def listed(row: Mapping[str, Any]) -> TeamPaper:
         paper = papers[row["paper_id"]]
         return TeamPaper(
             pk=paper.pk,
@@ -796,7 +798,7 @@ def share_overview(membership: Membership, with_open_shares: bool) -> ShareOverv
     )
     away = Absence.objects.on(today).filter(membership=OuterRef("pk"))
     members = [
-        ReaderLoad(m.user_id, m.user.get_username(), m.is_curator, loads[m.user_id], m.away)  # type: ignore[attr-defined]
+        ReaderLoad(m.user_id, m.user.get_username(), m.is_curator, loads[m.user_id], m.away)
         for m in with_usernames(Membership.objects.filter(team=team), "user")
         .annotate(away=Exists(away))
         .order_by("user__username")

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
-from tracker.core.http import redirect_back, url_for_pk
+from tracker.core.http import PortalRequest, redirect_back, url_for_pk
 from tracker.papers.export import EXPORT_LIMIT, export_format, papers_export
 from tracker.papers.models import Paper
 from tracker.teams.models import Membership
@@ -110,15 +110,16 @@ def _sort_orders(query: dict[str, str]) -> list[tuple[str, str, str]]:
 def _more_query(query: dict[str, str], data: Inbox) -> str:
     """The "Load more" link's query: the filters and where the next page starts, by the
     last row (newest) or by rank position (ranked orders); empty at the end."""
+    more: dict[str, str | int] = dict(query)
     if data.more_after is not None:
-        return urlencode({**query, "after": data.more_after})
+        return urlencode(more | {"after": data.more_after})
     if data.more_offset is not None:
-        return urlencode({**query, "offset": data.more_offset})
+        return urlencode(more | {"offset": data.more_offset})
     return ""
 
 
 @require_GET
-def inbox(request: HttpRequest) -> HttpResponse:
+def inbox(request: PortalRequest) -> HttpResponse:
     membership = require_membership(request)
     form = InboxFilterForm(request.GET or None)
     filters = form.filters()
@@ -165,7 +166,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def next_paper(request: HttpRequest) -> HttpResponse:
+def next_paper(request: PortalRequest) -> HttpResponse:
     """Go to the paper the inbox lists after ?after= (the paper page's n key), within the
     inbox's filters; back to the inbox when none is left."""
     membership = require_membership(request)
@@ -183,7 +184,7 @@ def next_paper(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def rate(request: HttpRequest, pk: int) -> HttpResponse:
+def rate(request: PortalRequest, pk: int) -> HttpResponse:
     membership = require_membership(request)
     paper = get_object_or_404(Paper.objects.visible(), pk=pk)
     form = RatingForm(request.POST)
@@ -219,7 +220,7 @@ def rate(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _pass_over(
-    request: HttpRequest, pk: int, passing: Callable[..., object], done: str, said: str
+    request: PortalRequest, pk: int, passing: Callable[..., object], done: str, said: str
 ) -> HttpResponse:
     """A skip or a "not interested": the paper leaves my inbox; htmx gets its done row."""
     membership = require_membership(request)
@@ -234,12 +235,12 @@ def _pass_over(
 
 
 @require_POST
-def skip(request: HttpRequest, pk: int) -> HttpResponse:
+def skip(request: PortalRequest, pk: int) -> HttpResponse:
     return _pass_over(request, pk, skip_create, "Skipped", "")
 
 
 @require_POST
-def not_interested(request: HttpRequest, pk: int) -> HttpResponse:
+def not_interested(request: PortalRequest, pk: int) -> HttpResponse:
     """Not interested: out of my inbox, and papers like it rank lower for me (u undoes)."""
     return _pass_over(
         request,
@@ -251,7 +252,7 @@ def not_interested(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-def picks(request: HttpRequest) -> HttpResponse:
+def picks(request: PortalRequest) -> HttpResponse:
     """The team's picks and the papers its raters disagree on."""
     membership = require_membership(request)
     return render(
@@ -266,7 +267,7 @@ def picks(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def share(request: HttpRequest) -> HttpResponse:
+def share(request: PortalRequest) -> HttpResponse:
     """How the team shares its reading: the setting, each member's unread share, my days
     away; for curators, the rebalance and the moving of one share."""
     membership = require_membership(request)
@@ -288,7 +289,7 @@ def share(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _curator(request: HttpRequest) -> Membership | None:
+def _curator(request: PortalRequest) -> Membership | None:
     """The membership of a curator; for anyone else a message and None."""
     membership = require_membership(request)
     if membership.is_curator:
@@ -297,14 +298,14 @@ def _curator(request: HttpRequest) -> Membership | None:
     return None
 
 
-def _form_errors(request: HttpRequest, form: forms.Form) -> None:
+def _form_errors(request: PortalRequest, form: forms.Form) -> None:
     for errors in form.errors.values():
         for error in errors:
             messages.error(request, str(error))
 
 
 @require_POST
-def share_readers(request: HttpRequest) -> HttpResponse:
+def share_readers(request: PortalRequest) -> HttpResponse:
     membership = _curator(request)
     if membership is not None:
         form = ReadersForm(request.POST)
@@ -323,7 +324,7 @@ def share_readers(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def share_rebalance(request: HttpRequest) -> HttpResponse:
+def share_rebalance(request: PortalRequest) -> HttpResponse:
     membership = _curator(request)
     if membership is not None:
         made = shares_rebalance(membership.team_id)
@@ -332,7 +333,7 @@ def share_rebalance(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def share_reassign(request: HttpRequest, pk: int) -> HttpResponse:
+def share_reassign(request: PortalRequest, pk: int) -> HttpResponse:
     membership = _curator(request)
     if membership is None:
         return redirect("triage:share")
@@ -361,7 +362,7 @@ def share_reassign(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def days_away(request: HttpRequest) -> HttpResponse:
+def days_away(request: PortalRequest) -> HttpResponse:
     """Add days away, or take some back (the delete button names them)."""
     membership = require_membership(request)
     if "delete" in request.POST:
@@ -395,7 +396,7 @@ def _own_comment(request: HttpRequest, pk: int) -> Comment:
 
 
 @require_POST
-def comment_update(request: HttpRequest, pk: int) -> HttpResponse:
+def comment_update(request: PortalRequest, pk: int) -> HttpResponse:
     """Edit my comment, or delete it (the form's delete button)."""
     comment = _own_comment(request, pk)
     back = reverse("papers:detail", args=[comment.paper_id]) + "#comments"
@@ -416,7 +417,7 @@ def comment_update(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def undo(request: HttpRequest, pk: int) -> HttpResponse:
+def undo(request: PortalRequest, pk: int) -> HttpResponse:
     """Take back my rating or skip: the paper is back in my inbox, and with htmx its row
     is back in place with its buttons."""
     membership = require_membership(request)
@@ -430,7 +431,7 @@ def undo(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def follow(request: HttpRequest, pk: int) -> HttpResponse:
+def follow(request: PortalRequest, pk: int) -> HttpResponse:
     topic = get_object_or_404(Topic.objects.active(), pk=pk)
     following = request.POST.get("follow", "1") == "1"
     topic_follow_set(user=request.user, topic=topic, follow=following)
@@ -441,7 +442,7 @@ def follow(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def comment(request: HttpRequest, pk: int) -> HttpResponse:
+def comment(request: PortalRequest, pk: int) -> HttpResponse:
     membership = require_membership(request)
     paper = get_object_or_404(Paper.objects.visible(), pk=pk)
     form = CommentForm(request.POST)

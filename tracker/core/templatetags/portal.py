@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from html import escape
 from urllib.parse import urlsplit
 
 from django import template
-from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
 
@@ -51,18 +49,19 @@ def pdf_href(paper: object) -> str:
     return f"https://arxiv.org/pdf/{arxiv_id}"
 
 
-@register.simple_tag
-def select_options(choices: Iterable[tuple[object, object]], selected: object) -> SafeString:
-    """A select's options, the one whose value reads as `selected` marked. Written out here
-    rather than by Django's widget templates, which render each option through an include:
-    forty topics were a few milliseconds of every page that lists them."""
+@register.inclusion_tag("core/_options.html")
+def select_options(
+    choices: Iterable[tuple[object, object]], selected: object
+) -> dict[str, list[tuple[str, str, bool]]]:
+    """A select's options, the one whose value reads as `selected` marked. A loop of its
+    own rather than Django's widget templates, which render each option through an
+    include: forty topics were a few milliseconds of every page that lists them."""
     chosen = "" if selected is None else str(selected)
     options = []
     for value, label in choices:
         text = "" if value is None else str(value)
-        mark = " selected" if text == chosen else ""
-        options.append(f'<option value="{escape(text)}"{mark}>{escape(str(label))}</option>')
-    return mark_safe("".join(options))  # noqa: S308 - values and labels are escaped
+        options.append((text, str(label), text == chosen))
+    return {"options": options}
 
 
 @register.filter

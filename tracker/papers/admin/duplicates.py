@@ -17,7 +17,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from tracker.core.audit import audit_log
-from tracker.papers.admin.lists import QuickListMixin
+from tracker.papers.admin.lists import QuickListMixin, curator
 from tracker.papers.curation import (
     duplicate_candidate_reject,
 )
@@ -64,7 +64,7 @@ class QueueFilter(admin.SimpleListFilter):
 
 
 @admin.register(DuplicateCandidate)
-class DuplicateCandidateAdmin(QuickListMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class DuplicateCandidateAdmin(QuickListMixin, admin.ModelAdmin):
     """The duplicate queue: open candidates, each reviewed side by side."""
 
     list_display = ["pair", "reason", "score", "status", "created_at", "decided_by"]
@@ -94,7 +94,7 @@ class DuplicateCandidateAdmin(QuickListMixin, admin.ModelAdmin):  # type: ignore
     def reject(self, request: HttpRequest, queryset: QuerySet[DuplicateCandidate]) -> None:
         candidates = list(queryset.filter(status=CandidateStatus.OPEN))
         for candidate in candidates:
-            duplicate_candidate_reject(candidate, request.user)  # type: ignore[arg-type]
+            duplicate_candidate_reject(candidate, curator(request))
         audit_log(request, candidates, "Rejected: not duplicates")
         self.message_user(request, f"{len(candidates)} candidate(s) rejected.")
 
@@ -157,14 +157,14 @@ class DuplicateCandidateAdmin(QuickListMixin, admin.ModelAdmin):  # type: ignore
         if candidate.status != CandidateStatus.OPEN:
             self.message_user(request, "This candidate was already decided.", messages.WARNING)
         elif decision == "reject":
-            duplicate_candidate_reject(candidate, request.user)  # type: ignore[arg-type]
+            duplicate_candidate_reject(candidate, curator(request))
             audit_log(request, [candidate], "Rejected: not duplicates")
             self.message_user(request, "Kept apart; this pair will not be proposed again.")
         elif decision in ("keep_a", "keep_b"):
             a, b = candidate.paper_a, candidate.paper_b
             survivor, merged = (a, b) if decision == "keep_a" else (b, a)
             try:
-                merge = paper_merge(survivor, merged, request.user, candidate=candidate)  # type: ignore[arg-type]
+                merge = paper_merge(survivor, merged, curator(request), candidate=candidate)
             except MergeError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
                 return HttpResponseRedirect(request.path)
@@ -177,22 +177,25 @@ class DuplicateCandidateAdmin(QuickListMixin, admin.ModelAdmin):  # type: ignore
         return HttpResponseRedirect(self._next(candidate))
 
 
+MERGE_FIELDS = (
+    "survivor",
+    "merged",
+    "candidate",
+    "merged_by",
+    "merged_at",
+    "moved_summary",
+    "undone_by",
+    "undone_at",
+)
+
+
 @admin.register(PaperMerge)
-class PaperMergeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class PaperMergeAdmin(admin.ModelAdmin):
     list_display = ["merged", "survivor", "merged_by", "merged_at", "undone_at"]
     list_filter = [("undone_at", admin.EmptyFieldListFilter)]
     list_select_related = ["survivor", "merged", "merged_by"]
-    fields = [
-        "survivor",
-        "merged",
-        "candidate",
-        "merged_by",
-        "merged_at",
-        "moved_summary",
-        "undone_by",
-        "undone_at",
-    ]
-    readonly_fields = [*fields, "moved_pretty"]
+    fields = MERGE_FIELDS
+    readonly_fields = [*MERGE_FIELDS, "moved_pretty"]
     actions = ["undo"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -201,11 +204,11 @@ class PaperMergeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         # The full record names other teams' ratings; curators get the counts.
         if request.user.is_superuser:
-            return [*self.fields[:-3], "moved_pretty", *self.fields[-2:]]
-        return list(self.fields)
+            return (*MERGE_FIELDS[:-3], "moved_pretty", *MERGE_FIELDS[-2:])
+        return MERGE_FIELDS
 
     @admin.display(description="What moved")
     def moved_summary(self, merge: PaperMerge) -> str:
@@ -248,7 +251,7 @@ class PaperMergeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def undo(self, request: HttpRequest, queryset: QuerySet[PaperMerge]) -> None:
         for merge in queryset.filter(undone_at__isnull=True).select_related("survivor", "merged"):
             try:
-                paper_merge_undo(merge, request.user)  # type: ignore[arg-type]
+                paper_merge_undo(merge, curator(request))
             except (MergeError, ValidationError, IntegrityError) as exc:
                 # A clash the record cannot resolve (say, a new rating on the merged paper):
                 # the service rolled back; the curator sees why.

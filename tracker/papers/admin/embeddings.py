@@ -32,7 +32,7 @@ class EmbeddingModelFilter(admin.SimpleListFilter):
 
 
 @admin.register(Embedding)
-class EmbeddingAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class EmbeddingAdmin(admin.ModelAdmin):
     list_display = ["paper", "model_name", "dimension", "created_at"]
     list_filter = [EmbeddingModelFilter]
     raw_id_fields = ["paper"]

@@ -12,7 +12,7 @@ from tracker.papers.models import AuthorLab
 
 
 @admin.register(AuthorLab)
-class AuthorLabAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # not subscriptable at run time
+class AuthorLabAdmin(admin.ModelAdmin):
     """Suggestions come from lab posts; only confirmed rows count."""
 
     list_display = ("author", "lab", "confirmed", "posts_with_lab", "posts_total", "updated_at")

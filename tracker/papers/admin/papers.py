@@ -41,22 +41,20 @@ CATEGORIES = ("cs.CL", "cs.LG", "cs.AI", "cs.CV", "cs.IR", "cs.NE", "cs.RO", "st
 ARXIV_ID = re.compile(r"^(?:arxiv:)?(\d{4}\.\d{4,5}|[a-z-]+(?:\.[a-z]{2})?/\d{7})(?:v\d+)?$", re.I)
 
 
-class PaperVersionInline(admin.TabularInline):  # type: ignore[type-arg]
+class PaperVersionInline(admin.TabularInline):
     model = PaperVersion
     extra = 0
-    fields = ["version", "title", "updated_at_source", "recorded_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("version", "title", "updated_at_source", "recorded_at")
     can_delete = False
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
-class PaperSourceInline(admin.TabularInline):  # type: ignore[type-arg]
+class PaperSourceInline(admin.TabularInline):
     model = PaperSource
     extra = 0
-    fields = ["source", "url", "title", "first_seen_at", "last_seen_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("source", "url", "title", "first_seen_at", "last_seen_at")
     can_delete = False
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -71,11 +69,12 @@ class SourceFilter(admin.SimpleListFilter):
         return [(str(pk), name) for pk, name in Source.objects.values_list("pk", "name")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Paper]) -> QuerySet[Paper]:
-        if self.value() is None:
+        source_id = self.value()
+        if source_id is None:
             return queryset
         # An IN over the source's rows (indexed by source) rather than EXISTS per paper: a
         # small source's papers are found without walking the whole table.
-        seen = PaperSource.objects.filter(source_id=self.value()).values("paper_id")
+        seen = PaperSource.objects.filter(source_id=source_id).values("paper_id")
         return queryset.filter(pk__in=seen)
 
 
@@ -117,9 +116,10 @@ class TopicFilter(admin.SimpleListFilter):
         return [("none", "No topic"), *((str(pk), label) for pk, label in topics)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Paper]) -> QuerySet[Paper]:
-        if self.value() == "none":
+        topic_id = self.value()
+        if topic_id == "none":
             return queryset.filter(paper_topic__isnull=True)
-        return queryset.filter(paper_topic__topic_id=self.value()) if self.value() else queryset
+        return queryset.filter(paper_topic__topic_id=topic_id) if topic_id else queryset
 
 
 class CategoryFilter(admin.SimpleListFilter):
@@ -166,7 +166,9 @@ class StateFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Paper]) -> QuerySet[Paper]:
         match self.value():
             case "visible":
-                return queryset.visible()  # type: ignore[attr-defined,no-any-return]
+                # The change list's queryset is Paper's own (PaperQuerySet); the list
+                # filter's signature, from Django, names the base QuerySet.
+                return queryset.visible()  # type: ignore[attr-defined]
             case "hidden":
                 return queryset.filter(hidden=True)
             case "merged":
@@ -190,7 +192,7 @@ class DuplicateFilter(admin.SimpleListFilter):
 
 
 @admin.register(Paper)
-class PaperAdmin(QuickListMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+class PaperAdmin(QuickListMixin, admin.ModelAdmin):
     # Few, plain columns: rendering cells is most of this page's time, not SQL.
     list_display = ["title_short", "origin", "topic", "published", "flags"]
     list_filter = [
@@ -356,7 +358,7 @@ class PaperAdmin(QuickListMixin, admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(PaperVersion)
-class PaperVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class PaperVersionAdmin(admin.ModelAdmin):
     list_display = ["paper", "version", "updated_at_source", "recorded_at"]
     raw_id_fields = ["paper"]
     list_select_related = ["paper"]
@@ -365,7 +367,7 @@ class PaperVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(PaperSource)
-class PaperSourceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class PaperSourceAdmin(admin.ModelAdmin):
     formfield_overrides = URL_INPUT
     list_display = ["paper", "source", "url", "first_seen_at"]
     raw_id_fields = ["paper"]

@@ -24,7 +24,7 @@ from tracker.papers.services import source_harvest_enqueue
 from tracker.papers.source_checks import source_check
 
 
-class SourceForm(forms.ModelForm):  # type: ignore[type-arg]
+class SourceForm(forms.ModelForm):
     CHECKED_FIELDS = ("kind", "query", "url", "oai_set")
     url = forms.URLField(
         max_length=1000,
@@ -60,7 +60,7 @@ class SourceForm(forms.ModelForm):  # type: ignore[type-arg]
 
 
 @admin.register(Source)
-class SourceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class SourceAdmin(admin.ModelAdmin):
     form = SourceForm
     formfield_overrides = URL_INPUT
     list_display = ["name", "kind", "lab", "enabled", "interval_minutes", "last_run", "next_run_at"]
@@ -161,7 +161,7 @@ class SourceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(HarvestRun)
-class HarvestRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class HarvestRunAdmin(admin.ModelAdmin):
     list_display = [
         "source",
         "status",
