@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,7 +47,7 @@ class OnnxEncoder:
 
         model_file = _cache_path(path, cache_dir)
         if not model_file.exists():
-            export_int8(path, model_file)
+            export_int8_once(path, model_file)
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         _no_spinning(options)
@@ -94,8 +96,21 @@ def _cache_path(path: str, cache_dir: Path) -> Path:
     return cache_dir / f"onnx-int8-{digest.hexdigest()[:16]}.onnx"
 
 
+def export_int8_once(path: str, target: Path) -> None:
+    """export_int8 by one process at a time: the web server's workers and the Celery
+    workers all warm their encoder on start, and on a fresh deploy each finds no exported
+    model. The first exports it; the others wait for the lock and then find it there."""
+    from filelock import FileLock
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target.with_suffix(".lock"))):
+        if not target.exists():
+            export_int8(path, target)
+
+
 def export_int8(path: str, target: Path) -> None:
-    """Export the model's transformer to ONNX and quantise its weights to int8."""
+    """Export the model's transformer to ONNX and quantise its weights to int8. The files
+    on the way are this process's own, so an export running elsewhere never meets them."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModel, AutoTokenizer
@@ -119,7 +134,8 @@ def export_int8(path: str, target: Path) -> None:
     if "token_type_ids" not in sample:
         sample["token_type_ids"] = torch.zeros_like(sample["input_ids"])
     target.parent.mkdir(parents=True, exist_ok=True)
-    plain = target.with_suffix(".fp32.onnx")
+    own = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    plain = target.with_suffix(f".{own}.fp32.onnx")
     axes = {0: "batch", 1: "tokens"}
     with torch.inference_mode():
         torch.onnx.export(
@@ -132,7 +148,7 @@ def export_int8(path: str, target: Path) -> None:
             opset_version=17,
             dynamo=False,
         )
-    partial = target.with_suffix(".partial.onnx")
+    partial = target.with_suffix(f".{own}.partial.onnx")
     quantize_dynamic(str(plain), str(partial), weight_type=QuantType.QInt8)
     plain.unlink()
     # Renamed only when complete, so a crash midway never leaves a broken model behind.

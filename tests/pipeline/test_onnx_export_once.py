@@ -1,0 +1,41 @@
+"""On a fresh deploy every web and Celery worker warms its encoder at once and finds no
+exported model: one process exports it and the others wait and use that file."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.embedding import onnx
+
+
+def _slow_export(path: str, target: Path) -> None:
+    with (target.parent / "exports.log").open("a") as log:
+        log.write(f"{path}\n")
+    time.sleep(0.5)
+    partial = target.with_suffix(f".{multiprocessing.current_process().pid}.partial.onnx")
+    partial.write_bytes(b"model")
+    partial.replace(target)
+
+
+def _warm(target: str) -> None:
+    onnx.export_int8 = _slow_export  # the forked child's own module
+    onnx.export_int8_once("model-path", Path(target))
+
+
+@pytest.mark.realtime
+def test_workers_starting_together_export_the_model_once(tmp_path: Path) -> None:
+    target = tmp_path / "cache" / "onnx-int8-abc.onnx"
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_warm, args=(str(target),)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+    assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
+    assert (tmp_path / "cache" / "exports.log").read_text().splitlines() == ["model-path"]
+    assert target.read_bytes() == b"model"
+
