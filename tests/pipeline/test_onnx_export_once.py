@@ -38,4 +38,3 @@ def test_workers_starting_together_export_the_model_once(tmp_path: Path) -> None
     assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
     assert (tmp_path / "cache" / "exports.log").read_text().splitlines() == ["model-path"]
     assert target.read_bytes() == b"model"
-
