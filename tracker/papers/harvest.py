@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import kombu.exceptions
 import redis
 from django.conf import settings
-from django.db import DatabaseError, connection, reset_queries
+from django.db import DatabaseError, connection, reset_queries, transaction
 from django.utils import timezone
 
 from pipeline import arxiv, feeds, http, oai
@@ -74,10 +74,13 @@ def arxiv_harvest(source: Source, run: HarvestRun) -> None:
         total = page.total
         fresh = [r for r in page.records if r.updated_at is None or r.updated_at > stop]
         if fresh:
-            result = papers_upsert(fresh, source=source)
-            harvest_run_progress(
-                run, fetched=len(page.records), new=result.new, updated=result.updated
-            )
+            # The page's papers and the run's counts commit together: a run killed between
+            # the two would count fewer papers than it stored.
+            with transaction.atomic():
+                result = papers_upsert(fresh, source=source)
+                harvest_run_progress(
+                    run, fetched=len(page.records), new=result.new, updated=result.updated
+                )
             dates = [r.updated_at for r in fresh if r.updated_at]
             if dates and (newest is None or max(dates) > newest):
                 newest = max(dates)
@@ -126,8 +129,9 @@ def oai_harvest(source: Source, run: HarvestRun) -> None:
             params["set"] = source.oai_set
     for _ in range(oai.MAX_PAGES):
         page = oai.oai_page(settings.ARXIV_OAI_URL, params, config=config)
-        result = papers_upsert(page.records, source=source)
-        harvest_run_progress(run, fetched=page.seen, new=result.new, updated=result.updated)
+        with transaction.atomic():  # papers and counts together, as above
+            result = papers_upsert(page.records, source=source)
+            harvest_run_progress(run, fetched=page.seen, new=result.new, updated=result.updated)
         # After the commit above: a run killed from here on resumes at the next page.
         source_resume_token_set(source, page.token)
         # With DEBUG on, Django keeps every query's SQL; a long backfill must not pile it up.
