@@ -683,20 +683,23 @@ def team_predict(
     means = np.array([np.mean(values[k]) for k in rated], dtype=np.float64)
     counts = np.array([len(values[k]) for k in rated], dtype=np.float64)
     team_mean = float((means * counts).sum() / counts.sum())
-    sim = space.similarity(space.rows(keys), space.rows(rated))
+    index = {k: i for i, k in enumerate(rated)}
+    out: dict[Key, float] = {}
+    for key in keys:
+        if key in index:
+            j = index[key]
+            out[key] = float((means[j] * counts[j] + team_mean) / (counts[j] + 1))
+    # Only the papers nobody rated need their neighbours.
+    unrated = [key for key in keys if key not in index]
+    if not unrated:
+        return out
+    sim = space.similarity(space.rows(unrated), space.rows(rated))
     k = min(TEAM_NEIGHBOURS, len(rated))
     top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
     top_sim = np.take_along_axis(sim, top, axis=1)
     weights = np.exp((top_sim - 1.0) / TEAM_TEMPERATURE) * counts[top]
     prior = np.exp((TEAM_PRIOR_SIMILARITY - 1.0) / TEAM_TEMPERATURE)
     neighbours = (weights * (means[top] - team_mean)).sum(axis=1) / (weights.sum(axis=1) + prior)
-    predicted = team_mean + neighbours
-    index = {k: i for i, k in enumerate(rated)}
-    out: dict[Key, float] = {}
-    for i, key in enumerate(keys):
-        if key in index:
-            j = index[key]
-            out[key] = float((means[j] * counts[j] + team_mean) / (counts[j] + 1))
-        else:
-            out[key] = float(np.clip(predicted[i], 1.0, 5.0))
-    return out
+    predicted = np.clip(team_mean + neighbours, 1.0, 5.0)
+    out |= {key: float(value) for key, value in zip(unrated, predicted, strict=True)}
+    return {key: out[key] for key in keys}

@@ -1,13 +1,21 @@
 """Reads for the inbox's ranked orders: the member's "for you" ranking and the team's
 predicted rating, from the database into pipeline.ranking's plain data and back.
 
-A fixed number of queries whatever the number of papers: the window's ids, the team's
-ratings (less the others' of papers rated blind for the member), the topics of the papers
-they rated, the member's topic follows and skips (a "not interested" is a stronger skip), and,
-when the set of papers changed, their texts and vectors. The features of a set of papers
-(pipeline.ranking.PaperSpace) are kept per process, keyed by the set: a rating moves a
-paper from the candidates to the rated papers, which leaves the set as it was, so the
-next load only refits the member's own model (milliseconds).
+A fixed number of queries whatever the number of papers: the window's ids, the ratings
+(less the others' of papers rated blind for the member), the topics of the papers they
+rated, the member's topic follows and skips (a "not interested" is a stronger skip), and,
+when the set of papers changed, their texts and vectors.
+
+What is read is bounded whatever the team's history: the window (RANK_LIMIT papers), every
+rating of a paper in it, the member's own OWN_KEPT latest ratings and skips, and each
+teammate's TEAM_KEPT_PER_MEMBER latest ratings. Fifty thousand team ratings cost no more
+than five hundred.
+
+The features of a set of papers (pipeline.ranking.PaperSpace) are kept per process and a
+kept one serves any load whose papers it holds (with the same topics). It is built over
+SPACE_MARGIN more candidates than are ranked, so a rating, which moves a paper from the
+candidates to the rated papers and lets the next candidate into the window, finds its
+papers kept: the next load only refits the member's own model (milliseconds).
 """
 
 from __future__ import annotations
@@ -21,14 +29,15 @@ from dataclasses import dataclass, replace
 from typing import cast
 
 import numpy as np
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models.functions import RowNumber
 
 from pipeline.ranking import MemberModel, PaperDoc, PaperSpace, Signals, TeamRating, team_predict
 from tracker.follows.models import Follow
 from tracker.follows.selectors import followed_reasons, inbox_follows, seed_papers
 from tracker.papers.embeddings import search_model_name, stored_model_name
 from tracker.papers.models import Embedding, Paper
-from tracker.teams.models import Membership
+from tracker.teams.models import Membership, Team
 from tracker.topics.models import PaperTopic, TopicFollow
 from tracker.triage.models import Rating, Skip
 from tracker.triage.selectors import blind_assignments
@@ -38,6 +47,19 @@ from tracker.triage.selectors import blind_assignments
 RANK_LIMIT = 5000
 # Paper spaces kept per process: one per team's current set of papers, give or take.
 SPACES_KEPT = 8
+# A space holds this many candidates past the window, so that the window can move on by a
+# few papers (each rating lets one in) without building the space again.
+SPACE_MARGIN = 500
+# A kept space serves a load whose papers it holds if it is not more than this much larger
+# (its extra papers only stand in as the background).
+SPACE_SLACK = 1.5
+# The member's own latest ratings and skips that teach their model: a taste moves, and a
+# model over a few hundred ratings fits in milliseconds where one over thousands took
+# seconds.
+OWN_KEPT = 500
+# Each teammate's latest ratings: the team's prior for the member's model and the papers
+# the team's prediction finds neighbours among. Every rating of a candidate counts besides.
+TEAM_KEPT_PER_MEMBER = 50
 
 
 @dataclass(frozen=True)
@@ -48,7 +70,14 @@ class RankedPaper:
     team_prediction: float | None
 
 
-_spaces: OrderedDict[tuple[str, str], PaperSpace] = OrderedDict()
+@dataclass
+class _Kept:
+    model_name: str
+    topics: dict[int, int | None]
+    space: PaperSpace
+
+
+_spaces: OrderedDict[int, _Kept] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -110,17 +139,23 @@ def _followed_kept(
     return {pk: reason for pk, reason in kept.reasons.items() if pk in in_window}
 
 
-def _space(model_name: str, topics: dict[int, int | None]) -> PaperSpace:
-    """The features of these papers (id: topic id), from the kept ones when the set and
-    its topics are unchanged, else read (texts, vectors: two queries) and built."""
-    ids = sorted(topics)
-    fingerprint = ",".join(f"{pk}:{topics[pk] or ''}" for pk in ids)
-    key = (model_name, hashlib.sha256(fingerprint.encode()).hexdigest())
+def _space(
+    model_name: str, topics: dict[int, int | None], margin: dict[int, int | None]
+) -> PaperSpace:
+    """A space holding these papers (id: topic id) with these topics: a kept one when one
+    does (and is not much larger), else one read (texts, vectors: two queries) and built
+    over them and the `margin` papers."""
     with _lock:
-        space = _spaces.get(key)
-        if space is not None:
-            _spaces.move_to_end(key)
-            return space
+        for key, kept in reversed(_spaces.items()):
+            if (
+                kept.model_name == model_name
+                and len(kept.topics) <= SPACE_SLACK * (len(topics) + len(margin))
+                and all(kept.topics.get(pk, -1) == topic for pk, topic in topics.items())
+            ):
+                _spaces.move_to_end(key)
+                return kept.space
+    topics = margin | topics
+    ids = sorted(topics)
     texts = {
         pk: (title, abstract, authors)
         for pk, title, abstract, authors in Paper.objects.filter(pk__in=ids).values_list(
@@ -156,10 +191,34 @@ def _space(model_name: str, topics: dict[int, int | None]) -> PaperSpace:
     ]
     space = PaperSpace(docs, matrix)
     with _lock:
-        _spaces[key] = space
+        _spaces[id(space)] = _Kept(model_name, dict(topics), space)
         while len(_spaces) > SPACES_KEPT:
             _spaces.popitem(last=False)
     return space
+
+
+def _ratings(team: Team, user_id: int, window: list[int]) -> list[tuple[int, int, int]]:
+    """(user id, paper id, value): every rating of the window's papers, the member's own
+    OWN_KEPT latest and each teammate's TEAM_KEPT_PER_MEMBER latest. Others' ratings of a
+    paper rated blind for the member stay out: the team's prediction would give them away."""
+    hidden = blind_assignments(team, user_id).values("paper_id")
+    visible = Rating.objects.filter(team=team).exclude(Q(paper_id__in=hidden) & ~Q(user_id=user_id))
+    # One query: the window function numbers each member's ratings, latest first.
+    nth = Window(
+        RowNumber(),
+        partition_by=F("user_id"),
+        order_by=[F("updated_at").desc(), F("pk").desc()],
+    )
+    found = (
+        visible.annotate(nth=nth)
+        .filter(
+            Q(paper_id__in=window)
+            | Q(user_id=user_id, nth__lte=OWN_KEPT)
+            | (~Q(user_id=user_id) & Q(nth__lte=TEAM_KEPT_PER_MEMBER))
+        )
+        .values_list("user_id", "paper_id", "value")
+    )
+    return sorted(found)
 
 
 def member_ranking(
@@ -170,54 +229,50 @@ def member_ranking(
     signal at all the order stays newest first."""
     team, user_id = membership.team, membership.user_id
     topic_of = Subquery(PaperTopic.objects.filter(paper_id=OuterRef("pk")).values("topic_id")[:1])
-    window = list(candidates.annotate(in_topic=topic_of).values_list("pk", "in_topic")[:RANK_LIMIT])
+    window = list(
+        candidates.annotate(in_topic=topic_of).values_list("pk", "in_topic")[
+            : RANK_LIMIT + SPACE_MARGIN
+        ]
+    )
     if not window:
         return []
-    # Others' ratings of a paper rated blind for the member stay out: the team's
-    # prediction would give them away.
-    hidden = blind_assignments(team, user_id).values("paper_id")
-    ratings = list(
-        Rating.objects.filter(team=team)
-        .exclude(Q(paper_id__in=hidden) & ~Q(user_id=user_id))
-        .values_list("user_id", "paper_id", "value")
-    )
-    # The member's skips, and every "not interested" of the team: a "not interested" is a
-    # negative only when its paper is in the space, which is the team's (one per team, so
-    # it is kept), hence everyone's.
+    # The candidates past the window are in a space built now, not ranked.
+    margin = dict(window[RANK_LIMIT:])
+    window = window[:RANK_LIMIT]
+    topics = dict(window)
+    keys = [pk for pk, _ in window]
+    ratings = _ratings(team, user_id, keys)
+    # The member's latest skips (a "not interested" is a firm one).
     passed = list(
-        Skip.objects.filter(team=team)
-        .filter(Q(user_id=user_id) | Q(not_interested=True))
-        .values_list("user_id", "paper_id", "not_interested")
+        Skip.objects.filter(team=team, user_id=user_id)
+        .order_by("-pk")
+        .values_list("paper_id", "not_interested")[:OWN_KEPT]
     )
     # Papers the member follows as "more like this" count as rated 5: a cold start.
     follows_all = inbox_follows(membership)
     seeds = seed_papers(follows_all)
-    topics = dict(window)
     rated_ids = (
-        {paper_id for _, paper_id, _ in ratings}
-        | {paper_id for _, paper_id, flat_no in passed if flat_no}
-        | seeds
+        {paper_id for _, paper_id, _ in ratings} | {paper_id for paper_id, _ in passed} | seeds
     ) - topics.keys()
-    if rated_ids:
+    topics |= {pk: margin[pk] for pk in rated_ids if pk in margin}
+    if rated_ids - margin.keys():
         topics |= dict(
-            Paper.objects.filter(pk__in=rated_ids)
+            Paper.objects.filter(pk__in=rated_ids - margin.keys())
             .annotate(in_topic=topic_of)
             .values_list("pk", "in_topic")
         )
-    space = _space(search_model_name(stored_model_name()) or "", topics)
+    space = _space(search_model_name(stored_model_name()) or "", topics, margin)
     follows = TopicFollow.objects.filter(user_id=user_id).values_list("topic_id", flat=True)
-    mine = [(paper_id, flat_no) for uid, paper_id, flat_no in passed if uid == user_id]
     own: dict[Hashable, int] = dict.fromkeys(seeds, 5)
     own |= {paper_id: value for uid, paper_id, value in ratings if uid == user_id}
     signals = Signals(
         ratings=own,
-        skipped={paper_id for paper_id, flat_no in mine if not flat_no},
-        not_interested={paper_id for paper_id, flat_no in mine if flat_no},
+        skipped={paper_id for paper_id, flat_no in passed if not flat_no},
+        not_interested={paper_id for paper_id, flat_no in passed if flat_no},
         labels={f"topic:{topic_id}" for topic_id in follows},
     )
     everyone = [TeamRating(uid, paper_id, value) for uid, paper_id, value in ratings]
     others = [r for r in everyone if r.member != user_id]
-    keys = [pk for pk, _ in window]
     predicted = team_predict(space, everyone, keys)
     ranked = [
         RankedPaper(cast(int, r.key), r.score, r.reason, predicted.get(r.key))  # paper ids
