@@ -39,6 +39,7 @@ for every kind of reader; the sum is.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections import defaultdict
 from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
@@ -189,7 +190,11 @@ def _author_tokens(authors: Iterable[str]) -> list[str]:
 
 
 class PaperSpace:
-    """The features of a set of papers, shared by every member's model."""
+    """The features of a set of papers, shared by every member's model.
+
+    The vocabularies (words, authors) and their weights are fitted on the papers it is
+    built with; `extended` adds papers through them without fitting again, which costs a
+    transform of the new papers alone."""
 
     def __init__(self, docs: Sequence[PaperDoc], vectors: np.ndarray | None = None) -> None:
         if not docs:
@@ -199,7 +204,7 @@ class PaperSpace:
         n = len(self.docs)
         # Small spaces (a new team, the tests) keep every word; large ones drop the words
         # seen once, which are mostly typos and numbers.
-        words = TfidfVectorizer(
+        self._words: TfidfVectorizer | None = TfidfVectorizer(
             strip_accents="unicode",
             lowercase=True,
             stop_words="english",
@@ -210,27 +215,24 @@ class PaperSpace:
             sublinear_tf=True,
             dtype=np.float32,
         )
+        x_words: sparse.csr_matrix | None = None
         try:
-            x_words = words.fit_transform([_text(d, TITLE_REPEATS) for d in self.docs])
-            word_names = [f"w:{w}" for w in words.get_feature_names_out()]
-            # The words alone, titles weighing more: the "words" score's features.
-            titles = words.transform([d.title for d in self.docs])
-            self.x_words = normalize(x_words + WORDS_TITLE_WEIGHT * titles)
+            x_words = self._words.fit_transform([_text(d, TITLE_REPEATS) for d in self.docs])
+            word_names = [f"w:{w}" for w in self._words.get_feature_names_out()]
         except ValueError:  # every word was a stop word
-            x_words = sparse.csr_matrix(np.zeros((n, 0), dtype=np.float32))
+            self._words = None
             word_names = []
-            self.x_words = x_words
-        self.mean_words = np.asarray(self.x_words.mean(axis=0), dtype=np.float64).ravel()
         author_lists = [_author_tokens(d.authors) for d in self.docs]
-        authors = TfidfVectorizer(analyzer=lambda names: names, dtype=np.float32)
+        self._authors: TfidfVectorizer | None = None
+        author_names: list[str] = []
+        x_authors: sparse.csr_matrix | None = None
         if any(author_lists):
-            x_authors = authors.fit_transform(author_lists) * AUTHOR_SCALE
-            author_names = [f"a:{a}" for a in authors.get_feature_names_out()]
-        else:
-            x_authors = sparse.csr_matrix(np.zeros((n, 0), dtype=np.float32))
-            author_names = []
-        self.x = normalize(sparse.hstack([x_words, x_authors]).tocsr().astype(np.float32))
+            self._authors = TfidfVectorizer(analyzer=lambda names: names, dtype=np.float32)
+            x_authors = self._authors.fit_transform(author_lists)
+            author_names = [f"a:{a}" for a in self._authors.get_feature_names_out()]
         self.feature_names = np.array(word_names + author_names, dtype=object)
+        self.x_words, self.x = self._features(self.docs, x_words, x_authors)
+        self.mean_words = np.asarray(self.x_words.mean(axis=0), dtype=np.float64).ravel()
         # The mean paper stands for all of them as the linear models' background.
         self.mean_x = np.asarray(self.x.mean(axis=0), dtype=np.float64).ravel()
         self.background_mass = min(BACKGROUND_MASS, BACKGROUND_WEIGHT * n)
@@ -240,6 +242,54 @@ class PaperSpace:
                 raise ValueError(f"{len(vectors)} vectors for {n} papers")
             self.vectors = normalize(np.asarray(vectors, dtype=np.float32))
             self.mean_vector = self.vectors.mean(axis=0).astype(np.float64)
+
+    def _features(
+        self,
+        docs: Sequence[PaperDoc],
+        x_words: sparse.csr_matrix | None = None,
+        x_authors: sparse.csr_matrix | None = None,
+    ) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+        """The words-alone features (titles weighing more) and the lexical model's (words
+        and authors) of `docs`, through the fitted vocabularies (`x_words`, `x_authors`:
+        their transforms when already made)."""
+        n = len(docs)
+        if self._words is not None:
+            if x_words is None:
+                x_words = self._words.transform([_text(d, TITLE_REPEATS) for d in docs])
+            titles = self._words.transform([d.title for d in docs])
+            words_alone = normalize(x_words + WORDS_TITLE_WEIGHT * titles)
+        else:
+            x_words = sparse.csr_matrix(np.zeros((n, 0), dtype=np.float32))
+            words_alone = x_words
+        if self._authors is not None:
+            if x_authors is None:
+                x_authors = self._authors.transform([_author_tokens(d.authors) for d in docs])
+            x_authors = x_authors * AUTHOR_SCALE
+        else:
+            x_authors = sparse.csr_matrix(np.zeros((n, 0), dtype=np.float32))
+        x = normalize(sparse.hstack([x_words, x_authors]).tocsr().astype(np.float32))
+        return sparse.csr_matrix(words_alone), x
+
+    def extended(self, docs: Sequence[PaperDoc], vectors: np.ndarray | None = None) -> PaperSpace:
+        """A space of these papers and `docs` (with their `vectors` when this one has
+        vectors), through this one's vocabularies; the background stays this one's."""
+        added = [d for d in docs if d.key not in self.row]
+        if len(added) != len(docs):
+            raise ValueError("the space already holds some of these papers")
+        out = copy.copy(self)
+        if not added:
+            return out
+        out.docs = self.docs + added
+        out.row = {doc.key: i for i, doc in enumerate(out.docs)}
+        x_words, x = self._features(added)
+        out.x_words = sparse.vstack([self.x_words, x_words]).tocsr()
+        out.x = sparse.vstack([self.x, x]).tocsr()
+        if self.vectors is not None:
+            if vectors is None or len(vectors) != len(added):
+                raise ValueError(f"vectors for {len(added)} papers needed")
+            more = normalize(np.asarray(vectors, dtype=np.float32))
+            out.vectors = np.vstack([self.vectors, more])
+        return out
 
     def rows(self, keys: Iterable[Key]) -> np.ndarray:
         return np.array([self.row[k] for k in keys], dtype=np.int64)

@@ -10,9 +10,11 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from tests.portal.helpers import topic
 from tests.portal.test_inbox_ranking import _papers
 from tracker.papers.models import Paper
 from tracker.teams.models import Membership
+from tracker.topics.models import PaperTopic
 from tracker.triage import ranking
 from tracker.triage.models import Rating
 from tracker.triage.selectors import inbox_papers
@@ -108,7 +110,15 @@ def test_a_rating_finds_the_space_kept_when_more_candidates_wait_than_are_ranked
     # The three rated papers left the window and three more came in; one space served both.
     assert not {p.pk for p in papers["robot"][:3]} & {r.paper_id for r in after}
     assert built == [9]
-    # The fourth rating moves the window past the kept papers: the space is built again.
+    # The fourth rating moves the window past the kept papers: the space is extended by
+    # the one it misses, its vocabularies kept.
     rating_set(team=cast.vision, paper=papers["speech"][0], user=cast.ben, value=1)
+    extended = ranking.member_ranking(membership, inbox_papers(membership))
+    assert built == [9]
+    assert [len(kept.space.docs) for kept in ranking._spaces.values()] == [10]
+    assert len(extended) == 6
+    # A paper moved to another topic: its features say so only in a space built again.
+    moved_to = topic("Robot hands")
+    PaperTopic.objects.create(paper=Paper.objects.get(pk=extended[0].paper_id), topic=moved_to)
     ranking.member_ranking(membership, inbox_papers(membership))
     assert built == [9, 6 + 3 + 4]  # window, margin and the four rated papers

@@ -50,9 +50,12 @@ SPACES_KEPT = 8
 # A space holds this many candidates past the window, so that the window can move on by a
 # few papers (each rating lets one in) without building the space again.
 SPACE_MARGIN = 500
-# A kept space serves a load whose papers it holds if it is not more than this much larger
-# (its extra papers only stand in as the background).
-SPACE_SLACK = 1.5
+# A kept space serves a load whose papers it holds, or is extended by the few it misses
+# (at most EXTEND_LIMIT: each member's own rated papers, a harvest's new papers), while it
+# is not more than SPACE_SLACK times as large as the load needs: its extra papers only
+# stand in as the background. Past that it is built again, vocabularies and all.
+SPACE_SLACK = 4.0
+EXTEND_LIMIT = 1000
 # The member's own latest ratings and skips that teach their model: a taste moves, and a
 # model over a few hundred ratings fits in milliseconds where one over thousands took
 # seconds.
@@ -143,18 +146,52 @@ def _space(
     model_name: str, topics: dict[int, int | None], margin: dict[int, int | None]
 ) -> PaperSpace:
     """A space holding these papers (id: topic id) with these topics: a kept one when one
-    does (and is not much larger), else one read (texts, vectors: two queries) and built
-    over them and the `margin` papers."""
+    does, the kept one that misses fewest extended by the papers it misses (when they are
+    few and the space stays within SPACE_SLACK of what is needed), else one built over
+    them and the `margin` papers. A space whose papers moved topic is not used."""
+    needed = len(topics) + len(margin)
+    best: tuple[int, _Kept] | None = None
     with _lock:
         for key, kept in reversed(_spaces.items()):
+            if kept.model_name != model_name:
+                continue
+            missing = [pk for pk in topics if pk not in kept.topics]
             if (
-                kept.model_name == model_name
-                and len(kept.topics) <= SPACE_SLACK * (len(topics) + len(margin))
-                and all(kept.topics.get(pk, -1) == topic for pk, topic in topics.items())
+                len(missing) <= EXTEND_LIMIT
+                and len(kept.topics) + len(missing) <= SPACE_SLACK * needed
+                and all(kept.topics.get(pk, topic) == topic for pk, topic in topics.items())
+                and (best is None or len(missing) < best[0])
             ):
-                _spaces.move_to_end(key)
-                return kept.space
-    topics = margin | topics
+                best = (key, kept)
+                if not missing:
+                    _spaces.move_to_end(key)
+                    return kept.space
+    if best is not None:
+        key, kept = best
+        missing_topics = {pk: topic for pk, topic in topics.items() if pk not in kept.topics}
+        dimension = kept.space.vectors.shape[1] if kept.space.vectors is not None else 0
+        docs, matrix = _docs(model_name, missing_topics, dimension)
+        space = kept.space.extended(docs, matrix)
+        kept_topics = kept.topics | missing_topics
+        with _lock:
+            _spaces.pop(key, None)
+    else:
+        topics = margin | topics
+        docs, matrix = _docs(model_name, topics, None)
+        space = PaperSpace(docs, matrix)
+        kept_topics = dict(topics)
+    with _lock:
+        _spaces[id(space)] = _Kept(model_name, kept_topics, space)
+        while len(_spaces) > SPACES_KEPT:
+            _spaces.popitem(last=False)
+    return space
+
+
+def _docs(
+    model_name: str, topics: dict[int, int | None], dimension: int | None
+) -> tuple[list[PaperDoc], np.ndarray | None]:
+    """These papers as the ranking sees them, and their vectors (`dimension`: theirs, or
+    None to take the stored vectors' own; 0: no vectors) in the same order: two queries."""
     ids = sorted(topics)
     texts = {
         pk: (title, abstract, authors)
@@ -169,10 +206,11 @@ def _space(
                 model_name=model_name, paper_id__in=ids
             ).values_list("paper_id", "vector")
         }
-        if model_name
+        if model_name and dimension != 0
         else {}
     )
-    dimension = len(next(iter(vectors.values()))) if vectors else 0
+    if dimension is None:
+        dimension = len(next(iter(vectors.values()))) if vectors else 0
     # A paper not embedded yet has no direction: close to nothing, far from nothing.
     matrix = (
         np.vstack([vectors.get(pk, np.zeros(dimension, dtype="<f4")) for pk in ids])
@@ -189,12 +227,7 @@ def _space(
         )
         for pk in ids
     ]
-    space = PaperSpace(docs, matrix)
-    with _lock:
-        _spaces[id(space)] = _Kept(model_name, dict(topics), space)
-        while len(_spaces) > SPACES_KEPT:
-            _spaces.popitem(last=False)
-    return space
+    return docs, matrix
 
 
 def _ratings(team: Team, user_id: int, window: list[int]) -> list[tuple[int, int, int]]:
