@@ -730,8 +730,8 @@ def team_predict(
     if not values:
         return {}
     rated = list(values)
-    means = np.array([np.mean(values[k]) for k in rated], dtype=np.float64)
     counts = np.array([len(values[k]) for k in rated], dtype=np.float64)
+    means = np.array([sum(values[k]) for k in rated], dtype=np.float64) / counts
     team_mean = float((means * counts).sum() / counts.sum())
     index = {k: i for i, k in enumerate(rated)}
     out: dict[Key, float] = {}

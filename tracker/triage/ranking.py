@@ -57,9 +57,9 @@ SPACE_MARGIN = 500
 SPACE_SLACK = 4.0
 EXTEND_LIMIT = 1000
 # The member's own latest ratings and skips that teach their model: a taste moves, and a
-# model over a few hundred ratings fits in milliseconds where one over thousands took
-# seconds.
-OWN_KEPT = 500
+# model over two hundred ratings fits in milliseconds where one over thousands took
+# seconds (its cost grows with the square of its examples and more).
+OWN_KEPT = 200
 # Each teammate's latest ratings: the team's prior for the member's model and the papers
 # the team's prediction finds neighbours among. Every rating of a candidate counts besides.
 TEAM_KEPT_PER_MEMBER = 50
