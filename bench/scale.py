@@ -74,6 +74,8 @@ STAGES = ("cluster", "web", "rank", "digest", "bounds")
 # Members whose day is ranked in the bounds stage: the unbounded baseline takes a minute
 # or more per member at 20k papers.
 BOUNDS_MEMBERS = 3
+# The ranking's reading bounds as the code sets them (read when the stage starts).
+BOUNDS: dict[str, int] = {}
 
 
 def peak_gb() -> float:
@@ -294,8 +296,8 @@ def _inbox_loads(bounded: bool) -> dict[str, float]:
     from tracker.triage.selectors import inbox_papers
     from tracker.triage.services import rating_set
 
-    if not bounded:
-        ranking.OWN_KEPT = ranking.TEAM_KEPT_PER_MEMBER = 10**9
+    for name, value in BOUNDS.items():
+        setattr(ranking, name, value if bounded else 10**9)
     ranking.ranking_forget()
     membership = Membership.objects.select_related("team").get(user__username="member01")
 
@@ -331,6 +333,9 @@ def stage_bounds() -> dict[str, object]:
     """_inbox_loads unbounded (the baseline) then bounded, in one database: the rating
     each makes is taken back before the other runs."""
     django_setup()
+    from tracker.triage import ranking
+
+    BOUNDS.update(OWN_KEPT=ranking.OWN_KEPT, TEAM_KEPT_PER_MEMBER=ranking.TEAM_KEPT_PER_MEMBER)
     from django.db import transaction
 
     class Undo(Exception):
