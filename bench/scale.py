@@ -20,7 +20,11 @@ Every stage runs in a child process, so that its peak memory (ru_maxrss) is its 
   (DEBUG off): p50 / p95 of the inbox, a paper page, search, the topics page and the map
   data, and that process's peak memory afterwards;
 - rank: the "for you" ranking of a day's papers for each of the 20 members;
-- digest: the weekly digest of each member, built and rendered: ms and queries each.
+- digest: the weekly digest of each member, built and rendered: ms and queries each;
+- bounds: the inbox's "for you" ranking with the team's 50,000 ratings, as the member
+  loads it: the first load (the paper space built), the next (kept), the load after a
+  rating, and a day's papers ranked per member; each against the same code reading every
+  rating and building the space over every rated paper (the bounds lifted), as a ratio.
 
 Each figure is also printed as a ratio against its value at the first size of the run
 (and clustering against the full k-means baseline). Targets at a million papers:
@@ -66,7 +70,12 @@ PAGE_TARGET_MS = 200.0
 PASSWORD_HASH = "!"  # unusable: the bench signs members in without a password
 PAGES = ("inbox", "paper page", "search", "topics", "map data")
 # Seeding (and the ingest rate) always runs; these follow it.
-STAGES = ("cluster", "web", "rank", "digest")
+STAGES = ("cluster", "web", "rank", "digest", "bounds")
+# Members whose day is ranked in the bounds stage: the unbounded baseline takes a minute
+# or more per member at 20k papers.
+BOUNDS_MEMBERS = 3
+# The ranking's reading bounds as the code sets them (read when the stage starts).
+BOUNDS: dict[str, int] = {}
 
 
 def peak_gb() -> float:
@@ -276,6 +285,76 @@ def stage_digest() -> dict[str, object]:
     return {"ms_per_member": seconds * 1000 / len(users), "queries": max(queries)}
 
 
+def _inbox_loads(bounded: bool) -> dict[str, float]:
+    """Seconds: the first inbox ranking, the next, the one after a rating, and a day's
+    papers ranked per member, for member01; `bounded` False lifts the reading bounds."""
+    from django.contrib.auth import get_user_model
+
+    from tracker.papers.models import Paper
+    from tracker.teams.models import Membership
+    from tracker.triage import ranking
+    from tracker.triage.selectors import inbox_papers
+    from tracker.triage.services import rating_set
+
+    for name, value in BOUNDS.items():
+        setattr(ranking, name, value if bounded else 10**9)
+    ranking.ranking_forget()
+    membership = Membership.objects.select_related("team").get(user__username="member01")
+
+    def load() -> tuple[float, list[int]]:
+        started = time.perf_counter()
+        ranked = ranking.member_ranking(membership, inbox_papers(membership), explain=20)
+        return time.perf_counter() - started, [r.paper_id for r in ranked]
+
+    first, _ = load()
+    warm, order = load()
+    paper = Paper.objects.get(pk=order[0])
+    rating_set(
+        team=membership.team,
+        paper=paper,
+        user=get_user_model().objects.get(username="member01"),
+        value=5,
+    )
+    after, order = load()
+    assert paper.pk not in order
+    newest = Paper.objects.order_by("-published_at").values_list("published_at", flat=True)[0]
+    day = Paper.objects.filter(published_at__gt=newest - timedelta(days=1)).order_by(
+        "-published_at"
+    )
+    members = list(Membership.objects.select_related("team").order_by("user_id"))
+    started = time.perf_counter()
+    for m in members[:BOUNDS_MEMBERS]:
+        ranking.member_ranking(m, day, explain=20)
+    per_member = (time.perf_counter() - started) / BOUNDS_MEMBERS
+    return {"first": first, "warm": warm, "after_rating": after, "day_per_member": per_member}
+
+
+def stage_bounds() -> dict[str, object]:
+    """_inbox_loads unbounded (the baseline) then bounded, in one database: the rating
+    each makes is taken back before the other runs."""
+    django_setup()
+    from tracker.triage import ranking
+
+    BOUNDS.update(OWN_KEPT=ranking.OWN_KEPT, TEAM_KEPT_PER_MEMBER=ranking.TEAM_KEPT_PER_MEMBER)
+    from django.db import transaction
+
+    class Undo(Exception):
+        pass
+
+    out: dict[str, object] = {}
+    for name, bounded in (("baseline", False), ("bounded", True)):
+        try:
+            with transaction.atomic():
+                out[name] = _inbox_loads(bounded)
+                raise Undo
+        except Undo:
+            pass
+    from tracker.triage.models import Rating
+
+    out["ratings"] = Rating.objects.count()
+    return out
+
+
 def run_stage(argv: list[str]) -> None:
     stage = argv[0]
     if stage == "ingest":
@@ -283,7 +362,12 @@ def run_stage(argv: list[str]) -> None:
     elif stage == "cluster":
         out = stage_cluster(full=len(argv) > 1 and argv[1] == "full")
     else:
-        out = {"web": stage_web, "rank": stage_rank, "digest": stage_digest}[stage]()
+        out = {
+            "web": stage_web,
+            "rank": stage_rank,
+            "digest": stage_digest,
+            "bounds": stage_bounds,
+        }[stage]()
     print("RESULT " + json.dumps(out))
 
 
@@ -444,6 +528,20 @@ def main() -> None:
             digest = child(env, "digest")
             show("digest", "digest per member", digest["ms_per_member"], "ms", "{:.0f}")
             print(f"  digest queries per member: {digest['queries']}")
+        if "bounds" in stages:
+            bounds = child(env, "bounds")
+            base, ours = bounds["baseline"], bounds["bounded"]
+            for key, label in (
+                ("first", "inbox ranking, first load"),
+                ("warm", "inbox ranking, next load"),
+                ("after_rating", "inbox ranking, load after a rating"),
+                ("day_per_member", "a day's papers ranked, per member"),
+            ):
+                print(
+                    f"  {label} with {bounds['ratings']:,} team ratings: "
+                    f"{ours[key] * 1000:.0f} ms, every rating read {base[key] * 1000:.0f} ms "
+                    f"(ratio {ours[key] / base[key]:.3f})"
+                )
         print(f"  (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
 

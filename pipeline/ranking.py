@@ -39,11 +39,13 @@ for every kind of reader; the sum is.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections import defaultdict
 from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 from scipy import linalg, sparse
@@ -166,8 +168,10 @@ class Signals:
     labels: Collection[str] = frozenset()
 
 
-@dataclass(frozen=True)
-class TeamRating:
+class TeamRating(NamedTuple):
+    """One member's rating of a paper (a tuple: a team's tens of thousands are made on
+    every inbox load, and a frozen dataclass costs ten times as much to make)."""
+
     member: Hashable
     key: Key
     value: int
@@ -189,7 +193,11 @@ def _author_tokens(authors: Iterable[str]) -> list[str]:
 
 
 class PaperSpace:
-    """The features of a set of papers, shared by every member's model."""
+    """The features of a set of papers, shared by every member's model.
+
+    The vocabularies (words, authors) and their weights are fitted on the papers it is
+    built with; `extended` adds papers through them without fitting again, which costs a
+    transform of the new papers alone."""
 
     def __init__(self, docs: Sequence[PaperDoc], vectors: np.ndarray | None = None) -> None:
         if not docs:
@@ -199,7 +207,7 @@ class PaperSpace:
         n = len(self.docs)
         # Small spaces (a new team, the tests) keep every word; large ones drop the words
         # seen once, which are mostly typos and numbers.
-        words = TfidfVectorizer(
+        self._words: TfidfVectorizer | None = TfidfVectorizer(
             strip_accents="unicode",
             lowercase=True,
             stop_words="english",
@@ -210,27 +218,24 @@ class PaperSpace:
             sublinear_tf=True,
             dtype=np.float32,
         )
+        x_words: sparse.csr_matrix | None = None
         try:
-            x_words = words.fit_transform([_text(d, TITLE_REPEATS) for d in self.docs])
-            word_names = [f"w:{w}" for w in words.get_feature_names_out()]
-            # The words alone, titles weighing more: the "words" score's features.
-            titles = words.transform([d.title for d in self.docs])
-            self.x_words = normalize(x_words + WORDS_TITLE_WEIGHT * titles)
+            x_words = self._words.fit_transform([_text(d, TITLE_REPEATS) for d in self.docs])
+            word_names = [f"w:{w}" for w in self._words.get_feature_names_out()]
         except ValueError:  # every word was a stop word
-            x_words = sparse.csr_matrix(np.zeros((n, 0), dtype=np.float32))
+            self._words = None
             word_names = []
-            self.x_words = x_words
-        self.mean_words = np.asarray(self.x_words.mean(axis=0), dtype=np.float64).ravel()
         author_lists = [_author_tokens(d.authors) for d in self.docs]
-        authors = TfidfVectorizer(analyzer=lambda names: names, dtype=np.float32)
+        self._authors: TfidfVectorizer | None = None
+        author_names: list[str] = []
+        x_authors: sparse.csr_matrix | None = None
         if any(author_lists):
-            x_authors = authors.fit_transform(author_lists) * AUTHOR_SCALE
-            author_names = [f"a:{a}" for a in authors.get_feature_names_out()]
-        else:
-            x_authors = sparse.csr_matrix(np.zeros((n, 0), dtype=np.float32))
-            author_names = []
-        self.x = normalize(sparse.hstack([x_words, x_authors]).tocsr().astype(np.float32))
+            self._authors = TfidfVectorizer(analyzer=lambda names: names, dtype=np.float32)
+            x_authors = self._authors.fit_transform(author_lists)
+            author_names = [f"a:{a}" for a in self._authors.get_feature_names_out()]
         self.feature_names = np.array(word_names + author_names, dtype=object)
+        self.x_words, self.x = self._features(self.docs, x_words, x_authors)
+        self.mean_words = np.asarray(self.x_words.mean(axis=0), dtype=np.float64).ravel()
         # The mean paper stands for all of them as the linear models' background.
         self.mean_x = np.asarray(self.x.mean(axis=0), dtype=np.float64).ravel()
         self.background_mass = min(BACKGROUND_MASS, BACKGROUND_WEIGHT * n)
@@ -240,6 +245,54 @@ class PaperSpace:
                 raise ValueError(f"{len(vectors)} vectors for {n} papers")
             self.vectors = normalize(np.asarray(vectors, dtype=np.float32))
             self.mean_vector = self.vectors.mean(axis=0).astype(np.float64)
+
+    def _features(
+        self,
+        docs: Sequence[PaperDoc],
+        x_words: sparse.csr_matrix | None = None,
+        x_authors: sparse.csr_matrix | None = None,
+    ) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+        """The words-alone features (titles weighing more) and the lexical model's (words
+        and authors) of `docs`, through the fitted vocabularies (`x_words`, `x_authors`:
+        their transforms when already made)."""
+        n = len(docs)
+        if self._words is not None:
+            if x_words is None:
+                x_words = self._words.transform([_text(d, TITLE_REPEATS) for d in docs])
+            titles = self._words.transform([d.title for d in docs])
+            words_alone = normalize(x_words + WORDS_TITLE_WEIGHT * titles)
+        else:
+            x_words = sparse.csr_matrix(np.zeros((n, 0), dtype=np.float32))
+            words_alone = x_words
+        if self._authors is not None:
+            if x_authors is None:
+                x_authors = self._authors.transform([_author_tokens(d.authors) for d in docs])
+            x_authors = x_authors * AUTHOR_SCALE
+        else:
+            x_authors = sparse.csr_matrix(np.zeros((n, 0), dtype=np.float32))
+        x = normalize(sparse.hstack([x_words, x_authors]).tocsr().astype(np.float32))
+        return sparse.csr_matrix(words_alone), x
+
+    def extended(self, docs: Sequence[PaperDoc], vectors: np.ndarray | None = None) -> PaperSpace:
+        """A space of these papers and `docs` (with their `vectors` when this one has
+        vectors), through this one's vocabularies; the background stays this one's."""
+        added = [d for d in docs if d.key not in self.row]
+        if len(added) != len(docs):
+            raise ValueError("the space already holds some of these papers")
+        out = copy.copy(self)
+        if not added:
+            return out
+        out.docs = self.docs + added
+        out.row = {doc.key: i for i, doc in enumerate(out.docs)}
+        x_words, x = self._features(added)
+        out.x_words = sparse.vstack([self.x_words, x_words]).tocsr()
+        out.x = sparse.vstack([self.x, x]).tocsr()
+        if self.vectors is not None:
+            if vectors is None or len(vectors) != len(added):
+                raise ValueError(f"vectors for {len(added)} papers needed")
+            more = normalize(np.asarray(vectors, dtype=np.float32))
+            out.vectors = np.vstack([self.vectors, more])
+        return out
 
     def rows(self, keys: Iterable[Key]) -> np.ndarray:
         return np.array([self.row[k] for k in keys], dtype=np.int64)
@@ -680,23 +733,26 @@ def team_predict(
     if not values:
         return {}
     rated = list(values)
-    means = np.array([np.mean(values[k]) for k in rated], dtype=np.float64)
     counts = np.array([len(values[k]) for k in rated], dtype=np.float64)
+    means = np.array([sum(values[k]) for k in rated], dtype=np.float64) / counts
     team_mean = float((means * counts).sum() / counts.sum())
-    sim = space.similarity(space.rows(keys), space.rows(rated))
+    index = {k: i for i, k in enumerate(rated)}
+    out: dict[Key, float] = {}
+    for key in keys:
+        if key in index:
+            j = index[key]
+            out[key] = float((means[j] * counts[j] + team_mean) / (counts[j] + 1))
+    # Only the papers nobody rated need their neighbours.
+    unrated = [key for key in keys if key not in index]
+    if not unrated:
+        return out
+    sim = space.similarity(space.rows(unrated), space.rows(rated))
     k = min(TEAM_NEIGHBOURS, len(rated))
     top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
     top_sim = np.take_along_axis(sim, top, axis=1)
     weights = np.exp((top_sim - 1.0) / TEAM_TEMPERATURE) * counts[top]
     prior = np.exp((TEAM_PRIOR_SIMILARITY - 1.0) / TEAM_TEMPERATURE)
     neighbours = (weights * (means[top] - team_mean)).sum(axis=1) / (weights.sum(axis=1) + prior)
-    predicted = team_mean + neighbours
-    index = {k: i for i, k in enumerate(rated)}
-    out: dict[Key, float] = {}
-    for i, key in enumerate(keys):
-        if key in index:
-            j = index[key]
-            out[key] = float((means[j] * counts[j] + team_mean) / (counts[j] + 1))
-        else:
-            out[key] = float(np.clip(predicted[i], 1.0, 5.0))
-    return out
+    predicted = np.clip(team_mean + neighbours, 1.0, 5.0)
+    out |= {key: float(value) for key, value in zip(unrated, predicted, strict=True)}
+    return {key: out[key] for key in keys}

@@ -332,3 +332,40 @@ def test_words_direction_starts_from_the_team_without_own_ratings() -> None:
     got = _words_score(model, space, unseen)
     best = max(got, key=got.__getitem__)
     assert best.startswith("speech")
+
+
+@pytest.mark.parametrize("with_vectors", [True, False])
+def test_an_extended_space_ranks_its_added_papers_through_the_kept_vocabulary(
+    with_vectors: bool,
+) -> None:
+    full, keys = _corpus(with_vectors)
+    held = [d for d in full.docs if not d.key.endswith(("-10", "-11"))]
+    added = [d for d in full.docs if d.key.endswith(("-10", "-11"))]
+    rows = full.rows([d.key for d in added])
+    base = PaperSpace(
+        held, full.vectors[full.rows([d.key for d in held])] if with_vectors else None
+    )
+
+    space = base.extended(added, full.vectors[rows] if with_vectors else None)
+
+    assert len(space.docs) == len(full.docs) and base.docs == held
+    # The papers held keep their features; the vocabulary and background are the base's.
+    assert (space.x[: len(held)] != base.x).nnz == 0
+    assert list(space.feature_names) == list(base.feature_names)
+    assert np.array_equal(space.mean_x, base.mean_x)
+    signals = Signals(
+        ratings={k: 5 for k in keys["robot"][:4]} | {k: 1 for k in keys["speech"][:4]}
+    )
+    ranked = MemberModel(space, signals).rank([d.key for d in added])
+    assert _fields(ranked, 2) == {"robot"}
+    assert _fields(ranked[-2:], 2) != {"robot"}
+
+
+def test_an_extended_space_refuses_papers_it_holds_and_papers_without_vectors() -> None:
+    space, _ = _corpus()
+    with pytest.raises(ValueError, match="already holds"):
+        space.extended(space.docs[:1], space.vectors[:1])
+    new = PaperDoc(key="new", title="Robot grasping with robot arm")
+    with pytest.raises(ValueError, match="vectors for 1 papers"):
+        space.extended([new])
+    assert len(space.extended([]).docs) == len(space.docs)

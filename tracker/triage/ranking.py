@@ -1,13 +1,21 @@
 """Reads for the inbox's ranked orders: the member's "for you" ranking and the team's
 predicted rating, from the database into pipeline.ranking's plain data and back.
 
-A fixed number of queries whatever the number of papers: the window's ids, the team's
-ratings (less the others' of papers rated blind for the member), the topics of the papers
-they rated, the member's topic follows and skips (a "not interested" is a stronger skip), and,
-when the set of papers changed, their texts and vectors. The features of a set of papers
-(pipeline.ranking.PaperSpace) are kept per process, keyed by the set: a rating moves a
-paper from the candidates to the rated papers, which leaves the set as it was, so the
-next load only refits the member's own model (milliseconds).
+A fixed number of queries whatever the number of papers: the window's ids, the ratings
+(less the others' of papers rated blind for the member), the topics of the papers they
+rated, the member's topic follows and skips (a "not interested" is a stronger skip), and,
+when the set of papers changed, their texts and vectors.
+
+What is read is bounded whatever the team's history: the window (RANK_LIMIT papers), every
+rating of a paper in it, the member's own OWN_KEPT latest ratings and skips, and each
+teammate's TEAM_KEPT_PER_MEMBER latest ratings. Fifty thousand team ratings cost no more
+than five hundred.
+
+The features of a set of papers (pipeline.ranking.PaperSpace) are kept per process and a
+kept one serves any load whose papers it holds (with the same topics). It is built over
+SPACE_MARGIN more candidates than are ranked, so a rating, which moves a paper from the
+candidates to the rated papers and lets the next candidate into the window, finds its
+papers kept: the next load only refits the member's own model (milliseconds).
 """
 
 from __future__ import annotations
@@ -21,14 +29,15 @@ from dataclasses import dataclass, replace
 from typing import cast
 
 import numpy as np
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models.functions import RowNumber
 
 from pipeline.ranking import MemberModel, PaperDoc, PaperSpace, Signals, TeamRating, team_predict
 from tracker.follows.models import Follow
 from tracker.follows.selectors import followed_reasons, inbox_follows, seed_papers
 from tracker.papers.embeddings import search_model_name, stored_model_name
 from tracker.papers.models import Embedding, Paper
-from tracker.teams.models import Membership
+from tracker.teams.models import Membership, Team
 from tracker.topics.models import PaperTopic, TopicFollow
 from tracker.triage.models import Rating, Skip
 from tracker.triage.selectors import blind_assignments
@@ -38,6 +47,22 @@ from tracker.triage.selectors import blind_assignments
 RANK_LIMIT = 5000
 # Paper spaces kept per process: one per team's current set of papers, give or take.
 SPACES_KEPT = 8
+# A space holds this many candidates past the window, so that the window can move on by a
+# few papers (each rating lets one in) without building the space again.
+SPACE_MARGIN = 500
+# A kept space serves a load whose papers it holds, or is extended by the few it misses
+# (at most EXTEND_LIMIT: each member's own rated papers, a harvest's new papers), while it
+# is not more than SPACE_SLACK times as large as the load needs: its extra papers only
+# stand in as the background. Past that it is built again, vocabularies and all.
+SPACE_SLACK = 4.0
+EXTEND_LIMIT = 1000
+# The member's own latest ratings and skips that teach their model: a taste moves, and a
+# model over two hundred ratings fits in milliseconds where one over thousands took
+# seconds (its cost grows with the square of its examples and more).
+OWN_KEPT = 200
+# Each teammate's latest ratings: the team's prior for the member's model and the papers
+# the team's prediction finds neighbours among. Every rating of a candidate counts besides.
+TEAM_KEPT_PER_MEMBER = 50
 
 
 @dataclass(frozen=True)
@@ -48,7 +73,14 @@ class RankedPaper:
     team_prediction: float | None
 
 
-_spaces: OrderedDict[tuple[str, str], PaperSpace] = OrderedDict()
+@dataclass
+class _Kept:
+    model_name: str
+    topics: dict[int, int | None]
+    space: PaperSpace
+
+
+_spaces: OrderedDict[int, _Kept] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -110,17 +142,57 @@ def _followed_kept(
     return {pk: reason for pk, reason in kept.reasons.items() if pk in in_window}
 
 
-def _space(model_name: str, topics: dict[int, int | None]) -> PaperSpace:
-    """The features of these papers (id: topic id), from the kept ones when the set and
-    its topics are unchanged, else read (texts, vectors: two queries) and built."""
-    ids = sorted(topics)
-    fingerprint = ",".join(f"{pk}:{topics[pk] or ''}" for pk in ids)
-    key = (model_name, hashlib.sha256(fingerprint.encode()).hexdigest())
+def _space(
+    model_name: str, topics: dict[int, int | None], margin: dict[int, int | None]
+) -> PaperSpace:
+    """A space holding these papers (id: topic id) with these topics: a kept one when one
+    does, the kept one that misses fewest extended by the papers it misses (when they are
+    few and the space stays within SPACE_SLACK of what is needed), else one built over
+    them and the `margin` papers. A space whose papers moved topic is not used."""
+    needed = len(topics) + len(margin)
+    best: tuple[int, _Kept] | None = None
     with _lock:
-        space = _spaces.get(key)
-        if space is not None:
-            _spaces.move_to_end(key)
-            return space
+        for key, kept in reversed(_spaces.items()):
+            if kept.model_name != model_name:
+                continue
+            missing = [pk for pk in topics if pk not in kept.topics]
+            if (
+                len(missing) <= EXTEND_LIMIT
+                and len(kept.topics) + len(missing) <= SPACE_SLACK * needed
+                and all(kept.topics.get(pk, topic) == topic for pk, topic in topics.items())
+                and (best is None or len(missing) < best[0])
+            ):
+                best = (key, kept)
+                if not missing:
+                    _spaces.move_to_end(key)
+                    return kept.space
+    if best is not None:
+        key, kept = best
+        missing_topics = {pk: topic for pk, topic in topics.items() if pk not in kept.topics}
+        dimension = kept.space.vectors.shape[1] if kept.space.vectors is not None else 0
+        docs, matrix = _docs(model_name, missing_topics, dimension)
+        space = kept.space.extended(docs, matrix)
+        kept_topics = kept.topics | missing_topics
+        with _lock:
+            _spaces.pop(key, None)
+    else:
+        topics = margin | topics
+        docs, matrix = _docs(model_name, topics, None)
+        space = PaperSpace(docs, matrix)
+        kept_topics = dict(topics)
+    with _lock:
+        _spaces[id(space)] = _Kept(model_name, kept_topics, space)
+        while len(_spaces) > SPACES_KEPT:
+            _spaces.popitem(last=False)
+    return space
+
+
+def _docs(
+    model_name: str, topics: dict[int, int | None], dimension: int | None
+) -> tuple[list[PaperDoc], np.ndarray | None]:
+    """These papers as the ranking sees them, and their vectors (`dimension`: theirs, or
+    None to take the stored vectors' own; 0: no vectors) in the same order: two queries."""
+    ids = sorted(topics)
     texts = {
         pk: (title, abstract, authors)
         for pk, title, abstract, authors in Paper.objects.filter(pk__in=ids).values_list(
@@ -134,10 +206,11 @@ def _space(model_name: str, topics: dict[int, int | None]) -> PaperSpace:
                 model_name=model_name, paper_id__in=ids
             ).values_list("paper_id", "vector")
         }
-        if model_name
+        if model_name and dimension != 0
         else {}
     )
-    dimension = len(next(iter(vectors.values()))) if vectors else 0
+    if dimension is None:
+        dimension = len(next(iter(vectors.values()))) if vectors else 0
     # A paper not embedded yet has no direction: close to nothing, far from nothing.
     matrix = (
         np.vstack([vectors.get(pk, np.zeros(dimension, dtype="<f4")) for pk in ids])
@@ -154,12 +227,31 @@ def _space(model_name: str, topics: dict[int, int | None]) -> PaperSpace:
         )
         for pk in ids
     ]
-    space = PaperSpace(docs, matrix)
-    with _lock:
-        _spaces[key] = space
-        while len(_spaces) > SPACES_KEPT:
-            _spaces.popitem(last=False)
-    return space
+    return docs, matrix
+
+
+def _ratings(team: Team, user_id: int, window: list[int]) -> list[tuple[int, int, int]]:
+    """(user id, paper id, value): every rating of the window's papers, the member's own
+    OWN_KEPT latest and each teammate's TEAM_KEPT_PER_MEMBER latest. Others' ratings of a
+    paper rated blind for the member stay out: the team's prediction would give them away."""
+    hidden = blind_assignments(team, user_id).values("paper_id")
+    visible = Rating.objects.filter(team=team).exclude(Q(paper_id__in=hidden) & ~Q(user_id=user_id))
+    # One query: the window function numbers each member's ratings, latest first.
+    nth = Window(
+        RowNumber(),
+        partition_by=F("user_id"),
+        order_by=[F("updated_at").desc(), F("pk").desc()],
+    )
+    found = (
+        visible.annotate(nth=nth)
+        .filter(
+            Q(paper_id__in=window)
+            | Q(user_id=user_id, nth__lte=OWN_KEPT)
+            | (~Q(user_id=user_id) & Q(nth__lte=TEAM_KEPT_PER_MEMBER))
+        )
+        .values_list("user_id", "paper_id", "value")
+    )
+    return sorted(found)
 
 
 def member_ranking(
@@ -170,54 +262,50 @@ def member_ranking(
     signal at all the order stays newest first."""
     team, user_id = membership.team, membership.user_id
     topic_of = Subquery(PaperTopic.objects.filter(paper_id=OuterRef("pk")).values("topic_id")[:1])
-    window = list(candidates.annotate(in_topic=topic_of).values_list("pk", "in_topic")[:RANK_LIMIT])
+    window = list(
+        candidates.annotate(in_topic=topic_of).values_list("pk", "in_topic")[
+            : RANK_LIMIT + SPACE_MARGIN
+        ]
+    )
     if not window:
         return []
-    # Others' ratings of a paper rated blind for the member stay out: the team's
-    # prediction would give them away.
-    hidden = blind_assignments(team, user_id).values("paper_id")
-    ratings = list(
-        Rating.objects.filter(team=team)
-        .exclude(Q(paper_id__in=hidden) & ~Q(user_id=user_id))
-        .values_list("user_id", "paper_id", "value")
-    )
-    # The member's skips, and every "not interested" of the team: a "not interested" is a
-    # negative only when its paper is in the space, which is the team's (one per team, so
-    # it is kept), hence everyone's.
+    # The candidates past the window are in a space built now, not ranked.
+    margin = dict(window[RANK_LIMIT:])
+    window = window[:RANK_LIMIT]
+    topics = dict(window)
+    keys = [pk for pk, _ in window]
+    ratings = _ratings(team, user_id, keys)
+    # The member's latest skips (a "not interested" is a firm one).
     passed = list(
-        Skip.objects.filter(team=team)
-        .filter(Q(user_id=user_id) | Q(not_interested=True))
-        .values_list("user_id", "paper_id", "not_interested")
+        Skip.objects.filter(team=team, user_id=user_id)
+        .order_by("-pk")
+        .values_list("paper_id", "not_interested")[:OWN_KEPT]
     )
     # Papers the member follows as "more like this" count as rated 5: a cold start.
     follows_all = inbox_follows(membership)
     seeds = seed_papers(follows_all)
-    topics = dict(window)
     rated_ids = (
-        {paper_id for _, paper_id, _ in ratings}
-        | {paper_id for _, paper_id, flat_no in passed if flat_no}
-        | seeds
+        {paper_id for _, paper_id, _ in ratings} | {paper_id for paper_id, _ in passed} | seeds
     ) - topics.keys()
-    if rated_ids:
+    topics |= {pk: margin[pk] for pk in rated_ids if pk in margin}
+    if rated_ids - margin.keys():
         topics |= dict(
-            Paper.objects.filter(pk__in=rated_ids)
+            Paper.objects.filter(pk__in=rated_ids - margin.keys())
             .annotate(in_topic=topic_of)
             .values_list("pk", "in_topic")
         )
-    space = _space(search_model_name(stored_model_name()) or "", topics)
+    space = _space(search_model_name(stored_model_name()) or "", topics, margin)
     follows = TopicFollow.objects.filter(user_id=user_id).values_list("topic_id", flat=True)
-    mine = [(paper_id, flat_no) for uid, paper_id, flat_no in passed if uid == user_id]
     own: dict[Hashable, int] = dict.fromkeys(seeds, 5)
     own |= {paper_id: value for uid, paper_id, value in ratings if uid == user_id}
     signals = Signals(
         ratings=own,
-        skipped={paper_id for paper_id, flat_no in mine if not flat_no},
-        not_interested={paper_id for paper_id, flat_no in mine if flat_no},
+        skipped={paper_id for paper_id, flat_no in passed if not flat_no},
+        not_interested={paper_id for paper_id, flat_no in passed if flat_no},
         labels={f"topic:{topic_id}" for topic_id in follows},
     )
     everyone = [TeamRating(uid, paper_id, value) for uid, paper_id, value in ratings]
     others = [r for r in everyone if r.member != user_id]
-    keys = [pk for pk, _ in window]
     predicted = team_predict(space, everyone, keys)
     ranked = [
         RankedPaper(cast(int, r.key), r.score, r.reason, predicted.get(r.key))  # paper ids

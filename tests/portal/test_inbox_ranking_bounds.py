@@ -1,0 +1,124 @@
+"""The "for you" ranking reads a bounded part of the team's history: every rating of the
+papers it ranks, the member's latest ratings and each teammate's latest; and a rating
+finds the papers' features kept even when more candidates wait than are ranked."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from tests.portal.helpers import topic
+from tests.portal.test_inbox_ranking import _papers
+from tracker.papers.models import Paper
+from tracker.teams.models import Membership
+from tracker.topics.models import PaperTopic
+from tracker.triage import ranking
+from tracker.triage.models import Rating
+from tracker.triage.selectors import inbox_papers
+from tracker.triage.services import rating_set
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+def _rate(cast, user, paper: Paper, value: int, days_ago: float) -> None:  # type: ignore[no-untyped-def]
+    at = timezone.now() - timedelta(days=days_ago)
+    Rating.objects.create(
+        team=cast.vision, paper=paper, user=user, value=value, created_at=at, updated_at=at
+    )
+
+
+def _membership(cast, user) -> Membership:  # type: ignore[no-untyped-def]
+    return Membership.objects.select_related("team").get(team=cast.vision, user=user)
+
+
+@pytest.fixture
+def small_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ranking, "OWN_KEPT", 4)
+    monkeypatch.setattr(ranking, "TEAM_KEPT_PER_MEMBER", 2)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_ratings_read_are_the_window_s_the_member_s_latest_and_each_teammate_s_latest(
+    cast, small_bounds
+) -> None:  # type: ignore[no-untyped-def]
+    papers = _papers()
+    old, new = papers["robot"], papers["speech"]
+    for i, paper in enumerate(old[:6]):
+        _rate(cast, cast.ben, paper, 5, days_ago=30 + i)  # ben's oldest six
+    for i, paper in enumerate(new[:4]):
+        _rate(cast, cast.ben, paper, 4, days_ago=i)  # ben's latest four
+    for i, paper in enumerate(old[6:10]):
+        _rate(cast, cast.ada, paper, 3, days_ago=i)  # ada's: the first two are her latest
+    window = [old[9].pk, new[11].pk]  # ada's oldest rating is of a paper in the window
+
+    read = ranking._ratings(cast.vision, cast.ben.pk, window)
+
+    expected = {(cast.ben.pk, p.pk, 4) for p in new[:4]}
+    expected |= {(cast.ada.pk, p.pk, 3) for p in (old[6], old[7], old[9])}
+    assert set(read) == expected
+    assert len(read) == len(expected)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_member_is_ranked_by_their_latest_taste(cast, small_bounds) -> None:  # type: ignore[no-untyped-def]
+    papers = _papers()
+    robot, speech = papers["robot"], papers["speech"]
+    # Long ago ben liked robots; lately he likes speech and not robots.
+    for i, paper in enumerate(robot[:6]):
+        _rate(cast, cast.ben, paper, 5, days_ago=60 + i)
+    for i, paper in enumerate(speech[:2]):
+        _rate(cast, cast.ben, paper, 5, days_ago=i)
+    for i, paper in enumerate(robot[6:8]):
+        _rate(cast, cast.ben, paper, 1, days_ago=2 + i)
+    membership = _membership(cast, cast.ben)
+
+    ranked = ranking.member_ranking(membership, inbox_papers(membership))
+
+    speech_ids = {p.pk for p in speech}
+    assert len(ranked) == 14
+    assert all(r.paper_id in speech_ids for r in ranked[:10])
+    assert not any(r.paper_id in speech_ids for r in ranked[10:])
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_rating_finds_the_space_kept_when_more_candidates_wait_than_are_ranked(
+    cast, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(ranking, "RANK_LIMIT", 6)
+    monkeypatch.setattr(ranking, "SPACE_MARGIN", 3)
+    built: list[int] = []
+    real = ranking.PaperSpace
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        space = real(*args, **kwargs)
+        built.append(len(space.docs))
+        return space
+
+    monkeypatch.setattr(ranking, "PaperSpace", counted)
+    papers = _papers()
+    membership = _membership(cast, cast.ben)
+
+    first = ranking.member_ranking(membership, inbox_papers(membership))
+    for paper in papers["robot"][:3]:
+        rating_set(team=cast.vision, paper=paper, user=cast.ben, value=5)
+    after = ranking.member_ranking(membership, inbox_papers(membership))
+
+    assert len(first) == len(after) == 6
+    # The three rated papers left the window and three more came in; one space served both.
+    assert not {p.pk for p in papers["robot"][:3]} & {r.paper_id for r in after}
+    assert built == [9]
+    # The fourth rating moves the window past the kept papers: the space is extended by
+    # the one it misses, its vocabularies kept.
+    rating_set(team=cast.vision, paper=papers["speech"][0], user=cast.ben, value=1)
+    extended = ranking.member_ranking(membership, inbox_papers(membership))
+    assert built == [9]
+    assert [len(kept.space.docs) for kept in ranking._spaces.values()] == [10]
+    assert len(extended) == 6
+    # A paper moved to another topic: its features say so only in a space built again.
+    moved_to = topic("Robot hands")
+    PaperTopic.objects.create(paper=Paper.objects.get(pk=extended[0].paper_id), topic=moved_to)
+    ranking.member_ranking(membership, inbox_papers(membership))
+    assert built == [9, 6 + 3 + 4]  # window, margin and the four rated papers
