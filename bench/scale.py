@@ -4,6 +4,7 @@ digests and the memory of a web process, each size in a database of its own.
     python bench/scale.py                        # the curve: 100k, 300k, 1M
     python bench/scale.py --papers 20000         # a quick run
     python bench/scale.py --papers 1000000 --only cluster
+    python bench/scale.py --backend pgvector --papers 50000 --only search,web
     python bench/scale.py --backend pgvector --database-url postgres://.../db
 
 Needs DATABASE_URL (or --database-url) naming a PostgreSQL; the bench works in a
@@ -13,7 +14,12 @@ little noise (as bench/cluster.py makes them), titles numbered, dates a thousand
 20 members with 50,000 ratings.
 
 Every stage runs in a child process, so that its peak memory (ru_maxrss) is its own:
-- ingest: papers and their vectors per second, written a chunk at a time;
+- ingest: papers and their vectors per second, written a chunk at a time (on pgvector
+  to the column too), then on pgvector the HNSW index's build time;
+- search: similar papers, semantic (the vector store's nearest query) and the search box,
+  without and with a category filter: p50 / p95 of 100 questions (BENCH_PROBES) and
+  recall@10 against an exact scan of every vector (the box: against the in-process box,
+  which is exact); on pgvector, the in-process index side by side in the same database;
 - cluster: a clustering run as the nightly task runs it, its time and peak memory; at
   the first size also the in-memory full k-means run it replaces, as the baseline;
 - web: one client, one page after the other, in a process serving as a web worker does
@@ -31,8 +37,12 @@ Each figure is also printed as a ratio against its value at the first size of th
 clustering < 15 min and < 4 GB; pages' p95 < 200 ms; web memory flat in the papers.
 
 Search backends: `--backend inprocess` (the default, the index each web process holds)
-is measured here. `--backend pgvector` runs the same stages with the search answered by
-PostgreSQL's pgvector; it needs that backend in the app and a server with the extension.
+measures that index alone. `--backend pgvector` seeds a PostgreSQL with the `vector`
+extension and measures both, side by side at the same size: the search stage asks each
+backend the same questions, and the web stage runs once per backend (VECTOR_STORE
+in-process, then auto). Without --database-url it starts the PostgreSQL with pgvector
+that the tests use (.ci/pgvector-server, on PGVECTOR_PORT, its data in --pgvector-data
+or a new folder) and stops it at the end.
 """
 
 from __future__ import annotations
@@ -44,6 +54,7 @@ import resource
 import secrets
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -63,6 +74,8 @@ CHUNK = 10_000
 PER_DAY = 1_000
 # Requests per page in the web stage, after one warm-up.
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 20))
+# Questions per kind in the search stage.
+PROBES = int(os.environ.get("BENCH_PROBES", 100))
 NOISE = 0.02
 SEED = 0
 CLUSTER_TARGET_SECONDS, CLUSTER_TARGET_GB = 15 * 60, 4.0
@@ -70,12 +83,19 @@ PAGE_TARGET_MS = 200.0
 PASSWORD_HASH = "!"  # unusable: the bench signs members in without a password
 PAGES = ("inbox", "paper page", "search", "topics", "map data")
 # Seeding (and the ingest rate) always runs; these follow it.
-STAGES = ("cluster", "web", "rank", "digest", "bounds")
+STAGES = ("search", "cluster", "web", "rank", "digest", "bounds")
 # Members whose day is ranked in the bounds stage: the unbounded baseline takes a minute
 # or more per member at 20k papers.
 BOUNDS_MEMBERS = 3
 # The ranking's reading bounds as the code sets them (read when the stage starts).
 BOUNDS: dict[str, int] = {}
+SEARCHES = (
+    "similar papers",
+    "semantic",
+    "semantic, category filter",
+    "box",
+    "box, category filter",
+)
 
 
 def peak_gb() -> float:
@@ -103,7 +123,8 @@ def corpus() -> tuple[list, np.ndarray]:  # type: ignore[type-arg]
 
 
 def stage_ingest(papers: int) -> dict[str, object]:
-    """Seed the corpus a chunk at a time; the rate counts papers and their vectors."""
+    """Seed the corpus a chunk at a time; the rate counts papers and their vectors (on
+    pgvector written to the column too; its HNSW index is built after, stage_index)."""
     django_setup()
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
@@ -145,7 +166,7 @@ def stage_ingest(papers: int) -> dict[str, object]:
         take = np.array([i % len(base) for i in rows])
         vectors = base[take] + rng.normal(0, NOISE, (len(take), base.shape[1])).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        embeddings_store(model_name, [m.pk for m in made], vectors)
+        embeddings_store(model_name, [m.pk for m in made], vectors, index=False)
     seconds = time.perf_counter() - started
 
     team = Team.objects.create(name="Scale", slug="scale")
@@ -176,6 +197,149 @@ def stage_ingest(papers: int) -> dict[str, object]:
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
     return {"seconds": seconds, "rate": papers / seconds, "peak_gb": peak_gb()}
+
+
+def stage_index() -> dict[str, object]:
+    """The pgvector column's HNSW index, built once over every seeded vector."""
+    django_setup()
+    from django.db import connection
+
+    from tracker.papers.embeddings import stored_model_name
+    from tracker.papers.models import Embedding
+    from tracker.papers.vectors import embedding_vector_index_ensure
+
+    model_name = stored_model_name()
+    dimension = Embedding.objects.filter(model_name=model_name).values_list("dimension", flat=True)[
+        0
+    ]
+    started = time.perf_counter()
+    made = embedding_vector_index_ensure(model_name, dimension)
+    seconds = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE papers_embeddingvector")
+    return {"seconds": seconds, "made": made}
+
+
+def stage_search(backends: list[str]) -> dict[str, object]:
+    """Similar papers, semantic (the store's nearest query) and the search box, without and
+    with a filter, on each backend in the same database: p50 / p95, and recall@10 against
+    the exact answer (an exact scan of every vector; for the box, the in-process box's)."""
+    django_setup()
+    from django.test.utils import override_settings
+
+    from tracker.papers.embeddings import search_model_name, stored_model_name
+    from tracker.papers.models import Paper
+    from tracker.papers.vectors import vector_store_forget
+    from tracker.search import index as in_process
+    from tracker.search.backends import vector_store
+    from tracker.search.filters import SearchFilters
+    from tracker.search.fusion import search, search_caches_forget
+    from tracker.search.semantic import best_of, semantic_within
+
+    model_name = search_model_name(stored_model_name())
+    assert model_name is not None
+    exact = in_process.vector_index(model_name)  # loaded here: the exact answers
+    rng = np.random.default_rng(SEED + 1)
+    probes = [int(pk) for pk in rng.choice(exact.ids, min(PROBES, len(exact.ids)), replace=False)]
+    papers = Paper.objects.in_bulk(probes)
+    # The commonest category of the probes: a filter that keeps a share of the papers.
+    categories = [papers[pk].primary_category for pk in probes]
+    filters = SearchFilters(category=max(set(categories), key=categories.count))
+    in_category = exact.categories.rows_equal(filters.category) if exact.categories else None
+    visible = Paper.objects.visible()
+    filtered = filters.apply(visible)
+    questions = [
+        exact.matrix[exact.row_of[pk]]
+        + rng.normal(0, 0.05, exact.matrix.shape[1]).astype(np.float32)
+        for pk in probes
+    ]
+    questions = [q / np.linalg.norm(q) for q in questions]
+    words = [" ".join(papers[pk].title.split()[:3]) for pk in probes]
+
+    def truth(vector: np.ndarray, rows: np.ndarray | None, skip: int | None = None) -> set[int]:
+        scores = exact.matrix @ vector
+        if skip is not None:
+            scores[exact.row_of[skip]] = -np.inf
+        if rows is not None:
+            scores = np.where(rows, scores, -np.inf)
+        return {int(exact.ids[i]) for i in np.argsort(-scores)[:10]}
+
+    def semantic(backend: str, vector: np.ndarray, within: bool) -> list[int]:
+        store = vector_store()
+        if backend == "pgvector":
+            return [
+                pk
+                for pk, _ in store.nearest(model_name, vector, filtered if within else visible, 10)
+            ]
+        scores = exact.scores(vector)
+        if within:
+            return [pk for pk, _ in semantic_within(filtered, exact, scores, filters)[:10]]
+        return [pk for pk, _ in best_of(exact, scores, 10, None)]
+
+    def similar(pk: int) -> list[int]:
+        return [found.pk for found, _ in vector_store().similar_papers(papers[pk], 10)]
+
+    def box(words: str, filters: SearchFilters | None) -> list[int]:
+        return [hit.paper.pk for hit in search(words, filters, limit=10)]
+
+    results: dict[str, object] = {"category": filters.category, "probes": len(probes)}
+    box_answers: dict[tuple[str, int, bool], list[int]] = {}
+    timings: dict[str, list[float]] = {}
+    recalls: dict[str, list[float]] = {}
+
+    def measure(name: str, want: set[int] | None, call, *args) -> list[int]:  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        found = call(*args)
+        timings.setdefault(name, []).append((time.perf_counter() - started) * 1000)
+        if want is not None:
+            recalls.setdefault(name, []).append(len(set(found) & want) / 10)
+        return list(found)
+
+    for backend in backends:
+        timings.clear()
+        recalls.clear()
+        setting = "in-process" if backend == "inprocess" else "auto"
+        with override_settings(VECTOR_STORE=setting):
+            vector_store_forget()
+            search_caches_forget()
+            if vector_store().name != ("in-process" if backend == "inprocess" else "pgvector"):
+                raise SystemExit(f"the {backend} store does not answer in this database")
+            search(words[0])  # warm-up: the query encoder, and the index on the in-process side
+            for i, pk in enumerate(probes):
+                own = truth(exact.matrix[exact.row_of[pk]], None, skip=pk)
+                measure("similar papers", own, similar, pk)
+                for within in (False, True):
+                    tag = ", category filter" if within else ""
+                    want = truth(questions[i], in_category if within else None)
+                    measure(f"semantic{tag}", want, semantic, backend, questions[i], within)
+                    box_answers[(backend, i, within)] = measure(
+                        f"box{tag}", None, box, words[i], filters if within else None
+                    )
+        results[backend] = {
+            name: {
+                "p50": p(values, 50),
+                "p95": p(values, 95),
+                "recall": float(np.mean(recalls[name])) if name in recalls else None,
+            }
+            for name, values in timings.items()
+        }
+
+    # The box fuses keyword and semantic rankings: its exact answer is the in-process box's.
+    if "inprocess" in backends:
+        for backend in backends:
+            for within in (False, True):
+                name = "box, category filter" if within else "box"
+                agree = [
+                    len(
+                        set(box_answers[(backend, i, within)])
+                        & set(box_answers[("inprocess", i, within)])
+                    )
+                    / max(1, len(box_answers[("inprocess", i, within)]))
+                    for i in range(len(probes))
+                ]
+                results[backend][name]["recall"] = float(np.mean(agree))  # type: ignore[index]
+    results["memory_gb"] = peak_gb()
+    return results
 
 
 def stage_cluster(full: bool) -> dict[str, object]:
@@ -361,6 +525,10 @@ def run_stage(argv: list[str]) -> None:
         out = stage_ingest(int(argv[1]))
     elif stage == "cluster":
         out = stage_cluster(full=len(argv) > 1 and argv[1] == "full")
+    elif stage == "index":
+        out = stage_index()
+    elif stage == "search":
+        out = stage_search(argv[1].split(","))
     else:
         out = {
             "web": stage_web,
@@ -392,6 +560,27 @@ def recreate(admin_url: str, name: str, backend: str) -> None:
             conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
 
 
+def pgvector_server(data: Path) -> str:
+    """Start the PostgreSQL with pgvector that the tests use (.ci/pgvector-server), its
+    data in `data`, on PGVECTOR_PORT; its URL."""
+    started = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / ".ci/pgvector-server"),
+            "start",
+            "--data",
+            str(data),
+            "--port",
+            os.environ.get("PGVECTOR_PORT", "5433"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if started.returncode != 0:
+        raise SystemExit(f"the pgvector server did not start: {started.stderr[-2000:]}")
+    return started.stdout.strip().splitlines()[-1]
+
+
 def child(env: dict[str, str], *args: str) -> dict:  # type: ignore[type-arg]
     started = time.perf_counter()
     done = subprocess.run(
@@ -418,7 +607,17 @@ def main() -> None:
     parser.add_argument("--papers", default=",".join(str(n) for n in CURVE))
     parser.add_argument("--only", default=",".join(STAGES), help="stages, comma-separated")
     parser.add_argument("--backend", choices=("inprocess", "pgvector"), default="inprocess")
-    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="a PostgreSQL (default DATABASE_URL; with --backend pgvector, default: start one)",
+    )
+    parser.add_argument(
+        "--pgvector-data",
+        type=Path,
+        default=None,
+        help="with --backend pgvector: the started server's data folder (default: a new one)",
+    )
     parser.add_argument("--no-baseline", action="store_true", help="skip the full k-means baseline")
     parser.add_argument(
         "--reuse", action="store_true", help="one size: measure the database seeded last time"
@@ -426,13 +625,34 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(n) for n in args.papers.split(",")]
     stages = set(args.only.split(","))
+    server_data = None
+    if args.backend == "pgvector" and not args.database_url:
+        server_data = (
+            args.pgvector_data or Path(tempfile.mkdtemp(prefix="scale-pgvector-")) / "data"
+        )
+        args.database_url = pgvector_server(server_data)
+    args.database_url = args.database_url or os.environ.get("DATABASE_URL", "")
     if not args.database_url.startswith(("postgres://", "postgresql://")):
         raise SystemExit("bench/scale.py needs DATABASE_URL or --database-url naming PostgreSQL")
-    if args.backend == "pgvector":
-        raise SystemExit(
-            "--backend pgvector: this checkout has no pgvector search backend yet; "
-            "the in-process index is measured with --backend inprocess"
-        )
+    try:
+        measure(args, sizes, stages)
+    finally:
+        if server_data is not None:
+            subprocess.run(
+                [
+                    sys.executable,
+                    str(ROOT / ".ci/pgvector-server"),
+                    "stop",
+                    "--data",
+                    str(server_data),
+                ],
+                check=False,
+            )
+
+
+def measure(args: argparse.Namespace, sizes: list[int], stages: set[str]) -> None:
+    # On pgvector, the in-process index is measured beside it, in the same database.
+    backends = ["inprocess", "pgvector"] if args.backend == "pgvector" else ["inprocess"]
     url, name, admin = scale_database(args.database_url)
     env = {
         **os.environ,
@@ -471,6 +691,30 @@ def main() -> None:
             recreate(admin, name, args.backend)
             ingest = child(env, "ingest", str(n))
             show("ingest", "ingest", ingest["rate"], "papers/s (with vectors)", "{:,.0f}")
+            if args.backend == "pgvector":
+                built = child(env, "index")
+                show(
+                    "hnsw", "HNSW build (halfvec, m=16, ef_construction=64)", built["seconds"], "s"
+                )
+        if "search" in stages:
+            found = child(env, "search", ",".join(backends))
+            print(
+                f"  search, {found['probes']} questions each; filter: category "
+                f"{found['category']}; recall@10 against an exact scan (box: the in-process box)"
+            )
+            print(
+                f"  {'':28s}"
+                + "".join(f"{b + ' p50/p95 ms, recall':>34s}" for b in backends)
+                + ("  p95 ratio" if len(backends) > 1 else "")
+            )
+            for kind in SEARCHES:
+                cells = [found[b][kind] for b in backends]
+                line = f"  {kind:28s}" + "".join(
+                    f"{c['p50']:14.1f}{c['p95']:10.1f}{c['recall'] or 0:10.3f}" for c in cells
+                )
+                if len(cells) > 1:
+                    line += f"  {cells[1]['p95'] / cells[0]['p95']:8.2f}x"
+                print(line, flush=True)
         if "cluster" in stages:
             streamed = child(env, "cluster")
             if "full" not in first and not args.no_baseline:
@@ -503,18 +747,26 @@ def main() -> None:
                 f"(target < {CLUSTER_TARGET_SECONDS // 60} min, < {CLUSTER_TARGET_GB:.0f} GB): "
                 f"{verdict}"
             )
-        if "web" in stages:
-            web = child(env, "web")
+        for backend in backends if "web" in stages else []:
+            store = "in-process" if backend == "inprocess" else "auto"
+            web = child({**env, "VECTOR_STORE": store}, "web")
+            tag = f" [{backend}]" if len(backends) > 1 else ""
             for page in PAGES:
                 row = web[page]
-                base = first.setdefault(f"p95 {page}", row["p95"])
+                base = first.setdefault(f"p95 {page}{tag}", row["p95"])
                 extra = f", {row['points']:,} points" if page == "map data" else ""
                 verdict = "ok" if row["p95"] < PAGE_TARGET_MS else "OVER TARGET"
                 print(
-                    f"  {page}: 1-client p50 {row['p50']:.0f} ms, p95 {row['p95']:.0f} ms"
+                    f"  {page}{tag}: 1-client p50 {row['p50']:.0f} ms, p95 {row['p95']:.0f} ms"
                     f"{ratio(row['p95'], base)}, first {row['first_ms']:.0f} ms{extra}: {verdict}"
                 )
-            show("web", "web process peak memory", web["memory_gb"] * 1024, "MB", "{:.0f}")
+            show(
+                f"web{tag}",
+                f"web process peak memory{tag}",
+                web["memory_gb"] * 1024,
+                "MB",
+                "{:.0f}",
+            )
         if "rank" in stages:
             rank = child(env, "rank")
             show(

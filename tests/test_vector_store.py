@@ -256,6 +256,35 @@ def test_a_copy_sweeps_up_vectors_committed_late_under_older_ids(pgvector) -> No
     assert_every_vector_copied(stored)
 
 
+def test_writes_keep_a_vector_already_there_even_twice_in_one_transaction(pgvector) -> None:  # type: ignore[no-untyped-def]
+    """The column is written by binary COPY through a temporary table: a vector already in
+    the column stays as it is, and a second write before the commit neither loses rows nor
+    writes the first write's rows again."""
+    stored = populated_install(12)
+    ids = sorted(stored)
+    with transaction.atomic():
+        first = vectors.embedding_vectors_write(Embedding.objects.filter(pk__in=ids[:8]))
+        # The column's copy of one vector differs from the store: a rewrite would show.
+        marker = np.full(stored[ids[0]].shape, 0.5, dtype="<f4")
+        EmbeddingVector.objects.filter(embedding_id=ids[0]).update(vector=marker)
+        second = vectors.embedding_vectors_write(Embedding.objects.filter(pk__in=ids[4:]))
+    assert (first, second) == (8, len(ids) - 4)
+    assert EmbeddingVector.objects.count() == len(ids)
+    assert np.array_equal(
+        np.asarray(EmbeddingVector.objects.get(embedding_id=ids[0]).vector, dtype="<f4"), marker
+    )
+    del stored[ids[0]]
+    copied = dict(
+        EmbeddingVector.objects.exclude(embedding_id=ids[0]).values_list("embedding_id", "vector")
+    )
+    for pk, vector in stored.items():
+        assert np.array_equal(np.asarray(copied[pk], dtype="<f4"), vector)
+    # The paper and model of each row came along with the vector.
+    assert set(
+        EmbeddingVector.objects.values_list("embedding_id", "paper_id", "model_name")
+    ) == set(Embedding.objects.values_list("pk", "paper_id", "model_name"))
+
+
 def test_a_fresh_install_needs_no_copy(pgvector) -> None:  # type: ignore[no-untyped-def]
     Embedding.objects.all().delete()
     EmbeddingVectorCopy.objects.all().delete()
