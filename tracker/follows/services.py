@@ -29,7 +29,14 @@ from tracker.follows.models import (
     FollowKind,
     Webhook,
 )
-from tracker.follows.selectors import ROW_FIELDS, follow_rules, paper_facts
+from tracker.follows.selectors import (
+    ROW_FIELDS,
+    deliveries_of,
+    follow_rules,
+    follows_of,
+    paper_facts,
+    webhooks_of,
+)
 from tracker.papers.models import CodeEvent, Paper, Source
 from tracker.teams.models import Membership
 from tracker.topics.models import Topic, TopicFollow
@@ -117,11 +124,7 @@ def follow_add(
 def follow_remove(membership: Membership, follow_id: int) -> Follow | None:
     """Unfollow one of the member's follows, or (curators) one of the channel's; someone
     else's follow reads as not there."""
-    follow = (
-        Follow.objects.for_team(membership.team)
-        .filter(Q(user_id=membership.user_id) | Q(user__isnull=True), pk=follow_id)
-        .first()
-    )
+    follow = follows_of(membership).filter(pk=follow_id).first()
     if follow is None:
         return None
     _owner(membership, follow.is_channel)
@@ -172,11 +175,7 @@ def webhook_add(membership: Membership, url: str, *, channel: bool = False) -> W
 
 
 def webhook_remove(membership: Membership, webhook_id: int) -> bool:
-    webhook = (
-        Webhook.objects.for_team(membership.team)
-        .filter(Q(user_id=membership.user_id) | Q(user__isnull=True), pk=webhook_id)
-        .first()
-    )
+    webhook = webhooks_of(membership).filter(pk=webhook_id).first()
     if webhook is None:
         return False
     _owner(membership, webhook.user_id is None)
@@ -458,13 +457,7 @@ def deliveries_due(now: datetime | None = None) -> list[int]:
 def delivery_retry(membership: Membership, delivery_id: int) -> Delivery | None:
     """A member sends a failed delivery again (its attempts start over)."""
     delivery = (
-        Delivery.objects.for_team(membership.team)
-        .filter(
-            Q(webhook__user_id=membership.user_id) | Q(webhook__user__isnull=True),
-            pk=delivery_id,
-            status=DeliveryStatus.FAILED,
-        )
-        .first()
+        deliveries_of(membership).filter(pk=delivery_id, status=DeliveryStatus.FAILED).first()
     )
     if delivery is None:
         return None
