@@ -16,9 +16,7 @@ def _slow_export(path: str, target: Path) -> None:
     with (target.parent / "exports.log").open("a") as log:
         log.write(f"{path}\n")
     time.sleep(0.5)
-    partial = target.with_suffix(f".{multiprocessing.current_process().pid}.partial.onnx")
-    partial.write_bytes(b"model")
-    partial.replace(target)
+    target.write_bytes(b"model")
 
 
 def _warm(target: str) -> None:
@@ -38,3 +36,8 @@ def test_workers_starting_together_export_the_model_once(tmp_path: Path) -> None
     assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
     assert (tmp_path / "cache" / "exports.log").read_text().splitlines() == ["model-path"]
     assert target.read_bytes() == b"model"
+    assert sorted(p.name for p in target.parent.iterdir()) == [
+        "exports.log",
+        "onnx-int8-abc.lock",
+        "onnx-int8-abc.onnx",
+    ]
