@@ -15,6 +15,7 @@ import pytest
 
 from pipeline.embedding import static
 from pipeline.embedding.cache import made_once
+from tests.pipeline.processes import run_together
 
 # Big enough that writing it takes a while: a reader arriving mid-write would see it cut.
 TABLE = np.arange(4000 * 384, dtype="<f4").reshape(4000, 384)
@@ -42,14 +43,8 @@ def _cache_file(cache_dir: Path) -> Path:
 
 @pytest.mark.realtime
 def test_workers_starting_together_distil_the_static_table_once(tmp_path: Path) -> None:
-    context = multiprocessing.get_context("fork")
-    workers = [context.Process(target=_warm, args=(str(tmp_path),)) for _ in range(4)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=60)
     # Each read the whole table, and only one distilled it.
-    assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
+    assert run_together(_warm, str(tmp_path)) == [0, 0, 0, 0]
     assert (tmp_path / "distills.log").read_text().splitlines() == ["model-path"]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [
