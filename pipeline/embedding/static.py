@@ -119,8 +119,9 @@ def distilled_table(path: str, cache_dir: Path) -> np.ndarray:
     otherwise distil it too and write the file over the others' reads."""
 
     def save(partial: Path) -> None:
+        table = distill_table(path)
         with partial.open("wb") as out:
-            np.save(out, distill_table(path))
+            np.save(out, table)
 
     return np.load(made_once(_cache_path(path, cache_dir), save))
 
