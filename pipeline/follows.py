@@ -87,6 +87,9 @@ class PaperFacts:
     abstract: str
     authors: tuple[str, ...] = ()
     lab: str = ""
+    # How the lab was attributed when not by the paper's own record ("arXiv affiliation",
+    # "author table"): a lab follow's reason says so.
+    lab_evidence: str = ""
     source_ids: frozenset[str] = frozenset()
     topic_ids: frozenset[str] = frozenset()
     vector: np.ndarray | None = None

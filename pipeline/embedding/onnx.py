@@ -10,15 +10,14 @@ token states, L2), so the vectors stay close to the default backend's.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from pipeline.embedding.cache import made_once, model_file
 
 logger = logging.getLogger(__name__)
 
@@ -92,25 +91,19 @@ def _no_spinning(options: object) -> None:
 
 
 def _cache_path(path: str, cache_dir: Path) -> Path:
-    digest = hashlib.sha256(str(Path(path).resolve() if Path(path).exists() else path).encode())
-    return cache_dir / f"onnx-int8-{digest.hexdigest()[:16]}.onnx"
+    return model_file(path, cache_dir, "onnx-int8", ".onnx")
 
 
 def export_int8_once(path: str, target: Path) -> None:
     """export_int8 by one process at a time: the web server's workers and the Celery
     workers all warm their encoder on start, and on a fresh deploy each finds no exported
-    model. The first exports it; the others wait for the lock and then find it there."""
-    from filelock import FileLock
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target.with_suffix(".lock"))):
-        if not target.exists():
-            export_int8(path, target)
+    model. The first exports it; the others wait and then find it there."""
+    made_once(target, lambda partial: export_int8(path, partial))
 
 
 def export_int8(path: str, target: Path) -> None:
-    """Export the model's transformer to ONNX and quantise its weights to int8. The files
-    on the way are this process's own, so an export running elsewhere never meets them."""
+    """Export the model's transformer to ONNX and quantise its weights to int8, written to
+    `target` (made_once's partial file) with the unquantised export beside it."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModel, AutoTokenizer
@@ -133,9 +126,7 @@ def export_int8(path: str, target: Path) -> None:
     sample = tokenizer(["a short text", "a longer text here"], padding=True, return_tensors="pt")
     if "token_type_ids" not in sample:
         sample["token_type_ids"] = torch.zeros_like(sample["input_ids"])
-    target.parent.mkdir(parents=True, exist_ok=True)
-    own = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    plain = target.with_suffix(f".{own}.fp32.onnx")
+    plain = target.with_suffix(".fp32.onnx")
     axes = {0: "batch", 1: "tokens"}
     with torch.inference_mode():
         torch.onnx.export(
@@ -148,8 +139,5 @@ def export_int8(path: str, target: Path) -> None:
             opset_version=17,
             dynamo=False,
         )
-    partial = target.with_suffix(f".{own}.partial.onnx")
-    quantize_dynamic(str(plain), str(partial), weight_type=QuantType.QInt8)
+    quantize_dynamic(str(plain), str(target), weight_type=QuantType.QInt8)
     plain.unlink()
-    # Renamed only when complete, so a crash midway never leaves a broken model behind.
-    partial.replace(target)

@@ -12,7 +12,6 @@ in the cache directory, so nothing is downloaded.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,6 +19,8 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
+
+from pipeline.embedding.cache import made_once, model_file
 
 logger = logging.getLogger(__name__)
 
@@ -59,13 +60,7 @@ class StaticEncoder:
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(path)
-        cache_file = _cache_path(path, cache_dir)
-        if cache_file.exists():
-            table = np.load(cache_file)
-        else:
-            table = distill_table(path)
-            cache_file.parent.mkdir(parents=True, exist_ok=True)
-            np.save(cache_file, table)
+        table = distilled_table(path, cache_dir)
         skip = np.array(sorted(set(tokenizer.all_special_ids)), dtype=np.int64)
         encoder = cls(name, tokenizer, table, skip)
         if examples is not None and len(examples[0]) >= 50:
@@ -115,8 +110,20 @@ class StaticEncoder:
 
 
 def _cache_path(path: str, cache_dir: Path) -> Path:
-    digest = hashlib.sha256(str(Path(path).resolve() if Path(path).exists() else path).encode())
-    return cache_dir / f"static-v2-{digest.hexdigest()[:16]}.npy"
+    return model_file(path, cache_dir, "static-v2", ".npy")
+
+
+def distilled_table(path: str, cache_dir: Path) -> np.ndarray:
+    """The model's raw table, distilled by one process the first time and read from the
+    cache directory after: every worker warming its encoder on a fresh deploy would
+    otherwise distil it too and write the file over the others' reads."""
+
+    def save(partial: Path) -> None:
+        table = distill_table(path)
+        with partial.open("wb") as out:
+            np.save(out, table)
+
+    return np.load(made_once(_cache_path(path, cache_dir), save))
 
 
 def distill_table(path: str) -> np.ndarray:

@@ -7,12 +7,15 @@ import html
 import io
 import json
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.db import DataError
 from django.urls import reverse
+from django.utils import timezone
 
 from pipeline.errors import HarvestError, RefusedURLError
 from pipeline.feeds import html_to_text
@@ -410,3 +413,62 @@ def test_a_join_a_curator_undid_is_not_redone(
     assert report.merged_into_id is None
     assert not Paper.objects.waiting_for_arxiv().exists()
     assert PaperMerge.objects.get().undone_at is not None
+
+
+class Killed(BaseException):
+    """The worker dying mid-feed: nothing in the harvest catches it."""
+
+
+def _killed_on(real, calls: int, when):  # type: ignore[no-untyped-def]
+    """`real`, raising Killed on the `calls`-th call for which `when(kwargs)` holds."""
+    seen = []
+
+    def call(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if when(kwargs):
+            seen.append(1)
+            if len(seen) == calls:
+                raise Killed
+        return real(*args, **kwargs)
+
+    return call
+
+
+@pytest.mark.parametrize("dies", ["storing", "counting"])
+def test_a_run_killed_mid_feed_counts_what_it_stored_and_the_next_run_the_rest(
+    feeds: dict[str, bytes],
+    lookup: Lookup,
+    monkeypatch: pytest.MonkeyPatch,
+    settings,  # type: ignore[no-untyped-def]
+    dies: str,
+) -> None:
+    from tracker.papers import harvest as feed_module
+
+    items = [_release(n, link=f"https://lab.example/{n}") for n in range(1, 6)]
+    on_arxiv = "<item><title>Our paper</title><link>https://arxiv.org/abs/2508.06601</link></item>"
+    source = feed_source(feeds, "/f.xml", _rss([on_arxiv, *items]))
+    lookup[1](["2508.06601"])
+    if dies == "storing":
+        # Killed as the third report is being stored.
+        killer = _killed_on(feed_module.lab_report_upsert, 3, lambda kwargs: True)
+        monkeypatch.setattr(feed_module, "lab_report_upsert", killer)
+    else:
+        # Killed as the second report is counted: the arXiv paper's count was the first.
+        killer = _killed_on(feed_module.harvest_run_progress, 3, lambda kw: kw.get("new"))
+        monkeypatch.setattr(feed_module, "harvest_run_progress", killer)
+
+    with pytest.raises(Killed):
+        source_harvest(source)
+
+    killed = HarvestRun.objects.get()
+    stored = Paper.objects.count()
+    assert stored == (3 if dies == "storing" else 2)  # the arXiv paper and the reports
+    assert (killed.status, killed.fetched, killed.new) == (RunStatus.RUNNING, 6, stored)
+    monkeypatch.undo()
+    # The next run, once the killed one's heartbeat is old enough for it to be reaped.
+    later = timezone.now() + timedelta(seconds=settings.HARVEST_RUN_LOST_SECONDS + 60)
+    with time_machine.travel(later, tick=False):
+        run = source_harvest(source)
+    assert HarvestRun.objects.get(pk=killed.pk).status == RunStatus.FAILED
+    assert (run.status, run.new) == (RunStatus.SUCCEEDED, 6 - stored)
+    assert HarvestRun.objects.get(pk=run.pk).new == 6 - stored
+    assert Paper.objects.count() == 6

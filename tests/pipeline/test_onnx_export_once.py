@@ -3,22 +3,20 @@ exported model: one process exports it and the others wait and use that file."""
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from pathlib import Path
 
 import pytest
 
 from pipeline.embedding import onnx
+from tests.pipeline.processes import run_together
 
 
 def _slow_export(path: str, target: Path) -> None:
     with (target.parent / "exports.log").open("a") as log:
         log.write(f"{path}\n")
     time.sleep(0.5)
-    partial = target.with_suffix(f".{multiprocessing.current_process().pid}.partial.onnx")
-    partial.write_bytes(b"model")
-    partial.replace(target)
+    target.write_bytes(b"model")
 
 
 def _warm(target: str) -> None:
@@ -29,12 +27,11 @@ def _warm(target: str) -> None:
 @pytest.mark.realtime
 def test_workers_starting_together_export_the_model_once(tmp_path: Path) -> None:
     target = tmp_path / "cache" / "onnx-int8-abc.onnx"
-    context = multiprocessing.get_context("fork")
-    workers = [context.Process(target=_warm, args=(str(target),)) for _ in range(4)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=30)
-    assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
+    assert run_together(_warm, str(target)) == [0, 0, 0, 0]
     assert (tmp_path / "cache" / "exports.log").read_text().splitlines() == ["model-path"]
     assert target.read_bytes() == b"model"
+    assert sorted(p.name for p in target.parent.iterdir()) == [
+        "exports.log",
+        "onnx-int8-abc.lock",
+        "onnx-int8-abc.onnx",
+    ]

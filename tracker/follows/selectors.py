@@ -3,6 +3,7 @@ nav's unread count, and which of the inbox's papers a follow picks out (and why)
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -12,7 +13,8 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from pipeline import follows as rules
 from tracker.follows.models import Alert, AlertsSeen, Delivery, Follow, FollowKind, Webhook
 from tracker.papers.embeddings import stored_model_name
-from tracker.papers.models import Embedding, Paper, PaperSource
+from tracker.papers.labs import Evidence, LabAttribution, author_table, lab_attribution
+from tracker.papers.models import AuthorLab, Embedding, Paper, PaperSource
 from tracker.teams.models import Membership
 from tracker.topics.models import PaperTopic
 
@@ -88,17 +90,32 @@ def _vectors(paper_ids: Iterable[int]) -> dict[int, np.ndarray]:
     }
 
 
-PaperRow = tuple[int, str, str, list[str] | None, str]  # id, title, abstract, authors, lab
-ROW_FIELDS = ("pk", "title", "abstract", "authors", "lab")
+# id, title, abstract, authors, lab, affiliations
+PaperRow = tuple[int, str, str, list[str] | None, str, list[list[str]] | None]
+ROW_FIELDS = ("pk", "title", "abstract", "authors", "lab", "affiliations")
+
+
+def _labs(rows: Sequence[PaperRow]) -> dict[int, LabAttribution]:
+    """Each row's lab as stats by lab attribute it (the record's, else its arXiv
+    affiliations', else the author table's): one query, for the authors of the rows that
+    carry no lab of their own (none when all do)."""
+    table = author_table(a for row in rows if not row[4] for a in row[3] or [])
+    found = {}
+    for pk, _title, _abstract, authors, lab, affiliations in rows:
+        attributed = lab_attribution(lab, authors, affiliations, table)
+        if attributed is not None:
+            found[pk] = attributed
+    return found
 
 
 def paper_facts(
     rows: Sequence[PaperRow], papers: QuerySet[Paper], follows: Sequence[Follow]
 ) -> dict[int, rules.PaperFacts]:
     """What matching `follows` needs of each paper: its row's fields, plus those of its
-    sources and topic that are followed (read for `papers`, the query the rows came from)
-    and its vector when a seed paper is followed: a query for each of the three that any
-    follow needs."""
+    sources and topic that are followed (read for `papers`, the query the rows came from),
+    its vector when a seed paper is followed and its attributed lab when a lab is: a query
+    for each of the four that any follow needs."""
+    labs = _labs(rows) if any(f.kind == FollowKind.LAB for f in follows) else {}
     followed_sources = {f.source_id for f in follows if f.kind == FollowKind.SOURCE and f.source_id}
     followed_topics = {f.topic_id for f in follows if f.kind == FollowKind.TOPIC and f.topic_id}
     with_vectors = any(f.kind == FollowKind.PAPER for f in follows)
@@ -119,19 +136,30 @@ def paper_facts(
         else {}
     )
     vectors = _vectors(ids) if with_vectors else {}
-    return {
-        pk: rules.PaperFacts(
+    facts = {}
+    for pk, title, abstract, authors, lab, _affiliations in rows:
+        attributed = labs.get(pk) or LabAttribution(lab, Evidence.RECORD)
+        facts[pk] = rules.PaperFacts(
             title=title,
             abstract=abstract,
             authors=tuple(authors or ()),
-            lab=lab,
+            lab=attributed.lab,
+            lab_evidence="" if attributed.evidence == Evidence.RECORD else attributed.evidence,
             source_ids=frozenset(sources.get(pk, ())),
             topic_ids=frozenset({str(topics[pk])} if pk in topics else ()),
             vector=vectors.get(pk),
             paper_id=str(pk),
         )
-        for pk, title, abstract, authors, lab in rows
-    }
+    return facts
+
+
+def match_reason(follow: Follow, facts: rules.PaperFacts) -> str:
+    """Why a paper `follow` matched is shown: a lab follow matched through the paper's
+    arXiv affiliations or the author table says so ("you follow Google DeepMind, by arXiv
+    affiliation"), as the paper page does beside its lab."""
+    if follow.kind == FollowKind.LAB and facts.lab_evidence:
+        return f"{follow.reason}, by {facts.lab_evidence}"
+    return follow.reason
 
 
 def follow_rules(follows: Sequence[Follow]) -> list[rules.Follow]:
@@ -142,13 +170,52 @@ def follow_rules(follows: Sequence[Follow]) -> list[rules.Follow]:
     ]
 
 
-def _narrowing(follow: Follow) -> Q:
+def _json_texts(text: str) -> set[str]:
+    """`text` as it reads inside a stored JSON value: PostgreSQL keeps non-ASCII letters
+    as they are, SQLite's text has them escaped ("Universit\\u00e9")."""
+    return {json.dumps(text, ensure_ascii=escaped)[1:-1] for escaped in (True, False)}
+
+
+def _lab_authors(follows: Sequence[Follow]) -> dict[str, set[str]]:
+    """The authors the curators' table puts in each followed lab (by the follow's value):
+    one query when a lab is followed, none otherwise."""
+    wanted = Q()
+    for follow in follows:
+        if follow.kind == FollowKind.LAB:
+            wanted |= Q(lab__iexact=follow.label) | Q(lab__iexact=follow.value)
+    if not wanted:
+        return {}
+    found: dict[str, set[str]] = {}
+    for author, lab in AuthorLab.objects.filter(wanted, confirmed=True).values_list(
+        "author", "lab"
+    ):
+        found.setdefault(rules.normalize(FollowKind.LAB, lab), set()).add(author)
+    return found
+
+
+def _lab_narrowing(follow: Follow, lab_authors: dict[str, set[str]]) -> Q:
+    """Papers whose record, arXiv affiliations or author table may name the followed lab.
+    An affiliation is read as a whole lab name, so a part of one is enough here; an author
+    is one whole element of the list."""
+    names = {follow.label, follow.value}
+    q = Q()
+    for name in names:
+        q |= Q(lab__iexact=name)
+        for text in _json_texts(name):
+            q |= Q(affiliations__icontains=text)
+    for author in lab_authors.get(follow.value, ()):
+        for text in _json_texts(author):
+            q |= Q(authors__icontains=f'"{text}"')
+    return q
+
+
+def _narrowing(follow: Follow, lab_authors: dict[str, set[str]]) -> Q:
     """A database filter that keeps every paper `follow` may match (and a few it does not:
     follow_matches decides), so only those are read."""
     if follow.kind == FollowKind.AUTHOR:
         return Q(authors__icontains=follow.value.split()[-1])
     if follow.kind == FollowKind.LAB:
-        return Q(lab__iexact=follow.label) | Q(lab__iexact=follow.value)
+        return _lab_narrowing(follow, lab_authors)
     if follow.kind == FollowKind.SOURCE:
         return Q(paper_sources__source_id=follow.source_id)
     if follow.kind == FollowKind.TOPIC:
@@ -170,14 +237,16 @@ def followed_reasons(follows: Sequence[Follow], papers: QuerySet[Paper]) -> dict
     the inbox's ranking puts first. The database narrows the papers down and the rules
     decide on those few. Seed papers count through the ranking itself (they act as ratings
     of 5), so only the other kinds are matched here. No query without follows, at most
-    three with some (the matches' fields, their followed sources and topics), whatever the
-    number of papers."""
+    five with some (the matches' fields, their followed sources and topics, and with a lab
+    followed the author table's rows of the followed labs and of the matches' authors),
+    whatever the number of papers."""
     follows = [f for f in follows if f.kind != FollowKind.PAPER]
     if not follows:
         return {}
+    lab_authors = _lab_authors(follows)
     narrowed = Q()
     for follow in follows:
-        narrowed |= _narrowing(follow)
+        narrowed |= _narrowing(follow, lab_authors)
     found = papers.filter(narrowed).order_by().distinct()
     rows: list[PaperRow] = list(found.values_list(*ROW_FIELDS))
     if not rows:
@@ -190,7 +259,7 @@ def followed_reasons(follows: Sequence[Follow], papers: QuerySet[Paper]) -> dict
     for pk, facts_of in facts.items():
         for follow, spec in pairs:
             if rules.follow_matches(spec, facts_of):
-                reasons[pk] = follow.reason
+                reasons[pk] = match_reason(follow, facts_of)
                 break
     return reasons
 

@@ -34,6 +34,7 @@ from tracker.follows.selectors import (
     deliveries_of,
     follow_rules,
     follows_of,
+    match_reason,
     paper_facts,
     webhooks_of,
 )
@@ -216,26 +217,26 @@ def alerts_create(paper_ids: Sequence[int], now: datetime | None = None) -> int:
     if not rows or not follows:
         return 0
     specs = follow_rules(follows)
-    facts = paper_facts([row[:5] for row in rows], papers, follows)
+    facts = paper_facts([row[:-1] for row in rows], papers, follows)
     alerts = []
     for pk, *_, arrived in rows:
         try:
             for follow, spec in zip(follows, specs, strict=True):
                 if follow.created_at <= arrived and rules.follow_matches(spec, facts[pk]):
-                    alerts.append(_alert(follow, pk, None))
+                    alerts.append(_alert(follow, pk, None, match_reason(follow, facts[pk])))
         except Exception:
             log.exception("matching follows against paper %s failed; skipped", pk)
     return _alerts_store(alerts)
 
 
-def _alert(follow: Follow, paper_id: int, code_event: CodeEvent | None) -> Alert:
+def _alert(follow: Follow, paper_id: int, code_event: CodeEvent | None, reason: str = "") -> Alert:
     return Alert(
         follow=follow,
         team_id=follow.team_id,
         user_id=follow.user_id,
         paper_id=paper_id,
         code_event=code_event,
-        reason=follow.reason[:400],
+        reason=(reason or follow.reason)[:400],
     )
 
 

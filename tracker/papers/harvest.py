@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 import kombu.exceptions
 import redis
@@ -27,6 +28,7 @@ from tracker.papers.models import HarvestRun, Paper, Source, SourceKind
 from tracker.papers.selectors import papers_by_arxiv_id
 from tracker.papers.services import (
     SourceBusyError,
+    atomic_with_retries,
     harvest_run_finish,
     harvest_run_progress,
     harvest_run_start,
@@ -147,20 +149,40 @@ def oai_harvest(source: Source, run: HarvestRun) -> None:
         source_cursor_advance(source, run.started_at - timedelta(days=1))
 
 
-def _arxiv_lookup(ids: set[str], notes: list[str]) -> int:
-    """Store the unknown arXiv papers among `ids`; waiting reports join them as they are
-    stored. Returns how many papers are new. A failed lookup is noted, not raised: the
-    entries wait, and a later harvest (or the paper's arrival by any path) links them."""
+def _arxiv_lookup(run: HarvestRun, ids: set[str]) -> None:
+    """Store the unknown arXiv papers among `ids`, counting the new ones in the run as they
+    commit; waiting reports join them as they are stored. A failed lookup is noted, not
+    raised: the entries wait, and a later harvest (or the paper's arrival by any path)
+    links them."""
     missing = sorted(ids - papers_by_arxiv_id(ids).keys())[: feeds.MAX_ARXIV_LOOKUPS]
     if not missing:
-        return 0
+        return
     try:
         records = arxiv.arxiv_fetch_ids(settings.ARXIV_API_URL, missing, config=fetch_config())
     except HarvestError as exc:
         log.warning("arXiv lookup of %d ids failed: %s", len(missing), exc)
-        notes.append(f"arXiv lookup failed ({exc}); its entries wait for their arXiv papers")
-        return 0
-    return papers_upsert(records).new
+        note = f"arXiv lookup failed ({exc}); its entries wait for their arXiv papers"
+        harvest_run_progress(run, notes=[note])
+        return
+    atomic_with_retries(lambda: harvest_run_progress(run, new=papers_upsert(records).new))
+
+
+def _entry_store(
+    run: HarvestRun, source: Source, entry: feeds.FeedEntry, paper: Paper | None
+) -> bool:
+    """Store one entry (a second source of its arXiv paper, else a lab report) and count
+    it in the run; the caller makes the two one transaction, so a worker killed mid-feed
+    leaves counts that match what it stored. Returns whether the entry is a report waiting
+    for its arXiv paper."""
+    record = entry.record
+    if paper is not None:
+        # A second source of a stored paper: nothing new to count.
+        paper_source_attach(paper, source=source, url=record.url, title=record.title)
+        return False
+    arxiv_link = entry.arxiv_ids[0] if entry.arxiv_ids else ""
+    _, created = lab_report_upsert(record, source=source, arxiv_link=arxiv_link)
+    harvest_run_progress(run, new=int(created))
+    return bool(arxiv_link)
 
 
 def _stored_titles(urls: set[str]) -> dict[str, str]:
@@ -182,7 +204,11 @@ def feed_harvest(source: Source, run: HarvestRun) -> None:
     found = feeds.feed_entries(parsed, lab=source.lab)
     entries = found.entries
     feeds.entry_keys_assign(entries, _stored_titles)
-    notes = list(found.skipped)
+    # What was fetched and what could not be read count at once; each stored paper counts
+    # as it commits.
+    harvest_run_progress(
+        run, fetched=len(parsed.entries), skipped=len(found.skipped), notes=found.skipped
+    )
     named = {i for entry in entries for i in entry.arxiv_ids}
     # Reports of this feed still waiting are looked up again, even once their entry has
     # left the feed: arXiv may answer now.
@@ -191,36 +217,29 @@ def feed_harvest(source: Source, run: HarvestRun) -> None:
         .filter(paper_sources__source=source)
         .values_list("arxiv_link", flat=True)
     )
-    new = _arxiv_lookup(named | waiting, notes) if named | waiting else 0
+    if named | waiting:
+        _arxiv_lookup(run, named | waiting)
     known = papers_by_arxiv_id(named)
-    skipped = len(found.skipped)
     newest: datetime | None = None
     left_waiting = 0
     for entry in entries:
         record = entry.record
         paper = next((known[i] for i in entry.arxiv_ids if i in known), None)
         try:
-            if paper is not None:
-                paper_source_attach(paper, source=source, url=record.url, title=record.title)
-            else:
-                arxiv_link = entry.arxiv_ids[0] if entry.arxiv_ids else ""
-                _, created = lab_report_upsert(record, source=source, arxiv_link=arxiv_link)
-                new += created
-                left_waiting += bool(arxiv_link)
+            left_waiting += atomic_with_retries(partial(_entry_store, run, source, entry, paper))
         except (DatabaseError, ValueError) as exc:
             if not connection.is_usable():
                 raise
             log.warning("%s: entry %s not stored: %s", source, record.url, exc)
-            skipped += 1
             label = f"entry {entry.position} ({record.title[:80]!r})"
-            notes.append(f"{label} skipped: {str(exc)[:200]}")
+            harvest_run_progress(run, skipped=1, notes=[f"{label} skipped: {str(exc)[:200]}"])
             continue
         if record.updated_at and (newest is None or record.updated_at > newest):
             newest = record.updated_at
     if left_waiting:
         word = "entry" if left_waiting == 1 else "entries"
-        notes.append(f"{left_waiting} {word} kept as a lab report until arXiv has its paper")
-    harvest_run_progress(run, fetched=len(parsed.entries), new=new, skipped=skipped, notes=notes)
+        note = f"{left_waiting} {word} kept as a lab report until arXiv has its paper"
+        harvest_run_progress(run, notes=[note])
     if newest is not None:
         source_cursor_advance(source, newest)
 

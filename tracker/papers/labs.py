@@ -10,7 +10,7 @@ the authors who keep appearing on one lab's posts.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -52,10 +52,11 @@ def _votes_lab(votes: Sequence[tuple[str, str]]) -> tuple[str, str]:
     return lab, next(a for n, a in votes if n == lab)
 
 
-def _affiliation_votes(paper: Paper) -> list[tuple[str, str]]:
+def _affiliation_votes(
+    authors: Sequence[object], affiliations: Sequence[object]
+) -> list[tuple[str, str]]:
     """(affiliation, author) once for each affiliation of each author, in order. A paper
     whose lists do not line up with its authors (a curator edited the names) gives none."""
-    authors, affiliations = paper.authors or [], paper.affiliations or []
     if not affiliations or len(affiliations) != len(authors):
         return []
     votes = []
@@ -72,38 +73,60 @@ def _affiliation_votes(paper: Paper) -> list[tuple[str, str]]:
     return votes
 
 
+def author_table(authors: Iterable[object]) -> dict[str, str]:
+    """The curators' confirmed author → lab rows of these authors: one query, none for no
+    authors."""
+    names = {a for a in authors if isinstance(a, str)}
+    if not names:
+        return {}
+    return dict(
+        AuthorLab.objects.filter(author__in=names, confirmed=True).values_list("author", "lab")
+    )
+
+
+def lab_attribution(
+    lab: str,
+    authors: Sequence[object] | None,
+    affiliations: Sequence[object] | None,
+    table: Mapping[str, str],
+) -> LabAttribution | None:
+    """A paper's lab from its own fields: the lab its record carried, else its arXiv
+    affiliations, else the author table (`table`, from author_table); None without any.
+    The record's lab reads as RECORD: only papers_labs tells a lab post apart."""
+    authors, affiliations = authors or [], affiliations or []
+    if lab:
+        return LabAttribution(lab, Evidence.RECORD)
+    if affiliated := _affiliation_votes(authors, affiliations):
+        # The affiliation most of the authors give; the earliest breaks a tie.
+        name, author = _votes_lab(affiliated)
+        return LabAttribution(name, Evidence.AFFILIATION, author)
+    named = [(table[a], a) for a in authors if isinstance(a, str) and a in table]
+    if named:
+        # The lab most of the paper's known authors belong to; the first author's breaks a
+        # tie (authors are in the paper's order).
+        name, author = _votes_lab(named)
+        return LabAttribution(name, Evidence.AUTHOR_TABLE, author)
+    return None
+
+
 def papers_labs(papers: Sequence[Paper]) -> dict[int, LabAttribution]:
-    """Each paper's lab and its evidence; two queries whatever the number of papers."""
+    """Each paper's lab and its evidence; at most two queries whatever the number of
+    papers."""
     ids = [p.pk for p in papers]
     with_post = set(
         Paper.objects.filter(merged_into_id__in=ids, kind=PaperKind.LAB_REPORT)
         .exclude(lab="")
         .values_list("merged_into_id", flat=True)
     )
-    authors = {a for p in papers for a in (p.authors or []) if isinstance(a, str)}
-    table = dict(
-        AuthorLab.objects.filter(author__in=authors, confirmed=True).values_list("author", "lab")
-    )
+    table = author_table(a for p in papers if not p.lab for a in p.authors or [])
     found: dict[int, LabAttribution] = {}
     for paper in papers:
         if paper.lab and (paper.kind == PaperKind.LAB_REPORT or paper.pk in with_post):
             found[paper.pk] = LabAttribution(paper.lab, Evidence.LAB_POST)
-        elif paper.lab:
-            found[paper.pk] = LabAttribution(paper.lab, Evidence.RECORD)
-        elif affiliated := _affiliation_votes(paper):
-            # The affiliation most of the authors give; the earliest breaks a tie.
-            lab, author = _votes_lab(affiliated)
-            found[paper.pk] = LabAttribution(lab, Evidence.AFFILIATION, author)
-        else:
-            named = [(table[a], a) for a in paper.authors or [] if a in table]
-            if named:
-                # The lab most of the paper's known authors belong to; the first author's
-                # breaks a tie (authors are in the paper's order).
-                lab, author = _votes_lab(named)
-                found[paper.pk] = LabAttribution(lab, Evidence.AUTHOR_TABLE, author)
-            else:
-                label = NO_LAB if paper.arxiv_id else UNKNOWN
-                found[paper.pk] = LabAttribution(label, Evidence.NONE)
+            continue
+        attributed = lab_attribution(paper.lab, paper.authors, paper.affiliations, table)
+        label = NO_LAB if paper.arxiv_id else UNKNOWN
+        found[paper.pk] = attributed or LabAttribution(label, Evidence.NONE)
     return found
 
 

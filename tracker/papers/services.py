@@ -167,7 +167,9 @@ def paper_index_error_record(paper_id: int, reason: str) -> None:
     Paper.objects.filter(pk=paper_id).update(index_error=reason[:2000])
 
 
-def _with_retries(work: Callable[[], T]) -> T:
+def atomic_with_retries(work: Callable[[], T]) -> T:
+    """`work` in one transaction, run again after a unique-key race or a locked database
+    (SQLite). Inside another transaction it raises at once, for the outermost to retry."""
     for attempt in range(1, UPSERT_ATTEMPTS + 1):
         try:
             with transaction.atomic():
@@ -221,7 +223,7 @@ def papers_upsert(records: Sequence[PaperRecord], *, source: Source | None = Non
             latest[record.arxiv_id] = record
     if not latest:
         return UpsertResult()
-    return _with_retries(lambda: _papers_upsert_once(latest, records, source))
+    return atomic_with_retries(lambda: _papers_upsert_once(latest, records, source))
 
 
 def _papers_upsert_once(
@@ -647,7 +649,7 @@ def lab_report_upsert(
                 _waiting_report_join(paper.pk, arrived[0])
         return paper, created
 
-    return _with_retries(work)
+    return atomic_with_retries(work)
 
 
 def paper_source_attach(paper: Paper, *, source: Source | None, url: str, title: str) -> None:
