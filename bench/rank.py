@@ -2,7 +2,7 @@
 embedding-only logistic regression, on real daily listings; then its speed.
 
     python bench/rank.py [--listings DIR] [--personas FILE] [--write-personas FILE]
-                         [--seed N]
+                         [--seed N | --seeds N,N,...]
 
 DIR holds daily-listing JSONL files (default: the shared corpus beside the checkout);
 FILE holds JSON lines {"persona", "kind"?, "train": [{"id", "value"}], "test": [{"id",
@@ -10,7 +10,11 @@ FILE holds JSON lines {"persona", "kind"?, "train": [{"id", "value"}], "test": [
 test ids.
 
 Without --personas the bench makes its own, fixed by a seed (--seed, default 7; other
-seeds draw other ratings, authors, seed papers and mixes, to show the spread). The
+seeds draw other ratings, authors, seed papers and mixes, to show the spread). With
+--seeds it makes the personas of each seed in turn and prints, per kind, ours against
+ASL at every seed, then the mean and the worst margin over the seeds: a kind of a few
+personas moves by a few hundredths from one seed to the next, so one seed says little
+about whether a method is better on it. The
 listings are split by day: the last TEST_DAYS days are the test days, the others the
 training days. Each persona has a hidden grade 0-3 for every paper, from one of five
 kinds of taste:
@@ -321,6 +325,61 @@ def report(results: dict[str, dict[str, list[tuple]]]) -> tuple[float, float, li
     return ours, asl, below
 
 
+def kind_means(results: dict[str, dict[str, list[tuple]]], method: str) -> dict[str, float]:
+    """Per kind (and "all"), the method's mean nDCG@TOP over the personas."""
+    return {
+        kind: float(np.mean([s[0] for s in scores])) for kind, scores in results[method].items()
+    }
+
+
+def report_seeds(
+    by_seed: dict[int, dict[str, dict[str, list[tuple]]]],
+) -> tuple[float, float, list[str]]:
+    """Per seed and kind, ours / ASL nDCG@TOP; then per kind the mean of both, the mean
+    margin (ours - ASL) and the worst margin with its seed. Returns the means over every
+    persona of every seed and the kinds where ours is below ASL at some seed."""
+    ours = {seed: kind_means(results, "ours") for seed, results in by_seed.items()}
+    asl = {seed: kind_means(results, "ASL") for seed, results in by_seed.items()}
+    kinds = [*dict.fromkeys(k for o in ours.values() for k in o if k != "all"), "all"]
+    print(f"nDCG@{TOP}, ours / ASL, mean over each seed's personas")
+    print(f"{'seed':14s}" + "".join(f"{k:>16s}" for k in kinds) + f"{'ratio':>8s}")
+    for seed in by_seed:
+        cells = [
+            f"{ours[seed][k]:.3f} / {asl[seed][k]:.3f}"
+            + ("*" if ours[seed][k] < asl[seed][k] else " ")
+            if k in ours[seed]
+            else "-"
+            for k in kinds
+        ]
+        ratio = ours[seed]["all"] / asl[seed]["all"]
+        print(f"{seed:<14d}" + "".join(f"{c:>16s}" for c in cells) + f"{ratio:8.2f}")
+    below: list[str] = []
+    rows: dict[str, list[str]] = {
+        "ours mean": [],
+        "ASL mean": [],
+        "mean margin": [],
+        "worst margin": [],
+    }
+    for kind in kinds:
+        seeds = [seed for seed in by_seed if kind in ours[seed]]
+        margins = {seed: ours[seed][kind] - asl[seed][kind] for seed in seeds}
+        worst = min(margins, key=margins.__getitem__)
+        rows["ours mean"].append(f"{np.mean([ours[s][kind] for s in seeds]):.3f}")
+        rows["ASL mean"].append(f"{np.mean([asl[s][kind] for s in seeds]):.3f}")
+        rows["mean margin"].append(f"{np.mean(list(margins.values())):+.3f}")
+        rows["worst margin"].append(f"{margins[worst]:+.3f} ({worst})")
+        if margins[worst] < 0:
+            below.append(f"{kind} at seed {', '.join(str(s) for s in seeds if margins[s] < 0)}")
+    for name, cells in rows.items():
+        print(f"{name:14s}" + "".join(f"{c:>16s}" for c in cells))
+    ratios = [ours[seed]["all"] / asl[seed]["all"] for seed in by_seed]
+    print(f"ratio ours / ASL overall: mean {np.mean(ratios):.2f}, worst {min(ratios):.2f}")
+    print("(*: ours below ASL at that seed)")
+    every = [s[0] for results in by_seed.values() for s in results["ours"]["all"]]
+    every_asl = [s[0] for results in by_seed.values() for s in results["ASL"]["all"]]
+    return float(np.mean(every)), float(np.mean(every_asl)), below
+
+
 def timing(methods: Methods, personas: list[dict], records: list[Record]) -> None:
     """1,000 new papers for 20 members: the shared features, then each member's model
     fitted and ranking them; then one rating's way to a re-ranked inbox (the member's
@@ -381,15 +440,32 @@ def timing(methods: Methods, personas: list[dict], records: list[Record]) -> Non
     )
 
 
+def seed_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"seeds are whole numbers separated by commas: {text!r}"
+        ) from None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--listings", type=Path, default=DEFAULT_LISTINGS)
     parser.add_argument("--personas", type=Path)
     parser.add_argument("--write-personas", type=Path)
-    parser.add_argument("--seed", type=int, default=SEED, help="of the personas made")
+    seeds = parser.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=int, default=SEED, help="of the personas made")
+    seeds.add_argument(
+        "--seeds", type=seed_list, help="several seeds, e.g. 1,2,3: a table over them"
+    )
     args = parser.parse_args()
     if not args.listings.is_dir():
         sys.exit(f"no listings folder {args.listings} (the shared corpus sits beside the checkout)")
+    if args.seeds and (args.personas or args.write_personas):
+        sys.exit(
+            "--seeds makes the personas of each seed: it takes no --personas or --write-personas"
+        )
     setup_django()
     from tests.corpus import load_papers
 
@@ -400,22 +476,31 @@ def main() -> None:
     split = days[-TEST_DAYS]
     train = np.array([i for i, r in enumerate(records) if r.published_at < split])
     test = np.array([i for i, r in enumerate(records) if r.published_at >= split])
+    methods = Methods(records, vectors)
+    print(f"{len(records)} papers, {len(train)} on training days, {len(test)} on test days", end="")
     if args.personas:
         personas = [json.loads(line) for line in args.personas.read_text().splitlines() if line]
+        print()
+        ours, asl, below = report(evaluate(methods, personas))
     else:
         titles = corpus_vectors([dataclasses.replace(r, abstract="") for r in records])
-        personas = make_personas(records, titles, train, test, args.seed)
-    if args.write_personas:
-        args.write_personas.write_text("".join(json.dumps(p) + "\n" for p in personas))
-    print(
-        f"{len(records)} papers, {len(train)} on training days, {len(test)} on test days"
-        + ("" if args.personas else f", personas of seed {args.seed}")
-    )
-    methods = Methods(records, vectors)
-    ours, asl, below = report(evaluate(methods, personas))
+        if args.seeds:
+            print(f", personas of seeds {', '.join(map(str, args.seeds))}")
+            by_seed = {
+                seed: evaluate(methods, make_personas(records, titles, train, test, seed))
+                for seed in args.seeds
+            }
+            ours, asl, below = report_seeds(by_seed)
+            personas = make_personas(records, titles, train, test, args.seeds[0])
+        else:
+            print(f", personas of seed {args.seed}")
+            personas = make_personas(records, titles, train, test, args.seed)
+            if args.write_personas:
+                args.write_personas.write_text("".join(json.dumps(p) + "\n" for p in personas))
+            ours, asl, below = report(evaluate(methods, personas))
     timing(methods, personas, records)
     if below:
-        print(f"ours is below ASL on: {', '.join(below)}")
+        print(f"ours is below ASL on: {'; '.join(below)}")
     print(f"rank: ours nDCG@{TOP} {ours:.3f}, ASL {asl:.3f}, ratio {ours / asl:.2f}")
 
 

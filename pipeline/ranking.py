@@ -10,7 +10,7 @@ very next load without any refit queue.
 A member's model learns from their ratings (1-5), skips and "not interested" marks as
 negatives, seed papers marked "more like this" as positives, and the team's ratings as a
 prior that fades as the member's own ratings grow. Follows (authors, keywords, topics and
-labs) lift the papers they match. It combines four scores, each standardised over the
+labs) lift the papers they match. It combines these scores, each standardised over the
 candidates:
 
 - lexical: a ridge regression on tf-idf words, word pairs and authors (the
@@ -21,6 +21,10 @@ candidates:
   With a few dozen ratings this is what a linear SVM on tf-idf converges to under
   arxiv-sanity-lite's strong regularisation, and it is sharper than the ridge for a taste
   that a few words and phrases define;
+- broad: the same direction over words and authors, without those of fewer than five
+  papers. A reader of a whole field (security, graphics) likes papers that share its
+  many ordinary words, and the words score, led by the rare words of the few papers
+  rated, drifts to other fields' papers that happen to use them;
 - embedding: the same regression over the stored embeddings;
 - interests: the liked papers are grouped into clusters in embedding space and a paper
   scores by its best cluster, so someone who reads both robotics and speech is served
@@ -30,8 +34,8 @@ candidates:
 
 Each score's weight is learned per member from how well it put the member's own
 held-out best-rated papers first. The three embedding scores count two thirds each
-against the two word scores, so that words and meaning weigh alike before the member's
-own ratings say otherwise.
+against the two word scores and the broad one half, so that words and meaning weigh
+alike before the member's own ratings say otherwise.
 
 Measured on real abstracts (bench/rank.py) neither words nor embeddings alone is best
 for every kind of reader; the sum is.
@@ -72,6 +76,10 @@ TEAM_EXAMPLES = 100
 BACKGROUND_TARGET, BACKGROUND_MASS, BACKGROUND_WEIGHT = -0.3, 30.0, 0.15
 RIDGE_ALPHA = 1.0
 EMBEDDING_ALPHA = 1.0
+# The "broad" score leaves out the words and authors of fewer than this many papers
+# (arxiv-sanity-lite's cut) in a space of BROAD_MIN_PAPERS or more, and counts half as
+# much as the word scores until the member's own ratings say otherwise.
+BROAD_MIN_DF, BROAD_MIN_PAPERS, BROAD_WEIGHT = 5, 200, 0.5
 # Liked papers closer than this cosine distance share an interest.
 INTEREST_DISTANCE = 0.55
 NEIGHBOURS = 3
@@ -80,6 +88,7 @@ NEIGHBOURS = 3
 DEFAULT_WEIGHTS = {
     "lexical": 1.0,
     "words": 1.0,
+    "broad": BROAD_WEIGHT,
     "embedding": 2 / 3,
     "interests": 2 / 3,
     "neighbours": 2 / 3,
@@ -238,6 +247,9 @@ class PaperSpace:
         self.mean_words = np.asarray(self.x_words.mean(axis=0), dtype=np.float64).ravel()
         # The mean paper stands for all of them as the linear models' background.
         self.mean_x = np.asarray(self.x.mean(axis=0), dtype=np.float64).ravel()
+        # The "broad" score's features: the lexical ones common enough to name a field.
+        common = self.x.getnnz(axis=0) >= (BROAD_MIN_DF if n >= BROAD_MIN_PAPERS else 1)
+        self.broad_mask = common.astype(np.float32)
         self.background_mass = min(BACKGROUND_MASS, BACKGROUND_WEIGHT * n)
         self.vectors: np.ndarray | None = None
         if vectors is not None:
@@ -397,6 +409,7 @@ class _Fit:
         self.coef: np.ndarray | None = None
         self.embedding_coef: np.ndarray | None = None
         self.words_coef = _words_direction(space, ex)
+        self.broad_coef = _broad_direction(space, ex)
         if ex.targets.any():
             self.coef = _ridge(space, ex)
             if space.vectors is not None:
@@ -423,6 +436,8 @@ class _Fit:
             out["lexical"] = np.asarray(self.space.x[rows] @ self.coef).ravel()
         if self.words_coef is not None:
             out["words"] = np.asarray(self.space.x_words[rows] @ self.words_coef).ravel()
+        if self.broad_coef is not None:
+            out["broad"] = np.asarray(self.space.x[rows] @ self.broad_coef).ravel()
         if self.embedding_coef is not None and self.space.vectors is not None:
             out["embedding"] = self.space.vectors[rows] @ self.embedding_coef
         if len(self.liked):
@@ -478,11 +493,11 @@ def _embedding_ridge(space: PaperSpace, ex: _Examples) -> np.ndarray:
     return np.asarray((pull + v.T @ dual) / EMBEDDING_ALPHA, dtype=np.float32)
 
 
-def _words_direction(space: PaperSpace, ex: _Examples) -> np.ndarray | None:
-    """The "words" score's weights: the mean of the papers the member rated or asked more
-    of, each weighing its rating less one (a 1 nothing, a 5 four), less the mean paper;
-    then away from the papers marked "not interested" or skipped. The team's ratings
-    stand in while the member has given none of their own."""
+def _direction(features: sparse.csr_matrix, mean: np.ndarray, ex: _Examples) -> np.ndarray | None:
+    """Weights over `features` (`mean`: their mean over the space): the mean of the papers
+    the member rated or asked more of, each weighing its rating less one (a 1 nothing, a 5
+    four), less the mean paper; then away from the papers marked "not interested" or
+    skipped. The team's ratings stand in while the member has given none of their own."""
     kinds = np.array([kind for kind, _ in ex.sources])
     values = 2 * ex.targets.astype(np.float64) + 3  # back to the 1-5 scale
     liked = np.where(np.isin(kinds, ["own", "seed"]), np.maximum(values - 1, 0), 0.0)
@@ -490,13 +505,28 @@ def _words_direction(space: PaperSpace, ex: _Examples) -> np.ndarray | None:
         liked = np.where(kinds == "team", np.maximum(values - 1, 0), 0.0)
     if not liked.any():
         return None
-    x = space.x_words[ex.rows]
-    coef = np.asarray(x.T @ liked).ravel() / liked.sum() - space.mean_words
+    x = features[ex.rows]
+    coef = np.asarray(x.T @ liked).ravel() / liked.sum() - mean
     negative = np.isin(kinds, ["no", "skip"])
     if negative.any():
-        away = np.asarray(x[negative].mean(axis=0)).ravel() - space.mean_words
+        away = np.asarray(x[negative].mean(axis=0)).ravel() - mean
         coef -= WORDS_NEGATIVE * away
     return coef.astype(np.float32)
+
+
+def _words_direction(space: PaperSpace, ex: _Examples) -> np.ndarray | None:
+    """The "words" score's weights: the direction over the words alone, titles weighing
+    most: sharp for a taste that a few words and phrases define."""
+    return _direction(space.x_words, space.mean_words, ex)
+
+
+def _broad_direction(space: PaperSpace, ex: _Examples) -> np.ndarray | None:
+    """The "broad" score's weights: the direction over words and authors, less those of
+    fewer than BROAD_MIN_DF papers. A field (security, graphics, robotics) shows in the
+    many ordinary words and the authors its papers share, not in the rare words that a
+    few liked papers happen to use, which the words score weighs most."""
+    coef = _direction(space.x, space.mean_x, ex)
+    return None if coef is None else coef * space.broad_mask
 
 
 def _subset(ex: _Examples, keep: np.ndarray) -> _Examples:

@@ -369,3 +369,51 @@ def test_an_extended_space_refuses_papers_it_holds_and_papers_without_vectors() 
     with pytest.raises(ValueError, match="vectors for 1 papers"):
         space.extended([new])
     assert len(space.extended([]).docs) == len(space.docs)
+
+
+def _fields_space() -> tuple[PaperSpace, list[str], list[str], list[str]]:
+    """Eight fields of thirty papers, each paper saying two of its field's six words.
+    Four security papers (to be liked) each carry a rare word in their title, which a
+    paper of another field (a decoy) also carries in its own."""
+    fields = {
+        "security": "attack privacy malware defense threat intrusion",
+        "cooking": "recipe flavour baking kitchen spice dough",
+        "music": "melody rhythm chord tempo harmony lyric",
+        "farming": "harvest soil irrigation crop tractor seed",
+        "sailing": "wind hull mast anchor tide keel",
+        "chess": "opening endgame gambit pawn rook bishop",
+        "weather": "rain cloud storm humidity pressure forecast",
+        "pottery": "clay glaze kiln wheel porcelain vase",
+    }
+    docs: list[PaperDoc] = []
+    for field, words in fields.items():
+        vocabulary = words.split()
+        for n in range(30):
+            a, b = vocabulary[n % 6], vocabulary[(n // 6 + n + 1) % 6]
+            rare = f"rare{n}" if field in ("security", "cooking") and n < 4 else ""
+            docs.append(
+                PaperDoc(
+                    key=f"{field}-{n}",
+                    title=f"{rare} {a} study".strip(),
+                    abstract=f"We look at {a} and {b} in depth.",
+                )
+            )
+    space = PaperSpace(docs)
+    liked = [f"security-{n}" for n in range(4)]
+    decoys = [f"cooking-{n}" for n in range(4)]
+    field = [f"security-{n}" for n in range(4, 30)]
+    return space, liked, decoys, field
+
+
+def test_broad_score_learns_a_field_from_its_common_words_not_a_few_rare_ones() -> None:
+    space, liked, decoys, field = _fields_space()
+    ratings = {k: 5 for k in liked} | {f"music-{n}": 1 for n in range(4)}
+    model = MemberModel(space, Signals(ratings=ratings))
+    parts = model.components(space.rows(field + decoys))
+    broad = dict(zip(field + decoys, parts["broad"].tolist(), strict=True))
+    words = dict(zip(field + decoys, parts["words"].tolist(), strict=True))
+    # The words score follows the liked titles' rare words to the decoys of another field;
+    # the broad score leaves words of fewer than five papers out and keeps to the field.
+    assert max(words[k] for k in decoys) > min(words[k] for k in field)
+    assert min(broad[k] for k in field) > max(broad[k] for k in decoys)
+    assert "broad" in model.weights
