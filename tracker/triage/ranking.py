@@ -38,7 +38,16 @@ from typing import Any, cast
 
 import numpy as np
 from django.core.cache import caches
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models import (
+    BooleanField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Window,
+)
 from django.db.models.functions import RowNumber
 
 from pipeline.ranking import MemberModel, PaperDoc, PaperSpace, Signals, TeamRating, team_predict
@@ -274,10 +283,13 @@ def _ratings(
         partition_by=F("user_id"),
         order_by=[F("updated_at").desc(), F("pk").desc()],
     )
+    # The window's test is a column of its own: Django moves a filter that sits beside a
+    # window function's into an outer query, where a subquery would compare as a value.
+    in_window = ExpressionWrapper(Q(paper_id__in=window), output_field=BooleanField())
     found = (
-        visible.annotate(nth=nth)
+        visible.annotate(nth=nth, in_window=in_window)
         .filter(
-            Q(paper_id__in=window)
+            Q(in_window=True)
             | Q(user_id=user_id, nth__lte=OWN_KEPT)
             | (~Q(user_id=user_id) & Q(nth__lte=TEAM_KEPT_PER_MEMBER))
         )
