@@ -3,8 +3,11 @@ the first page of them (rows with their abstracts' first lines, topic groups, fa
 requested through Django's test client, with no network or server in between.
 
 Prints the median and spread of the per-request time over repeated runs, so that a change
-to how rows are rendered (templates or Python) can be weighed on the page alone. SQLite by
-default; BENCH_DATABASE_URL names another (an existing, empty PostgreSQL database).
+to how rows are rendered (templates or Python) can be weighed on the page alone; then the
+page's rows on their own, from their template against the row as it was built in Python
+(tests/portal/inbox_reference.py), measured in the same run from the same rows (ranking
+and queries left out), with their ratio and the difference as a share of the page. SQLite
+by default; BENCH_DATABASE_URL names another (an existing, empty PostgreSQL database).
 
     python bench/inbox_page.py
 """
@@ -76,6 +79,56 @@ def seed() -> object:
     return reader
 
 
+def timed(action, runs: int, repeat: int) -> list[float]:  # type: ignore[no-untyped-def]
+    """`runs` timings of `repeat` calls, in ms of this process's CPU a call."""
+    out = []
+    for _ in range(runs):
+        started = time.process_time()
+        for _ in range(repeat):
+            action()
+        out.append((time.process_time() - started) * 1000 / repeat)
+    return out
+
+
+def rows_alone(reader: object, page_cpu: float) -> None:
+    """The first page's rows rendered from their template and by the Python reference,
+    interleaved so that a burst of load falls on both; they must give the same HTML."""
+    from django.template import engines
+    from django.test.html import parse_html
+
+    from tests.portal import inbox_reference
+    from tracker.teams.models import Membership
+    from tracker.triage.selectors import InboxFilters, inbox_build
+
+    engine = engines["django"]
+    engine.engine.template_libraries["inbox_reference"] = inbox_reference.register  # type: ignore[attr-defined]
+    loops = {
+        "template": engine.from_string(
+            "{% load inbox %}{% for group in inbox.groups %}{% inbox_rows group.rows %}{% endfor %}"
+        ),
+        "python": engine.from_string(
+            "{% load inbox_reference %}{% for group in inbox.groups %}{% for row in group.rows %}"
+            "{% inbox_row_reference row %}\n{% endfor %}{% endfor %}"
+        ),
+    }
+    membership = Membership.objects.select_related("team").get(user=reader)
+    context = {"inbox": inbox_build(membership, InboxFilters())}
+    shown = sum(len(group.rows) for group in context["inbox"].groups)
+    assert parse_html(loops["template"].render(context)) == parse_html(
+        loops["python"].render(context)
+    )
+    spent: dict[str, list[float]] = {"template": [], "python": []}
+    for _ in range(RUNS):
+        for name, loop in loops.items():
+            spent[name] += timed(lambda loop=loop: loop.render(context), 1, REQUESTS)
+    as_template, as_python = median(spent["template"]), median(spent["python"])
+    print(
+        f"rows ({shown} shown): template {as_template:.2f} ms, python {as_python:.2f} ms, "
+        f"ratio {as_template / as_python:.2f}; the difference is "
+        f"{(as_template - as_python) / page_cpu * 100:+.1f}% of the page"
+    )
+
+
 def main() -> None:
     setup_django(os.environ.get("BENCH_DATABASE_URL"))
     from django.db import connection
@@ -83,7 +136,8 @@ def main() -> None:
 
     render_as_production()
     client = Client()
-    client.force_login(seed())  # type: ignore[arg-type]
+    reader = seed()
+    client.force_login(reader)  # type: ignore[arg-type]
     assert client.get("/inbox/").status_code == 200  # warm: templates compiled and cached
     runs, cpu = [], []
     for _ in range(RUNS):
@@ -99,6 +153,7 @@ def main() -> None:
         f"a request (runs {min(runs):.1f}-{max(runs):.1f} ms), {median(cpu):.1f} ms of CPU "
         f"in this process ({RUNS}x{REQUESTS} requests)"
     )
+    rows_alone(reader, median(cpu))
 
 
 if __name__ == "__main__":

@@ -145,7 +145,7 @@ def row_links(query: dict[str, str] | None = None) -> Callable[[int], RowLinks]:
 
 @dataclass(frozen=True)
 class InboxRow:
-    """One paper as the inbox shows it (templates/triage/_row.html), before or after the
+    """One paper as the inbox shows it (jinja2/triage/_rows.html), before or after the
     member acted on it."""
 
     pk: int
