@@ -401,10 +401,10 @@ def test_the_inbox_reads_without_javascript(cast) -> None:  # type: ignore[no-un
         # rest), the page's team scores, counts per topic and category
         ("newest", 7),
         # the same less the two halves, plus the ranking's reads (the window's ids, the
-        # team's ratings, which model's vectors, the papers' texts and vectors, topic
-        # follows, the member's follows, skips) and the page's rows
-        ("for_you", 14),
-        ("team", 14),
+        # version of the team's ratings and the ratings, which model's vectors, the papers'
+        # texts and vectors, topic follows, the member's follows, skips) and the page's rows
+        ("for_you", 15),
+        ("team", 15),
     ],
 )
 def test_inbox_query_count_is_fixed(
@@ -431,10 +431,11 @@ def test_inbox_query_count_is_fixed(
         with django_assert_num_queries(session_queries() + queries + 1):
             more = client.get(f"/inbox/?order={order}&after={papers[0].pk}", HTTP_HX_REQUEST="true")
     else:
-        # "Load more" by rank position, on the same papers: their features are kept, not
-        # read and built anew, and which model's vectors answer is remembered for a while.
-        # Past the end, no rows and no team scores are read either.
-        kept = 3 if rows > 50 else 5
+        # "Load more" by rank position, on the same papers and ratings: the fitted order is
+        # kept, so neither the ratings nor the papers' texts and vectors are read, and which
+        # model's vectors answer is remembered for a while. Past the end, no rows and no
+        # team scores are read either.
+        kept = 4 if rows > 50 else 6
         with django_assert_num_queries(session_queries() + queries - kept):
             more = client.get(f"/inbox/?order={order}&offset=50", HTTP_HX_REQUEST="true")
         assert more.context["inbox"].shown == max(rows - 50, 0)

@@ -169,6 +169,12 @@ def test_a_reload_finds_the_order_kept_and_a_rating_fits_it_again(cast, monkeypa
     rating_set(team=cast.vision, paper=papers["robot"][0], user=cast.ada, value=1)
     ranking.member_ranking(membership, inbox_papers(membership), explain=10)
     assert len(fits) == 3
+    # So does a rating changed in the same instant (the clock stands still here).
+    rating_set(team=cast.vision, paper=papers["speech"][0], user=cast.ben, value=1)
+    ranking.member_ranking(membership, inbox_papers(membership), explain=10)
+    assert len(fits) == 4
+    ranking.member_ranking(membership, inbox_papers(membership), explain=10)
+    assert len(fits) == 4
 
 
 @time_machine.travel(NOW, tick=False)

@@ -18,10 +18,11 @@ candidates to the rated papers and lets the next candidate into the window, find
 papers kept: the next load only refits the member's own model (milliseconds).
 
 A member's fitted order is kept in the "pages" cache (Redis, shared by every web process)
-under a key made of everything it is fitted on: the window's papers and topics, the ratings
-read, the member's skips, follows and topic follows, and the model. A reload or a "Load
-more" reads those (a few queries) and finds the order kept; a rating changes them and is
-fitted at once.
+under a key made of what it is fitted on: the window's papers and topics, a version of the
+team's ratings (_ratings_version: one aggregate, where reading the ratings numbers them
+all), the member's skips, follows and topic follows, and the model. A reload or a "Load
+more" reads those (five queries) and finds the order kept; a rating changes them, and the
+next load reads the ratings and fits again.
 """
 
 from __future__ import annotations
@@ -40,12 +41,15 @@ import numpy as np
 from django.core.cache import caches
 from django.db.models import (
     BooleanField,
+    Count,
     ExpressionWrapper,
     F,
+    Max,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
+    Sum,
     Window,
 )
 from django.db.models.functions import RowNumber
@@ -317,29 +321,49 @@ def _window_ids(
     return keys
 
 
+def _ratings_version(team: Team, user_id: int) -> tuple[object, ...]:
+    """What changes whenever a rating the member's ranking may read changes: a rating made,
+    changed (its value, its paper) or taken back in the team, and how many of the others'
+    ratings are hidden from the member (blind_assignments). One aggregate over the team's
+    ratings, where reading the ratings themselves numbers every one of them by member."""
+    hidden = blind_assignments(team, user_id).values("paper_id")
+    version = Rating.objects.filter(team=team).aggregate(
+        n=Count("id"),
+        last=Max("id"),
+        at=Max("updated_at"),
+        values=Sum(F("id") * F("value")),
+        papers=Sum("paper_id"),
+        hidden=Count("id", filter=Q(paper_id__in=hidden) & ~Q(user_id=user_id)),
+    )
+    return tuple(version.values())
+
+
 @dataclass(frozen=True)
 class _Inputs:
-    """What a member's order is fitted on, as read for one load."""
+    """What a member's order is fitted on, as read for one load: all of it but the ratings,
+    which are read (_ratings) only when the order is fitted, and stand in the key by their
+    version."""
 
     model_name: str
     window: list[tuple[int, int | None]]
     margin: dict[int, int | None]
-    ratings: list[tuple[int, int, int]]
+    ratings_version: tuple[object, ...]
     passed: list[tuple[int, bool]]
     follows: list[Follow]
     topic_follows: list[int]
 
     def key(self, membership: Membership) -> str:
         """The kept order's cache key: a digest of every input (the margin only stands in
-        as background when a space is built, so it is left out)."""
+        as background when a space is built, so it is left out) and of the reading bounds."""
         text = repr(
             (
                 _order_salt,
+                (RANK_LIMIT, OWN_KEPT, TEAM_KEPT_PER_MEMBER),
                 self.model_name,
                 membership.team_id,
                 membership.user_id,
                 self.window,
-                self.ratings,
+                self.ratings_version,
                 self.passed,
                 _follows_fingerprint(self.follows),
                 sorted(self.topic_follows),
@@ -358,7 +382,6 @@ def _inputs(membership: Membership, candidates: QuerySet[Paper]) -> _Inputs | No
     )
     if not window:
         return None
-    keys = [pk for pk, _ in window[:RANK_LIMIT]]
     # The member's latest skips (a "not interested" is a firm one).
     passed = list(
         Skip.objects.filter(team=team, user_id=user_id)
@@ -370,7 +393,7 @@ def _inputs(membership: Membership, candidates: QuerySet[Paper]) -> _Inputs | No
         # The candidates past the window are in a space built now, not ranked.
         window=window[:RANK_LIMIT],
         margin=dict(window[RANK_LIMIT:]),
-        ratings=_ratings(team, user_id, _window_ids(candidates, keys)),
+        ratings_version=_ratings_version(team, user_id),
         passed=passed,
         follows=inbox_follows(membership),
         topic_follows=list(
@@ -447,9 +470,10 @@ def _fitted(
     """The member's model fitted on `inputs` and the window ranked by it, followed matches
     first; reasons and team predictions of the first `explain` (all when None)."""
     user_id = membership.user_id
-    window, margin, ratings, passed = inputs.window, inputs.margin, inputs.ratings, inputs.passed
+    window, margin, passed = inputs.window, inputs.margin, inputs.passed
     topics = dict(window)
     keys = [pk for pk, _ in window]
+    ratings = _ratings(membership.team, user_id, _window_ids(candidates, keys))
     # Papers the member follows as "more like this" count as rated 5: a cold start.
     seeds = seed_papers(inputs.follows)
     rated_ids = (
