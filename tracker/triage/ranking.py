@@ -19,7 +19,7 @@ papers kept: the next load only refits the member's own model (milliseconds).
 
 A member's fitted order is kept in the "pages" cache (Redis, shared by every web process)
 under a key made of what it is fitted on: the window's papers and topics, a version of the
-team's ratings (_ratings_version: one aggregate, where reading the ratings numbers them
+team's ratings (ratings_version: one aggregate, where reading the ratings numbers them
 all), the member's skips, follows and topic follows, and the model. A reload or a "Load
 more" reads those (five queries) and finds the order kept; a rating changes them, and the
 next load reads the ratings and fits again.
@@ -28,8 +28,6 @@ next load reads the ratings and fits again.
 from __future__ import annotations
 
 import hashlib
-import logging
-import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -41,20 +39,18 @@ import numpy as np
 from django.core.cache import caches
 from django.db.models import (
     BooleanField,
-    Count,
     ExpressionWrapper,
     F,
-    Max,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
-    Sum,
     Window,
 )
 from django.db.models.functions import RowNumber
 
 from pipeline.ranking import MemberModel, PaperDoc, PaperSpace, Signals, TeamRating, team_predict
+from tracker.core.cache import pages_key
 from tracker.follows.models import Follow
 from tracker.follows.selectors import followed_reasons, inbox_follows, seed_papers
 from tracker.papers.embeddings import search_model_name, stored_model_name
@@ -62,7 +58,7 @@ from tracker.papers.models import Embedding, Paper
 from tracker.teams.models import Membership, Team
 from tracker.topics.models import PaperTopic, TopicFollow
 from tracker.triage.models import Rating, Skip
-from tracker.triage.selectors import blind_assignments
+from tracker.triage.selectors import blind_assignments, ratings_version
 
 # The newest this many papers of the window are ranked; past a week of harvest (about a
 # thousand a day) the rest keep date order behind them.
@@ -88,8 +84,6 @@ TEAM_KEPT_PER_MEMBER = 50
 # Reasons and team predictions are worked out for the papers a page can show (`explain`)
 # and this many more, so that the next page ("Load more") finds them in the kept order.
 EXPLAIN_AHEAD = 50
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -132,18 +126,13 @@ FOLLOWED_KEPT = 64
 # A kept order lives no longer than a kept follow match: what its key leaves out (a source
 # a paper gains, a vector stored for a paper already ranked) shows within this long.
 ORDER_KEPT_SECONDS = int(FOLLOWED_KEPT_SECONDS)
-# Part of every kept order's key; ranking_forget() changes it, so that a test's orders are
-# not found by the next test, whose papers may reuse the same ids.
-_order_salt = ""
 
 
 def ranking_forget() -> None:
-    """Drop the kept paper spaces and follow matches, and leave the kept orders (tests)."""
-    global _order_salt
+    """Drop the kept paper spaces and follow matches (tests)."""
     with _lock:
         _spaces.clear()
         _followed.clear()
-        _order_salt = secrets.token_hex(8)
 
 
 def _follows_fingerprint(follows: Sequence[Follow]) -> str:
@@ -321,23 +310,6 @@ def _window_ids(
     return keys
 
 
-def _ratings_version(team: Team, user_id: int) -> tuple[object, ...]:
-    """What changes whenever a rating the member's ranking may read changes: a rating made,
-    changed (its value, its paper) or taken back in the team, and how many of the others'
-    ratings are hidden from the member (blind_assignments). One aggregate over the team's
-    ratings, where reading the ratings themselves numbers every one of them by member."""
-    hidden = blind_assignments(team, user_id).values("paper_id")
-    version = Rating.objects.filter(team=team).aggregate(
-        n=Count("id"),
-        last=Max("id"),
-        at=Max("updated_at"),
-        values=Sum(F("id") * F("value")),
-        papers=Sum("paper_id"),
-        hidden=Count("id", filter=Q(paper_id__in=hidden) & ~Q(user_id=user_id)),
-    )
-    return tuple(version.values())
-
-
 @dataclass(frozen=True)
 class _Inputs:
     """What a member's order is fitted on, as read for one load: all of it but the ratings,
@@ -355,21 +327,18 @@ class _Inputs:
     def key(self, membership: Membership) -> str:
         """The kept order's cache key: a digest of every input (the margin only stands in
         as background when a space is built, so it is left out) and of the reading bounds."""
-        text = repr(
-            (
-                _order_salt,
-                (RANK_LIMIT, OWN_KEPT, TEAM_KEPT_PER_MEMBER),
-                self.model_name,
-                membership.team_id,
-                membership.user_id,
-                self.window,
-                self.ratings_version,
-                self.passed,
-                _follows_fingerprint(self.follows),
-                sorted(self.topic_follows),
-            )
+        return pages_key(
+            "ranked",
+            (RANK_LIMIT, OWN_KEPT, TEAM_KEPT_PER_MEMBER),
+            self.model_name,
+            membership.team_id,
+            membership.user_id,
+            self.window,
+            self.ratings_version,
+            self.passed,
+            _follows_fingerprint(self.follows),
+            sorted(self.topic_follows),
         )
-        return "ranked:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def _inputs(membership: Membership, candidates: QuerySet[Paper]) -> _Inputs | None:
@@ -393,7 +362,7 @@ def _inputs(membership: Membership, candidates: QuerySet[Paper]) -> _Inputs | No
         # The candidates past the window are in a space built now, not ranked.
         window=window[:RANK_LIMIT],
         margin=dict(window[RANK_LIMIT:]),
-        ratings_version=_ratings_version(team, user_id),
+        ratings_version=ratings_version(team, user_id),
         passed=passed,
         follows=inbox_follows(membership),
         topic_follows=list(
@@ -415,11 +384,7 @@ class _KeptOrder:
 
 def _order_get(key: str, explain: int | None) -> list[RankedPaper] | None:
     """The kept order under `key` when it explains the first `explain` papers."""
-    try:
-        kept = caches["pages"].get(key)
-    except Exception:  # the cache is down: the ranking is fitted instead
-        logger.warning("inbox ranking: cache read failed", exc_info=True)
-        return None
+    kept = caches["pages"].get(key)  # a miss while Redis is down (tracker.core.cache)
     if not isinstance(kept, _KeptOrder):
         return None
     if kept.explained is not None and (explain is None or kept.explained < explain):
@@ -438,10 +403,7 @@ def _order_set(key: str, explained: int | None, ranked: list[RankedPaper]) -> No
         [r.reason for r in ranked],
         [r.team_prediction for r in ranked],
     )
-    try:
-        caches["pages"].set(key, kept, ORDER_KEPT_SECONDS)
-    except Exception:
-        logger.warning("inbox ranking: cache write failed", exc_info=True)
+    caches["pages"].set(key, kept, ORDER_KEPT_SECONDS)
 
 
 def member_ranking(
