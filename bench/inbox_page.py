@@ -23,7 +23,7 @@ from statistics import median
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _setup import render_as_production, setup_django
+from _setup import against_python, render_as_production, setup_django, template_against_python
 
 PAPERS = int(os.environ.get("BENCH_PAPERS", 200))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", 20))
@@ -79,22 +79,10 @@ def seed() -> object:
     return reader
 
 
-def timed(action, runs: int, repeat: int) -> list[float]:  # type: ignore[no-untyped-def]
-    """`runs` timings of `repeat` calls, in ms of this process's CPU a call."""
-    out = []
-    for _ in range(runs):
-        started = time.process_time()
-        for _ in range(repeat):
-            action()
-        out.append((time.process_time() - started) * 1000 / repeat)
-    return out
-
-
 def rows_alone(reader: object, page_cpu: float) -> None:
     """The first page's rows rendered from their template and by the Python reference,
     interleaved so that a burst of load falls on both; they must give the same HTML."""
     from django.template import engines
-    from django.test.html import parse_html
 
     from tests.portal import inbox_reference
     from tracker.teams.models import Membership
@@ -114,19 +102,8 @@ def rows_alone(reader: object, page_cpu: float) -> None:
     membership = Membership.objects.select_related("team").get(user=reader)
     context = {"inbox": inbox_build(membership, InboxFilters())}
     shown = sum(len(group.rows) for group in context["inbox"].groups)
-    assert parse_html(loops["template"].render(context)) == parse_html(
-        loops["python"].render(context)
-    )
-    spent: dict[str, list[float]] = {"template": [], "python": []}
-    for _ in range(RUNS):
-        for name, loop in loops.items():
-            spent[name] += timed(lambda loop=loop: loop.render(context), 1, REQUESTS)
-    as_template, as_python = median(spent["template"]), median(spent["python"])
-    print(
-        f"rows ({shown} shown): template {as_template:.2f} ms, python {as_python:.2f} ms, "
-        f"ratio {as_template / as_python:.2f}; the difference is "
-        f"{(as_template - as_python) / page_cpu * 100:+.1f}% of the page"
-    )
+    as_template, as_python = template_against_python(loops, context, RUNS, REQUESTS)
+    print(against_python(f"rows ({shown} shown)", as_template, as_python, page_cpu))
 
 
 def main() -> None:

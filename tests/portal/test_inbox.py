@@ -61,6 +61,17 @@ def test_topic_facets_count_link_and_star_each_topic(cast) -> None:  # type: ign
     assert 'Agents &amp; &lt;tools&gt;</a> <span class="count">2</span>' in items[1]
     assert f'formaction="/inbox/topics/{agents.pk}/follow/"' in items[1] and "☆" in items[1]
     assert "No topic yet" in items[2] and "<button" not in items[2]
+    # Byte for byte the HTML the facets had when they were built in Python.
+    assert "".join("<li" + item for item in items).strip() == (
+        f'<li class="followed"><a href="?topic={rl.pk}">RL</a> <span class="count">1</span> '
+        f'<button type="submit" formaction="/inbox/topics/{rl.pk}/follow/" name="follow" '
+        'value="0" class="tiny follow" title="Unfollow this topic">★</button></li>'
+        f'<li class="current"><a href="?topic={agents.pk}">Agents &amp; &lt;tools&gt;</a> '
+        f'<span class="count">2</span> <button type="submit" formaction="/inbox/topics/'
+        f'{agents.pk}/follow/" name="follow" value="1" class="tiny follow" '
+        'title="Follow this topic">☆</button></li><li class=""><span class="muted">'
+        'No topic yet</span> <span class="count">1</span></li>'
+    )
 
     # Unfiltered, "All topics" is the current one, and no topic's row.
     facets = client_for(cast.ben).get("/inbox/").content.decode().split("topic-facets", 1)[1]
