@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -22,7 +21,13 @@ from statistics import median
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _setup import render_as_production, setup_django
+from _setup import (
+    against_python,
+    render_as_production,
+    setup_django,
+    template_against_python,
+    timed,
+)
 
 REPRODUCTIONS = int(os.environ.get("BENCH_REPRODUCTIONS", 300))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", 20))
@@ -78,23 +83,10 @@ def seed() -> object:
     return curator
 
 
-def timed(action, runs: int, repeat: int) -> list[float]:  # type: ignore[no-untyped-def]
-    """The median of `runs` timings of `repeat` calls, in ms a call; CPU time of this
-    process, the steadier figure on a shared machine."""
-    out = []
-    for _ in range(runs):
-        started = time.process_time()
-        for _ in range(repeat):
-            action()
-        out.append((time.process_time() - started) * 1000 / repeat)
-    return out
-
-
 def main() -> None:
     setup_django(os.environ.get("BENCH_DATABASE_URL"))
     from django.template import engines
     from django.test import Client
-    from django.test.html import parse_html
     from django.utils import timezone
 
     from tests.portal import board_reference
@@ -134,23 +126,12 @@ def main() -> None:
         "csrf_token": "x" * 64,
         "next_url": "/reproductions/",
     }
-    assert parse_html(loops["template"].render(context)) == parse_html(
-        loops["python"].render(context)
-    )
-    spent: dict[str, list[float]] = {"template": [], "python": []}
-    for _ in range(RUNS):  # interleaved, so that a burst of load falls on both
-        for name, loop in loops.items():
-            spent[name] += timed(lambda loop=loop: loop.render(context), 1, REQUESTS)
-    as_template, as_python = median(spent["template"]), median(spent["python"])
+    as_template, as_python = template_against_python(loops, context, RUNS, REQUESTS)
     print(
         f"board page ({REPRODUCTIONS} reproductions, {cards} cards shown): median "
         f"{median(page):.1f} ms of CPU a request (runs {min(page):.1f}-{max(page):.1f} ms)"
     )
-    print(
-        f"cards: template {as_template:.2f} ms, python {as_python:.2f} ms, ratio "
-        f"{as_template / as_python:.2f}; the difference is "
-        f"{(as_template - as_python) / median(page) * 100:+.1f}% of the page"
-    )
+    print(against_python("cards", as_template, as_python, median(page)))
 
 
 if __name__ == "__main__":

@@ -3,8 +3,11 @@ the first page of them (rows with their abstracts' first lines, topic groups, fa
 requested through Django's test client, with no network or server in between.
 
 Prints the median and spread of the per-request time over repeated runs, so that a change
-to how rows are rendered (templates or Python) can be weighed on the page alone. SQLite by
-default; BENCH_DATABASE_URL names another (an existing, empty PostgreSQL database).
+to how rows are rendered (templates or Python) can be weighed on the page alone; then the
+page's rows on their own, from their template against the row as it was built in Python
+(tests/portal/inbox_reference.py), measured in the same run from the same rows (ranking
+and queries left out), with their ratio and the difference as a share of the page. SQLite
+by default; BENCH_DATABASE_URL names another (an existing, empty PostgreSQL database).
 
     python bench/inbox_page.py
 """
@@ -20,7 +23,7 @@ from statistics import median
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _setup import render_as_production, setup_django
+from _setup import against_python, render_as_production, setup_django, template_against_python
 
 PAPERS = int(os.environ.get("BENCH_PAPERS", 200))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", 20))
@@ -76,6 +79,33 @@ def seed() -> object:
     return reader
 
 
+def rows_alone(reader: object, page_cpu: float) -> None:
+    """The first page's rows rendered from their template and by the Python reference,
+    interleaved so that a burst of load falls on both; they must give the same HTML."""
+    from django.template import engines
+
+    from tests.portal import inbox_reference
+    from tracker.teams.models import Membership
+    from tracker.triage.selectors import InboxFilters, inbox_build
+
+    engine = engines["django"]
+    engine.engine.template_libraries["inbox_reference"] = inbox_reference.register  # type: ignore[attr-defined]
+    loops = {
+        "template": engine.from_string(
+            "{% load inbox %}{% for group in inbox.groups %}{% inbox_rows group.rows %}{% endfor %}"
+        ),
+        "python": engine.from_string(
+            "{% load inbox_reference %}{% for group in inbox.groups %}{% for row in group.rows %}"
+            "{% inbox_row_reference row %}\n{% endfor %}{% endfor %}"
+        ),
+    }
+    membership = Membership.objects.select_related("team").get(user=reader)
+    context = {"inbox": inbox_build(membership, InboxFilters())}
+    shown = sum(len(group.rows) for group in context["inbox"].groups)
+    as_template, as_python = template_against_python(loops, context, RUNS, REQUESTS)
+    print(against_python(f"rows ({shown} shown)", as_template, as_python, page_cpu))
+
+
 def main() -> None:
     setup_django(os.environ.get("BENCH_DATABASE_URL"))
     from django.db import connection
@@ -83,7 +113,8 @@ def main() -> None:
 
     render_as_production()
     client = Client()
-    client.force_login(seed())  # type: ignore[arg-type]
+    reader = seed()
+    client.force_login(reader)  # type: ignore[arg-type]
     assert client.get("/inbox/").status_code == 200  # warm: templates compiled and cached
     runs, cpu = [], []
     for _ in range(RUNS):
@@ -99,6 +130,7 @@ def main() -> None:
         f"a request (runs {min(runs):.1f}-{max(runs):.1f} ms), {median(cpu):.1f} ms of CPU "
         f"in this process ({RUNS}x{REQUESTS} requests)"
     )
+    rows_alone(reader, median(cpu))
 
 
 if __name__ == "__main__":

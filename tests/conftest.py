@@ -50,6 +50,7 @@ def _fast_password_hashing(settings) -> None:  # type: ignore[no-untyped-def]
 def _fresh_search_caches() -> Iterator[None]:
     """Each test builds its own corpus; what search and the inbox's ranking remembered of
     the last one is stale."""
+    from tracker.core.cache import pages_forget
     from tracker.papers.embeddings import search_model_forget
     from tracker.search.fusion import search_caches_forget
     from tracker.triage.ranking import ranking_forget
@@ -57,10 +58,12 @@ def _fresh_search_caches() -> Iterator[None]:
     search_model_forget()
     search_caches_forget()
     ranking_forget()
+    pages_forget()
     yield
     search_model_forget()
     search_caches_forget()
     ranking_forget()
+    pages_forget()
 
 
 @pytest.fixture

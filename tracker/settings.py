@@ -161,13 +161,23 @@ if REDIS_URL:
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
+    # What a page computes and any web process may reuse (the inbox's fitted orders): the
+    # same Redis, so a reload served by another process finds it.
+    CACHES["pages"] = {**CACHES["default"], "KEY_PREFIX": "pages"}
 else:
     # The database cache's add() is one INSERT, so it is atomic across processes.
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "tracker_cache",
-        }
+        },
+        # Without Redis, this process's memory: the embedded default runs one web process,
+        # and the database cache would spend more queries on a page than the part saves.
+        "pages": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "pages",
+            "OPTIONS": {"MAX_ENTRIES": 64},
+        },
     }
 
 # --- Auth -----------------------------------------------------------------------------------

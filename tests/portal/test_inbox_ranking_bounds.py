@@ -122,3 +122,78 @@ def test_a_rating_finds_the_space_kept_when_more_candidates_wait_than_are_ranked
     PaperTopic.objects.create(paper=Paper.objects.get(pk=extended[0].paper_id), topic=moved_to)
     ranking.member_ranking(membership, inbox_papers(membership))
     assert built == [9, 6 + 3 + 4]  # window, margin and the four rated papers
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_window_s_ratings_read_by_its_query_are_those_read_by_its_ids(cast) -> None:  # type: ignore[no-untyped-def]
+    papers = _papers()
+    speech = papers["speech"]
+    for paper in speech[:3]:
+        _rate(cast, cast.ada, paper, 4, days_ago=1)
+    membership = _membership(cast, cast.ben)
+    candidates = inbox_papers(membership)
+    ids = list(candidates.values_list("pk", flat=True))
+
+    by_query = ranking._ratings(cast.vision, cast.ben.pk, ranking._window_ids(candidates, ids))
+
+    assert by_query == ranking._ratings(cast.vision, cast.ben.pk, ids)
+    assert {paper_id for _, paper_id, _ in by_query} == {p.pk for p in speech[:3]}
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_reload_finds_the_order_kept_and_a_rating_fits_it_again(cast, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    fits: list[int] = []
+    real = ranking.MemberModel
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        fits.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ranking, "MemberModel", counted)
+    papers = _papers()
+    membership = _membership(cast, cast.ben)
+    rating_set(team=cast.vision, paper=papers["speech"][0], user=cast.ben, value=5)
+
+    first = ranking.member_ranking(membership, inbox_papers(membership), explain=10)
+    again = ranking.member_ranking(membership, inbox_papers(membership), explain=10)
+    assert again == first and len(fits) == 1
+    # The next page's reasons were worked out ahead with the first.
+    ranking.member_ranking(membership, inbox_papers(membership), explain=20)
+    assert len(fits) == 1
+
+    rating_set(team=cast.vision, paper=papers["speech"][1], user=cast.ben, value=5)
+    after = ranking.member_ranking(membership, inbox_papers(membership), explain=10)
+    assert len(fits) == 2
+    assert papers["speech"][1].pk not in {r.paper_id for r in after}
+    # A teammate's rating changes the team's prior and prediction: fitted again too.
+    rating_set(team=cast.vision, paper=papers["robot"][0], user=cast.ada, value=1)
+    ranking.member_ranking(membership, inbox_papers(membership), explain=10)
+    assert len(fits) == 3
+    # So does a rating changed in the same instant (the clock stands still here).
+    rating_set(team=cast.vision, paper=papers["speech"][0], user=cast.ben, value=1)
+    ranking.member_ranking(membership, inbox_papers(membership), explain=10)
+    assert len(fits) == 4
+    ranking.member_ranking(membership, inbox_papers(membership), explain=10)
+    assert len(fits) == 4
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_kept_order_explains_the_first_papers_and_predicts_what_the_team_would_rate(
+    cast, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(ranking, "EXPLAIN_AHEAD", 3)
+    papers = _papers()
+    for paper in papers["speech"][:4]:
+        _rate(cast, cast.ada, paper, 5, days_ago=1)
+    membership = _membership(cast, cast.ben)
+    explain = 2
+
+    ranked = ranking.member_ranking(membership, inbox_papers(membership), explain=explain)
+
+    shown = ranked[: explain + 3]
+    assert len(ranked) == 24
+    assert all(r.team_prediction is not None for r in shown)
+    assert all(r.team_prediction is None for r in ranked[len(shown) :])
+    everything = ranking.member_ranking(membership, inbox_papers(membership))
+    predicted = {r.paper_id: r.team_prediction for r in everything}
+    assert all(r.team_prediction == pytest.approx(predicted[r.paper_id]) for r in shown)

@@ -20,7 +20,9 @@ the error as transient and retries later. ``ping`` lets the health check see the
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -90,3 +92,23 @@ class RedisCache(django_redis.RedisCache):
     touch = _degrading(_base.touch, lambda *a, **k: False)
     delete = _degrading(_base.delete, lambda *a, **k: False)
     delete_many = _degrading(_base.delete_many, lambda *a, **k: None)
+
+
+# --- The "pages" cache: what a page computes and any web process may reuse ------------------
+
+# Part of every "pages" key; pages_forget() changes it, so that what one test kept is not
+# found by the next, whose rows may reuse the same ids.
+_pages_salt = ""
+
+
+def pages_key(kind: str, *parts: object) -> str:
+    """A "pages" cache key for `kind`: a digest of `parts`, which are what the value is
+    computed from (their repr must say all of it)."""
+    digest = hashlib.sha256(repr((_pages_salt, *parts)).encode()).hexdigest()
+    return f"{kind}:{digest}"
+
+
+def pages_forget() -> None:
+    """Leave everything the "pages" cache kept (tests)."""
+    global _pages_salt
+    _pages_salt = secrets.token_hex(8)

@@ -16,6 +16,13 @@ kept one serves any load whose papers it holds (with the same topics). It is bui
 SPACE_MARGIN more candidates than are ranked, so a rating, which moves a paper from the
 candidates to the rated papers and lets the next candidate into the window, finds its
 papers kept: the next load only refits the member's own model (milliseconds).
+
+A member's fitted order is kept in the "pages" cache (Redis, shared by every web process)
+under a key made of what it is fitted on: the window's papers and topics, a version of the
+team's ratings (ratings_version: one aggregate, where reading the ratings numbers them
+all), the member's skips, follows and topic follows, and the model. A reload or a "Load
+more" reads those (five queries) and finds the order kept; a rating changes them, and the
+next load reads the ratings and fits again.
 """
 
 from __future__ import annotations
@@ -25,14 +32,25 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, replace
-from typing import cast
+from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Window
+from django.core.cache import caches
+from django.db.models import (
+    BooleanField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Window,
+)
 from django.db.models.functions import RowNumber
 
 from pipeline.ranking import MemberModel, PaperDoc, PaperSpace, Signals, TeamRating, team_predict
+from tracker.core.cache import pages_key
 from tracker.follows.models import Follow
 from tracker.follows.selectors import followed_reasons, inbox_follows, seed_papers
 from tracker.papers.embeddings import search_model_name, stored_model_name
@@ -40,7 +58,7 @@ from tracker.papers.models import Embedding, Paper
 from tracker.teams.models import Membership, Team
 from tracker.topics.models import PaperTopic, TopicFollow
 from tracker.triage.models import Rating, Skip
-from tracker.triage.selectors import blind_assignments
+from tracker.triage.selectors import blind_assignments, ratings_version
 
 # The newest this many papers of the window are ranked; past a week of harvest (about a
 # thousand a day) the rest keep date order behind them.
@@ -63,6 +81,9 @@ OWN_KEPT = 200
 # Each teammate's latest ratings: the team's prior for the member's model and the papers
 # the team's prediction finds neighbours among. Every rating of a candidate counts besides.
 TEAM_KEPT_PER_MEMBER = 50
+# Reasons and team predictions are worked out for the papers a page can show (`explain`)
+# and this many more, so that the next page ("Load more") finds them in the kept order.
+EXPLAIN_AHEAD = 50
 
 
 @dataclass(frozen=True)
@@ -102,12 +123,25 @@ _followed: OrderedDict[str, _Matched] = OrderedDict()
 FOLLOWED_KEPT_SECONDS = 300.0
 FOLLOWED_KEPT = 64
 
+# A kept order lives no longer than a kept follow match: what its key leaves out (a source
+# a paper gains, a vector stored for a paper already ranked) shows within this long.
+ORDER_KEPT_SECONDS = int(FOLLOWED_KEPT_SECONDS)
+
 
 def ranking_forget() -> None:
     """Drop the kept paper spaces and follow matches (tests)."""
     with _lock:
         _spaces.clear()
         _followed.clear()
+
+
+def _follows_fingerprint(follows: Sequence[Follow]) -> str:
+    """What of the follows decides which papers they match and the reason they give."""
+    return repr(
+        sorted(
+            (f.pk, f.kind, f.value, f.label, f.source_id, f.topic_id, f.paper_id) for f in follows
+        )
+    )
 
 
 def _followed_kept(
@@ -117,10 +151,7 @@ def _followed_kept(
     the answer kept for these follows has not seen in the last FOLLOWED_KEPT_SECONDS."""
     if not follows:
         return {}
-    fingerprint = repr(
-        sorted((f.pk, f.kind, f.value, f.source_id, f.topic_id, f.paper_id) for f in follows)
-    )
-    key = hashlib.sha256(fingerprint.encode()).hexdigest()
+    key = hashlib.sha256(_follows_fingerprint(follows).encode()).hexdigest()
     now = time.monotonic()
     with _lock:
         kept = _followed.get(key)
@@ -230,10 +261,13 @@ def _docs(
     return docs, matrix
 
 
-def _ratings(team: Team, user_id: int, window: list[int]) -> list[tuple[int, int, int]]:
+def _ratings(
+    team: Team, user_id: int, window: Sequence[int] | QuerySet[Paper, Any]
+) -> list[tuple[int, int, int]]:
     """(user id, paper id, value): every rating of the window's papers, the member's own
     OWN_KEPT latest and each teammate's TEAM_KEPT_PER_MEMBER latest. Others' ratings of a
-    paper rated blind for the member stay out: the team's prediction would give them away."""
+    paper rated blind for the member stay out: the team's prediction would give them away.
+    `window` is the papers' ids, or the query that selects them (_window_ids)."""
     hidden = blind_assignments(team, user_id).values("paper_id")
     visible = Rating.objects.filter(team=team).exclude(Q(paper_id__in=hidden) & ~Q(user_id=user_id))
     # One query: the window function numbers each member's ratings, latest first.
@@ -242,10 +276,13 @@ def _ratings(team: Team, user_id: int, window: list[int]) -> list[tuple[int, int
         partition_by=F("user_id"),
         order_by=[F("updated_at").desc(), F("pk").desc()],
     )
+    # The window's test is a column of its own: Django moves a filter that sits beside a
+    # window function's into an outer query, where a subquery would compare as a value.
+    in_window = ExpressionWrapper(Q(paper_id__in=window), output_field=BooleanField())
     found = (
-        visible.annotate(nth=nth)
+        visible.annotate(nth=nth, in_window=in_window)
         .filter(
-            Q(paper_id__in=window)
+            Q(in_window=True)
             | Q(user_id=user_id, nth__lte=OWN_KEPT)
             | (~Q(user_id=user_id) & Q(nth__lte=TEAM_KEPT_PER_MEMBER))
         )
@@ -254,36 +291,153 @@ def _ratings(team: Team, user_id: int, window: list[int]) -> list[tuple[int, int
     return sorted(found)
 
 
-def member_ranking(
-    membership: Membership, candidates: QuerySet[Paper], explain: int | None = None
-) -> list[RankedPaper]:
-    """`candidates` (newest first) ranked for the member, best first, each with why (the
-    first `explain` only, when given) and with what the team would rate it. With no
-    signal at all the order stays newest first."""
+def _topic_of() -> Subquery:
+    """A paper's topic id, as SQL (an index probe per paper)."""
+    return Subquery(PaperTopic.objects.filter(paper_id=OuterRef("pk")).values("topic_id")[:1])
+
+
+def _window_ids(
+    candidates: QuerySet[Paper], keys: list[int]
+) -> Sequence[int] | QuerySet[Paper, Any]:
+    """The window's papers for a query that filters by them: the query that selects them
+    when it selects the same papers (all the candidates, or the first RANK_LIMIT in their
+    order), else their ids. Five thousand ids as parameters cost the ORM, the driver and
+    PostgreSQL's planner far more (0.3-0.8 s a load) than selecting them again."""
+    if len(keys) < RANK_LIMIT:
+        return candidates.order_by().values("pk")
+    if candidates.ordered:
+        return candidates.values("pk")[:RANK_LIMIT]
+    return keys
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """What a member's order is fitted on, as read for one load: all of it but the ratings,
+    which are read (_ratings) only when the order is fitted, and stand in the key by their
+    version."""
+
+    model_name: str
+    window: list[tuple[int, int | None]]
+    margin: dict[int, int | None]
+    ratings_version: tuple[object, ...]
+    passed: list[tuple[int, bool]]
+    follows: list[Follow]
+    topic_follows: list[int]
+
+    def key(self, membership: Membership) -> str:
+        """The kept order's cache key: a digest of every input (the margin only stands in
+        as background when a space is built, so it is left out) and of the reading bounds."""
+        return pages_key(
+            "ranked",
+            (RANK_LIMIT, OWN_KEPT, TEAM_KEPT_PER_MEMBER),
+            self.model_name,
+            membership.team_id,
+            membership.user_id,
+            self.window,
+            self.ratings_version,
+            self.passed,
+            _follows_fingerprint(self.follows),
+            sorted(self.topic_follows),
+        )
+
+
+def _inputs(membership: Membership, candidates: QuerySet[Paper]) -> _Inputs | None:
+    """The load's inputs, in a fixed number of queries; None when nothing is a candidate."""
     team, user_id = membership.team, membership.user_id
-    topic_of = Subquery(PaperTopic.objects.filter(paper_id=OuterRef("pk")).values("topic_id")[:1])
     window = list(
-        candidates.annotate(in_topic=topic_of).values_list("pk", "in_topic")[
+        candidates.annotate(in_topic=_topic_of()).values_list("pk", "in_topic")[
             : RANK_LIMIT + SPACE_MARGIN
         ]
     )
     if not window:
-        return []
-    # The candidates past the window are in a space built now, not ranked.
-    margin = dict(window[RANK_LIMIT:])
-    window = window[:RANK_LIMIT]
-    topics = dict(window)
-    keys = [pk for pk, _ in window]
-    ratings = _ratings(team, user_id, keys)
+        return None
     # The member's latest skips (a "not interested" is a firm one).
     passed = list(
         Skip.objects.filter(team=team, user_id=user_id)
         .order_by("-pk")
         .values_list("paper_id", "not_interested")[:OWN_KEPT]
     )
+    return _Inputs(
+        model_name=search_model_name(stored_model_name()) or "",
+        # The candidates past the window are in a space built now, not ranked.
+        window=window[:RANK_LIMIT],
+        margin=dict(window[RANK_LIMIT:]),
+        ratings_version=ratings_version(team, user_id),
+        passed=passed,
+        follows=inbox_follows(membership),
+        topic_follows=list(
+            TopicFollow.objects.filter(user_id=user_id).values_list("topic_id", flat=True)
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class _KeptOrder:
+    """A fitted order as the cache keeps it: plain lists, which pickle small and fast."""
+
+    explained: int | None  # reasons and predictions are of the first this many (None: all)
+    ids: list[int]
+    scores: list[float]
+    reasons: list[str]
+    predictions: list[float | None]
+
+
+def _order_get(key: str, explain: int | None) -> list[RankedPaper] | None:
+    """The kept order under `key` when it explains the first `explain` papers."""
+    kept = caches["pages"].get(key)  # a miss while Redis is down (tracker.core.cache)
+    if not isinstance(kept, _KeptOrder):
+        return None
+    if kept.explained is not None and (explain is None or kept.explained < explain):
+        return None
+    return [
+        RankedPaper(*row)
+        for row in zip(kept.ids, kept.scores, kept.reasons, kept.predictions, strict=True)
+    ]
+
+
+def _order_set(key: str, explained: int | None, ranked: list[RankedPaper]) -> None:
+    kept = _KeptOrder(
+        explained,
+        [r.paper_id for r in ranked],
+        [r.score for r in ranked],
+        [r.reason for r in ranked],
+        [r.team_prediction for r in ranked],
+    )
+    caches["pages"].set(key, kept, ORDER_KEPT_SECONDS)
+
+
+def member_ranking(
+    membership: Membership, candidates: QuerySet[Paper], explain: int | None = None
+) -> list[RankedPaper]:
+    """`candidates` (newest first) ranked for the member, best first, each with why and with
+    what the team would rate it (when `explain` is given, the first `explain` and
+    EXPLAIN_AHEAD more only). With no signal at all the order stays newest first. An order
+    fitted on the same inputs is taken from the cache (_Inputs.key)."""
+    inputs = _inputs(membership, candidates)
+    if inputs is None:
+        return []
+    key = inputs.key(membership)
+    kept = _order_get(key, explain)
+    if kept is not None:
+        return kept
+    explained = explain + EXPLAIN_AHEAD if explain is not None else None
+    ranked = _fitted(membership, candidates, inputs, explained)
+    _order_set(key, explained, ranked)
+    return ranked
+
+
+def _fitted(
+    membership: Membership, candidates: QuerySet[Paper], inputs: _Inputs, explain: int | None
+) -> list[RankedPaper]:
+    """The member's model fitted on `inputs` and the window ranked by it, followed matches
+    first; reasons and team predictions of the first `explain` (all when None)."""
+    user_id = membership.user_id
+    window, margin, passed = inputs.window, inputs.margin, inputs.passed
+    topics = dict(window)
+    keys = [pk for pk, _ in window]
+    ratings = _ratings(membership.team, user_id, _window_ids(candidates, keys))
     # Papers the member follows as "more like this" count as rated 5: a cold start.
-    follows_all = inbox_follows(membership)
-    seeds = seed_papers(follows_all)
+    seeds = seed_papers(inputs.follows)
     rated_ids = (
         {paper_id for _, paper_id, _ in ratings} | {paper_id for paper_id, _ in passed} | seeds
     ) - topics.keys()
@@ -291,29 +445,28 @@ def member_ranking(
     if rated_ids - margin.keys():
         topics |= dict(
             Paper.objects.filter(pk__in=rated_ids - margin.keys())
-            .annotate(in_topic=topic_of)
+            .annotate(in_topic=_topic_of())
             .values_list("pk", "in_topic")
         )
-    space = _space(search_model_name(stored_model_name()) or "", topics, margin)
-    follows = TopicFollow.objects.filter(user_id=user_id).values_list("topic_id", flat=True)
+    space = _space(inputs.model_name, topics, margin)
     own: dict[Hashable, int] = dict.fromkeys(seeds, 5)
     own |= {paper_id: value for uid, paper_id, value in ratings if uid == user_id}
     signals = Signals(
         ratings=own,
         skipped={paper_id for paper_id, flat_no in passed if not flat_no},
         not_interested={paper_id for paper_id, flat_no in passed if flat_no},
-        labels={f"topic:{topic_id}" for topic_id in follows},
+        labels={f"topic:{topic_id}" for topic_id in inputs.topic_follows},
     )
     everyone = [TeamRating(uid, paper_id, value) for uid, paper_id, value in ratings]
     others = [r for r in everyone if r.member != user_id]
-    predicted = team_predict(space, everyone, keys)
-    ranked = [
-        RankedPaper(cast(int, r.key), r.score, r.reason, predicted.get(r.key))  # paper ids
-        for r in MemberModel(space, signals, others).rank(keys, explain=explain)
-    ]
+    fitted = MemberModel(space, signals, others).rank(keys, explain=explain)
     # A followed match goes first, saying which follow (a stable sort keeps the order).
-    followed = _followed_kept(follows_all, candidates, window)
-    if not followed:
-        return ranked
-    ranked = [replace(r, reason=followed.get(r.paper_id, r.reason)) for r in ranked]
-    return sorted(ranked, key=lambda r: r.paper_id not in followed)
+    followed = _followed_kept(inputs.follows, candidates, window)
+    order = [(pk, r.score, followed.get(pk, r.reason)) for r in fitted for pk in [cast(int, r.key)]]
+    if followed:
+        order.sort(key=lambda row: row[0] not in followed)
+    # Each paper's prediction stands on its own: only the papers a page can show need one
+    # (the team's order, explaining all, predicts every paper).
+    shown = [pk for pk, _, _ in order[:explain]] if explain is not None else keys
+    predicted = team_predict(space, everyone, shown)
+    return [RankedPaper(pk, score, reason, predicted.get(pk)) for pk, score, reason in order]

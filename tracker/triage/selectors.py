@@ -10,6 +10,7 @@ from datetime import date, datetime, time, timedelta
 from statistics import mean, pstdev
 from typing import TYPE_CHECKING, Any
 
+from django.core.cache import caches
 from django.db.models import (
     Avg,
     Case,
@@ -23,6 +24,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Sum,
     Value,
     When,
 )
@@ -32,6 +34,7 @@ from django.utils.html import escape
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 
+from tracker.core.cache import pages_key
 from tracker.core.http import url_for_pk
 from tracker.papers.models import Paper, PaperKind
 from tracker.teams.models import Absence, Membership, Team
@@ -145,7 +148,7 @@ def row_links(query: dict[str, str] | None = None) -> Callable[[int], RowLinks]:
 
 @dataclass(frozen=True)
 class InboxRow:
-    """One paper as the inbox shows it (templates/triage/_row.html), before or after the
+    """One paper as the inbox shows it (jinja2/triage/_rows.html), before or after the
     member acted on it."""
 
     pk: int
@@ -286,6 +289,23 @@ def blind_rated_papers(team_ids: list[int]) -> QuerySet[Assignment]:
     return Assignment.objects.filter(
         team_id__in=team_ids, assigned_at__gt=timezone.now() - BLIND_FOR
     ).filter(Exists(_pending_readers()))
+
+
+def ratings_version(team: Team, user_id: int) -> tuple[object, ...]:
+    """What changes whenever a rating the member may see changes, for the keys of what the
+    "pages" cache keeps (the member's ranking, the team's picks): a rating made, changed
+    (its value, its paper) or taken back in the team, and how many of the others' ratings
+    are hidden from the member (blind_assignments). One aggregate over the team's ratings."""
+    hidden = blind_assignments(team, user_id).values("paper_id")
+    version = Rating.objects.filter(team=team).aggregate(
+        n=Count("id"),
+        last=Max("id"),
+        at=Max("updated_at"),
+        values=Sum(F("id") * F("value")),
+        papers=Sum("paper_id"),
+        hidden=Count("id", filter=Q(paper_id__in=hidden) & ~Q(user_id=user_id)),
+    )
+    return tuple(version.values())
 
 
 def open_assignments(team: Team) -> QuerySet[Assignment]:
@@ -695,7 +715,32 @@ class TeamPicks:
     disputes: list[TeamPaper]
 
 
+# The team's picks and disputes are kept in the "pages" cache for the member at most this
+# long, under a version of the team's ratings and shares: a rating or a share shows at once;
+# a paper that ages out of PICKS_DAYS, is hidden or merged, or whose ratings stop being
+# blind, within the minute.
+PICKS_KEPT_SECONDS = 60
+
+
 def team_picks(team: Team, user_id: int) -> TeamPicks:
+    """team_picks_read, kept (PICKS_KEPT_SECONDS): two aggregates when kept, the reads'
+    four queries and the aggregates otherwise."""
+    shares = Assignment.objects.filter(team=team).aggregate(
+        n=Count("id"), last=Max("id"), readers=Sum(F("id") * F("user_id"))
+    )
+    minute = int(timezone.now().timestamp() // PICKS_KEPT_SECONDS)
+    key = pages_key(
+        "picks", team.pk, user_id, ratings_version(team, user_id), tuple(shares.values()), minute
+    )
+    kept = caches["pages"].get(key)
+    if isinstance(kept, TeamPicks):
+        return kept
+    picks = team_picks_read(team, user_id)
+    caches["pages"].set(key, picks, PICKS_KEPT_SECONDS)
+    return picks
+
+
+def team_picks_read(team: Team, user_id: int) -> TeamPicks:
     """The team's picks (rated high by all its readers, best and latest first) and its
     disputed papers (raters DISPUTE_RANGE or more apart), of the last PICKS_DAYS; a paper
     still rated blind for the member is in neither. One query for the ratings, one for

@@ -36,6 +36,7 @@ from tracker.triage.selectors import (
     PICK_MEAN,
     SORT_LABELS,
     Inbox,
+    InboxRow,
     inbox_build,
     inbox_next,
     inbox_papers,
@@ -75,6 +76,12 @@ def _follow_urls(data: Inbox) -> None:
     for group in data.topic_counts:
         if group.topic_id:
             group.follow_url = follow_url(group.topic_id)
+
+
+def _row(request: HttpRequest, row: InboxRow) -> HttpResponse:
+    """One row of the inbox, as htmx swaps it in after an action (jinja2/triage/_rows.html,
+    the template of the page's rows)."""
+    return render(request, "triage/_rows.html", {"rows": [row]}, using="jinja2")
 
 
 def _after(request: HttpRequest) -> Paper | None:
@@ -214,7 +221,7 @@ def rate(request: PortalRequest, pk: int) -> HttpResponse:
             value=rating.value,
             note=rating.note,
         )
-        return render(request, "triage/_row.html", {"row": row})
+        return _row(request, row)
     messages.success(request, f"Rated “{paper.title[:60]}” {rating.value}.")
     return redirect_back(request, reverse("papers:detail", args=[paper.pk]))
 
@@ -228,7 +235,7 @@ def _pass_over(
     passing(team=membership.team, paper=paper, user=request.user)
     if request.htmx:
         row = inbox_row(paper, row_links()(paper.pk), done=done)
-        return render(request, "triage/_row.html", {"row": row})
+        return _row(request, row)
     if said:
         messages.success(request, said.format(title=paper.title[:60]))
     return redirect_back(request, reverse("triage:inbox"))
@@ -424,7 +431,7 @@ def undo(request: PortalRequest, pk: int) -> HttpResponse:
     paper = get_object_or_404(Paper.objects.visible(), pk=pk)
     undone = triage_undo(team=membership.team, paper=paper, user=request.user)
     if request.htmx:
-        return render(request, "triage/_row.html", {"row": inbox_row_of(membership, paper)})
+        return _row(request, inbox_row_of(membership, paper))
     if undone:
         messages.success(request, f"“{paper.title[:60]}” is back in your inbox.")
     return redirect_back(request, reverse("triage:inbox"))

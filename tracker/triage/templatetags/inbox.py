@@ -1,63 +1,22 @@
-"""The inbox's topic facets, built in Python as Django's admin builds its change-list rows
-(contrib/admin/templatetags/admin_list.py): forty topics' facets, each with a link, a count
-and a follow button, cost a few milliseconds as a template loop. Every value from a source
-(topic label) goes through html.escape, as Django's escape does, without its lazy-string
-wrapper, which cost more than the escaping. The rows themselves are a template
-(triage/_row.html), shared with the rows htmx swaps in."""
+"""The inbox's rows: a topic group's rows rendered from their template
+(jinja2/triage/_rows.html) in one call, as the board renders its cards."""
 
 from __future__ import annotations
 
-import math
-from html import escape
+from collections.abc import Sequence
 
 from django import template
+from django.template.loader import get_template
 from django.utils.safestring import SafeString, mark_safe
 
-from tracker.triage.selectors import TopicGroup
+from tracker.triage.selectors import InboxRow
 
 register = template.Library()
 
 
-def team_score_html(score: float, raters: int) -> str:
-    """The team score as a row shows it: the mean to one decimal and how many rated."""
-    # Halves round up, as floatformat does: a 3.25 mean reads 3.3.
-    rounded = math.floor(score * 10 + 0.5) / 10
-    plural = "" if raters == 1 else "s"
-    return (
-        f'<span class="score" title="Team score from {raters} rating{plural}">'
-        f"team {rounded:.1f} ({raters})</span>"
-    )
-
-
 @register.simple_tag
-def topic_facets(topic_counts: list[TopicGroup], current: int | None, query: str) -> SafeString:
-    """One list item per topic of the window: a link that narrows the inbox to it, its
-    count, and a star that follows or unfollows it (a button of the sidebar's one form).
-    `query` is the other filters, already URL-encoded."""
-    prefix = escape(f"?{query}&" if query else "?")
-    items = []
-    for group in topic_counts:
-        classes = " ".join(
-            name
-            for name, on in (
-                ("followed", group.followed),
-                # Papers in no topic have no link to narrow to; "All topics" is current then.
-                ("current", group.topic_id is not None and group.topic_id == current),
-            )
-            if on
-        )
-        label = escape(group.label)
-        if not group.topic_id:
-            items.append(
-                f'<li class="{classes}"><span class="muted">{label}</span> '
-                f'<span class="count">{int(group.count)}</span></li>'
-            )
-            continue
-        verb, value, glyph = ("Unfollow", "0", "★") if group.followed else ("Follow", "1", "☆")
-        items.append(
-            f'<li class="{classes}"><a href="{prefix}topic={int(group.topic_id)}">{label}</a> '
-            f'<span class="count">{int(group.count)}</span> '
-            f'<button type="submit" formaction="{escape(group.follow_url)}" name="follow" '
-            f'value="{value}" class="tiny follow" title="{verb} this topic">{glyph}</button></li>'
-        )
-    return mark_safe("".join(items))  # noqa: S308 - labels and URLs escaped, numbers cast
+def inbox_rows(rows: Sequence[InboxRow], ranked: bool = False) -> SafeString:
+    """A topic group's rows, in order, each followed by its id when the order is ranked.
+    The template escapes every value (autoescape is on)."""
+    rows_template = get_template("triage/_rows.html", using="jinja2")
+    return mark_safe(rows_template.render({"rows": rows, "ranked": ranked}))  # noqa: S308 - rendered with autoescape
