@@ -24,7 +24,8 @@ Every stage runs in a child process, so that its peak memory (ru_maxrss) is its 
   the first size also the in-memory full k-means run it replaces, as the baseline;
 - web: one client, one page after the other, in a process serving as a web worker does
   (DEBUG off): p50 / p95 of the inbox, a paper page, search, the topics page and the map
-  data, and that process's peak memory afterwards;
+  data, the process's peak resident memory while serving each page, and the memory it
+  holds after them all (flat in the papers, or not, read off the curve);
 - rank: the "for you" ranking of a day's papers for each of the 20 members;
 - digest: the weekly digest of each member, built and rendered: ms and queries each;
 - bounds: the inbox's "for you" ranking with the team's 50,000 ratings, as the member
@@ -48,6 +49,7 @@ or a new folder) and stops it at the end.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
@@ -104,6 +106,21 @@ SEARCHES = (
 
 def peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+
+
+def resident_mb() -> dict[str, float]:
+    """This process's resident memory now and its peak since the last peak_forget(), MB
+    (Linux: VmRSS and VmHWM)."""
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    return {
+        "now": int(fields["VmRSS"].split()[0]) / 1024,
+        "peak": int(fields["VmHWM"].split()[0]) / 1024,
+    }
+
+
+def peak_forget() -> None:
+    """Start this process's peak (VmHWM) again from its resident memory now."""
+    Path("/proc/self/clear_refs").write_text("5")
 
 
 def p(values: list[float], q: float) -> float:
@@ -505,7 +522,10 @@ def stage_cluster(full: bool) -> dict[str, object]:
 
 
 def stage_web() -> dict[str, object]:
-    """One client, in the process that serves it: each page ROUNDS times after a warm-up."""
+    """One client, in the process that serves it: each page ROUNDS times after a warm-up;
+    the process's resident memory once it is ready, its peak while serving each page, and
+    what it still holds after them all. "Flat in the papers" is read off that last one at
+    each size (the peak of the whole run would mix in whatever page peaked highest)."""
     django_setup()
     from django.contrib.auth import get_user_model
     from django.test import Client
@@ -513,7 +533,6 @@ def stage_web() -> dict[str, object]:
     from tracker.papers.models import Paper
     from tracker.topics.models import Topic
 
-    baseline = peak_gb()
     client = Client()
     client.force_login(get_user_model().objects.get(username="member01"))
     newest = list(Paper.objects.order_by("-published_at").values_list("pk", "title")[: ROUNDS + 1])
@@ -525,8 +544,9 @@ def stage_web() -> dict[str, object]:
         "topics": ["/topics/"] * (ROUNDS + 1),
         "map data": ["/topics/map/data/"] * (ROUNDS + 1),
     }
-    results: dict[str, object] = {}
+    results: dict[str, object] = {"memory_at_start_mb": resident_mb()["now"]}
     for page, targets in urls.items():
+        peak_forget()
         first = time.perf_counter()
         response = client.get(targets[0])
         warm_up = time.perf_counter() - first
@@ -538,12 +558,17 @@ def stage_web() -> dict[str, object]:
             response = client.get(url)
             timings.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200, (url, response.status_code)
-        results[page] = {"p50": p(timings, 50), "p95": p(timings, 95), "first_ms": warm_up * 1000}
+        results[page] = {
+            "p50": p(timings, 50),
+            "p95": p(timings, 95),
+            "first_ms": warm_up * 1000,
+            "peak_mb": resident_mb()["peak"],
+        }
         if page == "map data":
             results[page]["points"] = len(response.json()["papers"])  # type: ignore[index]
     results["topics_count"] = Topic.objects.active().count()
-    results["memory_gb"] = peak_gb()
-    results["memory_at_start_gb"] = baseline
+    gc.collect()
+    results["memory_held_mb"] = resident_mb()["now"]
     return results
 
 
@@ -898,12 +923,14 @@ def measure(args: argparse.Namespace, sizes: list[int], stages: set[str]) -> Non
                 verdict = "ok" if row["p95"] < PAGE_TARGET_MS else "OVER TARGET"
                 print(
                     f"  {page}{tag}: 1-client p50 {row['p50']:.0f} ms, p95 {row['p95']:.0f} ms"
-                    f"{ratio(row['p95'], base)}, first {row['first_ms']:.0f} ms{extra}: {verdict}"
+                    f"{ratio(row['p95'], base)}, first {row['first_ms']:.0f} ms, "
+                    f"peak {row['peak_mb']:.0f} MB{extra}: {verdict}"
                 )
+            print(f"  web process{tag} ready: {web['memory_at_start_mb']:.0f} MB resident")
             show(
                 f"web{tag}",
-                f"web process peak memory{tag}",
-                web["memory_gb"] * 1024,
+                f"web process{tag} resident after the pages",
+                web["memory_held_mb"],
                 "MB",
                 "{:.0f}",
             )
