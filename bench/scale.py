@@ -882,7 +882,8 @@ def measure(args: argparse.Namespace, sizes: list[int], stages: set[str]) -> Non
             found = child(env, "search", ",".join(backends))
             print(
                 f"  search, {found['probes']} questions each; filter: category "
-                f"{found['category']}; recall@10 against an exact scan (box: the in-process box; its 200: recall@200)"
+                f"{found['category']}; recall@10 against an exact scan (box: the in-process "
+                "box; its 200: recall@200)"
             )
             print(
                 f"  {'':28s}"
