@@ -802,6 +802,12 @@ def main() -> None:
     )
     parser.add_argument("--no-baseline", action="store_true", help="skip the full k-means baseline")
     parser.add_argument(
+        "--web-backends",
+        default="",
+        help="with --backend pgvector: the web stage's backends (default both; a web "
+        "process of the in-process index loads every vector, minutes at a million)",
+    )
+    parser.add_argument(
         "--reuse", action="store_true", help="one size: measure the database seeded last time"
     )
     args = parser.parse_args()
@@ -930,10 +936,11 @@ def measure(args: argparse.Namespace, sizes: list[int], stages: set[str]) -> Non
                 f"(target < {CLUSTER_TARGET_SECONDS // 60} min, < {CLUSTER_TARGET_GB:.0f} GB): "
                 f"{verdict}"
             )
-        for backend in backends if "web" in stages else []:
+        web_backends = args.web_backends.split(",") if args.web_backends else backends
+        for backend in web_backends if "web" in stages else []:
             store = "in-process" if backend == "inprocess" else "auto"
             web = child({**env, "VECTOR_STORE": store}, "web")
-            tag = f" [{backend}]" if len(backends) > 1 else ""
+            tag = f" [{backend}]" if args.backend == "pgvector" else ""
             for page in PAGES:
                 row = web[page]
                 base = first.setdefault(f"p95 {page}{tag}", row["p95"])
