@@ -258,8 +258,11 @@ def _seed_chunk(  # type: ignore[no-untyped-def]
                 "authors": record.authors,
                 "categories": record.categories,
                 "primary_category": (record.categories or [""])[0],
-                # Newest first: paper 0 arrived today, a thousand a day before it.
+                # Newest first: paper 0 arrived today, a thousand a day before it. Each is
+                # stored when it appeared, as a daily harvest stores them: the inbox's
+                # window of arrivals holds a week of papers, not every one seeded.
                 "published_at": now - timedelta(days=i / PER_DAY),
+                "created_at": now - timedelta(days=i / PER_DAY),
             }
         )
     _copy_models(cursor, Paper, papers)
