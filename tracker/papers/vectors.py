@@ -38,9 +38,11 @@ logger = logging.getLogger(__name__)
 # recall@10 above 0.99 on 384-d sentence vectors at 100k (bench/vector_store.py).
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
-# Memory for building one index: the graph of 100k-1M half-precision vectors fits, so the
-# build does not spill to disk (much slower).
-BUILD_MEMORY = "1GB"
+# Memory for building one index, a ceiling rather than an allocation: the graph of a
+# million 384-d half-precision vectors takes about 1.4 GB, and a graph that outgrows it
+# goes on building on disk, several times slower. A small install's build takes what it
+# needs (about 150 MB at 100k).
+BUILD_MEMORY = "2GB"
 # Rows per batch when copying an install's vectors; one transaction each.
 COPY_BATCH = 2000
 # Whether the copy is finished changes once per install; a short memory spares every
