@@ -19,6 +19,7 @@ from tracker.papers.models import RunStatus
 from tracker.reproductions.models import Status
 from tracker.topics.models import ClusteringRun, PaperTopic, Topic
 from tracker.topics.selectors import (
+    current_week,
     map_points,
     sparkline_points,
     topic_weekly_counts,
@@ -127,6 +128,25 @@ def test_weekly_counts_and_fastest_growing_topic() -> None:
     assert counts[rising.pk] == [0, 0, 0, 0, 0, 4]
     assert [t.topic for t in topics_fastest_growing()][:1] == [rising]
     assert sparkline_points([0, 2]).startswith("0.0,26.0 120.0,2.0")
+
+
+def test_an_old_corpus_counts_its_weeks_up_to_its_newest_paper_with_a_topic(
+    time_machine,  # type: ignore[no-untyped-def]
+) -> None:
+    time_machine.move_to("2026-03-04 12:00Z", tick=False)
+    topic = Topic.objects.create(label="old corpus")
+    for day in (3, 10, 40):  # 2021-06-03 is a Thursday; its week starts on Monday the 1st
+        paper = PaperFactory(published_at=datetime(2021, 6, 1, tzinfo=UTC) + timedelta(days=day))
+        PaperTopic.objects.create(paper=paper, topic=topic)
+    # Newer papers without a topic, or without a date, do not move the week.
+    PaperFactory(published_at=datetime(2025, 1, 8, tzinfo=UTC))
+    PaperTopic.objects.create(paper=PaperFactory(published_at=None), topic=topic)
+    assert current_week() == week_start(datetime(2021, 7, 11, tzinfo=UTC))
+    # A topic paper this week: the week is today's.
+    PaperTopic.objects.create(
+        paper=PaperFactory(published_at=datetime(2026, 3, 3, tzinfo=UTC)), topic=topic
+    )
+    assert current_week() == week_start(timezone.now())
 
 
 def test_map_leaves_off_a_half_written_position_and_keeps_the_rest() -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Count, Max, OuterRef, Subquery, Sum
+from django.db.models import Count, OuterRef, Subquery, Sum
 from django.db.models.functions import Mod, TruncWeek
 from django.utils import timezone
 
@@ -55,7 +55,14 @@ def week_start(moment: datetime) -> datetime:
 
 def current_week() -> datetime:
     """This week; or, when no paper arrived this week (an old corpus), the newest paper's."""
-    newest = PaperTopic.objects.aggregate(at=Max("paper__published_at"))["at"]
+    # The newest paper that has a topic, walked down the papers' date index: it stops at
+    # the first, where MAX over every paper-topic row read them all (2 s at a million).
+    newest = (
+        Paper.objects.filter(paper_topic__isnull=False, published_at__isnull=False)
+        .order_by("-published_at")
+        .values_list("published_at", flat=True)
+        .first()
+    )
     now = timezone.now()
     return week_start(min(newest, now) if newest else now)
 
