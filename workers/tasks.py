@@ -109,7 +109,7 @@ def reap_lost_harvests_task() -> list[int]:
 
 # A model that cannot load is a configuration error: no retry, the error is the result.
 @shared_task(name="workers.tasks.embed_papers_task", bind=True, throws=(EmbeddingModelError,))
-def embed_papers_task(self, paper_ids: list[int]) -> int:  # type: ignore[no-untyped-def]
+def embed_papers_task(self: Task, paper_ids: list[int]) -> int:
     """Embed these papers if they still lack a vector; a redelivered copy resumes its claims."""
     from tracker.papers.embeddings import embed_papers
 
@@ -122,7 +122,7 @@ def embed_papers_task(self, paper_ids: list[int]) -> int:  # type: ignore[no-unt
 @shared_task(
     name="workers.tasks.embed_pending_papers_task", bind=True, throws=(EmbeddingModelError,)
 )
-def embed_pending_papers_task(self) -> int:  # type: ignore[no-untyped-def]
+def embed_pending_papers_task(self: Task) -> int:
     """Beat: embed every paper without a vector for the configured model (also re-embeds
     everything in the background after a model change)."""
     from tracker.papers.embeddings import embed_pending

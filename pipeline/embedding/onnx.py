@@ -13,13 +13,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from pipeline.embedding.cache import made_once, model_file
 
 logger = logging.getLogger(__name__)
+
+
+class Session(Protocol):
+    """What the encoder uses of an onnxruntime InferenceSession (onnxruntime ships no types)."""
+
+    def get_inputs(self) -> Sequence[Any]: ...
+    def get_outputs(self) -> Sequence[Any]: ...
+    def run(self, output_names: list[str] | None, input_feed: dict[str, Any]) -> list[Any]: ...
+
+
+class SessionOptions(Protocol):
+    def add_session_config_entry(self, key: str, value: str) -> None: ...
+
 
 # A transformers tokenizer: called with texts, it gives a mapping of token id arrays.
 Tokenizer = Callable[..., Any]
@@ -31,13 +44,13 @@ ONNX_BATCH = 16
 
 
 class OnnxEncoder:
-    def __init__(self, name: str, tokenizer: Tokenizer, session: object, max_tokens: int) -> None:
+    def __init__(self, name: str, tokenizer: Tokenizer, session: Session, max_tokens: int) -> None:
         self.name = name
         self.tokenizer = tokenizer
         self.session = session
         self.max_tokens = max_tokens
-        self.inputs = {i.name for i in session.get_inputs()}  # type: ignore[attr-defined]
-        self.dimension = int(session.get_outputs()[0].shape[-1])  # type: ignore[attr-defined]
+        self.inputs = {i.name for i in session.get_inputs()}
+        self.dimension = int(session.get_outputs()[0].shape[-1])
 
     @classmethod
     def for_model(cls, name: str, path: str, cache_dir: Path, max_tokens: int) -> OnnxEncoder:
@@ -75,19 +88,19 @@ class OnnxEncoder:
             feed = {k: features[k].astype(np.int64) for k in INPUTS if k in self.inputs}
             if "token_type_ids" in self.inputs and "token_type_ids" not in feed:
                 feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
-            states = self.session.run(None, feed)[0]  # type: ignore[attr-defined]
+            states = self.session.run(None, feed)[0]
             mask = feed["attention_mask"][..., None].astype(np.float32)
             out[rows] = (states * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return np.ascontiguousarray(out / np.maximum(norms, 1e-12), dtype="<f4")
 
 
-def _no_spinning(options: object) -> None:
+def _no_spinning(options: SessionOptions) -> None:
     """Idle threads sleep instead of spinning: with other processes on the cores (the web
     server, a second worker, a busy machine) spinning burns CPU that the model needs; on
     two loaded cores the same 400 papers took 7.8 CPU-s this way against 11.9 spinning."""
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # type: ignore[attr-defined]
-    options.add_session_config_entry("session.inter_op.allow_spinning", "0")  # type: ignore[attr-defined]
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
 
 
 def _cache_path(path: str, cache_dir: Path) -> Path:
@@ -118,6 +131,7 @@ def export_int8(path: str, target: Path) -> None:
             super().__init__()
             self.model = model
 
+        # torch.Tensor in and out; torch's own forward is untyped, so is this override.
         def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
             return self.model(
                 input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids

@@ -192,6 +192,7 @@ def alerts_enqueue_for_papers(sender: object, paper_ids: Sequence[int], **kwargs
     from workers.tasks import match_follows_task  # task object only, to enqueue
 
     if paper_ids:
+        # Celery's Django task class has delay_on_commit; the celery-types stubs do not know it.
         match_follows_task.delay_on_commit(list(paper_ids))  # type: ignore[attr-defined]
 
 
@@ -200,6 +201,7 @@ def alerts_enqueue_for_code_events(sender: object, event_ids: Sequence[int], **k
     from workers.tasks import alert_code_events_task  # task object only, to enqueue
 
     if event_ids:
+        # Celery's Django task class has delay_on_commit; the celery-types stubs do not know it.
         alert_code_events_task.delay_on_commit(list(event_ids))  # type: ignore[attr-defined]
 
 
@@ -285,6 +287,7 @@ def deliveries_create(alerts: Sequence[Alert]) -> list[int]:
     from workers.tasks import deliver_alert_task  # task object only, to enqueue
 
     for pk in ids:
+        # Celery's Django task class has delay_on_commit; the celery-types stubs do not know it.
         deliver_alert_task.delay_on_commit(pk)  # type: ignore[attr-defined]
     return ids
 
@@ -467,6 +470,7 @@ def delivery_retry(membership: Membership, delivery_id: int) -> Delivery | None:
     )
     from workers.tasks import deliver_alert_task  # task object only, to enqueue
 
+    # Celery's Django task class has delay_on_commit; the celery-types stubs do not know it.
     deliver_alert_task.delay_on_commit(delivery.pk)  # type: ignore[attr-defined]
     return delivery
 

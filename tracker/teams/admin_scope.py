@@ -51,7 +51,7 @@ class TeamScopedAdminMixin:
         # from ModelAdmin, which the mixin cannot name as a base.)
         return [
             (name, admin.RelatedOnlyFieldListFilter)
-            if isinstance(name, str) and get_fields_from_path(self.model, name)[-1].is_relation  # type: ignore[attr-defined]
+            if isinstance(name, str) and get_fields_from_path(self.model, name)[-1].is_relation  # type: ignore[attr-defined]  # self.model
             else name
             for name in filters
         ]

@@ -27,6 +27,7 @@ def num(value: object) -> str:
     if value is None or value == "":
         return ""
     try:
+        # A template may pass anything; what float() refuses is caught below.
         return f"{float(value):.6g}"  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return str(value)
