@@ -107,6 +107,20 @@ def test_sources_page_shows_runs_and_failures_in_a_fixed_number_of_queries(cast:
     assert "failed &lt;5&gt;" in page and "new 8" in page
 
 
+def test_a_refused_paper_keeps_the_sources_table_whole(cast: Cast, web: str) -> None:
+    """The form's error comes back on the Sources page with its sources and runs listed,
+    not an empty table under the message."""
+    _source_with_runs(0)
+    _source_with_runs(1)
+    client = client_for(cast.ben)
+
+    for refused in ("not a thing", f"{web}/nothing"):
+        response = client.post(reverse("papers:add"), {"id_or_url": refused})
+        page = response.content.decode()
+        assert response.status_code == 400
+        assert "src 0" in page and "src 1" in page and "failed &lt;1&gt;" in page
+
+
 def test_sources_page_needs_a_login(db: None) -> None:
     from django.test import Client
 

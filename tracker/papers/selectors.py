@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db.models import Count, OuterRef, Prefetch, Subquery
 
@@ -22,13 +23,23 @@ def papers_by_arxiv_id(ids: Iterable[str]) -> dict[str, Paper]:
     return {p.arxiv_id: p for p in Paper.objects.filter(arxiv_id__in=list(ids)) if p.arxiv_id}
 
 
-def sources_with_recent_runs(limit: int = RECENT_RUNS) -> list[Source]:
-    """Every source with its latest runs and `waiting_for_arxiv` (its lab reports that wait
-    for their arXiv paper), in three queries whatever the number of sources."""
+@dataclass(frozen=True)
+class SourceRow:
+    """A row of the Sources page: the source, its latest runs (newest first) and how many of
+    its lab reports wait for their arXiv paper."""
+
+    source: Source
+    recent_runs: list[HarvestRun]
+    waiting_for_arxiv: int
+
+
+def sources_with_recent_runs(limit: int = RECENT_RUNS) -> list[SourceRow]:
+    """Every source with its latest runs and its lab reports that wait for their arXiv
+    paper, in three queries whatever the number of sources."""
     recent = HarvestRun.objects.order_by("-started_at", "-id")[:limit]
-    sources: list[Source] = list(
+    sources = list(
         Source.objects.order_by("kind", "name").prefetch_related(
-            Prefetch("runs", queryset=recent, to_attr="recent_runs")
+            Prefetch("runs", queryset=recent, to_attr="recent")
         )
     )
     # Counted from the few waiting reports outward, never over every source's papers.
@@ -38,11 +49,14 @@ def sources_with_recent_runs(limit: int = RECENT_RUNS) -> list[Source]:
         .annotate(count=Count("paper", distinct=True))
         .values_list("source", "count")
     )
-    for source in sources:
-        # A count for the Sources page, set on the row it describes until the page reads
-        # typed rows.
-        source.waiting_for_arxiv = waiting.get(source.pk, 0)  # type: ignore[attr-defined]
-    return sources
+    return [
+        SourceRow(
+            source=source,
+            recent_runs=source.recent,  # Prefetch's to_attr: a sliced prefetch needs one
+            waiting_for_arxiv=waiting.get(source.pk, 0),
+        )
+        for source in sources
+    ]
 
 
 def sources_all_offline() -> bool:

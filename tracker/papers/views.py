@@ -34,21 +34,23 @@ def paper_add_view(request: HttpRequest) -> HttpResponse:
     request (one polite API call or one capped page fetch) so the person sees the result."""
     form = AddPaperForm(request.POST)
     if not form.is_valid():
-        return render(
-            request,
-            "papers/sources.html",
-            {"sources": sources_with_recent_runs(), "form": form},
-            status=400,
-        )
+        return _refused(request, form)
     try:
         paper, created = paper_add(form.cleaned_data["id_or_url"])
     except HarvestError as exc:
         form.add_error("id_or_url", str(exc))
-        return render(
-            request,
-            "papers/sources.html",
-            {"sources": sources_with_recent_runs(), "form": form},
-            status=400,
-        )
+        return _refused(request, form)
     messages.success(request, "Added." if created else "Already in the tracker.")
     return redirect("papers:detail", pk=paper.pk)
+
+
+def _refused(request: HttpRequest, form: AddPaperForm) -> HttpResponse:
+    """The Sources page again with the form's error, its table whole (without the follow
+    toggles, which belong to the app above this one)."""
+    rows = sources_with_recent_runs()
+    return render(
+        request,
+        "papers/sources.html",
+        {"sources": rows, "source_rows": [(row, None) for row in rows], "form": form},
+        status=400,
+    )

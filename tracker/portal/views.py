@@ -255,7 +255,7 @@ def sources(request: HttpRequest) -> HttpResponse:
     the add-a-paper form."""
     membership = current_membership(request)
     listed = sources_with_recent_runs()
-    pairs = [(s.pk, s.name) for s in listed]
+    pairs = [(row.source.pk, row.source.name) for row in listed]
     toggles: list[FollowButton | None] = (
         list(follow_buttons(membership, sources=pairs)["sources"])
         if membership
