@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 from scipy import sparse
@@ -324,9 +326,13 @@ def ctfidf_terms(
 
 
 def _topic_counts(
-    vectorizer: CountVectorizer, texts: Sequence[str], labels: np.ndarray, k: int
+    vectorizer: CountVectorizer,
+    texts: Sequence[str] | Sequence[list[str]],
+    labels: np.ndarray,
+    k: int,
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """(topics x terms) counts and the terms, or None when no text has a term left."""
+    """(topics x terms) counts and the terms, or None when no text has a term left. The
+    texts are what the vectorizer's analyzer reads: strings, or words already found."""
     try:
         counts = vectorizer.fit_transform(texts)
     except ValueError:  # nothing but stop words
@@ -479,15 +485,29 @@ def contiguous_phrases(text: str) -> list[str]:
     """1-3-grams of words that stand next to each other in the text. CountVectorizer drops
     stop words before it makes n-grams, so "aligning language models with humans" would
     give "aligning language humans"; here a stop word ends the phrase instead."""
+    return _phrases(_words(text))
+
+
+def _words(text: str) -> list[str]:
+    """The text's words as CountVectorizer's WORD_PATTERN finds them, lower-cased, stop
+    words kept (they end phrases)."""
+    return _WORD.findall(text.lower())
+
+
+def _phrases(words: list[str]) -> list[str]:
+    """contiguous_phrases of words already found."""
     phrases: list[str] = []
     run: list[str] = []
-    for word in [*_WORD.findall(text.lower()), ""]:
+    for word in [*words, ""]:
         if word and word not in _STOP:
             run.append(word)
             continue
-        for n in (1, 2, 3):
-            phrases.extend(" ".join(run[i : i + n]) for i in range(len(run) - n + 1))
-        run = []
+        if run:
+            phrases += run
+            pairs = [f"{a} {b}" for a, b in pairwise(run)]
+            phrases += pairs
+            phrases += [f"{pair} {c}" for pair, c in zip(pairs, run[2:], strict=False)]
+            run = []
     return phrases
 
 
@@ -495,17 +515,15 @@ def _phrase_words(phrase: str) -> set[str]:
     return {_stem(w) for w in re.split(r"[\s\-]", phrase) if w}
 
 
-def _corpus_wide_words(texts: Sequence[str]) -> set[str]:
-    """Words (besides stop words) present in more than CORPUS_WIDE_DF of the papers."""
-    if len(texts) < 50:
+def _corpus_wide_words(words: Sequence[list[str]]) -> set[str]:
+    """Words (besides stop words) present in more than CORPUS_WIDE_DF of the papers, from
+    each paper's words."""
+    if len(words) < 50:
         return set()
-    counts = CountVectorizer(
-        stop_words=STOP_WORDS, token_pattern=WORD_PATTERN, lowercase=True, binary=True
-    ).fit(texts)
-    matrix = counts.transform(texts)
-    df = np.asarray(matrix.sum(axis=0)).ravel() / len(texts)
-    vocab = counts.get_feature_names_out()
-    return {str(vocab[i]) for i in np.flatnonzero(df > CORPUS_WIDE_DF)}
+    df: Counter[str] = Counter()
+    for text_words in words:
+        df.update(set(text_words))
+    return {w for w, n in df.items() if n / len(words) > CORPUS_WIDE_DF and w not in _STOP}
 
 
 def mmr_select(candidates: Sequence[tuple[str, float]], size: int) -> list[str]:
@@ -543,10 +561,11 @@ def keyphrase_terms(
     idx = idx[labels[idx] >= 0]
     if len(idx) == 0:
         return [[] for _ in range(k)]
-    sample = [texts[int(i)] for i in idx]
+    # Each text is split into words once; the corpus-wide words and the phrases both read them.
+    sample = [_words(texts[int(i)]) for i in idx]
     wide = _corpus_wide_words(sample)
     vectorizer = CountVectorizer(
-        analyzer=contiguous_phrases,
+        analyzer=_phrases,
         min_df=min(3, len(idx)),
         max_df=MAX_DF if len(idx) > 200 else 1.0,
         max_features=120_000,
