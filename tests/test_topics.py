@@ -306,10 +306,13 @@ def test_the_map_sends_an_even_sample_with_a_fixed_number_of_queries(
     hidden.hidden = True
     hidden.save()
     client = client_for(cast.ben)
-    # (session), user, topics with their central papers, the topics' total size, the
-    # sampled papers, the followed topics
-    with django_assert_num_queries(session_queries() + 5):
+    # (session), user, topics with their central papers, the newest paper-topic row, the
+    # topics' total size, the sampled papers, the followed topics
+    with django_assert_num_queries(session_queries() + 6):
         data = client.get(reverse("topics:map_data")).json()
+    # Again: the sample is kept, its two queries are not made.
+    with django_assert_num_queries(session_queries() + 4):
+        assert client.get(reverse("topics:map_data")).json() == data
     points = data["papers"]
     assert 0 < len(points) <= 25
     ids = [p["id"] for p in points]
@@ -332,7 +335,42 @@ def test_the_topics_page_query_count_is_fixed(cast, topics: int, django_assert_n
         for paper in PaperFactory.create_batch(3, published_at=WEEK):
             PaperTopic.objects.create(paper=paper, topic=topic)
     client = client_for(cast.ben)
-    # (session), user, membership, the topics, the newest week, the weekly counts, the run
-    with django_assert_num_queries(session_queries() + 6):
+    # (session), user, membership, the topics, the newest week, the newest paper-topic row,
+    # the weekly counts, the run
+    with django_assert_num_queries(session_queries() + 7):
         response = client.get(reverse("topics:index"))
     assert len(response.context["trends"]) == topics
+    # Again: the counts are kept.
+    with django_assert_num_queries(session_queries() + 6):
+        again = client.get(reverse("topics:index"))
+    assert [t.weekly for t in again.context["trends"]] == [
+        t.weekly for t in response.context["trends"]
+    ]
+
+
+def test_kept_counts_and_map_follow_a_paper_joining_and_a_merge_at_once(
+    django_capture_on_commit_callbacks,  # type: ignore[no-untyped-def]
+) -> None:
+    """What the topics pages keep is keyed on the newest paper-topic row and the curators'
+    last change, so neither a new paper in a topic nor a merge waits out the cache."""
+    from tracker.topics.curation import topic_merge
+
+    until = week_start(WEEK)
+    one, two = (Topic.objects.create(label=label) for label in ("one", "two"))
+    for topic in (one, two):
+        PaperTopic.objects.create(
+            paper=PaperFactory(published_at=WEEK), topic=topic, map_x=0.1, map_y=0.2
+        )
+    assert topic_weekly_counts([one.pk, two.pk], weeks=1, until=until) == {one.pk: [1], two.pk: [1]}
+    assert sorted(p["t"] for p in map_points()) == [one.pk, two.pk]
+
+    PaperTopic.objects.create(
+        paper=PaperFactory(published_at=WEEK), topic=one, map_x=0.3, map_y=0.4
+    )
+    assert topic_weekly_counts([one.pk, two.pk], weeks=1, until=until) == {one.pk: [2], two.pk: [1]}
+    assert len(map_points()) == 3
+
+    with django_capture_on_commit_callbacks(execute=True):
+        topic_merge(one, [two])
+    assert topic_weekly_counts([one.pk, two.pk], weeks=1, until=until) == {one.pk: [3], two.pk: [0]}
+    assert {p["t"] for p in map_points()} == {one.pk}

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import Count
 
 from tracker.topics.models import PaperTopic, Topic, TopicFollow
+from tracker.topics.selectors import topics_changed
 
 
 def topic_label_set(topic: Topic, label: str, *, locked: bool = True) -> Topic:
@@ -35,6 +36,7 @@ def topic_merge(survivor: Topic, others: Iterable[Topic]) -> Topic:
     Topic.objects.filter(pk__in=other_ids).update(merged_into=survivor, active=False, size=0)
     survivor.size = PaperTopic.objects.filter(topic=survivor).aggregate(n=Count("pk"))["n"]
     survivor.save(update_fields=["size"])
+    transaction.on_commit(topics_changed)
     return survivor
 
 
