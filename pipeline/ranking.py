@@ -22,9 +22,10 @@ candidates:
   arxiv-sanity-lite's strong regularisation, and it is sharper than the ridge for a taste
   that a few words and phrases define;
 - broad: the same direction over words and authors, without those of fewer than five
-  papers. A reader of a whole field (security, graphics) likes papers that share its
-  many ordinary words, and the words score, led by the rare words of the few papers
-  rated, drifts to other fields' papers that happen to use them;
+  papers (each paper's features scaled to unit length again once those are left out).
+  A reader of a whole field (security, graphics) likes papers that share its many
+  ordinary words, and the words score, led by the rare words of the few papers rated,
+  drifts to other fields' papers that happen to use them;
 - embedding: the same regression over the stored embeddings;
 - interests: the liked papers are grouped into clusters in embedding space and a paper
   scores by its best cluster, so someone who reads both robotics and speech is served
@@ -33,9 +34,11 @@ candidates:
   is to the ones they disliked.
 
 Each score's weight is learned per member from how well it put the member's own
-held-out best-rated papers first. The three embedding scores count two thirds each
-against the two word scores and the broad one half, so that words and meaning weigh
-alike before the member's own ratings say otherwise.
+held-out best-rated papers first, among the member's other held-out ratings and among
+papers of the space the member never rated (what the inbox asks of it). The three
+embedding scores count two thirds each against the two word scores and the broad one
+half, so that words and meaning weigh alike before the member's own ratings say
+otherwise.
 
 Measured on real abstracts (bench/rank.py) neither words nor embeddings alone is best
 for every kind of reader; the sum is.
@@ -100,6 +103,17 @@ CV_MIN_RATINGS = 12
 CV_FOLDS = 3
 # No score is dropped entirely: a held-out third of a few dozen ratings is a noisy judge.
 CV_FLOOR = 0.05
+# The held-out ratings alone judge how a score orders papers the member has seen, most
+# of them drawn from the member's taste; the inbox asks it to find those few among
+# hundreds the member has not seen. So each score is also judged on the held-out ratings
+# put among CV_BACKGROUND papers of the space that the member never rated, taken as
+# rated 1 (a random paper is rarely one a member wants), and its quality is the mean of
+# the two judges. Measured on bench/rank.py over 32 seeds: the ratio to ASL rose from
+# 1.24 to 1.27, most for readers of a field or a group of authors, whose best score the
+# rated papers alone picked less surely.
+CV_BACKGROUND = 200
+CV_BACKGROUND_TARGET = -1.0
+CV_OWN_SHARE = 0.5
 # A followed author, keyword, topic or lab puts a paper above every paper that matches no
 # follow (scores are standardised, so they stay far below this), in the model's order.
 FOLLOW_BOOST = 100.0
@@ -249,7 +263,11 @@ class PaperSpace:
         self.mean_x = np.asarray(self.x.mean(axis=0), dtype=np.float64).ravel()
         # The "broad" score's features: the lexical ones common enough to name a field.
         common = self.x.getnnz(axis=0) >= (BROAD_MIN_DF if n >= BROAD_MIN_PAPERS else 1)
-        self.broad_mask = common.astype(np.float32)
+        self.broad_columns = np.flatnonzero(common)
+        # Scaled to unit length again: a paper most of whose words are rare is otherwise
+        # a short vector there, and scores low whatever field it is in.
+        self.x_broad = normalize(self.x[:, self.broad_columns])
+        self.mean_broad = np.asarray(self.x_broad.mean(axis=0), dtype=np.float64).ravel()
         self.background_mass = min(BACKGROUND_MASS, BACKGROUND_WEIGHT * n)
         self.vectors: np.ndarray | None = None
         if vectors is not None:
@@ -299,6 +317,7 @@ class PaperSpace:
         x_words, x = self._features(added)
         out.x_words = sparse.vstack([self.x_words, x_words]).tocsr()
         out.x = sparse.vstack([self.x, x]).tocsr()
+        out.x_broad = sparse.vstack([self.x_broad, normalize(x[:, self.broad_columns])]).tocsr()
         if self.vectors is not None:
             if vectors is None or len(vectors) != len(added):
                 raise ValueError(f"vectors for {len(added)} papers needed")
@@ -437,7 +456,7 @@ class _Fit:
         if self.words_coef is not None:
             out["words"] = np.asarray(self.space.x_words[rows] @ self.words_coef).ravel()
         if self.broad_coef is not None:
-            out["broad"] = np.asarray(self.space.x[rows] @ self.broad_coef).ravel()
+            out["broad"] = np.asarray(self.space.x_broad[rows] @ self.broad_coef).ravel()
         if self.embedding_coef is not None and self.space.vectors is not None:
             out["embedding"] = self.space.vectors[rows] @ self.embedding_coef
         if len(self.liked):
@@ -525,8 +544,7 @@ def _broad_direction(space: PaperSpace, ex: _Examples) -> np.ndarray | None:
     fewer than BROAD_MIN_DF papers. A field (security, graphics, robotics) shows in the
     many ordinary words and the authors its papers share, not in the rare words that a
     few liked papers happen to use, which the words score weighs most."""
-    coef = _direction(space.x, space.mean_x, ex)
-    return None if coef is None else coef * space.broad_mask
+    return _direction(space.x_broad, space.mean_broad, ex)
 
 
 def _subset(ex: _Examples, keep: np.ndarray) -> _Examples:
@@ -552,29 +570,41 @@ def _top_gain(predicted: np.ndarray, truth: np.ndarray) -> float:
 
 def _component_weights(space: PaperSpace, ex: _Examples, seed: int) -> dict[str, float]:
     """How much each score counts for this member: how well it ranked the member's own
-    held-out ratings (CV_FOLDS-fold), so that a reader whose taste words capture leans on
-    words and one whose taste they miss leans on the embeddings."""
+    held-out ratings (CV_FOLDS-fold), among themselves and among papers the member never
+    rated, so that a reader whose taste words capture leans on words and one whose taste
+    they miss leans on the embeddings."""
     weights = dict(DEFAULT_WEIGHTS)
     own = np.flatnonzero(np.array([kind in ("own", "no") for kind, _ in ex.sources]))
     if len(own) < CV_MIN_RATINGS or len(np.unique(ex.targets[own])) < 2:
         return weights
-    order = np.random.default_rng(seed).permutation(own)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(own)
+    drawn = rng.choice(len(space.docs), size=min(CV_BACKGROUND, len(space.docs)), replace=False)
+    unseen = np.setdiff1d(drawn, ex.rows)
     predicted: dict[str, np.ndarray] = {name: np.zeros(len(order)) for name in weights}
+    among_unseen: dict[str, list[float]] = defaultdict(list)
     for fold in range(CV_FOLDS):
         held = order[fold::CV_FOLDS]
         # The folds judge the member's own taste: the team's prior stays out of them.
         keep = np.array([kind != "team" for kind, _ in ex.sources], dtype=bool)
         keep[held] = False
         fit = _Fit(space, _subset(ex, keep))
-        parts = fit.components(ex.rows[held])
+        parts = fit.components(np.concatenate([ex.rows[held], unseen]))
+        truth = np.concatenate([ex.targets[held], np.full(len(unseen), CV_BACKGROUND_TARGET)])
         for name in weights:
             if name in parts:
                 # Standardised per fold: each fold's model has a scale of its own.
-                predicted[name][fold::CV_FOLDS] = _standardise(parts[name])
+                predicted[name][fold::CV_FOLDS] = _standardise(parts[name][: len(held)])
+                if len(unseen):
+                    among_unseen[name].append(_top_gain(parts[name], truth))
     truth = ex.targets[order]
     for name in weights:
-        quality = max(_top_gain(predicted[name], truth), CV_FLOOR) ** CV_POWER
-        weights[name] = DEFAULT_WEIGHTS[name] * quality
+        quality = _top_gain(predicted[name], truth)
+        if among_unseen[name]:
+            quality = CV_OWN_SHARE * quality + (1 - CV_OWN_SHARE) * float(
+                np.mean(among_unseen[name])
+            )
+        weights[name] = DEFAULT_WEIGHTS[name] * max(quality, CV_FLOOR) ** CV_POWER
     return weights
 
 

@@ -417,3 +417,68 @@ def test_broad_score_learns_a_field_from_its_common_words_not_a_few_rare_ones() 
     assert max(words[k] for k in decoys) > min(words[k] for k in field)
     assert min(broad[k] for k in field) > max(broad[k] for k in decoys)
     assert "broad" in model.weights
+
+
+def _pair_words(i: int) -> str:
+    """Three words that paper i and its neighbour i ± 1 alone say."""
+    return f"Pair{i // 2}a pair{i // 2}b pair{i // 2}c."
+
+
+def test_broad_score_does_not_mark_down_a_field_paper_for_its_rare_words() -> None:
+    # The same security papers, once plain and once with three words in each abstract that
+    # only it and one other paper say: left out of the broad features (said by fewer than
+    # five papers), those words must not shorten the others.
+    space, liked, _, field = _fields_space()
+    odd = PaperSpace(
+        [
+            PaperDoc(key=d.key, title=d.title, abstract=f"{d.abstract} {_pair_words(i)}")
+            if d.key in field
+            else d
+            for i, d in enumerate(space.docs)
+        ]
+    )
+    ratings = {k: 5 for k in liked} | {f"music-{n}": 1 for n in range(4)}
+    plain_scores = MemberModel(space, Signals(ratings=ratings)).components(space.rows(field))
+    odd_scores = MemberModel(odd, Signals(ratings=ratings)).components(odd.rows(field))
+    assert odd_scores["broad"] == pytest.approx(plain_scores["broad"], rel=0.05)
+
+
+def _look_alike_space() -> PaperSpace:
+    """Robot, music and cooking papers with words of their own, where the embeddings tell
+    music from the rest but put robots and cooking in the same place."""
+    rng = np.random.default_rng(5)
+    words = {
+        "robot": "grasping gripper actuator servo dexterous torque",
+        "music": "melody rhythm chord tempo harmony lyric",
+        "cooking": "recipe flavour baking kitchen spice dough",
+    }
+    docs: list[PaperDoc] = []
+    vectors: list[np.ndarray] = []
+    for field, count in (("robot", 30), ("music", 30), ("cooking", 120)):
+        vocabulary = words[field].split()
+        for n in range(count):
+            a, b = vocabulary[n % 6], vocabulary[(n // 6 + n + 1) % 6]
+            docs.append(PaperDoc(key=f"{field}-{n}", title=f"{a} study", abstract=f"{a} {b}."))
+            direction = np.zeros(16)
+            direction[1 if field == "music" else 0] = 1.0
+            vectors.append(direction + rng.normal(0, 0.1, size=16))
+    return PaperSpace(docs, np.array(vectors))
+
+
+def test_scores_are_judged_on_finding_liked_papers_among_unrated_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Robots rated 5 and music 1: every score orders those held-out ratings right, but
+    # only the words tell robots from the cooking papers nobody rated, which the
+    # embeddings put beside robots.
+    space = _look_alike_space()
+    ratings = {f"robot-{n}": 5 for n in range(20)} | {f"music-{n}": 1 for n in range(20)}
+    model = MemberModel(space, Signals(ratings=ratings))
+    embedding = max(model.weights[n] for n in ("embedding", "interests", "neighbours"))
+    assert model.weights["lexical"] > 3 * embedding
+    unseen = [f"robot-{n}" for n in range(20, 30)] + [f"cooking-{n}" for n in range(120)]
+    assert all(r.key.startswith("robot") for r in model.rank(unseen)[:10])
+    # Judged on the rated papers alone, the embeddings' scores would weigh as much.
+    monkeypatch.setattr("pipeline.ranking.CV_OWN_SHARE", 1.0)
+    alone = MemberModel(space, Signals(ratings=ratings)).weights
+    assert max(alone[n] for n in ("embedding", "interests", "neighbours")) > alone["lexical"] / 3
