@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from statistics import mean, pstdev
 from typing import TYPE_CHECKING, Any
@@ -582,13 +582,26 @@ def _ranked(
 ) -> list[RankedPaper]:
     """The window ranked in the filters' order: the member's ranking, or the team's
     predicted rating (the member's ranking breaks its ties). Why is worked out for the
-    first `explain` of the member's ranking only."""
+    first `explain` of the member's ranking only.
+
+    The member's model is fitted on the whole of the view's window (its papers, or those
+    published since `since`), and the other filters only choose which of its papers the
+    order lists: a member who filters by category, topic or code finds their order fitted
+    once, not once per set of filters."""
     from tracker.triage.ranking import member_ranking
 
+    scope = InboxFilters(view=filters.view, since=filters.since)
     if filters.topic:
         base = base.filter(paper_topic__topic_id=filters.topic)
+    cut = replace(filters, sort=scope.sort) != scope
+    ranked = member_ranking(
+        membership,
+        inbox_papers(membership, scope) if cut else base,
+        explain if filters.sort == "for_you" else None,
+        within=base if cut else None,
+        scope=repr(scope),
+    )
     # The team's order puts papers first that the member's order may rank anywhere.
-    ranked = member_ranking(membership, base, explain if filters.sort == "for_you" else None)
     if filters.sort == "team":
         ranked.sort(key=lambda r: -(r.team_prediction or 0.0))
     return ranked
