@@ -19,7 +19,7 @@ from tracker.topics.models import PaperTopic
 from tracker.triage import ranking
 from tracker.triage.models import Rating
 from tracker.triage.selectors import inbox_papers
-from tracker.triage.services import rating_set
+from tracker.triage.services import rating_set, skip_create
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -295,3 +295,36 @@ def test_follow_matches_are_kept_in_the_shared_cache(cast, monkeypatch) -> None:
     again = ranking.member_ranking(membership, inbox_papers(membership), explain=5)
     assert matched == [24]
     assert {r.paper_id for r in again[:12]} == {p.pk for p in papers["speech"]}
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_rating_queues_the_member_s_order_and_the_next_load_finds_it_fitted(
+    cast, fits, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    from workers.tasks import rank_inbox_task
+
+    papers = _papers()
+    speech = papers["speech"]
+    client = client_for(cast.ben)
+
+    def shown() -> list[int]:
+        page = client.get("/inbox/").context["inbox"]
+        return [row.pk for group in page.groups for row in group.rows]
+
+    assert len(shown()) == 24 and len(fits) == 1
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        rating_set(team=cast.vision, paper=speech[0], user=cast.ben, value=5)
+    assert len(queued) == 1
+    # A worker fits the order the inbox opens on; the next load finds it.
+    assert rank_inbox_task(cast.vision.pk, cast.ben.pk) == 23
+    assert len(fits) == 2
+    assert speech[0].pk not in shown() and len(fits) == 2
+    assert rank_inbox_task(cast.vision.pk, cast.ben.pk) == 23 and len(fits) == 2
+    # With no worker the next load is right all the same: it fits the order itself.
+    rating_set(team=cast.vision, paper=speech[1], user=cast.ben, value=5)
+    assert speech[1].pk not in shown() and len(fits) == 3
+    # A skip queues it too; a member who left has nothing to fit.
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        skip_create(team=cast.vision, paper=speech[2], user=cast.ben)
+    assert len(queued) == 1
+    assert rank_inbox_task(cast.language.pk, cast.ben.pk) is None

@@ -607,6 +607,20 @@ def _ranked(
     return ranked
 
 
+def inbox_order_warm(team_id: int, user_id: int) -> int | None:
+    """The member's inbox as it opens (their share while any is left, in the "for you"
+    order, its first page explained) ranked and kept, as the page itself would keep it: the
+    number of papers ranked; None when they are not in the team."""
+    membership = (
+        Membership.objects.select_related("team").filter(team_id=team_id, user_id=user_id).first()
+    )
+    if membership is None:
+        return None
+    filters = InboxFilters(view="share" if share_count(membership) else "")
+    base = inbox_papers(membership, filters)
+    return len(_ranked(membership, filters, base, explain=INBOX_PAGE_SIZE))
+
+
 def inbox_next(
     membership: Membership, filters: InboxFilters, after: Paper | None = None
 ) -> int | None:

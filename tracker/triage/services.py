@@ -53,6 +53,7 @@ def rating_set(
         if created:
             # Rated papers leave the inbox; a skip no longer says anything.
             Skip.objects.filter(team=team, paper=paper, user=user).delete()
+            _inbox_order_warm(team, user)
             return rating
     if note is None:
         note = rating.note
@@ -63,7 +64,17 @@ def rating_set(
     rating.note = note
     rating.updated_at = now
     rating.save(update_fields=["value", "note", "updated_at"])
+    _inbox_order_warm(team, user)
     return rating
+
+
+def _inbox_order_warm(team: Team, user: User) -> None:
+    """After the change commits, a worker fits the member's inbox order again, so that
+    their next load finds it kept. Without a worker the load fits it itself."""
+    from workers.tasks import rank_inbox_task  # task object only, to enqueue
+
+    # Celery's Django task class has delay_on_commit; the celery-types stubs do not know it.
+    rank_inbox_task.delay_on_commit(team.pk, user.pk)  # type: ignore[attr-defined]
 
 
 @transaction.atomic
@@ -75,13 +86,19 @@ def triage_undo(*, team: Team, paper: Paper, user: User) -> str | None:
     if rating is not None:
         _history_keep(rating, reason=WITHDRAWN)
         rating.delete()
+        _inbox_order_warm(team, user)
         return "rating"
     deleted, _ = Skip.objects.filter(team=team, paper=paper, user=user).delete()
-    return "skip" if deleted else None
+    if not deleted:
+        return None
+    _inbox_order_warm(team, user)
+    return "skip"
 
 
 def skip_create(*, team: Team, paper: Paper, user: User) -> Skip:
-    skip, _ = Skip.objects.get_or_create(team=team, paper=paper, user=user)
+    skip, created = Skip.objects.get_or_create(team=team, paper=paper, user=user)
+    if created:
+        _inbox_order_warm(team, user)
     return skip
 
 
@@ -91,6 +108,7 @@ def not_interested_set(*, team: Team, paper: Paper, user: User) -> Skip:
     skip, _ = Skip.objects.update_or_create(
         team=team, paper=paper, user=user, defaults={"not_interested": True}
     )
+    _inbox_order_warm(team, user)
     return skip
 
 
