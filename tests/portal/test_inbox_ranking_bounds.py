@@ -11,7 +11,7 @@ import time_machine
 from django.utils import timezone
 
 from tests.conftest import client_for
-from tests.portal.helpers import topic
+from tests.portal.helpers import paper_in, topic
 from tests.portal.test_inbox_ranking import _papers
 from tracker.papers.models import Paper
 from tracker.teams.models import Membership
@@ -328,3 +328,21 @@ def test_a_rating_queues_the_member_s_order_and_the_next_load_finds_it_fitted(
         skip_create(team=cast.vision, paper=speech[2], user=cast.ben)
     assert len(queued) == 1
     assert rank_inbox_task(cast.language.pk, cast.ben.pk) is None
+
+
+def test_a_rating_stands_when_the_broker_cannot_be_reached(
+    cast, monkeypatch, django_capture_on_commit_callbacks, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    import kombu.exceptions
+
+    from workers.tasks import rank_inbox_task
+
+    def unreachable(*args: object) -> None:
+        raise kombu.exceptions.OperationalError("connection refused")
+
+    monkeypatch.setattr(rank_inbox_task, "delay", unreachable)
+    paper = paper_in(None)
+    with django_capture_on_commit_callbacks(execute=True):
+        rating_set(team=cast.vision, paper=paper, user=cast.ben, value=4)
+    assert Rating.objects.get(paper=paper, user=cast.ben).value == 4
+    assert "not queued" in caplog.text

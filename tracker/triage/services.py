@@ -3,6 +3,9 @@ topic follows."""
 
 from __future__ import annotations
 
+import logging
+
+import kombu.exceptions
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -12,6 +15,8 @@ from tracker.papers.models import Paper
 from tracker.teams.models import Team
 from tracker.topics.models import Topic, TopicFollow
 from tracker.triage.models import Comment, Rating, RatingHistory, Skip
+
+log = logging.getLogger(__name__)
 
 CHANGED = "changed"
 WITHDRAWN = "withdrawn"
@@ -70,11 +75,17 @@ def rating_set(
 
 def _inbox_order_warm(team: Team, user: User) -> None:
     """After the change commits, a worker fits the member's inbox order again, so that
-    their next load finds it kept. Without a worker the load fits it itself."""
+    their next load finds it kept. Without a worker the load fits it itself, so a broker
+    that cannot be reached costs a warning, not the member's rating."""
     from workers.tasks import rank_inbox_task  # task object only, to enqueue
 
-    # Celery's Django task class has delay_on_commit; the celery-types stubs do not know it.
-    rank_inbox_task.delay_on_commit(team.pk, user.pk)  # type: ignore[attr-defined]
+    def send() -> None:
+        try:
+            rank_inbox_task.delay(team.pk, user.pk)
+        except kombu.exceptions.OperationalError as exc:
+            log.warning("inbox order not queued for warming: %s", exc)
+
+    transaction.on_commit(send)
 
 
 @transaction.atomic
