@@ -31,7 +31,7 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Hashable, Sequence
+from collections.abc import Collection, Hashable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
@@ -422,9 +422,15 @@ class _Inputs:
         )
 
 
-def _inputs(membership: Membership, candidates: QuerySet[Paper], scope: str) -> _Inputs | None:
+def _inputs(
+    membership: Membership,
+    candidates: QuerySet[Paper],
+    scope: str,
+    topic_follows: Collection[int] | None,
+) -> _Inputs | None:
     """The load's inputs, in a fixed number of queries; None when nothing is a candidate.
-    `scope` names the candidates for the kept prior (the inbox's view)."""
+    `scope` names the candidates for the kept prior (the inbox's view); `topic_follows`,
+    the topics the member follows when the caller has read them already."""
     team, user_id = membership.team, membership.user_id
     window = list(
         candidates.annotate(in_topic=_topic_of()).values_list("pk", "in_topic")[
@@ -451,7 +457,9 @@ def _inputs(membership: Membership, candidates: QuerySet[Paper], scope: str) -> 
         follows=inbox_follows(membership),
         topic_follows=list(
             TopicFollow.objects.filter(user_id=user_id).values_list("topic_id", flat=True)
-        ),
+        )
+        if topic_follows is None
+        else list(topic_follows),
     )
 
 
@@ -515,6 +523,7 @@ def member_ranking(
     *,
     within: QuerySet[Paper] | None = None,
     scope: str = "",
+    topic_follows: Collection[int] | None = None,
 ) -> list[RankedPaper]:
     """`candidates` (newest first) ranked for the member, best first, each with why and with
     what the team would rate it (when `explain` is given, the first `explain` and
@@ -524,8 +533,8 @@ def member_ranking(
     `within`: only those of the candidates that it selects too (the inbox's filters, in the
     candidates' order), ranked by the model fitted on all the candidates: one fit serves
     every set of filters. `scope` names the candidates (the inbox's view) for the kept
-    prior."""
-    inputs = _inputs(membership, candidates, scope)
+    prior. `topic_follows`: the topics the member follows, when the caller has them."""
+    inputs = _inputs(membership, candidates, scope, topic_follows)
     if inputs is None:
         return []
     key = inputs.key(membership)

@@ -514,7 +514,7 @@ def inbox_build(
         page = page[:limit]
     else:
         # The rows shown sit among the first len(shown) + limit of the ranking, at worst.
-        ranked = _ranked(membership, filters, base, explain=len(shown) + offset + limit)
+        ranked = _ranked(membership, filters, base, len(shown) + offset + limit, followed_ids)
         if shown:
             ranked, offset = [r for r in ranked if r.paper_id not in shown], 0
         ranks = {r.paper_id: r for r in ranked[offset : offset + limit]}
@@ -578,7 +578,11 @@ def inbox_build(
 
 
 def _ranked(
-    membership: Membership, filters: InboxFilters, base: QuerySet[Paper], explain: int | None
+    membership: Membership,
+    filters: InboxFilters,
+    base: QuerySet[Paper],
+    explain: int | None,
+    followed_ids: set[int] | None = None,
 ) -> list[RankedPaper]:
     """The window ranked in the filters' order: the member's ranking, or the team's
     predicted rating (the member's ranking breaks its ties). Why is worked out for the
@@ -600,6 +604,7 @@ def _ranked(
         explain if filters.sort == "for_you" else None,
         within=base if cut else None,
         scope=repr(scope),
+        topic_follows=followed_ids,
     )
     # The team's order puts papers first that the member's order may rank anywhere.
     if filters.sort == "team":
