@@ -137,6 +137,7 @@ def ranking_forget() -> None:
     with _lock:
         _spaces.clear()
         _models.clear()
+        _priors.clear()
 
 
 def _follows_fingerprint(follows: Sequence[Follow]) -> str:
@@ -572,11 +573,14 @@ def _model(
     own = inputs.prior.own
     if own is None:
         own = _own_ratings(membership.team, user_id, _window_ids(candidates, keys))
-    ratings = own + inputs.prior.ratings
+    others, others_papers = _prior_rows(inputs.prior)
     # Papers the member follows as "more like this" count as rated 5: a cold start.
     seeds = seed_papers(inputs.follows)
     rated_ids = (
-        {paper_id for _, paper_id, _ in ratings} | {paper_id for paper_id, _ in passed} | seeds
+        {paper_id for _, paper_id, _ in own}
+        | others_papers
+        | {paper_id for paper_id, _ in passed}
+        | seeds
     ) - topics.keys()
     topics |= {pk: margin[pk] for pk in rated_ids if pk in margin}
     if rated_ids - margin.keys():
@@ -594,12 +598,10 @@ def _model(
         not_interested={paper_id for paper_id, flat_no in passed if flat_no},
         labels={f"topic:{topic_id}" for topic_id in inputs.topic_follows},
     )
-    everyone = [TeamRating(uid, paper_id, value) for uid, paper_id, value in ratings]
-    others = [r for r in everyone if r.member != user_id]
     fitted = _Model(
         space=space,
         model=MemberModel(space, signals, others),
-        everyone=everyone,
+        everyone=[TeamRating(*rating) for rating in own] + others,
         followed=_followed_kept(inputs.follows, candidates, window),
     )
     with _lock:
@@ -607,6 +609,27 @@ def _model(
         while len(_models) > MODELS_KEPT:
             _models.popitem(last=False)
     return fitted
+
+
+# The kept priors' ratings as the ranking takes them, per prior (its digest), kept in the
+# process: a member's fit after each rating reads the same prior, of thousands of ratings.
+_priors: OrderedDict[str, tuple[list[TeamRating], frozenset[int]]] = OrderedDict()
+
+
+def _prior_rows(prior: _Prior) -> tuple[list[TeamRating], frozenset[int]]:
+    """The prior's ratings as TeamRatings, and the papers they rate."""
+    with _lock:
+        kept = _priors.get(prior.digest)
+        if kept is not None:
+            _priors.move_to_end(prior.digest)
+            return kept
+    rows = [TeamRating(*rating) for rating in prior.ratings]
+    kept = (rows, frozenset(paper_id for _, paper_id, _ in prior.ratings))
+    with _lock:
+        _priors[prior.digest] = kept
+        while len(_priors) > MODELS_KEPT:
+            _priors.popitem(last=False)
+    return kept
 
 
 def _ranked(fitted: _Model, keys: list[int], explain: int | None) -> list[RankedPaper]:
