@@ -17,12 +17,18 @@ SPACE_MARGIN more candidates than are ranked, so a rating, which moves a paper f
 candidates to the rated papers and lets the next candidate into the window, finds its
 papers kept: the next load only refits the member's own model (milliseconds).
 
+The teammates' ratings (the prior) are kept in the "pages" cache per member for
+TEAM_PRIOR_SECONDS: reading them numbers the team's every rating. The member's own ratings
+are read on every fit, so a rating shows on the member's next load, a teammate's within
+TEAM_PRIOR_SECONDS.
+
 A member's fitted order is kept in the "pages" cache (Redis, shared by every web process)
 under a key made of what it is fitted on: the window's papers and topics, a version of the
-team's ratings (ratings_version: one aggregate, where reading the ratings numbers them
-all), the member's skips, follows and topic follows, and the model. A reload or a "Load
-more" reads those (five queries) and finds the order kept; a rating changes them, and the
-next load reads the ratings and fits again.
+member's own ratings (one aggregate over their rows), the prior's digest, the member's
+skips, follows and topic follows, and the model. A reload or a "Load more" reads those and
+finds the order kept; a rating changes them, and the next load reads the member's ratings
+and fits again. The fitted model is kept in the process too, so that the inbox's filters
+(member_ranking's `within`) rank the papers they keep with it instead of fitting again.
 """
 
 from __future__ import annotations
@@ -322,7 +328,7 @@ def _own_version(team: Team, user_id: int) -> tuple[object, ...]:
 
 @dataclass(frozen=True)
 class _Prior:
-    """The teammates' ratings a member's model learns from as a prior (_others_ratings),
+    """The teammates' ratings a member's model learns from as a prior (those of _ratings),
     kept in the "pages" cache for TEAM_PRIOR_SECONDS: reading them numbers the team's every
     rating (a few hundred ms at fifty thousand), and a teammate's rating may take a minute
     to move the member's order. What the member does is read afresh on every fit."""
