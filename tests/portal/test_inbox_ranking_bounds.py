@@ -212,7 +212,7 @@ def test_a_kept_order_explains_the_first_papers_and_predicts_what_the_team_would
 
 
 @time_machine.travel(NOW, tick=False)
-def test_the_inbox_s_filters_cut_one_fitted_order(cast, fits) -> None:  # type: ignore[no-untyped-def]
+def test_the_inbox_s_filters_cut_one_fitted_order(cast, fits, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     papers = _papers()
     for paper in papers["speech"][:3]:
         Paper.objects.filter(pk=paper.pk).update(
@@ -227,6 +227,11 @@ def test_the_inbox_s_filters_cut_one_fitted_order(cast, fits) -> None:  # type: 
     category = client.get("/inbox/?category=cs.SD").context["inbox"]
 
     assert len(fits) == 1
+    # A reload finds the filtered order kept, without reading which papers they select.
+    read: list[int] = []
+    monkeypatch.setattr(ranking, "_ranked", lambda *args: read.append(1) or [])
+    assert client.get("/inbox/?has_code=1").context["inbox"].shown == with_code.shown
+    assert read == []
     assert everything.shown == 22
     # The filtered pages list the papers they keep, ranked by the one fitted model, each
     # with what the team would rate it.

@@ -529,6 +529,7 @@ def member_ranking(
     explain: int | None = None,
     *,
     within: QuerySet[Paper] | None = None,
+    within_key: str = "",
     scope: str = "",
     topic_follows: Collection[int] | None = None,
 ) -> list[RankedPaper]:
@@ -539,8 +540,12 @@ def member_ranking(
 
     `within`: only those of the candidates that it selects too (the inbox's filters, in the
     candidates' order), ranked by the model fitted on all the candidates: one fit serves
-    every set of filters. `scope` names the candidates (the inbox's view) for the kept
-    prior. `topic_follows`: the topics the member follows, when the caller has them."""
+    every set of filters. `within_key` names those filters: an order kept for them is then
+    found without reading which papers they select (a paper of the window that comes to
+    match them, or no longer does, shows within ORDER_KEPT_SECONDS; the page's rows are
+    read through the filters all the same). `scope` names the candidates (the inbox's view)
+    for the kept prior. `topic_follows`: the topics the member follows, when the caller has
+    them."""
     inputs = _inputs(membership, candidates, scope, topic_follows)
     if inputs is None:
         return []
@@ -548,15 +553,22 @@ def member_ranking(
     keys = [pk for pk, _ in inputs.window]
     order_key = key
     if within is not None:
+        if within_key:
+            order_key = pages_key("ranked-within", key, within_key)
+            kept = _order_get(order_key, explain)
+            if kept is not None:
+                return kept
         # The filters' papers among the window's: a prefix of theirs, as they are in order.
         kept_ids = set(within.values_list("pk", flat=True)[:RANK_LIMIT])
         keys = [pk for pk in keys if pk in kept_ids]
-        order_key = pages_key("ranked-within", key, keys)
+        if not within_key:
+            order_key = pages_key("ranked-within", key, keys)
         if not keys:
             return []
-    kept = _order_get(order_key, explain)
-    if kept is not None:
-        return kept
+    else:
+        kept = _order_get(order_key, explain)
+        if kept is not None:
+            return kept
     explained = explain + EXPLAIN_AHEAD if explain is not None else None
     ranked = _ranked(_model(membership, candidates, inputs, key), keys, explained)
     _order_set(order_key, explained, ranked)

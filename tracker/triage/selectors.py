@@ -603,6 +603,7 @@ def _ranked(
         inbox_papers(membership, scope) if cut else base,
         explain if filters.sort == "for_you" else None,
         within=base if cut else None,
+        within_key=repr(replace(filters, sort=scope.sort)),
         scope=repr(scope),
         topic_follows=followed_ids,
     )
