@@ -209,7 +209,7 @@ def rebalance_shares_task(team_id: int, user_ids: list[int]) -> int:
 
 
 # No retries: a lost warm-up costs the member's next load its fit, nothing more.
-@shared_task(name="workers.tasks.rank_inbox_task")
+@shared_task(name="workers.tasks.rank_inbox_task", ignore_result=True)
 def rank_inbox_task(team_id: int, user_id: int) -> int | None:
     """Fit a member's inbox order after they rated or skipped, so that their next load finds
     it kept; safe to run twice (the second finds it kept), nothing for a member who left."""

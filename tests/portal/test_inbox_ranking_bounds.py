@@ -342,12 +342,27 @@ def test_a_rating_stands_when_the_broker_cannot_be_reached(
 
     from workers.tasks import rank_inbox_task
 
-    def unreachable(*args: object) -> None:
+    def unreachable(*args: object, **kwargs: object) -> None:
         raise kombu.exceptions.OperationalError("connection refused")
 
-    monkeypatch.setattr(rank_inbox_task, "delay", unreachable)
+    monkeypatch.setattr(rank_inbox_task, "apply_async", unreachable)
     paper = paper_in(None)
     with django_capture_on_commit_callbacks(execute=True):
         rating_set(team=cast.vision, paper=paper, user=cast.ben, value=4)
     assert Rating.objects.get(paper=paper, user=cast.ben).value == 4
     assert "not queued" in caplog.text
+    # Redis that does not answer a ping is not waited for: nothing is sent.
+    import redis
+    from django.core.cache import caches
+
+    sent: list[object] = []
+    monkeypatch.setattr(rank_inbox_task, "apply_async", lambda *a, **k: sent.append(a))
+
+    def down() -> bool:
+        raise redis.exceptions.ConnectionError("connection refused")
+
+    monkeypatch.setattr(caches["pages"], "ping", down, raising=False)
+    other = paper_in(None)
+    with django_capture_on_commit_callbacks(execute=True):
+        rating_set(team=cast.vision, paper=other, user=cast.ben, value=2)
+    assert sent == [] and Rating.objects.get(paper=other, user=cast.ben).value == 2

@@ -7,10 +7,12 @@ import logging
 
 import kombu.exceptions
 from django.contrib.auth.models import User
+from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from tracker.core.cache import UNAVAILABLE
 from tracker.papers.models import Paper
 from tracker.teams.models import Team
 from tracker.topics.models import Topic, TopicFollow
@@ -80,9 +82,15 @@ def _inbox_order_warm(team: Team, user: User) -> None:
     from workers.tasks import rank_inbox_task  # task object only, to enqueue
 
     def send() -> None:
+        # The broker is the Redis the caches use. Celery waits seconds for one that does not
+        # answer before it gives up, so a ping (which fails at once) goes first, and the
+        # message is sent once, without retries.
+        ping = getattr(caches["pages"], "ping", None)
         try:
-            rank_inbox_task.delay(team.pk, user.pk)
-        except kombu.exceptions.OperationalError as exc:
+            if ping is not None:
+                ping()
+            rank_inbox_task.apply_async((team.pk, user.pk), retry=False)
+        except (kombu.exceptions.OperationalError, *UNAVAILABLE) as exc:
             log.warning("inbox order not queued for warming: %s", exc)
 
     transaction.on_commit(send)
