@@ -208,6 +208,16 @@ def rebalance_shares_task(team_id: int, user_ids: list[int]) -> int:
     return shares_rebalance(team_id, user_ids=user_ids)
 
 
+# No retries: a lost warm-up costs the member's next load its fit, nothing more.
+@shared_task(name="workers.tasks.rank_inbox_task", ignore_result=True)
+def rank_inbox_task(team_id: int, user_id: int) -> int | None:
+    """Fit a member's inbox order after they rated or skipped, so that their next load finds
+    it kept; safe to run twice (the second finds it kept), nothing for a member who left."""
+    from tracker.triage.selectors import inbox_order_warm
+
+    return inbox_order_warm(team_id, user_id)
+
+
 # No retries: matching is a few queries and a unique constraint per alert; a paper that
 # cannot be matched is logged and skipped inside the service.
 @shared_task(name="workers.tasks.match_follows_task")

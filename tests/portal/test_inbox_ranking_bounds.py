@@ -10,7 +10,8 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from tests.portal.helpers import topic
+from tests.conftest import client_for
+from tests.portal.helpers import paper_in, topic
 from tests.portal.test_inbox_ranking import _papers
 from tracker.papers.models import Paper
 from tracker.teams.models import Membership
@@ -18,7 +19,7 @@ from tracker.topics.models import PaperTopic
 from tracker.triage import ranking
 from tracker.triage.models import Rating
 from tracker.triage.selectors import inbox_papers
-from tracker.triage.services import rating_set
+from tracker.triage.services import rating_set, skip_create
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -38,6 +39,20 @@ def _membership(cast, user) -> Membership:  # type: ignore[no-untyped-def]
 def small_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ranking, "OWN_KEPT", 4)
     monkeypatch.setattr(ranking, "TEAM_KEPT_PER_MEMBER", 2)
+
+
+@pytest.fixture
+def fits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One item per member's model fitted."""
+    fitted: list[int] = []
+    real = ranking.MemberModel
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        fitted.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ranking, "MemberModel", counted)
+    return fitted
 
 
 @time_machine.travel(NOW, tick=False)
@@ -141,15 +156,7 @@ def test_the_window_s_ratings_read_by_its_query_are_those_read_by_its_ids(cast) 
 
 
 @time_machine.travel(NOW, tick=False)
-def test_a_reload_finds_the_order_kept_and_a_rating_fits_it_again(cast, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    fits: list[int] = []
-    real = ranking.MemberModel
-
-    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
-        fits.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(ranking, "MemberModel", counted)
+def test_a_reload_finds_the_order_kept_and_a_rating_fits_it_again(cast, fits) -> None:  # type: ignore[no-untyped-def]
     papers = _papers()
     membership = _membership(cast, cast.ben)
     rating_set(team=cast.vision, paper=papers["speech"][0], user=cast.ben, value=5)
@@ -165,16 +172,21 @@ def test_a_reload_finds_the_order_kept_and_a_rating_fits_it_again(cast, monkeypa
     after = ranking.member_ranking(membership, inbox_papers(membership), explain=10)
     assert len(fits) == 2
     assert papers["speech"][1].pk not in {r.paper_id for r in after}
-    # A teammate's rating changes the team's prior and prediction: fitted again too.
+    # A teammate's rating changes the team's prior and prediction: the kept prior stands
+    # for TEAM_PRIOR_SECONDS, then the order is fitted again.
     rating_set(team=cast.vision, paper=papers["robot"][0], user=cast.ada, value=1)
     ranking.member_ranking(membership, inbox_papers(membership), explain=10)
-    assert len(fits) == 3
-    # So does a rating changed in the same instant (the clock stands still here).
-    rating_set(team=cast.vision, paper=papers["speech"][0], user=cast.ben, value=1)
-    ranking.member_ranking(membership, inbox_papers(membership), explain=10)
-    assert len(fits) == 4
-    ranking.member_ranking(membership, inbox_papers(membership), explain=10)
-    assert len(fits) == 4
+    assert len(fits) == 2
+    later = NOW + timedelta(seconds=ranking.TEAM_PRIOR_SECONDS)
+    with time_machine.travel(later, tick=False):
+        ranking.member_ranking(membership, inbox_papers(membership), explain=10)
+        assert len(fits) == 3
+        # The member's own rating changed in the same instant shows at once.
+        rating_set(team=cast.vision, paper=papers["speech"][0], user=cast.ben, value=1)
+        ranking.member_ranking(membership, inbox_papers(membership), explain=10)
+        assert len(fits) == 4
+        ranking.member_ranking(membership, inbox_papers(membership), explain=10)
+        assert len(fits) == 4
 
 
 @time_machine.travel(NOW, tick=False)
@@ -197,3 +209,160 @@ def test_a_kept_order_explains_the_first_papers_and_predicts_what_the_team_would
     everything = ranking.member_ranking(membership, inbox_papers(membership))
     predicted = {r.paper_id: r.team_prediction for r in everything}
     assert all(r.team_prediction == pytest.approx(predicted[r.paper_id]) for r in shown)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_inbox_s_filters_cut_one_fitted_order(cast, fits, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    papers = _papers()
+    for paper in papers["speech"][:3]:
+        Paper.objects.filter(pk=paper.pk).update(
+            code_urls=["https://github.com/a/b"], primary_category="cs.SD"
+        )
+    rating_set(team=cast.vision, paper=papers["speech"][4], user=cast.ben, value=5)
+    rating_set(team=cast.vision, paper=papers["robot"][4], user=cast.ben, value=1)
+    client = client_for(cast.ben)
+
+    everything = client.get("/inbox/").context["inbox"]
+    with_code = client.get("/inbox/?has_code=1").context["inbox"]
+    category = client.get("/inbox/?category=cs.SD").context["inbox"]
+
+    assert len(fits) == 1
+    # A reload finds the filtered order kept, without reading which papers they select.
+    read: list[int] = []
+    monkeypatch.setattr(ranking, "_ranked", lambda *args: read.append(1) or [])
+    assert client.get("/inbox/?has_code=1").context["inbox"].shown == with_code.shown
+    assert read == []
+    assert everything.shown == 22
+    # The filtered pages list the papers they keep, ranked by the one fitted model, each
+    # with what the team would rate it.
+    (fitted,) = ranking._models.values()
+    coded = [p.pk for p in sorted(papers["speech"][:3], key=lambda p: p.published_at)[::-1]]
+    expected = [r.key for r in fitted.model.rank(coded)]
+    for page in (with_code, category):
+        rows = [row for group in page.groups for row in group.rows]
+        assert [row.pk for row in rows] == expected
+        assert all(row.team_prediction is not None for row in rows)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_team_s_prior_is_kept_while_the_member_s_own_rating_shows_at_once(cast) -> None:  # type: ignore[no-untyped-def]
+    papers = _papers()
+    robot, speech = papers["robot"], papers["speech"]
+    rating_set(team=cast.vision, paper=robot[0], user=cast.ada, value=5)
+    membership = _membership(cast, cast.ben)
+
+    def learned_from() -> set[tuple[int, int]]:
+        """(member, paper) of every rating the last fitted model read."""
+        latest = next(reversed(ranking._models.values()))
+        return {(r.member, r.key) for r in latest.everyone}
+
+    first = ranking.member_ranking(membership, inbox_papers(membership), explain=5)
+    # A teammate's ratings wait for the prior to be read again (TEAM_PRIOR_SECONDS) ...
+    for paper in speech[:6]:
+        rating_set(team=cast.vision, paper=paper, user=cast.ada, value=5)
+    assert ranking.member_ranking(membership, inbox_papers(membership), explain=5) == first
+    # ... the member's own rating does not: it leaves the inbox and teaches the next load.
+    for paper in speech[6:9]:
+        rating_set(team=cast.vision, paper=paper, user=cast.ben, value=5)
+    mine = ranking.member_ranking(membership, inbox_papers(membership), explain=5)
+    assert not {p.pk for p in speech[6:9]} & {r.paper_id for r in mine}
+    assert all(r.paper_id in {p.pk for p in speech} for r in mine[:3])
+    assert {(cast.ben.pk, p.pk) for p in speech[6:9]} <= learned_from()
+    assert (cast.ada.pk, speech[0].pk) not in learned_from()
+
+    with time_machine.travel(NOW + timedelta(seconds=ranking.TEAM_PRIOR_SECONDS), tick=False):
+        ranking.member_ranking(membership, inbox_papers(membership), explain=5)
+    assert {(cast.ada.pk, p.pk) for p in speech[:6]} <= learned_from()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_follow_matches_are_kept_in_the_shared_cache(cast, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from tracker.follows.models import Follow
+
+    papers = _papers()
+    Follow.objects.create(team=cast.vision, user=cast.ben, kind="keyword", value="speaker")
+    matched: list[int] = []
+    real = ranking.followed_reasons
+
+    def counted(follows, candidates):  # type: ignore[no-untyped-def]
+        found = real(follows, candidates)
+        matched.append(candidates.count())
+        return found
+
+    monkeypatch.setattr(ranking, "followed_reasons", counted)
+    membership = _membership(cast, cast.ben)
+    first = ranking.member_ranking(membership, inbox_papers(membership), explain=5)
+    assert {r.paper_id for r in first[:12]} == {p.pk for p in papers["speech"]}
+    # Another process (its own memory empty) finds the matches kept; a rating, which takes
+    # a paper out of the window, matches nothing again.
+    ranking.ranking_forget()
+    rating_set(team=cast.vision, paper=papers["robot"][0], user=cast.ben, value=3)
+    again = ranking.member_ranking(membership, inbox_papers(membership), explain=5)
+    assert matched == [24]
+    assert {r.paper_id for r in again[:12]} == {p.pk for p in papers["speech"]}
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_rating_queues_the_member_s_order_and_the_next_load_finds_it_fitted(
+    cast, fits, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    from workers.tasks import rank_inbox_task
+
+    papers = _papers()
+    speech = papers["speech"]
+    client = client_for(cast.ben)
+
+    def shown() -> list[int]:
+        page = client.get("/inbox/").context["inbox"]
+        return [row.pk for group in page.groups for row in group.rows]
+
+    assert len(shown()) == 24 and len(fits) == 1
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        rating_set(team=cast.vision, paper=speech[0], user=cast.ben, value=5)
+    assert len(queued) == 1
+    # A worker fits the order the inbox opens on; the next load finds it.
+    assert rank_inbox_task(cast.vision.pk, cast.ben.pk) == 23
+    assert len(fits) == 2
+    assert speech[0].pk not in shown() and len(fits) == 2
+    assert rank_inbox_task(cast.vision.pk, cast.ben.pk) == 23 and len(fits) == 2
+    # With no worker the next load is right all the same: it fits the order itself.
+    rating_set(team=cast.vision, paper=speech[1], user=cast.ben, value=5)
+    assert speech[1].pk not in shown() and len(fits) == 3
+    # A skip queues it too; a member who left has nothing to fit.
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        skip_create(team=cast.vision, paper=speech[2], user=cast.ben)
+    assert len(queued) == 1
+    assert rank_inbox_task(cast.language.pk, cast.ben.pk) is None
+
+
+def test_a_rating_stands_when_the_broker_cannot_be_reached(
+    cast, monkeypatch, django_capture_on_commit_callbacks, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    import kombu.exceptions
+
+    from workers.tasks import rank_inbox_task
+
+    def unreachable(*args: object, **kwargs: object) -> None:
+        raise kombu.exceptions.OperationalError("connection refused")
+
+    monkeypatch.setattr(rank_inbox_task, "apply_async", unreachable)
+    paper = paper_in(None)
+    with django_capture_on_commit_callbacks(execute=True):
+        rating_set(team=cast.vision, paper=paper, user=cast.ben, value=4)
+    assert Rating.objects.get(paper=paper, user=cast.ben).value == 4
+    assert "not queued" in caplog.text
+    # Redis that does not answer a ping is not waited for: nothing is sent.
+    import redis
+    from django.core.cache import caches
+
+    sent: list[object] = []
+    monkeypatch.setattr(rank_inbox_task, "apply_async", lambda *a, **k: sent.append(a))
+
+    def down() -> bool:
+        raise redis.exceptions.ConnectionError("connection refused")
+
+    monkeypatch.setattr(caches["pages"], "ping", down, raising=False)
+    other = paper_in(None)
+    with django_capture_on_commit_callbacks(execute=True):
+        rating_set(team=cast.vision, paper=other, user=cast.ben, value=2)
+    assert sent == [] and Rating.objects.get(paper=other, user=cast.ben).value == 2

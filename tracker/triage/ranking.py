@@ -17,12 +17,18 @@ SPACE_MARGIN more candidates than are ranked, so a rating, which moves a paper f
 candidates to the rated papers and lets the next candidate into the window, finds its
 papers kept: the next load only refits the member's own model (milliseconds).
 
+The teammates' ratings (the prior) are kept in the "pages" cache per member for
+TEAM_PRIOR_SECONDS: reading them numbers the team's every rating. The member's own ratings
+are read on every fit, so a rating shows on the member's next load, a teammate's within
+TEAM_PRIOR_SECONDS.
+
 A member's fitted order is kept in the "pages" cache (Redis, shared by every web process)
 under a key made of what it is fitted on: the window's papers and topics, a version of the
-team's ratings (ratings_version: one aggregate, where reading the ratings numbers them
-all), the member's skips, follows and topic follows, and the model. A reload or a "Load
-more" reads those (five queries) and finds the order kept; a rating changes them, and the
-next load reads the ratings and fits again.
+member's own ratings (one aggregate over their rows), the prior's digest, the member's
+skips, follows and topic follows, and the model. A reload or a "Load more" reads those and
+finds the order kept; a rating changes them, and the next load reads the member's ratings
+and fits again. The fitted model is kept in the process too, so that the inbox's filters
+(member_ranking's `within`) rank the papers they keep with it instead of fitting again.
 """
 
 from __future__ import annotations
@@ -31,20 +37,23 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Hashable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import numpy as np
 from django.core.cache import caches
 from django.db.models import (
     BooleanField,
+    Count,
     ExpressionWrapper,
     F,
+    Max,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
+    Sum,
     Window,
 )
 from django.db.models.functions import RowNumber
@@ -58,7 +67,7 @@ from tracker.papers.models import Embedding, Paper
 from tracker.teams.models import Membership, Team
 from tracker.topics.models import PaperTopic, TopicFollow
 from tracker.triage.models import Rating, Skip
-from tracker.triage.selectors import blind_assignments, ratings_version
+from tracker.triage.selectors import blind_assignments
 
 # The newest this many papers of the window are ranked; past a week of harvest (about a
 # thousand a day) the rest keep date order behind them.
@@ -81,6 +90,9 @@ OWN_KEPT = 200
 # Each teammate's latest ratings: the team's prior for the member's model and the papers
 # the team's prediction finds neighbours among. Every rating of a candidate counts besides.
 TEAM_KEPT_PER_MEMBER = 50
+# The teammates' ratings are read at most this often for a member (_Prior); the member's
+# own ratings, skips and follows on every load that fits.
+TEAM_PRIOR_SECONDS = 60
 # Reasons and team predictions are worked out for the papers a page can show (`explain`)
 # and this many more, so that the next page ("Load more") finds them in the kept order.
 EXPLAIN_AHEAD = 50
@@ -105,34 +117,33 @@ _spaces: OrderedDict[int, _Kept] = OrderedDict()
 _lock = threading.Lock()
 
 
-# What the member's follows pick out of the inbox's papers, kept for a short while: the
-# matching reads the papers' texts, sources and topics (a few hundred ms over thousands of
-# papers), while a rating, the usual reason to load the inbox again, only takes a paper out.
-# Kept per set of follows, for the (paper, topic) pairs matched; a later load matches only
-# the pairs it has not seen (new papers, a paper moved to another topic), and a new or
-# changed follow is matched afresh at once. A source or lab that a paper gains shows within
-# FOLLOWED_KEPT_SECONDS.
-@dataclass
+# What the member's follows pick out of the inbox's papers, kept for a short while in the
+# "pages" cache (shared by every web process): the matching reads the papers' texts,
+# sources and topics (a few hundred ms over thousands of papers), while a rating, the usual
+# reason to load the inbox again, only takes a paper out. Kept per set of follows, for the
+# (paper, topic) pairs matched; a later load matches only the pairs it has not seen (new
+# papers, a paper moved to another topic), and a new or changed follow is matched afresh at
+# once. A source or lab that a paper gains shows within FOLLOWED_KEPT_SECONDS.
+@dataclass(frozen=True)
 class _Matched:
-    at: float
-    pairs: set[tuple[int, int | None]]
+    at: float  # when the first of these pairs was matched (wall clock: shared by processes)
+    pairs: frozenset[tuple[int, int | None]]
     reasons: dict[int, str]
 
 
-_followed: OrderedDict[str, _Matched] = OrderedDict()
-FOLLOWED_KEPT_SECONDS = 300.0
-FOLLOWED_KEPT = 64
+FOLLOWED_KEPT_SECONDS = 300
 
 # A kept order lives no longer than a kept follow match: what its key leaves out (a source
 # a paper gains, a vector stored for a paper already ranked) shows within this long.
-ORDER_KEPT_SECONDS = int(FOLLOWED_KEPT_SECONDS)
+ORDER_KEPT_SECONDS = FOLLOWED_KEPT_SECONDS
 
 
 def ranking_forget() -> None:
-    """Drop the kept paper spaces and follow matches (tests)."""
+    """Drop the paper spaces and fitted models kept in this process (tests)."""
     with _lock:
         _spaces.clear()
-        _followed.clear()
+        _models.clear()
+        _priors.clear()
 
 
 def _follows_fingerprint(follows: Sequence[Follow]) -> str:
@@ -151,24 +162,24 @@ def _followed_kept(
     the answer kept for these follows has not seen in the last FOLLOWED_KEPT_SECONDS."""
     if not follows:
         return {}
-    key = hashlib.sha256(_follows_fingerprint(follows).encode()).hexdigest()
-    now = time.monotonic()
-    with _lock:
-        kept = _followed.get(key)
-    if kept is None or now - kept.at >= FOLLOWED_KEPT_SECONDS or len(kept.pairs) > 4 * RANK_LIMIT:
-        kept = _Matched(now, set(), {})
+    key = pages_key("followed", _follows_fingerprint(follows))
+    now = time.time()
+    kept = caches["pages"].get(key)  # a miss while Redis is down (tracker.core.cache)
+    if (
+        not isinstance(kept, _Matched)
+        or not 0 <= now - kept.at < FOLLOWED_KEPT_SECONDS
+        or len(kept.pairs) > 4 * RANK_LIMIT
+    ):
+        kept = _Matched(now, frozenset(), {})
     unseen = [pair for pair in window if pair not in kept.pairs]
     if unseen:
         new_ids = [pk for pk, _ in unseen]
         fresh = followed_reasons(follows, candidates.filter(pk__in=new_ids))
         matched_again = set(new_ids)
         reasons = {pk: r for pk, r in kept.reasons.items() if pk not in matched_again} | fresh
-        kept = _Matched(kept.at, kept.pairs | set(unseen), reasons)
-        with _lock:
-            _followed[key] = kept
-            _followed.move_to_end(key)
-            while len(_followed) > FOLLOWED_KEPT:
-                _followed.popitem(last=False)
+        kept = _Matched(kept.at, kept.pairs | frozenset(unseen), reasons)
+        left = max(1, int(FOLLOWED_KEPT_SECONDS - (now - kept.at)))
+        caches["pages"].set(key, kept, left)
     in_window = {pk for pk, _ in window}
     return {pk: reason for pk, reason in kept.reasons.items() if pk in in_window}
 
@@ -261,13 +272,24 @@ def _docs(
     return docs, matrix
 
 
+def _own_ratings(
+    team: Team, user_id: int, window: Sequence[int] | QuerySet[Paper, Any]
+) -> list[tuple[int, int, int]]:
+    """(user id, paper id, value): the member's own OWN_KEPT latest ratings and those of the
+    window's papers. Read on every fit: a rating shows in the member's next load."""
+    mine = Rating.objects.filter(team=team, user_id=user_id)
+    latest = mine.order_by("-updated_at", "-pk").values("pk")[:OWN_KEPT]
+    found = mine.filter(Q(pk__in=latest) | Q(paper_id__in=window)).values_list("paper_id", "value")
+    return sorted((user_id, paper_id, value) for paper_id, value in found)
+
+
 def _ratings(
     team: Team, user_id: int, window: Sequence[int] | QuerySet[Paper, Any]
 ) -> list[tuple[int, int, int]]:
     """(user id, paper id, value): every rating of the window's papers, the member's own
-    OWN_KEPT latest and each teammate's TEAM_KEPT_PER_MEMBER latest. Others' ratings of a
-    paper rated blind for the member stay out: the team's prediction would give them away.
-    `window` is the papers' ids, or the query that selects them (_window_ids)."""
+    OWN_KEPT latest (_own_ratings) and each teammate's TEAM_KEPT_PER_MEMBER latest. Others'
+    ratings of a paper rated blind for the member stay out: the team's prediction would give
+    them away. `window` is the papers' ids, or the query that selects them (_window_ids)."""
     hidden = blind_assignments(team, user_id).values("paper_id")
     visible = Rating.objects.filter(team=team).exclude(Q(paper_id__in=hidden) & ~Q(user_id=user_id))
     # One query: the window function numbers each member's ratings, latest first.
@@ -291,35 +313,100 @@ def _ratings(
     return sorted(found)
 
 
+def _own_version(team: Team, user_id: int) -> tuple[object, ...]:
+    """What changes whenever the member's own ratings do (made, changed, taken back): one
+    aggregate over the member's ratings alone (an index range, not the team's)."""
+    version = Rating.objects.filter(team=team, user_id=user_id).aggregate(
+        n=Count("id"),
+        last=Max("id"),
+        at=Max("updated_at"),
+        values=Sum(F("id") * F("value")),
+        papers=Sum("paper_id"),
+    )
+    return tuple(version.values())
+
+
+@dataclass(frozen=True)
+class _Prior:
+    """The teammates' ratings a member's model learns from as a prior (those of _ratings),
+    kept in the "pages" cache for TEAM_PRIOR_SECONDS: reading them numbers the team's every
+    rating (a few hundred ms at fifty thousand), and a teammate's rating may take a minute
+    to move the member's order. What the member does is read afresh on every fit."""
+
+    at: float  # wall clock: shared by every web process
+    covered: frozenset[int]  # the papers whose every teammate's rating is here
+    ratings: list[tuple[int, int, int]]
+    digest: str
+    # The member's own ratings, when they were read with the prior for this load (never
+    # kept: _own_ratings reads them for a load that finds the prior kept).
+    own: list[tuple[int, int, int]] | None = None
+
+
+def _prior(
+    team: Team,
+    user_id: int,
+    scope: str,
+    candidates: QuerySet[Paper],
+    keys: list[int],
+    known: list[int],
+) -> _Prior:
+    """The member's kept prior when it is of the last TEAM_PRIOR_SECONDS and covers the
+    window's papers `keys`, else the teammates' ratings read now for the candidates' first
+    papers, `known` (the window and its margin, so that a rating, which moves the window on
+    by a paper, finds the next one covered), with the member's own (_Prior.own)."""
+    key = pages_key("prior", (RANK_LIMIT, TEAM_KEPT_PER_MEMBER), team.pk, user_id, scope)
+    now = time.time()
+    kept = caches["pages"].get(key)  # a miss while Redis is down (tracker.core.cache)
+    if (
+        isinstance(kept, _Prior)
+        and 0 <= now - kept.at < TEAM_PRIOR_SECONDS
+        and kept.covered.issuperset(keys)
+    ):
+        return kept
+    window = _window_ids(candidates, keys, len(known))
+    # The member's own are read with the teammates' (one query), for the fit that follows.
+    ratings = _ratings(team, user_id, window)
+    others = [rating for rating in ratings if rating[0] != user_id]
+    # The query selects the window and its margin; a list of ids is the window's alone.
+    covered = frozenset(keys if isinstance(window, list) else known)
+    digest = hashlib.sha256(repr(others).encode()).hexdigest()
+    prior = _Prior(now, covered, others, digest)
+    caches["pages"].set(key, prior, TEAM_PRIOR_SECONDS)
+    return replace(prior, own=[rating for rating in ratings if rating[0] == user_id])
+
+
 def _topic_of() -> Subquery:
     """A paper's topic id, as SQL (an index probe per paper)."""
     return Subquery(PaperTopic.objects.filter(paper_id=OuterRef("pk")).values("topic_id")[:1])
 
 
 def _window_ids(
-    candidates: QuerySet[Paper], keys: list[int]
-) -> Sequence[int] | QuerySet[Paper, Any]:
+    candidates: QuerySet[Paper], keys: list[int], limit: int | None = None
+) -> list[int] | QuerySet[Paper, Any]:
     """The window's papers for a query that filters by them: the query that selects them
-    when it selects the same papers (all the candidates, or the first RANK_LIMIT in their
-    order), else their ids. Five thousand ids as parameters cost the ORM, the driver and
-    PostgreSQL's planner far more (0.3-0.8 s a load) than selecting them again."""
+    when it selects the same papers (all the candidates, or the first `limit`, RANK_LIMIT
+    unless given, in their order), else their ids. Five thousand ids as parameters cost
+    the ORM, the driver and PostgreSQL's planner far more (0.3-0.8 s a load) than selecting
+    them again."""
+    limit = limit or RANK_LIMIT
     if len(keys) < RANK_LIMIT:
         return candidates.order_by().values("pk")
     if candidates.ordered:
-        return candidates.values("pk")[:RANK_LIMIT]
+        return candidates.values("pk")[:limit]
     return keys
 
 
 @dataclass(frozen=True)
 class _Inputs:
-    """What a member's order is fitted on, as read for one load: all of it but the ratings,
-    which are read (_ratings) only when the order is fitted, and stand in the key by their
-    version."""
+    """What a member's order is fitted on, as read for one load: all of it but the member's
+    own ratings, which are read (_own_ratings) only when the order is fitted, and stand in
+    the key by their version; the teammates' ratings are the kept prior (_prior)."""
 
     model_name: str
     window: list[tuple[int, int | None]]
     margin: dict[int, int | None]
-    ratings_version: tuple[object, ...]
+    own_version: tuple[object, ...]
+    prior: _Prior
     passed: list[tuple[int, bool]]
     follows: list[Follow]
     topic_follows: list[int]
@@ -334,15 +421,23 @@ class _Inputs:
             membership.team_id,
             membership.user_id,
             self.window,
-            self.ratings_version,
+            self.own_version,
+            self.prior.digest,
             self.passed,
             _follows_fingerprint(self.follows),
             sorted(self.topic_follows),
         )
 
 
-def _inputs(membership: Membership, candidates: QuerySet[Paper]) -> _Inputs | None:
-    """The load's inputs, in a fixed number of queries; None when nothing is a candidate."""
+def _inputs(
+    membership: Membership,
+    candidates: QuerySet[Paper],
+    scope: str,
+    topic_follows: Collection[int] | None,
+) -> _Inputs | None:
+    """The load's inputs, in a fixed number of queries; None when nothing is a candidate.
+    `scope` names the candidates for the kept prior (the inbox's view); `topic_follows`,
+    the topics the member follows when the caller has read them already."""
     team, user_id = membership.team, membership.user_id
     window = list(
         candidates.annotate(in_topic=_topic_of()).values_list("pk", "in_topic")[
@@ -357,17 +452,21 @@ def _inputs(membership: Membership, candidates: QuerySet[Paper]) -> _Inputs | No
         .order_by("-pk")
         .values_list("paper_id", "not_interested")[:OWN_KEPT]
     )
+    keys = [pk for pk, _ in window[:RANK_LIMIT]]
     return _Inputs(
         model_name=search_model_name(stored_model_name()) or "",
         # The candidates past the window are in a space built now, not ranked.
         window=window[:RANK_LIMIT],
         margin=dict(window[RANK_LIMIT:]),
-        ratings_version=ratings_version(team, user_id),
+        own_version=_own_version(team, user_id),
+        prior=_prior(team, user_id, scope, candidates, keys, [pk for pk, _ in window]),
         passed=passed,
         follows=inbox_follows(membership),
         topic_follows=list(
             TopicFollow.objects.filter(user_id=user_id).values_list("topic_id", flat=True)
-        ),
+        )
+        if topic_follows is None
+        else list(topic_follows),
     )
 
 
@@ -406,40 +505,100 @@ def _order_set(key: str, explained: int | None, ranked: list[RankedPaper]) -> No
     caches["pages"].set(key, kept, ORDER_KEPT_SECONDS)
 
 
+@dataclass
+class _Model:
+    """A member's model fitted on one load's inputs, kept in the process (_models): the
+    same order cut by the inbox's filters (a category, a topic, code) ranks the papers the
+    filters keep with it, rather than fitting again."""
+
+    space: PaperSpace
+    model: MemberModel
+    everyone: list[TeamRating]
+    followed: dict[int, str]
+
+
+_models: OrderedDict[str, _Model] = OrderedDict()
+# Fitted models kept per process: a member's, give or take, for each of the last few
+# members who loaded their inbox here.
+MODELS_KEPT = 16
+
+
 def member_ranking(
-    membership: Membership, candidates: QuerySet[Paper], explain: int | None = None
+    membership: Membership,
+    candidates: QuerySet[Paper],
+    explain: int | None = None,
+    *,
+    within: QuerySet[Paper] | None = None,
+    within_key: str = "",
+    scope: str = "",
+    topic_follows: Collection[int] | None = None,
 ) -> list[RankedPaper]:
     """`candidates` (newest first) ranked for the member, best first, each with why and with
     what the team would rate it (when `explain` is given, the first `explain` and
     EXPLAIN_AHEAD more only). With no signal at all the order stays newest first. An order
-    fitted on the same inputs is taken from the cache (_Inputs.key)."""
-    inputs = _inputs(membership, candidates)
+    fitted on the same inputs is taken from the cache (_Inputs.key).
+
+    `within`: only those of the candidates that it selects too (the inbox's filters, in the
+    candidates' order), ranked by the model fitted on all the candidates: one fit serves
+    every set of filters. `within_key` names those filters: an order kept for them is then
+    found without reading which papers they select (a paper of the window that comes to
+    match them, or no longer does, shows within ORDER_KEPT_SECONDS; the page's rows are
+    read through the filters all the same). `scope` names the candidates (the inbox's view)
+    for the kept prior. `topic_follows`: the topics the member follows, when the caller has
+    them."""
+    inputs = _inputs(membership, candidates, scope, topic_follows)
     if inputs is None:
         return []
     key = inputs.key(membership)
-    kept = _order_get(key, explain)
-    if kept is not None:
-        return kept
+    keys = [pk for pk, _ in inputs.window]
+    order_key = key
+    if within is not None:
+        if within_key:
+            order_key = pages_key("ranked-within", key, within_key)
+            kept = _order_get(order_key, explain)
+            if kept is not None:
+                return kept
+        # The filters' papers among the window's: a prefix of theirs, as they are in order.
+        kept_ids = set(within.values_list("pk", flat=True)[:RANK_LIMIT])
+        keys = [pk for pk in keys if pk in kept_ids]
+        if not within_key:
+            order_key = pages_key("ranked-within", key, keys)
+        if not keys:
+            return []
+    else:
+        kept = _order_get(order_key, explain)
+        if kept is not None:
+            return kept
     explained = explain + EXPLAIN_AHEAD if explain is not None else None
-    ranked = _fitted(membership, candidates, inputs, explained)
-    _order_set(key, explained, ranked)
+    ranked = _ranked(_model(membership, candidates, inputs, key), keys, explained)
+    _order_set(order_key, explained, ranked)
     return ranked
 
 
-def _fitted(
-    membership: Membership, candidates: QuerySet[Paper], inputs: _Inputs, explain: int | None
-) -> list[RankedPaper]:
-    """The member's model fitted on `inputs` and the window ranked by it, followed matches
-    first; reasons and team predictions of the first `explain` (all when None)."""
+def _model(
+    membership: Membership, candidates: QuerySet[Paper], inputs: _Inputs, key: str
+) -> _Model:
+    """The member's model fitted on `inputs` (kept in the process under their `key`)."""
+    with _lock:
+        kept = _models.get(key)
+        if kept is not None:
+            _models.move_to_end(key)
+            return kept
     user_id = membership.user_id
     window, margin, passed = inputs.window, inputs.margin, inputs.passed
     topics = dict(window)
     keys = [pk for pk, _ in window]
-    ratings = _ratings(membership.team, user_id, _window_ids(candidates, keys))
+    own = inputs.prior.own
+    if own is None:
+        own = _own_ratings(membership.team, user_id, _window_ids(candidates, keys))
+    others, others_papers = _prior_rows(inputs.prior)
     # Papers the member follows as "more like this" count as rated 5: a cold start.
     seeds = seed_papers(inputs.follows)
     rated_ids = (
-        {paper_id for _, paper_id, _ in ratings} | {paper_id for paper_id, _ in passed} | seeds
+        {paper_id for _, paper_id, _ in own}
+        | others_papers
+        | {paper_id for paper_id, _ in passed}
+        | seeds
     ) - topics.keys()
     topics |= {pk: margin[pk] for pk in rated_ids if pk in margin}
     if rated_ids - margin.keys():
@@ -449,24 +608,59 @@ def _fitted(
             .values_list("pk", "in_topic")
         )
     space = _space(inputs.model_name, topics, margin)
-    own: dict[Hashable, int] = dict.fromkeys(seeds, 5)
-    own |= {paper_id: value for uid, paper_id, value in ratings if uid == user_id}
+    mine: dict[Hashable, int] = dict.fromkeys(seeds, 5)
+    mine |= {paper_id: value for _, paper_id, value in own}
     signals = Signals(
-        ratings=own,
+        ratings=mine,
         skipped={paper_id for paper_id, flat_no in passed if not flat_no},
         not_interested={paper_id for paper_id, flat_no in passed if flat_no},
         labels={f"topic:{topic_id}" for topic_id in inputs.topic_follows},
     )
-    everyone = [TeamRating(uid, paper_id, value) for uid, paper_id, value in ratings]
-    others = [r for r in everyone if r.member != user_id]
-    fitted = MemberModel(space, signals, others).rank(keys, explain=explain)
+    fitted = _Model(
+        space=space,
+        model=MemberModel(space, signals, others),
+        everyone=[TeamRating(*rating) for rating in own] + others,
+        followed=_followed_kept(inputs.follows, candidates, window),
+    )
+    with _lock:
+        _models[key] = fitted
+        while len(_models) > MODELS_KEPT:
+            _models.popitem(last=False)
+    return fitted
+
+
+# The kept priors' ratings as the ranking takes them, per prior (its digest), kept in the
+# process: a member's fit after each rating reads the same prior, of thousands of ratings.
+_priors: OrderedDict[str, tuple[list[TeamRating], frozenset[int]]] = OrderedDict()
+
+
+def _prior_rows(prior: _Prior) -> tuple[list[TeamRating], frozenset[int]]:
+    """The prior's ratings as TeamRatings, and the papers they rate."""
+    with _lock:
+        kept = _priors.get(prior.digest)
+        if kept is not None:
+            _priors.move_to_end(prior.digest)
+            return kept
+    rows = [TeamRating(*rating) for rating in prior.ratings]
+    kept = (rows, frozenset(paper_id for _, paper_id, _ in prior.ratings))
+    with _lock:
+        _priors[prior.digest] = kept
+        while len(_priors) > MODELS_KEPT:
+            _priors.popitem(last=False)
+    return kept
+
+
+def _ranked(fitted: _Model, keys: list[int], explain: int | None) -> list[RankedPaper]:
+    """`keys` ranked by the fitted model, followed matches first; reasons and team
+    predictions of the first `explain` (all when None)."""
+    ranked = fitted.model.rank(keys, explain=explain)
     # A followed match goes first, saying which follow (a stable sort keeps the order).
-    followed = _followed_kept(inputs.follows, candidates, window)
-    order = [(pk, r.score, followed.get(pk, r.reason)) for r in fitted for pk in [cast(int, r.key)]]
+    followed = fitted.followed
+    order = [(pk, r.score, followed.get(pk, r.reason)) for r in ranked for pk in [cast(int, r.key)]]
     if followed:
         order.sort(key=lambda row: row[0] not in followed)
     # Each paper's prediction stands on its own: only the papers a page can show need one
     # (the team's order, explaining all, predicts every paper).
     shown = [pk for pk, _, _ in order[:explain]] if explain is not None else keys
-    predicted = team_predict(space, everyone, shown)
+    predicted = team_predict(fitted.space, fitted.everyone, shown)
     return [RankedPaper(pk, score, reason, predicted.get(pk)) for pk, score, reason in order]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from statistics import mean, pstdev
 from typing import TYPE_CHECKING, Any
@@ -514,7 +514,7 @@ def inbox_build(
         page = page[:limit]
     else:
         # The rows shown sit among the first len(shown) + limit of the ranking, at worst.
-        ranked = _ranked(membership, filters, base, explain=len(shown) + offset + limit)
+        ranked = _ranked(membership, filters, base, len(shown) + offset + limit, followed_ids)
         if shown:
             ranked, offset = [r for r in ranked if r.paper_id not in shown], 0
         ranks = {r.paper_id: r for r in ranked[offset : offset + limit]}
@@ -578,20 +578,53 @@ def inbox_build(
 
 
 def _ranked(
-    membership: Membership, filters: InboxFilters, base: QuerySet[Paper], explain: int | None
+    membership: Membership,
+    filters: InboxFilters,
+    base: QuerySet[Paper],
+    explain: int | None,
+    followed_ids: set[int] | None = None,
 ) -> list[RankedPaper]:
     """The window ranked in the filters' order: the member's ranking, or the team's
     predicted rating (the member's ranking breaks its ties). Why is worked out for the
-    first `explain` of the member's ranking only."""
+    first `explain` of the member's ranking only.
+
+    The member's model is fitted on the whole of the view's window (its papers, or those
+    published since `since`), and the other filters only choose which of its papers the
+    order lists: a member who filters by category, topic or code finds their order fitted
+    once, not once per set of filters."""
     from tracker.triage.ranking import member_ranking
 
+    scope = InboxFilters(view=filters.view, since=filters.since)
     if filters.topic:
         base = base.filter(paper_topic__topic_id=filters.topic)
+    cut = replace(filters, sort=scope.sort) != scope
+    ranked = member_ranking(
+        membership,
+        inbox_papers(membership, scope) if cut else base,
+        explain if filters.sort == "for_you" else None,
+        within=base if cut else None,
+        within_key=repr(replace(filters, sort=scope.sort)),
+        scope=repr(scope),
+        topic_follows=followed_ids,
+    )
     # The team's order puts papers first that the member's order may rank anywhere.
-    ranked = member_ranking(membership, base, explain if filters.sort == "for_you" else None)
     if filters.sort == "team":
         ranked.sort(key=lambda r: -(r.team_prediction or 0.0))
     return ranked
+
+
+def inbox_order_warm(team_id: int, user_id: int) -> int | None:
+    """The member's inbox as it opens (their share while any is left, in the "for you"
+    order, its first page explained) ranked and kept, as the page itself would keep it: the
+    number of papers ranked; None when they are not in the team."""
+    membership = (
+        Membership.objects.select_related("team").filter(team_id=team_id, user_id=user_id).first()
+    )
+    if membership is None:
+        return None
+    filters = InboxFilters(view="share" if share_count(membership) else "")
+    base = inbox_papers(membership, filters)
+    return len(_ranked(membership, filters, base, explain=INBOX_PAGE_SIZE))
 
 
 def inbox_next(

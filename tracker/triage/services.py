@@ -3,15 +3,22 @@ topic follows."""
 
 from __future__ import annotations
 
+import logging
+
+import kombu.exceptions
 from django.contrib.auth.models import User
+from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from tracker.core.cache import UNAVAILABLE
 from tracker.papers.models import Paper
 from tracker.teams.models import Team
 from tracker.topics.models import Topic, TopicFollow
 from tracker.triage.models import Comment, Rating, RatingHistory, Skip
+
+log = logging.getLogger(__name__)
 
 CHANGED = "changed"
 WITHDRAWN = "withdrawn"
@@ -53,6 +60,7 @@ def rating_set(
         if created:
             # Rated papers leave the inbox; a skip no longer says anything.
             Skip.objects.filter(team=team, paper=paper, user=user).delete()
+            _inbox_order_warm(team, user)
             return rating
     if note is None:
         note = rating.note
@@ -63,7 +71,29 @@ def rating_set(
     rating.note = note
     rating.updated_at = now
     rating.save(update_fields=["value", "note", "updated_at"])
+    _inbox_order_warm(team, user)
     return rating
+
+
+def _inbox_order_warm(team: Team, user: User) -> None:
+    """After the change commits, a worker fits the member's inbox order again, so that
+    their next load finds it kept. Without a worker the load fits it itself, so a broker
+    that cannot be reached costs a warning, not the member's rating."""
+    from workers.tasks import rank_inbox_task  # task object only, to enqueue
+
+    def send() -> None:
+        # The broker is the Redis the caches use. Celery waits seconds for one that does not
+        # answer before it gives up, so a ping (which fails at once) goes first, and the
+        # message is sent once, without retries.
+        ping = getattr(caches["pages"], "ping", None)
+        try:
+            if ping is not None:
+                ping()
+            rank_inbox_task.apply_async((team.pk, user.pk), retry=False)
+        except (kombu.exceptions.OperationalError, *UNAVAILABLE) as exc:
+            log.warning("inbox order not queued for warming: %s", exc)
+
+    transaction.on_commit(send)
 
 
 @transaction.atomic
@@ -75,13 +105,19 @@ def triage_undo(*, team: Team, paper: Paper, user: User) -> str | None:
     if rating is not None:
         _history_keep(rating, reason=WITHDRAWN)
         rating.delete()
+        _inbox_order_warm(team, user)
         return "rating"
     deleted, _ = Skip.objects.filter(team=team, paper=paper, user=user).delete()
-    return "skip" if deleted else None
+    if not deleted:
+        return None
+    _inbox_order_warm(team, user)
+    return "skip"
 
 
 def skip_create(*, team: Team, paper: Paper, user: User) -> Skip:
-    skip, _ = Skip.objects.get_or_create(team=team, paper=paper, user=user)
+    skip, created = Skip.objects.get_or_create(team=team, paper=paper, user=user)
+    if created:
+        _inbox_order_warm(team, user)
     return skip
 
 
@@ -91,6 +127,7 @@ def not_interested_set(*, team: Team, paper: Paper, user: User) -> Skip:
     skip, _ = Skip.objects.update_or_create(
         team=team, paper=paper, user=user, defaults={"not_interested": True}
     )
+    _inbox_order_warm(team, user)
     return skip
 
 
