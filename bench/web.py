@@ -53,6 +53,12 @@ MAX_RATIO = 5.0
 MAX_P95_MS = 200.0
 # Bounds the run on a slow machine: clients stop starting new rounds after this long.
 DRIVE_SECONDS = float(os.environ.get("BENCH_DRIVE_SECONDS", 180))
+# BENCH_INBOX_ORDER=newest asks the inbox in one of its sort orders ("order=newest"); by
+# default it opens on "for you". The newest order does no ranking: set against an inbox from
+# before the ranking, it weighs the rest of the page alone.
+INBOX_ORDER = (
+    f"order={os.environ['BENCH_INBOX_ORDER']}" if os.environ.get("BENCH_INBOX_ORDER") else ""
+)
 PASSWORD = "bench-password-" + "x" * 8
 # A signed-in page with little more than the frame every page pays for: the session, the
 # user, the team, the layout. A member's API tokens; the bench's members have none.
@@ -470,7 +476,13 @@ def main() -> int:
         paper_ids = data["paper_ids"]
         pages = {
             TRIVIAL: ["/health/"],
-            "inbox": ["/inbox/", "/inbox/?has_code=1", "/inbox/?source=arxiv&category=cs.CL"],
+            "inbox": [
+                f"/inbox/?{query}" if query else "/inbox/"
+                for query in (
+                    "&".join(part for part in (INBOX_ORDER, extra) if part)
+                    for extra in ("", "has_code=1", "source=arxiv&category=cs.CL")
+                )
+            ],
             "paper page": [f"/papers/{pid}/" for pid in random.Random(1).sample(paper_ids, 200)],
             "board": ["/reproductions/", "/reproductions/?mine=1"],
         }
