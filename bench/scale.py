@@ -85,6 +85,10 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", 20))
 # Questions per kind in the search stage.
 PROBES = int(os.environ.get("BENCH_PROBES", 100))
 NOISE = 0.02
+# Seeded vectors: "mix" (the default) or "copies", see seeded_vectors.
+VECTOR_MODES = ("mix", "copies")
+# A mixed vector draws its two partners from its real paper's this many nearest.
+MIX_PARTNERS = 16
 SEED = 0
 CLUSTER_TARGET_SECONDS, CLUSTER_TARGET_GB = 15 * 60, 4.0
 PAGE_TARGET_MS = 200.0
@@ -290,7 +294,49 @@ def _seed_chunk(  # type: ignore[no-untyped-def]
         )
 
 
-def stage_ingest(papers: int) -> dict[str, object]:
+def nearest_real(base: np.ndarray, count: int) -> np.ndarray:
+    """Each real vector's `count` nearest other real vectors, by cosine (row indexes)."""
+    scores = base @ base.T
+    np.fill_diagonal(scores, -np.inf)
+    return np.argsort(-scores, axis=1)[:, :count]
+
+
+def seeded_vectors(
+    base: np.ndarray,
+    rows: range,
+    mode: str,
+    rng: np.random.Generator,
+    partners: np.ndarray | None,
+) -> np.ndarray:
+    """The vectors of papers `rows`, unit length. Paper i stands for real paper i % len(base)
+    (its title and abstract are that paper's).
+
+    "mix": a random convex mix (Dirichlet weights) of that paper and two of its
+    MIX_PARTNERS nearest real papers, plus noise. Every seeded paper is its own point on
+    the continuous stretch between real neighbours, as a million distinct papers are.
+    "copies": that paper's vector plus noise, as bench/cluster.py makes them. At a
+    million that is 237 copies of each real paper, nearer one another (cosine about 0.87)
+    than to any other paper: the graph becomes islands of copies and a walk that enters
+    the wrong island misses the right one, so recall falls with the size for a reason a
+    real corpus does not have. Kept to compare with the figures measured on it."""
+    own = np.array([i % len(base) for i in rows])
+    if mode == "copies":
+        vectors = base[own].copy()
+    else:
+        assert partners is not None
+        picked = partners[own[:, None], rng.integers(0, partners.shape[1], (len(own), 2))]
+        weights = rng.dirichlet(np.ones(3), len(own)).astype(np.float32)
+        vectors = (
+            weights[:, :1] * base[own]
+            + weights[:, 1:2] * base[picked[:, 0]]
+            + weights[:, 2:] * base[picked[:, 1]]
+        )
+    vectors += rng.normal(0, NOISE, vectors.shape).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors
+
+
+def stage_ingest(papers: int, vector_mode: str) -> dict[str, object]:
     """Seed the corpus a chunk at a time by binary COPY, into the tables as the
     migrations made them (triggers, indexes and constraints in place); the rate counts
     papers and their vectors (on pgvector written to the column too; its HNSW index is
@@ -314,6 +360,7 @@ def stage_ingest(papers: int) -> dict[str, object]:
     model_name = stored_model_name()
     rng = np.random.default_rng(SEED)
     now = timezone.now().replace(hour=12, minute=0, second=0, microsecond=0)
+    partners = nearest_real(base, MIX_PARTNERS) if vector_mode == "mix" else None
     pgvector = vector_table_exists()
     tables = [Paper._meta.db_table, Embedding._meta.db_table]
     if pgvector:
@@ -322,10 +369,7 @@ def stage_ingest(papers: int) -> dict[str, object]:
     with connection.cursor() as outer, _indexes_built_after(outer.cursor, *tables):
         for start in range(0, papers, CHUNK):
             rows = range(start, min(start + CHUNK, papers))
-            take = np.array([i % len(base) for i in rows])
-            noise = rng.normal(0, NOISE, (len(take), base.shape[1])).astype(np.float32)
-            vectors = base[take] + noise
-            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            vectors = seeded_vectors(base, rows, vector_mode, rng, partners)
             with transaction.atomic(), connection.cursor() as wrapper:
                 _seed_chunk(wrapper.cursor, rows, records, vectors, model_name, now, pgvector)
     with connection.cursor() as wrapper:
@@ -367,9 +411,10 @@ def stage_index() -> dict[str, object]:
     django_setup()
     from django.db import connection
 
+    from tracker.papers import vectors
     from tracker.papers.embeddings import stored_model_name
     from tracker.papers.models import Embedding
-    from tracker.papers.vectors import embedding_vector_index_ensure
+    from tracker.papers.vectors import embedding_vector_index_ensure, index_name
 
     model_name = stored_model_name()
     dimension = Embedding.objects.filter(model_name=model_name).values_list("dimension", flat=True)[
@@ -380,7 +425,17 @@ def stage_index() -> dict[str, object]:
     seconds = time.perf_counter() - started
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE papers_embeddingvector")
-    return {"seconds": seconds, "made": made}
+        cursor.execute(
+            "SELECT pg_relation_size(to_regclass(%s))", [index_name(model_name, dimension)]
+        )
+        size = cursor.fetchone()[0]
+    return {
+        "seconds": seconds,
+        "made": made,
+        "m": vectors.HNSW_M,
+        "ef_construction": vectors.HNSW_EF_CONSTRUCTION,
+        "gb": size / 1024**3,
+    }
 
 
 def stage_search(backends: list[str]) -> dict[str, object]:
@@ -707,7 +762,7 @@ def stage_bounds() -> dict[str, object]:
 def run_stage(argv: list[str]) -> None:
     stage = argv[0]
     if stage == "ingest":
-        out = stage_ingest(int(argv[1]))
+        out = stage_ingest(int(argv[1]), argv[2])
     elif stage == "cluster":
         out = stage_cluster(full=len(argv) > 1 and argv[1] == "full")
     elif stage == "index":
@@ -811,6 +866,19 @@ def main() -> None:
         "process of the in-process index loads every vector, minutes at a million)",
     )
     parser.add_argument(
+        "--vectors",
+        choices=VECTOR_MODES,
+        default="mix",
+        help="seeded vectors: mixes of neighbouring real papers plus noise (the default), or "
+        "copies of each real paper plus noise (islands of copies: see seeded_vectors)",
+    )
+    parser.add_argument(
+        "--search-backends",
+        default="",
+        help="with --backend pgvector: the search stage's backends (default both; the "
+        "in-process box is the exact answer the pgvector box's agreement is read against)",
+    )
+    parser.add_argument(
         "--reuse", action="store_true", help="one size: measure the database seeded last time"
     )
     args = parser.parse_args()
@@ -858,7 +926,8 @@ def measure(args: argparse.Namespace, sizes: list[int], stages: set[str]) -> Non
     }
     env.pop("REDIS_URL", None)  # the cache sits in the bench's own database
     print(
-        f"bench/scale.py: backend {args.backend}, sizes {', '.join(f'{n:,}' for n in sizes)}; "
+        f"bench/scale.py: backend {args.backend}, vectors {args.vectors}, "
+        f"sizes {', '.join(f'{n:,}' for n in sizes)}; "
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
     first: dict[str, float] = {}
@@ -880,15 +949,20 @@ def measure(args: argparse.Namespace, sizes: list[int], stages: set[str]) -> Non
             print("  (reusing the database the last run seeded)")
         else:
             recreate(admin, name, args.backend)
-            ingest = child(env, "ingest", str(n))
+            ingest = child(env, "ingest", str(n), args.vectors)
             show("ingest", "ingest", ingest["rate"], "papers/s (with vectors)", "{:,.0f}")
             if args.backend == "pgvector":
                 built = child(env, "index")
                 show(
-                    "hnsw", "HNSW build (halfvec, m=16, ef_construction=64)", built["seconds"], "s"
+                    "hnsw",
+                    f"HNSW build (halfvec, m={built['m']}, "
+                    f"ef_construction={built['ef_construction']}, {built['gb']:.2f} GB)",
+                    built["seconds"],
+                    "s",
                 )
         if "search" in stages:
-            found = child(env, "search", ",".join(backends))
+            searched = args.search_backends.split(",") if args.search_backends else backends
+            found = child(env, "search", ",".join(searched))
             print(
                 f"  search, {found['probes']} questions each; filter: category "
                 f"{found['category']}; recall@10 against an exact scan (box: the in-process "
@@ -896,11 +970,11 @@ def measure(args: argparse.Namespace, sizes: list[int], stages: set[str]) -> Non
             )
             print(
                 f"  {'':28s}"
-                + "".join(f"{b + ' p50/p95 ms, recall':>34s}" for b in backends)
-                + ("  p95 ratio" if len(backends) > 1 else "")
+                + "".join(f"{b + ' p50/p95 ms, recall':>34s}" for b in searched)
+                + ("  p95 ratio" if len(searched) > 1 else "")
             )
             for kind in SEARCHES:
-                cells = [found[b][kind] for b in backends]
+                cells = [found[b][kind] for b in searched]
                 line = f"  {kind:28s}" + "".join(
                     f"{c['p50']:14.1f}{c['p95']:10.1f}{c['recall'] or 0:10.3f}" for c in cells
                 )

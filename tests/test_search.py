@@ -90,6 +90,25 @@ def test_keyword_side_takes_the_rarest_words_within_its_match_budget(monkeypatch
     assert keyword_search("numbat descent gradient")[0] == numbat.pk
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's full-text ranking")
+def test_keyword_side_ranks_a_capped_set_that_keeps_the_papers_holding_every_word(
+    monkeypatch,
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(search_keyword, "RANKED_AT_MOST", 2)
+    monkeypatch.setattr(search_keyword, "COMMON_SHARE", 0.9)
+    PaperFactory.create_batch(15, title="Quokka study", abstract="")
+    best = PaperFactory(title="Quokka burrow", abstract="")
+    PaperFactory.create_batch(15, title="Quokka study", abstract="")
+    PaperFactory.create_batch(8, title="Filler paper", abstract="")
+    # "quokka" is in 31 papers: two of them are ranked (whichever the index gives first),
+    # and the one holding every word of the question, which ranks first.
+    found = keyword_search("quokka burrow", 40)
+    assert found[0] == best.pk
+    assert len(found) <= 3
+    monkeypatch.setattr(search_keyword, "RANKED_AT_MOST", 100)
+    assert len(keyword_search("quokka burrow", 40)) == 31
+
+
 @pytest.mark.skipif(
     connection.vendor != "postgresql", reason="PostgreSQL's column statistics (DATABASE_URL)"
 )
@@ -100,9 +119,12 @@ def test_common_words_are_known_from_the_column_statistics_without_counting() ->
         cursor.execute("ANALYZE papers_paper")
     with CaptureQueriesContext(connection) as queries, connection.cursor() as cursor:
         rare = search_keyword._distinctive_words(cursor, ["zebras", "okapi", "the"])
-    assert rare == ["the", "okapi"]  # a stop word matches nothing, so it costs nothing
+    # A stop word matches nothing: it costs no count, and it is no word to rank by.
+    assert rare == ["okapi"]
     counted = [q["sql"] for q in queries if "count(*)" in q["sql"]]
     assert not any("zebra" in sql for sql in counted), counted
+    # Common words beside a stop word still find their newest matches.
+    assert len(keyword_search("the zebra crossing", 5)) == 5
 
 
 def test_filters_narrow_the_results() -> None:

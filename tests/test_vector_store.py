@@ -118,6 +118,41 @@ def test_the_query_is_answered_by_the_models_hnsw_index(pgvector) -> None:  # ty
     assert vectors.index_name(model, 16) in plan
 
 
+def test_papers_included_are_ranked_exactly_where_the_walk_missed_them(
+    pgvector, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The search box's keyword matches are scored with the graph's rows: one that the walk
+    missed comes back at its exact rank; one outside the filters, or too far for the
+    first `limit`, does not."""
+    papers = [
+        (LabReportFactory if i % 4 == 0 else PaperFactory)(published_at="2025-01-01T12:00:00Z")
+        for i in range(80)
+    ]
+    matrix = unit_vectors(80, 16, seed=4)
+    model = stored_model_name()
+    embeddings_store(model, [p.pk for p in papers], matrix)
+    question = matrix[0]
+    allowed = SearchFilters(kind="lab_report").apply(Paper.objects.visible())
+    rows = [i for i in range(80) if i % 4 == 0]
+    exact = exact_nearest([papers[i].pk for i in rows], matrix[rows], question, len(rows))
+    missed, far = exact[2], exact[-1]
+    outside = papers[1].pk  # an arXiv paper: the filter leaves it out
+    # The graph's walk, as if it had not reached one of the nearest rows.
+    walk = PgvectorStore._query
+    monkeypatch.setattr(
+        PgvectorStore,
+        "_query",
+        lambda self, papers, *args: walk(self, papers.exclude(pk=missed), *args),
+    )
+    store = PgvectorStore()
+    assert missed not in dict(store.nearest(model, question, allowed, 5))
+
+    found = store.nearest(model, question, allowed, 5, including=[missed, far, outside])
+    assert [pk for pk, _ in found] == exact[:5]
+    row = next(i for i in rows if papers[i].pk == missed)
+    assert dict(found)[missed] == pytest.approx(float(matrix[row] @ question), abs=5e-3)
+
+
 def test_similar_papers_from_the_database_skip_self_hidden_and_other_dimensions(pgvector) -> None:  # type: ignore[no-untyped-def]
     a, b, c, d = PaperFactory.create_batch(4)
     model = stored_model_name()

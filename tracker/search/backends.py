@@ -20,11 +20,12 @@ in-process side and the index's approximate ranking (recall@10 about 0.99) on pg
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Protocol
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from pgvector import HalfVector
 from pgvector.django import CosineDistance
 
@@ -58,7 +59,12 @@ class VectorStore(Protocol):
     def similar_papers(self, paper: Paper, limit: int) -> list[tuple[Paper, float]]: ...
 
     def nearest(
-        self, model_name: str, vector: np.ndarray, papers: QuerySet[Paper], limit: int
+        self,
+        model_name: str,
+        vector: np.ndarray,
+        papers: QuerySet[Paper],
+        limit: int,
+        including: Collection[int] = (),
     ) -> list[tuple[int, float]]: ...
 
 
@@ -69,8 +75,14 @@ class InProcessStore:
         return in_process.similar_papers(paper, limit)
 
     def nearest(
-        self, model_name: str, vector: np.ndarray, papers: QuerySet[Paper], limit: int
+        self,
+        model_name: str,
+        vector: np.ndarray,
+        papers: QuerySet[Paper],
+        limit: int,
+        including: Collection[int] = (),
     ) -> list[tuple[int, float]]:
+        # The scan is exact: a paper of `including` near enough is among the rows already.
         index = in_process.vector_index(model_name)
         allowed = set(papers.values_list("pk", flat=True))
         scores = np.where(np.isin(index.ids, list(allowed)), index.scores(vector), -np.inf)
@@ -99,18 +111,32 @@ class PgvectorStore:
         ]
 
     def nearest(
-        self, model_name: str, vector: np.ndarray, papers: QuerySet[Paper], limit: int
+        self,
+        model_name: str,
+        vector: np.ndarray,
+        papers: QuerySet[Paper],
+        limit: int,
+        including: Collection[int] = (),
     ) -> list[tuple[int, float]]:
         return [
             (found.pk, 1.0 - _distance(found))
-            for found in self._ranked(papers.only("pk"), model_name, vector, limit)
+            for found in self._ranked(papers.only("pk"), model_name, vector, limit, including)
         ]
 
     def _ranked(
-        self, papers: QuerySet[Paper], model_name: str, vector: np.ndarray, limit: int
+        self,
+        papers: QuerySet[Paper],
+        model_name: str,
+        vector: np.ndarray,
+        limit: int,
+        including: Collection[int] = (),
     ) -> list[Paper]:
         """The `limit` papers nearest `vector` among `papers`, best first, each with its
-        cosine `distance`, in one query on the model's HNSW index."""
+        cosine `distance`, in one query on the model's HNSW index. The papers of
+        `including` (of `papers`) are scored exactly in the same query and ranked with the
+        rows the graph's walk found: one of them near enough for the first `limit` is
+        there even when the walk missed it. The search box passes its keyword matches, the
+        only rows whose semantic rank counts past the first few in the fusion."""
         with transaction.atomic(), connection.cursor() as cursor:
             # relaxed_order: a filtered scan keeps going until `limit` rows pass, and may
             # return them slightly out of order, hence the sort below.
@@ -121,22 +147,29 @@ class PgvectorStore:
                 f"SET LOCAL hnsw.ef_search = {ef_search}; "
                 f"SET LOCAL hnsw.max_scan_tuples = {MAX_SCAN_TUPLES}"
             )
-            found = list(self._query(papers, model_name, vector, fetched))
-        return sorted(found, key=_distance)[:limit]
+            walk = self._query(papers, model_name, vector, fetched)
+            if including:
+                scored = self._scored(papers.filter(pk__in=including), model_name, vector)
+                walk = walk.union(scored)
+            found = {paper.pk: paper for paper in walk}
+        return sorted(found.values(), key=_distance)[:limit]
 
     def _query(
         self, papers: QuerySet[Paper], model_name: str, vector: np.ndarray, limit: int
     ) -> QuerySet[Paper]:
+        return self._scored(papers, model_name, vector).order_by(F("distance"))[:limit]
+
+    def _scored(
+        self, papers: QuerySet[Paper], model_name: str, vector: np.ndarray
+    ) -> QuerySet[Paper]:
+        """`papers` with their vector of `model_name`, each with its cosine `distance` to
+        `vector` as the model's HNSW index computes it."""
         dimension = int(vector.shape[0])
         of_model = papers.filter(vectors__model_name=model_name)
-        return (
-            of_dimension(of_model, "vectors__vector", dimension)
-            .annotate(
-                distance=CosineDistance(
-                    indexed_vector("vectors__vector", dimension), HalfVector(vector.tolist())
-                )
+        return of_dimension(of_model, "vectors__vector", dimension).annotate(
+            distance=CosineDistance(
+                indexed_vector("vectors__vector", dimension), HalfVector(vector.tolist())
             )
-            .order_by("distance")[:limit]
         )
 
 

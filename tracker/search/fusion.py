@@ -74,7 +74,12 @@ def _rankings_in_database(
 ) -> tuple[list[int], list[tuple[int, float]]]:
     """Both rankings from the database: the question is encoded on another thread while
     the keyword side runs, then its nearest papers within the filters come from the
-    vector index in one query."""
+    vector index in one query, which also scores the keyword matches exactly. A paper
+    found by keywords and near the question in meaning then has its semantic rank even
+    when the graph's walk missed it. Those are the papers whose deep semantic rank
+    counts: among the fused first n, a paper past the first n by meaning is there only
+    through a keyword rank as well, since 1/(RRF_K + rank) alone falls below what each
+    of the semantic first n scores."""
     model_name = search_model_name(stored_model_name())
     question = query.strip()
     encoding = (
@@ -90,7 +95,8 @@ def _rankings_in_database(
     )
     if encoding is None or model_name is None:
         return keyword, []
-    return keyword, store.nearest(model_name, encoding.result(), allowed, CANDIDATES)
+    semantic = store.nearest(model_name, encoding.result(), allowed, CANDIDATES, including=keyword)
+    return keyword, semantic
 
 
 def _fused(

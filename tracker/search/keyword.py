@@ -35,6 +35,14 @@ COMMON_SHARE = 0.1
 # asked as a question found its own paper in the first ten as often (52 of 80 against 51).
 MATCH_BUDGET_SHARE = 0.02
 MATCH_BUDGET_MIN = 1000
+# PostgreSQL ranks at most this many matches of each kind a question (RANKED_AT_MOST):
+# those holding every word of the question, then any others the index gives first. The
+# rarest word is taken whatever its matches, and a share of a million papers is tens of
+# thousands of them: ranking reads each one's document, 1.6 s for 27,000 matches at 300k
+# papers on a loaded machine, where taking the first matches from the index is a bounded
+# read. The papers holding every word rank first in nearly every question, so the cap
+# keeps them; the rest of a long list of one-word matches is in no particular order.
+RANKED_AT_MOST = 1000
 # Whether a word is common changes slowly with the corpus (and the cap it is measured
 # against is part of the key), so each process remembers the answer for a while instead of
 # counting up to 10% of the table for every word of every search.
@@ -137,7 +145,9 @@ def _distinctive_words(cursor: CursorWrapper, words: list[str]) -> list[str]:
             cursor.execute(count_sql, [term, cap])
             count = cursor.fetchone()[0]
             _word_common[(word, cap)] = (now, count)
-        if count < cap:
+        # A stop word (no lexeme) or a word no paper holds matches nothing: not a word
+        # to rank by.
+        if 0 < count < cap:
             counts[word] = count
     rare: list[str] = []
     matches = 0
@@ -172,27 +182,50 @@ def keyword_search(
         rare = _distinctive_words(cursor, words)
     if connection.vendor == "postgresql":
         papers = within if within is not None else Paper.objects.visible()
-        return _pg_matches(papers, rare or words, limit, bool(rare), dated)
+        if rare:
+            return _pg_ranked(papers, words, rare, limit)
+        return _pg_newest(papers, words, limit, dated)
     return _sqlite_matches(within, rare or words, limit, bool(rare), dated)
 
 
-def _pg_matches(
-    papers: QuerySet[Paper], words: list[str], limit: int, ranked: bool, dated: bool
-) -> list[int]:
-    """The filters and the full-text match in one WHERE on the papers table, which lets the
-    planner walk an index in order and stop early."""
-    tsquery = " | ".join(words)
-    document = f'"papers_paper"."{PG_DOCUMENT}"'
-    matches = papers.filter(
-        # The words are a parameter; only the constant column name is formatted in.
-        RawSQL(f"{document} @@ to_tsquery('english', %s)", (tsquery,), BooleanField())  # noqa: S611
+def _pg_match(tsquery: str) -> RawSQL:
+    # The words are a parameter; only the constant column name is formatted in.
+    return RawSQL(  # noqa: S611
+        f'"papers_paper"."{PG_DOCUMENT}" @@ to_tsquery(\'english\', %s)',
+        (tsquery,),
+        BooleanField(),
     )
-    if ranked:
-        rank = RawSQL(f"ts_rank_cd({document}, to_tsquery('english', %s), 1)", (tsquery,))  # noqa: S611
-        matches = matches.annotate(rank=rank).order_by("-rank", "-id")
-    else:
-        matches = matches.order_by("-published_at", "-id") if dated else matches.order_by("-id")
+
+
+def _pg_ranked(papers: QuerySet[Paper], words: list[str], rare: list[str], limit: int) -> list[int]:
+    """The best matches of any of the `rare` words by full-text rank, among at most
+    RANKED_AT_MOST papers holding every word of the question and RANKED_AT_MOST holding
+    any rare one, each set taken from the full-text index as it comes (no sort, so a
+    bounded read). The filters and the match are one WHERE on the papers table."""
+    tsquery = " | ".join(rare)
+    every = papers.filter(_pg_match(" & ".join(words))).order_by().values("id")[:RANKED_AT_MOST]
+    some = papers.filter(_pg_match(tsquery)).order_by().values("id")[:RANKED_AT_MOST]
+    every_sql, every_params = every.query.sql_with_params()
+    some_sql, some_params = some.query.sql_with_params()
+    # Both sets are querysets' own SQL, their values parameters.
+    pool = RawSQL(  # noqa: S611
+        f'"papers_paper"."id" IN (({every_sql}) UNION ({some_sql}))',
+        (*every_params, *some_params),
+        BooleanField(),
+    )
+    document = f'"papers_paper"."{PG_DOCUMENT}"'
+    rank = RawSQL(f"ts_rank_cd({document}, to_tsquery('english', %s), 1)", (tsquery,))  # noqa: S611
+    matches = Paper.objects.filter(pool).annotate(rank=rank).order_by("-rank", "-id")
     return list(matches.values_list("id", flat=True)[:limit])
+
+
+def _pg_newest(papers: QuerySet[Paper], words: list[str], limit: int, dated: bool) -> list[int]:
+    """The newest matches of any of `words`, walked along the primary key, or along the
+    date index inside the filter's bounds when they bound the date (`dated`): the filters
+    and the match in one WHERE, so the planner can walk an index in order and stop early."""
+    matches = papers.filter(_pg_match(" | ".join(words)))
+    order = ("-published_at", "-id") if dated else ("-id",)
+    return list(matches.order_by(*order).values_list("id", flat=True)[:limit])
 
 
 def _sqlite_matches(
