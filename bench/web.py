@@ -299,6 +299,9 @@ def similar_lists_ahead(paper_ids: list[int]) -> None:
 
 
 def free_port() -> int:
+    """BENCH_PORT when set (a machine that gives the bench its ports), else any free one."""
+    if os.environ.get("BENCH_PORT"):
+        return int(os.environ["BENCH_PORT"])
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])

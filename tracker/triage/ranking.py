@@ -527,16 +527,35 @@ def member_ranking(
     membership: Membership,
     candidates: QuerySet[Paper],
     explain: int | None = None,
+    **options: Any,
+) -> list[RankedPaper]:
+    """`candidates` (newest first) ranked for the member, best first, each with why and with
+    what the team would rate it (when `explain` is given, the first `explain` and
+    EXPLAIN_AHEAD more only). With no signal at all the order stays newest first. An order
+    fitted on the same inputs is taken from the cache (_Inputs.key). The `options` are
+    member_ranking_keyed's."""
+    return member_ranking_keyed(membership, candidates, explain, **options)[0]
+
+
+def kept_ranking(order_key: str, explain: int | None) -> list[RankedPaper] | None:
+    """The order member_ranking_keyed kept under `order_key`, when it is still kept and
+    explains the first `explain` papers: what a caller that remembers the key (the inbox's
+    kept load) reads instead of the inputs."""
+    return _order_get(order_key, explain)
+
+
+def member_ranking_keyed(
+    membership: Membership,
+    candidates: QuerySet[Paper],
+    explain: int | None = None,
     *,
     within: QuerySet[Paper] | None = None,
     within_key: str = "",
     scope: str = "",
     topic_follows: Collection[int] | None = None,
-) -> list[RankedPaper]:
-    """`candidates` (newest first) ranked for the member, best first, each with why and with
-    what the team would rate it (when `explain` is given, the first `explain` and
-    EXPLAIN_AHEAD more only). With no signal at all the order stays newest first. An order
-    fitted on the same inputs is taken from the cache (_Inputs.key).
+) -> tuple[list[RankedPaper], str | None]:
+    """member_ranking, and the key its order is kept under (kept_ranking); None when
+    nothing was ranked.
 
     `within`: only those of the candidates that it selects too (the inbox's filters, in the
     candidates' order), ranked by the model fitted on all the candidates: one fit serves
@@ -548,7 +567,7 @@ def member_ranking(
     them."""
     inputs = _inputs(membership, candidates, scope, topic_follows)
     if inputs is None:
-        return []
+        return [], None
     key = inputs.key(membership)
     keys = [pk for pk, _ in inputs.window]
     order_key = key
@@ -557,22 +576,22 @@ def member_ranking(
             order_key = pages_key("ranked-within", key, within_key)
             kept = _order_get(order_key, explain)
             if kept is not None:
-                return kept
+                return kept, order_key
         # The filters' papers among the window's: a prefix of theirs, as they are in order.
         kept_ids = set(within.values_list("pk", flat=True)[:RANK_LIMIT])
         keys = [pk for pk in keys if pk in kept_ids]
         if not within_key:
             order_key = pages_key("ranked-within", key, keys)
         if not keys:
-            return []
+            return [], None
     else:
         kept = _order_get(order_key, explain)
         if kept is not None:
-            return kept
+            return kept, order_key
     explained = explain + EXPLAIN_AHEAD if explain is not None else None
     ranked = _ranked(_model(membership, candidates, inputs, key), keys, explained)
     _order_set(order_key, explained, ranked)
-    return ranked
+    return ranked, order_key
 
 
 def _model(

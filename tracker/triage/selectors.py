@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time as clock
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -28,7 +29,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Greatest, Least
+from django.db.models.functions import Coalesce, Greatest, JSONObject, Least
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.http import urlencode
@@ -461,6 +462,133 @@ def _inbox_halves(
     return followed, rest
 
 
+# The inbox's reload finds what it read of the window kept: the ranked order's key, the
+# facets (counts per topic and per category) and the member's unread share, in the "pages"
+# cache under a version of what the member did (inbox_versions). A rating, skip, undo, a
+# share given or moved, a follow, or a new paper changes that version, and shows on the next
+# load. What the version leaves out shows within INBOX_KEPT_SECONDS: a paper hidden, merged
+# or unhidden, moved to another topic or category, or aged out of the window of arrivals; a
+# follow edited in the admin; a teammate's rating (the team's prior is kept as long).
+INBOX_KEPT_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class InboxVersions:
+    """What the member's inbox and the team's picks are made of, as versions, read in one
+    query: `member` (the member's ratings, skips, shares and follows, and the newest paper)
+    keys the inbox's kept load; `picks` (the team's ratings as the member sees them, and
+    the team's shares) keys the kept picks (team_picks)."""
+
+    member: tuple[object, ...]
+    picks: tuple[object, ...]
+
+
+def _version_of(rows: QuerySet[Any], group: str, **aggregates: Any) -> Subquery:
+    """The aggregates of `rows` (all of one `group`) as one JSON value, for a column of
+    inbox_versions' query; NULL when there are none."""
+    return Subquery(rows.order_by().values(group).annotate(v=JSONObject(**aggregates)).values("v"))
+
+
+def _own_rating_version() -> dict[str, Any]:
+    """The aggregates whose change says the member's ratings changed (made, changed, taken
+    back): tracker.triage.ranking keys the kept order with the same."""
+    return {
+        "n": Count("id"),
+        "last": Max("id"),
+        "at": Max("updated_at"),
+        "values": Sum(F("id") * F("value")),
+        "papers": Sum("paper_id"),
+    }
+
+
+def inbox_versions(membership: Membership) -> InboxVersions:
+    """InboxVersions, one query: an aggregate over each of the member's own rows (ratings,
+    skips, shares, follows) and the team's ratings and shares, and the newest paper's id."""
+    from tracker.follows.selectors import follows_of
+
+    team, user_id = membership.team, membership.user_id
+    mine = {"team": team, "user_id": user_id}
+    hidden = blind_assignments(team, user_id).values("paper_id")
+    # Rows of papers (skips, shares) are made, moved to another member, or taken back.
+    rows_of_papers = {"n": Count("id"), "last": Max("id"), "papers": Sum("paper_id")}
+    row = (
+        Team.objects.filter(pk=team.pk)
+        .annotate(
+            v_rated=_version_of(Rating.objects.filter(**mine), "user_id", **_own_rating_version()),
+            v_skipped=_version_of(
+                Skip.objects.filter(**mine),
+                "user_id",
+                **rows_of_papers,
+                firm=Count("id", filter=Q(not_interested=True)),
+            ),
+            v_shares=_version_of(Assignment.objects.filter(**mine), "user_id", **rows_of_papers),
+            v_follows=_version_of(
+                follows_of(membership), "team_id", n=Count("id"), last=Max("id"), ids=Sum("id")
+            ),
+            v_newest=Subquery(Paper.objects.order_by("-pk").values("pk")[:1]),
+            v_team_rated=_version_of(
+                Rating.objects.filter(team=team),
+                "team_id",
+                **_own_rating_version(),
+                hidden=Count("id", filter=Q(paper_id__in=hidden) & ~Q(user_id=user_id)),
+            ),
+            v_team_shares=_version_of(
+                Assignment.objects.filter(team=team),
+                "team_id",
+                n=Count("id"),
+                last=Max("id"),
+                readers=Sum(F("id") * F("user_id")),
+            ),
+        )
+        .values_list(
+            "v_rated",
+            "v_skipped",
+            "v_shares",
+            "v_follows",
+            "v_newest",
+            "v_team_rated",
+            "v_team_shares",
+        )
+        .get()
+    )
+    return InboxVersions(member=tuple(map(repr, row[:5])), picks=tuple(map(repr, row[5:])))
+
+
+@dataclass(frozen=True)
+class _KeptLoad:
+    """What an inbox load read of its window, as the "pages" cache keeps it."""
+
+    at: float  # wall clock: shared by every web process
+    order_key: str | None  # the ranked order's (tracker.triage.ranking.kept_ranking)
+    per_topic: dict[int | None, int]
+    per_category: dict[str, int]
+
+
+@dataclass(frozen=True)
+class _KeptShare:
+    at: float
+    left: int
+
+
+def _kept(key: str, kind: type[Any]) -> Any:
+    """The value kept under `key` when it is a `kind` of the last INBOX_KEPT_SECONDS."""
+    kept = caches["pages"].get(key)  # a miss while Redis is down (tracker.core.cache)
+    if isinstance(kept, kind) and 0 <= clock.time() - kept.at < INBOX_KEPT_SECONDS:
+        return kept
+    return None
+
+
+def share_left(membership: Membership, versions: InboxVersions) -> int:
+    """share_count, kept under the member's version (INBOX_KEPT_SECONDS)."""
+    key = pages_key("inbox-share", membership.team_id, membership.user_id, versions.member)
+    kept = _kept(key, _KeptShare)
+    if kept is not None:
+        return int(kept.left)
+    left = share_count(membership)
+    caches["pages"].set(key, _KeptShare(clock.time(), left), INBOX_KEPT_SECONDS)
+    return left
+
+
 def inbox_build(
     membership: Membership,
     filters: InboxFilters,
@@ -468,6 +596,7 @@ def inbox_build(
     after: Paper | None = None,
     offset: int = 0,
     shown: frozenset[int] = frozenset(),
+    versions: InboxVersions | None = None,
 ) -> Inbox:
     """The inbox page: one page of rows grouped by topic. Newest: followed topics first;
     with `after` (loaded with paper_topic), the page that follows that paper; five queries
@@ -477,8 +606,13 @@ def inbox_build(
     (the rows already on the page, which "Load more" names: a rating refits the ranking, so
     a position in the old one means nothing in the new), else from rank `offset` on (a plain
     link); the ranking's fixed number of queries (tracker.triage.ranking) plus the page's.
+
+    What the load reads of the whole window (the ranked order's key, the facets) is kept
+    under the member's `versions` (inbox_versions, read here when not given) for
+    INBOX_KEPT_SECONDS: a reload reads neither the window nor the facets, only the page.
     """
     limit = limit or INBOX_PAGE_SIZE
+    versions = versions or inbox_versions(membership)
     user_id = membership.user_id
     # Every topic a paper can be in, with the member's follow: the labels of the counts
     # come from here rather than from a lookup per paper of the window.
@@ -501,6 +635,16 @@ def inbox_build(
     topic_of = _topic_of()
     base = inbox_papers(membership, filters)
     rows = base.only(*INBOX_ROW_FIELDS).annotate(in_topic=topic_of)
+    kept_key = pages_key(
+        "inbox",
+        membership.team_id,
+        user_id,
+        versions.member,
+        sorted(followed_ids),
+        repr(filters),
+    )
+    kept: _KeptLoad | None = _kept(kept_key, _KeptLoad)
+    order_key = kept.order_key if kept else None
     ranks: dict[int, RankedPaper] = {}
     more_after = more_offset = None
     if filters.sort == "newest":
@@ -514,7 +658,9 @@ def inbox_build(
         page = page[:limit]
     else:
         # The rows shown sit among the first len(shown) + limit of the ranking, at worst.
-        ranked = _ranked(membership, filters, base, len(shown) + offset + limit, followed_ids)
+        ranked, order_key = _ranked(
+            membership, filters, base, len(shown) + offset + limit, followed_ids, order_key
+        )
         if shown:
             ranked, offset = [r for r in ranked if r.paper_id not in shown], 0
         ranks = {r.paper_id: r for r in ranked[offset : offset + limit]}
@@ -524,18 +670,27 @@ def inbox_build(
     marks = team_marks(membership.team, user_id, [paper.pk for paper in page])
     links = row_links(filters.as_query())
 
-    # One scan of the window gives both facets: counts per topic and per category.
     per_topic: Counter[int | None] = Counter()
     per_category: Counter[str] = Counter()
-    for row in (
-        base.order_by()
-        .annotate(window_topic=topic_of)
-        .values("window_topic", "primary_category")
-        .annotate(n=Count("id"))
-    ):
-        per_topic[row["window_topic"]] += row["n"]
-        if row["primary_category"]:
-            per_category[row["primary_category"]] += row["n"]
+    if kept is not None:
+        per_topic.update(kept.per_topic)
+        per_category.update(kept.per_category)
+    else:
+        # One scan of the window gives both facets: counts per topic and per category.
+        for row in (
+            base.order_by()
+            .annotate(window_topic=topic_of)
+            .values("window_topic", "primary_category")
+            .annotate(n=Count("id"))
+        ):
+            per_topic[row["window_topic"]] += row["n"]
+            if row["primary_category"]:
+                per_category[row["primary_category"]] += row["n"]
+    if kept is None or kept.order_key != order_key:
+        # A kept load whose order had to be read again keeps its age.
+        at = kept.at if kept is not None else clock.time()
+        load = _KeptLoad(at, order_key, dict(per_topic), dict(per_category))
+        caches["pages"].set(kept_key, load, INBOX_KEPT_SECONDS)
     topic_counts = sorted(
         (
             TopicGroup(
@@ -583,48 +738,56 @@ def _ranked(
     base: QuerySet[Paper],
     explain: int | None,
     followed_ids: set[int] | None = None,
-) -> list[RankedPaper]:
+    order_key: str | None = None,
+) -> tuple[list[RankedPaper], str | None]:
     """The window ranked in the filters' order: the member's ranking, or the team's
-    predicted rating (the member's ranking breaks its ties). Why is worked out for the
-    first `explain` of the member's ranking only.
+    predicted rating (the member's ranking breaks its ties), and the key the member's
+    ranking is kept under. Why is worked out for the first `explain` of the member's
+    ranking only. `order_key`: where a kept load found the ranking kept; the window is
+    read, and the ranking found or fitted, only when it is no longer there.
 
     The member's model is fitted on the whole of the view's window (its papers, or those
     published since `since`), and the other filters only choose which of its papers the
     order lists: a member who filters by category, topic or code finds their order fitted
     once, not once per set of filters."""
-    from tracker.triage.ranking import member_ranking
+    from tracker.triage.ranking import kept_ranking, member_ranking_keyed
 
-    scope = InboxFilters(view=filters.view, since=filters.since)
-    if filters.topic:
-        base = base.filter(paper_topic__topic_id=filters.topic)
-    cut = replace(filters, sort=scope.sort) != scope
-    ranked = member_ranking(
-        membership,
-        inbox_papers(membership, scope) if cut else base,
-        explain if filters.sort == "for_you" else None,
-        within=base if cut else None,
-        within_key=repr(replace(filters, sort=scope.sort)),
-        scope=repr(scope),
-        topic_follows=followed_ids,
-    )
+    explained = explain if filters.sort == "for_you" else None
+    ranked = kept_ranking(order_key, explained) if order_key else None
+    if ranked is None:
+        scope = InboxFilters(view=filters.view, since=filters.since)
+        if filters.topic:
+            base = base.filter(paper_topic__topic_id=filters.topic)
+        cut = replace(filters, sort=scope.sort) != scope
+        ranked, order_key = member_ranking_keyed(
+            membership,
+            inbox_papers(membership, scope) if cut else base,
+            explained,
+            within=base if cut else None,
+            within_key=repr(replace(filters, sort=scope.sort)),
+            scope=repr(scope),
+            topic_follows=followed_ids,
+        )
     # The team's order puts papers first that the member's order may rank anywhere.
     if filters.sort == "team":
         ranked.sort(key=lambda r: -(r.team_prediction or 0.0))
-    return ranked
+    return ranked, order_key
 
 
 def inbox_order_warm(team_id: int, user_id: int) -> int | None:
     """The member's inbox as it opens (their share while any is left, in the "for you"
     order, its first page explained) ranked and kept, as the page itself would keep it: the
-    number of papers ranked; None when they are not in the team."""
+    number of papers it holds; None when they are not in the team."""
     membership = (
         Membership.objects.select_related("team").filter(team_id=team_id, user_id=user_id).first()
     )
     if membership is None:
         return None
-    filters = InboxFilters(view="share" if share_count(membership) else "")
-    base = inbox_papers(membership, filters)
-    return len(_ranked(membership, filters, base, explain=INBOX_PAGE_SIZE))
+    # As the page opens: its load is kept too (the facets, the share's count), so the next
+    # load after a rating reads only its page.
+    versions = inbox_versions(membership)
+    filters = InboxFilters(view="share" if share_left(membership, versions) else "")
+    return inbox_build(membership, filters, versions=versions).total
 
 
 def inbox_next(
@@ -635,7 +798,7 @@ def inbox_next(
     if filters.sort != "newest":
         # In a ranked order a rating re-ranks what is left: the next paper is the best of
         # it, unless `after` is still there (read, not rated), then the one ranked below.
-        ranked = _ranked(membership, filters, inbox_papers(membership, filters), explain=0)
+        ranked, _ = _ranked(membership, filters, inbox_papers(membership, filters), explain=0)
         ids = [r.paper_id for r in ranked]
         if after is not None and after.pk in ids:
             below = ids[ids.index(after.pk) + 1 :]
@@ -755,16 +918,19 @@ class TeamPicks:
 PICKS_KEPT_SECONDS = 60
 
 
-def team_picks(team: Team, user_id: int) -> TeamPicks:
-    """team_picks_read, kept (PICKS_KEPT_SECONDS): two aggregates when kept, the reads'
-    four queries and the aggregates otherwise."""
-    shares = Assignment.objects.filter(team=team).aggregate(
-        n=Count("id"), last=Max("id"), readers=Sum(F("id") * F("user_id"))
-    )
+def team_picks(team: Team, user_id: int, versions: InboxVersions | None = None) -> TeamPicks:
+    """team_picks_read, kept (PICKS_KEPT_SECONDS) under a version of the team's ratings and
+    shares: `versions.picks` when the caller read them (the inbox), else two aggregates;
+    the reads' four queries when not kept."""
+    if versions is not None:
+        version: tuple[object, ...] = versions.picks
+    else:
+        shares = Assignment.objects.filter(team=team).aggregate(
+            n=Count("id"), last=Max("id"), readers=Sum(F("id") * F("user_id"))
+        )
+        version = (ratings_version(team, user_id), tuple(shares.values()))
     minute = int(timezone.now().timestamp() // PICKS_KEPT_SECONDS)
-    key = pages_key(
-        "picks", team.pk, user_id, ratings_version(team, user_id), tuple(shares.values()), minute
-    )
+    key = pages_key("picks", team.pk, user_id, version, minute)
     kept = caches["pages"].get(key)
     if isinstance(kept, TeamPicks):
         return kept

@@ -42,9 +42,10 @@ from tracker.triage.selectors import (
     inbox_papers,
     inbox_row,
     inbox_row_of,
+    inbox_versions,
     rating_summary,
     row_links,
-    share_count,
+    share_left,
     share_overview,
     team_picks,
 )
@@ -134,16 +135,24 @@ def inbox(request: PortalRequest) -> HttpResponse:
     # ("Load more" and exports name their view; without one they are of everything.)
     fmt = export_format(request)
     paging = "after" in request.GET or "offset" in request.GET
-    share_left = share_count(membership) if not (paging or fmt) else 0
-    if not filters.view and share_left:
-        filters = replace(filters, view="share")
     if fmt:
         papers = inbox_papers(membership, filters)
         if filters.topic:
             papers = papers.filter(paper_topic__topic_id=filters.topic)
         return papers_export(papers[:EXPORT_LIMIT], fmt, "inbox")
+    # What the member did and the team rated, in one query: the keys of the kept load,
+    # share count and picks.
+    versions = inbox_versions(membership)
+    left = share_left(membership, versions) if not paging else 0
+    if not filters.view and left:
+        filters = replace(filters, view="share")
     data = inbox_build(
-        membership, filters, after=_after(request), offset=_offset(request), shown=_shown(request)
+        membership,
+        filters,
+        after=_after(request),
+        offset=_offset(request),
+        shown=_shown(request),
+        versions=versions,
     )
     query = filters.as_query()
     context = {"inbox": data, "more_query": _more_query(query, data)}
@@ -157,9 +166,11 @@ def inbox(request: PortalRequest) -> HttpResponse:
         "triage/inbox.html",
         {
             **context,
-            "share_left": share_left,
+            "share_left": left,
             "view_urls": {view: urlencode(others | {"view": view}) for view in INBOX_VIEWS},
-            "picks": team_picks(membership.team, membership.user_id).picks[:PICKS_ON_INBOX],
+            "picks": team_picks(membership.team, membership.user_id, versions).picks[
+                :PICKS_ON_INBOX
+            ],
             "form": form,
             "filters": filters,
             "query": query,
