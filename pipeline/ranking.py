@@ -211,6 +211,13 @@ def _text(doc: PaperDoc, title_repeats: int) -> str:
     return ". ".join([doc.title] * title_repeats + [doc.abstract])
 
 
+def _unit_rows(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
+    """Each row scaled to unit length; a matrix of no features stays as it is, where
+    sklearn's normalize refuses it (papers that share every word and no author leave
+    none, and no feature is common enough for the broad score in a space of rare ones)."""
+    return normalize(matrix) if matrix.shape[1] else sparse.csr_matrix(matrix)
+
+
 def _author_tokens(authors: Iterable[str]) -> list[str]:
     return [" ".join(a.lower().split()) for a in authors if a.strip()]
 
@@ -266,7 +273,7 @@ class PaperSpace:
         self.broad_columns = np.flatnonzero(common)
         # Scaled to unit length again: a paper most of whose words are rare is otherwise
         # a short vector there, and scores low whatever field it is in.
-        self.x_broad = normalize(self.x[:, self.broad_columns])
+        self.x_broad = _unit_rows(self.x[:, self.broad_columns])
         self.mean_broad = np.asarray(self.x_broad.mean(axis=0), dtype=np.float64).ravel()
         self.background_mass = min(BACKGROUND_MASS, BACKGROUND_WEIGHT * n)
         self.vectors: np.ndarray | None = None
@@ -290,7 +297,7 @@ class PaperSpace:
             if x_words is None:
                 x_words = self._words.transform([_text(d, TITLE_REPEATS) for d in docs])
             titles = self._words.transform([d.title for d in docs])
-            words_alone = normalize(x_words + WORDS_TITLE_WEIGHT * titles)
+            words_alone = _unit_rows(x_words + WORDS_TITLE_WEIGHT * titles)
         else:
             x_words = sparse.csr_matrix(np.zeros((n, 0), dtype=np.float32))
             words_alone = x_words
@@ -300,7 +307,7 @@ class PaperSpace:
             x_authors = x_authors * AUTHOR_SCALE
         else:
             x_authors = sparse.csr_matrix(np.zeros((n, 0), dtype=np.float32))
-        x = normalize(sparse.hstack([x_words, x_authors]).tocsr().astype(np.float32))
+        x = _unit_rows(sparse.hstack([x_words, x_authors]).tocsr().astype(np.float32))
         return sparse.csr_matrix(words_alone), x
 
     def extended(self, docs: Sequence[PaperDoc], vectors: np.ndarray | None = None) -> PaperSpace:
@@ -317,7 +324,7 @@ class PaperSpace:
         x_words, x = self._features(added)
         out.x_words = sparse.vstack([self.x_words, x_words]).tocsr()
         out.x = sparse.vstack([self.x, x]).tocsr()
-        out.x_broad = sparse.vstack([self.x_broad, normalize(x[:, self.broad_columns])]).tocsr()
+        out.x_broad = sparse.vstack([self.x_broad, _unit_rows(x[:, self.broad_columns])]).tocsr()
         if self.vectors is not None:
             if vectors is None or len(vectors) != len(added):
                 raise ValueError(f"vectors for {len(added)} papers needed")

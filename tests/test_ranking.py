@@ -482,3 +482,29 @@ def test_scores_are_judged_on_finding_liked_papers_among_unrated_ones(
     monkeypatch.setattr("pipeline.ranking.CV_OWN_SHARE", 1.0)
     alone = MemberModel(space, Signals(ratings=ratings)).weights
     assert max(alone[n] for n in ("embedding", "interests", "neighbours")) > alone["lexical"] / 3
+
+
+@pytest.mark.parametrize("authors", ["shared", "distinct", "none"])
+def test_a_space_with_no_common_or_no_features_at_all_still_ranks(authors: str) -> None:
+    """Two hundred papers with one abstract: every word is in every paper, so none is a
+    feature; with distinct authors no feature is common enough for the broad score, and
+    without authors there are no features at all. The ranking still answers, led by the
+    embedding where there is one."""
+    n = 220
+    docs = [
+        PaperDoc(
+            key=f"p{i}",
+            title="The same title",
+            abstract="The same abstract for every paper in this space.",
+            authors={"shared": ("One Author",), "distinct": (f"Author {i}",), "none": ()}[authors],
+        )
+        for i in range(n)
+    ]
+    vectors = np.zeros((n, 4))
+    vectors[:, 0] = 1.0
+    vectors[n // 2 :, 1] = 3.0  # the second half is another field
+    space = PaperSpace(docs, vectors)
+    signals = Signals(ratings={f"p{i}": 5 for i in range(n // 2, n // 2 + 5)})
+    ranked = MemberModel(space, signals).rank([f"p{i}" for i in range(n)])
+    assert len(ranked) == n
+    assert all(int(r.key[1:]) >= n // 2 for r in ranked[:20])
