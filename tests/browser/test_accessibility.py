@@ -160,7 +160,8 @@ def test_the_inbox_from_the_keyboard_alone(cast, live_server, browser_page) -> N
     page.wait_for_selector(f"#{first}:not(.done) .row-actions")
     assert focused() == second
     assert not Rating.objects.filter(user=cast.ben, value=3).exists()
-    assert page.locator('[data-count="total"]').inner_text() == "3"
+    # The count follows once htmx settles, a few milliseconds after the swap.
+    page.wait_for_function("() => document.querySelector('[data-count=total]').textContent === '3'")
 
     # x shows the whole abstract in place, and folds it again.
     lead = page.locator(f"#{second} .lead")
