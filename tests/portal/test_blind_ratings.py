@@ -92,6 +92,24 @@ def test_the_ranking_leaves_out_the_others_ratings_of_a_blind_paper(cast, shared
     assert dans[0].team_prediction is not None and dans[0].team_prediction > 3
 
 
+def test_a_paper_moved_to_a_member_leaves_their_kept_prior_at_once(cast, shared) -> None:  # type: ignore[no-untyped-def]
+    """dan's kept prior holds ada's rating; the curator moves ben's share of the paper to
+    dan within the minute the prior is kept for: the next ranking of dan's gives nothing of
+    ada's rating away."""
+    from tracker.triage.sharing import assignment_reassign
+
+    paper, dan, _, _ = shared
+    candidates = type(paper).objects.filter(pk=paper.pk)
+    before = member_ranking(_membership(cast, dan), candidates)
+    assert before[0].team_prediction is not None and before[0].team_prediction > 3
+
+    share = Assignment.objects.get(team=cast.vision, paper=paper, user=cast.ben)
+    assignment_reassign(assignment=share, to_user=dan)
+
+    after = member_ranking(_membership(cast, dan), candidates)
+    assert after[0].team_prediction is None
+
+
 def test_the_paper_page_shows_a_reader_their_own_rating_alone(cast, shared) -> None:  # type: ignore[no-untyped-def]
     paper, dan, _, _ = shared
     url = reverse("papers:detail", args=[paper.pk])

@@ -66,8 +66,8 @@ from tracker.papers.embeddings import search_model_name, stored_model_name
 from tracker.papers.models import Embedding, Paper
 from tracker.teams.models import Membership, Team
 from tracker.topics.models import PaperTopic, TopicFollow
-from tracker.triage.models import Rating, Skip
-from tracker.triage.selectors import blind_assignments
+from tracker.triage.models import Assignment, Rating, Skip
+from tracker.triage.selectors import blind_assignments, own_rating_version, version_of
 
 # The newest this many papers of the window are ranked; past a week of harvest (about a
 # thousand a day) the rest keep date order behind them.
@@ -314,16 +314,23 @@ def _ratings(
 
 
 def _own_version(team: Team, user_id: int) -> tuple[object, ...]:
-    """What changes whenever the member's own ratings do (made, changed, taken back): one
-    aggregate over the member's ratings alone (an index range, not the team's)."""
-    version = Rating.objects.filter(team=team, user_id=user_id).aggregate(
-        n=Count("id"),
-        last=Max("id"),
-        at=Max("updated_at"),
-        values=Sum(F("id") * F("value")),
-        papers=Sum("paper_id"),
+    """What changes whenever the member's own ratings do (made, changed, taken back), and
+    their shares (given, moved to them or away): one query of two aggregates over the
+    member's rows alone (index ranges, not the team's). The shares are in it because they
+    decide which teammates' ratings are blind to the member: a paper moved to them must
+    leave the kept prior (_prior) at once, not within TEAM_PRIOR_SECONDS."""
+    mine = {"team": team, "user_id": user_id}
+    shares = {"n": Count("id"), "last": Max("id"), "papers": Sum("paper_id")}
+    row = (
+        Team.objects.filter(pk=team.pk)
+        .annotate(
+            rated=version_of(Rating.objects.filter(**mine), "user_id", **own_rating_version()),
+            shared=version_of(Assignment.objects.filter(**mine), "user_id", **shares),
+        )
+        .values_list("rated", "shared")
+        .get()
     )
-    return tuple(version.values())
+    return tuple(map(repr, row))
 
 
 @dataclass(frozen=True)
@@ -346,6 +353,7 @@ def _prior(
     team: Team,
     user_id: int,
     scope: str,
+    shares: object,
     candidates: QuerySet[Paper],
     keys: list[int],
     known: list[int],
@@ -354,7 +362,8 @@ def _prior(
     window's papers `keys`, else the teammates' ratings read now for the candidates' first
     papers, `known` (the window and its margin, so that a rating, which moves the window on
     by a paper, finds the next one covered), with the member's own (_Prior.own)."""
-    key = pages_key("prior", (RANK_LIMIT, TEAM_KEPT_PER_MEMBER), team.pk, user_id, scope)
+    # Keyed on the member's shares (_own_version): a share decides what is blind to them.
+    key = pages_key("prior", (RANK_LIMIT, TEAM_KEPT_PER_MEMBER), team.pk, user_id, scope, shares)
     now = time.time()
     kept = caches["pages"].get(key)  # a miss while Redis is down (tracker.core.cache)
     if (
@@ -453,13 +462,15 @@ def _inputs(
         .values_list("paper_id", "not_interested")[:OWN_KEPT]
     )
     keys = [pk for pk, _ in window[:RANK_LIMIT]]
+    window_keys = [pk for pk, _ in window]
+    own_version = _own_version(team, user_id)
     return _Inputs(
         model_name=search_model_name(stored_model_name()) or "",
         # The candidates past the window are in a space built now, not ranked.
         window=window[:RANK_LIMIT],
         margin=dict(window[RANK_LIMIT:]),
-        own_version=_own_version(team, user_id),
-        prior=_prior(team, user_id, scope, candidates, keys, [pk for pk, _ in window]),
+        own_version=own_version,
+        prior=_prior(team, user_id, scope, own_version[1], candidates, keys, window_keys),
         passed=passed,
         follows=inbox_follows(membership),
         topic_follows=list(

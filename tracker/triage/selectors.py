@@ -483,13 +483,13 @@ class InboxVersions:
     picks: tuple[object, ...]
 
 
-def _version_of(rows: QuerySet[Any], group: str, **aggregates: Any) -> Subquery:
+def version_of(rows: QuerySet[Any], group: str, **aggregates: Any) -> Subquery:
     """The aggregates of `rows` (all of one `group`) as one JSON value, for a column of
     inbox_versions' query; NULL when there are none."""
     return Subquery(rows.order_by().values(group).annotate(v=JSONObject(**aggregates)).values("v"))
 
 
-def _own_rating_version() -> dict[str, Any]:
+def own_rating_version() -> dict[str, Any]:
     """The aggregates whose change says the member's ratings changed (made, changed, taken
     back): tracker.triage.ranking keys the kept order with the same."""
     return {
@@ -514,25 +514,25 @@ def inbox_versions(membership: Membership) -> InboxVersions:
     row = (
         Team.objects.filter(pk=team.pk)
         .annotate(
-            v_rated=_version_of(Rating.objects.filter(**mine), "user_id", **_own_rating_version()),
-            v_skipped=_version_of(
+            v_rated=version_of(Rating.objects.filter(**mine), "user_id", **own_rating_version()),
+            v_skipped=version_of(
                 Skip.objects.filter(**mine),
                 "user_id",
                 **rows_of_papers,
                 firm=Count("id", filter=Q(not_interested=True)),
             ),
-            v_shares=_version_of(Assignment.objects.filter(**mine), "user_id", **rows_of_papers),
-            v_follows=_version_of(
+            v_shares=version_of(Assignment.objects.filter(**mine), "user_id", **rows_of_papers),
+            v_follows=version_of(
                 follows_of(membership), "team_id", n=Count("id"), last=Max("id"), ids=Sum("id")
             ),
             v_newest=Subquery(Paper.objects.order_by("-pk").values("pk")[:1]),
-            v_team_rated=_version_of(
+            v_team_rated=version_of(
                 Rating.objects.filter(team=team),
                 "team_id",
-                **_own_rating_version(),
+                **own_rating_version(),
                 hidden=Count("id", filter=Q(paper_id__in=hidden) & ~Q(user_id=user_id)),
             ),
-            v_team_shares=_version_of(
+            v_team_shares=version_of(
                 Assignment.objects.filter(team=team),
                 "team_id",
                 n=Count("id"),
