@@ -45,15 +45,12 @@ import numpy as np
 from django.core.cache import caches
 from django.db.models import (
     BooleanField,
-    Count,
     ExpressionWrapper,
     F,
-    Max,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
-    Sum,
     Window,
 )
 from django.db.models.functions import RowNumber
@@ -66,8 +63,8 @@ from tracker.papers.embeddings import search_model_name, stored_model_name
 from tracker.papers.models import Embedding, Paper
 from tracker.teams.models import Membership, Team
 from tracker.topics.models import PaperTopic, TopicFollow
-from tracker.triage.models import Assignment, Rating, Skip
-from tracker.triage.selectors import blind_assignments, own_rating_version, version_of
+from tracker.triage.models import Rating, Skip
+from tracker.triage.selectors import blind_assignments, own_versions
 
 # The newest this many papers of the window are ranked; past a week of harvest (about a
 # thousand a day) the rest keep date order behind them.
@@ -319,14 +316,10 @@ def _own_version(team: Team, user_id: int) -> tuple[object, ...]:
     member's rows alone (index ranges, not the team's). The shares are in it because they
     decide which teammates' ratings are blind to the member: a paper moved to them must
     leave the kept prior (_prior) at once, not within TEAM_PRIOR_SECONDS."""
-    mine = {"team": team, "user_id": user_id}
-    shares = {"n": Count("id"), "last": Max("id"), "papers": Sum("paper_id")}
+    versions = own_versions(team, user_id)
     row = (
         Team.objects.filter(pk=team.pk)
-        .annotate(
-            rated=version_of(Rating.objects.filter(**mine), "user_id", **own_rating_version()),
-            shared=version_of(Assignment.objects.filter(**mine), "user_id", **shares),
-        )
+        .annotate(rated=versions["v_rated"], shared=versions["v_shares"])
         .values_list("rated", "shared")
         .get()
     )

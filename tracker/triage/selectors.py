@@ -489,6 +489,10 @@ def version_of(rows: QuerySet[Any], group: str, **aggregates: Any) -> Subquery:
     return Subquery(rows.order_by().values(group).annotate(v=JSONObject(**aggregates)).values("v"))
 
 
+# Rows of papers (skips, shares) are made, moved to another member, or taken back.
+ROWS_OF_PAPERS = {"n": Count("id"), "last": Max("id"), "papers": Sum("paper_id")}
+
+
 def own_rating_version() -> dict[str, Any]:
     """The aggregates whose change says the member's ratings changed (made, changed, taken
     back): tracker.triage.ranking keys the kept order with the same."""
@@ -501,6 +505,17 @@ def own_rating_version() -> dict[str, Any]:
     }
 
 
+def own_versions(team: Team, user_id: int) -> dict[str, Subquery]:
+    """The member's own rows as versions, for annotations: their ratings (own_rating_version)
+    and their shares (made, moved to them or away). The ranking keys its kept order and
+    prior with the same (tracker.triage.ranking)."""
+    mine = {"team": team, "user_id": user_id}
+    return {
+        "v_rated": version_of(Rating.objects.filter(**mine), "user_id", **own_rating_version()),
+        "v_shares": version_of(Assignment.objects.filter(**mine), "user_id", **ROWS_OF_PAPERS),
+    }
+
+
 def inbox_versions(membership: Membership) -> InboxVersions:
     """InboxVersions, one query: an aggregate over each of the member's own rows (ratings,
     skips, shares, follows) and the team's ratings and shares, and the newest paper's id."""
@@ -509,19 +524,16 @@ def inbox_versions(membership: Membership) -> InboxVersions:
     team, user_id = membership.team, membership.user_id
     mine = {"team": team, "user_id": user_id}
     hidden = blind_assignments(team, user_id).values("paper_id")
-    # Rows of papers (skips, shares) are made, moved to another member, or taken back.
-    rows_of_papers = {"n": Count("id"), "last": Max("id"), "papers": Sum("paper_id")}
     row = (
         Team.objects.filter(pk=team.pk)
         .annotate(
-            v_rated=version_of(Rating.objects.filter(**mine), "user_id", **own_rating_version()),
+            **own_versions(team, user_id),
             v_skipped=version_of(
                 Skip.objects.filter(**mine),
                 "user_id",
-                **rows_of_papers,
+                **ROWS_OF_PAPERS,
                 firm=Count("id", filter=Q(not_interested=True)),
             ),
-            v_shares=version_of(Assignment.objects.filter(**mine), "user_id", **rows_of_papers),
             v_follows=version_of(
                 follows_of(membership), "team_id", n=Count("id"), last=Max("id"), ids=Sum("id")
             ),
