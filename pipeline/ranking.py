@@ -207,6 +207,20 @@ class Ranked:
     reason: str
 
 
+@dataclass
+class Scored:
+    """A set of keys as a member's model scores them (MemberModel.scored): the space's rows,
+    each component's standardised and weighted score, the sum with follows, and the
+    follows' reasons; `position` of each key in `keys`."""
+
+    keys: list[Key]
+    rows: np.ndarray
+    z: dict[str, np.ndarray]
+    score: np.ndarray
+    follow_reasons: list[str]
+    position: dict[Key, int]
+
+
 def _text(doc: PaperDoc, title_repeats: int) -> str:
     return ". ".join([doc.title] * title_repeats + [doc.abstract])
 
@@ -682,9 +696,15 @@ class MemberModel:
         """`keys`, best first, each with why (only the first `explain` when given: a page
         of the inbox needs no reasons for the papers past it). Ties (no signal at all)
         keep the given order, so a caller that passes newest first gets newest first."""
+        return self.ranked(self.scored(keys), explain)
+
+    def scored(self, keys: Sequence[Key]) -> Scored:
+        """`keys` scored: each score standardised over all of `keys`, so that ranking any
+        of them (ranked's `within`) keeps the order they have among all, and costs a sort."""
+        keys = list(keys)
+        rows = self.space.rows(keys) if keys else np.zeros(0, dtype=np.int64)
         if not keys:
-            return []
-        rows = self.space.rows(keys)
+            return Scored(keys, rows, {}, np.zeros(0), [], {})
         with _one_blas_thread():
             parts = self.components(rows)
         z = {
@@ -697,21 +717,40 @@ class MemberModel:
             score += values
         hits, follow_reasons = self.follows(rows)
         score += FOLLOW_BOOST * hits
-        order = np.argsort(-score, kind="stable")
+        return Scored(keys, rows, z, score, follow_reasons, {k: i for i, k in enumerate(keys)})
+
+    def ranked(
+        self, scored: Scored, explain: int | None = None, within: Collection[Key] | None = None
+    ) -> list[Ranked]:
+        """The scored keys (those of them `within` selects, when given) best first, with why
+        for the first `explain` of them (all when None)."""
+        if within is None:
+            picked = np.arange(len(scored.keys))
+        else:
+            picked = np.array(
+                sorted(scored.position[k] for k in within if k in scored.position),
+                dtype=np.int64,
+            )
+        if not len(picked):
+            return []
+        order = picked[np.argsort(-scored.score[picked], kind="stable")]
         shown = order[:explain] if explain is not None else order
+        liked_sim = None
+        if self.fit is not None and len(self.fit.liked):
+            liked_sim = self.space.similarity(scored.rows[shown], self.fit.liked)
         reasons = dict(
             zip(
                 shown.tolist(),
                 self._reasons(
-                    rows[shown],
-                    {name: values[shown] for name, values in z.items()},
-                    parts["_liked_sim"][shown] if "_liked_sim" in parts else None,
-                    [follow_reasons[i] for i in shown],
+                    scored.rows[shown],
+                    {name: values[shown] for name, values in scored.z.items()},
+                    liked_sim,
+                    [scored.follow_reasons[i] for i in shown],
                 ),
                 strict=True,
             )
         )
-        return [Ranked(keys[i], float(score[i]), reasons.get(i, "")) for i in order]
+        return [Ranked(scored.keys[i], float(scored.score[i]), reasons.get(i, "")) for i in order]
 
     def _reasons(
         self,

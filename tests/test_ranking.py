@@ -508,3 +508,27 @@ def test_a_space_with_no_common_or_no_features_at_all_still_ranks(authors: str) 
     ranked = MemberModel(space, signals).rank([f"p{i}" for i in range(n)])
     assert len(ranked) == n
     assert all(int(r.key[1:]) >= n // 2 for r in ranked[:20])
+
+
+def test_a_subset_keeps_the_order_it_has_among_all_and_gets_its_own_reasons() -> None:
+    space, keys = _corpus()
+    ratings = {keys["robot"][0]: 5, keys["speech"][0]: 4, keys["protein"][0]: 1}
+    model = MemberModel(space, Signals(ratings=ratings))
+    candidates = _unseen(keys, set(ratings))
+    scored = model.scored(candidates)
+    everything = model.ranked(scored)
+    # A subset where speech and protein papers dominate: scored on its own, speech would be
+    # standardised against far fewer robot papers; among all it keeps its place.
+    subset = [k for k in candidates if not k.startswith("robot")] + keys["robot"][5:7]
+    within = model.ranked(scored, explain=3, within=set(subset))
+    assert [r.key for r in within] == [r.key for r in everything if r.key in set(subset)]
+    assert [r.score for r in within] == [r.score for r in everything if r.key in set(subset)]
+    # Reasons are worked out for the subset's own first three, whatever their rank among all.
+    assert all(r.reason for r in within[:3])
+    assert all(not r.reason for r in within[3:])
+    assert (
+        within[:3]
+        == [r for r in model.ranked(scored, explain=len(candidates)) if r.key in set(subset)][:3]
+    )
+    assert model.ranked(scored, within=set()) == []
+    assert model.ranked(scored, within={"not-a-candidate"}) == []

@@ -233,11 +233,11 @@ def test_the_inbox_s_filters_cut_one_fitted_order(cast, fits, monkeypatch) -> No
     assert client.get("/inbox/?has_code=1").context["inbox"].shown == with_code.shown
     assert read == []
     assert everything.shown == 22
-    # The filtered pages list the papers they keep, ranked by the one fitted model, each
-    # with what the team would rate it.
+    # The filtered pages list the papers they keep, ranked by the one fitted model in the
+    # order they have among all the window's papers, each with what the team would rate it.
     (fitted,) = ranking._models.values()
-    coded = [p.pk for p in sorted(papers["speech"][:3], key=lambda p: p.published_at)[::-1]]
-    expected = [r.key for r in fitted.model.rank(coded)]
+    coded = {p.pk for p in papers["speech"][:3]}
+    expected = [r.key for r in fitted.model.rank(fitted.window) if r.key in coded]
     for page in (with_code, category):
         rows = [row for group in page.groups for row in group.rows]
         assert [row.pk for row in rows] == expected
@@ -366,3 +366,35 @@ def test_a_rating_stands_when_the_broker_cannot_be_reached(
     with django_capture_on_commit_callbacks(execute=True):
         rating_set(team=cast.vision, paper=other, user=cast.ben, value=2)
     assert sent == [] and Rating.objects.get(paper=other, user=cast.ben).value == 2
+
+
+@time_machine.travel(NOW, tick=False)
+@pytest.mark.parametrize("model_kept", [True, False])
+def test_a_first_filtered_load_ranks_with_its_view_s_model_without_reading_the_window(
+    cast, fits, monkeypatch, model_kept: bool
+) -> None:  # type: ignore[no-untyped-def]
+    papers = _papers()
+    for paper in papers["speech"][:2] + papers["robot"][:2]:
+        Paper.objects.filter(pk=paper.pk).update(code_urls=["https://github.com/a/b"])
+    rating_set(team=cast.vision, paper=papers["speech"][4], user=cast.ben, value=5)
+    client = client_for(cast.ben)
+    client.get("/inbox/")
+    reads: list[int] = []
+    real_inputs = ranking._inputs
+    monkeypatch.setattr(ranking, "_inputs", lambda *a: reads.append(1) or real_inputs(*a))
+    (fitted,) = ranking._models.values()
+    if not model_kept:  # another web process: it has no model, and reads and fits
+        ranking._models.clear()
+
+    page = client.get("/inbox/?has_code=1").context["inbox"]
+
+    rows = [row for group in page.groups for row in group.rows]
+    coded = {p.pk for p in papers["speech"][:2] + papers["robot"][:2]}
+    # The liked speech papers first, in the order the whole window has them.
+    assert [row.pk for row in rows] == [
+        r.key for r in fitted.model.rank(fitted.window) if r.key in coded
+    ]
+    assert {row.pk for row in rows[:2]} == {p.pk for p in papers["speech"][:2]}
+    assert all(row.reason for row in rows[:2])  # "like ..., which you rated 5"
+    assert reads == ([] if model_kept else [1])
+    assert len(fits) == (1 if model_kept else 2)

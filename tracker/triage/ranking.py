@@ -27,8 +27,11 @@ under a key made of what it is fitted on: the window's papers and topics, a vers
 member's own ratings (one aggregate over their rows), the prior's digest, the member's
 skips, follows and topic follows, and the model. A reload or a "Load more" reads those and
 finds the order kept; a rating changes them, and the next load reads the member's ratings
-and fits again. The fitted model is kept in the process too, so that the inbox's filters
-(member_ranking's `within`) rank the papers they keep with it instead of fitting again.
+and fits again. The fitted model is kept in the process too, with its scores of the
+window, so that the inbox's filters (member_ranking's `within`) rank the papers they keep
+by those scores instead of fitting again: a filtered page lists its papers in the order
+they have among all, and its first load, given the key of the view's kept order, reads
+neither the window nor the inputs.
 """
 
 from __future__ import annotations
@@ -55,7 +58,15 @@ from django.db.models import (
 )
 from django.db.models.functions import RowNumber
 
-from pipeline.ranking import MemberModel, PaperDoc, PaperSpace, Signals, TeamRating, team_predict
+from pipeline.ranking import (
+    MemberModel,
+    PaperDoc,
+    PaperSpace,
+    Scored,
+    Signals,
+    TeamRating,
+    team_predict,
+)
 from tracker.core.cache import pages_key
 from tracker.follows.models import Follow
 from tracker.follows.selectors import followed_reasons, inbox_follows, seed_papers
@@ -519,6 +530,10 @@ class _Model:
     model: MemberModel
     everyone: list[TeamRating]
     followed: dict[int, str]
+    window: list[int]  # the candidates it ranks, newest first
+    # The window scored once (MemberModel.scored): each set of filters ranks its papers by
+    # these scores, in the order they have among the whole window, for the cost of a sort.
+    scored: Scored | None = None
 
 
 _models: OrderedDict[str, _Model] = OrderedDict()
@@ -557,23 +572,32 @@ def member_ranking_keyed(
     within_key: str = "",
     scope: str = "",
     topic_follows: Collection[int] | None = None,
+    fitted_key: str | None = None,
 ) -> tuple[list[RankedPaper], str | None]:
     """member_ranking, and the key its order is kept under (kept_ranking); None when
     nothing was ranked.
 
     `within`: only those of the candidates that it selects too (the inbox's filters, in the
     candidates' order), ranked by the model fitted on all the candidates: one fit serves
-    every set of filters. `within_key` names those filters: an order kept for them is then
-    found without reading which papers they select (a paper of the window that comes to
-    match them, or no longer does, shows within ORDER_KEPT_SECONDS; the page's rows are
-    read through the filters all the same). `scope` names the candidates (the inbox's view)
-    for the kept prior. `topic_follows`: the topics the member follows, when the caller has
-    them."""
-    inputs = _inputs(membership, candidates, scope, topic_follows)
-    if inputs is None:
-        return [], None
-    key = inputs.key(membership)
-    keys = [pk for pk, _ in inputs.window]
+    every set of filters, and its papers keep the order they have among all the candidates.
+    `within_key` names those filters: an order kept for them is then found without reading
+    which papers they select (a paper of the window that comes to match them, or no longer
+    does, shows within ORDER_KEPT_SECONDS; the page's rows are read through the filters all
+    the same). `fitted_key`: the key of the candidates' own order, as a load of them kept it
+    a moment ago (the inbox's kept load): while the model fitted then is kept in this
+    process, `within` is ranked with it and the candidates are not read again. `scope`
+    names the candidates (the inbox's view) for the kept prior. `topic_follows`: the topics
+    the member follows, when the caller has them."""
+    inputs: _Inputs | None = None
+    fitted = _fitted(fitted_key) if within is not None and fitted_key else None
+    if fitted is not None and fitted_key:
+        key, keys = fitted_key, fitted.window
+    else:
+        inputs = _inputs(membership, candidates, scope, topic_follows)
+        if inputs is None:
+            return [], None
+        key = inputs.key(membership)
+        keys = [pk for pk, _ in inputs.window]
     order_key = key
     if within is not None:
         if within_key:
@@ -593,20 +617,30 @@ def member_ranking_keyed(
         if kept is not None:
             return kept, order_key
     explained = explain + EXPLAIN_AHEAD if explain is not None else None
-    ranked = _ranked(_model(membership, candidates, inputs, key), keys, explained)
+    if fitted is None:
+        assert inputs is not None  # read above whenever no fitted model was found
+        fitted = _model(membership, candidates, inputs, key)
+    ranked = _ranked(fitted, keys, explained)
     _order_set(order_key, explained, ranked)
     return ranked, order_key
+
+
+def _fitted(key: str) -> _Model | None:
+    """The model fitted under `key`, when this process still keeps it."""
+    with _lock:
+        kept = _models.get(key)
+        if kept is not None:
+            _models.move_to_end(key)
+        return kept
 
 
 def _model(
     membership: Membership, candidates: QuerySet[Paper], inputs: _Inputs, key: str
 ) -> _Model:
     """The member's model fitted on `inputs` (kept in the process under their `key`)."""
-    with _lock:
-        kept = _models.get(key)
-        if kept is not None:
-            _models.move_to_end(key)
-            return kept
+    kept = _fitted(key)
+    if kept is not None:
+        return kept
     user_id = membership.user_id
     window, margin, passed = inputs.window, inputs.margin, inputs.passed
     topics = dict(window)
@@ -644,6 +678,7 @@ def _model(
         model=MemberModel(space, signals, others),
         everyone=[TeamRating(*rating) for rating in own] + others,
         followed=_followed_kept(inputs.follows, candidates, window),
+        window=keys,
     )
     with _lock:
         _models[key] = fitted
@@ -676,7 +711,12 @@ def _prior_rows(prior: _Prior) -> tuple[list[TeamRating], frozenset[int]]:
 def _ranked(fitted: _Model, keys: list[int], explain: int | None) -> list[RankedPaper]:
     """`keys` ranked by the fitted model, followed matches first; reasons and team
     predictions of the first `explain` (all when None)."""
-    ranked = fitted.model.rank(keys, explain=explain)
+    scored = fitted.scored
+    if scored is None:
+        # Another request may score the window meanwhile: the same scores, twice.
+        scored = fitted.scored = fitted.model.scored(fitted.window)
+    whole = len(keys) == len(fitted.window)  # keys are the window's, or some of them
+    ranked = fitted.model.ranked(scored, explain=explain, within=None if whole else keys)
     # A followed match goes first, saying which follow (a stable sort keeps the order).
     followed = fitted.followed
     order = [(pk, r.score, followed.get(pk, r.reason)) for r in ranked for pk in [cast(int, r.key)]]

@@ -647,14 +647,18 @@ def inbox_build(
     topic_of = _topic_of()
     base = inbox_papers(membership, filters)
     rows = base.only(*INBOX_ROW_FIELDS).annotate(in_topic=topic_of)
-    kept_key = pages_key(
-        "inbox",
-        membership.team_id,
-        user_id,
-        versions.member,
-        sorted(followed_ids),
-        repr(filters),
-    )
+
+    def kept_key_of(filters: InboxFilters) -> str:
+        return pages_key(
+            "inbox",
+            membership.team_id,
+            user_id,
+            versions.member,
+            sorted(followed_ids),
+            repr(filters),
+        )
+
+    kept_key = kept_key_of(filters)
     kept: _KeptLoad | None = _kept(kept_key, _KeptLoad)
     order_key = kept.order_key if kept else None
     ranks: dict[int, RankedPaper] = {}
@@ -669,9 +673,20 @@ def inbox_build(
         more_after = page[limit - 1].pk if len(page) > limit else None
         page = page[:limit]
     else:
+        # A first load of a set of filters ranks with the model of its view's unfiltered
+        # load, when that load is kept (its key) and its model is in this process.
+        scope_load = None
+        if order_key is None and _scope(filters) != filters:
+            scope_load = _kept(kept_key_of(_scope(filters)), _KeptLoad)
         # The rows shown sit among the first len(shown) + limit of the ranking, at worst.
         ranked, order_key = _ranked(
-            membership, filters, base, len(shown) + offset + limit, followed_ids, order_key
+            membership,
+            filters,
+            base,
+            len(shown) + offset + limit,
+            followed_ids,
+            order_key,
+            scope_load.order_key if scope_load else None,
         )
         if shown:
             ranked, offset = [r for r in ranked if r.paper_id not in shown], 0
@@ -744,6 +759,12 @@ def inbox_build(
     )
 
 
+def _scope(filters: InboxFilters) -> InboxFilters:
+    """The view's window whose model ranks `filters`' papers (_ranked): the filters less
+    everything but the view, the `since` date and the sort."""
+    return InboxFilters(view=filters.view, since=filters.since, sort=filters.sort)
+
+
 def _ranked(
     membership: Membership,
     filters: InboxFilters,
@@ -751,12 +772,15 @@ def _ranked(
     explain: int | None,
     followed_ids: set[int] | None = None,
     order_key: str | None = None,
+    scope_key: str | None = None,
 ) -> tuple[list[RankedPaper], str | None]:
     """The window ranked in the filters' order: the member's ranking, or the team's
     predicted rating (the member's ranking breaks its ties), and the key the member's
     ranking is kept under. Why is worked out for the first `explain` of the member's
     ranking only. `order_key`: where a kept load found the ranking kept; the window is
-    read, and the ranking found or fitted, only when it is no longer there.
+    read, and the ranking found or fitted, only when it is no longer there. `scope_key`:
+    the key of the view's own order, as its kept load has it (member_ranking_keyed's
+    `fitted_key`).
 
     The member's model is fitted on the whole of the view's window (its papers, or those
     published since `since`), and the other filters only choose which of its papers the
@@ -779,6 +803,7 @@ def _ranked(
             within_key=repr(replace(filters, sort=scope.sort)),
             scope=repr(scope),
             topic_follows=followed_ids,
+            fitted_key=scope_key if cut else None,
         )
     # The team's order puts papers first that the member's order may rank anywhere.
     if filters.sort == "team":
