@@ -447,6 +447,7 @@ def _inputs(
     candidates: QuerySet[Paper],
     scope: str,
     topic_follows: Collection[int] | None,
+    own_version: tuple[object, ...] | None = None,
 ) -> _Inputs | None:
     """The load's inputs, in a fixed number of queries; None when nothing is a candidate.
     `scope` names the candidates for the kept prior (the inbox's view); `topic_follows`,
@@ -467,7 +468,7 @@ def _inputs(
     )
     keys = [pk for pk, _ in window[:RANK_LIMIT]]
     window_keys = [pk for pk, _ in window]
-    own_version = _own_version(team, user_id)
+    own_version = own_version or _own_version(team, user_id)
     return _Inputs(
         model_name=search_model_name(stored_model_name()) or "",
         # The candidates past the window are in a space built now, not ranked.
@@ -573,6 +574,7 @@ def member_ranking_keyed(
     scope: str = "",
     topic_follows: Collection[int] | None = None,
     fitted_key: str | None = None,
+    own_version: tuple[object, ...] | None = None,
 ) -> tuple[list[RankedPaper], str | None]:
     """member_ranking, and the key its order is kept under (kept_ranking); None when
     nothing was ranked.
@@ -587,13 +589,14 @@ def member_ranking_keyed(
     a moment ago (the inbox's kept load): while the model fitted then is kept in this
     process, `within` is ranked with it and the candidates are not read again. `scope`
     names the candidates (the inbox's view) for the kept prior. `topic_follows`: the topics
-    the member follows, when the caller has them."""
+    the member follows, and `own_version` the member's ratings and shares as _own_version
+    has them, when the caller has read them."""
     inputs: _Inputs | None = None
     fitted = _fitted(fitted_key) if within is not None and fitted_key else None
     if fitted is not None and fitted_key:
         key, keys = fitted_key, fitted.window
     else:
-        inputs = _inputs(membership, candidates, scope, topic_follows)
+        inputs = _inputs(membership, candidates, scope, topic_follows, own_version)
         if inputs is None:
             return [], None
         key = inputs.key(membership)

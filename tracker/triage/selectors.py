@@ -482,6 +482,12 @@ class InboxVersions:
     member: tuple[object, ...]
     picks: tuple[object, ...]
 
+    @property
+    def own(self) -> tuple[object, ...]:
+        """The member's ratings and shares alone, as the ranking keys its kept order and
+        prior with them (own_versions; tracker.triage.ranking)."""
+        return (self.member[0], self.member[2])
+
 
 def version_of(rows: QuerySet[Any], group: str, **aggregates: Any) -> Subquery:
     """The aggregates of `rows` (all of one `group`) as one JSON value, for a column of
@@ -687,6 +693,7 @@ def inbox_build(
             followed_ids,
             order_key,
             scope_load.order_key if scope_load else None,
+            versions.own,
         )
         if shown:
             ranked, offset = [r for r in ranked if r.paper_id not in shown], 0
@@ -773,6 +780,7 @@ def _ranked(
     followed_ids: set[int] | None = None,
     order_key: str | None = None,
     scope_key: str | None = None,
+    own_version: tuple[object, ...] | None = None,
 ) -> tuple[list[RankedPaper], str | None]:
     """The window ranked in the filters' order: the member's ranking, or the team's
     predicted rating (the member's ranking breaks its ties), and the key the member's
@@ -780,7 +788,7 @@ def _ranked(
     ranking only. `order_key`: where a kept load found the ranking kept; the window is
     read, and the ranking found or fitted, only when it is no longer there. `scope_key`:
     the key of the view's own order, as its kept load has it (member_ranking_keyed's
-    `fitted_key`).
+    `fitted_key`); `own_version`: the member's (InboxVersions.own), when read already.
 
     The member's model is fitted on the whole of the view's window (its papers, or those
     published since `since`), and the other filters only choose which of its papers the
@@ -804,6 +812,7 @@ def _ranked(
             scope=repr(scope),
             topic_follows=followed_ids,
             fitted_key=scope_key if cut else None,
+            own_version=own_version,
         )
     # The team's order puts papers first that the member's order may rank anywhere.
     if filters.sort == "team":
