@@ -19,8 +19,13 @@ from tracker.teams.models import Membership
 from tracker.triage.models import Assignment, Rating, Skip
 from tracker.triage.ranking import member_ranking, ranking_forget
 from tracker.triage.selectors import (
+    BLIND_FOR,
     PICK_MEAN,
+    InboxVersions,
+    _versions_of,
+    _versions_query,
     blind_papers,
+    inbox_versions,
     rating_summary,
     team_marks,
     team_picks,
@@ -171,6 +176,31 @@ def test_everything_shows_a_day_after_the_paper_was_given(cast, shared) -> None:
     time_machine.move_to("2026-06-11 08:01Z", tick=False)
     assert blind_papers(cast.vision, cast.ben.pk) == set()
     assert rating_summary(cast.vision, paper, cast.ben).count == 1
+
+
+def test_the_inbox_s_versions_follow_the_blind_day_and_the_ratings(cast, shared) -> None:  # type: ignore[no-untyped-def]
+    """The versions query is compiled once per member and run again with the moving start
+    of the blind day: what it says must stay what the ORM's query says, load after load."""
+    paper, _, _, clock = shared
+    ben = _membership(cast, cast.ben)
+
+    def compiled_and_orm() -> tuple[InboxVersions, InboxVersions]:
+        since = timezone.now() - BLIND_FOR
+        return inbox_versions(ben), _versions_of(_versions_query(ben, since).get())
+
+    blind, orm = compiled_and_orm()
+    assert blind == orm
+    assert "'hidden': 1" in blind.picks[0]  # ada's rating is hidden from ben
+    clock.shift(timedelta(hours=24))  # the paper was given a day and an hour ago
+    seen, orm = compiled_and_orm()
+    assert seen == orm
+    assert "'hidden': 0" in seen.picks[0]
+    assert seen.member == blind.member
+    rating_set(team=cast.vision, paper=paper, user=cast.ben, value=2)
+    rated, orm = compiled_and_orm()
+    assert rated == orm
+    assert rated.member[0] != seen.member[0]
+    assert rated.own == (rated.member[0], rated.member[2])
 
 
 def test_a_reader_moved_in_later_is_blind_for_their_own_day(cast, shared) -> None:  # type: ignore[no-untyped-def]

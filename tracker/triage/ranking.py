@@ -42,7 +42,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Collection, Hashable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 from django.core.cache import caches
@@ -106,8 +106,10 @@ TEAM_PRIOR_SECONDS = 60
 EXPLAIN_AHEAD = 50
 
 
-@dataclass(frozen=True)
-class RankedPaper:
+class RankedPaper(NamedTuple):
+    """A paper's place in a member's order (a tuple: a kept order of thousands is made
+    again on every reload, and a frozen dataclass costs several times as much to make)."""
+
     paper_id: int
     score: float
     reason: str
@@ -504,10 +506,12 @@ def _order_get(key: str, explain: int | None) -> list[RankedPaper] | None:
         return None
     if kept.explained is not None and (explain is None or kept.explained < explain):
         return None
-    return [
-        RankedPaper(*row)
-        for row in zip(kept.ids, kept.scores, kept.reasons, kept.predictions, strict=True)
-    ]
+    return list(
+        map(
+            RankedPaper._make,
+            zip(kept.ids, kept.scores, kept.reasons, kept.predictions, strict=True),
+        )
+    )
 
 
 def _order_set(key: str, explained: int | None, ranked: list[RankedPaper]) -> None:
