@@ -824,41 +824,71 @@ def rank_for_member(
 def team_predict(
     space: PaperSpace, ratings: Sequence[TeamRating], keys: Sequence[Key]
 ) -> dict[Key, float]:
-    """What the team would rate each of `keys`, 1-5, from all members' ratings.
+    """What the team would rate each of `keys`, 1-5, from all members' ratings
+    (TeamPredictor, made for one question)."""
+    return TeamPredictor(space, ratings)(keys)
+
+
+class TeamPredictor:
+    """What the team would rate a paper, 1-5, from all members' ratings, the ratings'
+    side worked out once for any number of questions.
 
     A rated paper's prediction is its raters' mean, pulled a little to the team's mean;
     an unrated one's is the team's mean moved by its nearest rated papers, each weighing
     by its closeness, so a paper like nothing rated is predicted to be average.
     """
-    if not keys:
-        return {}
-    values: dict[Key, list[int]] = defaultdict(list)
-    for rating in ratings:
-        if rating.key in space.row:
-            values[rating.key].append(rating.value)
-    if not values:
-        return {}
-    rated = list(values)
-    counts = np.array([len(values[k]) for k in rated], dtype=np.float64)
-    means = np.array([sum(values[k]) for k in rated], dtype=np.float64) / counts
-    team_mean = float((means * counts).sum() / counts.sum())
-    index = {k: i for i, k in enumerate(rated)}
-    out: dict[Key, float] = {}
-    for key in keys:
-        if key in index:
-            j = index[key]
-            out[key] = float((means[j] * counts[j] + team_mean) / (counts[j] + 1))
-    # Only the papers nobody rated need their neighbours.
-    unrated = [key for key in keys if key not in index]
-    if not unrated:
-        return out
-    sim = space.similarity(space.rows(unrated), space.rows(rated))
-    k = min(TEAM_NEIGHBOURS, len(rated))
-    top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
-    top_sim = np.take_along_axis(sim, top, axis=1)
-    weights = np.exp((top_sim - 1.0) / TEAM_TEMPERATURE) * counts[top]
-    prior = np.exp((TEAM_PRIOR_SIMILARITY - 1.0) / TEAM_TEMPERATURE)
-    neighbours = (weights * (means[top] - team_mean)).sum(axis=1) / (weights.sum(axis=1) + prior)
-    predicted = np.clip(team_mean + neighbours, 1.0, 5.0)
-    out |= {key: float(value) for key, value in zip(unrated, predicted, strict=True)}
-    return {key: out[key] for key in keys}
+
+    def __init__(self, space: PaperSpace, ratings: Sequence[TeamRating]) -> None:
+        self.space = space
+        values: dict[Key, list[int]] = defaultdict(list)
+        for rating in ratings:
+            if rating.key in space.row:
+                values[rating.key].append(rating.value)
+        self.rated = list(values)
+        self.index = {k: i for i, k in enumerate(self.rated)}
+        self.counts = np.array([len(values[k]) for k in self.rated], dtype=np.float64)
+        self.means = (
+            np.array([sum(values[k]) for k in self.rated], dtype=np.float64) / self.counts
+            if self.rated
+            else np.zeros(0)
+        )
+        self.team_mean = (
+            float((self.means * self.counts).sum() / self.counts.sum()) if self.rated else 0.0
+        )
+        self._rated_rows = space.rows(self.rated) if self.rated else np.zeros(0, dtype=np.int64)
+        # The rated papers' vectors, gathered once: each question multiplies by them.
+        self._rated_vectors = (
+            np.ascontiguousarray(space.vectors[self._rated_rows].T)
+            if space.vectors is not None and self.rated
+            else None
+        )
+
+    def __call__(self, keys: Sequence[Key]) -> dict[Key, float]:
+        if not keys or not self.rated:
+            return {}
+        means, counts, team_mean, index = self.means, self.counts, self.team_mean, self.index
+        out: dict[Key, float] = {}
+        for key in keys:
+            if key in index:
+                j = index[key]
+                out[key] = float((means[j] * counts[j] + team_mean) / (counts[j] + 1))
+        # Only the papers nobody rated need their neighbours.
+        unrated = [key for key in keys if key not in index]
+        if not unrated:
+            return out
+        rows = self.space.rows(unrated)
+        if self._rated_vectors is not None and self.space.vectors is not None:
+            sim = self.space.vectors[rows] @ self._rated_vectors
+        else:
+            sim = self.space.similarity(rows, self._rated_rows)
+        k = min(TEAM_NEIGHBOURS, len(self.rated))
+        top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+        top_sim = np.take_along_axis(sim, top, axis=1)
+        weights = np.exp((top_sim - 1.0) / TEAM_TEMPERATURE) * counts[top]
+        prior = np.exp((TEAM_PRIOR_SIMILARITY - 1.0) / TEAM_TEMPERATURE)
+        neighbours = (weights * (means[top] - team_mean)).sum(axis=1) / (
+            weights.sum(axis=1) + prior
+        )
+        predicted = np.clip(team_mean + neighbours, 1.0, 5.0)
+        out |= {key: float(value) for key, value in zip(unrated, predicted, strict=True)}
+        return {key: out[key] for key in keys}

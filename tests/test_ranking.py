@@ -15,6 +15,7 @@ from pipeline.ranking import (
     PaperDoc,
     PaperSpace,
     Signals,
+    TeamPredictor,
     TeamRating,
     rank_for_member,
     team_predict,
@@ -197,6 +198,19 @@ def test_team_prediction_follows_the_ratings_of_similar_papers() -> None:
     assert predicted[keys["speech"][5]] < 3.0
     # A rated paper: its raters' mean, pulled a little towards the team's 3.5.
     assert predicted[keys["robot"][0]] == pytest.approx((5 + 3.5) / 2)
+
+
+@pytest.mark.parametrize("with_vectors", [True, False])
+def test_a_kept_team_predictor_answers_each_question_as_a_fresh_one(with_vectors: bool) -> None:
+    space, keys = _corpus(with_vectors)
+    ratings = [TeamRating("ada", k, 5) for k in keys["robot"][:3]] + [
+        TeamRating("ben", k, 1) for k in keys["speech"][:2] + keys["robot"][:1]
+    ]
+    predictor = TeamPredictor(space, ratings)
+    for question in (keys["robot"][2:6], keys["protein"][:4] + keys["speech"][:3], []):
+        assert predictor(question) == pytest.approx(team_predict(space, ratings, question))
+    assert list(predictor(keys["protein"][:4])) == keys["protein"][:4]
+    assert TeamPredictor(space, [])(keys["robot"][:2]) == {}
 
 
 def test_team_prediction_of_a_paper_like_nothing_rated_is_the_team_mean() -> None:

@@ -64,8 +64,8 @@ from pipeline.ranking import (
     PaperSpace,
     Scored,
     Signals,
+    TeamPredictor,
     TeamRating,
-    team_predict,
 )
 from tracker.core.cache import pages_key
 from tracker.follows.models import Follow
@@ -539,6 +539,8 @@ class _Model:
     # The window scored once (MemberModel.scored): each set of filters ranks its papers by
     # these scores, in the order they have among the whole window, for the cost of a sort.
     scored: Scored | None = None
+    # What the team would rate a paper, from `everyone`'s ratings, worked out once.
+    predictor: TeamPredictor | None = None
 
 
 _models: OrderedDict[str, _Model] = OrderedDict()
@@ -732,5 +734,8 @@ def _ranked(fitted: _Model, keys: list[int], explain: int | None) -> list[Ranked
     # Each paper's prediction stands on its own: only the papers a page can show need one
     # (the team's order, explaining all, predicts every paper).
     shown = [pk for pk, _, _ in order[:explain]] if explain is not None else keys
-    predicted = team_predict(fitted.space, fitted.everyone, shown)
+    predictor = fitted.predictor
+    if predictor is None:
+        predictor = fitted.predictor = TeamPredictor(fitted.space, fitted.everyone)
+    predicted = predictor(shown)
     return [RankedPaper(pk, score, reason, predicted.get(pk)) for pk, score, reason in order]
