@@ -304,9 +304,14 @@ def test_follow_matches_are_kept_in_the_shared_cache(cast, monkeypatch) -> None:
 
 @time_machine.travel(NOW, tick=False)
 def test_a_rating_queues_the_member_s_order_and_the_next_load_finds_it_fitted(
-    cast, fits, django_capture_on_commit_callbacks
+    cast, fits, django_capture_on_commit_callbacks, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
+    from tracker.triage import services
     from workers.tasks import rank_inbox_task
+
+    # As with Redis: the worker and the web processes share the "pages" cache (here one
+    # process plays both).
+    monkeypatch.setattr(services, "pages_shared", lambda: True)
 
     papers = _papers()
     speech = papers["speech"]
@@ -335,12 +340,38 @@ def test_a_rating_queues_the_member_s_order_and_the_next_load_finds_it_fitted(
     assert rank_inbox_task(cast.language.pk, cast.ben.pk) is None
 
 
+def test_without_a_shared_pages_cache_a_rating_queues_nothing(
+    cast, settings, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    """The embedded default: each process keeps its own "pages" cache, so a worker's fitted
+    order would help no web process; the next load fits it."""
+    from tracker.core.cache import pages_shared
+
+    settings.CACHES = {
+        **settings.CACHES,
+        "pages": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    }
+    assert not pages_shared()
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        rating_set(team=cast.vision, paper=paper_in(None), user=cast.ben, value=4)
+        skip_create(team=cast.vision, paper=paper_in(None), user=cast.ben)
+    assert queued == []
+    settings.CACHES = {
+        **settings.CACHES,
+        "pages": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://"},
+    }
+    assert pages_shared()
+
+
 def test_a_rating_stands_when_the_broker_cannot_be_reached(
     cast, monkeypatch, django_capture_on_commit_callbacks, caplog
 ) -> None:  # type: ignore[no-untyped-def]
     import kombu.exceptions
 
+    from tracker.triage import services
     from workers.tasks import rank_inbox_task
+
+    monkeypatch.setattr(services, "pages_shared", lambda: True)
 
     def unreachable(*args: object, **kwargs: object) -> None:
         raise kombu.exceptions.OperationalError("connection refused")

@@ -108,6 +108,15 @@ def pages_key(kind: str, *parts: object) -> str:
     return f"{kind}:{digest}"
 
 
+def pages_shared() -> bool:
+    """Whether every process reads the same "pages" cache (Redis), rather than each its own
+    memory (the embedded default): what a worker keeps there, a web process then finds."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    return not isinstance(caches["pages"], LocMemCache)
+
+
 def pages_forget() -> None:
     """Leave everything the "pages" cache kept (tests)."""
     global _pages_salt

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from tracker.core.cache import UNAVAILABLE
+from tracker.core.cache import UNAVAILABLE, pages_shared
 from tracker.papers.models import Paper
 from tracker.teams.models import Team
 from tracker.topics.models import Topic, TopicFollow
@@ -78,8 +78,13 @@ def rating_set(
 def _inbox_order_warm(team: Team, user: User) -> None:
     """After the change commits, a worker fits the member's inbox order again, so that
     their next load finds it kept. Without a worker the load fits it itself, so a broker
-    that cannot be reached costs a warning, not the member's rating."""
+    that cannot be reached costs a warning, not the member's rating. Nothing is queued
+    while each process keeps its own "pages" cache: the worker's order would be kept in the
+    worker, where no web process finds it."""
     from workers.tasks import rank_inbox_task  # task object only, to enqueue
+
+    if not pages_shared():
+        return
 
     def send() -> None:
         # The broker is the Redis the caches use. Celery waits seconds for one that does not
