@@ -12,17 +12,19 @@ test ids.
 Without --personas the bench makes its own, fixed by a seed (--seed, default 7; other
 seeds draw other ratings, authors, seed papers and mixes, to show the spread). With
 --seeds it makes the personas of each seed in turn and prints, per kind, ours against
-ASL at every seed, then the mean and the worst margin over the seeds: a kind of a few
-personas moves by a few hundredths from one seed to the next, so one seed says little
-about whether a method is better on it. The
+ASL at every seed, then the mean and the worst margin over the seeds (of ours and of
+ours without categories): a kind of a few personas moves by a few hundredths from one
+seed to the next, so one seed says little about whether a method is better on it. The
 listings are split by day: the last TEST_DAYS days are the test days, the others the
 training days. Each persona has a hidden grade 0-3 for every paper, from one of five
 kinds of taste:
 
 - keyword: a theme written as a regular expression; 3 when the title matches, 2 when
   the abstract matches twice or more, 1 when once;
-- category: an arXiv category; 3 when it is the primary one, 2 when cross-listed. No
-  method sees categories;
+- category: an arXiv category; 3 when it is the primary one, 2 when cross-listed. Ours
+  sees the categories the tracker stores (Paper.categories, the primary first); ASL as
+  its code has it does not (title, abstract and authors), nor does the embedding LR.
+  "ours w/o cats" is ours given no categories, to show what they bring;
 - author: a dozen authors with papers on both sides of the split; 3 for their papers;
 - semantic: two seed papers from the training days; a paper's grade comes from how close
   its *title alone* is to a seed's title in the default model's space (top 2% of the
@@ -38,8 +40,9 @@ normal with sd 0.8, clipped to 1-5. The relevance of the test papers is the grad
 
 Measures: nDCG@20 (gain 2^grade - 1) and P@20 (grade >= 2), per kind and over all
 personas. "ASL" is arxiv-sanity-lite as its code has it: tf-idf features computed over
-every paper it holds, a LinearSVC with the papers rated >= 4 as positives and every
-other paper as negatives; "ASL rated" trains the same SVM on the rated papers alone.
+every paper it holds (title, abstract and authors), a LinearSVC with the papers rated
+>= 4 as positives and every other paper as negatives; "ASL rated" trains the same SVM on
+the rated papers alone.
 """
 
 from __future__ import annotations
@@ -229,6 +232,8 @@ class Methods:
             [" ".join([r.title, r.abstract, " ".join(r.authors)]) for r in records]
         ).astype(np.float32)
         self.space = PaperSpace(docs(records), vectors)
+        # Ours as it ranked before the categories were its features.
+        self.space_without_categories = PaperSpace(docs(records, categories=False), vectors)
 
     def date(self, persona: dict, test: list[int]) -> list[int]:
         # Newest listing first, in the listing's own order within a day.
@@ -268,15 +273,29 @@ class Methods:
         ranked = self._classify(model, self.vectors, rows, values >= 4, test)
         return ranked or self.date(persona, test)
 
-    def ours(self, persona: dict, test: list[int]) -> list[int]:
+    def _ours(self, space: PaperSpace, persona: dict, test: list[int]) -> list[int]:
         signals = Signals(ratings={t["id"]: t["value"] for t in persona["train"]})
-        ranked = MemberModel(self.space, signals).rank([self.records[i].arxiv_id for i in test])
+        ranked = MemberModel(space, signals).rank([self.records[i].arxiv_id for i in test])
         return [self.row[r.key] for r in ranked]
 
+    def ours(self, persona: dict, test: list[int]) -> list[int]:
+        return self._ours(self.space, persona, test)
 
-def docs(records: list[Record]) -> list[PaperDoc]:
+    def ours_without_categories(self, persona: dict, test: list[int]) -> list[int]:
+        return self._ours(self.space_without_categories, persona, test)
+
+
+def docs(records: list[Record], categories: bool = True) -> list[PaperDoc]:
+    """The records as the ranking sees them: with their categories as the tracker stores
+    them (the primary first), unless `categories` is False."""
     return [
-        PaperDoc(key=r.arxiv_id, title=r.title, abstract=r.abstract, authors=tuple(r.authors))
+        PaperDoc(
+            key=r.arxiv_id,
+            title=r.title,
+            abstract=r.abstract,
+            authors=tuple(r.authors),
+            categories=tuple(r.categories) if categories else (),
+        )
         for r in records
     ]
 
@@ -288,6 +307,7 @@ def evaluate(methods: Methods, personas: list[dict]) -> dict[str, dict[str, list
         "ASL": methods.asl,
         "ASL rated": methods.asl_rated,
         "embedding LR": methods.embedding_lr,
+        "ours w/o cats": methods.ours_without_categories,
         "ours": methods.ours,
     }
     results: dict[str, dict[str, list[tuple]]] = {name: defaultdict(list) for name in table}
@@ -340,9 +360,10 @@ def report_seeds(
     persona of every seed and the kinds where ours is below ASL at some seed."""
     ours = {seed: kind_means(results, "ours") for seed, results in by_seed.items()}
     asl = {seed: kind_means(results, "ASL") for seed, results in by_seed.items()}
+    plain = {seed: kind_means(results, "ours w/o cats") for seed, results in by_seed.items()}
     kinds = [*dict.fromkeys(k for o in ours.values() for k in o if k != "all"), "all"]
     print(f"nDCG@{TOP}, ours / ASL, mean over each seed's personas")
-    print(f"{'seed':14s}" + "".join(f"{k:>16s}" for k in kinds) + f"{'ratio':>8s}")
+    print(f"{'seed':22s}" + "".join(f"{k:>16s}" for k in kinds) + f"{'ratio':>8s}")
     for seed in by_seed:
         cells = [
             f"{ours[seed][k]:.3f} / {asl[seed][k]:.3f}"
@@ -352,13 +373,16 @@ def report_seeds(
             for k in kinds
         ]
         ratio = ours[seed]["all"] / asl[seed]["all"]
-        print(f"{seed:<14d}" + "".join(f"{c:>16s}" for c in cells) + f"{ratio:8.2f}")
+        print(f"{seed:<22d}" + "".join(f"{c:>16s}" for c in cells) + f"{ratio:8.2f}")
     below: list[str] = []
     rows: dict[str, list[str]] = {
         "ours mean": [],
         "ASL mean": [],
         "mean margin": [],
         "worst margin": [],
+        "w/o cats mean": [],
+        "w/o cats mean margin": [],
+        "w/o cats worst margin": [],
     }
     for kind in kinds:
         seeds = [seed for seed in by_seed if kind in ours[seed]]
@@ -368,16 +392,29 @@ def report_seeds(
         rows["ASL mean"].append(f"{np.mean([asl[s][kind] for s in seeds]):.3f}")
         rows["mean margin"].append(f"{np.mean(list(margins.values())):+.3f}")
         rows["worst margin"].append(f"{margins[worst]:+.3f} ({worst})")
+        # Ours given no categories, against ASL: what the categories bring.
+        plain_margins = {seed: plain[seed][kind] - asl[seed][kind] for seed in seeds}
+        plain_worst = min(plain_margins, key=plain_margins.__getitem__)
+        rows["w/o cats mean"].append(f"{np.mean([plain[s][kind] for s in seeds]):.3f}")
+        rows["w/o cats mean margin"].append(f"{np.mean(list(plain_margins.values())):+.3f}")
+        rows["w/o cats worst margin"].append(f"{plain_margins[plain_worst]:+.3f} ({plain_worst})")
         if margins[worst] < 0:
             below.append(f"{kind} at seed {', '.join(str(s) for s in seeds if margins[s] < 0)}")
     for name, cells in rows.items():
-        print(f"{name:14s}" + "".join(f"{c:>16s}" for c in cells))
+        print(f"{name:22s}" + "".join(f"{c:>16s}" for c in cells))
     ratios = [ours[seed]["all"] / asl[seed]["all"] for seed in by_seed]
     print(f"ratio ours / ASL overall: mean {np.mean(ratios):.2f}, worst {min(ratios):.2f}")
+    ratios = [plain[seed]["all"] / asl[seed]["all"] for seed in by_seed]
+    print(f"ratio ours w/o cats / ASL overall: mean {np.mean(ratios):.2f}, worst {min(ratios):.2f}")
     print("(*: ours below ASL at that seed)")
     every = [s[0] for results in by_seed.values() for s in results["ours"]["all"]]
     every_asl = [s[0] for results in by_seed.values() for s in results["ASL"]["all"]]
     return float(np.mean(every)), float(np.mean(every_asl)), below
+
+
+def overall(runs: list[dict[str, dict[str, list[tuple]]]], method: str) -> float:
+    """The method's mean nDCG@TOP over every persona of these runs."""
+    return float(np.mean([s[0] for results in runs for s in results[method]["all"]]))
 
 
 def timing(methods: Methods, personas: list[dict], records: list[Record]) -> None:
@@ -481,7 +518,8 @@ def main() -> None:
     if args.personas:
         personas = [json.loads(line) for line in args.personas.read_text().splitlines() if line]
         print()
-        ours, asl, below = report(evaluate(methods, personas))
+        runs = [evaluate(methods, personas)]
+        ours, asl, below = report(runs[0])
     else:
         titles = corpus_vectors([dataclasses.replace(r, abstract="") for r in records])
         if args.seeds:
@@ -490,6 +528,7 @@ def main() -> None:
                 seed: evaluate(methods, make_personas(records, titles, train, test, seed))
                 for seed in args.seeds
             }
+            runs = list(by_seed.values())
             ours, asl, below = report_seeds(by_seed)
             personas = make_personas(records, titles, train, test, args.seeds[0])
         else:
@@ -497,10 +536,16 @@ def main() -> None:
             personas = make_personas(records, titles, train, test, args.seed)
             if args.write_personas:
                 args.write_personas.write_text("".join(json.dumps(p) + "\n" for p in personas))
-            ours, asl, below = report(evaluate(methods, personas))
+            runs = [evaluate(methods, personas)]
+            ours, asl, below = report(runs[0])
     timing(methods, personas, records)
     if below:
         print(f"ours is below ASL on: {'; '.join(below)}")
+    plain = overall(runs, "ours w/o cats")
+    print(
+        f"ours without categories: nDCG@{TOP} {plain:.3f}, ratio {plain / asl:.2f} "
+        f"(categories bring {ours - plain:+.3f})"
+    )
     print(f"rank: ours nDCG@{TOP} {ours:.3f}, ASL {asl:.3f}, ratio {ours / asl:.2f}")
 
 

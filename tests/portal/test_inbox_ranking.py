@@ -101,3 +101,51 @@ def test_sort_links_keep_the_other_filters(cast) -> None:  # type: ignore[no-unt
     page = client_for(cast.ben).get("/inbox/?category=cs.CL").content.decode()
     assert '<a href="?category=cs.CL" aria-current="true">For you</a>' in page
     assert '<a href="?category=cs.CL&amp;order=newest">Newest</a>' in page
+
+
+def test_the_ranking_sees_each_papers_categories_primary_first(cast) -> None:  # type: ignore[no-untyped-def]
+    from tracker.triage.ranking import _docs
+
+    listed = paper_in(None, categories=["cs.CV", "cs.RO"], primary_category="cs.RO")
+    report = paper_in(None, categories=[], primary_category="")
+    docs, _ = _docs("", {listed.pk: None, report.pk: None}, 0)
+    assert {doc.key: doc.categories for doc in docs} == {
+        listed.pk: ("cs.RO", "cs.CV"),
+        report.pk: (),
+    }
+
+
+def test_rating_a_categorys_papers_high_brings_its_other_papers_first(cast) -> None:  # type: ignore[no-untyped-def]
+    """Thirty-six papers alike in words and vectors; every third is in cs.RO (primary or
+    cross-listed). Rated by category, the inbox puts the unrated cs.RO papers first."""
+    rng = np.random.default_rng(2)
+    robotics: set[int] = set()
+    papers = []
+    for n in range(36):
+        categories = ["cs.CV", "cs.LG"]
+        if n % 3 == 0:
+            categories = ["cs.RO", "cs.CV"] if n % 2 == 0 else ["cs.CV", "cs.RO"]
+        paper = paper_in(
+            None,
+            days_ago=n / 10,
+            title=f"A study of models, number {n}",
+            abstract=f"We study models and data. {n}",
+            categories=categories,
+            primary_category=categories[0],
+        )
+        vector = rng.normal(size=8).astype("<f4")
+        Embedding.objects.create(
+            paper=paper, model_name=stored_model_name(), dimension=8, vector=vector.tobytes()
+        )
+        papers.append(paper)
+        if n % 3 == 0:
+            robotics.add(paper.pk)
+    for paper in papers[::2]:
+        rating_set(
+            team=cast.vision, paper=paper, user=cast.ben, value=5 if paper.pk in robotics else 1
+        )
+    rows = _row_ids(client_for(cast.ben).get("/inbox/").content.decode())
+    unrated = {p.pk for p in papers[1::2]}
+    assert set(rows) == unrated
+    wanted = robotics & unrated
+    assert set(rows[: len(wanted)]) == wanted

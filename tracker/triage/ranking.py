@@ -246,10 +246,10 @@ def _docs(
     None to take the stored vectors' own; 0: no vectors) in the same order: two queries."""
     ids = sorted(topics)
     texts = {
-        pk: (title, abstract, authors)
-        for pk, title, abstract, authors in Paper.objects.filter(pk__in=ids).values_list(
-            "pk", "title", "abstract", "authors"
-        )
+        pk: (title, abstract, authors, categories, primary)
+        for pk, title, abstract, authors, categories, primary in Paper.objects.filter(
+            pk__in=ids
+        ).values_list("pk", "title", "abstract", "authors", "categories", "primary_category")
     }
     vectors = (
         {
@@ -276,10 +276,19 @@ def _docs(
             abstract=texts[pk][1],
             authors=tuple(texts[pk][2] or ()),
             labels=frozenset({f"topic:{topics[pk]}"} if topics[pk] else ()),
+            categories=_categories(texts[pk][3], texts[pk][4]),
         )
         for pk in ids
     ]
     return docs, matrix
+
+
+def _categories(categories: object, primary: str) -> tuple[str, ...]:
+    """A paper's arXiv categories, the primary first (a lab's report has none)."""
+    names = [str(c) for c in categories if c] if isinstance(categories, list) else []
+    if primary:
+        names = [primary, *(c for c in names if c != primary)]
+    return tuple(names)
 
 
 def _own_ratings(
