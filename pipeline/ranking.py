@@ -873,11 +873,18 @@ class MemberModel:
             np.zeros(len(rows)),
         )
         words = self._top_words(rows) if self.coef is not None else [[] for _ in rows]
+        categories = z.get("categories")
         reasons: list[str] = []
         for i in range(len(rows)):
             if follow_reasons[i]:
                 reasons.append(follow_reasons[i])
                 continue
+            # A paper its category lifted most says which category.
+            if categories is not None and categories[i] > max(lexical[i], semantic[i], 0.0):
+                category = self._category(int(rows[i]))
+                if category:
+                    reasons.append(f"in {category}, a category you rate highly")
+                    continue
             like = ""
             if liked_sim is not None and liked_sim.shape[1]:
                 best = int(np.argmax(liked_sim[i]))
@@ -892,6 +899,20 @@ class MemberModel:
             else:
                 reasons.append("")
         return reasons
+
+    def _category(self, row: int) -> str:
+        """The paper's category that weighs most for the member ("" when none lifts it)."""
+        fitted = self.space._categories
+        coef = self.fit.categories_coef if self.fit else None
+        if fitted is None or coef is None:
+            return ""
+        weights = {
+            name: float(coef[fitted.index[name]])
+            for name in self.space.docs[row].categories
+            if name in fitted.index
+        }
+        best = max(weights, key=lambda name: weights[name], default="")
+        return best if best and weights[best] > 0 else ""
 
     def _like(self, liked_index: int) -> str:
         assert self.fit is not None

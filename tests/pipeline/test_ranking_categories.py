@@ -139,3 +139,15 @@ def test_an_extended_space_knows_the_categories_of_its_added_papers() -> None:
     ratings = {f"p{i}": 5 if f"p{i}" in robotics else 1 for i in range(60)}
     ranked = MemberModel(space, Signals(ratings=ratings)).rank(["new-cv", "new-ro"])
     assert [r.key for r in ranked] == ["new-ro", "new-cv"]
+
+
+def test_a_paper_its_category_lifted_says_which_category() -> None:
+    space, robotics = _category_space()
+    ratings = {f"p{i}": 5 if f"p{i}" in robotics else 1 for i in range(60)}
+    unrated = [f"p{i}" for i in range(60, 120)]
+    ranked = MemberModel(space, Signals(ratings=ratings)).rank(unrated, explain=5)
+    assert [r.reason for r in ranked[:5]] == ["in cs.RO, a category you rate highly"] * 5
+    # A member whose ratings do not follow the categories is never told about them.
+    words_only = {f"p{i}": 5 if i % 5 == 0 else 1 for i in range(60)}
+    ranked = MemberModel(space, Signals(ratings=words_only)).rank(unrated)
+    assert not any("category" in r.reason for r in ranked)
