@@ -168,19 +168,20 @@ class PgvectorStore:
             # return them slightly out of order, hence the sort below.
             fetched = max(limit, FETCHED_AT_LEAST)
             ef_search = min(EF_SEARCH_CEILING, max(EF_SEARCH, fetched * EF_PER_ROW))
-            cursor.execute(
-                "SET LOCAL hnsw.iterative_scan = relaxed_order; "
-                f"SET LOCAL hnsw.ef_search = {ef_search}; "
-                f"SET LOCAL hnsw.max_scan_tuples = {MAX_SCAN_TUPLES}"
-            )
+            plan = ""
             if narrowed is not None and _estimated_rows(cursor, narrowed) < EXACT_BELOW:
                 # No index scan: the graph is one; the btrees are read as bitmaps.
-                cursor.execute("SET LOCAL enable_indexscan = off")
+                plan = "SET LOCAL enable_indexscan = off; "
             elif narrowed is not None:
                 # The walk, which gives its rows in order: the planner would otherwise
                 # sort every row a broad filter allows, read through its btree (a category
                 # of 166k papers at 300k: 292 ms where the walk takes 9).
-                cursor.execute("SET LOCAL enable_sort = off")
+                plan = "SET LOCAL enable_sort = off; "
+            cursor.execute(
+                f"{plan}SET LOCAL hnsw.iterative_scan = relaxed_order; "
+                f"SET LOCAL hnsw.ef_search = {ef_search}; "
+                f"SET LOCAL hnsw.max_scan_tuples = {MAX_SCAN_TUPLES}"
+            )
             walk = self._query(rows, vector, fetched)
             if including:
                 walk = walk.union(_scored(rows.filter(paper_id__in=including), vector))
