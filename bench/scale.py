@@ -285,12 +285,27 @@ def _seed_chunk(  # type: ignore[no-untyped-def]
         ],
     )
     if pgvector:
+        # With the paper's facts the search filters read, as the database would fill them
+        # (kind and visibility: an arXiv paper, shown).
+        facts = ("arxiv", True)
         register_vector_info(cursor, TypeInfo.fetch(cursor.connection, "vector"))
         _copy(
             cursor,
             EmbeddingVector._meta.db_table,
-            ["embedding_id", "paper_id", "model_name", "vector"],
-            ((i + 1, i + 1, model_name, v) for i, v in zip(rows, vectors, strict=True)),
+            [
+                "embedding_id",
+                "paper_id",
+                "model_name",
+                "vector",
+                "published_at",
+                "primary_category",
+                "kind",
+                "visible",
+            ],
+            (
+                (i + 1, i + 1, model_name, v, row["published_at"], row["primary_category"], *facts)
+                for i, v, row in zip(rows, vectors, papers, strict=True)
+            ),
         )
 
 
@@ -494,7 +509,9 @@ def stage_search(backends: list[str]) -> dict[str, object]:
         if backend == "pgvector":
             return [
                 pk
-                for pk, _ in store.nearest(model_name, vector, filtered if within else visible, 10)
+                for pk, _ in store.nearest(
+                    model_name, vector, filters if within else SearchFilters(), 10
+                )
             ]
         scores = exact.scores(vector)
         if within:
@@ -503,7 +520,10 @@ def stage_search(backends: list[str]) -> dict[str, object]:
 
     def deep(backend: str, vector: np.ndarray) -> list[int]:
         if backend == "pgvector":
-            return [pk for pk, _ in vector_store().nearest(model_name, vector, visible, CANDIDATES)]
+            return [
+                pk
+                for pk, _ in vector_store().nearest(model_name, vector, SearchFilters(), CANDIDATES)
+            ]
         return [pk for pk, _ in best_of(exact, exact.scores(vector), CANDIDATES, None)]
 
     def similar(pk: int) -> list[int]:

@@ -109,6 +109,49 @@ def test_keyword_side_ranks_a_capped_set_that_keeps_the_papers_holding_every_wor
     assert len(keyword_search("quokka burrow", 40)) == 31
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's full-text ranking")
+@pytest.mark.parametrize("window_id_cost", [1e9, 0.0], ids=["sorted", "windowed"])
+def test_the_capped_set_is_the_newest_matches_as_an_uncapped_ranking_breaks_ties(
+    monkeypatch, window_id_cost: float
+) -> None:  # type: ignore[no-untyped-def]
+    """Matches of equal rank come newest first; the cap keeps the newest of them, so the
+    capped ranking's first rows are the uncapped ranking's, whether the newest are sorted
+    out of every match or read from windows of the newest ids (here too narrow at first:
+    the windows below are read until the cap is reached)."""
+    monkeypatch.setattr(search_keyword, "COMMON_SHARE", 0.9)
+    monkeypatch.setattr(search_keyword, "WINDOW_ID_COST", window_id_cost)
+    monkeypatch.setattr(search_keyword, "WINDOW_MARGIN", 0.5)
+    studies = []
+    for _ in range(30):
+        studies.append(PaperFactory(title="Quokka study", abstract=""))
+        PaperFactory.create_batch(2, title="Filler paper", abstract="")
+    uncapped = keyword_search("quokka", 10)
+    assert uncapped == [p.pk for p in reversed(studies[-10:])]
+    monkeypatch.setattr(search_keyword, "RANKED_AT_MOST", 8)
+    with CaptureQueriesContext(connection) as queries:
+        assert keyword_search("quokka", 10) == uncapped[:8]
+    windows = [q["sql"] for q in queries if '"papers_paper"."id" >' in q["sql"]]
+    if window_id_cost:
+        assert not windows
+    else:
+        assert len(windows) >= 2
+
+
+def test_a_word_is_counted_only_up_to_the_match_budget(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A word past the budget is taken only as the rarest, so counting it further reads
+    rows for nothing: its count stops one past the budget."""
+    monkeypatch.setattr(search_keyword, "MATCH_BUDGET_MIN", 4)
+    monkeypatch.setattr(search_keyword, "COMMON_SHARE", 0.9)
+    PaperFactory.create_batch(12, title="Gradient descent", abstract="")
+    numbat = PaperFactory(title="Numbat gradient", abstract="")
+    PaperFactory.create_batch(7, title="Filler paper", abstract="")
+    with connection.cursor() as cursor:
+        assert search_keyword._distinctive_counts(cursor, ["gradient", "numbat"]) == {"numbat": 1}
+        # Alone, the frequent word is the rarest: taken, its count stopped at 5.
+        assert search_keyword._distinctive_counts(cursor, ["descent"]) == {"descent": 5}
+    assert keyword_search("numbat gradient")[0] == numbat.pk
+
+
 @pytest.mark.skipif(
     connection.vendor != "postgresql", reason="PostgreSQL's column statistics (DATABASE_URL)"
 )
@@ -529,8 +572,9 @@ def test_search_page_query_count_is_fixed(cast, rows: int, django_assert_num_que
     # best the filters allow, the hits, the team (page header), the team's ratings and
     # reproductions of the hits, the topic choices. On pgvector the newest vector and the
     # filter check give way to the nearest papers within the filters, in a savepoint that
-    # scopes the index scan's settings (SAVEPOINT, SET LOCAL, the query, RELEASE).
-    expected = 10 if vector_store().name == InProcessStore.name else 12
+    # scopes the index scan's settings (SAVEPOINT, the planner's estimate of the rows the
+    # filters allow, SET LOCAL, the query, RELEASE).
+    expected = 10 if vector_store().name == InProcessStore.name else 13
     with django_assert_num_queries(session_queries() + expected):
         response = client.get(url, {"q": "zebra stripes", "kind": "arxiv"})
     assert len(response.context["hits"]) == rows

@@ -21,7 +21,9 @@ from django.test import override_settings
 from tests.factories import LabReportFactory, PaperFactory
 from tracker.papers import vectors
 from tracker.papers.embeddings import embeddings_store, stored_model_name
+from tracker.papers.merge import paper_merge, paper_merge_undo
 from tracker.papers.models import Embedding, EmbeddingVector, EmbeddingVectorCopy, Paper
+from tracker.search import backends
 from tracker.search import index as in_process
 from tracker.search.backends import InProcessStore, PgvectorStore, similar_papers, vector_store
 from tracker.search.filters import SearchFilters
@@ -30,6 +32,7 @@ from tracker.search.fusion import search_caches_forget
 pytestmark = pytest.mark.django_db
 
 migration = importlib.import_module("tracker.papers.migrations.0013_embedding_vectors")
+facts_migration = importlib.import_module("tracker.papers.migrations.0015_embedding_vector_filters")
 
 
 @pytest.fixture
@@ -62,8 +65,9 @@ def test_without_pgvector_the_install_is_as_before() -> None:
     assert not EmbeddingVectorCopy.objects.exists()
     with pytest.raises(CommandError, match="no pgvector column"):
         call_command("copy_embedding_vectors")
-    # The migration's step does nothing here, even with vectors stored.
+    # The migrations' steps do nothing here, even with vectors stored.
     migration.vector_table_create(django_apps, SimpleNamespace(connection=connection))
+    facts_migration.facts_add(django_apps, SimpleNamespace(connection=connection))
     assert not vectors.vector_table_exists() and not EmbeddingVectorCopy.objects.exists()
 
 
@@ -90,7 +94,7 @@ def test_database_ranks_within_filters_and_still_returns_k_rows(pgvector) -> Non
         SearchFilters(date_from=date(2025, 1, 10), date_to=date(2025, 1, 12)),
     ]:
         allowed = filters.apply(Paper.objects.visible())
-        found = store.nearest(model, question, allowed, 10)
+        found = store.nearest(model, question, filters, 10)
         allowed_ids = set(allowed.values_list("pk", flat=True))
         rows = [i for i, p in enumerate(papers) if p.pk in allowed_ids]
         exact = exact_nearest([papers[i].pk for i in rows], matrix[rows], question, 10)
@@ -104,18 +108,157 @@ def test_database_ranks_within_filters_and_still_returns_k_rows(pgvector) -> Non
         assert cosines[0] == pytest.approx(float(matrix[best] @ question), abs=5e-3)
 
 
-def test_the_query_is_answered_by_the_models_hnsw_index(pgvector) -> None:  # type: ignore[no-untyped-def]
+def test_the_query_is_answered_by_the_models_hnsw_index_without_a_paper_lookup(pgvector) -> None:  # type: ignore[no-untyped-def]
+    """The filters (visibility, dates, category, kind) are tested on the row the walk has
+    in hand: the query reads the model's index and no paper row."""
     papers = PaperFactory.create_batch(20)
     model = stored_model_name()
     embeddings_store(model, [p.pk for p in papers], unit_vectors(20, 16, seed=2))
     store = PgvectorStore()
-    query = store._query(Paper.objects.visible(), model, unit_vectors(1, 16, seed=3)[0], 5)
+    filters = SearchFilters(
+        category="cs.CL", kind="arxiv", date_from=date(2025, 1, 1), date_to=date(2025, 6, 1)
+    )
+    query = store._query(backends._vectors_within(model, 16, filters), unit_vectors(1, 16, 3)[0], 5)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         sql, params = query.query.sql_with_params()
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert vectors.index_name(model, 16) in plan
+    assert "papers_paper" not in plan, plan
+
+
+@pytest.mark.parametrize("exact_below", [0, backends.EXACT_BELOW], ids=["graph", "exact"])
+def test_a_category_rare_near_the_question_still_fills_the_list(
+    pgvector, monkeypatch, exact_below: int
+) -> None:  # type: ignore[no-untyped-def]
+    """Near the question nearly every paper is of one category; the few of another lie
+    far off. Filtered to those, the walk goes on past its candidates (iterative scan) and
+    returns k rows, the nearest of that category; so does the exact answer a filter this
+    narrow gets unless the graph is made to answer it."""
+    monkeypatch.setattr(backends, "EXACT_BELOW", exact_below)
+    rng = np.random.default_rng(11)
+    centre = unit_vectors(1, 24, seed=12)[0]
+    near = centre + 0.25 * rng.normal(size=(600, 24))
+    far = -centre + 0.6 * rng.normal(size=(30, 24))
+    matrix = np.vstack([near, far])
+    matrix = (matrix / np.linalg.norm(matrix, axis=1, keepdims=True)).astype("<f4")
+    papers = [PaperFactory(primary_category="cs.CL") for _ in range(600)]
+    papers += [PaperFactory(primary_category="cs.CV") for _ in range(30)]
+    model = stored_model_name()
+    embeddings_store(model, [p.pk for p in papers], matrix)
+    with connection.cursor() as cursor:  # the graph's walk, not an exact sort
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    found = PgvectorStore().nearest(model, centre, SearchFilters(category="cs.CV"), 10)
+    vision = [p.pk for p in papers[600:]]
+    assert [pk for pk, _ in found] == exact_nearest(vision, matrix[600:], centre, 10)
+
+
+def test_the_vectors_filter_facts_follow_their_papers(pgvector) -> None:  # type: ignore[no-untyped-def]
+    """A vector gets its paper's date, category, kind and visibility when written, and a
+    change to the paper (an edit, a hide, a merge and its undo) reaches its row at once:
+    the filtered walk reads them there."""
+    papers = [
+        PaperFactory(primary_category="cs.CL", published_at="2025-01-10T12:00:00Z")
+        for _ in range(30)
+    ]
+    report = LabReportFactory(primary_category="cs.CL", published_at="2025-02-10T12:00:00Z")
+    papers.append(report)
+    model = stored_model_name()
+    matrix = unit_vectors(31, 16, seed=13)
+    embeddings_store(model, [p.pk for p in papers], matrix)
+    store = PgvectorStore()
+
+    def found(**filters) -> set[int]:  # type: ignore[no-untyped-def]
+        return {pk for pk, _ in store.nearest(model, matrix[0], SearchFilters(**filters), 40)}
+
+    every = {p.pk for p in papers}
+    assert found() == every
+    assert found(kind="lab_report") == found(date_from=date(2025, 2, 1)) == {report.pk}
+    assert found(category="cs.CV") == set()
+
+    edited = papers[1]
+    edited.primary_category = "cs.CV"
+    edited.published_at = "2025-03-01T12:00:00Z"
+    edited.save()
+    assert found(category="cs.CV") == found(date_from=date(2025, 2, 15)) == {edited.pk}
+    moved = papers[5]
+    Paper.objects.filter(pk=moved.pk).update(kind="lab_report", primary_category="cs.LG")
+    assert found(kind="lab_report") == {report.pk, moved.pk}
+    assert found(category="cs.LG") == {moved.pk}
+
+    hidden = papers[2]
+    hidden.hidden = True
+    hidden.save()
+    assert hidden.pk not in found()
+    Paper.objects.filter(pk=hidden.pk).update(hidden=False)
+    assert found() == every
+
+    survivor, merged = papers[3], papers[4]
+    merge = paper_merge(survivor, merged, by=None)
+    assert found() == every - {merged.pk}
+    paper_merge_undo(merge, by=None)
+    assert found() == every
+
+
+def test_the_migration_fills_the_facts_of_vectors_already_there(pgvector, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Rows written before the facts existed get them from their papers, in batches, and
+    each model's HNSW index is there again afterwards, also when the fill stopped before
+    making it; running it again does nothing."""
+    papers = [
+        (LabReportFactory if i % 5 == 0 else PaperFactory)(
+            primary_category=("cs.CL", "cs.CV")[i % 2],
+            published_at=None if i % 7 == 0 else f"2025-01-{1 + i % 28:02d}T12:00:00Z",
+        )
+        for i in range(60)
+    ]
+    model = stored_model_name()
+    matrix = unit_vectors(60, 16, seed=14)
+    embeddings_store(model, [p.pk for p in papers], matrix)
+    Paper.objects.filter(pk=papers[1].pk).update(hidden=True)
+    survivor, merged = papers[2], papers[3]
+    paper_merge(survivor, merged, by=None)
+    with connection.cursor() as cursor:  # as 0015 finds an install's rows
+        cursor.execute(
+            "UPDATE papers_embeddingvector SET published_at = NULL, primary_category = NULL, "
+            "kind = NULL, visible = NULL"
+        )
+    assert not PgvectorStore().nearest(model, matrix[0], SearchFilters(), 10)
+
+    def graph_exists() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [vectors.index_name(model, 16)])
+            return bool(cursor.fetchone()[0])
+
+    # Stopped after the rows, before the index is made again: run again, it is made.
+    rebuild = facts_migration.graphs_rebuild
+    monkeypatch.setattr(facts_migration, "graphs_rebuild", lambda connection: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        facts_migration.facts_fill(connection, batch_size=7)
+    assert not graph_exists()
+    monkeypatch.setattr(facts_migration, "graphs_rebuild", rebuild)
+    assert facts_migration.facts_fill(connection, batch_size=7) == 0
+    assert graph_exists()
+    facts = {
+        row[0]: row[1:]
+        for row in EmbeddingVector.objects.values_list(
+            "paper_id", "published_at", "primary_category", "kind", "visible"
+        )
+    }
+    visible = set(Paper.objects.visible().values_list("pk", flat=True))
+    assert facts == {
+        p.pk: (p.published_at, p.primary_category, p.kind, p.pk in visible)
+        for p in Paper.objects.filter(pk__in=[p.pk for p in papers])
+    }
+    assert visible == {p.pk for p in papers} - {papers[1].pk, merged.pk}
+    filters = SearchFilters(category="cs.CV", kind="arxiv", date_from=date(2025, 1, 5))
+    allowed = filters.apply(Paper.objects.visible())
+    rows = [i for i, p in enumerate(papers) if allowed.filter(pk=p.pk).exists()]
+    found = PgvectorStore().nearest(model, matrix[0], filters, 10)
+    assert [pk for pk, _ in found] == exact_nearest(
+        [papers[i].pk for i in rows], matrix[rows], matrix[0], 10
+    )
+    assert facts_migration.facts_fill(connection) == 0
 
 
 def test_papers_included_are_ranked_exactly_where_the_walk_missed_them(
@@ -132,7 +275,7 @@ def test_papers_included_are_ranked_exactly_where_the_walk_missed_them(
     model = stored_model_name()
     embeddings_store(model, [p.pk for p in papers], matrix)
     question = matrix[0]
-    allowed = SearchFilters(kind="lab_report").apply(Paper.objects.visible())
+    lab_reports = SearchFilters(kind="lab_report")
     rows = [i for i in range(80) if i % 4 == 0]
     exact = exact_nearest([papers[i].pk for i in rows], matrix[rows], question, len(rows))
     missed, far = exact[2], exact[-1]
@@ -142,12 +285,12 @@ def test_papers_included_are_ranked_exactly_where_the_walk_missed_them(
     monkeypatch.setattr(
         PgvectorStore,
         "_query",
-        lambda self, papers, *args: walk(self, papers.exclude(pk=missed), *args),
+        lambda self, rows, *args: walk(self, rows.exclude(paper_id=missed), *args),
     )
     store = PgvectorStore()
-    assert missed not in dict(store.nearest(model, question, allowed, 5))
+    assert missed not in dict(store.nearest(model, question, lab_reports, 5))
 
-    found = store.nearest(model, question, allowed, 5, including=[missed, far, outside])
+    found = store.nearest(model, question, lab_reports, 5, including=[missed, far, outside])
     assert [pk for pk, _ in found] == exact[:5]
     row = next(i for i in rows if papers[i].pk == missed)
     assert dict(found)[missed] == pytest.approx(float(matrix[row] @ question), abs=5e-3)
@@ -166,7 +309,7 @@ def test_similar_papers_from_the_database_skip_self_hidden_and_other_dimensions(
     Paper.objects.filter(pk=d.pk).update(hidden=True)
     assert [p.pk for p, _ in similar_papers(a)] == [b.pk, c.pk]
     # A question of another dimension than the stored vectors finds nothing, quietly.
-    assert PgvectorStore().nearest(model, np.ones(3, dtype="<f4"), Paper.objects.all(), 5) == []
+    assert PgvectorStore().nearest(model, np.ones(3, dtype="<f4"), SearchFilters(), 5) == []
     # A paper without a vector has no similar papers.
     assert similar_papers(PaperFactory()) == []
 
@@ -271,8 +414,7 @@ def test_an_install_copies_its_vectors_resuming_after_a_stop_and_a_failure(
     assert vector_store().name == PgvectorStore.name
     assert answers()[:3] == before[:3]  # the same neighbours, now from the index
     own = stored[Embedding.objects.get(paper=question_paper, model_name=stored_model_name()).pk]
-    arxiv = SearchFilters(kind="arxiv").apply(Paper.objects.visible())
-    found = vector_store().nearest(stored_model_name(), own, arxiv, 5)
+    found = vector_store().nearest(stored_model_name(), own, SearchFilters(kind="arxiv"), 5)
     assert found[0][0] == question_paper.pk and len(found) == 5
 
     # Running it again has nothing to do.

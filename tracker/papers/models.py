@@ -390,6 +390,15 @@ class EmbeddingVector(models.Model):
     )
     model_name = models.CharField(max_length=200)
     vector = VectorField()
+    # The paper's facts that the search filters read, on the vector's own row so that the
+    # HNSW walk tests a filter without looking its paper up. The database keeps them in
+    # step with the paper (migration 0015's triggers): a row written without them gets its
+    # paper's, and a paper's change goes to its rows. `visible` is Paper.objects.visible();
+    # NULL only on a row migration 0015 has not filled yet.
+    published_at = models.DateTimeField(null=True, blank=True)
+    primary_category = models.CharField(max_length=32, blank=True)
+    kind = models.CharField(max_length=16, blank=True)
+    visible = models.BooleanField(null=True)
 
     def __str__(self) -> str:
         return f"{self.paper_id} [{self.model_name}]"

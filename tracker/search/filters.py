@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as dt_time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.db.models import QuerySet
@@ -15,7 +15,7 @@ from django.utils import timezone
 from tracker.search.index import VectorIndex
 
 if TYPE_CHECKING:
-    from tracker.papers.models import Paper
+    from tracker.papers.models import EmbeddingVector, Paper
 
 
 def _day_start(day: date) -> datetime:
@@ -32,20 +32,29 @@ class SearchFilters:
     kind: str = ""
 
     def apply(self, papers: QuerySet[Paper]) -> QuerySet[Paper]:
+        return self._applied(papers, "paper_topic__topic_id")
+
+    def apply_to_vectors(self, rows: QuerySet[EmbeddingVector]) -> QuerySet[EmbeddingVector]:
+        """The filters on pgvector rows, read from the paper facts each row holds (dates,
+        category, kind); the topic, which changes with every clustering, through the
+        paper's topic. Visibility is the caller's (EmbeddingVector.visible)."""
+        return self._applied(rows, "paper__paper_topic__topic_id")
+
+    def _applied(self, rows: QuerySet[Any], topic_field: str) -> QuerySet[Any]:
         # Dates as a range of times, which the published_at index answers; a __date lookup
         # converts every row's time first.
         start, end = self._time_bounds()
         if start:
-            papers = papers.filter(published_at__gte=start)
+            rows = rows.filter(published_at__gte=start)
         if end:
-            papers = papers.filter(published_at__lt=end)
+            rows = rows.filter(published_at__lt=end)
         if self.category:
-            papers = papers.filter(primary_category=self.category)
+            rows = rows.filter(primary_category=self.category)
         if self.topic_id:
-            papers = papers.filter(paper_topic__topic_id=self.topic_id)
+            rows = rows.filter(**{topic_field: self.topic_id})
         if self.kind:
-            papers = papers.filter(kind=self.kind)
-        return papers
+            rows = rows.filter(kind=self.kind)
+        return rows
 
     @property
     def active(self) -> bool:

@@ -40,7 +40,7 @@ def search(query: str, filters: SearchFilters | None = None, limit: int = 20) ->
     if store.name == InProcessStore.name:
         keyword, semantic = _rankings_in_process(query, filters, within)
     else:
-        keyword, semantic = _rankings_in_database(store, query, filters, allowed)
+        keyword, semantic = _rankings_in_database(store, query, filters, within)
     return _fused(keyword, semantic, allowed, limit)
 
 
@@ -70,7 +70,7 @@ def _rankings_in_process(
 
 
 def _rankings_in_database(
-    store: VectorStore, query: str, filters: SearchFilters, allowed: QuerySet[Paper]
+    store: VectorStore, query: str, filters: SearchFilters, within: QuerySet[Paper] | None
 ) -> tuple[list[int], list[tuple[int, float]]]:
     """Both rankings from the database: the question is encoded on another thread while
     the keyword side runs, then its nearest papers within the filters come from the
@@ -88,14 +88,11 @@ def _rankings_in_database(
         else None
     )
     keyword = keyword_search(
-        query,
-        CANDIDATES,
-        allowed if filters.active else None,
-        dated=bool(filters.date_from or filters.date_to),
+        query, CANDIDATES, within, dated=bool(filters.date_from or filters.date_to)
     )
     if encoding is None or model_name is None:
         return keyword, []
-    semantic = store.nearest(model_name, encoding.result(), allowed, CANDIDATES, including=keyword)
+    semantic = store.nearest(model_name, encoding.result(), filters, CANDIDATES, including=keyword)
     return keyword, semantic
 
 

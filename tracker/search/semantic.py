@@ -39,10 +39,7 @@ def semantic_search(
         if model_name is None or not query.strip():
             return []
         vector = encoding_pool().submit(query_vector, model_name, query.strip()).result()
-        papers = Paper.objects.visible()
-        if allowed is not None:
-            papers = papers.filter(pk__in=allowed)
-        return store.nearest(model_name, vector, papers, limit)
+        return store.nearest(model_name, vector, SearchFilters(), limit, among=allowed)
     index = active_index()
     if index is None or not query.strip() or not len(index.ids):
         return []
