@@ -84,8 +84,8 @@ def test_keyword_side_takes_the_rarest_words_within_its_match_budget(monkeypatch
     # 20 papers: "gradient" is in 8 (not rarer than half), "descent" in 6, "quokka" in 3,
     # "numbat" in 1. The rarest come first until their matches would pass 6.
     with connection.cursor() as cursor:
-        assert search_keyword._distinctive_words(
-            cursor, ["gradient", "descent", "quokka", "numbat"]
+        assert list(
+            search_keyword._distinctive_counts(cursor, ["gradient", "descent", "quokka", "numbat"])
         ) == ["numbat", "quokka"]
     assert keyword_search("numbat descent gradient")[0] == numbat.pk
 
@@ -161,7 +161,7 @@ def test_common_words_are_known_from_the_column_statistics_without_counting() ->
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE papers_paper")
     with CaptureQueriesContext(connection) as queries, connection.cursor() as cursor:
-        rare = search_keyword._distinctive_words(cursor, ["zebras", "okapi", "the"])
+        rare = list(search_keyword._distinctive_counts(cursor, ["zebras", "okapi", "the"]))
     # A stop word matches nothing: it costs no count, and it is no word to rank by.
     assert rare == ["okapi"]
     counted = [q["sql"] for q in queries if "count(*)" in q["sql"]]

@@ -121,15 +121,10 @@ def _lexeme_shares(cursor: CursorWrapper) -> dict[str, float]:
 _lexeme_stats: list[tuple[float, dict[str, float]]] = []
 
 
-def _distinctive_words(cursor: CursorWrapper, words: list[str]) -> list[str]:
-    """The words found in less than COMMON_SHARE of papers, rarest first and within the
-    match budget (empty when all are common)."""
-    return list(_distinctive_counts(cursor, words))
-
-
 def _distinctive_counts(cursor: CursorWrapper, words: list[str]) -> dict[str, int]:
-    """_distinctive_words, each with its matches: exact within the match budget, the
-    budget and one more for the rarest word when even it is past the budget.
+    """The words found in less than COMMON_SHARE of papers, rarest first and within the
+    match budget (empty when all are common), each with its matches: exact within the
+    budget, the budget and one more for the rarest word when even it is past the budget.
 
     A word the column statistics do not list is counted, and only up to the budget: past
     it, it is taken only if it is the rarest, and then how far past does not matter. At a
