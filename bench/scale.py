@@ -15,7 +15,8 @@ little noise (as bench/cluster.py makes them), titles numbered, dates a thousand
 
 Every stage runs in a child process, so that its peak memory (ru_maxrss) is its own:
 - ingest: papers and their vectors per second, written a chunk at a time (on pgvector
-  to the column too), then on pgvector the HNSW index's build time;
+  to the column too), then on pgvector the HNSW index's build time, and that of the
+  broad categories' own indexes (tracker.papers.vectors.category_indexes_sync);
 - search: similar papers, semantic (the vector store's nearest query) and the search box,
   without and with a category filter: p50 / p95 of 100 questions (BENCH_PROBES) and
   recall@10 against an exact scan of every vector (the box: against the in-process box,
@@ -453,6 +454,33 @@ def stage_index() -> dict[str, object]:
     }
 
 
+def stage_category_indexes() -> dict[str, object]:
+    """The broad categories' own HNSW indexes, as the nightly sync builds them (each
+    category with CATEGORY_INDEX_ROWS vectors or more), after the model's."""
+    django_setup()
+    from django.db import connection
+
+    from tracker.papers import vectors
+
+    started = time.perf_counter()
+    done = vectors.category_indexes_sync()
+    seconds = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*), coalesce(sum(pg_relation_size(indexrelid)), 0) FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid WHERE starts_with(c.relname, %s)",
+            [vectors._CATEGORY_INDEX_PREFIX],
+        )
+        count, size = cursor.fetchone()
+    return {
+        "seconds": seconds,
+        "made": [category for _, category in done.made],
+        "indexes": count,
+        "gb": size / 1024**3,
+        "min_rows": vectors.CATEGORY_INDEX_ROWS,
+    }
+
+
 def stage_search(backends: list[str]) -> dict[str, object]:
     """Similar papers, semantic (the store's nearest query) and the search box, without and
     with a filter, on each backend in the same database: p50 / p95, and recall@10 against
@@ -787,6 +815,8 @@ def run_stage(argv: list[str]) -> None:
         out = stage_cluster(full=len(argv) > 1 and argv[1] == "full")
     elif stage == "index":
         out = stage_index()
+    elif stage == "category_indexes":
+        out = stage_category_indexes()
     elif stage == "search":
         out = stage_search(argv[1].split(","))
     else:
@@ -978,6 +1008,14 @@ def measure(args: argparse.Namespace, sizes: list[int], stages: set[str]) -> Non
                     f"HNSW build (halfvec, m={built['m']}, "
                     f"ef_construction={built['ef_construction']}, {built['gb']:.2f} GB)",
                     built["seconds"],
+                    "s",
+                )
+                own = child(env, "category_indexes")
+                show(
+                    "category_hnsw",
+                    f"HNSW build of the categories with {own['min_rows']:,}+ vectors "
+                    f"({', '.join(own['made']) or 'none'}; {own['gb']:.2f} GB)",
+                    own["seconds"],
                     "s",
                 )
         if "search" in stages:

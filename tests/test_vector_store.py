@@ -65,6 +65,9 @@ def test_without_pgvector_the_install_is_as_before() -> None:
     assert not EmbeddingVectorCopy.objects.exists()
     with pytest.raises(CommandError, match="no pgvector column"):
         call_command("copy_embedding_vectors")
+    with pytest.raises(CommandError, match="no pgvector column"):
+        call_command("sync_vector_indexes")
+    assert vectors.category_indexes_sync(min_rows=1) == vectors.CategoryIndexes([], [], 0)
     # The migrations' steps do nothing here, even with vectors stored.
     migration.vector_table_create(django_apps, SimpleNamespace(connection=connection))
     facts_migration.facts_add(django_apps, SimpleNamespace(connection=connection))
@@ -152,6 +155,91 @@ def test_a_category_rare_near_the_question_still_fills_the_list(
     found = PgvectorStore().nearest(model, centre, SearchFilters(category="cs.CV"), 10)
     vision = [p.pk for p in papers[600:]]
     assert [pk for pk, _ in found] == exact_nearest(vision, matrix[600:], centre, 10)
+
+
+def _plan(model: str, dimension: int, filters: SearchFilters, vector: np.ndarray) -> str:
+    """The plan of the walk nearest() asks for a broad filter (no sort), with sequential
+    scans ruled out (a table this small would otherwise be read whole)."""
+    query = PgvectorStore()._query(backends._vectors_within(model, dimension, filters), vector, 5)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_sort = off")
+        sql, params = query.query.sql_with_params()
+        cursor.execute(f"EXPLAIN {sql}", params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def test_a_broad_category_gets_a_graph_of_its_own_and_loses_it_when_it_shrinks(pgvector) -> None:  # type: ignore[no-untyped-def]
+    """A category with enough vectors gets its own HNSW index, which a search filtered to
+    it walks (and no other does); a category that shrinks loses it, one that grows gets
+    one, and a sync with nothing to do changes nothing."""
+    papers = [PaperFactory(primary_category="cs.CV") for _ in range(30)]
+    papers += [PaperFactory(primary_category="cs.CL") for _ in range(6)]
+    papers += [LabReportFactory(primary_category="") for _ in range(25)]
+    model = stored_model_name()
+    matrix = unit_vectors(len(papers), 16, seed=21)
+    embeddings_store(model, [p.pk for p in papers], matrix)
+    question = unit_vectors(1, 16, seed=22)[0]
+
+    done = vectors.category_indexes_sync(min_rows=20, drop_below=5)
+    assert (done.made, done.dropped, done.kept) == ([(model, "cs.CV")], [], 0)
+    vision = vectors.category_index_name(model, 16, "cs.CV")
+    assert vision in _plan(model, 16, SearchFilters(category="cs.CV"), question)
+    language = _plan(model, 16, SearchFilters(category="cs.CL"), question)
+    assert vision not in language and vectors.index_name(model, 16) in language
+    assert vision not in _plan(model, 16, SearchFilters(), question)
+    found = PgvectorStore().nearest(model, question, SearchFilters(category="cs.CV"), 10)
+    assert [pk for pk, _ in found] == exact_nearest(
+        [p.pk for p in papers[:30]], matrix[:30], question, 10
+    )
+
+    again = vectors.category_indexes_sync(min_rows=20, drop_below=5)
+    assert (again.made, again.dropped, again.kept) == ([], [], 1)
+
+    # 26 papers move on to cs.LG: 4 are left in cs.CV, below the line to keep its index.
+    Paper.objects.filter(pk__in=[p.pk for p in papers[4:30]]).update(primary_category="cs.LG")
+    moved = vectors.category_indexes_sync(min_rows=20, drop_below=5)
+    assert (moved.made, moved.dropped, moved.kept) == ([(model, "cs.LG")], [(model, "cs.CV")], 0)
+    assert vision not in _plan(model, 16, SearchFilters(category="cs.CV"), question)
+    learning = vectors.category_index_name(model, 16, "cs.LG")
+    assert learning in _plan(model, 16, SearchFilters(category="cs.LG"), question)
+
+
+def test_an_index_left_invalid_is_built_again_and_one_sync_runs_at_a_time(pgvector) -> None:  # type: ignore[no-untyped-def]
+    """A build that failed half-way (CONCURRENTLY leaves an invalid index behind) is
+    dropped and built again; while another sync holds the lock, a sync does nothing and
+    says so."""
+    papers = PaperFactory.create_batch(12, primary_category="cs.RO")
+    model = stored_model_name()
+    embeddings_store(model, [p.pk for p in papers], unit_vectors(12, 16, seed=23))
+    name = vectors.category_index_name(model, 16, "cs.RO")
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE INDEX "{name}" ON papers_embeddingvector (paper_id)')
+        cursor.execute(
+            "UPDATE pg_index SET indisvalid = false WHERE indexrelid = %s::regclass", [name]
+        )
+    done = vectors.category_indexes_sync(min_rows=10, drop_below=2)
+    assert (done.made, done.dropped, done.kept) == ([(model, "cs.RO")], [], 0)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indisvalid, pg_get_indexdef(indexrelid) FROM pg_index "
+            "WHERE indexrelid = %s::regclass",
+            [name],
+        )
+        valid, definition = cursor.fetchone()
+    assert valid and "hnsw" in definition and "cs.RO" in definition
+
+    other = connection.copy()
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [vectors._CATEGORY_INDEX_LOCK])
+            busy = vectors.category_indexes_sync(min_rows=10, drop_below=2)
+            assert busy.busy and (busy.made, busy.dropped) == ([], [])
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [vectors._CATEGORY_INDEX_LOCK])
+    finally:
+        other.close()
+    out = _Out()
+    call_command("sync_vector_indexes", "--min-rows", "10", stdout=out)
+    assert "0 built, 0 dropped, 1 kept" in out.text
 
 
 def test_the_vectors_filter_facts_follow_their_papers(pgvector) -> None:  # type: ignore[no-untyped-def]

@@ -427,6 +427,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workers.tasks.cluster_papers_task",
         "schedule": crontab(hour=3, minute=30),
     },
+    # Nightly, after clustering: on pgvector, the broad categories' own vector indexes
+    # (built concurrently; searches and harvests go on).
+    "sync-vector-indexes": {
+        "task": "workers.tasks.sync_vector_indexes_task",
+        "schedule": crontab(hour=4, minute=30),
+    },
     # The papers a team shares out usually go just after their embedding run; this shares
     # the rest (no vector an hour on, a lost task) and moves the shares of members away.
     "sweep-shares": {"task": "workers.tasks.sweep_shares_task", "schedule": 600.0},

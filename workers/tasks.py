@@ -173,6 +173,21 @@ def cluster_papers_task() -> int | None:
     return run.pk if run else None
 
 
+@shared_task(name="workers.tasks.sync_vector_indexes_task")
+def sync_vector_indexes_task() -> dict[str, int]:
+    """Beat, nightly after clustering: on pgvector, each broad primary category gets an
+    HNSW index of its own, and one that shrank loses it. Nothing elsewhere."""
+    from tracker.papers.vectors import category_indexes_sync
+
+    done = category_indexes_sync()
+    return {
+        "made": len(done.made),
+        "dropped": len(done.dropped),
+        "kept": done.kept,
+        "busy": int(done.busy),
+    }
+
+
 @shared_task(name="workers.tasks.cluster_papers_if_due_task")
 def cluster_papers_if_due_task() -> int | None:
     """After embedding, and on beat: fit topics when none exist yet or a fifth of the papers

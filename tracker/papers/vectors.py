@@ -279,3 +279,132 @@ def embedding_vectors_copy(
     copy.save(update_fields=["finished_at"])
     _ready.clear()
     return CopyProgress(copied, True, copy.copied_upto)
+
+
+# A primary category holding at least this many of a model's vectors gets an HNSW index of
+# its own (category_indexes_sync). A filter on a broad category is answered by the graph,
+# and the model's one graph serves it badly where the category is rare near the question:
+# the walk passes over every other paper there (at a million papers, a filter on a
+# category of half of them walked tens of thousands of rows for some questions, p95 over
+# 100 ms). In a graph of that category alone the walk finds its rows at once. Narrower
+# filters are answered exactly (tracker.search.backends.EXACT_BELOW, twice this), so a
+# category the planner sends to the graph has its own one, even where its estimate is off
+# by half.
+CATEGORY_INDEX_ROWS = 10_000
+# An index whose category has shrunk below this is dropped (a quarter of the threshold,
+# so that a category near it is not built and dropped night after night).
+CATEGORY_INDEX_DROP_BELOW = CATEGORY_INDEX_ROWS // 4
+_CATEGORY_INDEX_PREFIX = "papers_veccat_"
+# One sync at a time per database (a session advisory lock; the number is this feature's).
+_CATEGORY_INDEX_LOCK = 7_261_001
+
+
+def category_index_name(model_name: str, dimension: int, category: str) -> str:
+    model = hashlib.blake2b(model_name.encode(), digest_size=6).hexdigest()
+    facet = hashlib.blake2b(category.encode(), digest_size=6).hexdigest()
+    return f"{_CATEGORY_INDEX_PREFIX}{model}_{int(dimension)}_{facet}"
+
+
+@dataclass(frozen=True)
+class CategoryIndexes:
+    """What a sync did: the (model, category) pairs whose index it built and dropped, and
+    how many indexes it left as they were; `busy`: another sync was running, and this one
+    did nothing."""
+
+    made: list[tuple[str, str]]
+    dropped: list[tuple[str, str]]
+    kept: int
+    busy: bool = False
+
+
+def category_indexes_sync(
+    min_rows: int = CATEGORY_INDEX_ROWS,
+    drop_below: int = CATEGORY_INDEX_DROP_BELOW,
+    report: Callable[[str], None] | None = None,
+) -> CategoryIndexes:
+    """Give each primary category with at least `min_rows` of a model's vectors its own
+    partial HNSW index (the model's index's expression and predicate, and the category),
+    and drop the indexes of categories that fell below `drop_below`. The planner picks a
+    category's index for a query filtered to it on its own: nothing else changes.
+
+    Outside a transaction the indexes are built and dropped CONCURRENTLY, so harvests
+    and searches go on meanwhile; one left invalid by a build that failed is built
+    again. Another sync running at the same time makes this one return at once. Nightly
+    (workers.tasks.sync_vector_indexes_task), and `manage.py sync_vector_indexes`."""
+    if not vector_table_exists():
+        return CategoryIndexes([], [], 0)
+    concurrently = "" if connection.in_atomic_block else "CONCURRENTLY "
+    made: list[tuple[str, str]] = []
+    dropped: list[tuple[str, str]] = []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_CATEGORY_INDEX_LOCK])
+        if not cursor.fetchone()[0]:
+            return CategoryIndexes([], [], 0, busy=True)
+        try:
+            cursor.execute(
+                "SELECT model_name, vector_dims(vector), primary_category, count(*) "
+                "FROM papers_embeddingvector WHERE primary_category <> '' GROUP BY 1, 2, 3"
+            )
+            counts = {(m, int(d), c): int(n) for m, d, c, n in cursor.fetchall()}
+            cursor.execute(
+                "SELECT c.relname, i.indisvalid FROM pg_index i "
+                "JOIN pg_class c ON c.oid = i.indexrelid "
+                "WHERE i.indrelid = 'papers_embeddingvector'::regclass "
+                "AND starts_with(c.relname, %s)",
+                [_CATEGORY_INDEX_PREFIX],
+            )
+            existing = dict(cursor.fetchall())
+            names = {category_index_name(*key): key for key in counts}
+            for name, valid in sorted(existing.items()):
+                key = names.get(name)
+                if valid and key is not None and counts[key] >= drop_below:
+                    continue
+                cursor.execute(f"DROP INDEX {concurrently}IF EXISTS {_quoted(name)}")
+                if valid and key is not None:
+                    dropped.append((key[0], key[2]))
+                    if report:
+                        report(f"dropped the index of {key[2]} ({key[0]}): {counts[key]} vectors")
+                del existing[name]
+            for key, rows in sorted(counts.items()):
+                name = category_index_name(*key)
+                if rows < min_rows or name in existing:
+                    continue
+                model_name, dimension, category = key
+                started = time.monotonic()
+                _category_index_build(cursor, name, model_name, dimension, category, concurrently)
+                made.append((model_name, category))
+                if report:
+                    report(
+                        f"built the index of {category} ({model_name}): {rows} vectors "
+                        f"in {time.monotonic() - started:.0f} s"
+                    )
+            if made:
+                # The planner weighs a new index by the table's statistics: fresh ones,
+                # so that a category grown since the last ANALYZE is costed as it is.
+                cursor.execute("ANALYZE papers_embeddingvector")
+        finally:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [_CATEGORY_INDEX_LOCK])
+    return CategoryIndexes(made, dropped, len(existing))
+
+
+def _category_index_build(
+    cursor: Any, name: str, model_name: str, dimension: int, category: str, concurrently: str
+) -> None:
+    # A session setting, where the build cannot be inside a transaction; reset after.
+    cursor.execute(f"SET maintenance_work_mem = '{BUILD_MEMORY}'")
+    try:
+        cursor.execute(
+            f"CREATE INDEX {concurrently}IF NOT EXISTS {_quoted(name)} "
+            f"ON papers_embeddingvector "
+            f"USING hnsw ((vector::halfvec({int(dimension)})) halfvec_cosine_ops) "
+            f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION}) "
+            f"WHERE model_name = {_sql_literal(cursor, model_name)} "
+            f"AND vector_dims(vector) = {int(dimension)} "
+            f"AND primary_category = {_sql_literal(cursor, category)}"
+        )
+    finally:
+        cursor.execute("RESET maintenance_work_mem")
+
+
+def _quoted(name: str) -> str:
+    return connection.ops.quote_name(name)

@@ -37,7 +37,12 @@ from pgvector.django import CosineDistance
 
 from tracker.papers.embeddings import search_model_name, stored_model_name
 from tracker.papers.models import EmbeddingVector, Paper
-from tracker.papers.vectors import indexed_vector, of_dimension, vector_store_ready
+from tracker.papers.vectors import (
+    CATEGORY_INDEX_ROWS,
+    indexed_vector,
+    of_dimension,
+    vector_store_ready,
+)
 from tracker.search import index as in_process
 from tracker.search.filters import SearchFilters
 
@@ -63,8 +68,10 @@ EF_SEARCH_CEILING = 1000
 # graph: the HNSW walk would have to pass over about `fetched / share` rows to find its
 # rows, at 25-30 us each, and the sparser the rows it wants, the worse the graph connects
 # them. At 300k papers a category of 4,427 papers (1.5%) took p50 124 / p95 259 ms on the
-# graph with recall@10 0.71; one of 715 papers, answered exactly, 6 / 9 ms and 1.00.
-EXACT_BELOW = 20_000
+# graph with recall@10 0.71; one of 715 papers, answered exactly, 6 / 9 ms and 1.00. A
+# category broad enough for the graph has a graph of its own (CATEGORY_INDEX_ROWS, half
+# this), which the planner walks instead of the model's.
+EXACT_BELOW = 2 * CATEGORY_INDEX_ROWS
 
 
 class VectorStore(Protocol):
