@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import time as clock
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -39,6 +39,7 @@ from django.utils.safestring import SafeString
 
 from tracker.core.cache import pages_key
 from tracker.core.http import url_for_pk
+from tracker.core.lru import Lru
 from tracker.papers.models import Paper, PaperKind
 from tracker.teams.models import Absence, Membership, Team
 from tracker.teams.selectors import with_usernames
@@ -531,8 +532,8 @@ def own_versions(team: Team, user_id: int) -> dict[str, Subquery]:
 # inbox_versions' query as SQL, per member, kept in the process: building its nested
 # aggregates took the ORM four to five times as long as PostgreSQL takes to run it, on
 # every inbox load. Only the start of the blind window moves from one load to the next.
-_versions_sql: OrderedDict[tuple[int, int], tuple[str, tuple[Any, ...], int]] = OrderedDict()
 VERSIONS_SQL_KEPT = 256
+_versions_sql: Lru[tuple[int, int], tuple[str, tuple[Any, ...], int]] = Lru(VERSIONS_SQL_KEPT)
 
 
 def inbox_versions(membership: Membership) -> InboxVersions:
@@ -550,9 +551,7 @@ def inbox_versions(membership: Membership) -> InboxVersions:
         if len(moving) != 1:  # the query changed shape: compile it on every load
             return _versions_of(_versions_query(membership, since).get())
         kept = (sql, tuple(params), moving[0])
-        _versions_sql[member] = kept
-        while len(_versions_sql) > VERSIONS_SQL_KEPT:
-            _versions_sql.popitem(last=False)
+        _versions_sql.put(member, kept)
     sql, params, at = kept
     with connection.cursor() as cursor:
         start = connection.ops.adapt_datetimefield_value(since)
