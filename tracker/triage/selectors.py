@@ -721,8 +721,8 @@ def inbox_build(
         # A first load of a set of filters ranks with the model of its view's unfiltered
         # load, when that load is kept (its key) and its model is in this process.
         scope_load = None
-        if order_key is None and _scope(filters) != filters:
-            scope_load = _kept(kept_key_of(_scope(filters)), _KeptLoad)
+        if order_key is None and (scope := _scope(filters)) != filters:
+            scope_load = _kept(kept_key_of(scope), _KeptLoad)
         # The rows shown sit among the first len(shown) + limit of the ranking, at worst.
         ranked, order_key = _ranked(
             membership,
@@ -807,7 +807,8 @@ def inbox_build(
 
 def _scope(filters: InboxFilters) -> InboxFilters:
     """The view's window whose model ranks `filters`' papers (_ranked): the filters less
-    everything but the view, the `since` date and the sort."""
+    everything but the view, the `since` date and the sort. Its load is kept under it in
+    its sort (inbox_build); its model, the same in every ranked sort, in the first."""
     return InboxFilters(view=filters.view, since=filters.since, sort=filters.sort)
 
 
@@ -838,16 +839,19 @@ def _ranked(
     explained = explain if filters.sort == "for_you" else None
     ranked = kept_ranking(order_key, explained) if order_key else None
     if ranked is None:
-        scope = InboxFilters(view=filters.view, since=filters.since)
+        # One model serves every ranked sort: the filters and their window are named in
+        # the first sort, whichever the page shows.
+        for_model = replace(filters, sort=INBOX_SORTS[0])
+        scope = _scope(for_model)
         if filters.topic:
             base = base.filter(paper_topic__topic_id=filters.topic)
-        cut = replace(filters, sort=scope.sort) != scope
+        cut = for_model != scope
         ranked, order_key = member_ranking_keyed(
             membership,
             inbox_papers(membership, scope) if cut else base,
             explained,
             within=base if cut else None,
-            within_key=repr(replace(filters, sort=scope.sort)),
+            within_key=repr(for_model),
             scope=repr(scope),
             topic_follows=followed_ids,
             fitted_key=scope_key if cut else None,
