@@ -37,9 +37,7 @@ neither the window nor the inputs.
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Collection, Hashable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple, cast
@@ -68,6 +66,7 @@ from pipeline.ranking import (
     TeamRating,
 )
 from tracker.core.cache import pages_key
+from tracker.core.lru import Lru
 from tracker.follows.models import Follow
 from tracker.follows.selectors import followed_reasons, inbox_follows, seed_papers
 from tracker.papers.embeddings import search_model_name, stored_model_name
@@ -123,8 +122,8 @@ class _Kept:
     space: PaperSpace
 
 
-_spaces: OrderedDict[int, _Kept] = OrderedDict()
-_lock = threading.Lock()
+# The paper spaces kept in this process (_space), each under its id().
+_spaces: Lru[int, _Kept] = Lru(SPACES_KEPT)
 
 
 # What the member's follows pick out of the inbox's papers, kept for a short while in the
@@ -150,10 +149,9 @@ ORDER_KEPT_SECONDS = FOLLOWED_KEPT_SECONDS
 
 def ranking_forget() -> None:
     """Drop the paper spaces and fitted models kept in this process (tests)."""
-    with _lock:
-        _spaces.clear()
-        _models.clear()
-        _priors.clear()
+    _spaces.clear()
+    _models.clear()
+    _priors.clear()
 
 
 def _follows_fingerprint(follows: Sequence[Follow]) -> str:
@@ -203,21 +201,20 @@ def _space(
     them and the `margin` papers. A space whose papers moved topic is not used."""
     needed = len(topics) + len(margin)
     best: tuple[int, _Kept] | None = None
-    with _lock:
-        for key, kept in reversed(_spaces.items()):
-            if kept.model_name != model_name:
-                continue
-            missing = [pk for pk in topics if pk not in kept.topics]
-            if (
-                len(missing) <= EXTEND_LIMIT
-                and len(kept.topics) + len(missing) <= SPACE_SLACK * needed
-                and all(kept.topics.get(pk, topic) == topic for pk, topic in topics.items())
-                and (best is None or len(missing) < best[0])
-            ):
-                best = (key, kept)
-                if not missing:
-                    _spaces.move_to_end(key)
-                    return kept.space
+    for key, kept in reversed(_spaces.items()):
+        if kept.model_name != model_name:
+            continue
+        missing = [pk for pk in topics if pk not in kept.topics]
+        if (
+            len(missing) <= EXTEND_LIMIT
+            and len(kept.topics) + len(missing) <= SPACE_SLACK * needed
+            and all(kept.topics.get(pk, topic) == topic for pk, topic in topics.items())
+            and (best is None or len(missing) < best[0])
+        ):
+            best = (key, kept)
+            if not missing:
+                _spaces.get(key)  # the most recently used now
+                return kept.space
     if best is not None:
         key, kept = best
         missing_topics = {pk: topic for pk, topic in topics.items() if pk not in kept.topics}
@@ -225,17 +222,13 @@ def _space(
         docs, matrix = _docs(model_name, missing_topics, dimension)
         space = kept.space.extended(docs, matrix)
         kept_topics = kept.topics | missing_topics
-        with _lock:
-            _spaces.pop(key, None)
+        _spaces.pop(key)
     else:
         topics = margin | topics
         docs, matrix = _docs(model_name, topics, None)
         space = PaperSpace(docs, matrix)
         kept_topics = dict(topics)
-    with _lock:
-        _spaces[id(space)] = _Kept(model_name, kept_topics, space)
-        while len(_spaces) > SPACES_KEPT:
-            _spaces.popitem(last=False)
+    _spaces.put(id(space), _Kept(model_name, kept_topics, space))
     return space
 
 
@@ -552,10 +545,10 @@ class _Model:
     predictor: TeamPredictor | None = None
 
 
-_models: OrderedDict[str, _Model] = OrderedDict()
 # Fitted models kept per process: a member's, give or take, for each of the last few
 # members who loaded their inbox here.
 MODELS_KEPT = 16
+_models: Lru[str, _Model] = Lru(MODELS_KEPT)
 
 
 def member_ranking(
@@ -645,11 +638,7 @@ def member_ranking_keyed(
 
 def _fitted(key: str) -> _Model | None:
     """The model fitted under `key`, when this process still keeps it."""
-    with _lock:
-        kept = _models.get(key)
-        if kept is not None:
-            _models.move_to_end(key)
-        return kept
+    return _models.get(key)
 
 
 def _model(
@@ -698,31 +687,23 @@ def _model(
         followed=_followed_kept(inputs.follows, candidates, window),
         window=keys,
     )
-    with _lock:
-        _models[key] = fitted
-        while len(_models) > MODELS_KEPT:
-            _models.popitem(last=False)
+    _models.put(key, fitted)
     return fitted
 
 
 # The kept priors' ratings as the ranking takes them, per prior (its digest), kept in the
 # process: a member's fit after each rating reads the same prior, of thousands of ratings.
-_priors: OrderedDict[str, tuple[list[TeamRating], frozenset[int]]] = OrderedDict()
+_priors: Lru[str, tuple[list[TeamRating], frozenset[int]]] = Lru(MODELS_KEPT)
 
 
 def _prior_rows(prior: _Prior) -> tuple[list[TeamRating], frozenset[int]]:
     """The prior's ratings as TeamRatings, and the papers they rate."""
-    with _lock:
-        kept = _priors.get(prior.digest)
-        if kept is not None:
-            _priors.move_to_end(prior.digest)
-            return kept
+    kept = _priors.get(prior.digest)
+    if kept is not None:
+        return kept
     rows = [TeamRating(*rating) for rating in prior.ratings]
     kept = (rows, frozenset(paper_id for _, paper_id, _ in prior.ratings))
-    with _lock:
-        _priors[prior.digest] = kept
-        while len(_priors) > MODELS_KEPT:
-            _priors.popitem(last=False)
+    _priors.put(prior.digest, kept)
     return kept
 
 

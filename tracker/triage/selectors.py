@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import time as clock
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -39,6 +39,7 @@ from django.utils.safestring import SafeString
 
 from tracker.core.cache import pages_key
 from tracker.core.http import url_for_pk
+from tracker.core.lru import Lru
 from tracker.papers.models import Paper, PaperKind
 from tracker.teams.models import Absence, Membership, Team
 from tracker.teams.selectors import with_usernames
@@ -531,8 +532,8 @@ def own_versions(team: Team, user_id: int) -> dict[str, Subquery]:
 # inbox_versions' query as SQL, per member, kept in the process: building its nested
 # aggregates took the ORM four to five times as long as PostgreSQL takes to run it, on
 # every inbox load. Only the start of the blind window moves from one load to the next.
-_versions_sql: OrderedDict[tuple[int, int], tuple[str, tuple[Any, ...], int]] = OrderedDict()
 VERSIONS_SQL_KEPT = 256
+_versions_sql: Lru[tuple[int, int], tuple[str, tuple[Any, ...], int]] = Lru(VERSIONS_SQL_KEPT)
 
 
 def inbox_versions(membership: Membership) -> InboxVersions:
@@ -550,9 +551,7 @@ def inbox_versions(membership: Membership) -> InboxVersions:
         if len(moving) != 1:  # the query changed shape: compile it on every load
             return _versions_of(_versions_query(membership, since).get())
         kept = (sql, tuple(params), moving[0])
-        _versions_sql[member] = kept
-        while len(_versions_sql) > VERSIONS_SQL_KEPT:
-            _versions_sql.popitem(last=False)
+        _versions_sql.put(member, kept)
     sql, params, at = kept
     with connection.cursor() as cursor:
         start = connection.ops.adapt_datetimefield_value(since)
@@ -722,8 +721,8 @@ def inbox_build(
         # A first load of a set of filters ranks with the model of its view's unfiltered
         # load, when that load is kept (its key) and its model is in this process.
         scope_load = None
-        if order_key is None and _scope(filters) != filters:
-            scope_load = _kept(kept_key_of(_scope(filters)), _KeptLoad)
+        if order_key is None and (scope := _scope(filters)) != filters:
+            scope_load = _kept(kept_key_of(scope), _KeptLoad)
         # The rows shown sit among the first len(shown) + limit of the ranking, at worst.
         ranked, order_key = _ranked(
             membership,
@@ -808,7 +807,8 @@ def inbox_build(
 
 def _scope(filters: InboxFilters) -> InboxFilters:
     """The view's window whose model ranks `filters`' papers (_ranked): the filters less
-    everything but the view, the `since` date and the sort."""
+    everything but the view, the `since` date and the sort. Its load is kept under it in
+    its sort (inbox_build); its model, the same in every ranked sort, in the first."""
     return InboxFilters(view=filters.view, since=filters.since, sort=filters.sort)
 
 
@@ -839,16 +839,19 @@ def _ranked(
     explained = explain if filters.sort == "for_you" else None
     ranked = kept_ranking(order_key, explained) if order_key else None
     if ranked is None:
-        scope = InboxFilters(view=filters.view, since=filters.since)
+        # One model serves every ranked sort: the filters and their window are named in
+        # the first sort, whichever the page shows.
+        for_model = replace(filters, sort=INBOX_SORTS[0])
+        scope = _scope(for_model)
         if filters.topic:
             base = base.filter(paper_topic__topic_id=filters.topic)
-        cut = replace(filters, sort=scope.sort) != scope
+        cut = for_model != scope
         ranked, order_key = member_ranking_keyed(
             membership,
             inbox_papers(membership, scope) if cut else base,
             explained,
             within=base if cut else None,
-            within_key=repr(replace(filters, sort=scope.sort)),
+            within_key=repr(for_model),
             scope=repr(scope),
             topic_follows=followed_ids,
             fitted_key=scope_key if cut else None,
