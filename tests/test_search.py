@@ -77,6 +77,8 @@ def test_keyword_index_follows_inserts_updates_and_hides() -> None:
 def test_keyword_side_takes_the_rarest_words_within_its_match_budget(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(search_keyword, "MATCH_BUDGET_MIN", 6)
     monkeypatch.setattr(search_keyword, "COMMON_SHARE", 0.5)
+    # The 20 papers made here, whatever count another test's ANALYZE left the planner.
+    monkeypatch.setattr(search_keyword, "_paper_count", lambda cursor: 20)
     PaperFactory.create_batch(5, title="Gradient descent", abstract="")
     PaperFactory.create_batch(3, title="Gradient quokka", abstract="")
     numbat = PaperFactory(title="Numbat descent", abstract="")
@@ -125,6 +127,8 @@ def test_the_capped_set_is_the_newest_matches_as_an_uncapped_ranking_breaks_ties
     for _ in range(30):
         studies.append(PaperFactory(title="Quokka study", abstract=""))
         PaperFactory.create_batch(2, title="Filler paper", abstract="")
+    with connection.cursor() as cursor:  # the planner's estimate of the matches sizes a window
+        cursor.execute("ANALYZE papers_paper")
     uncapped = keyword_search("quokka", 10)
     assert uncapped == [p.pk for p in reversed(studies[-10:])]
     monkeypatch.setattr(search_keyword, "RANKED_AT_MOST", 8)
@@ -137,11 +141,39 @@ def test_the_capped_set_is_the_newest_matches_as_an_uncapped_ranking_breaks_ties
         assert len(windows) >= 2
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's full-text ranking")
+def test_a_filtered_window_is_sized_on_the_matches_within_the_filter(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A third of the papers, matches and others alike, are in the category filtered to:
+    the first window is sized for the matches within the filter (the planner's estimate)
+    and holds the cap, where one sized on every match held a third of what it needed and
+    was widened."""
+    monkeypatch.setattr(search_keyword, "COMMON_SHARE", 0.9)
+    monkeypatch.setattr(search_keyword, "WINDOW_ID_COST", 0.0)
+    monkeypatch.setattr(search_keyword, "WINDOW_MARGIN", 2.0)
+    for i in range(120):
+        category = "cs.CL" if i % 3 == 0 else "cs.CV"
+        PaperFactory(title="Quokka study", abstract="", primary_category=category)
+        PaperFactory.create_batch(2, title="Filler paper", abstract="", primary_category=category)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE papers_paper")
+    within = SearchFilters(category="cs.CL").apply(Paper.objects.visible())
+    language = Paper.objects.filter(primary_category="cs.CL", title="Quokka study")
+    monkeypatch.setattr(search_keyword, "RANKED_AT_MOST", 8)
+    with CaptureQueriesContext(connection) as queries:
+        found = keyword_search("quokka", 10, within)
+    assert found == sorted(language.values_list("pk", flat=True), reverse=True)[:8]
+    windows = [q["sql"] for q in queries if '"papers_paper"."id" >' in q["sql"]]
+    assert len(windows) == 2, windows  # one window each: every word, and the rare word
+
+
 def test_a_word_is_counted_only_up_to_the_match_budget(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A word past the budget is taken only as the rarest, so counting it further reads
     rows for nothing: its count stops one past the budget."""
     monkeypatch.setattr(search_keyword, "MATCH_BUDGET_MIN", 4)
     monkeypatch.setattr(search_keyword, "COMMON_SHARE", 0.9)
+    # The papers made here: the planner's count of them is whatever the last ANALYZE of
+    # another test left (PostgreSQL writes it in place, outside the test's transaction).
+    monkeypatch.setattr(search_keyword, "_paper_count", lambda cursor: 20)
     PaperFactory.create_batch(12, title="Gradient descent", abstract="")
     numbat = PaperFactory(title="Numbat gradient", abstract="")
     PaperFactory.create_batch(7, title="Filler paper", abstract="")

@@ -24,17 +24,16 @@ walk looks no paper up; only a topic filter joins the paper's topic.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 from typing import Protocol
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.backends.utils import CursorWrapper
 from django.db.models import F, QuerySet
 from pgvector import HalfVector
 from pgvector.django import CosineDistance
 
+from tracker.core.db import planned_rows
 from tracker.papers.embeddings import search_model_name, stored_model_name
 from tracker.papers.models import EmbeddingVector, Paper
 from tracker.papers.vectors import (
@@ -176,7 +175,9 @@ class PgvectorStore:
             fetched = max(limit, FETCHED_AT_LEAST)
             ef_search = min(EF_SEARCH_CEILING, max(EF_SEARCH, fetched * EF_PER_ROW))
             plan = ""
-            if narrowed is not None and _estimated_rows(cursor, narrowed) < EXACT_BELOW:
+            # The planner's estimate, without the dimension's test, which it cannot
+            # estimate (it guesses 0.5% of rows for it): `narrowed` has none.
+            if narrowed is not None and planned_rows(cursor, narrowed) < EXACT_BELOW:
                 # No index scan: the graph is one; the btrees are read as bitmaps.
                 plan = "SET LOCAL enable_indexscan = off; "
             elif narrowed is not None:
@@ -222,17 +223,6 @@ def _scored(rows: QuerySet[EmbeddingVector], vector: np.ndarray) -> QuerySet[Emb
     return rows.annotate(
         distance=CosineDistance(indexed_vector("vector", dimension), HalfVector(vector.tolist()))
     )
-
-
-def _estimated_rows(cursor: CursorWrapper, rows: QuerySet[EmbeddingVector]) -> float:
-    """How many of `rows` the planner expects (a plan, nothing read). Without the
-    dimension's test, which it cannot estimate (it guesses 0.5% of rows for it)."""
-    sql, params = rows.values("pk").query.sql_with_params()
-    cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
-    plan = cursor.fetchone()[0]
-    if isinstance(plan, str):
-        plan = json.loads(plan)
-    return float(plan[0]["Plan"]["Plan Rows"])
 
 
 def _distance(row: EmbeddingVector) -> float:

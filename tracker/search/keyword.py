@@ -11,6 +11,7 @@ from django.db.backends.utils import CursorWrapper
 from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 
+from tracker.core.db import planned_rows
 from tracker.papers.models import Paper
 
 # Papers each side of the search box ranks before the two rankings are fused.
@@ -48,11 +49,11 @@ RANKED_AT_MOST = 1000
 # so the newest thousand keep far more of an uncapped ranking's first ten (at 300k papers,
 # 60 title questions: 0.93 against 0.59, and 0.96 against 0.60 with a category filter).
 # Sorting every match by id visits each one's row. Many matches are read from a window of
-# the newest ids instead, which a BRIN index on the ids bounds before any row is read
-# (papers migration 0016): sized to hold about WINDOW_MARGIN times the cap at the matches'
-# share, widened when it holds fewer. A window costs about WINDOW_ID_COST of a row's visit
-# per id in it, so it is taken when it costs less than the sort (past about 4,600 matches
-# at 300k papers, 7,400 at a million).
+# the newest ids instead, which the primary key bounds before any row is read (papers
+# migration 0017 says why not a BRIN index): sized to hold about WINDOW_MARGIN times the
+# cap at the matches' share, widened when it holds fewer. A window costs about
+# WINDOW_ID_COST of a row's visit per id in it, so it is taken when it costs less than the
+# sort (past about 4,600 matches at 300k papers, 7,400 at a million).
 WINDOW_MARGIN = 2.0
 WINDOW_GROWTH = 4
 WINDOW_ID_COST = 0.02
@@ -206,7 +207,7 @@ def keyword_search(
     if connection.vendor == "postgresql":
         papers = within if within is not None else Paper.objects.visible()
         if rare:
-            return _pg_ranked(papers, words, rare, limit)
+            return _pg_ranked(papers, words, rare, limit, filtered=within is not None)
         return _pg_newest(papers, words, limit, dated)
     return _sqlite_matches(within, list(rare) or words, limit, bool(rare), dated)
 
@@ -221,7 +222,7 @@ def _pg_match(tsquery: str) -> RawSQL:
 
 
 def _pg_ranked(
-    papers: QuerySet[Paper], words: list[str], rare: dict[str, int], limit: int
+    papers: QuerySet[Paper], words: list[str], rare: dict[str, int], limit: int, filtered: bool
 ) -> list[int]:
     """The best matches of any of the `rare` words by full-text rank, among at most
     RANKED_AT_MOST papers holding every word of the question and RANKED_AT_MOST holding
@@ -236,16 +237,17 @@ def _pg_ranked(
         pool = papers.filter(_pg_match(tsquery)).order_by().values("id")
         ranked = Paper.objects.filter(pk__in=pool)
     else:
-        ranked = Paper.objects.filter(_pg_newest_pool(papers, words, tsquery, rare))
+        ranked = Paper.objects.filter(_pg_newest_pool(papers, words, tsquery, filtered))
     matches_ranked = ranked.annotate(rank=rank).order_by("-rank", "-id")
     return list(matches_ranked.values_list("id", flat=True)[:limit])
 
 
 def _pg_newest_pool(
-    papers: QuerySet[Paper], words: list[str], tsquery: str, rare: dict[str, int]
+    papers: QuerySet[Paper], words: list[str], tsquery: str, filtered: bool
 ) -> RawSQL:
     """The papers _pg_ranked ranks when the cap cuts: the newest RANKED_AT_MOST holding
-    every word and the newest RANKED_AT_MOST holding a rare one, as a condition on ids."""
+    every word and the newest RANKED_AT_MOST holding a rare one, as a condition on ids.
+    `filtered`: `papers` are narrowed by search filters."""
     # The newest id bounds the windows (an index probe, before index scans are turned off).
     newest = Paper.objects.order_by("-id").values_list("id", flat=True).first() or 0
     with transaction.atomic(), connection.cursor() as cursor:
@@ -255,25 +257,40 @@ def _pg_newest_pool(
         # of both indexes take 31).
         cursor.execute("SET LOCAL enable_indexscan = off")
         every = _pg_newest_capped(
-            papers, " & ".join(words), min(rare.values()), newest, RANKED_AT_MOST
+            cursor, papers, " & ".join(words), newest, RANKED_AT_MOST, filtered
         )
-        some = _pg_newest_capped(papers, tsquery, sum(rare.values()), newest, RANKED_AT_MOST)
+        some = _pg_newest_capped(cursor, papers, tsquery, newest, RANKED_AT_MOST, filtered)
     return RawSQL('"papers_paper"."id" = ANY(%s)', (sorted({*every, *some}),), BooleanField())
 
 
 def _pg_newest_capped(
-    papers: QuerySet[Paper], tsquery: str, expected: int, newest: int, cap: int
+    cursor: CursorWrapper,
+    papers: QuerySet[Paper],
+    tsquery: str,
+    newest: int,
+    cap: int,
+    filtered: bool,
 ) -> list[int]:
-    """The ids of the `cap` newest of `papers` matching `tsquery`, of which about
-    `expected` exist (more or fewer within filters), `newest` the highest id. Sorted out
-    of every match, or when that costs more (_windowed), read from a window of the newest
-    ids that should hold WINDOW_MARGIN times the cap, and the windows below it, each
-    WINDOW_GROWTH times wider, until the cap is reached: the id range's BRIN index and the
-    full-text index meet before any row is read (a BitmapAnd), so only the window's
-    matches are visited. 13,800 matches of one word at a million papers: 81 ms sorted,
-    18 ms windowed."""
-    matches = papers.filter(_pg_match(tsquery)).order_by("-id").values_list("id", flat=True)
-    if not newest or not _windowed(expected, newest):
+    """The ids of the `cap` newest of `papers` matching `tsquery`, `newest` the highest id.
+    Sorted out of every match, or when that costs more (_windowed), read from a window of
+    the newest ids that should hold WINDOW_MARGIN times the cap, and the windows below
+    it, each WINDOW_GROWTH times wider, until the cap is reached: the primary key's and
+    the full-text index's bitmaps meet before any row is read (a BitmapAnd), so only the
+    window's matches are visited. 13,800 matches of one word at a million papers: 81 ms
+    sorted, 18 ms windowed.
+
+    How many matches there are is the planner's estimate, filters and every word
+    included (planned_rows). The words' own counts overstate it: a question's words
+    together in one paper are far fewer than its rarest word, and a category filter
+    keeps a share of them, so a window sized on them held too few matches and was
+    widened, window after window, down to the oldest id."""
+    match = _pg_match(tsquery)
+    matches = papers.filter(match).order_by("-id").values_list("id", flat=True)
+    expected = planned_rows(cursor, matches)
+    # A sort visits every match of the words, in the filters or not: the filters are
+    # tested on the rows (a broad category has no bitmap of its own worth reading).
+    visited = expected if not filtered else planned_rows(cursor, Paper.objects.filter(match))
+    if not newest or not _windowed(expected, visited, newest):
         return list(matches[:cap])
     share = expected / max(1, newest)
     window = max(cap, int(cap * WINDOW_MARGIN / share))
@@ -288,14 +305,15 @@ def _pg_newest_capped(
     return found
 
 
-def _windowed(expected: int, papers: int) -> bool:
-    """Whether the newest RANKED_AT_MOST of `expected` matches among `papers` cost less
-    read from a window of the newest ids than sorted out of every match."""
+def _windowed(expected: float, visited: float, papers: int) -> bool:
+    """Whether the newest RANKED_AT_MOST of `expected` matches (within the filters) among
+    `papers` cost less read from a window of the newest ids than sorted out of every
+    match, when a sort visits `visited` rows (the words' matches, filtered or not)."""
     if expected <= RANKED_AT_MOST:
         return False
-    rows_visited = RANKED_AT_MOST * WINDOW_MARGIN
-    window = rows_visited * papers / expected
-    return rows_visited + window * WINDOW_ID_COST < expected
+    window = RANKED_AT_MOST * WINDOW_MARGIN * papers / expected
+    rows_visited = window * visited / papers
+    return rows_visited + window * WINDOW_ID_COST < visited
 
 
 def _pg_newest(papers: QuerySet[Paper], words: list[str], limit: int, dated: bool) -> list[int]:
