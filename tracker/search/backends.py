@@ -28,12 +28,11 @@ from collections.abc import Collection
 from typing import Protocol
 
 import numpy as np
-from django.db import connection, transaction
 from django.db.models import F, QuerySet
 from pgvector import HalfVector
 from pgvector.django import CosineDistance
 
-from tracker.core.db import planned_rows
+from tracker.core.db import planned_rows, planner_settings
 from tracker.papers.embeddings import search_model_name, stored_model_name
 from tracker.papers.models import EmbeddingVector, Paper
 from tracker.papers.vectors import (
@@ -169,26 +168,29 @@ class PgvectorStore:
         semantic rank counts past the first few in the fusion. `narrowed`: the filtered
         rows `rows` are of (every dimension), when filters apply: answered exactly when
         the planner expects few of them (EXACT_BELOW)."""
-        with transaction.atomic(), connection.cursor() as cursor:
+        with planner_settings() as (cursor, settings):
             # relaxed_order: a filtered scan keeps going until `limit` rows pass, and may
             # return them slightly out of order, hence the sort below.
             fetched = max(limit, FETCHED_AT_LEAST)
             ef_search = min(EF_SEARCH_CEILING, max(EF_SEARCH, fetched * EF_PER_ROW))
-            plan = ""
+            plan: dict[str, object] = {}
             # The planner's estimate, without the dimension's test, which it cannot
             # estimate (it guesses 0.5% of rows for it): `narrowed` has none.
             if narrowed is not None and planned_rows(cursor, narrowed) < EXACT_BELOW:
                 # No index scan: the graph is one; the btrees are read as bitmaps.
-                plan = "SET LOCAL enable_indexscan = off; "
+                plan = {"enable_indexscan": "off"}
             elif narrowed is not None:
                 # The walk, which gives its rows in order: the planner would otherwise
                 # sort every row a broad filter allows, read through its btree (a category
                 # of 166k papers at 300k: 292 ms where the walk takes 9).
-                plan = "SET LOCAL enable_sort = off; "
-            cursor.execute(
-                f"{plan}SET LOCAL hnsw.iterative_scan = relaxed_order; "
-                f"SET LOCAL hnsw.ef_search = {ef_search}; "
-                f"SET LOCAL hnsw.max_scan_tuples = {MAX_SCAN_TUPLES}"
+                plan = {"enable_sort": "off"}
+            settings(
+                {
+                    **plan,
+                    "hnsw.iterative_scan": "relaxed_order",
+                    "hnsw.ef_search": ef_search,
+                    "hnsw.max_scan_tuples": MAX_SCAN_TUPLES,
+                }
             )
             walk = self._query(rows, vector, fetched)
             if including:

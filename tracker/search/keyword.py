@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 import time
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.backends.utils import CursorWrapper
 from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 
-from tracker.core.db import planned_rows
+from tracker.core.db import planned_rows, planner_settings
 from tracker.papers.models import Paper
 
 # Papers each side of the search box ranks before the two rankings are fused.
@@ -250,12 +250,12 @@ def _pg_newest_pool(
     `filtered`: `papers` are narrowed by search filters."""
     # The newest id bounds the windows (an index probe, before index scans are turned off).
     newest = Paper.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    with transaction.atomic(), connection.cursor() as cursor:
+    with planner_settings() as (cursor, settings):
         # Matches are found through the full-text index, never by walking the primary key
         # and testing each row's document (the planner's choice for a window of a common
         # word: it reads each document from TOAST, 78 ms for 10k rows where the bitmaps
         # of both indexes take 31).
-        cursor.execute("SET LOCAL enable_indexscan = off")
+        settings({"enable_indexscan": "off"})
         every = _pg_newest_capped(
             cursor, papers, " & ".join(words), newest, RANKED_AT_MOST, filtered
         )
