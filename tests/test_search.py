@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import re
-import threading
-import time
 from datetime import date
 
 import numpy as np
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -25,9 +23,9 @@ from tracker.search import fusion as search_fusion
 from tracker.search import index as search_index
 from tracker.search import keyword as search_keyword
 from tracker.search import semantic as search_semantic
-from tracker.search.backends import InProcessStore, PgvectorStore, vector_store
+from tracker.search.backends import InProcessStore, vector_store
 from tracker.search.filters import SearchFilters
-from tracker.search.fusion import search, search_caches_forget
+from tracker.search.fusion import search
 from tracker.search.index import VectorIndex, _half_copy, similar_papers, vector_index
 from tracker.search.keyword import keyword_search
 from tracker.topics.models import PaperTopic, Topic
@@ -612,72 +610,3 @@ def test_search_page_query_count_is_fixed(cast, rows: int, django_assert_num_que
     with django_assert_num_queries(session_queries() + expected):
         response = client.get(url, {"q": "zebra stripes", "kind": "arxiv"})
     assert len(response.context["hits"]) == rows
-
-
-@pytest.mark.django_db(transaction=True)
-def test_the_box_walks_the_vector_index_beside_its_keyword_side(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """Outside a transaction, as a request runs, the box walks the vector index on a
-    thread and a connection of its own while the keyword side runs, and scores exactly
-    the keyword matches the walk did not reach: its ranking is the one-thread ranking's,
-    and no connection is left open after it."""
-    from tracker.papers.vectors import vector_table_exists
-
-    if not vector_table_exists():
-        pytest.skip("the database walks no vector index here (make test-pgvector runs this)")
-    animals = ["stripes", "herds", "grazing", "migration", "foals", "savanna", "hybrids"]
-    papers = [
-        PaperFactory(title=f"Zebra {word}", abstract=f"A study of zebra {word} in the wild.")
-        for word in animals
-    ]
-    papers += [
-        PaperFactory(title=f"Transformer {topic}", abstract=f"Language models for {topic}.")
-        for topic in ["parsing", "translation", "summaries", "dialogue", "retrieval", "coding"]
-    ]
-    # Newest, and as many keyword matches as the animals: first by keywords, far by meaning.
-    papers += [
-        PaperFactory(title=f"Zebra: transformers for {task}", abstract=f"Zebra does {task}.")
-        for task in ["parsing", "translation", "summaries"]
-    ]
-    embed_papers([p.pk for p in papers], owner="test")
-    search_caches_forget()
-    # Fewer candidates than matches: the walk's few nearest miss some keyword matches.
-    monkeypatch.setattr(search_fusion, "CANDIDATES", 3)
-    walked_on: list[str] = []
-    walked = search_fusion._walked
-
-    def walked_noting_the_thread(*args):  # type: ignore[no-untyped-def]
-        walked_on.append(threading.current_thread().name)
-        return walked(*args)
-
-    monkeypatch.setattr(search_fusion, "_walked", walked_noting_the_thread)
-    scored_after: list[int] = []
-    nearest = PgvectorStore.nearest
-
-    def nearest_noting_the_missed(self, *args, among=None, **kwargs):  # type: ignore[no-untyped-def]
-        if among is not None:
-            scored_after.extend(among)
-        return nearest(self, *args, among=among, **kwargs)
-
-    monkeypatch.setattr(PgvectorStore, "nearest", nearest_noting_the_missed)
-
-    def ranked(question: str) -> list[tuple[int, int | None, int | None]]:
-        return [(h.paper.pk, h.keyword_rank, h.semantic_rank) for h in search(question)]
-
-    for question in ["zebra", "language model translation"]:
-        beside = ranked(question)
-        with transaction.atomic():  # the walk after the keyword side, on this thread
-            alone = ranked(question)
-        assert beside == alone and beside
-        assert any(rank is not None for _, rank, _ in beside)
-    assert len(walked_on) == 2 and all(name.startswith("walk") for name in walked_on)
-    assert scored_after  # keyword matches past the walk's few, ranked all the same
-    with connection.cursor() as cursor:
-        for _ in range(50):  # a closed connection's server process ends a moment later
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            )
-            if cursor.fetchone()[0] == 1:
-                break
-            time.sleep(0.05)
-        else:
-            pytest.fail("the walk left its connection open")

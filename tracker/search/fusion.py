@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-import numpy as np
-from django.db import connection
 from django.db.models import QuerySet
 
 from tracker.papers.embeddings import search_model_name, stored_model_name
@@ -76,71 +72,28 @@ def _rankings_in_process(
 def _rankings_in_database(
     store: VectorStore, query: str, filters: SearchFilters, within: QuerySet[Paper] | None
 ) -> tuple[list[int], list[tuple[int, float]]]:
-    """Both rankings from the database, side by side: the question is encoded and its
-    nearest papers within the filters walked from the vector index on other threads (a
-    connection of their own) while this one runs the keyword side. The keyword matches
-    the walk did not find are then scored exactly and ranked with its rows, so a paper
-    found by keywords and near the question in meaning has its semantic rank even when
-    the graph's walk missed it. Those are the papers whose deep semantic rank counts:
-    among the fused first n, a paper past the first n by meaning is there only through
-    a keyword rank as well, since 1/(RRF_K + rank) alone falls below what each of the
-    semantic first n scores.
-
-    Inside a transaction (a test's, or a view's own) the walk runs on this thread after
-    the keyword side: another connection would not see what the transaction wrote."""
+    """Both rankings from the database: the question is encoded on another thread while
+    the keyword side runs, then its nearest papers within the filters come from the
+    vector index in one query, which also scores the keyword matches exactly. A paper
+    found by keywords and near the question in meaning then has its semantic rank even
+    when the graph's walk missed it. Those are the papers whose deep semantic rank
+    counts: among the fused first n, a paper past the first n by meaning is there only
+    through a keyword rank as well, since 1/(RRF_K + rank) alone falls below what each
+    of the semantic first n scores."""
     model_name = search_model_name(stored_model_name())
     question = query.strip()
-    if model_name is None or not question:
-        return keyword_search(query, CANDIDATES, within, dated=_dated(filters)), []
-    encoding = encoding_pool().submit(query_vector, model_name, question)
-    walking = (
-        None
-        if connection.in_atomic_block
-        else walk_pool().submit(_walked, store, model_name, encoding, filters)
+    encoding = (
+        encoding_pool().submit(query_vector, model_name, question)
+        if model_name is not None and question
+        else None
     )
-    keyword = keyword_search(query, CANDIDATES, within, dated=_dated(filters))
-    vector = encoding.result()
-    if walking is None:
-        return keyword, store.nearest(model_name, vector, filters, CANDIDATES, including=keyword)
-    walk = walking.result()
-    found = {pk for pk, _ in walk}
-    missed = [pk for pk in keyword if pk not in found]
-    if missed:
-        walk += store.nearest(model_name, vector, filters, len(missed), among=missed)
-    return keyword, sorted(walk, key=lambda row: -row[1])[:CANDIDATES]
-
-
-def _dated(filters: SearchFilters) -> bool:
-    return bool(filters.date_from or filters.date_to)
-
-
-def _walked(
-    store: VectorStore, model_name: str, encoding: Future[np.ndarray], filters: SearchFilters
-) -> list[tuple[int, float]]:
-    """The walk of _rankings_in_database, on a thread of walk_pool, on a connection of
-    its own: opened while the question is being encoded (4 ms on loopback, within the
-    encoding's time) and closed after the walk, so that no idle connection outlives the
-    search in a thread that no request's end closes."""
-    try:
-        connection.ensure_connection()
-        return store.nearest(model_name, encoding.result(), filters, CANDIDATES)
-    finally:
-        connection.close()
-
-
-# Walks at once per process: one per web thread (gunicorn.conf.py), each with a database
-# connection of its own.
-WALKERS = 4
-walk_pools: dict[int, ThreadPoolExecutor] = {}
-
-
-def walk_pool() -> ThreadPoolExecutor:
-    """The threads that walk the vector index while a request runs its keyword side; one
-    pool per process (a forked child does not inherit its parent's threads)."""
-    pid = os.getpid()
-    if pid not in walk_pools:
-        walk_pools[pid] = ThreadPoolExecutor(max_workers=WALKERS, thread_name_prefix="walk")
-    return walk_pools[pid]
+    keyword = keyword_search(
+        query, CANDIDATES, within, dated=bool(filters.date_from or filters.date_to)
+    )
+    if encoding is None or model_name is None:
+        return keyword, []
+    semantic = store.nearest(model_name, encoding.result(), filters, CANDIDATES, including=keyword)
+    return keyword, semantic
 
 
 def _fused(
