@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.test import override_settings
 
 from tests.factories import LabReportFactory, PaperFactory
+from tracker.core.db import planner_settings
 from tracker.papers import vectors
 from tracker.papers.embeddings import embeddings_store, stored_model_name
 from tracker.papers.merge import paper_merge, paper_merge_undo
@@ -161,8 +162,8 @@ def _plan(model: str, dimension: int, filters: SearchFilters, vector: np.ndarray
     """The plan of the walk nearest() asks for a broad filter (no sort), with sequential
     scans ruled out (a table this small would otherwise be read whole)."""
     query = PgvectorStore()._query(backends._vectors_within(model, dimension, filters), vector, 5)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_sort = off")
+    with planner_settings() as (cursor, settings):
+        settings({"enable_seqscan": "off", "enable_sort": "off"})
         sql, params = query.query.sql_with_params()
         cursor.execute(f"EXPLAIN {sql}", params)
         return "\n".join(row[0] for row in cursor.fetchall())
@@ -191,6 +192,14 @@ def test_a_broad_category_gets_a_graph_of_its_own_and_loses_it_when_it_shrinks(p
     assert [pk for pk, _ in found] == exact_nearest(
         [p.pk for p in papers[:30]], matrix[:30], question, 10
     )
+    # The walk's settings held for its query alone, in this test's transaction too.
+    PgvectorStore().nearest(model, question, SearchFilters(category="cs.CL"), 10)  # exact
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('enable_indexscan'), current_setting('enable_sort'), "
+            "current_setting('hnsw.ef_search')"
+        )
+        assert cursor.fetchone() == ("on", "on", "40")
 
     again = vectors.category_indexes_sync(min_rows=20, drop_below=5)
     assert (again.made, again.dropped, again.kept) == ([], [], 1)

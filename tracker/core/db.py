@@ -41,22 +41,18 @@ def planner_settings() -> Iterator[tuple[CursorWrapper, Settings]]:
     with transaction.atomic(), connection.cursor() as cursor:
 
         def apply(settings: dict[str, object]) -> None:
-            new = [name for name in settings if name not in before]
-            if inside and new:
-                cursor.execute(_select("current_setting(%s, true)", len(new)), new)
-                before.update(zip(new, cursor.fetchone(), strict=True))
-            _set(cursor, {name: str(value) for name, value in settings.items()})
+            # Inside a transaction, what each was before is read in the same statement
+            # (its expressions are evaluated in order, the reads first).
+            new = [name for name in settings if name not in before] if inside else []
+            reads = ["current_setting(%s, true)"] * len(new)
+            sets = ["set_config(%s, %s, true)"] * len(settings)
+            params = [*new, *(part for n, v in settings.items() for part in (n, str(v)))]
+            cursor.execute("SELECT " + ", ".join(reads + sets), params)
+            before.update(zip(new, cursor.fetchone()[: len(new)], strict=True))
 
         yield cursor, apply
         # A setting unknown before (a module's that was not loaded) has nothing to go back to.
-        _set(cursor, {name: value for name, value in before.items() if value is not None})
-
-
-def _select(expression: str, count: int) -> str:
-    return "SELECT " + ", ".join([expression] * count)
-
-
-def _set(cursor: CursorWrapper, settings: dict[str, str]) -> None:
-    if settings:
-        params = [part for setting in settings.items() for part in setting]
-        cursor.execute(_select("set_config(%s, %s, true)", len(settings)), params)
+        back = {name: value for name, value in before.items() if value is not None}
+        if back:
+            params = [part for setting in back.items() for part in setting]
+            cursor.execute("SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(back)), params)
