@@ -839,6 +839,12 @@ def scale_database(url: str) -> tuple[str, str, str]:
     return urlunsplit(parts._replace(path="/" + name)), name, admin
 
 
+def psycopg_connect(url: str):  # type: ignore[no-untyped-def]
+    import psycopg
+
+    return psycopg.connect(url, autocommit=True)
+
+
 def recreate(admin_url: str, name: str, backend: str) -> None:
     import psycopg
 
@@ -850,9 +856,9 @@ def recreate(admin_url: str, name: str, backend: str) -> None:
             conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
 
 
-def pgvector_server(data: Path) -> str:
+def pgvector_server(data: Path, shared_buffers: str) -> str:
     """Start the PostgreSQL with pgvector that the tests use (.ci/pgvector-server), its
-    data in `data`, on PGVECTOR_PORT; its URL."""
+    data in `data`, on PGVECTOR_PORT, with `shared_buffers`; its URL."""
     started = subprocess.run(
         [
             sys.executable,
@@ -862,6 +868,8 @@ def pgvector_server(data: Path) -> str:
             str(data),
             "--port",
             os.environ.get("PGVECTOR_PORT", "5433"),
+            "--set",
+            f"shared_buffers={shared_buffers}",
         ],
         capture_output=True,
         text=True,
@@ -931,6 +939,13 @@ def main() -> None:
     parser.add_argument(
         "--reuse", action="store_true", help="one size: measure the database seeded last time"
     )
+    parser.add_argument(
+        "--shared-buffers",
+        default="4GB",
+        help="with --backend pgvector and no --database-url: the started server's "
+        "shared_buffers (default 4GB, a sixth of this machine's memory, where a server "
+        "for a million papers keeps its vector indexes; PostgreSQL's own default is 128MB)",
+    )
     args = parser.parse_args()
     sizes = [int(n) for n in args.papers.split(",")]
     stages = set(args.only.split(","))
@@ -939,7 +954,7 @@ def main() -> None:
         server_data = (
             args.pgvector_data or Path(tempfile.mkdtemp(prefix="scale-pgvector-")) / "data"
         )
-        args.database_url = pgvector_server(server_data)
+        args.database_url = pgvector_server(server_data, args.shared_buffers)
     args.database_url = args.database_url or os.environ.get("DATABASE_URL", "")
     if not args.database_url.startswith(("postgres://", "postgresql://")):
         raise SystemExit("bench/scale.py needs DATABASE_URL or --database-url naming PostgreSQL")
@@ -975,9 +990,11 @@ def measure(args: argparse.Namespace, sizes: list[int], stages: set[str]) -> Non
         "TRANSFORMERS_OFFLINE": "1",
     }
     env.pop("REDIS_URL", None)  # the cache sits in the bench's own database
+    with psycopg_connect(admin) as conn:
+        buffers = conn.execute("SHOW shared_buffers").fetchone()[0]
     print(
         f"bench/scale.py: backend {args.backend}, vectors {args.vectors}, "
-        f"sizes {', '.join(f'{n:,}' for n in sizes)}; "
+        f"sizes {', '.join(f'{n:,}' for n in sizes)}; shared_buffers {buffers}; "
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
     first: dict[str, float] = {}
