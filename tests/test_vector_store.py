@@ -29,6 +29,7 @@ from tracker.search import index as in_process
 from tracker.search.backends import InProcessStore, PgvectorStore, similar_papers, vector_store
 from tracker.search.filters import SearchFilters
 from tracker.search.fusion import search_caches_forget
+from workers.tasks import sync_vector_indexes_task
 
 pytestmark = pytest.mark.django_db
 
@@ -69,6 +70,7 @@ def test_without_pgvector_the_install_is_as_before() -> None:
     with pytest.raises(CommandError, match="no pgvector column"):
         call_command("sync_vector_indexes")
     assert vectors.category_indexes_sync(min_rows=1) == vectors.CategoryIndexes([], [], 0)
+    assert sync_vector_indexes_task() == {"made": 0, "dropped": 0, "kept": 0, "busy": 0}
     # The migrations' steps do nothing here, even with vectors stored.
     migration.vector_table_create(django_apps, SimpleNamespace(connection=connection))
     facts_migration.facts_add(django_apps, SimpleNamespace(connection=connection))
@@ -211,6 +213,8 @@ def test_a_broad_category_gets_a_graph_of_its_own_and_loses_it_when_it_shrinks(p
     assert vision not in _plan(model, 16, SearchFilters(category="cs.CV"), question)
     learning = vectors.category_index_name(model, 16, "cs.LG")
     assert learning in _plan(model, 16, SearchFilters(category="cs.LG"), question)
+    # The nightly task at its own line: cs.LG's 26 vectors are far below it.
+    assert sync_vector_indexes_task() == {"made": 0, "dropped": 1, "kept": 0, "busy": 0}
 
 
 def test_an_index_left_invalid_is_built_again_and_one_sync_runs_at_a_time(pgvector) -> None:  # type: ignore[no-untyped-def]
