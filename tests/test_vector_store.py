@@ -213,7 +213,13 @@ def test_a_broad_category_gets_a_graph_of_its_own_and_loses_it_when_it_shrinks(p
     assert vision not in _plan(model, 16, SearchFilters(category="cs.CV"), question)
     learning = vectors.category_index_name(model, 16, "cs.LG")
     assert learning in _plan(model, 16, SearchFilters(category="cs.LG"), question)
-    # The nightly task at its own line: cs.LG's 26 vectors are far below it.
+    # A category with no vector left loses its index too, and the sync names it.
+    Paper.objects.filter(primary_category="cs.LG").update(primary_category="cs.RO")
+    gone = vectors.category_indexes_sync(min_rows=40, drop_below=5)
+    assert (gone.made, gone.dropped, gone.kept) == ([], [(model, "cs.LG")], 0)
+    # The nightly task at its own line: nothing here comes near it.
+    Paper.objects.filter(primary_category="cs.RO").update(primary_category="cs.LG")
+    vectors.category_indexes_sync(min_rows=20, drop_below=5)
     assert sync_vector_indexes_task() == {"made": 0, "dropped": 1, "kept": 0, "busy": 0}
 
 

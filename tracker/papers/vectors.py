@@ -16,6 +16,7 @@ by the same expression (indexed_vector) for PostgreSQL to use the index.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -347,23 +348,27 @@ def category_indexes_sync(
             )
             counts = {(m, int(d), c): int(n) for m, d, c, n in cursor.fetchall()}
             cursor.execute(
-                "SELECT c.relname, i.indisvalid FROM pg_index i "
-                "JOIN pg_class c ON c.oid = i.indexrelid "
+                "SELECT c.relname, i.indisvalid, obj_description(c.oid, 'pg_class') "
+                "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
                 "WHERE i.indrelid = 'papers_embeddingvector'::regclass "
                 "AND starts_with(c.relname, %s)",
                 [_CATEGORY_INDEX_PREFIX],
             )
-            existing = dict(cursor.fetchall())
+            existing = {name: (valid, about) for name, valid, about in cursor.fetchall()}
             names = {category_index_name(*key): key for key in counts}
-            for name, valid in sorted(existing.items()):
+            for name, (valid, about) in sorted(existing.items()):
                 key = names.get(name)
-                if valid and key is not None and counts[key] >= drop_below:
+                rows = counts[key] if key is not None else 0
+                if valid and rows >= drop_below:
                     continue
                 cursor.execute(f"DROP INDEX {concurrently}IF EXISTS {_quoted(name)}")
-                if valid and key is not None:
-                    dropped.append((key[0], key[2]))
+                if valid:
+                    # Its model and category, from the comment its build left (the name
+                    # is a digest of them; a category may have no vector left at all).
+                    model_name, category = json.loads(about) if about else ("", name)
+                    dropped.append((model_name, category))
                     if report:
-                        report(f"dropped the index of {key[2]} ({key[0]}): {counts[key]} vectors")
+                        report(f"dropped the index of {category} ({model_name}): {rows} vectors")
                 del existing[name]
             for key, rows in sorted(counts.items()):
                 name = category_index_name(*key)
@@ -402,6 +407,8 @@ def _category_index_build(
             f"AND vector_dims(vector) = {int(dimension)} "
             f"AND primary_category = {_sql_literal(cursor, category)}"
         )
+        about = _sql_literal(cursor, json.dumps([model_name, category]))
+        cursor.execute(f"COMMENT ON INDEX {_quoted(name)} IS {about}")
     finally:
         cursor.execute("RESET maintenance_work_mem")
 

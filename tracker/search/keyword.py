@@ -54,12 +54,12 @@ RANKED_AT_MOST = 1000
 # cap at the matches' share, widened when it holds fewer. A window costs about
 # WINDOW_ID_COST of a row's visit per id in it, so it is taken when it costs less than the
 # sort (past about 4,600 matches at 300k papers, 7,400 at a million).
-# A filter that keeps at least this share of the papers is applied when the newest
-# matches are ranked, not when they are read (_pg_newest_pool).
-BROAD_FILTER_SHARE = 0.25
 WINDOW_MARGIN = 2.0
 WINDOW_GROWTH = 4
 WINDOW_ID_COST = 0.02
+# A filter that keeps at least this share of the papers is applied when the newest
+# matches are ranked, not when they are read (_pg_newest_pool).
+BROAD_FILTER_SHARE = 0.25
 # Whether a word is common changes slowly with the corpus (and the cap it is measured
 # against is part of the key), so each process remembers the answer for a while instead of
 # counting up to 10% of the table for every word of every search.
