@@ -141,15 +141,25 @@ def test_the_capped_set_is_the_newest_matches_as_an_uncapped_ranking_breaks_ties
         assert len(windows) >= 2
 
 
-def quokka_papers(every: int) -> None:
-    """120 papers about quokkas among 360: one in `every` of each (and of the others) in
-    cs.CL, the rest in cs.CV; the table analysed, as the planner's estimates need."""
+def newest_quokkas_within(monkeypatch, every: int, category: str) -> tuple[list[int], list[str]]:  # type: ignore[no-untyped-def]
+    """120 papers about quokkas among 360, one in `every` of each (and of the others) in
+    cs.CL and the rest in cs.CV, the table analysed as the planner's estimates need; then
+    "quokka" asked within `category`, with a cap of 8 matches a set. Asserts that it finds
+    the category's 8 newest, and returns the SQL of the reads of matches newest first."""
+    monkeypatch.setattr(search_keyword, "COMMON_SHARE", 0.9)
     for i in range(120):
-        category = "cs.CL" if i % every == 0 else "cs.CV"
-        PaperFactory(title="Quokka study", abstract="", primary_category=category)
-        PaperFactory.create_batch(2, title="Filler paper", abstract="", primary_category=category)
+        kept = "cs.CL" if i % every == 0 else "cs.CV"
+        PaperFactory(title="Quokka study", abstract="", primary_category=kept)
+        PaperFactory.create_batch(2, title="Filler paper", abstract="", primary_category=kept)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE papers_paper")
+    within = SearchFilters(category=category).apply(Paper.objects.visible())
+    monkeypatch.setattr(search_keyword, "RANKED_AT_MOST", 8)
+    with CaptureQueriesContext(connection) as queries:
+        found = keyword_search("quokka", 10, within)
+    studies = Paper.objects.filter(primary_category=category, title="Quokka study")
+    assert found == sorted(studies.values_list("pk", flat=True), reverse=True)[:8]
+    return [q["sql"] for q in queries if "@@" in q["sql"] and "ORDER BY 1 DESC" in q["sql"]]
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's full-text ranking")
@@ -158,17 +168,10 @@ def test_a_filtered_window_is_sized_on_the_matches_within_the_filter(monkeypatch
     the first window is sized for the matches within the filter (the planner's estimate)
     and holds the cap, where one sized on every match held a fifth of what it needed and
     was widened."""
-    monkeypatch.setattr(search_keyword, "COMMON_SHARE", 0.9)
     monkeypatch.setattr(search_keyword, "WINDOW_ID_COST", 0.0)
     monkeypatch.setattr(search_keyword, "WINDOW_MARGIN", 2.0)
-    quokka_papers(every=5)
-    within = SearchFilters(category="cs.CL").apply(Paper.objects.visible())
-    language = Paper.objects.filter(primary_category="cs.CL", title="Quokka study")
-    monkeypatch.setattr(search_keyword, "RANKED_AT_MOST", 8)
-    with CaptureQueriesContext(connection) as queries:
-        found = keyword_search("quokka", 10, within)
-    assert found == sorted(language.values_list("pk", flat=True), reverse=True)[:8]
-    windows = [q["sql"] for q in queries if '"papers_paper"."id" >' in q["sql"]]
+    reads = newest_quokkas_within(monkeypatch, every=5, category="cs.CL")
+    windows = [sql for sql in reads if '"papers_paper"."id" >' in sql]
     assert len(windows) == 2, windows  # one window each: every word, and the rare word
     assert all("primary_category" in sql for sql in windows)
 
@@ -176,19 +179,10 @@ def test_a_filtered_window_is_sized_on_the_matches_within_the_filter(monkeypatch
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's full-text ranking")
 def test_a_broad_filter_is_applied_when_the_newest_matches_are_ranked(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Two thirds of the papers are in the category filtered to: the newest matches are
-    read from every paper, half as many more, and the ranking keeps those within the
-    filter; the reads never test the category (its btree's bitmap cost more than it
-    saved)."""
-    monkeypatch.setattr(search_keyword, "COMMON_SHARE", 0.9)
-    quokka_papers(every=3)
-    within = SearchFilters(category="cs.CV").apply(Paper.objects.visible())
-    vision = Paper.objects.filter(primary_category="cs.CV", title="Quokka study")
-    monkeypatch.setattr(search_keyword, "RANKED_AT_MOST", 8)
-    with CaptureQueriesContext(connection) as queries:
-        found = keyword_search("quokka", 10, within)
-    # 12 newest matches read (8 at a share of 2/3), of which 8 are in cs.CV.
-    assert found == sorted(vision.values_list("pk", flat=True), reverse=True)[:8]
-    reads = [q["sql"] for q in queries if "@@" in q["sql"] and "ORDER BY 1 DESC" in q["sql"]]
+    read from every paper, half as many more (12 for a cap of 8, of which 8 are in it),
+    and the ranking keeps those within the filter; the reads never test the category
+    (its btree's bitmap cost more than it saved)."""
+    reads = newest_quokkas_within(monkeypatch, every=3, category="cs.CV")
     assert reads and not any("primary_category" in sql for sql in reads), reads
     assert all(sql.endswith("LIMIT 12") for sql in reads), reads
 
