@@ -846,13 +846,11 @@ def psycopg_connect(url: str):  # type: ignore[no-untyped-def]
 
 
 def recreate(admin_url: str, name: str, backend: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True) as conn:
+    with psycopg_connect(admin_url) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     if backend == "pgvector":
-        with psycopg.connect(admin_url.rsplit("/", 1)[0] + f"/{name}", autocommit=True) as conn:
+        with psycopg_connect(admin_url.rsplit("/", 1)[0] + f"/{name}") as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
 
 

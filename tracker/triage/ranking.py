@@ -600,7 +600,8 @@ def member_ranking_keyed(
     the member follows, and `own_version` the member's ratings and shares as _own_version
     has them, when the caller has read them."""
     inputs: _Inputs | None = None
-    fitted = _fitted(fitted_key) if within is not None and fitted_key else None
+    # The model fitted under that key, when this process still keeps it.
+    fitted = _models.get(fitted_key) if within is not None and fitted_key else None
     if fitted is not None and fitted_key:
         key, keys = fitted_key, fitted.window
     else:
@@ -636,16 +637,11 @@ def member_ranking_keyed(
     return ranked, order_key
 
 
-def _fitted(key: str) -> _Model | None:
-    """The model fitted under `key`, when this process still keeps it."""
-    return _models.get(key)
-
-
 def _model(
     membership: Membership, candidates: QuerySet[Paper], inputs: _Inputs, key: str
 ) -> _Model:
     """The member's model fitted on `inputs` (kept in the process under their `key`)."""
-    kept = _fitted(key)
+    kept = _models.get(key)
     if kept is not None:
         return kept
     user_id = membership.user_id

@@ -540,21 +540,20 @@ def inbox_versions(membership: Membership) -> InboxVersions:
     """InboxVersions, one query: an aggregate over each of the member's own rows (ratings,
     skips, shares, follows) and the team's ratings and shares, and the newest paper's id."""
     since = timezone.now() - BLIND_FOR
+    # The window's start as the database takes it (SQLite: as text).
+    start = connection.ops.adapt_datetimefield_value(since)
     member = (membership.team_id, membership.user_id)
     kept = _versions_sql.get(member)
     if kept is None:
-        query = _versions_query(membership, since).query
-        sql, params = query.sql_with_params()
-        # The window's start as the database takes it (SQLite: as text).
-        start = connection.ops.adapt_datetimefield_value(since)
+        versions = _versions_query(membership, since)
+        sql, params = versions.query.sql_with_params()
         moving = [i for i, param in enumerate(params) if param == start]
         if len(moving) != 1:  # the query changed shape: compile it on every load
-            return _versions_of(_versions_query(membership, since).get())
+            return _versions_of(versions.get())
         kept = (sql, tuple(params), moving[0])
         _versions_sql.put(member, kept)
     sql, params, at = kept
     with connection.cursor() as cursor:
-        start = connection.ops.adapt_datetimefield_value(since)
         cursor.execute(sql, (*params[:at], start, *params[at + 1 :]))
         row = cursor.fetchone()
     # The versions are JSON, as the ORM would give them (and _own_version does).
