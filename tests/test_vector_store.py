@@ -77,6 +77,16 @@ def test_without_pgvector_the_install_is_as_before() -> None:
     assert not vectors.vector_table_exists() and not EmbeddingVectorCopy.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "arguments",
+    [["--min-rows", "0"], ["--min-rows", "10", "--drop-below", "11"], ["--drop-below", "-1"]],
+)
+def test_the_index_sync_refuses_bounds_that_make_no_sense(arguments: list[str]) -> None:
+    """Refused with one plain message before anything is read or built, on any database."""
+    with pytest.raises(CommandError, match="--min-rows must be at least 1"):
+        call_command("sync_vector_indexes", *arguments)
+
+
 def test_database_ranks_within_filters_and_still_returns_k_rows(pgvector) -> None:  # type: ignore[no-untyped-def]
     """Nearest papers within date, kind and visibility filters come from the HNSW index,
     a narrow filter still fills the list (iterative scan), and they are the exact ones."""
