@@ -476,7 +476,7 @@ def stage_category_indexes() -> dict[str, object]:
         "seconds": seconds,
         "made": [category for _, category in done.made],
         "indexes": count,
-        "gb": size / 1024**3,
+        "gb": float(size) / 1024**3,  # sum() of bigints is a numeric
         "min_rows": vectors.CATEGORY_INDEX_ROWS,
     }
 
