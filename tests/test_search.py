@@ -122,7 +122,8 @@ def test_the_capped_set_is_the_newest_matches_as_an_uncapped_ranking_breaks_ties
     the windows below are read until the cap is reached)."""
     monkeypatch.setattr(search_keyword, "COMMON_SHARE", 0.9)
     monkeypatch.setattr(search_keyword, "WINDOW_ID_COST", window_id_cost)
-    monkeypatch.setattr(search_keyword, "WINDOW_MARGIN", 0.5)
+    # A first window of the cap's size in ids, which holds a third of the cap.
+    monkeypatch.setattr(search_keyword, "WINDOW_MARGIN", 0.1)
     studies = []
     for _ in range(30):
         studies.append(PaperFactory(title="Quokka study", abstract=""))
@@ -172,8 +173,9 @@ def test_a_filtered_window_is_sized_on_the_matches_within_the_filter(monkeypatch
     monkeypatch.setattr(search_keyword, "WINDOW_MARGIN", 2.0)
     reads = newest_quokkas_within(monkeypatch, every=5, category="cs.CL")
     windows = [sql for sql in reads if '"papers_paper"."id" >' in sql]
-    assert len(windows) == 2, windows  # one window each: every word, and the rare word
-    assert all("primary_category" in sql for sql in windows)
+    # One window: for a question of one word, "every word" and "a rare word" are one set.
+    assert len(windows) == 1, windows
+    assert "primary_category" in windows[0]
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's full-text ranking")
@@ -185,6 +187,25 @@ def test_a_broad_filter_is_applied_when_the_newest_matches_are_ranked(monkeypatc
     reads = newest_quokkas_within(monkeypatch, every=3, category="cs.CV")
     assert reads and not any("primary_category" in sql for sql in reads), reads
     assert all(sql.endswith("LIMIT 12") for sql in reads), reads
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's full-text ranking")
+def test_a_question_of_one_word_reads_its_newest_matches_once(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The papers holding every word and those holding a rare one are the same set when
+    the question is one word: read once. A question of two reads both."""
+    monkeypatch.setattr(search_keyword, "COMMON_SHARE", 0.9)
+    monkeypatch.setattr(search_keyword, "RANKED_AT_MOST", 4)
+    PaperFactory.create_batch(6, title="Quokka burrow", abstract="")
+    PaperFactory.create_batch(6, title="Quokka study", abstract="")
+
+    def reads(question: str) -> list[str]:
+        with CaptureQueriesContext(connection) as queries:
+            found = keyword_search(question, 10)
+        assert found
+        return [q["sql"] for q in queries if "@@" in q["sql"] and "ORDER BY 1 DESC" in q["sql"]]
+
+    assert len(reads("quokka")) == 1
+    assert len(reads("quokka burrow")) == 2
 
 
 def test_a_word_is_counted_only_up_to_the_match_budget(monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -273,8 +273,15 @@ def _pg_newest_pool(
             if share >= BROAD_FILTER_SHARE:
                 papers, filtered = Paper.objects.visible(), False
                 cap = int(RANKED_AT_MOST / min(1.0, share))
-        every = _pg_newest_capped(cursor, papers, " & ".join(words), newest, cap, filtered)
-        some = _pg_newest_capped(cursor, papers, tsquery, newest, cap, filtered)
+        every_word = " & ".join(words)
+        every = _pg_newest_capped(cursor, papers, every_word, newest, cap, filtered)
+        # A question of one word asks the same of both sets: it is read once (a window of
+        # a word in 1% of a million papers is 15-40 ms).
+        some = (
+            every
+            if every_word == tsquery
+            else _pg_newest_capped(cursor, papers, tsquery, newest, cap, filtered)
+        )
     return RawSQL('"papers_paper"."id" = ANY(%s)', (sorted({*every, *some}),), BooleanField())
 
 
