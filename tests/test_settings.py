@@ -82,6 +82,34 @@ def test_gunicorn_reads_its_settings_and_the_environment() -> None:
     assert config["keepalive"] == "75"
 
 
+def test_a_gunicorn_worker_freezes_what_it_loaded_before_its_first_request(tmp_path: Path) -> None:
+    """Once warmed up (post_worker_init), a worker's loaded objects are out of the garbage
+    collector's sight: a full collection walks only what requests made since."""
+    script = (
+        "import gc, json, runpy\n"
+        "import tracker.wsgi\n"
+        "runpy.run_path('gunicorn.conf.py')['post_worker_init'](None)\n"
+        "print(json.dumps({'frozen': gc.get_freeze_count(), 'tracked': len(gc.get_objects())}))"
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG"}
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env | {"VAR_DIR": str(tmp_path), "DEBUG": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    counts = json.loads(result.stdout.splitlines()[-1])
+    assert counts["frozen"] > 100_000, counts
+    assert counts["tracked"] < counts["frozen"] / 10, counts
+
+
 def test_an_llm_endpoint_without_a_model_names_the_variable(tmp_path: Path) -> None:
     result = manage_check(tmp_path, DEBUG="1", LLM_BASE_URL="http://127.0.0.1:11434/v1")
     assert result.returncode != 0
