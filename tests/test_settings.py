@@ -14,17 +14,22 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def manage_check(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def environment(tmp_path: Path, **env: str) -> dict[str, str]:
+    """This process's environment without the settings the tests choose, its files in
+    `tmp_path`, with `env` over it."""
     clean = {
         k: v
         for k, v in os.environ.items()
         if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG"}
     }
-    clean |= {"VAR_DIR": str(tmp_path), **env}
+    return clean | {"VAR_DIR": str(tmp_path), **env}
+
+
+def manage_check(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "manage.py", "check"],
         cwd=ROOT,
-        env=clean,
+        env=environment(tmp_path, **env),
         capture_output=True,
         text=True,
         timeout=120,
@@ -91,15 +96,10 @@ def test_a_gunicorn_worker_freezes_what_it_loaded_before_its_first_request(tmp_p
         "runpy.run_path('gunicorn.conf.py')['post_worker_init'](None)\n"
         "print(json.dumps({'frozen': gc.get_freeze_count(), 'tracked': len(gc.get_objects())}))"
     )
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG"}
-    }
     result = subprocess.run(
         [sys.executable, "-c", script],
         cwd=ROOT,
-        env=env | {"VAR_DIR": str(tmp_path), "DEBUG": "1"},
+        env=environment(tmp_path, DEBUG="1"),
         capture_output=True,
         text=True,
         timeout=120,
