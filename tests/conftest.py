@@ -66,6 +66,17 @@ def _fresh_search_caches() -> Iterator[None]:
     pages_forget()
 
 
+@pytest.fixture(autouse=True)
+def _beside_connections_closed() -> Iterator[None]:
+    """A search outside a transaction (a live server's, a transactional test's) walks the
+    vector index on threads holding connections of their own; the test database is
+    dropped at the end of the session only once no connection is left."""
+    yield
+    from tracker.core.db import beside_close
+
+    beside_close()
+
+
 @pytest.fixture
 def cast(db: None) -> Cast:
     vision = TeamFactory(name="Vision", slug="vision")

@@ -8,6 +8,7 @@ change run instead.
 from __future__ import annotations
 
 import importlib
+import threading
 from datetime import date
 from types import SimpleNamespace
 
@@ -24,11 +25,11 @@ from tracker.papers import vectors
 from tracker.papers.embeddings import embeddings_store, stored_model_name
 from tracker.papers.merge import paper_merge, paper_merge_undo
 from tracker.papers.models import Embedding, EmbeddingVector, EmbeddingVectorCopy, Paper
-from tracker.search import backends
+from tracker.search import backends, fusion
 from tracker.search import index as in_process
 from tracker.search.backends import InProcessStore, PgvectorStore, similar_papers, vector_store
 from tracker.search.filters import SearchFilters
-from tracker.search.fusion import search_caches_forget
+from tracker.search.fusion import search, search_caches_forget
 from workers.tasks import sync_vector_indexes_task
 
 pytestmark = pytest.mark.django_db
@@ -378,12 +379,10 @@ def test_the_migration_fills_the_facts_of_vectors_already_there(pgvector, monkey
     assert facts_migration.facts_fill(connection) == 0
 
 
-def test_papers_included_are_ranked_exactly_where_the_walk_missed_them(
-    pgvector, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
-    """The search box's keyword matches are scored with the graph's rows: one that the walk
-    missed comes back at its exact rank; one outside the filters, or too far for the
-    first `limit`, does not."""
+def test_keyword_matches_the_walk_missed_are_ranked_exactly(pgvector, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The search box's keyword matches that the graph's walk did not find are scored
+    exactly and ranked with its rows: one that the walk missed comes back at its exact
+    rank; one outside the filters, or too far for the box's first rows, does not."""
     papers = [
         (LabReportFactory if i % 4 == 0 else PaperFactory)(published_at="2025-01-01T12:00:00Z")
         for i in range(80)
@@ -398,19 +397,78 @@ def test_papers_included_are_ranked_exactly_where_the_walk_missed_them(
     missed, far = exact[2], exact[-1]
     outside = papers[1].pk  # an arXiv paper: the filter leaves it out
     # The graph's walk, as if it had not reached one of the nearest rows.
-    walk = PgvectorStore._query
-    monkeypatch.setattr(
-        PgvectorStore,
-        "_query",
-        lambda self, rows, *args: walk(self, rows.exclude(paper_id=missed), *args),
-    )
-    store = PgvectorStore()
-    assert missed not in dict(store.nearest(model, question, lab_reports, 5))
+    nearest = PgvectorStore.nearest
 
-    found = store.nearest(model, question, lab_reports, 5, including=[missed, far, outside])
-    assert [pk for pk, _ in found] == exact[:5]
+    def walk(self, *args, among=None):  # type: ignore[no-untyped-def]
+        found = nearest(self, *args, among=among)
+        return found if among is not None else [row for row in found if row[0] != missed]
+
+    monkeypatch.setattr(PgvectorStore, "nearest", walk)
+    monkeypatch.setattr(fusion, "CANDIDATES", 5)
+    monkeypatch.setattr(fusion, "query_vector", lambda name, text: question)
+    store = PgvectorStore()
+
+    monkeypatch.setattr(fusion, "keyword_search", lambda *args, **kwargs: [missed, far, outside])
+    keyword, semantic = fusion._rankings_in_database(store, "a question", lab_reports, None)
+    assert keyword == [missed, far, outside]
+    assert [pk for pk, _ in semantic] == exact[:5]
     row = next(i for i in rows if papers[i].pk == missed)
-    assert dict(found)[missed] == pytest.approx(float(matrix[row] @ question), abs=5e-3)
+    assert dict(semantic)[missed] == pytest.approx(float(matrix[row] @ question), abs=5e-3)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_walk_runs_beside_the_keyword_side_on_a_connection_of_its_own(  # type: ignore[no-untyped-def]
+    pgvector, monkeypatch
+) -> None:
+    """Outside a transaction the box's two sides wait on the database at once: the walk
+    on a thread and connection of its own. The box finds what it finds when the two run
+    one after the other (inside a transaction, where another connection would not see
+    its rows), and a walk's connection that the server dropped is replaced."""
+    papers = PaperFactory.create_batch(60, published_at="2025-01-01T12:00:00Z")
+    matrix = unit_vectors(60, 16, seed=7)
+    embeddings_store(stored_model_name(), [p.pk for p in papers], matrix)
+    monkeypatch.setattr(fusion, "query_vector", lambda name, text: matrix[3])
+    backends_of: dict[str, set[tuple[str, int]]] = {"walk": set(), "keyword": set()}
+
+    def backend() -> tuple[str, int]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            return threading.current_thread().name, cursor.fetchone()[0]
+
+    nearest, keyword_search = PgvectorStore.nearest, fusion.keyword_search
+
+    def walked(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if kwargs.get("among") is None:
+            backends_of["walk"].add(backend())
+        return nearest(self, *args, **kwargs)
+
+    def matched(*args, **kwargs):  # type: ignore[no-untyped-def]
+        backends_of["keyword"].add(backend())
+        return keyword_search(*args, **kwargs)
+
+    monkeypatch.setattr(PgvectorStore, "nearest", walked)
+    monkeypatch.setattr(fusion, "keyword_search", matched)
+    question = papers[3].title
+    found = [(hit.paper.pk, hit.keyword_rank, hit.semantic_rank) for hit in search(question)]
+    [(walk_thread, walk_pid)] = backends_of["walk"]
+    [(keyword_thread, keyword_pid)] = backends_of["keyword"]
+    assert walk_thread.startswith("beside") and keyword_thread == threading.main_thread().name
+    assert walk_pid != keyword_pid
+    assert found[0] == (papers[3].pk, 1, 1)
+
+    backends_of["walk"].clear()
+    with transaction.atomic():
+        in_turn = [(hit.paper.pk, hit.keyword_rank, hit.semantic_rank) for hit in search(question)]
+    assert backends_of["walk"] == backends_of["keyword"]
+    assert in_turn == found
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [walk_pid])
+    backends_of["walk"].clear()
+    again = [(hit.paper.pk, hit.keyword_rank, hit.semantic_rank) for hit in search(question)]
+    assert again == found
+    [(_, new_pid)] = backends_of["walk"]
+    assert new_pid != walk_pid
 
 
 def test_similar_papers_from_the_database_skip_self_hidden_and_other_dimensions(pgvector) -> None:  # type: ignore[no-untyped-def]

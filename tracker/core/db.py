@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
-from django.db import connection, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    close_old_connections,
+    connection,
+    connections,
+    transaction,
+)
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 from django.db.models import QuerySet
 
@@ -24,6 +34,7 @@ def planned_rows(cursor: CursorWrapper, rows: QuerySet[Any]) -> float:
 
 
 Settings = Callable[[dict[str, object]], None]
+T = TypeVar("T")
 
 
 @contextmanager
@@ -56,3 +67,76 @@ def planner_settings() -> Iterator[tuple[CursorWrapper, Settings]]:
         if back:
             params = [part for setting in back.items() for part in setting]
             cursor.execute("SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(back)), params)
+
+
+# Threads that run a query beside the caller's, each on a database connection of its own
+# (one per thread, kept between calls as a request's is): the search box walks the vector
+# index there while its keyword side runs. As many as a web process has request threads.
+BESIDE_THREADS = 4
+_beside_pools: dict[int, ThreadPoolExecutor] = {}
+# Each thread's connection, by thread.
+_beside_connections: dict[int, BaseDatabaseWrapper] = {}
+
+
+class Later(Generic[T]):
+    """A call made when its result is first asked for: what `beside` gives when the call
+    cannot run on a connection of its own."""
+
+    def __init__(self, fn: Callable[[], T]) -> None:
+        self._fn = fn
+        self._done = False
+        self._value: T | None = None
+
+    def result(self) -> T:
+        if not self._done:
+            self._value, self._done = self._fn(), True
+        return cast(T, self._value)
+
+
+def beside(fn: Callable[[], T]) -> Future[T] | Later[T]:
+    """`fn` run on another thread and its own connection, so that its query and the
+    caller's next ones wait on PostgreSQL at the same time; ask `.result()` for what it
+    returned (or raised).
+
+    Inside a transaction (a test's, or ATOMIC_REQUESTS) another connection would not see
+    the rows written in it, and SQLite answers one query at a time: there `fn` runs on the
+    caller's thread when its result is asked for, after the caller's own queries."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return Later(fn)
+    return beside_pool().submit(_on_own_connection, fn)
+
+
+def beside_pool() -> ThreadPoolExecutor:
+    """This process's threads for `beside`: a forked child (a web or worker process) does
+    not inherit its parent's threads."""
+    pid = os.getpid()
+    if pid not in _beside_pools:
+        _beside_connections.clear()  # a parent's, if this process was forked
+        _beside_pools[pid] = ThreadPoolExecutor(
+            max_workers=BESIDE_THREADS, thread_name_prefix="beside"
+        )
+    return _beside_pools[pid]
+
+
+def beside_close() -> None:
+    """End this process's `beside` threads and close their connections: a test database
+    cannot be dropped while they hold one."""
+    pool = _beside_pools.pop(os.getpid(), None)
+    if pool is None:
+        return
+    pool.shutdown(wait=True)
+    # Their threads have ended: nothing uses these connections any more.
+    for own in _beside_connections.values():
+        if own.connection is not None:
+            own.connection.close()
+            own.connection = None
+    _beside_connections.clear()
+
+
+def _on_own_connection(fn: Callable[[], T]) -> T:
+    # What a request does as it starts: a connection past CONN_MAX_AGE, or left unusable
+    # by an error, is closed, and the next query opens another (health-checked first when
+    # CONN_HEALTH_CHECKS is on, so one that the server dropped meanwhile is replaced).
+    close_old_connections()
+    _beside_connections[threading.get_ident()] = connections[DEFAULT_DB_ALIAS]
+    return fn()

@@ -83,7 +83,6 @@ class VectorStore(Protocol):
         vector: np.ndarray,
         filters: SearchFilters,
         limit: int,
-        including: Collection[int] = (),
         among: Collection[int] | None = None,
     ) -> list[tuple[int, float]]: ...
 
@@ -100,10 +99,8 @@ class InProcessStore:
         vector: np.ndarray,
         filters: SearchFilters,
         limit: int,
-        including: Collection[int] = (),
         among: Collection[int] | None = None,
     ) -> list[tuple[int, float]]:
-        # The scan is exact: a paper of `including` near enough is among the rows already.
         index = in_process.vector_index(model_name)
         papers = filters.apply(Paper.objects.visible())
         if among is not None:
@@ -141,7 +138,6 @@ class PgvectorStore:
         vector: np.ndarray,
         filters: SearchFilters,
         limit: int,
-        including: Collection[int] = (),
         among: Collection[int] | None = None,
     ) -> list[tuple[int, float]]:
         allowed = _allowed(model_name, filters)
@@ -149,7 +145,7 @@ class PgvectorStore:
             allowed = allowed.filter(paper_id__in=among)
         narrowed = allowed if filters.active or among is not None else None
         rows = of_dimension(allowed, "vector", int(vector.shape[0])).only("paper_id")
-        found = self._ranked(rows, vector, limit, including, narrowed)
+        found = self._ranked(rows, vector, limit, narrowed)
         return [(row.paper_id, 1.0 - _distance(row)) for row in found]
 
     def _ranked(
@@ -157,17 +153,12 @@ class PgvectorStore:
         rows: QuerySet[EmbeddingVector],
         vector: np.ndarray,
         limit: int,
-        including: Collection[int] = (),
         narrowed: QuerySet[EmbeddingVector] | None = None,
     ) -> list[EmbeddingVector]:
         """The `limit` rows of `rows` nearest `vector`, best first, each with its cosine
-        `distance`, in one query on the model's HNSW index. The papers of `including` (of
-        `rows`) are scored exactly in the same query and ranked with the rows the graph's
-        walk found: one of them near enough for the first `limit` is there even when the
-        walk missed it. The search box passes its keyword matches, the only rows whose
-        semantic rank counts past the first few in the fusion. `narrowed`: the filtered
-        rows `rows` are of (every dimension), when filters apply: answered exactly when
-        the planner expects few of them (EXACT_BELOW)."""
+        `distance`, in one query on the model's HNSW index. `narrowed`: the filtered rows
+        `rows` are of (every dimension), when filters apply: answered exactly when the
+        planner expects few of them (EXACT_BELOW), as the few papers `among` are."""
         with planner_settings() as (cursor, settings):
             # relaxed_order: a filtered scan keeps going until `limit` rows pass, and may
             # return them slightly out of order, hence the sort below.
@@ -192,11 +183,8 @@ class PgvectorStore:
                     "hnsw.max_scan_tuples": MAX_SCAN_TUPLES,
                 }
             )
-            walk = self._query(rows, vector, fetched)
-            if including:
-                walk = walk.union(_scored(rows.filter(paper_id__in=including), vector))
-            found = {row.paper_id: row for row in walk}
-        return sorted(found.values(), key=_distance)[:limit]
+            found = list(self._query(rows, vector, fetched))
+        return sorted(found, key=_distance)[:limit]
 
     def _query(
         self, rows: QuerySet[EmbeddingVector], vector: np.ndarray, limit: int
