@@ -15,7 +15,8 @@ little noise (as bench/cluster.py makes them), titles numbered, dates a thousand
 
 Every stage runs in a child process, so that its peak memory (ru_maxrss) is its own:
 - ingest: papers and their vectors per second, written a chunk at a time (on pgvector
-  to the column too), then on pgvector the HNSW index's build time, and that of the
+  to the column too), then the newest papers' own full-text index's build time
+  (tracker.papers.newest_text), and on pgvector the HNSW index's, and that of the
   broad categories' own indexes (tracker.papers.vectors.category_indexes_sync);
 - search: similar papers, semantic (the vector store's nearest query) and the search box,
   without and with a category filter: p50 / p95 of 100 questions (BENCH_PROBES) and
@@ -455,6 +456,25 @@ def stage_index() -> dict[str, object]:
     }
 
 
+def stage_newest_text() -> dict[str, object]:
+    """The newest papers' own full-text index, as the nightly sync builds it."""
+    django_setup()
+    from django.db import connection
+
+    from tracker.papers import newest_text
+
+    started = time.perf_counter()
+    done = newest_text.newest_text_sync()
+    seconds = time.perf_counter() - started
+    after = done.made or newest_text.newest_text_from() or 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_relation_size(to_regclass(%s))", [newest_text.index_name(after)])
+        size = cursor.fetchone()[0] or 0
+        cursor.execute("SELECT count(*) FROM papers_paper WHERE id > %s", [after])
+        papers = cursor.fetchone()[0] if after else 0
+    return {"seconds": seconds, "papers": papers, "gb": size / 1024**3}
+
+
 def stage_category_indexes() -> dict[str, object]:
     """The broad categories' own HNSW indexes, as the nightly sync builds them (each
     category with CATEGORY_INDEX_ROWS vectors or more), after the model's."""
@@ -826,6 +846,8 @@ def run_stage(argv: list[str]) -> None:
         out = stage_index()
     elif stage == "category_indexes":
         out = stage_category_indexes()
+    elif stage == "newest_text":
+        out = stage_newest_text()
     elif stage == "search":
         out = stage_search(argv[1].split(","))
     else:
@@ -1025,6 +1047,13 @@ def measure(args: argparse.Namespace, sizes: list[int], stages: set[str]) -> Non
             recreate(admin, name, args.backend)
             ingest = child(env, "ingest", str(n), args.vectors)
             show("ingest", "ingest", ingest["rate"], "papers/s (with vectors)", "{:,.0f}")
+            text = child(env, "newest_text")
+            show(
+                "newest_text",
+                f"full-text index of the newest {text['papers']:,} papers ({text['gb']:.2f} GB)",
+                text["seconds"],
+                "s",
+            )
             if args.backend == "pgvector":
                 built = child(env, "index")
                 show(

@@ -433,6 +433,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workers.tasks.sync_vector_indexes_task",
         "schedule": crontab(hour=4, minute=30),
     },
+    # Nightly: on PostgreSQL, the newest papers' own full-text index, built again once it
+    # has grown (concurrently; searches and harvests go on).
+    "sync-newest-text-index": {
+        "task": "workers.tasks.sync_newest_text_index_task",
+        "schedule": crontab(hour=4, minute=50),
+    },
     # The papers a team shares out usually go just after their embedding run; this shares
     # the rest (no vector an hour on, a lost task) and moves the shares of members away.
     "sweep-shares": {"task": "workers.tasks.sweep_shares_task", "schedule": 600.0},

@@ -188,6 +188,21 @@ def sync_vector_indexes_task() -> dict[str, int]:
     }
 
 
+@shared_task(name="workers.tasks.sync_newest_text_index_task")
+def sync_newest_text_index_task() -> dict[str, int | None]:
+    """Beat, nightly: on PostgreSQL, the newest papers' own full-text index, built again
+    once it has grown (tracker.papers.newest_text). Nothing on SQLite."""
+    from tracker.papers.newest_text import newest_text_sync
+
+    done = newest_text_sync()
+    return {
+        "made": done.made,
+        "dropped": len(done.dropped),
+        "kept": int(done.kept),
+        "busy": int(done.busy),
+    }
+
+
 @shared_task(name="workers.tasks.cluster_papers_if_due_task")
 def cluster_papers_if_due_task() -> int | None:
     """After embedding, and on beat: fit topics when none exist yet or a fifth of the papers
