@@ -34,7 +34,8 @@ NEWEST_SHARE = 0.3
 NEWEST_GROWN = 1.6
 NEWEST_MIN_PAPERS = 50_000
 _PREFIX = "papers_paper_newest_text_"
-# What a build may hold in memory: GIN gathers its entries there (300,000 papers: 0.13 GB).
+# What a build may hold in memory: GIN gathers its entries there before writing them (the
+# newest 300,000 of a million papers: an index of 109 MB, built in 21-31 s).
 BUILD_MEMORY = "512MB"
 # One sync at a time per database (a session advisory lock; the number is this feature's).
 _LOCK = 7_261_002
