@@ -464,14 +464,16 @@ def stage_newest_text() -> dict[str, object]:
     from tracker.papers import newest_text
 
     started = time.perf_counter()
-    done = newest_text.newest_text_sync()
+    newest_text.newest_text_sync()
     seconds = time.perf_counter() - started
-    after = done.made or newest_text.newest_text_from() or 0
+    after = newest_text.newest_text_from()  # built or kept
+    if after is None:
+        return {"seconds": seconds, "papers": 0, "gb": 0.0}
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_relation_size(to_regclass(%s))", [newest_text.index_name(after)])
-        size = cursor.fetchone()[0] or 0
+        size = cursor.fetchone()[0]
         cursor.execute("SELECT count(*) FROM papers_paper WHERE id > %s", [after])
-        papers = cursor.fetchone()[0] if after else 0
+        papers = cursor.fetchone()[0]
     return {"seconds": seconds, "papers": papers, "gb": size / 1024**3}
 
 

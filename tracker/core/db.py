@@ -6,7 +6,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar, cast
 
@@ -20,6 +20,8 @@ from django.db import (
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 from django.db.models import QuerySet
+
+from tracker.core.threads import process_pool, process_pool_end
 
 
 def planned_rows(cursor: CursorWrapper, rows: QuerySet[Any]) -> float:
@@ -73,9 +75,9 @@ def planner_settings() -> Iterator[tuple[CursorWrapper, Settings]]:
 # (one per thread, kept between calls as a request's is): the search box walks the vector
 # index there while its keyword side runs. As many as a web process has request threads.
 BESIDE_THREADS = 4
-_beside_pools: dict[int, ThreadPoolExecutor] = {}
-# Each thread's connection, by thread.
-_beside_connections: dict[int, BaseDatabaseWrapper] = {}
+_BESIDE = "beside"
+# Each thread's connection, by process and thread.
+_beside_connections: dict[tuple[int, int], BaseDatabaseWrapper] = {}
 
 
 class Later(Generic[T]):
@@ -103,34 +105,21 @@ def beside(fn: Callable[[], T]) -> Future[T] | Later[T]:
     caller's thread when its result is asked for, after the caller's own queries."""
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return Later(fn)
-    return beside_pool().submit(_on_own_connection, fn)
-
-
-def beside_pool() -> ThreadPoolExecutor:
-    """This process's threads for `beside`: a forked child (a web or worker process) does
-    not inherit its parent's threads."""
-    pid = os.getpid()
-    if pid not in _beside_pools:
-        _beside_connections.clear()  # a parent's, if this process was forked
-        _beside_pools[pid] = ThreadPoolExecutor(
-            max_workers=BESIDE_THREADS, thread_name_prefix="beside"
-        )
-    return _beside_pools[pid]
+    return process_pool(_BESIDE, BESIDE_THREADS).submit(_on_own_connection, fn)
 
 
 def beside_close() -> None:
     """End this process's `beside` threads and close their connections: a test database
     cannot be dropped while they hold one."""
-    pool = _beside_pools.pop(os.getpid(), None)
-    if pool is None:
+    if not process_pool_end(_BESIDE):
         return
-    pool.shutdown(wait=True)
     # Their threads have ended: nothing uses these connections any more.
-    for own in _beside_connections.values():
+    pid = os.getpid()
+    for key in [key for key in _beside_connections if key[0] == pid]:
+        own = _beside_connections.pop(key)
         if own.connection is not None:
             own.connection.close()
             own.connection = None
-    _beside_connections.clear()
 
 
 def _on_own_connection(fn: Callable[[], T]) -> T:
@@ -138,5 +127,5 @@ def _on_own_connection(fn: Callable[[], T]) -> T:
     # by an error, is closed, and the next query opens another (health-checked first when
     # CONN_HEALTH_CHECKS is on, so one that the server dropped meanwhile is replaced).
     close_old_connections()
-    _beside_connections[threading.get_ident()] = connections[DEFAULT_DB_ALIAS]
+    _beside_connections[(os.getpid(), threading.get_ident())] = connections[DEFAULT_DB_ALIAS]
     return fn()

@@ -68,9 +68,7 @@ def newest_text_from() -> int | None:
     now = time.monotonic()
     if _known and now - _known[0][0] < _KNOWN_SECONDS:
         return _known[0][1]
-    bands = _bands() if connection.vendor == "postgresql" else {}
-    valid = [after for after, ok in bands.items() if ok]
-    _known[:] = [(now, max(valid) if valid else None)]
+    _known[:] = [(now, _valid(_bands()) if connection.vendor == "postgresql" else None)]
     return _known[0][1]
 
 
@@ -91,6 +89,11 @@ def _bands() -> dict[int, bool]:
         return {int(name.removeprefix(_PREFIX)): bool(ok) for name, ok in cursor.fetchall()}
 
 
+def _valid(bands: dict[int, bool]) -> int | None:
+    """The highest id among the valid `bands`: a new one while it replaces an old one."""
+    return max((after for after, ok in bands.items() if ok), default=None)
+
+
 def newest_text_sync(
     min_papers: int = NEWEST_MIN_PAPERS, report: Callable[[str], None] | None = None
 ) -> NewestText:
@@ -109,7 +112,7 @@ def newest_text_sync(
             made = None
             bands = _bands()
             papers = _count(cursor, None)
-            current = max((after for after, ok in bands.items() if ok), default=None)
+            current = _valid(bands)
             if papers < min_papers:
                 current = None
             elif current is None or _count(cursor, current) > NEWEST_GROWN * NEWEST_SHARE * papers:

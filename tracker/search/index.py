@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -27,6 +26,7 @@ import numpy as np
 from django.core.cache import cache
 from django.db.models import FloatField, Func
 
+from tracker.core.threads import process_pool
 from tracker.papers.embeddings import get_encoder, search_model_name, stored_model_name
 from tracker.papers.models import Embedding, Paper
 from tracker.papers.vectors import vector_store_ready
@@ -479,19 +479,10 @@ def _one_intra_op_thread() -> None:
     torch.set_num_threads(1)
 
 
-encoding_pools: dict[int, ThreadPoolExecutor] = {}
-
-
 def encoding_pool() -> ThreadPoolExecutor:
     """The one thread that encodes questions: its own thread setting, and in the search
-    box the encoding overlaps the keyword query. One per process, since a forked child
-    (a web or worker process) does not inherit its parent's threads."""
-    pid = os.getpid()
-    if pid not in encoding_pools:
-        encoding_pools[pid] = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="query-encoding", initializer=_one_intra_op_thread
-        )
-    return encoding_pools[pid]
+    box the encoding overlaps the keyword query. One per process."""
+    return process_pool("query-encoding", 1, initializer=_one_intra_op_thread)
 
 
 @functools.lru_cache(maxsize=256)
