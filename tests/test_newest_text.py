@@ -19,10 +19,20 @@ from tracker.search import keyword as search_keyword
 from tracker.search.keyword import keyword_search
 from workers.tasks import sync_newest_text_index_task
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's full-text index"),
-]
+pytestmark = pytest.mark.django_db
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL's full-text index"
+)
+
+
+@pytest.mark.skipif(connection.vendor == "postgresql", reason="SQLite has no such index")
+def test_on_sqlite_the_command_says_so_and_the_nightly_task_does_nothing() -> None:
+    PaperFactory.create_batch(3)
+    with pytest.raises(CommandError, match="only PostgreSQL"):
+        call_command("sync_newest_text_index", "--min-papers", "1")
+    assert newest_text_sync(min_papers=1) == newest_text.NewestText(None, [], False)
+    assert sync_newest_text_index_task() == {"made": None, "dropped": 0, "kept": 0, "busy": 0}
+    assert newest_text_from() is None and Paper.objects.count() == 3
 
 
 @pytest.fixture(autouse=True)
@@ -30,8 +40,9 @@ def _constraints_checked_at_once() -> None:
     """A test's transaction holds the papers' deferred foreign-key checks until it ends,
     and PostgreSQL builds no index on a table with checks pending (outside a test the
     sync runs in no transaction): checked as each row is written instead."""
-    with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 def bands() -> dict[int, tuple[bool, str]]:
@@ -53,6 +64,7 @@ def ids_past(after: int) -> int:
     return Paper.objects.filter(pk__gt=after).count()
 
 
+@postgresql_only
 def test_the_index_holds_the_newest_share_and_is_built_again_once_grown() -> None:
     """Too few papers: none. Then one over the newest 30% (its id read by the keyword
     side), kept while it has not grown much, built again over the newest share once it
@@ -83,6 +95,7 @@ def test_the_index_holds_the_newest_share_and_is_built_again_once_grown() -> Non
     assert bands() == {} and newest_text_from() is None
 
 
+@postgresql_only
 def test_an_index_left_invalid_is_built_again_and_one_sync_runs_at_a_time() -> None:
     """A concurrent build that failed leaves an invalid index: the keyword side does not
     read past its id, and the next sync builds it again. While another sync holds the
@@ -133,6 +146,7 @@ def reads_of(queries: CaptureQueriesContext) -> list[tuple[int, int | None]]:
     return found
 
 
+@postgresql_only
 @pytest.mark.parametrize("window_id_cost", [1e9, 0.0], ids=["sorted", "windowed"])
 def test_the_newest_matches_are_read_past_the_index_id_first(
     monkeypatch, window_id_cost: float
@@ -176,6 +190,7 @@ def test_the_newest_matches_are_read_past_the_index_id_first(
     assert index_name(band) in plan, plan
 
 
+@postgresql_only
 @pytest.mark.parametrize("whole", [True, False], ids=["whole", "window"])
 def test_past_the_index_id_the_matches_are_read_whole_or_from_a_window(
     monkeypatch, whole: bool
