@@ -110,6 +110,34 @@ def test_a_gunicorn_worker_freezes_what_it_loaded_before_its_first_request(tmp_p
     assert counts["tracked"] < counts["frozen"] / 10, counts
 
 
+def test_a_celery_worker_freezes_what_it_loaded_before_its_pool_starts(tmp_path: Path) -> None:
+    """A worker being set up (worker_init, before its pool forks) freezes Django, Celery and
+    the tasks out of the garbage collector's sight, as a web worker does."""
+    script = (
+        "import gc, json\n"
+        "from workers.celery import app\n"
+        "before = gc.get_freeze_count()\n"
+        "app.WorkController(pool_cls='solo', hostname='freeze@test', concurrency=1)\n"
+        "print(json.dumps({'before': before, 'frozen': gc.get_freeze_count(),\n"
+        "                  'tracked': len(gc.get_objects()), 'tasks': len(app.tasks)}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=environment(tmp_path, DEBUG="1"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    counts = json.loads(result.stdout.splitlines()[-1])
+    assert counts["before"] == 0, counts
+    assert counts["frozen"] > 100_000, counts
+    assert counts["tracked"] < counts["frozen"] / 10, counts
+    # The project's tasks were loaded before the freeze, not after it.
+    assert counts["tasks"] > 20, counts
+
+
 def test_an_llm_endpoint_without_a_model_names_the_variable(tmp_path: Path) -> None:
     result = manage_check(tmp_path, DEBUG="1", LLM_BASE_URL="http://127.0.0.1:11434/v1")
     assert result.returncode != 0
