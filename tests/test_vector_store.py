@@ -8,6 +8,7 @@ change run instead.
 from __future__ import annotations
 
 import importlib
+import io
 import threading
 from datetime import date
 from types import SimpleNamespace
@@ -267,9 +268,9 @@ def test_an_index_left_invalid_is_built_again_and_one_sync_runs_at_a_time(pgvect
             cursor.execute("SELECT pg_advisory_unlock(%s)", [vectors._CATEGORY_INDEX_LOCK])
     finally:
         other.close()
-    out = _Out()
+    out = io.StringIO()
     call_command("sync_vector_indexes", "--min-rows", "10", stdout=out)
-    assert "0 built, 0 dropped, 1 kept" in out.text
+    assert "0 built, 0 dropped, 1 kept" in out.getvalue()
 
 
 def test_the_vectors_filter_facts_follow_their_papers(pgvector) -> None:  # type: ignore[no-untyped-def]
@@ -581,8 +582,8 @@ def test_an_install_copies_its_vectors_resuming_after_a_stop_and_a_failure(
     monkeypatch.setattr(vectors, "embedding_vectors_write", real_write)
 
     # Run again (the command): it goes on from the mark and finishes.
-    call_command("copy_embedding_vectors", "--batch-size", "100", stdout=(out := _Out()))
-    assert "finished" in out.text
+    call_command("copy_embedding_vectors", "--batch-size", "100", stdout=(out := io.StringIO()))
+    assert "finished" in out.getvalue()
     assert EmbeddingVectorCopy.objects.get().finished_at is not None
     assert_every_vector_copied(stored)
     vectors.vector_store_forget()
@@ -593,8 +594,8 @@ def test_an_install_copies_its_vectors_resuming_after_a_stop_and_a_failure(
     assert found[0][0] == question_paper.pk and len(found) == 5
 
     # Running it again has nothing to do.
-    call_command("copy_embedding_vectors", stdout=(again := _Out()))
-    assert "copied 0 vectors" in again.text
+    call_command("copy_embedding_vectors", stdout=(again := io.StringIO()))
+    assert "copied 0 vectors" in again.getvalue()
 
 
 def test_a_copy_sweeps_up_vectors_committed_late_under_older_ids(pgvector) -> None:  # type: ignore[no-untyped-def]
@@ -654,14 +655,3 @@ def test_an_unreadable_stored_vector_is_skipped_and_the_rest_copied(pgvector) ->
     assert progress.finished
     del stored[broken.pk]
     assert_every_vector_copied(stored)
-
-
-class _Out:
-    def __init__(self) -> None:
-        self.text = ""
-
-    def write(self, text: str) -> None:
-        self.text += text
-
-    def flush(self) -> None:
-        pass
