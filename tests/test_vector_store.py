@@ -19,6 +19,7 @@ from django.apps import apps as django_apps
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from tests.factories import LabReportFactory, PaperFactory
 from tracker.core.db import planner_settings
@@ -415,6 +416,38 @@ def test_keyword_matches_the_walk_missed_are_ranked_exactly(pgvector, monkeypatc
     assert [pk for pk, _ in semantic] == exact[:5]
     row = next(i for i in rows if papers[i].pk == missed)
     assert dict(semantic)[missed] == pytest.approx(float(matrix[row] @ question), abs=5e-3)
+
+
+def test_the_papers_among_are_scored_exactly_in_one_query(pgvector) -> None:  # type: ignore[no-untyped-def]
+    """`nearest(..., among=ids)`: of those papers, the ones visible, within the filters and
+    with a vector of the question's dimension, nearest first by exact cosine, in one
+    query that cannot be answered by walking the graph."""
+    papers = [
+        (LabReportFactory if i % 3 == 0 else PaperFactory)(published_at="2025-01-01T12:00:00Z")
+        for i in range(30)
+    ]
+    matrix = unit_vectors(30, 16, seed=11)
+    model = stored_model_name()
+    embeddings_store(model, [p.pk for p in papers[:28]], matrix[:28])
+    embeddings_store(model, [papers[28].pk], unit_vectors(1, 8, seed=12))  # another dimension
+    Paper.objects.filter(pk=papers[3].pk).update(hidden=True)
+    question = matrix[0]
+    among = [p.pk for p in papers[::3]] + [papers[1].pk, papers[29].pk, papers[28].pk, 10**9]
+    kept = [i for i in range(0, 28, 3) if i != 3]  # lab reports with a vector, not hidden
+    exact = exact_nearest([papers[i].pk for i in kept], matrix[kept], question, len(kept))
+    store = PgvectorStore()
+
+    with CaptureQueriesContext(connection) as queries:
+        found = store.nearest(model, question, SearchFilters(kind="lab_report"), 4, among=among)
+    assert len(queries) == 1
+    assert "ORDER BY" not in queries[0]["sql"]
+    assert [pk for pk, _ in found] == exact[:4]
+    for pk, score in found:
+        row = kept[[papers[i].pk for i in kept].index(pk)]
+        assert score == pytest.approx(float(matrix[row] @ question), abs=5e-3)
+    everyone = store.nearest(model, question, SearchFilters(), 50, among=among)
+    assert {pk for pk, _ in everyone} == {papers[i].pk for i in [*kept, 1]}
+    assert store.nearest(model, question, SearchFilters(), 4, among=[]) == []
 
 
 @pytest.mark.django_db(transaction=True)

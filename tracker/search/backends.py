@@ -28,7 +28,8 @@ from collections.abc import Collection
 from typing import Protocol
 
 import numpy as np
-from django.db.models import F, QuerySet
+from django.db.models import BooleanField, F, QuerySet
+from django.db.models.expressions import RawSQL
 from pgvector import HalfVector
 from pgvector.django import CosineDistance
 
@@ -142,8 +143,8 @@ class PgvectorStore:
     ) -> list[tuple[int, float]]:
         allowed = _allowed(model_name, filters)
         if among is not None:
-            allowed = allowed.filter(paper_id__in=among)
-        narrowed = allowed if filters.active or among is not None else None
+            return _exactly_among(allowed, among, vector, limit)
+        narrowed = allowed if filters.active else None
         rows = of_dimension(allowed, "vector", int(vector.shape[0])).only("paper_id")
         found = self._ranked(rows, vector, limit, narrowed)
         return [(row.paper_id, 1.0 - _distance(row)) for row in found]
@@ -197,6 +198,26 @@ def _allowed(model_name: str, filters: SearchFilters) -> QuerySet[EmbeddingVecto
     vector's own row."""
     rows = EmbeddingVector.objects.filter(model_name=model_name, visible=True)
     return filters.apply_to_vectors(rows)
+
+
+def _exactly_among(
+    allowed: QuerySet[EmbeddingVector], among: Collection[int], vector: np.ndarray, limit: int
+) -> list[tuple[int, float]]:
+    """The `limit` of `allowed` whose papers are `among` nearest `vector`, by exact cosine:
+    one query that scores each of their rows and sorts nothing. Sorted in the database by
+    distance, the rows could be walked from the HNSW index instead, which the planner
+    must then be told not to (a transaction, a setting and a plan of its own: 10 of the
+    13 ms the search box spent scoring 190 keyword matches at a million papers)."""
+    if not among:
+        return []
+    # One array for the ids, not a parameter each (2 of the 9 ms left, preparing and
+    # sending 190 of them).
+    ids = RawSQL(  # noqa: S611 - a constant name; the ids are a parameter
+        f'"{EmbeddingVector._meta.db_table}"."paper_id" = ANY(%s)', (list(among),), BooleanField()
+    )
+    rows = of_dimension(allowed.filter(ids), "vector", int(vector.shape[0])).only("paper_id")
+    scored = [(row.paper_id, 1.0 - _distance(row)) for row in _scored(rows, vector)]
+    return sorted(scored, key=lambda row: -row[1])[:limit]
 
 
 def _vectors_within(
