@@ -206,12 +206,13 @@ def _exactly_among(
     """The `limit` of `allowed` whose papers are `among` nearest `vector`, by exact cosine:
     one query that scores each of their rows and sorts nothing. Sorted in the database by
     distance, the rows could be walked from the HNSW index instead, which the planner
-    must then be told not to (a transaction, a setting and a plan of its own: 10 of the
-    13 ms the search box spent scoring 190 keyword matches at a million papers)."""
+    must then be told not to, with a transaction, a setting and a plan of their own: at a
+    million papers the search box spent 13.1 ms (p50) scoring 190 keyword matches that
+    way, for a query the database ran in 1.1 ms, and spends 7.2 ms now."""
     if not among:
         return []
-    # One array for the ids, not a parameter each (2 of the 9 ms left, preparing and
-    # sending 190 of them).
+    # One array for the ids, not a parameter each: preparing and sending 190 of them took
+    # about 3 ms.
     ids = RawSQL(  # noqa: S611 - a constant name; the ids are a parameter
         f'"{EmbeddingVector._meta.db_table}"."paper_id" = ANY(%s)', (list(among),), BooleanField()
     )
