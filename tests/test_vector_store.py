@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import re
 import threading
 from datetime import date
 from types import SimpleNamespace
@@ -32,6 +33,7 @@ from tracker.search import index as in_process
 from tracker.search.backends import InProcessStore, PgvectorStore, similar_papers, vector_store
 from tracker.search.filters import SearchFilters
 from tracker.search.fusion import search, search_caches_forget
+from tracker.search.keyword import keyword_search, keyword_search_scored
 from workers.tasks import sync_vector_indexes_task
 
 pytestmark = pytest.mark.django_db
@@ -382,9 +384,9 @@ def test_the_migration_fills_the_facts_of_vectors_already_there(pgvector, monkey
 
 
 def test_keyword_matches_the_walk_missed_are_ranked_exactly(pgvector, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """The search box's keyword matches that the graph's walk did not find are scored
-    exactly and ranked with its rows: one that the walk missed comes back at its exact
-    rank; one outside the filters, or too far for the box's first rows, does not."""
+    """The search box's keyword matches are scored by meaning in the keyword side's own
+    ranking query: one that the graph's walk missed comes back at its exact rank; one
+    outside the filters, too far for the box's first rows, or not yet embedded does not."""
     papers = [
         (LabReportFactory if i % 4 == 0 else PaperFactory)(published_at="2025-01-01T12:00:00Z")
         for i in range(80)
@@ -392,30 +394,57 @@ def test_keyword_matches_the_walk_missed_are_ranked_exactly(pgvector, monkeypatc
     matrix = unit_vectors(80, 16, seed=4)
     model = stored_model_name()
     embeddings_store(model, [p.pk for p in papers], matrix)
+    unembedded = LabReportFactory(published_at="2025-01-01T12:00:00Z")
     question = matrix[0]
     lab_reports = SearchFilters(kind="lab_report")
     rows = [i for i in range(80) if i % 4 == 0]
     exact = exact_nearest([papers[i].pk for i in rows], matrix[rows], question, len(rows))
     missed, far = exact[2], exact[-1]
     outside = papers[1].pk  # an arXiv paper: the filter leaves it out
+    for pk in (missed, far, outside, unembedded.pk):
+        Paper.objects.filter(pk=pk).update(title=f"Quokka burrows {pk}")
     # The graph's walk, as if it had not reached one of the nearest rows.
     nearest = PgvectorStore.nearest
 
     def walk(self, *args, among=None):  # type: ignore[no-untyped-def]
-        found = nearest(self, *args, among=among)
-        return found if among is not None else [row for row in found if row[0] != missed]
+        return [row for row in nearest(self, *args, among=among) if row[0] != missed]
 
     monkeypatch.setattr(PgvectorStore, "nearest", walk)
     monkeypatch.setattr(fusion, "CANDIDATES", 5)
     monkeypatch.setattr(fusion, "query_vector", lambda name, text: question)
     store = PgvectorStore()
 
-    monkeypatch.setattr(fusion, "keyword_search", lambda *args, **kwargs: [missed, far, outside])
-    keyword, semantic = fusion._rankings_in_database(store, "a question", lab_reports, None)
-    assert keyword == [missed, far, outside]
+    within = lab_reports.apply(Paper.objects.visible())
+    keyword, semantic = fusion._rankings_in_database(store, "quokka", lab_reports, within)
+    assert sorted(keyword) == sorted([missed, far, unembedded.pk])
     assert [pk for pk, _ in semantic] == exact[:5]
     row = next(i for i in rows if papers[i].pk == missed)
     assert dict(semantic)[missed] == pytest.approx(float(matrix[row] @ question), abs=5e-3)
+
+
+def test_the_keyword_side_scores_by_meaning_only_the_papers_it_returns(pgvector) -> None:  # type: ignore[no-untyped-def]
+    """The cosines come with the keyword ranking's last query, computed after its sort and
+    limit: one lookup for each paper returned, not for each match ranked."""
+    papers = PaperFactory.create_batch(30, published_at="2025-01-01T12:00:00Z")
+    matrix = unit_vectors(30, 16, seed=5)
+    model = stored_model_name()
+    embeddings_store(model, [p.pk for p in papers[:29]], matrix[:29])
+    Paper.objects.filter(pk__in=[p.pk for p in papers]).update(title="Numbat burrows")
+    store = PgvectorStore()
+    with CaptureQueriesContext(connection) as queries:
+        found = keyword_search_scored("numbat", 5, cosine=lambda: store.cosine(model, matrix[0]))
+    assert [pk for pk, _ in found] == keyword_search("numbat", 5)
+    row_of = {paper.pk: i for i, paper in enumerate(papers)}
+    for pk, cosine in found:
+        if pk == papers[29].pk:  # not yet embedded
+            assert cosine is None
+        else:
+            assert cosine == pytest.approx(float(matrix[row_of[pk]] @ matrix[0]), abs=5e-3)
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, COSTS OFF) {queries[-1]['sql']}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "SubPlan" in plan
+    assert re.findall(r"loops=(\d+)", plan.split("SubPlan")[1]) == ["5", "5"], plan
 
 
 def test_the_papers_among_are_scored_exactly_in_one_query(pgvector) -> None:  # type: ignore[no-untyped-def]
@@ -475,7 +504,7 @@ def test_the_walk_runs_beside_the_keyword_side_on_a_connection_of_its_own(  # ty
             cursor.execute("SELECT pg_backend_pid()")
             return threading.current_thread().name, cursor.fetchone()[0]
 
-    nearest, keyword_search = PgvectorStore.nearest, fusion.keyword_search
+    nearest, keyword_search_scored = PgvectorStore.nearest, fusion.keyword_search_scored
 
     def walked(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         if kwargs.get("among") is None:
@@ -484,10 +513,10 @@ def test_the_walk_runs_beside_the_keyword_side_on_a_connection_of_its_own(  # ty
 
     def matched(*args, **kwargs):  # type: ignore[no-untyped-def]
         backends_of["keyword"].add(backend())
-        return keyword_search(*args, **kwargs)
+        return keyword_search_scored(*args, **kwargs)
 
     monkeypatch.setattr(PgvectorStore, "nearest", walked)
-    monkeypatch.setattr(fusion, "keyword_search", matched)
+    monkeypatch.setattr(fusion, "keyword_search_scored", matched)
     question = papers[3].title
     found = [(hit.paper.pk, hit.keyword_rank, hit.semantic_rank) for hit in search(question)]
     [(walk_thread, walk_pid)] = backends_of["walk"]

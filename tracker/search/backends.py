@@ -28,8 +28,8 @@ from collections.abc import Collection
 from typing import Protocol
 
 import numpy as np
-from django.db.models import BooleanField, F, QuerySet, Value
-from django.db.models.expressions import RawSQL
+from django.db.models import BooleanField, F, FloatField, OuterRef, QuerySet, Subquery, Value
+from django.db.models.expressions import Expression, RawSQL
 from pgvector import HalfVector
 from pgvector.django import CosineDistance
 
@@ -149,6 +149,15 @@ class PgvectorStore:
         found = self._ranked(rows, vector, limit, narrowed)
         return [(row.paper_id, 1.0 - _distance(row)) for row in found]
 
+    def cosine(self, model_name: str, vector: np.ndarray) -> Expression:
+        """Each paper's cosine to `vector`, as an expression on a query of papers: of its
+        vector of `model_name`, exact, None where it has none of that dimension (not yet
+        embedded). A paper lookup each, for a query that returns few papers."""
+        dimension = int(vector.shape[0])
+        own = EmbeddingVector.objects.filter(paper_id=OuterRef("pk"), model_name=model_name)
+        distance = of_dimension(own, "vector", dimension).values(d=_cosine_distance(vector))
+        return Value(1.0) - Subquery(distance[:1], output_field=FloatField())
+
     def _ranked(
         self,
         rows: QuerySet[EmbeddingVector],
@@ -206,10 +215,10 @@ def _exactly_among(
     """The `limit` of `allowed` whose papers are `among` nearest `vector`, by exact cosine,
     in one plain query. Ordered by the distance itself, the query could be answered by
     walking the HNSW index, which the planner must then be told not to, with a
-    transaction, a setting and a plan of their own: at a million papers the search box
-    spent 13.1 ms (p50) scoring 190 keyword matches that way, for a query the database
-    ran in 1.1 ms. Ordered by the distance plus nothing, the same order on an expression
-    no index is built on, only the rows of those papers are scored."""
+    transaction, a setting and a plan of their own: at a million papers, 13.1 ms (p50)
+    to score 190 papers that way, for a query the database ran in 1.1 ms. Ordered by the
+    distance plus nothing, the same order on an expression no index is built on, only the
+    rows of those papers are scored."""
     if not among:
         return []
     # One array for the ids, not a parameter each: preparing and sending 190 of them took
@@ -232,10 +241,13 @@ def _vectors_within(
 def _scored(rows: QuerySet[EmbeddingVector], vector: np.ndarray) -> QuerySet[EmbeddingVector]:
     """`rows`, each with its cosine `distance` to `vector` as the model's HNSW index
     computes it."""
+    return rows.annotate(distance=_cosine_distance(vector))
+
+
+def _cosine_distance(vector: np.ndarray) -> CosineDistance:
+    """An EmbeddingVector's cosine distance to `vector`, as the model's HNSW index has it."""
     dimension = int(vector.shape[0])
-    return rows.annotate(
-        distance=CosineDistance(indexed_vector("vector", dimension), HalfVector(vector.tolist()))
-    )
+    return CosineDistance(indexed_vector("vector", dimension), HalfVector(vector.tolist()))
 
 
 def _distance(row: EmbeddingVector) -> float:

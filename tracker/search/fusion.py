@@ -10,10 +10,15 @@ from tracker.core.db import beside
 from tracker.papers.embeddings import search_model_name, stored_model_name
 from tracker.papers.models import Paper
 from tracker.papers.vectors import vector_store_forget
-from tracker.search.backends import InProcessStore, VectorStore, vector_store
+from tracker.search.backends import PgvectorStore, vector_store
 from tracker.search.filters import SearchFilters
 from tracker.search.index import active_index, encoding_pool, query_vector, vector_index_forget
-from tracker.search.keyword import CANDIDATES, keyword_caches_forget, keyword_search
+from tracker.search.keyword import (
+    CANDIDATES,
+    keyword_caches_forget,
+    keyword_search,
+    keyword_search_scored,
+)
 from tracker.search.semantic import best_of, semantic_within
 
 # Reciprocal rank fusion constant: 60 is the value of the original paper; it lets a paper
@@ -38,10 +43,10 @@ def search(query: str, filters: SearchFilters | None = None, limit: int = 20) ->
     allowed = filters.apply(Paper.objects.visible())
     within = allowed if filters.active else None
     store = vector_store()
-    if store.name == InProcessStore.name:
-        keyword, semantic = _rankings_in_process(query, filters, within)
-    else:
+    if isinstance(store, PgvectorStore):
         keyword, semantic = _rankings_in_database(store, query, filters, within)
+    else:
+        keyword, semantic = _rankings_in_process(query, filters, within)
     return _fused(keyword, semantic, allowed, limit)
 
 
@@ -69,18 +74,17 @@ def _rankings_in_process(
 
 
 def _rankings_in_database(
-    store: VectorStore, query: str, filters: SearchFilters, within: QuerySet[Paper] | None
+    store: PgvectorStore, query: str, filters: SearchFilters, within: QuerySet[Paper] | None
 ) -> tuple[list[int], list[tuple[int, float]]]:
     """Both rankings from the database, the two sides at once: the question is encoded on
     one thread and its nearest papers within the filters walked from the vector index on
     another, on a connection of its own (`beside`), while this one runs the keyword side.
-    The keyword matches the walk did not find are then scored exactly, so a paper found by
-    keywords and near the question in meaning has its semantic rank even when the graph's
-    walk missed it. Those are the papers whose deep semantic rank counts: among the fused
-    first n, a paper past the first n by meaning is there only through a keyword rank as
-    well, since 1/(RRF_K + rank) alone falls below what each of the semantic first n
-    scores. At a million papers the walk took 21 of the box's 57 ms (p50), after a keyword
-    side of 34."""
+    The keyword side's query that ranks its matches also scores each match it returns by
+    meaning, exactly, so a paper found by keywords and near the question in meaning has
+    its semantic rank even when the graph's walk missed it. Those are the papers whose
+    deep semantic rank counts: among the fused first n, a paper past the first n by
+    meaning is there only through a keyword rank as well, since 1/(RRF_K + rank) alone
+    falls below what each of the semantic first n scores."""
     model_name = search_model_name(stored_model_name())
     question = query.strip()
     if model_name is None or not question:
@@ -88,13 +92,19 @@ def _rankings_in_database(
     name = model_name
     encoding = encoding_pool().submit(query_vector, name, question)
     walking = beside(lambda: store.nearest(name, encoding.result(), filters, CANDIDATES))
-    keyword = keyword_search(query, CANDIDATES, within, dated=_dated(filters))
+    scored = keyword_search_scored(
+        query,
+        CANDIDATES,
+        within,
+        dated=_dated(filters),
+        cosine=lambda: store.cosine(name, encoding.result()),
+    )
     found = dict(walking.result())
-    missed = [pk for pk in keyword if pk not in found]
-    if missed:
-        found.update(store.nearest(name, encoding.result(), filters, len(missed), among=missed))
+    for pk, cosine in scored:
+        if cosine is not None:
+            found.setdefault(pk, cosine)
     semantic = sorted(found.items(), key=lambda row: -row[1])[:CANDIDATES]
-    return keyword, semantic
+    return [pk for pk, _ in scored], semantic
 
 
 def _dated(filters: SearchFilters) -> bool:
