@@ -200,7 +200,7 @@ def test_a_broad_filter_is_applied_when_the_newest_matches_are_ranked(monkeypatc
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's full-text ranking")
 def test_a_question_of_one_word_reads_its_newest_matches_once(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """The papers holding every word and those holding a rare one are the same set when
-    the question is one word: read once. A question of two reads both."""
+    the question is one word, stop words aside: read once. A question of two reads both."""
     monkeypatch.setattr(search_keyword, "COMMON_SHARE", 0.9)
     monkeypatch.setattr(search_keyword, "RANKED_AT_MOST", 4)
     # Both words rare whatever count another test's ANALYZE left the planner, and each set
@@ -218,6 +218,10 @@ def test_a_question_of_one_word_reads_its_newest_matches_once(monkeypatch) -> No
 
     assert len(reads("quokka")) == 1
     assert len(reads("quokka burrow")) == 2
+    # Stop words are no words of the question's: once again, with them in any place.
+    assert len(reads("the quokka")) == 1
+    assert len(reads("on the quokka of")) == 1
+    assert len(reads("the quokka burrow")) == 2
 
 
 def test_a_word_is_counted_only_up_to_the_match_budget(monkeypatch) -> None:  # type: ignore[no-untyped-def]

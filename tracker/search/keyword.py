@@ -101,6 +101,7 @@ def _pg_common_counts(cursor: CursorWrapper, words: list[str], papers: int) -> d
     for word, lexemes in cursor.fetchall():
         if not lexemes:
             counts[word] = 0
+            _stop_words.add(word)
         elif len(lexemes) == 1 and lexemes[0] in stats:
             counts[word] = int(stats[lexemes[0]] * papers)
     return counts
@@ -125,6 +126,9 @@ def _lexeme_shares(cursor: CursorWrapper) -> dict[str, float]:
 
 
 _lexeme_stats: list[tuple[float, dict[str, float]]] = []
+# The words of questions that have no lexeme ("the", "of"), as _pg_common_counts found:
+# a full-text query leaves them out.
+_stop_words: set[str] = set()
 
 
 def _distinctive_counts(cursor: CursorWrapper, words: list[str]) -> dict[str, int]:
@@ -298,10 +302,12 @@ def _pg_newest_pool(
             if share >= BROAD_FILTER_SHARE:
                 papers, filtered = Paper.objects.visible(), False
                 cap = int(RANKED_AT_MOST / min(1.0, share))
-        every_word = " & ".join(words)
+        # Stop words are left out of the query as PostgreSQL would leave them out.
+        every_word = " & ".join(word for word in words if word not in _stop_words) or tsquery
         every = _pg_newest_capped(cursor, papers, every_word, newest, cap, filtered)
-        # A question of one word asks the same of both sets: it is read once (a window of
-        # a word in 1% of a million papers is 15-40 ms).
+        # A question of one word (and stop words: "on the convergence") asks the same of
+        # both sets: it is read once (a window of a word in 1% of a million papers is
+        # 15-40 ms).
         some = (
             every
             if every_word == tsquery
@@ -445,4 +451,5 @@ def keyword_caches_forget() -> None:
     """Drop what this process remembered of which words are common."""
     _word_common.clear()
     _lexeme_stats.clear()
+    _stop_words.clear()
     newest_text_forget()
