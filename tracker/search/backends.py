@@ -152,7 +152,8 @@ class PgvectorStore:
     def cosine(self, model_name: str, vector: np.ndarray) -> Expression:
         """Each paper's cosine to `vector`, as an expression on a query of papers: of its
         vector of `model_name`, exact, None where it has none of that dimension (not yet
-        embedded). A paper lookup each, for a query that returns few papers."""
+        embedded). One index lookup of its vector for each paper: for a query that
+        returns few papers."""
         dimension = int(vector.shape[0])
         own = EmbeddingVector.objects.filter(paper_id=OuterRef("pk"), model_name=model_name)
         distance = of_dimension(own, "vector", dimension).values(d=_cosine_distance(vector))
