@@ -406,8 +406,8 @@ def test_keyword_matches_the_walk_missed_are_ranked_exactly(pgvector, monkeypatc
     # The graph's walk, as if it had not reached one of the nearest rows.
     nearest = PgvectorStore.nearest
 
-    def walk(self, *args, among=None):  # type: ignore[no-untyped-def]
-        return [row for row in nearest(self, *args, among=among) if row[0] != missed]
+    def walk(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return [row for row in nearest(self, *args, **kwargs) if row[0] != missed]
 
     monkeypatch.setattr(PgvectorStore, "nearest", walk)
     monkeypatch.setattr(fusion, "CANDIDATES", 5)
