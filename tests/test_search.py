@@ -13,9 +13,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tests.conftest import client_for
+from tests.corpus import load_papers, read_corpus
 from tests.embedding_helpers import load_embedded, require_corpus
 from tests.factories import LabReportFactory, PaperFactory, RatingFactory, ReproductionFactory
 from tests.portal.helpers import session_queries
+from tracker.papers import services
 from tracker.papers.embeddings import embed_papers, embeddings_store, stored_model_name
 from tracker.papers.models import Embedding, Paper
 from tracker.reproductions.models import Status
@@ -79,6 +81,46 @@ def test_keyword_index_follows_inserts_updates_and_hides() -> None:
     assert keyword_search("wombat") == []
     assert keyword_search("!!! ") == []
     assert keyword_search('"unbalanced quote') == []
+
+
+def _toast_bytes(cursor) -> int:  # type: ignore[no-untyped-def]
+    """The bytes of the papers' values kept out of their rows (those this test can see)."""
+    cursor.execute(
+        "SELECT reltoastrelid::regclass::text FROM pg_class WHERE oid = 'papers_paper'::regclass"
+    )
+    cursor.execute(f"SELECT coalesce(sum(octet_length(chunk_data)), 0) FROM {cursor.fetchone()[0]}")  # noqa: S608
+    return int(cursor.fetchone()[0])
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's row layout")
+def test_a_papers_search_document_stays_in_its_row_and_its_abstract_goes_out() -> None:
+    """The keyword side ranks its matches by their documents: each one kept out of its row
+    cost an index probe and another page (papers migration 0018). Real papers, written
+    with their document and written first without it (a harvest) then filled: what each
+    one put out of its row is its abstract as stored, or nothing, never its document."""
+    require_corpus()
+    records = read_corpus(limit=60)
+    layouts = []
+    with connection.cursor() as cursor:
+        for i, record in enumerate(records):
+            before = _toast_bytes(cursor)
+            if i % 2:
+                [pk] = load_papers([record])
+            else:
+                with services._search_documents_deferred():
+                    [pk] = load_papers([record])
+                assert services.search_documents_fill([pk]) == 1
+            cursor.execute(
+                "SELECT pg_column_size(abstract), pg_column_size(search_document) "
+                "FROM papers_paper WHERE id = %s",
+                [pk],
+            )
+            abstract, document = cursor.fetchone()
+            out = _toast_bytes(cursor) - before
+            assert out in (0, abstract), (record.arxiv_id, out, abstract, document)
+            layouts.append(out)
+    # Most real papers are too long to keep both: the abstract is the one that went out.
+    assert sum(1 for out in layouts if out) >= len(layouts) // 2
 
 
 def test_keyword_side_takes_the_rarest_words_within_its_match_budget(monkeypatch) -> None:  # type: ignore[no-untyped-def]
