@@ -23,7 +23,8 @@ Every stage runs in a child process, so that its peak memory (ru_maxrss) is its 
   recall@10 against an exact scan of every vector (the box: against the in-process box,
   which is exact), and the recall of the box's semantic side (the CANDIDATES rows it fuses)
   against the exact ones; on pgvector, the in-process index side by side in the same
-  database;
+  database; and how many of the box's first ten the same box gives with every keyword
+  match ranked (the keyword side ranks a capped pool: RANKED_AT_MOST);
 - cluster: a clustering run as the nightly task runs it, its time and peak memory; at
   the first size also the in-memory full k-means run it replaces, as the baseline;
 - web: one client, one page after the other, in a process serving as a web worker does
@@ -67,6 +68,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
+from unittest.mock import patch
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
@@ -515,6 +517,7 @@ def stage_search(backends: list[str]) -> dict[str, object]:
     from tracker.papers.models import Paper
     from tracker.papers.vectors import vector_store_forget
     from tracker.search import index as in_process
+    from tracker.search import keyword
     from tracker.search.backends import vector_store
     from tracker.search.filters import SearchFilters
     from tracker.search.fusion import search, search_caches_forget
@@ -631,6 +634,23 @@ def stage_search(backends: list[str]) -> dict[str, object]:
             }
             for name, values in timings.items()
         }
+
+    # The keyword side ranks a capped pool of each question's matches (RANKED_AT_MOST), as
+    # the in-process box does too: how far the cap moves the box's first ten shows only
+    # against the same box with every match ranked.
+    with patch.object(keyword, "RANKED_AT_MOST", 10**9):
+        for backend in backends:
+            setting = "in-process" if backend == "inprocess" else "auto"
+            with override_settings(VECTOR_STORE=setting):
+                vector_store_forget()
+                for within in (False, True):
+                    name = "box, category filter" if within else "box"
+                    agree = []
+                    for i in range(len(probes)):
+                        every = box(words[i], filters if within else None)
+                        capped = box_answers[(backend, i, within)]
+                        agree.append(len(set(capped) & set(every)) / max(1, len(every)))
+                    results[backend][name]["ranked"] = float(np.mean(agree))  # type: ignore[index]
 
     # The box fuses keyword and semantic rankings: its exact answer is the in-process box's.
     if "inprocess" in backends:
@@ -1089,11 +1109,18 @@ def measure(args: argparse.Namespace, sizes: list[int], stages: set[str]) -> Non
             for kind in SEARCHES:
                 cells = [found[b][kind] for b in searched]
                 line = f"  {kind:28s}" + "".join(
-                    f"{c['p50']:14.1f}{c['p95']:10.1f}{c['recall'] or 0:10.3f}" for c in cells
+                    f"{c['p50']:14.1f}{c['p95']:10.1f}"
+                    + (f"{c['recall']:10.3f}" if c["recall"] is not None else f"{'-':>10s}")
+                    for c in cells
                 )
                 if len(cells) > 1:
                     line += f"  {cells[1]['p95'] / cells[0]['p95']:8.2f}x"
                 print(line, flush=True)
+            for kind in ("box", "box, category filter"):
+                print(
+                    f"  {kind}: first ten in common with every keyword match ranked: "
+                    + ", ".join(f"{found[b][kind]['ranked']:.3f} ({b})" for b in searched)
+                )
         if "cluster" in stages:
             streamed = child(env, "cluster")
             if "full" not in first and not args.no_baseline:
