@@ -4,6 +4,7 @@ the newest matches through it (PostgreSQL)."""
 from __future__ import annotations
 
 import io
+import itertools
 import re
 
 import pytest
@@ -12,6 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests.factories import PaperFactory
+from tracker.core.db import planned_rows
 from tracker.papers import newest_text
 from tracker.papers.models import Paper
 from tracker.papers.newest_text import index_name, newest_text_from, newest_text_sync
@@ -188,6 +190,44 @@ def test_the_newest_matches_are_read_past_the_index_id_first(
         cursor.execute(f"EXPLAIN {first}")
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert index_name(band) in plan, plan
+
+
+@postgresql_only
+@pytest.mark.parametrize("window_id_cost", [0.0, 1e9], ids=["window", "sorted"])
+def test_below_the_index_id_the_read_is_chosen_on_the_matches_found_past_it(
+    monkeypatch, window_id_cost: float
+) -> None:  # type: ignore[no-untyped-def]
+    """Two words always found together: the planner takes them for independent and
+    expects a ninth of their matches, fewer than the cap, so the newest are read past the
+    index's id first, all of them. Those counted say how densely the matches lie below:
+    the rest come from a window below the index's id when that costs less than sorting
+    every match, and are sorted out of them otherwise; the set is the uncapped one's
+    newest either way."""
+    monkeypatch.setattr(search_keyword, "COMMON_SHARE", 0.9)
+    monkeypatch.setattr(search_keyword, "WINDOW_ID_COST", window_id_cost)
+    monkeypatch.setattr(search_keyword, "WINDOW_MARGIN", 1e-9)
+    for _ in range(40):
+        PaperFactory(title="Quokka burrow", abstract="")
+        PaperFactory.create_batch(2, title="Filler paper", abstract="")
+    band = newest_text_sync(min_papers=50).made  # analysed: the newest 36 papers, 12 matches
+    assert band is not None
+    every = Paper.objects.filter(title="Quokka burrow").order_by("-id")
+    with connection.cursor() as cursor:
+        pair = search_keyword._pg_match("quokka & burrow")
+        assert planned_rows(cursor, Paper.objects.filter(pair)) < 16 < every.count()
+        with CaptureQueriesContext(connection) as queries:
+            found = search_keyword._pg_newest_capped(
+                cursor, Paper.objects.visible(), "quokka & burrow", every[0].pk, 16, False
+            )
+    assert found == list(every.values_list("pk", flat=True)[:16])
+    reads = reads_of(queries)
+    assert reads[0] == (band, None)
+    if window_id_cost:
+        assert reads[1:] == [(0, band)]
+    else:
+        # Windows down from the index's id, each as wide as the last few matches need.
+        assert reads[1][1] == band and 0 < reads[1][0] < band
+        assert all(upper == lower for (lower, _), (_, upper) in itertools.pairwise(reads[1:]))
 
 
 @postgresql_only
