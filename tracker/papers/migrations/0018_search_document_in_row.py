@@ -4,9 +4,10 @@ abstract out of the row instead.
 A row with both holds about 3.4 kB; past about 2 kB PostgreSQL moves its largest value out
 to the TOAST table, and that was the document. The search box ranks up to 2,000 keyword
 matches a question by their documents, and each one came back through TOAST: an index
-probe and another page per match, half the ranking query (at a million papers 9.4 ms of
-its 9.7 on average, 4.1 with the documents not read at all). Only a page shows an
-abstract, twenty at a time, and ranking "for you" reads them once per member's paper space.
+probe and another page per match, half the ranking query (at a million papers 9.4 ms on
+average, 4.1 with the documents not read at all, 4.8 with them in their rows). Only a page
+shows an abstract, twenty at a time, and ranking "for you" reads them once per member's
+paper space.
 
 - The document's storage is MAIN: it leaves the row only when nothing else can.
 - Rows up to toast_tuple_target stay whole: 3,000 bytes keeps 99.9% of the documents in
