@@ -447,44 +447,6 @@ def test_the_keyword_side_scores_by_meaning_only_the_papers_it_returns(pgvector)
     assert re.findall(r"loops=(\d+)", plan.split("SubPlan")[1]) == ["5", "5"], plan
 
 
-def test_the_papers_among_are_scored_exactly_in_one_query(pgvector) -> None:  # type: ignore[no-untyped-def]
-    """`nearest(..., among=ids)`: of those papers, the ones visible, within the filters and
-    with a vector of the question's dimension, nearest first by exact cosine, in one
-    query that the graph cannot answer."""
-    papers = [
-        (LabReportFactory if i % 3 == 0 else PaperFactory)(published_at="2025-01-01T12:00:00Z")
-        for i in range(30)
-    ]
-    matrix = unit_vectors(30, 16, seed=11)
-    model = stored_model_name()
-    embeddings_store(model, [p.pk for p in papers[:28]], matrix[:28])
-    embeddings_store(model, [papers[28].pk], unit_vectors(1, 8, seed=12))  # another dimension
-    Paper.objects.filter(pk=papers[3].pk).update(hidden=True)
-    question = matrix[0]
-    among = [p.pk for p in papers[::3]] + [papers[1].pk, papers[29].pk, papers[28].pk, 10**9]
-    kept = [i for i in range(0, 28, 3) if i != 3]  # lab reports with a vector, not hidden
-    exact = exact_nearest([papers[i].pk for i in kept], matrix[kept], question, len(kept))
-    store = PgvectorStore()
-
-    with CaptureQueriesContext(connection) as queries:
-        found = store.nearest(model, question, SearchFilters(kind="lab_report"), 4, among=among)
-    assert len(queries) == 1
-    assert [pk for pk, _ in found] == exact[:4]
-    # Even where the planner would rather read an index than scan, it cannot walk the
-    # graph for that query, which would find the papers only by passing over others.
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute(f"EXPLAIN {queries[0]['sql']}")
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert vectors.index_name(model, 16) not in plan, plan
-    for pk, score in found:
-        row = kept[[papers[i].pk for i in kept].index(pk)]
-        assert score == pytest.approx(float(matrix[row] @ question), abs=5e-3)
-    everyone = store.nearest(model, question, SearchFilters(), 50, among=among)
-    assert {pk for pk, _ in everyone} == {papers[i].pk for i in [*kept, 1]}
-    assert store.nearest(model, question, SearchFilters(), 4, among=[]) == []
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_walk_runs_beside_the_keyword_side_on_a_connection_of_its_own(  # type: ignore[no-untyped-def]
     pgvector, monkeypatch
@@ -507,8 +469,7 @@ def test_the_walk_runs_beside_the_keyword_side_on_a_connection_of_its_own(  # ty
     nearest, keyword_search_scored = PgvectorStore.nearest, fusion.keyword_search_scored
 
     def walked(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if kwargs.get("among") is None:
-            backends_of["walk"].add(backend())
+        backends_of["walk"].add(backend())
         return nearest(self, *args, **kwargs)
 
     def matched(*args, **kwargs):  # type: ignore[no-untyped-def]

@@ -14,8 +14,8 @@
     store.nearest(model_name, vector, filters, limit)    # [(paper id, cosine)], visible
                                                          # papers within the filters
 
-`filters` are the search filters (SearchFilters; `among`, a set of paper ids, narrows
-further); hidden and merged papers are always left out. Both backends return at most
+`filters` are the search filters (SearchFilters); hidden and merged papers are always
+left out. Both backends return at most
 `limit` rows, best first, with exact cosines on the in-process side and the index's
 approximate ranking (recall@10 about 0.99) on pgvector. There the filters are tested on
 the vector's own row (the paper's facts kept beside it, EmbeddingVector), so the HNSW
@@ -24,12 +24,11 @@ walk looks no paper up; only a topic filter joins the paper's topic.
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import Protocol
 
 import numpy as np
-from django.db.models import BooleanField, F, FloatField, OuterRef, QuerySet, Subquery, Value
-from django.db.models.expressions import Expression, RawSQL
+from django.db.models import F, FloatField, OuterRef, QuerySet, Subquery, Value
+from django.db.models.expressions import Expression
 from pgvector import HalfVector
 from pgvector.django import CosineDistance
 
@@ -84,7 +83,6 @@ class VectorStore(Protocol):
         vector: np.ndarray,
         filters: SearchFilters,
         limit: int,
-        among: Collection[int] | None = None,
     ) -> list[tuple[int, float]]: ...
 
 
@@ -100,12 +98,9 @@ class InProcessStore:
         vector: np.ndarray,
         filters: SearchFilters,
         limit: int,
-        among: Collection[int] | None = None,
     ) -> list[tuple[int, float]]:
         index = in_process.vector_index(model_name)
         papers = filters.apply(Paper.objects.visible())
-        if among is not None:
-            papers = papers.filter(pk__in=among)
         allowed = set(papers.values_list("pk", flat=True))
         scores = np.where(np.isin(index.ids, list(allowed)), index.scores(vector), -np.inf)
         order = in_process.top_finite(scores, limit)
@@ -139,11 +134,8 @@ class PgvectorStore:
         vector: np.ndarray,
         filters: SearchFilters,
         limit: int,
-        among: Collection[int] | None = None,
     ) -> list[tuple[int, float]]:
         allowed = _allowed(model_name, filters)
-        if among is not None:
-            return _exactly_among(allowed, among, vector, limit)
         narrowed = allowed if filters.active else None
         rows = of_dimension(allowed, "vector", int(vector.shape[0])).only("paper_id")
         found = self._ranked(rows, vector, limit, narrowed)
@@ -208,28 +200,6 @@ def _allowed(model_name: str, filters: SearchFilters) -> QuerySet[EmbeddingVecto
     vector's own row."""
     rows = EmbeddingVector.objects.filter(model_name=model_name, visible=True)
     return filters.apply_to_vectors(rows)
-
-
-def _exactly_among(
-    allowed: QuerySet[EmbeddingVector], among: Collection[int], vector: np.ndarray, limit: int
-) -> list[tuple[int, float]]:
-    """The `limit` of `allowed` whose papers are `among` nearest `vector`, by exact cosine,
-    in one plain query. Ordered by the distance itself, the query could be answered by
-    walking the HNSW index, which the planner must then be told not to, with a
-    transaction, a setting and a plan of their own: at a million papers, 13.1 ms (p50)
-    to score 190 papers that way, for a query the database ran in 1.1 ms. Ordered by the
-    distance plus nothing, the same order on an expression no index is built on, only the
-    rows of those papers are scored."""
-    if not among:
-        return []
-    # One array for the ids, not a parameter each: preparing and sending 190 of them took
-    # about 3 ms.
-    ids = RawSQL(  # noqa: S611 - a constant name; the ids are a parameter
-        f'"{EmbeddingVector._meta.db_table}"."paper_id" = ANY(%s)', (list(among),), BooleanField()
-    )
-    rows = of_dimension(allowed.filter(ids), "vector", int(vector.shape[0])).only("paper_id")
-    nearest = _scored(rows, vector).order_by(F("distance") + Value(0.0), "paper_id")[:limit]
-    return [(row.paper_id, 1.0 - _distance(row)) for row in nearest]
 
 
 def _vectors_within(

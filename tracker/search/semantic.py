@@ -29,9 +29,7 @@ from tracker.search.keyword import CANDIDATES
 FILTER_OVERFETCH = 5
 
 
-def semantic_search(
-    query: str, limit: int = CANDIDATES, allowed: set[int] | None = None
-) -> list[tuple[int, float]]:
+def semantic_search(query: str, limit: int = CANDIDATES) -> list[tuple[int, float]]:
     """(paper id, cosine) of the papers nearest to the query's meaning."""
     store = vector_store()
     if store.name != InProcessStore.name:
@@ -39,18 +37,12 @@ def semantic_search(
         if model_name is None or not query.strip():
             return []
         vector = encoding_pool().submit(query_vector, model_name, query.strip()).result()
-        return store.nearest(model_name, vector, SearchFilters(), limit, among=allowed)
+        return store.nearest(model_name, vector, SearchFilters(), limit)
     index = active_index()
     if index is None or not query.strip() or not len(index.ids):
         return []
     vector = encoding_pool().submit(query_vector, index.model_name, query.strip()).result()
-    return _nearest(index, vector, limit, allowed)
-
-
-def _nearest(
-    index: VectorIndex, vector: np.ndarray, limit: int, allowed: set[int] | None
-) -> list[tuple[int, float]]:
-    return best_of(index, index.scores(vector), limit, allowed)
+    return best_of(index, index.scores(vector), limit, None)
 
 
 def best_of(
