@@ -264,6 +264,13 @@ def test_a_question_of_one_word_reads_its_newest_matches_once(monkeypatch) -> No
     assert len(reads("the quokka")) == 1
     assert len(reads("on the quokka of")) == 1
     assert len(reads("the quokka burrow")) == 2
+    # Any run of underscores has no lexeme either: what the questions asked add to the
+    # words known to have none stays within the words' cache.
+    monkeypatch.setattr(search_keyword, "WORD_CACHE_SIZE", 5)
+    for i in range(1, 13):
+        assert len(reads(f"quokka {'_' * i}")) == 1
+        assert len(search_keyword._stop_words) <= 6
+    assert "_" * 12 in search_keyword._stop_words
 
 
 def test_a_word_is_counted_only_up_to_the_match_budget(monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -98,6 +98,8 @@ def _pg_common_counts(cursor: CursorWrapper, words: list[str], papers: int) -> d
         [words],
     )
     counts = {}
+    if len(_stop_words) > WORD_CACHE_SIZE:
+        _stop_words.clear()
     for word, lexemes in cursor.fetchall():
         if not lexemes:
             counts[word] = 0
@@ -127,7 +129,8 @@ def _lexeme_shares(cursor: CursorWrapper) -> dict[str, float]:
 
 _lexeme_stats: list[tuple[float, dict[str, float]]] = []
 # The words of questions that have no lexeme ("the", "of"), as _pg_common_counts found:
-# a full-text query leaves them out.
+# a full-text query leaves them out. Bounded as _word_common is: any run of underscores
+# is such a word, so the questions asked choose how many there are.
 _stop_words: set[str] = set()
 
 
