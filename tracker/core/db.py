@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar, cast
@@ -19,9 +19,19 @@ from django.db import (
 )
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
-from django.db.models import QuerySet
+from django.db.models import BooleanField, QuerySet
+from django.db.models.expressions import RawSQL
 
 from tracker.core.threads import process_pool, process_pool_end
+
+
+def ids_in(column: str, ids: Iterable[int]) -> RawSQL:
+    """`column` (a quoted column of bigints) is one of `ids`, as a condition for filter().
+    The ids go as one array literal, written here: psycopg writes a list parameter item by
+    item in Python, 2 ms for the 2,000 ids the search box ranks at a million papers, and
+    an IN list costs more again, in building the query and in planning it."""
+    literal = "{" + ",".join(str(int(pk)) for pk in ids) + "}"
+    return RawSQL(f"{column} = ANY(%s::bigint[])", (literal,), BooleanField())  # noqa: S611
 
 
 def planned_rows(cursor: CursorWrapper, rows: QuerySet[Any]) -> float:

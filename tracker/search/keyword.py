@@ -12,7 +12,7 @@ from django.db.backends.utils import CursorWrapper
 from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import Expression, RawSQL
 
-from tracker.core.db import planned_rows, planner_settings
+from tracker.core.db import ids_in, planned_rows, planner_settings
 from tracker.papers.models import Paper
 from tracker.papers.newest_text import newest_text_forget, newest_text_from
 
@@ -316,7 +316,7 @@ def _pg_newest_pool(
             if every_word == tsquery
             else _pg_newest_capped(cursor, papers, tsquery, newest, cap, filtered)
         )
-    return RawSQL('"papers_paper"."id" = ANY(%s)', (sorted({*every, *some}),), BooleanField())
+    return ids_in('"papers_paper"."id"', sorted({*every, *some}))
 
 
 def _pg_newest_capped(

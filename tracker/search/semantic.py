@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 from django.db import connection
-from django.db.models import BooleanField, Exists, OuterRef, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models import Exists, OuterRef, QuerySet
 
+from tracker.core.db import ids_in
 from tracker.papers.embeddings import search_model_name, stored_model_name
 from tracker.papers.models import Paper
 from tracker.search.backends import InProcessStore, vector_store
@@ -83,9 +83,7 @@ def _among(papers: QuerySet[Paper], ids: set[int]) -> set[int]:
     looks each id up and checks the filters on that row alone: with the filters beside
     the IN list it walked an index of a filter instead ("arXiv only": every paper)."""
     if connection.vendor == "postgresql":
-        papers = papers.filter(
-            RawSQL('"papers_paper"."id" = ANY(%s)', (list(ids),), output_field=BooleanField())
-        )
+        papers = papers.filter(ids_in('"papers_paper"."id"', ids))
     else:
         papers = Paper.objects.filter(pk__in=ids).filter(Exists(papers.filter(pk=OuterRef("pk"))))
     return set(papers.order_by().values_list("pk", flat=True))
