@@ -510,7 +510,8 @@ def stage_category_indexes() -> dict[str, object]:
 def stage_search(backends: list[str]) -> dict[str, object]:
     """Similar papers, semantic (the store's nearest query) and the search box, without and
     with a filter, on each backend in the same database: p50 / p95, and recall@10 against
-    the exact answer (an exact scan of every vector; for the box, the in-process box's)."""
+    the exact answer (an exact scan of every vector; for the box, the same box with an
+    exact semantic side)."""
     django_setup()
     from django.test.utils import override_settings
 
