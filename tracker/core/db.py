@@ -28,8 +28,9 @@ from tracker.core.threads import process_pool, process_pool_end
 def ids_in(column: str, ids: Iterable[int]) -> RawSQL:
     """`column` (a quoted column of bigints) is one of `ids`, as a condition for filter().
     The ids go as one array literal, written here: psycopg writes a list parameter item by
-    item in Python, 2 ms for the 2,000 ids the search box ranks at a million papers, and
-    an IN list costs more again, in building the query and in planning it."""
+    item in Python, 0.8 ms for the 2,000 ids the search box ranks at a million papers
+    against 0.2 ms, and an IN list costs more again, in building the query and in
+    planning it."""
     literal = "{" + ",".join(str(int(pk)) for pk in ids) + "}"
     return RawSQL(f"{column} = ANY(%s::bigint[])", (literal,), BooleanField())  # noqa: S611
 

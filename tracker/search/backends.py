@@ -162,9 +162,9 @@ class PgvectorStore:
     ) -> list[Any]:
         """The `limit` rows of `rows` nearest `vector`, best first, each with its cosine
         distance (an attribute of a model, the last of a row of values), in one query on
-        the model's HNSW index. `narrowed`: the filtered rows
-        `rows` are of (every dimension), when filters apply: answered exactly when the
-        planner expects few of them (EXACT_BELOW)."""
+        the model's HNSW index. `narrowed`: the filtered rows `rows` are of (every
+        dimension), when filters apply: answered exactly when the planner expects few of
+        them (EXACT_BELOW)."""
         with planner_settings() as (cursor, settings):
             # relaxed_order: a filtered scan keeps going until `limit` rows pass, and may
             # return them slightly out of order, hence the sort below.

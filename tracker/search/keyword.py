@@ -253,9 +253,9 @@ def _pg_match(tsquery: str) -> RawSQL:
 def _pg_ranked(papers: QuerySet[Paper], rare: dict[str, int], filtered: bool) -> QuerySet[Paper]:
     """The best matches of any of the `rare` words by full-text rank, among at most
     RANKED_AT_MOST papers holding every rare word and RANKED_AT_MOST holding any, the
-    newest of each (_pg_newest_capped). The filters and the match are
-    one WHERE on the papers table. When the rare words' matches are within the cap, no
-    set is cut and both are read inside the ranking's one query."""
+    newest of each (_pg_newest_capped). The filters and the match are one WHERE on the
+    papers table. When the rare words' matches are within the cap, no set is cut and both
+    are read inside the ranking's one query."""
     tsquery = " | ".join(rare)
     matches = sum(rare.values())
     document = f'"papers_paper"."{PG_DOCUMENT}"'
