@@ -1,15 +1,11 @@
-"""Planner settings for one block of queries (tracker.core.db.planner_settings), and the
-ids as one array (ids_in)."""
+"""Planner settings for one block of queries (tracker.core.db.planner_settings)."""
 
 from __future__ import annotations
 
 import pytest
 from django.db import connection, transaction
-from django.test.utils import CaptureQueriesContext
 
-from tests.factories import PaperFactory
-from tracker.core.db import ids_in, planner_settings
-from tracker.papers.models import Paper
+from tracker.core.db import planner_settings
 
 pytestmark = [
     pytest.mark.django_db,
@@ -54,20 +50,3 @@ def test_outside_a_transaction_the_block_is_one_and_its_settings_end_with_it() -
         settings({"enable_indexscan": "off"})
         assert setting("enable_indexscan") == "off"
     assert setting("enable_indexscan") == "on"
-
-
-@pytest.mark.parametrize(
-    "ids",
-    [[], [1], [3, 1, 3], [2, 2**40]],
-    ids=["none", "one", "repeated", "past 32 bits"],
-)
-def test_ids_in_keeps_the_rows_whose_id_is_among_the_ids_given(ids: list[int]) -> None:
-    """One array literal, written without psycopg: empty, repeated and 64-bit ids alike."""
-    papers = [PaperFactory() for _ in range(3)]
-    given = [papers[pk - 1].pk if pk <= 3 else pk for pk in ids]
-    with CaptureQueriesContext(connection) as queries:
-        kept = Paper.objects.filter(ids_in('"papers_paper"."id"', given))
-        assert sorted(kept.values_list("pk", flat=True)) == sorted(
-            {pk for pk in given if pk in {p.pk for p in papers}}
-        )
-    assert "::bigint[]" in queries[0]["sql"]

@@ -493,7 +493,7 @@ def digest_for(
         watched[paper_id].add(team_id)
     if watched:
         for event in (
-            CodeEvent.objects.filter(paper_id__in=list(watched), at__gte=since, at__lt=until)
+            CodeEvent.objects.filter(paper_id__among=watched, at__gte=since, at__lt=until)
             .exclude(kind=CodeEventKind.CODE_PROMISED)
             .select_related("link", "paper")
             .only("id", "kind", "at", "paper_id", "link__url", *_fields("paper__"))

@@ -85,7 +85,7 @@ def _vectors(paper_ids: Iterable[int]) -> dict[int, np.ndarray]:
     return {
         paper_id: np.frombuffer(bytes(vector), dtype="<f4")
         for paper_id, vector in Embedding.objects.filter(
-            model_name=model_name, paper_id__in=list(paper_ids)
+            model_name=model_name, paper_id__among=paper_ids
         ).values_list("paper_id", "vector")
     }
 

@@ -80,7 +80,7 @@ def author_table(authors: Iterable[object]) -> dict[str, str]:
     if not names:
         return {}
     return dict(
-        AuthorLab.objects.filter(author__in=names, confirmed=True).values_list("author", "lab")
+        AuthorLab.objects.filter(author__among=names, confirmed=True).values_list("author", "lab")
     )
 
 
@@ -114,7 +114,7 @@ def papers_labs(papers: Sequence[Paper]) -> dict[int, LabAttribution]:
     papers."""
     ids = [p.pk for p in papers]
     with_post = set(
-        Paper.objects.filter(merged_into_id__in=ids, kind=PaperKind.LAB_REPORT)
+        Paper.objects.filter(merged_into_id__among=ids, kind=PaperKind.LAB_REPORT)
         .exclude(lab="")
         .values_list("merged_into_id", flat=True)
     )

@@ -12,7 +12,7 @@ from django.db.backends.utils import CursorWrapper
 from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import Expression, RawSQL
 
-from tracker.core.db import ids_in, planned_rows, planner_settings
+from tracker.core.db import planned_rows, planner_settings
 from tracker.papers.models import Paper
 from tracker.papers.newest_text import newest_text_forget, newest_text_from
 
@@ -265,14 +265,14 @@ def _pg_ranked(papers: QuerySet[Paper], rare: dict[str, int], filtered: bool) ->
         pool = papers.filter(_pg_match(tsquery)).order_by().values("id")
         ranked = Paper.objects.filter(pk__in=pool)
     else:
-        ranked = papers.filter(_pg_newest_pool(papers, list(rare), filtered))
+        ranked = papers.filter(pk__among=_pg_newest_pool(papers, list(rare), filtered))
     return ranked.annotate(rank=rank).order_by("-rank", "-id")
 
 
-def _pg_newest_pool(papers: QuerySet[Paper], rare: list[str], filtered: bool) -> RawSQL:
+def _pg_newest_pool(papers: QuerySet[Paper], rare: list[str], filtered: bool) -> list[int]:
     """The papers _pg_ranked ranks when the cap cuts: the newest RANKED_AT_MOST holding
-    every one of the `rare` words and the newest RANKED_AT_MOST holding any, as a
-    condition on ids. `filtered`: `papers` are narrowed by search filters.
+    every one of the `rare` words and the newest RANKED_AT_MOST holding any, their ids
+    in order. `filtered`: `papers` are narrowed by search filters.
 
     Every rare word, not every word of the question: the rank counts the rare words
     alone, so a paper lacking a word left out of it ranks as high as one holding it. A
@@ -311,7 +311,7 @@ def _pg_newest_pool(papers: QuerySet[Paper], rare: list[str], filtered: bool) ->
             if len(rare) == 1
             else _pg_newest_capped(cursor, papers, some_word, newest, cap, filtered)
         )
-    return ids_in('"papers_paper"."id"', sorted({*every, *some}))
+    return sorted({*every, *some})
 
 
 def _pg_newest_capped(

@@ -11,7 +11,6 @@ import numpy as np
 from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet
 
-from tracker.core.db import ids_in
 from tracker.papers.embeddings import search_model_name, stored_model_name
 from tracker.papers.models import Paper
 from tracker.search.backends import InProcessStore, vector_store
@@ -83,7 +82,7 @@ def _among(papers: QuerySet[Paper], ids: set[int]) -> set[int]:
     looks each id up and checks the filters on that row alone: with the filters beside
     the IN list it walked an index of a filter instead ("arXiv only": every paper)."""
     if connection.vendor == "postgresql":
-        papers = papers.filter(ids_in('"papers_paper"."id"', ids))
+        papers = papers.filter(pk__among=ids)
     else:
         papers = Paper.objects.filter(pk__in=ids).filter(Exists(papers.filter(pk=OuterRef("pk"))))
     return set(papers.order_by().values_list("pk", flat=True))

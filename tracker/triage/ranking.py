@@ -241,14 +241,14 @@ def _docs(
     texts = {
         pk: (title, abstract, authors, categories, primary)
         for pk, title, abstract, authors, categories, primary in Paper.objects.filter(
-            pk__in=ids
+            pk__among=ids
         ).values_list("pk", "title", "abstract", "authors", "categories", "primary_category")
     }
     vectors = (
         {
             paper_id: np.frombuffer(bytes(vector), dtype="<f4")
             for paper_id, vector in Embedding.objects.filter(
-                model_name=model_name, paper_id__in=ids
+                model_name=model_name, paper_id__among=ids
             ).values_list("paper_id", "vector")
         }
         if model_name and dimension != 0
