@@ -26,6 +26,7 @@ from tracker.reproductions.stats import (
     wilson_interval,
 )
 from tracker.teams.models import Membership
+from tracker.topics.models import PaperTopic, Topic
 
 
 def member(cast, user, team=None) -> Membership:  # type: ignore[no-untyped-def]
@@ -372,16 +373,19 @@ def test_stats_query_count_is_fixed(cast, rows: int, django_assert_num_queries) 
         )
         RatingFactory(team=cast.vision, user=cast.ada, paper=repro.paper, value=1 + i % 5)
     client = client_for(cast.ben)
-    # (session), user, membership, results, lab posts, author table, finished
-    # reproductions, ratings
-    with django_assert_num_queries(session_queries() + 7):
+    # (session), user, membership, results, their papers, lab posts, author table,
+    # finished reproductions, ratings
+    with django_assert_num_queries(session_queries() + 8):
         client.get("/stats/")
 
 
 def test_stats_group_rates_gaps_and_calibration(cast) -> None:  # type: ignore[no-untyped-def]
     values = {5: 72.0, 4: 71.0, 2: 60.0, 1: 50.0}
+    agents = Topic.objects.create(label="Agents")
     for rating, value in values.items():
         repro = reproduction_underway(cast, paper__lab="Qwen")
+        if value > 70:
+            PaperTopic.objects.create(paper=repro.paper, topic=agents)
         Claim.objects.filter(paper=repro.paper).update(harness="lm-eval")
         claim = Claim.objects.get(paper=repro.paper)
         result_log(
@@ -401,6 +405,9 @@ def test_stats_group_rates_gaps_and_calibration(cast) -> None:  # type: ignore[n
     (qwen,) = stats.by_lab
     assert (qwen.label, qwen.tested, qwen.reproduced) == ("Qwen", 4, 2)
     assert qwen.median_gap_pct == pytest.approx(100 * (71.3 - 65.5) / 71.3, abs=1e-6)
+    # The two reproduced papers are in a topic, the two others in none.
+    topics = {g.label: (g.tested, g.reproduced) for g in stats.by_topic}
+    assert topics == {"Agents": (2, 2), "No topic": (2, 0)}
     (ada,) = stats.calibration
     assert ada.pairs == 4 and ada.spearman == pytest.approx(0.8944, abs=1e-3)
     # Four papers: a strong rho that could still be chance, shown with its p-value.
