@@ -29,8 +29,9 @@ Every stage runs in a child process, so that its peak memory (ru_maxrss) is its 
 - cluster: a clustering run as the nightly task runs it, its time and peak memory; at
   the first size also the in-memory full k-means run it replaces, as the baseline;
 - web: one client, one page after the other, in a process serving as a web worker does
-  (DEBUG off): p50 / p95 of the inbox, a paper page, search, the topics page and the map
-  data, the process's peak resident memory while serving each page, and the memory it
+  (DEBUG off): p50 / p95 of the inbox, a paper page, search, the topics page, the map
+  data, the reproduction board and the stats page (the team's REPRODUCTIONS, seeded the
+  first time), the process's peak resident memory while serving each page, and the memory it
   holds after them all (flat in the papers, or not, read off the curve);
 - rank: the "for you" ranking of a day's papers for each of the 20 members;
 - digest: the weekly digest of each member, built and rendered: ms and queries each;
@@ -99,7 +100,11 @@ SEED = 0
 CLUSTER_TARGET_SECONDS, CLUSTER_TARGET_GB = 15 * 60, 4.0
 PAGE_TARGET_MS = 200.0
 PASSWORD_HASH = "!"  # unusable: the bench signs members in without a password
-PAGES = ("inbox", "paper page", "search", "topics", "map data")
+PAGES = ("inbox", "paper page", "search", "topics", "map data", "board", "stats")
+# The team's reproductions that the board and the stats page show: a busy team's few
+# years, most finished, each with its claims and their results.
+REPRODUCTIONS = 600
+CLAIMS_PER_PAPER = 3
 # Seeding (and the ingest rate) always runs; these follow it.
 STAGES = ("search", "cluster", "web", "rank", "digest", "bounds")
 # Members whose day is ranked in the bounds stage: the unbounded baseline takes a minute
@@ -747,7 +752,10 @@ def stage_web() -> dict[str, object]:
         "search": [f"/search/?q={w}" for w in words],
         "topics": ["/topics/"] * (ROUNDS + 1),
         "map data": ["/topics/map/data/"] * (ROUNDS + 1),
+        "board": ["/reproductions/"] * (ROUNDS + 1),
+        "stats": ["/stats/"] * (ROUNDS + 1),
     }
+    team_work_seed()
     results: dict[str, object] = {"memory_at_start_mb": resident_mb()["now"]}
     # Ready as a gunicorn worker is before its first request (gunicorn.conf.py): the search
     # warmed up, what it loaded frozen out of the garbage collector's sight.
@@ -777,6 +785,106 @@ def stage_web() -> dict[str, object]:
     gc.collect()
     results["memory_held_mb"] = resident_mb()["now"]
     return results
+
+
+def team_work_seed() -> None:
+    """The team's reproductions (REPRODUCTIONS, once per database): papers taken as the
+    ratings take them, mostly recent; every status, four in five finished, each with
+    CLAIMS_PER_PAPER claims at most and, when finished, a result for each, near the claim
+    or short of it. One paper in three names its lab; for the others the stats page reads
+    the author table, where the first author of one in three is a lab's (confirmed)."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from tracker.papers.models import AuthorLab, Paper
+    from tracker.reproductions.models import (
+        FINISHED_STATUSES,
+        Claim,
+        Reproduction,
+        ResultLog,
+        Status,
+    )
+    from tracker.teams.models import Membership
+
+    members = list(Membership.objects.select_related("team", "user").order_by("user_id"))
+    team = members[0].team
+    if Reproduction.objects.filter(team=team).exists():
+        return
+    rng = np.random.default_rng(SEED + 1)
+    newest = Paper.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    recent = rng.integers(1, min(newest, 20_000) + 1, size=REPRODUCTIONS * 2)
+    anywhere = rng.integers(1, newest + 1, size=REPRODUCTIONS * 2)
+    picks = np.where(rng.random(REPRODUCTIONS * 2) < 0.7, recent, anywhere)
+    papers = [int(pk) for pk in dict.fromkeys(picks.tolist())][:REPRODUCTIONS]
+    labs = ("OpenAI", "Google DeepMind", "Meta AI", "Anthropic", "Qwen", "Mistral")
+    statuses = [*FINISHED_STATUSES] * 4 + [Status.PROPOSED, Status.ACCEPTED, Status.IN_PROGRESS]
+    now = timezone.now()
+    authors = dict(Paper.objects.filter(pk__in=papers).values_list("pk", "authors"))
+    with transaction.atomic():
+        for i, pk in enumerate(papers):
+            if i % 3 == 0:
+                Paper.objects.filter(pk=pk).update(lab=labs[i % len(labs)])
+        first_authors = {
+            authors[pk][0]: labs[i % len(labs)]
+            for i, pk in enumerate(papers)
+            if i % 3 == 1 and authors.get(pk)
+        }
+        AuthorLab.objects.bulk_create(
+            [AuthorLab(author=a, lab=lab, confirmed=True) for a, lab in first_authors.items()],
+            ignore_conflicts=True,
+        )
+        reproductions = Reproduction.objects.bulk_create(
+            [
+                Reproduction(
+                    team=team,
+                    paper_id=pk,
+                    proposed_by=members[i % len(members)].user,
+                    status=statuses[i % len(statuses)],
+                    created_at=now - timedelta(days=int(rng.integers(30, 900))),
+                    finished_at=(
+                        now - timedelta(days=int(rng.integers(1, 29)))
+                        if statuses[i % len(statuses)] in FINISHED_STATUSES
+                        else None
+                    ),
+                )
+                for i, pk in enumerate(papers)
+            ]
+        )
+        Assignee = Reproduction.assignees.through
+        Assignee.objects.bulk_create(
+            [
+                Assignee(reproduction_id=r.pk, user_id=members[(i + k) % len(members)].user_id)
+                for i, r in enumerate(reproductions)
+                for k in range(1 + i % 2)
+            ]
+        )
+        claims = Claim.objects.bulk_create(
+            [
+                Claim(
+                    team=team,
+                    paper_id=r.paper_id,
+                    metric=("accuracy", "pass@1", "F1")[k],
+                    dataset=("MMLU", "HumanEval", "SQuAD")[k],
+                    claimed_value=float(rng.uniform(40, 90)),
+                    tolerance=0.5,
+                )
+                for i, r in enumerate(reproductions)
+                for k in range(1 + i % CLAIMS_PER_PAPER)
+            ]
+        )
+        finished = {r.paper_id: r for r in reproductions if r.status in FINISHED_STATUSES}
+        ResultLog.objects.bulk_create(
+            [
+                ResultLog(
+                    reproduction=finished[c.paper_id],
+                    claim=c,
+                    reproduced_value=c.claimed_value - float(rng.choice([0.2, 1.5, 6.0])),
+                    logged_by=members[0].user,
+                )
+                for c in claims
+                if c.paper_id in finished
+            ]
+        )
 
 
 def stage_rank() -> dict[str, object]:
