@@ -17,7 +17,12 @@ from scipy.stats import t as student_t
 from tracker.papers.labs import papers_labs
 from tracker.papers.models import Paper
 from tracker.reproductions.models import FINISHED_STATUSES, Reproduction, ResultLog, Status
-from tracker.reproductions.verdicts import INCONCLUSIVE, VERDICT_LABELS, claim_judgement
+from tracker.reproductions.verdicts import (
+    INCONCLUSIVE,
+    PROTOCOL_FIELDS,
+    VERDICT_LABELS,
+    claim_judgement,
+)
 from tracker.teams.models import Team
 from tracker.triage.models import Rating
 
@@ -31,6 +36,11 @@ STATS_PAPER_FIELDS = (
     "authors",
     "affiliations",
 )
+# What the stats read of a result and of its claim: the figures and the protocol that
+# judge the claim (verdicts.claim_judgement); the notes, quotes and links stay unread.
+_PROTOCOL = tuple(name for name, _ in PROTOCOL_FIELDS)
+RESULT_FIELDS = ("reproduction", "claim", "reproduced_value", "seeds", "spread", *_PROTOCOL)
+CLAIM_FIELDS = ("paper", "metric", "claimed_value", "higher_is_better", "tolerance", *_PROTOCOL)
 # How much of the claim each outcome kept, to correlate with value ratings.
 OUTCOME_SCORE = {
     Status.REPRODUCED: 1.0,
@@ -201,6 +211,7 @@ def team_stats(team: Team) -> TeamStats:
     results = (
         ResultLog.objects.filter(reproduction__team=team, claim__team=team)
         .select_related("claim")
+        .only(*RESULT_FIELDS, *(f"claim__{name}" for name in CLAIM_FIELDS))
         .order_by("created_at", "id")
     )
     grouped: dict[tuple[int, int], list[ResultLog]] = defaultdict(list)
