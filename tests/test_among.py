@@ -1,5 +1,5 @@
-"""The `among` lookup (tracker.core.db.Among): a field is one of many integer ids, as one
-array on PostgreSQL and as `in` elsewhere."""
+"""The `among` lookup (tracker.core.db.Among): a field is one of many values, ids or
+names, as one array on PostgreSQL and as `in` elsewhere."""
 
 from __future__ import annotations
 
@@ -62,3 +62,10 @@ def test_strings_are_among_strings_written_as_any_name_is() -> None:
     if ON_POSTGRESQL:
         assert "::text[]" in queries[0]["sql"]
     assert not AuthorLab.objects.filter(author__among=["nobody"]).exists()
+    # None is no name, as with `in`: not the text "None".
+    AuthorLab.objects.create(author="None", lab="Lab", confirmed=True)
+    assert not AuthorLab.objects.filter(author__among=[None]).exists()
+    assert list(AuthorLab.objects.filter(author__among=[None, "O'Brien"])) == [
+        AuthorLab.objects.get(author="O'Brien")
+    ]
+    assert list(Paper.objects.filter(pk__among=[None])) == []

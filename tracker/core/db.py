@@ -41,8 +41,10 @@ class Among(In):
 
     def get_prep_lookup(self) -> Any:
         if self.rhs_is_direct_value():
-            # One conversion each, not the field's preparation item by item.
-            return [(int if self._integers else str)(value) for value in self.rhs]
+            # One conversion each, not the field's preparation item by item; None left out,
+            # as `in` leaves it (NULL equals nothing).
+            kind = int if self._integers else str
+            return [kind(value) for value in self.rhs if value is not None]
         return super().get_prep_lookup()
 
     @property
