@@ -116,6 +116,9 @@ def test_the_inbox_from_the_keyboard_alone(cast, live_server, browser_page) -> N
     assert focused() == "skip-link"
     assert page.locator(".skip-link").is_visible()
     page.keyboard.press("Enter")
+    # The list has the focus once the browser has followed the link (a Tab sooner would
+    # start from the link).
+    page.wait_for_function("() => document.activeElement.id === 'inbox-list'")
     # The list's own controls first: the sort orders, the current one marked.
     sorts = page.locator(".sort-orders a")
     assert sorts.count() == 3
@@ -264,9 +267,12 @@ def test_load_more_from_the_keyboard_keeps_the_counts_right(  # type: ignore[no-
     assert counts() == ("2", "5")
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")  # the skip link
-    for _ in range(4):  # past the three sort orders to the first row
+    # The list takes the focus once the browser has followed the link; Tabs pressed sooner
+    # start from the link itself, end in the nav, and the digit then rates nothing.
+    page.wait_for_function("() => document.activeElement.id === 'inbox-list'")
+    for _ in range(4):  # into the list, past its views
         page.keyboard.press("Tab")
-    page.keyboard.press("2")  # rates the first row; the focus moves to the second
+    page.keyboard.press("2")  # rates the selected row, the first; the focus moves to the second
     # The row is marked done when it is swapped in; the counts follow once htmx settles.
     page.wait_for_function("() => document.querySelector('[data-count=shown]').textContent === '1'")
     assert counts() == ("1", "4")
