@@ -14,12 +14,13 @@ from statistics import mean, median
 from django.db.models import F
 from scipy.stats import t as student_t
 
-from tracker.papers.labs import papers_labs
+from tracker.papers.labs import LAB_FIELDS, papers_labs
 from tracker.papers.models import Paper
 from tracker.reproductions.models import FINISHED_STATUSES, Reproduction, ResultLog, Status
 from tracker.reproductions.verdicts import (
     INCONCLUSIVE,
-    PROTOCOL_FIELDS,
+    JUDGED_CLAIM_FIELDS,
+    JUDGED_RESULT_FIELDS,
     VERDICT_LABELS,
     claim_judgement,
 )
@@ -27,20 +28,11 @@ from tracker.teams.models import Team
 from tracker.triage.models import Rating
 
 # What the stats read of a paper: what they show, and what papers_labs reads its lab from.
-STATS_PAPER_FIELDS = (
-    "title",
-    "primary_category",
-    "lab",
-    "kind",
-    "arxiv_id",
-    "authors",
-    "affiliations",
-)
-# What the stats read of a result and of its claim: the figures and the protocol that
-# judge the claim (verdicts.claim_judgement); the notes, quotes and links stay unread.
-_PROTOCOL = tuple(name for name, _ in PROTOCOL_FIELDS)
-RESULT_FIELDS = ("reproduction", "claim", "reproduced_value", "seeds", "spread", *_PROTOCOL)
-CLAIM_FIELDS = ("paper", "metric", "claimed_value", "higher_is_better", "tolerance", *_PROTOCOL)
+STATS_PAPER_FIELDS = ("title", "primary_category", *LAB_FIELDS)
+# What the stats read of a result and of its claim: what they group and show, and what
+# judges the claim (claim_judgement); the notes, quotes and links stay unread.
+RESULT_FIELDS = ("reproduction", "claim", *JUDGED_RESULT_FIELDS)
+CLAIM_FIELDS = ("paper", "metric", *JUDGED_CLAIM_FIELDS)
 # How much of the claim each outcome kept, to correlate with value ratings.
 OUTCOME_SCORE = {
     Status.REPRODUCED: 1.0,

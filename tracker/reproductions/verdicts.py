@@ -48,6 +48,20 @@ PROTOCOL_FIELDS: tuple[tuple[str, str], ...] = (
     ("compute", "compute"),
 )
 PROTOCOL_LABELS = dict(PROTOCOL_FIELDS)
+# The fields claim_judgement reads of a claim and of its results: a caller that reads them
+# with only() names these, so that none is fetched again row by row.
+JUDGED_CLAIM_FIELDS = (
+    "claimed_value",
+    "higher_is_better",
+    "tolerance",
+    *(name for name, _ in PROTOCOL_FIELDS),
+)
+JUDGED_RESULT_FIELDS = (
+    "reproduced_value",
+    "seeds",
+    "spread",
+    *(name for name, _ in PROTOCOL_FIELDS),
+)
 
 
 class Match:
